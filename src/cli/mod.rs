@@ -1,0 +1,53 @@
+//! Command-line interface: clap definitions, dispatch to one file per
+//! command, and the mapping of outcomes to exit codes (0 success, 1 the
+//! input or operation failed, 2 usage error — clap's own code).
+
+mod check;
+mod dockerfile;
+mod parse;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// kiln: a daemonless container image builder.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a Dockerfile without building: syntax, instructions, flags,
+    /// mounts and stage references. Exit code 1 when there are errors.
+    Check(check::CheckArgs),
+    /// Parse a Dockerfile and print its syntax tree.
+    Parse(parse::ParseArgs),
+}
+
+/// How a command ended.
+pub(crate) enum Outcome {
+    /// Done; exit 0.
+    Success,
+    /// The input was wrong and the user has been told why; exit 1.
+    Failed,
+}
+
+/// Runs the command line of this process.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Parse(args) => parse::run(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(error) => {
+            report::error(&error);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Rendering for people: diagnostics as `file:line:col` + source line +
+//! caret (miette's graphical report), and top-level errors. Everything goes
+//! to standard error; standard output is kept for data.
+
+use kiln_frontend::ParseError;
+use kiln_frontend::diagnostic::{Diagnostic, Severity};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use std::io::{IsTerminal as _, Write as _};
+
+/// One finding joined with its source, in the shape miette renders.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Report {
+    message: String,
+    severity: miette::Severity,
+    help: Option<String>,
+    code: NamedSource<String>,
+    label: LabeledSpan,
+}
+
+impl miette::Diagnostic for Report {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.code)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(self.label.clone())))
+    }
+}
+
+fn handler() -> GraphicalReportHandler {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    GraphicalReportHandler::new_themed(theme).with_context_lines(1)
+}
+
+fn render(report: &Report) {
+    let mut text = String::new();
+    if handler().render_report(&mut text, report).is_err() {
+        text = format!("{}\n", report.message);
+    }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Prints each finding with its place in `source`.
+pub(crate) fn diagnostics(name: &str, source: &str, findings: &[Diagnostic]) {
+    for finding in findings {
+        let position = format!("{name}:{}:{}", finding.span.line, finding.span.column);
+        render(&Report {
+            message: format!("{position}: {}", finding.message),
+            severity: match finding.severity {
+                Severity::Error => miette::Severity::Error,
+                Severity::Warning => miette::Severity::Warning,
+            },
+            help: finding.help.clone(),
+            code: NamedSource::new(name, source.to_string()),
+            label: LabeledSpan::new_with_span(finding.label.clone(), finding.span.range()),
+        });
+    }
+}
+
+/// Prints a parse error with its place in `source`.
+pub(crate) fn parse_error(name: &str, source: &str, error: &ParseError) {
+    let finding = Diagnostic::error(error.span, format!("dockerfile parse error: {error}"));
+    diagnostics(name, source, std::slice::from_ref(&finding));
+}
+
+/// The closing line of `kiln check`.
+pub(crate) fn summary(name: &str, errors: usize, warnings: usize) {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let line = if errors + warnings == 0 {
+        format!("{name}: no problems found")
+    } else {
+        format!(
+            "{name}: {}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Prints a top-level error with its chain of causes.
+pub(crate) fn error(error: &anyhow::Error) {
+    let mut text = format!("error: {error}");
+    for cause in error.chain().skip(1) {
+        text.push_str(&format!(": {cause}"));
+    }
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
