@@ -5,6 +5,8 @@
 //! lowering, build errors) can point at the exact text it is complaining
 //! about without re-reading the file.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 /// A region of the source: a byte range plus the 1-based line and column of
 /// its start and the line of its end. Columns count characters, not bytes,
 /// so a caret lines up under non-ASCII text.
@@ -40,9 +42,22 @@ impl Span {
 }
 
 /// Start offsets of every line, to turn byte offsets into line and column.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct LineIndex {
     line_starts: Vec<usize>,
+    /// The line of the last lookup: the parser asks about offsets in file
+    /// order, so the answer is usually on the same or the next line and a
+    /// binary search over the whole file can be skipped.
+    last_line: AtomicUsize,
+}
+
+impl Clone for LineIndex {
+    fn clone(&self) -> Self {
+        Self {
+            line_starts: self.line_starts.clone(),
+            last_line: AtomicUsize::new(self.last_line.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl LineIndex {
@@ -50,15 +65,31 @@ impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self { line_starts }
+        Self {
+            line_starts,
+            last_line: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether 0-based `line` holds byte `offset`.
+    fn holds(&self, line: usize, offset: usize) -> bool {
+        self.line_starts.get(line).is_some_and(|&s| s <= offset)
+            && self.line_starts.get(line + 1).is_none_or(|&next| offset < next)
     }
 
     /// 0-based line number holding byte `offset`.
     fn line_of(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&offset) {
-            Ok(line) => line,
-            Err(next) => next.saturating_sub(1),
-        }
+        let hint = self.last_line.load(Ordering::Relaxed);
+        let line = if let Some(near) = (hint..hint + 3).find(|&l| self.holds(l, offset)) {
+            near
+        } else {
+            match self.line_starts.binary_search(&offset) {
+                Ok(line) => line,
+                Err(next) => next.saturating_sub(1),
+            }
+        };
+        self.last_line.store(line, Ordering::Relaxed);
+        line
     }
 
     /// Byte offset where the 1-based `line` starts, if there is such a line.
@@ -76,11 +107,10 @@ impl LineIndex {
         let column = text[line_start..start].chars().count() + 1;
         // The last byte of a non-empty span decides its end line; a span that
         // ends right after a newline still ends on the newline's line.
-        let end_line = if end > start {
-            self.line_of(end - 1)
-        } else {
-            line
-        };
+        let mut end_line = line;
+        while end > start && !self.holds(end_line, end - 1) {
+            end_line += 1;
+        }
         Span {
             start,
             end,

@@ -1,19 +1,11 @@
 //! `COPY` and `ADD`: sources, destination and their flags.
 
 use super::Ctx;
+use super::chmod::Chmod;
 use super::keyword::Keyword;
 use crate::ast::{Args, Heredoc, Word};
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
-
-/// A `--chmod` mode.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Chmod {
-    /// An octal mode, e.g. `0755`.
-    Octal(u32),
-    /// A value holding a variable, checked after expansion.
-    Deferred(String),
-}
 
 /// A COPY or ADD.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,12 +54,12 @@ pub(super) fn parse(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Copy>
     let chmod = ctx
         .flags
         .get("chmod")
-        .and_then(|f| match parse_chmod(&f.value) {
+        .and_then(|f| match Chmod::parse(&f.value) {
             Some(mode) => Some((mode, f.span)),
             None => {
                 errors.push(
                     Diagnostic::error(f.span, format!("invalid --chmod value: {}", f.value))
-                        .with_help("use an octal mode such as 0755 or 644"),
+                        .with_help("use an octal mode (0755) or a symbolic one (u=rwX,go=rX)"),
                 );
                 None
             }
@@ -109,20 +101,6 @@ pub(super) fn parse(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Copy>
     })
 }
 
-/// `--chmod`: octal digits, at most 07777; a variable is checked later.
-fn parse_chmod(value: &str) -> Option<Chmod> {
-    if value.contains('$') {
-        return Some(Chmod::Deferred(value.to_string()));
-    }
-    if value.is_empty() || value.len() > 5 {
-        return None;
-    }
-    u32::from_str_radix(value, 8)
-        .ok()
-        .filter(|&mode| mode <= 0o7777)
-        .map(Chmod::Octal)
-}
-
 /// `--from` cannot use variables: stages are wired before any ARG is known.
 /// BuildKit rejects it the same way (its error since dockerfile 1.18).
 fn check_from(from: &Word, errors: &mut Vec<Diagnostic>) {
@@ -140,21 +118,5 @@ fn check_from(from: &Word, errors: &mut Vec<Diagnostic>) {
             )
             .with_help("define a stage with `ARG` in the global scope and `FROM ${VAR} AS name`, then use --from=name"),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chmod_values() {
-        assert_eq!(parse_chmod("755"), Some(Chmod::Octal(0o755)));
-        assert_eq!(parse_chmod("0644"), Some(Chmod::Octal(0o644)));
-        assert_eq!(parse_chmod("4755"), Some(Chmod::Octal(0o4755)));
-        assert_eq!(parse_chmod("$MODE"), Some(Chmod::Deferred("$MODE".into())));
-        for bad in ["", "8", "0o755", "rwx", "77777", "-1", "u+x"] {
-            assert_eq!(parse_chmod(bad), None, "{bad}");
-        }
     }
 }

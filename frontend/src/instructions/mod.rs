@@ -6,6 +6,7 @@
 //! where the ARG/ENV scope is known. Whole-file rules (stages, cycles) are
 //! in [`crate::check`].
 
+mod chmod;
 mod copy;
 mod flags;
 mod from;
@@ -15,7 +16,8 @@ mod meta;
 mod mount;
 mod run;
 
-pub use copy::{Chmod, Copy};
+pub use chmod::{Chmod, SymbolicMode};
+pub use copy::Copy;
 pub use flags::{FlagValue, Flags};
 pub use from::From;
 pub use healthcheck::{Healthcheck, HealthcheckOptions, parse_duration};

@@ -145,7 +145,7 @@ impl<'a> Parser<'a> {
             }
             if let Some(blank) = empty_continuation {
                 self.warnings.push(Warning {
-                    message: "empty continuation line".to_string(),
+                    message: "empty continuation line: blank lines inside a continued instruction are deprecated and will become errors".to_string(),
                     span: self.index.span(self.source, blank.start, blank.start),
                 });
             }

@@ -1,0 +1,9 @@
+//! Integration tests of the `kiln` binary: one test binary, one module per
+//! command. Tests drive the real executable and read what a user reads.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+mod check;
+mod help;
+mod parse;
+mod support;
