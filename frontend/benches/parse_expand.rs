@@ -23,10 +23,14 @@ fn generate() -> String {
             format!(
                 "RUN apt-get update \\\n    && apt-get install -y --no-install-recommends curl ca-certificates \\\n    # a comment inside the continuation\n    && echo \"${{VERSION_{i}}}\" > $APP_HOME/version \\\n    && rm -rf /var/lib/apt/lists/*\n"
             ),
-            format!("COPY --chown=1000:1000 --chmod=0644 src/{i}/*.rs config/{i}.toml $APP_HOME/\n"),
+            format!(
+                "COPY --chown=1000:1000 --chmod=0644 src/{i}/*.rs config/{i}.toml $APP_HOME/\n"
+            ),
             format!("LABEL org.opencontainers.image.version=\"${{VERSION_{i}}}\" stage=\"{i}\"\n"),
             "WORKDIR $APP_HOME\n".to_string(),
-            format!("RUN --mount=type=cache,target=/root/.cache <<EOF\nset -e\necho building {i}\nEOF\n"),
+            format!(
+                "RUN --mount=type=cache,target=/root/.cache <<EOF\nset -e\necho building {i}\nEOF\n"
+            ),
             "USER 1000:1000\n".to_string(),
             "CMD [\"/opt/app/bin/run\", \"--serve\"]\n".to_string(),
         ];

@@ -74,7 +74,10 @@ impl LineIndex {
     /// Whether 0-based `line` holds byte `offset`.
     fn holds(&self, line: usize, offset: usize) -> bool {
         self.line_starts.get(line).is_some_and(|&s| s <= offset)
-            && self.line_starts.get(line + 1).is_none_or(|&next| offset < next)
+            && self
+                .line_starts
+                .get(line + 1)
+                .is_none_or(|&next| offset < next)
     }
 
     /// 0-based line number holding byte `offset`.

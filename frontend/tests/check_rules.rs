@@ -63,15 +63,33 @@ fn unknown_flags_and_flag_values() {
     let found = errors(
         "FROM --platfrom=linux/amd64 a\nCOPY --form=x a b\nRUN --mount=type=cache,target=/x --networks=none ls\nWORKDIR --x /a\nCOPY --link=maybe a b\nCOPY --from a b\nCOPY --chown=1 --chown=2 a b\n",
     );
-    let got: Vec<_> = found.iter().map(|e| (e.0, e.1, e.2.as_str(), e.3.as_deref())).collect();
+    let got: Vec<_> = found
+        .iter()
+        .map(|e| (e.0, e.1, e.2.as_str(), e.3.as_deref()))
+        .collect();
     assert_eq!(
         got,
         [
-            (1, 6, "unknown flag: --platfrom", Some("did you mean `--platform`?")),
+            (
+                1,
+                6,
+                "unknown flag: --platfrom",
+                Some("did you mean `--platform`?")
+            ),
             (2, 6, "unknown flag: --form", Some("did you mean `--from`?")),
-            (3, 34, "unknown flag: --networks", Some("did you mean `--network`?")),
+            (
+                3,
+                34,
+                "unknown flag: --networks",
+                Some("did you mean `--network`?")
+            ),
             (4, 9, "unknown flag: --x (WORKDIR takes no flags)", None),
-            (5, 6, "expecting boolean value for flag --link, not: maybe", None),
+            (
+                5,
+                6,
+                "expecting boolean value for flag --link, not: maybe",
+                None
+            ),
             (6, 6, "missing a value on flag: --from", None),
             (7, 16, "duplicate flag specified: --chown", None),
         ]
@@ -83,29 +101,64 @@ fn mount_keys_types_and_values() {
     let found = errors(
         "FROM a\nRUN --mount=type=cahce,target=/x ls\nRUN --mount=type=cache,tagret=/x ls\nRUN --mount=type=cache ls\nRUN --mount=type=cache,target=/x,sharing=lockd ls\nRUN --mount=type=cache,target=/x,mode=999 ls\nRUN --network=nnone ls\n",
     );
-    let got: Vec<_> = found.iter().map(|e| (e.0, e.2.as_str(), e.3.as_deref())).collect();
+    let got: Vec<_> = found
+        .iter()
+        .map(|e| (e.0, e.2.as_str(), e.3.as_deref()))
+        .collect();
     assert_eq!(
         got,
         [
-            (2, "invalid --mount: unsupported mount type \"cahce\"", Some("did you mean `cache`?")),
-            (3, "invalid --mount: unexpected key 'tagret' in 'tagret=/x'", Some("did you mean `target`?")),
-            (4, "invalid --mount: mount type cache requires a target (target=/path)", None),
-            (5, "invalid --mount: unsupported sharing value \"lockd\"", Some("did you mean `locked`?")),
-            (6, "invalid --mount: invalid value for mode: 999 (expected an octal number)", None),
-            (7, "unsupported value for --network: nnone", Some("did you mean `none`?")),
+            (
+                2,
+                "invalid --mount: unsupported mount type \"cahce\"",
+                Some("did you mean `cache`?")
+            ),
+            (
+                3,
+                "invalid --mount: unexpected key 'tagret' in 'tagret=/x'",
+                Some("did you mean `target`?")
+            ),
+            (
+                4,
+                "invalid --mount: mount type cache requires a target (target=/path)",
+                None
+            ),
+            (
+                5,
+                "invalid --mount: unsupported sharing value \"lockd\"",
+                Some("did you mean `locked`?")
+            ),
+            (
+                6,
+                "invalid --mount: invalid value for mode: 999 (expected an octal number)",
+                None
+            ),
+            (
+                7,
+                "unsupported value for --network: nnone",
+                Some("did you mean `none`?")
+            ),
         ]
     );
 }
 
 #[test]
 fn copy_and_add_arguments_and_chmod() {
-    let found = errors("FROM a\nCOPY onlyone\nADD\nCOPY --chmod=u+rwq a b\nCOPY --chmod=888 a b\nCOPY --chmod=go=u-w a b\nCOPY --chmod=$M a b\n");
+    let found = errors(
+        "FROM a\nCOPY onlyone\nADD\nCOPY --chmod=u+rwq a b\nCOPY --chmod=888 a b\nCOPY --chmod=go=u-w a b\nCOPY --chmod=$M a b\n",
+    );
     let got: Vec<_> = found.iter().map(|e| (e.0, e.2.as_str())).collect();
     assert_eq!(
         got,
         [
-            (2, "COPY requires at least two arguments, but only one was provided; destination could not be determined"),
-            (3, "ADD requires at least two arguments, but none was provided; destination could not be determined"),
+            (
+                2,
+                "COPY requires at least two arguments, but only one was provided; destination could not be determined"
+            ),
+            (
+                3,
+                "ADD requires at least two arguments, but none was provided; destination could not be determined"
+            ),
             (4, "invalid --chmod value: u+rwq"),
             (5, "invalid --chmod value: 888"),
         ]
@@ -117,8 +170,14 @@ fn from_with_a_variable() {
     let found = errors("ARG IMG=a\nFROM a\nCOPY --from=$IMG x y\nCOPY --from=${IMG}:1 x y\n");
     assert_eq!(found.len(), 2);
     assert_eq!((found[0].0, found[0].1), (3, 6));
-    assert_eq!(found[0].2, "variable expansion is not supported for --from: $IMG");
-    assert_eq!(found[1].2, "variable expansion is not supported for --from: ${IMG}:1");
+    assert_eq!(
+        found[0].2,
+        "variable expansion is not supported for --from: $IMG"
+    );
+    assert_eq!(
+        found[1].2,
+        "variable expansion is not supported for --from: ${IMG}:1"
+    );
 }
 
 #[test]
@@ -131,7 +190,10 @@ fn stages_missing_out_of_order_duplicate_and_circular() {
     let found = errors("FROM later AS first\nFROM a AS later\n");
     assert_eq!(found[0].2, "stage \"later\" is used before it is defined");
     assert_eq!((found[0].0, found[0].1), (1, 6));
-    assert_eq!(messages("FROM a AS x\nFROM b AS X\n"), ["duplicate stage name \"x\""]);
+    assert_eq!(
+        messages("FROM a AS x\nFROM b AS X\n"),
+        ["duplicate stage name \"x\""]
+    );
     assert_eq!(
         messages("FROM a AS 1x\n"),
         ["invalid name for build stage: \"1x\", name can't start with a number or contain symbols"]
@@ -141,19 +203,30 @@ fn stages_missing_out_of_order_duplicate_and_circular() {
         ["circular dependency detected on stage: s0"]
     );
     assert_eq!(
-        messages("FROM a AS s0\nCOPY --from=s2 x y\nFROM a AS s1\nCOPY --from=s0 x y\nFROM a AS s2\nCOPY --from=s1 x y\n"),
+        messages(
+            "FROM a AS s0\nCOPY --from=s2 x y\nFROM a AS s1\nCOPY --from=s0 x y\nFROM a AS s2\nCOPY --from=s1 x y\n"
+        ),
         ["circular dependency detected on stage: s0"]
     );
     assert_eq!(
         messages("FROM a AS s0\nRUN --mount=from=1,target=/x ls\nFROM s0\n"),
         ["circular dependency detected on stage: s0"]
     );
-    assert_eq!(messages("FROM a\nCOPY --from=3 x y\n"), ["invalid stage index 3"]);
+    assert_eq!(
+        messages("FROM a\nCOPY --from=3 x y\n"),
+        ["invalid stage index 3"]
+    );
     let found = errors("FROM a AS build\nFROM b\nCOPY --from=Bulid x y\n");
-    assert_eq!(found[0].2, "no stage named \"Bulid\", and it is not a valid image reference");
+    assert_eq!(
+        found[0].2,
+        "no stage named \"Bulid\", and it is not a valid image reference"
+    );
     assert_eq!(found[0].3.as_deref(), Some("did you mean `build`?"));
     // A forward --from is fine, as in BuildKit, when it makes no cycle.
-    assert_eq!(messages("FROM a\nCOPY --from=later x y\nFROM b AS later\n"), Vec::<String>::new());
+    assert_eq!(
+        messages("FROM a\nCOPY --from=later x y\nFROM b AS later\n"),
+        Vec::<String>::new()
+    );
 }
 
 #[test]

@@ -14,7 +14,11 @@ fn golden_diagnostics() {
         .filter(|p| p.extension().is_some_and(|e| e == "Dockerfile"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 4, "golden cases missing in {}", dir.display());
+    assert!(
+        cases.len() >= 4,
+        "golden cases missing in {}",
+        dir.display()
+    );
     for case in cases {
         let name = case.file_name().unwrap().to_str().unwrap();
         let out = kiln_in(&dir, &["check", "-f", name], b"");
@@ -37,7 +41,10 @@ fn clean_file_exits_0_and_errors_exit_1() {
     let out = kiln_in(&root(), &["check", "-f", "-"], b"FROM busybox\nCOPPY a b\n");
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("<stdin>:2:1: unknown instruction: COPPY"), "{err}");
+    assert!(
+        err.contains("<stdin>:2:1: unknown instruction: COPPY"),
+        "{err}"
+    );
     assert!(err.contains("COPPY a b"), "the source line is shown: {err}");
     assert!(err.contains("did you mean `COPY`?"), "{err}");
 }

@@ -10,7 +10,12 @@ fn dump_matches_buildkit_for_every_positive_case() {
         let dir = entry.unwrap().path();
         let dockerfile = dir.join("Dockerfile");
         let out = kiln(&["parse", "--dump", "-f", dockerfile.to_str().unwrap()]);
-        assert!(out.status.success(), "{}: {}", dir.display(), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            dir.display(),
+            text(&out.stderr)
+        );
         let expected = std::fs::read(dir.join("result")).unwrap();
         assert_eq!(text(&out.stdout), text(&expected), "{}", dir.display());
         checked += 1;
@@ -24,11 +29,18 @@ fn reads_standard_input_and_reports_parse_errors_with_a_place() {
     assert!(out.status.success());
     assert_eq!(text(&out.stdout), "(from \"a\")\n(run \"b\")\n");
 
-    let out = kiln_in(&root(), &["parse", "--dump", "-f", "-"], b"FROM a\nENV PATH\n");
+    let out = kiln_in(
+        &root(),
+        &["parse", "--dump", "-f", "-"],
+        b"FROM a\nENV PATH\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let err = text(&out.stderr);
-    assert!(err.contains("<stdin>:2:5: dockerfile parse error: ENV must have two arguments"), "{err}");
+    assert!(
+        err.contains("<stdin>:2:5: dockerfile parse error: ENV must have two arguments"),
+        "{err}"
+    );
 }
 
 #[test]

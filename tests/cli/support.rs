@@ -10,8 +10,8 @@ pub fn root() -> PathBuf {
 
 /// The shared folder beside the workspace (`KILN_SHARED_DIR` overrides).
 pub fn shared() -> PathBuf {
-    let dir = std::env::var_os("KILN_SHARED_DIR")
-        .map_or_else(|| root().join("../shared"), PathBuf::from);
+    let dir =
+        std::env::var_os("KILN_SHARED_DIR").map_or_else(|| root().join("../shared"), PathBuf::from);
     assert!(dir.is_dir(), "shared data missing at {}", dir.display());
     dir
 }
@@ -50,7 +50,11 @@ pub fn golden(path: &Path, actual: &str) {
         std::fs::write(path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("golden file {}: {e} (run with KILN_BLESS=1)", path.display()));
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "golden file {}: {e} (run with KILN_BLESS=1)",
+            path.display()
+        )
+    });
     assert_eq!(actual, expected, "output differs from {}", path.display());
 }

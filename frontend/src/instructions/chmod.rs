@@ -50,7 +50,14 @@ enum Op {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Perms {
     /// Letters from `rwxXst`.
-    Letters { r: bool, w: bool, x: bool, big_x: bool, s: bool, t: bool },
+    Letters {
+        r: bool,
+        w: bool,
+        x: bool,
+        big_x: bool,
+        s: bool,
+        t: bool,
+    },
     /// Copy the bits of class `u`, `g` or `o`.
     CopyOf(char),
 }
@@ -119,7 +126,14 @@ impl SymbolicMode {
                             }
                             chars.next();
                         }
-                        Perms::Letters { r, w, x, big_x, s, t }
+                        Perms::Letters {
+                            r,
+                            w,
+                            x,
+                            big_x,
+                            s,
+                            t,
+                        }
                     }
                 };
                 actions.push((op, perms));
@@ -138,7 +152,14 @@ impl SymbolicMode {
             let who = clause.who.unwrap_or(USER | GROUP | OTHER);
             for &(op, perms) in &clause.actions {
                 let bits = match perms {
-                    Perms::Letters { r, w, x, big_x, s, t } => {
+                    Perms::Letters {
+                        r,
+                        w,
+                        x,
+                        big_x,
+                        s,
+                        t,
+                    } => {
                         let executable = is_dir || mode & 0o111 != 0;
                         let mut bits = 0;
                         if r {
@@ -192,7 +213,9 @@ mod tests {
         assert_eq!(Chmod::parse("755"), Some(Chmod::Octal(0o755)));
         assert_eq!(Chmod::parse("04755"), Some(Chmod::Octal(0o4755)));
         assert_eq!(Chmod::parse("$MODE"), Some(Chmod::Deferred("$MODE".into())));
-        for bad in ["", "8", "999", "77777", "0o755", "rwx", "u+q", "u", "u+x,", "-1x"] {
+        for bad in [
+            "", "8", "999", "77777", "0o755", "rwx", "u+q", "u", "u+x,", "-1x",
+        ] {
             assert_eq!(Chmod::parse(bad), None, "{bad}");
         }
     }
