@@ -1,7 +1,17 @@
 //! kiln's storage leaf: the content store (an OCI image layout), refs, the
-//! snapshot store keyed by chain ID, the layer codec, cache records, leases
-//! and garbage collection. Knows nothing of Dockerfiles or of the graph.
+//! snapshot store keyed by chain ID, cache records, leases and garbage
+//! collection. Knows nothing of Dockerfiles or of the graph.
 //!
-//! Nothing lives here yet: the store arrives with the store issue. The crate
-//! exists so the dependency direction (frontend → solver → cache) is fixed
-//! from the start.
+//! Formats live in `kiln-oci` (digests, manifests, configs, references) and
+//! the layer codec in `kiln-layer`; this crate is where they meet the disk.
+
+mod blobs;
+mod error;
+mod fsutil;
+mod layout;
+mod refs;
+
+pub use blobs::{BlobStore, BlobWriter};
+pub use error::StoreError;
+pub use layout::Store;
+pub use refs::Tag;

@@ -89,8 +89,13 @@ fn extract_flags(line: &str, escape: char) -> (Vec<RawFlag>, &str) {
                 word_start = pos;
                 word.push(ch);
             }
-            Phase::Word => {
-                if is_space(ch) {
+            Phase::Word | Phase::Quote(_) => {
+                if let Phase::Quote(quote) = phase {
+                    if ch == quote {
+                        phase = Phase::Word;
+                        continue;
+                    }
+                } else if is_space(ch) {
                     if word == "--" {
                         return (flags, &line[pos..]);
                     }
@@ -101,43 +106,22 @@ fn extract_flags(line: &str, escape: char) -> (Vec<RawFlag>, &str) {
                             end: pos,
                         });
                     }
-                    word.clear();
                     blank_ok = false;
                     phase = Phase::Spaces;
                     continue;
-                }
-                if ch == '\'' || ch == '"' {
+                } else if ch == '\'' || ch == '"' {
                     phase = Phase::Quote(ch);
                     blank_ok = true;
                     continue;
                 }
+                // Inside or outside quotes, the escape character takes the
+                // next character literally; at the very end it is dropped.
                 if ch == escape {
-                    match chars.get(i) {
-                        Some(&(_, next)) => {
-                            ch = next;
-                            i += 1;
-                        }
-                        None => continue,
-                    }
-                }
-                word.push(ch);
-            }
-            Phase::Quote(quote) => {
-                if ch == quote {
-                    phase = Phase::Word;
-                    continue;
-                }
-                if ch == escape {
-                    match chars.get(i) {
-                        Some(&(_, next)) => {
-                            ch = next;
-                            i += 1;
-                        }
-                        None => {
-                            phase = Phase::Word;
-                            continue;
-                        }
-                    }
+                    let Some(&(_, next)) = chars.get(i) else {
+                        continue;
+                    };
+                    ch = next;
+                    i += 1;
                 }
                 word.push(ch);
             }

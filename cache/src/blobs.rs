@@ -1,0 +1,199 @@
+//! The blob store: content-addressed files under `blobs/<alg>/<hex>` of the
+//! store root, the layout the OCI image-layout spec prescribes
+//! (image-layout.md, "Blobs").
+//!
+//! A blob is streamed into a temporary file under `tmp/` while it is hashed;
+//! on commit it is fsynced, its digest (and size, when promised) checked,
+//! and only then renamed to its final name. Nothing half-written or
+//! unverified ever sits under a digest name, so readers need no lock.
+
+use crate::error::{IoContext as _, StoreError};
+use crate::fsutil::persist_durable;
+use kiln_oci::{Digest, Hasher};
+use std::fs::File;
+use std::io::{BufWriter, Read as _, Write};
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+/// Blobs of one store.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    /// The blobs of the store at `root` (which must already be laid out).
+    pub(crate) fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// Where blob `digest` lives (whether or not it exists).
+    pub fn path(&self, digest: &Digest) -> PathBuf {
+        self.root.join(digest.blob_path())
+    }
+
+    /// True when the store holds `digest`.
+    pub fn contains(&self, digest: &Digest) -> bool {
+        self.path(digest).is_file()
+    }
+
+    /// Opens blob `digest` for reading.
+    pub fn open(&self, digest: &Digest) -> Result<File, StoreError> {
+        let path = self.path(digest);
+        File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::BlobNotFound(digest.clone()),
+            _ => StoreError::Io {
+                action: "cannot open blob",
+                path,
+                source: e,
+            },
+        })
+    }
+
+    /// Reads a whole blob (meant for small documents: configs, manifests)
+    /// and checks it still hashes to its name.
+    pub fn read(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        let mut bytes = Vec::new();
+        self.open(digest)?
+            .read_to_end(&mut bytes)
+            .at("cannot read blob", self.path(digest))?;
+        let actual = Digest::of(&bytes);
+        if &actual != digest {
+            return Err(StoreError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+                size: bytes.len() as u64,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Re-hashes blob `digest` from disk; returns its size.
+    pub fn verify(&self, digest: &Digest) -> Result<u64, StoreError> {
+        let mut file = self.open(digest)?;
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .at("cannot read blob", self.path(digest))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let size = hasher.len();
+        let actual = hasher.finish();
+        if &actual != digest {
+            return Err(StoreError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+                size,
+            });
+        }
+        Ok(size)
+    }
+
+    /// Stores `bytes`; when `expected` is given the bytes must hash to it.
+    pub fn put(
+        &self,
+        bytes: &[u8],
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64), StoreError> {
+        let mut writer = self.writer()?;
+        writer
+            .write_all(bytes)
+            .at("cannot write blob to", self.root.join("tmp"))?;
+        writer.commit(expected, None)
+    }
+
+    /// A writer for a new blob of not-yet-known digest.
+    pub fn writer(&self) -> Result<BlobWriter, StoreError> {
+        let tmp_dir = self.root.join("tmp");
+        let tmp =
+            NamedTempFile::new_in(&tmp_dir).at("cannot create a temporary file in", &tmp_dir)?;
+        Ok(BlobWriter {
+            out: BufWriter::with_capacity(1 << 20, tmp),
+            hasher: Hasher::new(),
+            store: self.clone(),
+        })
+    }
+}
+
+/// A blob being written: hashed as it streams into a temporary file.
+pub struct BlobWriter {
+    out: BufWriter<NamedTempFile>,
+    hasher: Hasher,
+    store: BlobStore,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.hasher.len()
+    }
+
+    /// True when nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.hasher.is_empty()
+    }
+
+    /// Finishes the blob: checks the promised digest and size, fsyncs and
+    /// renames it into place. A blob already present under the digest is
+    /// kept and the new copy dropped. Returns the digest and size.
+    pub fn commit(
+        self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<(Digest, u64), StoreError> {
+        let size = self.hasher.len();
+        let digest = self.hasher.finish();
+        if let Some(expected) = expected
+            && expected != &digest
+        {
+            return Err(StoreError::DigestMismatch {
+                expected: expected.clone(),
+                actual: digest,
+                size,
+            });
+        }
+        if let Some(expected_size) = expected_size
+            && expected_size != size
+        {
+            return Err(StoreError::SizeMismatch {
+                digest,
+                expected: expected_size,
+                actual: size,
+            });
+        }
+        let tmp = self
+            .out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .at("cannot write blob to", self.store.root.join("tmp"))?;
+        let path = self.store.path(&digest);
+        if path.is_file() {
+            // Same digest, same content: the existing blob stays untouched.
+            return Ok((digest, size));
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).at("cannot create", dir)?;
+        }
+        persist_durable(tmp, &path).at("cannot store blob at", &path)?;
+        Ok((digest, size))
+    }
+}
