@@ -36,6 +36,12 @@ pub enum StoreError {
         /// The size that arrived.
         actual: u64,
     },
+    /// No image matches what the user asked for.
+    #[error("no such image: {0}")]
+    ImageNotFound(String),
+    /// An ID prefix matches more than one image.
+    #[error("image ID prefix {0} matches more than one image; give more digits")]
+    AmbiguousImage(String),
     /// A blob the caller asked for is not in the store.
     #[error("blob {0} not found in the store")]
     BlobNotFound(Digest),

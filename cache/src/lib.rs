@@ -8,10 +8,12 @@
 mod blobs;
 mod error;
 mod fsutil;
+mod image;
 mod layout;
 mod refs;
 
 pub use blobs::{BlobStore, BlobWriter};
 pub use error::StoreError;
+pub use image::Image;
 pub use layout::Store;
 pub use refs::Tag;

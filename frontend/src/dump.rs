@@ -10,9 +10,13 @@ use unicode_general_category::{GeneralCategory, get_general_category};
 /// The dump of a whole file: one line per instruction, each ending in LF.
 pub fn dump(dockerfile: &Dockerfile) -> String {
     let mut out = String::new();
+    let mut line = String::new();
     for instruction in &dockerfile.instructions {
+        line.clear();
+        dump_instruction(&mut line, instruction);
+        // Go's Dump trims the node's text: an empty keyword gives `("")`.
         out.push('(');
-        dump_instruction(&mut out, instruction);
+        out.push_str(line.trim());
         out.push_str(")\n");
     }
     out

@@ -127,3 +127,44 @@ fn unknown_instructions_parse_and_keep_their_keyword() {
     assert_eq!(dump(&file), "(from \"a\")\n(foo \"\")\n");
     assert_eq!(file.instructions[1].keyword.value, "FOO");
 }
+
+#[test]
+fn deep_nesting_fails_cleanly_instead_of_overflowing_the_stack() {
+    let onbuild = format!("FROM a\n{}RUN x\n", "ONBUILD ".repeat(5000));
+    let err = parse(onbuild.as_bytes()).unwrap_err();
+    assert_eq!(err.kind, ParseErrorKind::OnbuildTooDeep);
+    let nested = format!(
+        "FROM a\nRUN echo {}x{} <<EOF\nbody\nEOF\n",
+        "${a:-".repeat(3000),
+        "}".repeat(3000)
+    );
+    // The lexer gives up on the line, so no heredoc is found; no crash.
+    let file = parse(nested.as_bytes()).unwrap();
+    assert!(file.instructions[1].heredocs.is_empty());
+    let two = parse(b"FROM a\nONBUILD ONBUILD RUN x\n").unwrap();
+    assert_eq!(
+        dump(&two),
+        "(from \"a\")\n(onbuild (onbuild (run \"x\")))\n"
+    );
+}
+
+#[test]
+fn invalid_utf8_in_a_comment_inside_a_continuation_is_fine() {
+    let file = parse(b"FROM a\nRUN a \\\n# caf\xe9\n  b\n").unwrap();
+    assert_eq!(dump(&file), "(from \"a\")\n(run \"a   b\")\n");
+}
+
+#[test]
+fn an_empty_instruction_points_at_its_own_line() {
+    let file = parse(b"FROM a\n\\\n\n").unwrap();
+    assert_eq!(dump(&file), "(from \"a\")\n(\"\")\n");
+    assert_eq!(file.instructions[1].keyword.span.line, 2);
+}
+
+#[test]
+fn flags_always_escape_with_backslash() {
+    let file = parse(b"# escape=`\nFROM a\nCOPY --chown=a\\b --chmod=1`2 x y\n").unwrap();
+    let copy = &file.instructions[1];
+    assert_eq!(copy.flags[0].text, "--chown=ab");
+    assert_eq!(copy.flags[1].text, "--chmod=1`2");
+}

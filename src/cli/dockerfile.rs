@@ -39,9 +39,8 @@ pub(crate) fn parse(input: &DockerfileInput) -> Option<Dockerfile> {
     match kiln_frontend::parse(&input.bytes) {
         Ok(dockerfile) => Some(dockerfile),
         Err(error) => {
-            let source = String::from_utf8_lossy(&input.bytes);
-            let source = source.strip_prefix('\u{feff}').unwrap_or(&source);
-            report::parse_error(&input.name, source, &error);
+            let source = kiln_frontend::parser::source_text(&input.bytes);
+            report::parse_error(&input.name, &source, &error);
             None
         }
     }

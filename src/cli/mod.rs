@@ -4,8 +4,13 @@
 
 mod check;
 mod dockerfile;
+mod images;
+mod inspect;
 mod parse;
 mod report;
+mod rmi;
+mod store;
+mod tag;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,8 +28,16 @@ enum Command {
     /// Validate a Dockerfile without building: syntax, instructions, flags,
     /// mounts and stage references. Exit code 1 when there are errors.
     Check(check::CheckArgs),
+    /// List images in the store.
+    Images(images::ImagesArgs),
+    /// Show an image's details as JSON.
+    Inspect(inspect::InspectArgs),
     /// Parse a Dockerfile and print its syntax tree.
     Parse(parse::ParseArgs),
+    /// Remove image tags (blobs stay until `kiln prune`).
+    Rmi(rmi::RmiArgs),
+    /// Give an image another name.
+    Tag(tag::TagArgs),
 }
 
 /// How a command ended.
@@ -40,7 +53,11 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Images(args) => images::run(args),
+        Command::Inspect(args) => inspect::run(args),
         Command::Parse(args) => parse::run(args),
+        Command::Rmi(args) => rmi::run(args),
+        Command::Tag(args) => tag::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

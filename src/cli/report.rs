@@ -6,6 +6,7 @@ use kiln_frontend::ParseError;
 use kiln_frontend::diagnostic::{Diagnostic, Severity};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
 
 /// One finding joined with its source, in the shape miette renders.
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +15,7 @@ struct Report {
     message: String,
     severity: miette::Severity,
     help: Option<String>,
-    code: NamedSource<String>,
+    code: NamedSource<Arc<str>>,
     label: LabeledSpan,
 }
 
@@ -58,6 +59,8 @@ fn render(report: &Report) {
 
 /// Prints each finding with its place in `source`.
 pub(crate) fn diagnostics(name: &str, source: &str, findings: &[Diagnostic]) {
+    // One shared copy of the source, however many findings there are.
+    let shared: Arc<str> = Arc::from(source);
     for finding in findings {
         let position = format!("{name}:{}:{}", finding.span.line, finding.span.column);
         render(&Report {
@@ -67,7 +70,7 @@ pub(crate) fn diagnostics(name: &str, source: &str, findings: &[Diagnostic]) {
                 Severity::Warning => miette::Severity::Warning,
             },
             help: finding.help.clone(),
-            code: NamedSource::new(name, source.to_string()),
+            code: NamedSource::new(name, Arc::clone(&shared)),
             label: LabeledSpan::new_with_span(finding.label.clone(), finding.span.range()),
         });
     }

@@ -14,6 +14,13 @@ pub enum ExpandError {
         text: String,
     },
 
+    /// Substitutions nested more deeply than kiln allows (64 levels).
+    #[error("substitutions nested too deeply in {text}")]
+    TooDeep {
+        /// The input from the substitution that went too deep.
+        text: String,
+    },
+
     /// The input ended inside `${…`.
     #[error("missing '}}' in {text}")]
     MissingBrace {

@@ -29,6 +29,8 @@ pub(crate) struct Expander<'a, E: Env + ?Sized> {
     pub(crate) used: BTreeSet<String>,
     /// Names that were looked up and not found (BuildKit's "nonmatches").
     pub(crate) unset: BTreeSet<String>,
+    /// How many `$…` substitutions enclose the current position.
+    pub(crate) depth: usize,
 }
 
 impl<'a, E: Env + ?Sized> Expander<'a, E> {
@@ -40,6 +42,7 @@ impl<'a, E: Env + ?Sized> Expander<'a, E> {
             pos: 0,
             used: BTreeSet::new(),
             unset: BTreeSet::new(),
+            depth: 0,
         }
     }
 

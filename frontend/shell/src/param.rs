@@ -52,13 +52,30 @@ fn is_letter(c: char) -> bool {
 }
 
 /// The one-character special parameters of POSIX sh (XCU 2.5.2).
+/// How deeply substitutions may nest inside each other's words.
+const MAX_NESTING: usize = 64;
+
 fn is_special(c: char) -> bool {
     matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0')
 }
 
 impl<E: Env + ?Sized> Expander<'_, E> {
-    /// Expands the `$…` at the current position.
+    /// Expands the `$…` at the current position. Substitutions nest
+    /// (`${A:-${B:-…}}`) through recursion, so the depth is capped: a
+    /// hostile word must fail with an error, not overflow the stack.
     pub(crate) fn dollar(&mut self) -> Result<String, ExpandError> {
+        if self.depth >= MAX_NESTING {
+            return Err(ExpandError::TooDeep {
+                text: self.text_to_end(self.pos),
+            });
+        }
+        self.depth += 1;
+        let result = self.dollar_here();
+        self.depth -= 1;
+        result
+    }
+
+    fn dollar_here(&mut self) -> Result<String, ExpandError> {
         let start = self.pos;
         // The `$`.
         self.pos += 1;

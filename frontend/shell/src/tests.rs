@@ -470,3 +470,17 @@ fn no_input_panics() {
         }
     }
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let depth = 5000;
+    let word = format!("{}x{}", "${a:-".repeat(depth), "}".repeat(depth));
+    let env: [(&str, &str); 0] = [];
+    let err = Lexer::default().process_word(&word, &env[..]).unwrap_err();
+    assert!(matches!(err, ExpandError::TooDeep { .. }), "{err}");
+    let ok = format!("{}x{}", "${a:-".repeat(60), "}".repeat(60));
+    assert_eq!(
+        Lexer::default().process_word(&ok, &env[..]).unwrap().value,
+        "x"
+    );
+}

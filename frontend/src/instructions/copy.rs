@@ -51,9 +51,11 @@ pub(super) fn parse(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Copy>
     if let Some(from) = &from {
         check_from(from, errors);
     }
+    // An empty `--chmod=` is skipped, as BuildKit's dispatchCopy does.
     let chmod = ctx
         .flags
         .get("chmod")
+        .filter(|f| !f.value.is_empty())
         .and_then(|f| match Chmod::parse(&f.value) {
             Some(mode) => Some((mode, f.span)),
             None => {
@@ -78,6 +80,19 @@ pub(super) fn parse(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Copy>
         );
         return None;
     };
+    if dest.value.starts_with("<<")
+        && ctx
+            .instruction
+            .heredocs
+            .iter()
+            .any(|h| dest.value.ends_with(h.name.as_str()))
+    {
+        errors.push(Diagnostic::error(
+            dest.span,
+            format!("{keyword} cannot accept a heredoc as a destination"),
+        ));
+        return None;
+    }
     Some(Copy {
         sources: sources.to_vec(),
         dest: dest.clone(),

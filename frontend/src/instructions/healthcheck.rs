@@ -42,9 +42,16 @@ pub(super) fn parse(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Healt
     };
     match kind.value.to_ascii_uppercase().as_str() {
         "NONE" => {
-            if !matches!(**command, Args::None) || !ctx.instruction.flags.is_empty() {
+            if !matches!(**command, Args::None) {
                 errors.push(ctx.error("HEALTHCHECK NONE takes no arguments"));
                 return None;
+            }
+            // BuildKit's NONE branch never looks at the flags.
+            for flag in &ctx.instruction.flags {
+                errors.push(Diagnostic::warning(
+                    flag.span,
+                    format!("HEALTHCHECK NONE ignores --{}", flag.name()),
+                ));
             }
             Some(Healthcheck::None)
         }

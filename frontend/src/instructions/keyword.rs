@@ -74,6 +74,7 @@ const RUN_FLAGS: &[FlagSpec] = &[
     flag("mount", Repeated),
     flag("network", Value),
     flag("security", Value),
+    flag("device", Repeated),
 ];
 const COPY_FLAGS: &[FlagSpec] = &[
     flag("from", Value),
@@ -152,6 +153,12 @@ impl Keyword {
             Keyword::Volume => "VOLUME",
             Keyword::Workdir => "WORKDIR",
         }
+    }
+
+    /// Instructions whose flags BuildKit never parses (so never rejects):
+    /// its `parseArg`, `parseStopSignal` and `parseOnBuild` skip them.
+    pub fn ignores_flags(self) -> bool {
+        matches!(self, Keyword::Arg | Keyword::Stopsignal | Keyword::Onbuild)
     }
 
     /// The flags this instruction accepts.

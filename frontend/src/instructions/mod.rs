@@ -27,7 +27,7 @@ pub use mount::{Mount, MountError, MountType, Sharing, parse_mount};
 pub use run::{CommandLine, Run};
 
 use crate::ast::{Args, Instruction, Word};
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
 
 /// A typed instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,17 +66,18 @@ pub enum Command {
     Maintainer(Word),
     /// `HEALTHCHECK`
     Healthcheck(Healthcheck),
-    /// `ONBUILD`: the trigger, checked, kept as written for the config.
-    Onbuild(Box<Command>),
+    /// `ONBUILD`: the trigger as written, for the image config. It runs
+    /// only when a later build uses this image as a base.
+    Onbuild(String),
 }
 
 /// Types one instruction. Returns the command when it is valid, and every
 /// problem found (several at once where possible).
 pub fn typed(instruction: &Instruction) -> (Option<Command>, Vec<Diagnostic>) {
-    let mut errors = Vec::new();
-    let command = typed_into(instruction, &mut errors);
-    let command = if errors.is_empty() { command } else { None };
-    (command, errors)
+    let mut findings = Vec::new();
+    let command = typed_into(instruction, &mut findings);
+    let valid = findings.iter().all(|d| d.severity != Severity::Error);
+    (command.filter(|_| valid), findings)
 }
 
 fn typed_into(instruction: &Instruction, errors: &mut Vec<Diagnostic>) -> Option<Command> {
@@ -91,7 +92,19 @@ fn typed_into(instruction: &Instruction, errors: &mut Vec<Diagnostic>) -> Option
         );
         return None;
     };
-    let flags = Flags::parse(keyword, &instruction.flags, errors);
+    let flags = if keyword.ignores_flags() {
+        // BuildKit never parses flags of these instructions: they are
+        // dropped without a word. Say so, since it is surely a mistake.
+        for flag in &instruction.flags {
+            errors.push(Diagnostic::warning(
+                flag.span,
+                format!("{keyword} ignores flags: --{} has no effect", flag.name()),
+            ));
+        }
+        Flags::default()
+    } else {
+        Flags::parse(keyword, &instruction.flags, errors)
+    };
     let ctx = Ctx {
         instruction,
         keyword,
@@ -159,21 +172,32 @@ impl Instruction {
     }
 }
 
-/// ONBUILD: the trigger must itself be valid and may not be ONBUILD, FROM
-/// or MAINTAINER (BuildKit's rule).
-fn onbuild(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Command> {
+/// ONBUILD: the trigger may not be ONBUILD, FROM or MAINTAINER (BuildKit's
+/// rule). Anything else is stored as text and only parsed when a child
+/// build uses the image, so problems in it are warnings here.
+fn onbuild(ctx: &Ctx<'_>, findings: &mut Vec<Diagnostic>) -> Option<Command> {
     let Args::Nested(trigger) = &ctx.instruction.args else {
-        errors.push(ctx.error("ONBUILD requires at least one argument"));
+        findings.push(ctx.error("ONBUILD requires at least one argument"));
         return None;
     };
     if let Some(k @ (Keyword::Onbuild | Keyword::From | Keyword::Maintainer)) =
         Keyword::parse(&trigger.keyword.value)
     {
-        errors.push(Diagnostic::error(
+        findings.push(Diagnostic::error(
             trigger.keyword.span,
             format!("{k} isn't allowed as an ONBUILD trigger"),
         ));
         return None;
     }
-    typed_into(trigger, errors).map(|c| Command::Onbuild(Box::new(c)))
+    let mut trigger_findings = Vec::new();
+    typed_into(trigger, &mut trigger_findings);
+    findings.extend(trigger_findings.into_iter().map(|mut d| {
+        d.severity = Severity::Warning;
+        d.message = format!(
+            "in ONBUILD trigger (fails when the image is used as a base): {}",
+            d.message
+        );
+        d
+    }));
+    Some(Command::Onbuild(trigger.original.trim().to_string()))
 }

@@ -22,6 +22,17 @@ pub enum MountType {
 impl MountType {
     const NAMES: [&'static str; 5] = ["bind", "cache", "tmpfs", "secret", "ssh"];
 
+    /// The name as written in a mount spec.
+    pub fn name(self) -> &'static str {
+        match self {
+            MountType::Bind => "bind",
+            MountType::Cache => "cache",
+            MountType::Tmpfs => "tmpfs",
+            MountType::Secret => "secret",
+            MountType::Ssh => "ssh",
+        }
+    }
+
     fn parse(s: &str) -> Option<Self> {
         Some(match s.to_ascii_lowercase().as_str() {
             "bind" => MountType::Bind,
@@ -64,8 +75,8 @@ pub struct Mount {
     pub readonly: Option<bool>,
     /// `required` (secret, ssh).
     pub required: bool,
-    /// `sharing` (cache).
-    pub sharing: Sharing,
+    /// `sharing` (cache); shared when not given.
+    pub sharing: Option<Sharing>,
     /// `mode`, octal.
     pub mode: Option<u32>,
     /// `uid`.
@@ -126,13 +137,24 @@ impl MountError {
     }
 }
 
-/// Parses one `--mount` value.
+/// Go's `strconv.ParseBool`, which BuildKit uses for mount flags.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses one `--mount` value, field by field in order as BuildKit's
+/// `parseMount` does (so `required` must come after `type=secret`), then
+/// applies its consistency rules (`validateMount`).
 pub fn parse_mount(spec: &str) -> Result<Mount, MountError> {
     let mut mount = Mount::default();
     for field in split_csv(spec)? {
         let (key, value) = match field.split_once('=') {
-            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim().to_string())),
-            None => (field.trim().to_ascii_lowercase(), None),
+            Some((k, v)) => (k.to_ascii_lowercase(), Some(v.to_string())),
+            None => (field.to_ascii_lowercase(), None),
         };
         if !KEYS.contains(&key.as_str()) {
             return Err(MountError {
@@ -140,30 +162,39 @@ pub fn parse_mount(spec: &str) -> Result<Mount, MountError> {
                 help: did_you_mean(&key, KEYS),
             });
         }
-        let flag = |value: Option<String>| -> Result<bool, MountError> {
-            match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                None | Some("true") => Ok(true),
-                Some("false") => Ok(false),
-                Some(other) => Err(MountError::new(format!(
-                    "invalid value for {key}: {other} (expected true or false)"
-                ))),
+        let kind = mount.mount_type();
+        let only_for = |allowed: &[MountType]| -> Result<(), MountError> {
+            if allowed.contains(&kind) {
+                Ok(())
+            } else {
+                Err(MountError::new(format!(
+                    "unexpected key '{key}' for mount type '{}'",
+                    kind.name()
+                )))
             }
         };
         if matches!(
             key.as_str(),
             "readonly" | "ro" | "readwrite" | "rw" | "required"
         ) {
-            let on = flag(value)?;
+            let on = match &value {
+                None => true,
+                Some(v) => parse_bool(v)
+                    .ok_or_else(|| MountError::new(format!("invalid value for {key}: {v}")))?,
+            };
             match key.as_str() {
                 "readonly" | "ro" => mount.readonly = Some(on),
                 "readwrite" | "rw" => mount.readonly = Some(!on),
-                _ => mount.required = on,
+                _ => {
+                    only_for(&[MountType::Secret, MountType::Ssh])?;
+                    mount.required = on;
+                }
             }
             continue;
         }
         let Some(value) = value else {
             return Err(MountError::new(format!(
-                "invalid field '{field}': must be a key=value pair"
+                "invalid field '{field}' must be a key=value pair"
             )));
         };
         match key.as_str() {
@@ -178,12 +209,30 @@ pub fn parse_mount(spec: &str) -> Result<Mount, MountError> {
             }
             "target" | "dst" | "destination" => mount.target = Some(value),
             "source" | "src" => mount.source = Some(value),
-            "from" => mount.from = Some(value),
+            "from" => {
+                // Stages are wired before any variable is known (BuildKit:
+                // "doesn't support variable expansion, define alias stage").
+                if value.contains('$') {
+                    return Err(MountError {
+                        message: format!("'from' doesn't support variable expansion: {value}"),
+                        help: Some(
+                            "define a stage with `FROM ${VAR} AS name` and use from=name".into(),
+                        ),
+                    });
+                }
+                mount.from = Some(value);
+            }
             "id" => mount.id = Some(value),
-            "size" => mount.size = Some(value),
-            "env" => mount.env = Some(value),
+            "size" => {
+                only_for(&[MountType::Tmpfs])?;
+                mount.size = Some(value);
+            }
+            "env" => {
+                only_for(&[MountType::Secret])?;
+                mount.env = Some(value);
+            }
             "sharing" => {
-                mount.sharing = match value.to_ascii_lowercase().as_str() {
+                mount.sharing = Some(match value.to_ascii_lowercase().as_str() {
                     "shared" => Sharing::Shared,
                     "private" => Sharing::Private,
                     "locked" => Sharing::Locked,
@@ -193,23 +242,60 @@ pub fn parse_mount(spec: &str) -> Result<Mount, MountError> {
                             help: did_you_mean(&value, ["shared", "private", "locked"]),
                         });
                     }
-                };
+                });
             }
             "mode" => mount.mode = number(&key, &value, 8)?,
             "uid" => mount.uid = number(&key, &value, 10)?,
             _ => mount.gid = number(&key, &value, 10)?,
         }
     }
+    validate(&mount)?;
+    Ok(mount)
+}
+
+/// BuildKit's `validateMount`: which options go with which type.
+fn validate(mount: &Mount) -> Result<(), MountError> {
     let kind = mount.mount_type();
-    if matches!(kind, MountType::Bind | MountType::Cache | MountType::Tmpfs)
-        && mount.target.as_deref().is_none_or(str::is_empty)
-    {
-        let name = MountType::NAMES[kind as usize];
+    let name = kind.name();
+    if !matches!(kind, MountType::Secret | MountType::Ssh | MountType::Cache) {
+        for (option, set) in [
+            ("mode", mount.mode.is_some()),
+            ("uid", mount.uid.is_some()),
+            ("gid", mount.gid.is_some()),
+        ] {
+            if set {
+                return Err(MountError::new(format!(
+                    "{option} not allowed for \"{name}\" type mounts"
+                )));
+            }
+        }
+    }
+    if kind == MountType::Secret {
+        if mount.from.is_some() {
+            return Err(MountError::new(
+                "secret mount should not have a from".into(),
+            ));
+        }
+        if mount.sharing.is_some() {
+            return Err(MountError::new(
+                "secret mount should not define sharing".into(),
+            ));
+        }
+        if mount.source.is_none() && mount.target.is_none() && mount.id.is_none() {
+            return Err(MountError::new(
+                "invalid secret mount: one of source, target or id is required".into(),
+            ));
+        }
+        if mount.source.is_some() && mount.id.is_some() {
+            return Err(MountError::new("both source and id can't be set".into()));
+        }
+    }
+    if mount.sharing.is_some() && kind != MountType::Cache {
         return Err(MountError::new(format!(
-            "mount type {name} requires a target (target=/path)"
+            "invalid cache sharing set for {name} mount"
         )));
     }
-    Ok(mount)
+    Ok(())
 }
 
 /// A numeric field. A value holding a variable cannot be checked before
@@ -269,7 +355,7 @@ fn split_csv(spec: &str) -> Result<Vec<String>, MountError> {
             break;
         }
     }
-    Ok(fields.into_iter().filter(|f| !f.is_empty()).collect())
+    Ok(fields)
 }
 
 #[cfg(test)]
@@ -284,14 +370,19 @@ mod tests {
         assert_eq!(m.target.as_deref(), Some("/root/.cache"));
         assert_eq!(
             (m.sharing, m.mode, m.uid),
-            (Sharing::Locked, Some(0o755), Some(1))
+            (Some(Sharing::Locked), Some(0o755), Some(1))
         );
         let m = parse_mount("target=/src,rw").unwrap();
         assert_eq!((m.mount_type(), m.readonly), (MountType::Bind, Some(false)));
         let m = parse_mount("type=secret,id=tok,required").unwrap();
         assert!(m.required);
+        let m = parse_mount("type=secret,id=tok,required=T,ro=0").unwrap();
+        assert_eq!((m.required, m.readonly), (true, Some(false)));
         let m = parse_mount("\"type=bind\",\"target=/a,b\"").unwrap();
         assert_eq!(m.target.as_deref(), Some("/a,b"));
+        // A missing target is joined with WORKDIR at build time.
+        assert!(parse_mount("type=cache,id=x").is_ok());
+        assert!(parse_mount("type=tmpfs,target=/t,size=64m").is_ok());
     }
 
     #[test]
@@ -302,16 +393,59 @@ mod tests {
         let e = parse_mount("type=cache,targt=/x").unwrap_err();
         assert_eq!(e.message, "unexpected key 'targt' in 'targt=/x'");
         assert_eq!(e.help.as_deref(), Some("did you mean `target`?"));
-        assert!(
-            parse_mount("type=cache")
-                .unwrap_err()
-                .message
-                .contains("requires a target")
-        );
-        assert!(parse_mount("target=/x,mode=9").is_err());
-        assert!(parse_mount("target=/x,sharing=nope").is_err());
-        assert!(parse_mount("target=/x,ro=maybe").is_err());
-        assert!(parse_mount("target=/x,id").is_err());
+        let cases = [
+            (
+                "target=/x,mode=9",
+                "invalid value for mode: 9 (expected an octal number)",
+            ),
+            (
+                "type=cache,target=/x,sharing=nope",
+                "unsupported sharing value \"nope\"",
+            ),
+            ("target=/x,ro=tRuE", "invalid value for ro: tRuE"),
+            (
+                "target=/x,id",
+                "invalid field 'id' must be a key=value pair",
+            ),
+            (
+                "target=/x,mode=0755",
+                "mode not allowed for \"bind\" type mounts",
+            ),
+            (
+                "type=tmpfs,target=/x,uid=1",
+                "uid not allowed for \"tmpfs\" type mounts",
+            ),
+            (
+                "type=secret,id=a,from=b",
+                "secret mount should not have a from",
+            ),
+            ("type=secret,src=/f,id=a", "both source and id can't be set"),
+            (
+                "type=secret",
+                "invalid secret mount: one of source, target or id is required",
+            ),
+            (
+                "target=/x,sharing=locked",
+                "invalid cache sharing set for bind mount",
+            ),
+            (
+                "target=/x,required",
+                "unexpected key 'required' for mount type 'bind'",
+            ),
+            (
+                "type=cache,target=/x,size=1m",
+                "unexpected key 'size' for mount type 'cache'",
+            ),
+            ("type=cache,,target=/x", "unexpected key '' in ''"),
+            (" target=/x", "unexpected key ' target' in ' target=/x'"),
+            (
+                "from=$STAGE,target=/x",
+                "'from' doesn't support variable expansion: $STAGE",
+            ),
+        ];
+        for (spec, message) in cases {
+            assert_eq!(parse_mount(spec).unwrap_err().message, message, "{spec}");
+        }
         assert!(parse_mount("\"target=/x").is_err());
     }
 }

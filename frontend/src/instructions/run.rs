@@ -46,7 +46,17 @@ pub(super) fn parse_run(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<R
     let instruction = ctx.instruction;
     let command = command_line(&instruction.args);
     if command == CommandLine::Empty && instruction.heredocs.is_empty() {
-        errors.push(ctx.error("RUN requires at least one argument"));
+        // BuildKit runs it (`sh -c ""`), so this is only a warning.
+        errors.push(Diagnostic::warning(
+            ctx.instruction.span_of_text(),
+            "RUN has no command",
+        ));
+    }
+    for device in ctx.flags.all("device") {
+        errors.push(Diagnostic::warning(
+            device.span,
+            "RUN --device (CDI devices) is not supported by kiln; the step will run without it",
+        ));
     }
     let mut mounts = Vec::new();
     for flag in ctx.flags.all("mount") {

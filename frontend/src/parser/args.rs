@@ -9,14 +9,21 @@ use super::split::split_command;
 use super::words::split_words;
 use crate::ast::{Args, Flag, Instruction, Pair, Word};
 
+/// How many ONBUILD levels may nest. Only one is valid in a build
+/// (BuildKit rejects `ONBUILD ONBUILD`), but the parse itself accepts a few
+/// so the dump matches BuildKit's; the cap keeps the recursion bounded.
+const MAX_ONBUILD_NESTING: usize = 8;
+
 /// Builds the instruction of one logical line (or ONBUILD's trigger, which
-/// is a slice of one). Heredocs are attached later by the caller.
+/// is a slice of one, at `depth` > 0). Heredocs are attached later by the
+/// caller.
 pub(crate) fn instruction(
     loc: &Locator<'_>,
     line: &str,
     escape: char,
+    depth: usize,
 ) -> Result<Instruction, ParseError> {
-    let split = split_command(line, escape);
+    let split = split_command(line);
     let base = offset_in(loc.text(), line);
     let flags = split
         .flags
@@ -30,7 +37,13 @@ pub(crate) fn instruction(
         value: split.keyword.to_string(),
         span: loc.span_of(split.keyword),
     };
-    let args = arguments(loc, &keyword.value.to_lowercase(), split.args, escape)?;
+    let args = arguments(
+        loc,
+        &keyword.value.to_lowercase(),
+        split.args,
+        escape,
+        depth,
+    )?;
     Ok(Instruction {
         keyword,
         flags,
@@ -46,6 +59,7 @@ fn arguments(
     keyword: &str,
     rest: &str,
     escape: char,
+    depth: usize,
 ) -> Result<Args, ParseError> {
     match keyword {
         "run" | "cmd" | "entrypoint" | "shell" => maybe_json(loc, rest),
@@ -57,7 +71,16 @@ fn arguments(
         "label" => pairs(loc, rest, escape, "LABEL"),
         "healthcheck" => healthcheck(loc, rest),
         "onbuild" if rest.is_empty() => Ok(Args::None),
-        "onbuild" => Ok(Args::Nested(Box::new(instruction(loc, rest, escape)?))),
+        "onbuild" if depth >= MAX_ONBUILD_NESTING => Err(ParseError {
+            kind: ParseErrorKind::OnbuildTooDeep,
+            span: loc.span_of(rest),
+        }),
+        "onbuild" => Ok(Args::Nested(Box::new(instruction(
+            loc,
+            rest,
+            escape,
+            depth + 1,
+        )?))),
         _ => Ok(Args::Ignored),
     }
 }

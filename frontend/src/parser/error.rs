@@ -48,6 +48,9 @@ pub enum ParseErrorKind {
         /// The lexer's complaint.
         reason: String,
     },
+    /// ONBUILD inside ONBUILD more than a few levels deep.
+    #[error("ONBUILD nested too deeply")]
+    OnbuildTooDeep,
     /// Bytes that are not UTF-8 inside an instruction.
     #[error("instruction is not valid utf-8")]
     InvalidUtf8,

@@ -42,12 +42,13 @@ pub(crate) fn markers(line: &str) -> Result<Vec<Marker>, ParseErrorKind> {
     if !line.contains("<<") {
         return Ok(Vec::new());
     }
-    let Ok(words) = lex_words(&glue_after_markers(line), true, true) else {
+    let glue = Glue::for_line(line);
+    let Ok(words) = lex_words(&glue.apply(line), true, true) else {
         return Ok(Vec::new());
     };
     let mut found = Vec::new();
     for word in words {
-        let word: String = word.chars().map(unglue).collect();
+        let word = glue.undo(&word);
         if let Some(marker) = marker(&word)? {
             found.push(marker);
         }
@@ -57,43 +58,59 @@ pub(crate) fn markers(line: &str) -> Result<Vec<Marker>, ParseErrorKind> {
 
 /// Stand-ins for the blanks right after `<<` or `<<-`: BuildKit keeps
 /// `<<  EOF` and `<< -EOF` as one word (delimiters `EOF` and `-EOF`), so
-/// those blanks must not split words. Private-use characters cannot occur
-/// in a shell word that matters here.
-const GLUED_SPACE: char = '\u{f8f0}';
-const GLUED_TAB: char = '\u{f8f1}';
-
-/// `line` with the blanks after each `<<`/`<<-` replaced by stand-ins.
-fn glue_after_markers(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(at) = rest.find("<<") {
-        let (before, after) = rest.split_at(at + 2);
-        out.push_str(before);
-        let after = match after.strip_prefix('-') {
-            Some(tail) => {
-                out.push('-');
-                tail
-            }
-            None => after,
-        };
-        let blanks = after.len() - after.trim_start_matches([' ', '\t']).len();
-        out.extend(
-            after[..blanks]
-                .chars()
-                .map(|c| if c == ' ' { GLUED_SPACE } else { GLUED_TAB }),
-        );
-        rest = &after[blanks..];
-    }
-    out.push_str(rest);
-    out
+/// those blanks must not split words while the line is lexed. The stand-ins
+/// are private-use characters chosen so that they do not occur in the line.
+struct Glue {
+    space: char,
+    tab: char,
 }
 
-/// Turns a stand-in back into the blank it replaced.
-fn unglue(c: char) -> char {
-    match c {
-        GLUED_SPACE => ' ',
-        GLUED_TAB => '\t',
-        c => c,
+impl Glue {
+    fn for_line(line: &str) -> Glue {
+        let mut free = ('\u{e000}'..='\u{f8ff}').filter(|c| !line.contains(*c));
+        // A line cannot hold all 6,400 private-use characters and still be
+        // short enough to matter; fall back to ones that only risk a
+        // heredoc marker being missed.
+        let space = free.next().unwrap_or('\u{f8f0}');
+        let tab = free.next().unwrap_or('\u{f8f1}');
+        Glue { space, tab }
+    }
+
+    /// `line` with the blanks after each `<<`/`<<-` replaced by stand-ins.
+    fn apply(&self, line: &str) -> String {
+        let mut out = String::with_capacity(line.len());
+        let mut rest = line;
+        while let Some(at) = rest.find("<<") {
+            let (before, after) = rest.split_at(at + 2);
+            out.push_str(before);
+            let after = match after.strip_prefix('-') {
+                Some(tail) => {
+                    out.push('-');
+                    tail
+                }
+                None => after,
+            };
+            let blanks = after.len() - after.trim_start_matches([' ', '\t']).len();
+            out.extend(
+                after[..blanks]
+                    .chars()
+                    .map(|c| if c == ' ' { self.space } else { self.tab }),
+            );
+            rest = &after[blanks..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// `word` with the stand-ins turned back into blanks.
+    fn undo(&self, word: &str) -> String {
+        word.chars()
+            .map(|c| match c {
+                c if c == self.space => ' ',
+                c if c == self.tab => '\t',
+                c => c,
+            })
+            .collect()
     }
 }
 

@@ -10,11 +10,15 @@ pub(crate) struct LogicalLine {
     pub text: String,
     /// `(offset in text, offset in source)` of each piece, in order.
     pieces: Vec<(usize, usize)>,
+    /// Where the line starts in the source, even when every piece is empty
+    /// (a lone continuation escape), so spans still point at it.
+    anchor: Option<usize>,
 }
 
 impl LogicalLine {
     /// Appends `piece`, which starts at byte `source_offset` of the source.
     pub fn push(&mut self, piece: &str, source_offset: usize) {
+        self.anchor.get_or_insert(source_offset);
         if piece.is_empty() {
             return;
         }
@@ -35,7 +39,8 @@ impl LogicalLine {
     /// The source byte range of text bytes `start..end`.
     pub fn source_range(&self, start: usize, end: usize) -> (usize, usize) {
         if self.pieces.is_empty() {
-            return (0, 0);
+            let at = self.anchor.unwrap_or(0);
+            return (at, at);
         }
         let from = self.source_offset(start.min(self.text.len().saturating_sub(1)));
         if end <= start {
@@ -45,6 +50,19 @@ impl LogicalLine {
         // starts, which can be far away in the source.
         let to = self.source_offset(end - 1) + 1;
         (from, to.max(from))
+    }
+}
+
+impl LogicalLine {
+    /// The source byte ranges the text was taken from.
+    pub fn source_ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.pieces
+            .iter()
+            .enumerate()
+            .map(|(i, &(text_at, source_at))| {
+                let text_end = self.pieces.get(i + 1).map_or(self.text.len(), |p| p.0);
+                (source_at, source_at + (text_end - text_at))
+            })
     }
 }
 

@@ -33,12 +33,12 @@ use logical::{Locator, LogicalLine};
 
 /// Parses a Dockerfile from its bytes.
 pub fn parse(input: &[u8]) -> Result<Dockerfile, ParseError> {
-    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let (source, invalid) = decode(input);
     let index = LineIndex::new(&source);
     let mut parser = Parser {
         source: &source,
         index: &index,
+        invalid: &invalid,
         lines: Lines::new(&source),
         directives: DirectiveScanner::new(),
         instructions: Vec::new(),
@@ -51,15 +51,6 @@ pub fn parse(input: &[u8]) -> Result<Dockerfile, ParseError> {
         warnings,
         ..
     } = parser;
-    if let Some(bad) = instructions
-        .iter()
-        .find(|i| invalid.iter().any(|&at| i.span.range().contains(&at)))
-    {
-        return Err(ParseError {
-            kind: ParseErrorKind::InvalidUtf8,
-            span: bad.span,
-        });
-    }
     if instructions.is_empty() {
         let end = source.len();
         return Err(ParseError {
@@ -77,9 +68,16 @@ pub fn parse(input: &[u8]) -> Result<Dockerfile, ParseError> {
     })
 }
 
-/// Decodes `input` as UTF-8, replacing invalid bytes with U+FFFD, and
-/// returns where replacements were made.
+/// The text spans point into: `input` without a leading UTF-8 byte-order
+/// mark, decoded as UTF-8 with invalid bytes replaced by U+FFFD.
+pub fn source_text(input: &[u8]) -> String {
+    decode(input).0
+}
+
+/// Decodes `input` (BOM dropped) as UTF-8, replacing invalid bytes with
+/// U+FFFD, and returns where replacements were made, in order.
 fn decode(input: &[u8]) -> (String, Vec<usize>) {
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let mut text = String::with_capacity(input.len());
     let mut invalid = Vec::new();
     for chunk in input.utf8_chunks() {
@@ -95,6 +93,8 @@ fn decode(input: &[u8]) -> (String, Vec<usize>) {
 struct Parser<'a> {
     source: &'a str,
     index: &'a LineIndex,
+    /// Offsets of replaced invalid bytes, ascending.
+    invalid: &'a [usize],
     lines: Lines<'a>,
     directives: DirectiveScanner,
     instructions: Vec<Instruction>,
@@ -173,7 +173,7 @@ impl<'a> Parser<'a> {
         let start =
             first.start + (first_text.len() - first_text.trim_start_matches(is_space).len());
         let whole = |last: PhysicalLine| index.span(source, start, last.content_end);
-        let mut instruction = args::instruction(&loc, &logical.text, escape)?;
+        let mut instruction = args::instruction(&loc, &logical.text, escape, 0)?;
         if let Some(target) = heredoc_target(&mut instruction) {
             let markers = heredoc::markers(&logical.text).map_err(|kind| ParseError {
                 kind,
@@ -190,7 +190,29 @@ impl<'a> Parser<'a> {
             }
         }
         instruction.span = whole(last);
+        let heredoc_bodies = heredoc_target(&mut instruction)
+            .map(|docs| {
+                docs.iter()
+                    .map(|d| (d.span.start, d.span.end))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let mut used = logical.source_ranges().chain(heredoc_bodies);
+        if used.any(|(start, end)| self.has_invalid(start, end)) {
+            return Err(ParseError {
+                kind: ParseErrorKind::InvalidUtf8,
+                span: instruction.span,
+            });
+        }
         Ok(instruction)
+    }
+
+    /// Whether a replaced invalid byte lies in `start..end`. Only text an
+    /// instruction uses counts: comments, even inside a continuation, may
+    /// hold any bytes.
+    fn has_invalid(&self, start: usize, end: usize) -> bool {
+        let first = self.invalid.partition_point(|&at| at < start);
+        self.invalid.get(first).is_some_and(|&at| at < end)
     }
 }
 

@@ -21,14 +21,14 @@ pub(crate) struct Split<'a> {
 
 /// Splits `line`: the keyword is the text before the first run of blanks,
 /// then leading `--` words are flags, the rest is the argument text.
-pub(crate) fn split_command(line: &str, escape: char) -> Split<'_> {
+pub(crate) fn split_command(line: &str) -> Split<'_> {
     let trimmed = line.trim_matches(is_space);
     let (keyword, rest) = match trimmed.find(is_blank) {
         Some(i) => (&trimmed[..i], trimmed[i..].trim_start_matches(is_blank)),
         None => (trimmed, ""),
     };
     let base = super::logical::offset_in(line, rest);
-    let (flags, args) = extract_flags(rest, escape);
+    let (flags, args) = extract_flags(rest);
     let flags = flags
         .into_iter()
         .map(|f| RawFlag {
@@ -52,10 +52,12 @@ enum Phase {
 }
 
 /// Pulls leading `--flag` words off `line`. Inside a flag word quotes group
-/// blanks and are removed, and the escape character takes the next character
-/// literally. A bare `--` ends the flags and is dropped. Returns the flags
-/// and the text after them.
-fn extract_flags(line: &str, escape: char) -> (Vec<RawFlag>, &str) {
+/// blanks and are removed, and `\` takes the next character literally —
+/// always `\`, whatever the escape directive says, as in BuildKit's
+/// `extractBuilderFlags`. A bare `--` ends the flags and is dropped.
+/// Returns the flags and the text after them.
+fn extract_flags(line: &str) -> (Vec<RawFlag>, &str) {
+    const ESCAPE: char = '\\';
     let chars: Vec<(usize, char)> = line.char_indices().collect();
     let mut flags = Vec::new();
     let mut phase = Phase::Spaces;
@@ -114,9 +116,9 @@ fn extract_flags(line: &str, escape: char) -> (Vec<RawFlag>, &str) {
                     blank_ok = true;
                     continue;
                 }
-                // Inside or outside quotes, the escape character takes the
-                // next character literally; at the very end it is dropped.
-                if ch == escape {
+                // Inside or outside quotes, `\` takes the next character
+                // literally; at the very end it is dropped.
+                if ch == ESCAPE {
                     let Some(&(_, next)) = chars.get(i) else {
                         continue;
                     };
@@ -134,7 +136,7 @@ mod tests {
     use super::*;
 
     fn flags_of(line: &str) -> (Vec<String>, String) {
-        let split = split_command(line, '\\');
+        let split = split_command(line);
         (
             split.flags.into_iter().map(|f| f.text).collect(),
             split.args.to_string(),
@@ -178,16 +180,16 @@ mod tests {
     #[test]
     fn flag_ranges_cover_the_raw_word() {
         let line = "COPY  --from=\"x y\" a b";
-        let split = split_command(line, '\\');
+        let split = split_command(line);
         let flag = &split.flags[0];
         assert_eq!(&line[flag.start..flag.end], "--from=\"x y\"");
     }
 
     #[test]
     fn keyword_alone_or_with_odd_blanks() {
-        let split = split_command("  HEALTHCHECK\u{b} CMD a ", '\\');
+        let split = split_command("  HEALTHCHECK\u{b} CMD a ");
         assert_eq!((split.keyword, split.args), ("HEALTHCHECK", "CMD a"));
-        let split = split_command("CMD", '\\');
+        let split = split_command("CMD");
         assert_eq!((split.keyword, split.args), ("CMD", ""));
     }
 }

@@ -1,0 +1,116 @@
+//! `kiln images`: list the images in the store, one row per tag (and one
+//! for each untagged image), as `docker images` does.
+
+use super::Outcome;
+use super::store::StoreArgs;
+use std::io::Write as _;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImagesArgs {
+    /// Output format: a table for people, or JSON.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// One row: repository and tag of a name, or `<none>`.
+struct Row {
+    repository: String,
+    tag: String,
+    image: usize,
+}
+
+pub(crate) fn run(args: ImagesArgs) -> anyhow::Result<Outcome> {
+    let store = args.store.open()?;
+    let images = store.images()?;
+    let mut rows = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        if image.tags.is_empty() {
+            rows.push(Row {
+                repository: "<none>".into(),
+                tag: "<none>".into(),
+                image: i,
+            });
+        }
+        for name in &image.tags {
+            let reference = kiln_oci::Reference::parse(name)?;
+            rows.push(Row {
+                repository: reference.familiar_name(),
+                tag: reference.tag().unwrap_or("<none>").to_string(),
+                image: i,
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|row| {
+                    let image = &images[row.image];
+                    serde_json::json!({
+                        "repository": row.repository,
+                        "tag": row.tag,
+                        "id": image.id.as_str(),
+                        "digest": image.manifest_descriptor.digest.as_str(),
+                        "created": image.config.created,
+                        "size": image.size(),
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
+        Format::Table => {
+            let width = rows
+                .iter()
+                .map(|r| r.repository.len())
+                .max()
+                .unwrap_or(0)
+                .max(10);
+            let tag_width = rows.iter().map(|r| r.tag.len()).max().unwrap_or(0).max(3);
+            writeln!(
+                out,
+                "{:width$}   {:tag_width$}   IMAGE ID       CREATED                          SIZE",
+                "REPOSITORY", "TAG"
+            )?;
+            for row in &rows {
+                let image = &images[row.image];
+                writeln!(
+                    out,
+                    "{:width$}   {:tag_width$}   {}   {:31}  {}",
+                    row.repository,
+                    row.tag,
+                    image.short_id(),
+                    image.config.created.as_deref().unwrap_or("-"),
+                    human_size(image.size()),
+                )?;
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// Sizes as docker prints them: decimal units, three significant digits.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.3}{}", UNITS[unit]).replacen(".000", "", 1)
+    }
+}

@@ -1,0 +1,54 @@
+//! `kiln inspect IMAGE...`: the images' details as JSON on stdout, in the
+//! shape of `docker image inspect` for the fields kiln knows.
+
+use super::Outcome;
+use super::store::StoreArgs;
+use kiln_oci::Reference;
+use std::io::Write as _;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct InspectArgs {
+    /// Images: names, digests or IDs.
+    #[arg(required = true)]
+    images: Vec<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub(crate) fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
+    let store = args.store.open()?;
+    let mut list = Vec::new();
+    for query in &args.images {
+        let image = store.find_image(query)?;
+        let config: serde_json::Value = serde_json::from_slice(&image.config.to_canonical_json())?;
+        let tags: Vec<String> = image
+            .tags
+            .iter()
+            .filter_map(|t| Reference::parse(t).ok().map(|r| r.familiar()))
+            .collect();
+        list.push(serde_json::json!({
+            "Id": image.id.as_str(),
+            "RepoTags": tags,
+            "Digest": image.manifest_descriptor.digest.as_str(),
+            "MediaType": image.manifest_descriptor.media_type,
+            "Created": config.get("created"),
+            "Author": config.get("author"),
+            "Architecture": config.get("architecture"),
+            "Variant": config.get("variant"),
+            "Os": config.get("os"),
+            "Config": config.get("config"),
+            "RootFS": config.get("rootfs"),
+            "History": config.get("history"),
+            "Size": image.size(),
+            "Layers": image.manifest.layers.iter().map(|l| serde_json::json!({
+                "Digest": l.digest.as_str(),
+                "MediaType": l.media_type,
+                "Size": l.size,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &list)?;
+    writeln!(out)?;
+    Ok(Outcome::Success)
+}

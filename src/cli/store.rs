@@ -1,0 +1,45 @@
+//! Where the store lives: `--root`, else `KILN_ROOT`, else `/var/lib/kiln`
+//! for root and `$XDG_DATA_HOME/kiln` (default `~/.local/share/kiln`) for
+//! other users.
+
+use anyhow::Context as _;
+use kiln_cache::Store;
+use std::path::PathBuf;
+
+/// The global store option.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct StoreArgs {
+    /// The store directory (an OCI image layout).
+    #[arg(long, global = true, env = "KILN_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The store root this invocation uses.
+    pub fn root(&self) -> anyhow::Result<PathBuf> {
+        if let Some(root) = &self.root {
+            return Ok(root.clone());
+        }
+        if is_root() {
+            return Ok(PathBuf::from("/var/lib/kiln"));
+        }
+        if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(data).join("kiln"));
+        }
+        let home = std::env::var_os("HOME")
+            .filter(|v| !v.is_empty())
+            .context("cannot find the store: set --root, KILN_ROOT, XDG_DATA_HOME or HOME")?;
+        Ok(PathBuf::from(home).join(".local/share/kiln"))
+    }
+
+    /// Opens (creating if needed) the store.
+    pub fn open(&self) -> anyhow::Result<Store> {
+        let root = self.root()?;
+        Ok(Store::open(&root)?)
+    }
+}
+
+/// Whether this process runs with effective uid 0.
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}

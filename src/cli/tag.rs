@@ -1,0 +1,26 @@
+//! `kiln tag SOURCE TARGET`: give an image another name.
+
+use super::Outcome;
+use super::store::StoreArgs;
+use kiln_oci::Reference;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TagArgs {
+    /// The image: a name, a digest or an ID (prefix).
+    source: String,
+    /// The new name (`repo[:tag]`; `:latest` when no tag is given).
+    target: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub(crate) fn run(args: TagArgs) -> anyhow::Result<Outcome> {
+    let store = args.store.open()?;
+    let image = store.find_image(&args.source)?;
+    let target = Reference::parse(&args.target)?;
+    if target.digest().is_some() {
+        anyhow::bail!("cannot tag with a digest reference: {}", args.target);
+    }
+    store.set_tag(&target, &image.manifest_descriptor)?;
+    Ok(Outcome::Success)
+}
