@@ -2,6 +2,7 @@
 //! Everything user-facing (argument parsing, rendering of diagnostics and
 //! errors, exit codes) lives in [`cli`].
 
+mod archive;
 mod cli;
 
 fn main() -> std::process::ExitCode {

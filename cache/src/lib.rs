@@ -10,10 +10,14 @@ mod error;
 mod fsutil;
 mod image;
 mod layout;
+mod lease;
+mod prune;
 mod refs;
 
 pub use blobs::{BlobStore, BlobWriter};
 pub use error::StoreError;
 pub use image::Image;
 pub use layout::Store;
+pub use lease::Lease;
+pub use prune::Pruned;
 pub use refs::Tag;

@@ -92,6 +92,8 @@ impl Store {
     /// Runs `change` on the index under the store's exclusive lock and
     /// writes the result atomically.
     pub fn update_index<T>(&self, change: impl FnOnce(&mut Index) -> T) -> Result<T, StoreError> {
+        // The new index is staged in tmp/, which prune empties.
+        let _lease = self.lease()?;
         let lock_path = self.root().join("index.lock");
         let lock = File::options()
             .create(true)

@@ -10,8 +10,6 @@ pub(crate) struct ImagesArgs {
     /// Output format: a table for people, or JSON.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    #[command(flatten)]
-    store: StoreArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,8 +25,8 @@ struct Row {
     image: usize,
 }
 
-pub(crate) fn run(args: ImagesArgs) -> anyhow::Result<Outcome> {
-    let store = args.store.open()?;
+pub(crate) fn run(args: ImagesArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
+    let store = store.open()?;
     let images = store.images()?;
     let mut rows = Vec::new();
     for (i, image) in images.iter().enumerate() {
@@ -100,7 +98,7 @@ pub(crate) fn run(args: ImagesArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Sizes as docker prints them: decimal units, three significant digits.
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -11,12 +11,10 @@ pub(crate) struct InspectArgs {
     /// Images: names, digests or IDs.
     #[arg(required = true)]
     images: Vec<String>,
-    #[command(flatten)]
-    store: StoreArgs,
 }
 
-pub(crate) fn run(args: InspectArgs) -> anyhow::Result<Outcome> {
-    let store = args.store.open()?;
+pub(crate) fn run(args: InspectArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
+    let store = store.open()?;
     let mut list = Vec::new();
     for query in &args.images {
         let image = store.find_image(query)?;

@@ -6,9 +6,12 @@ mod check;
 mod dockerfile;
 mod images;
 mod inspect;
+mod load;
 mod parse;
+mod prune;
 mod report;
 mod rmi;
+mod save;
 mod store;
 mod tag;
 
@@ -19,6 +22,8 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "kiln", version, about, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    store: store::StoreArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,10 +37,16 @@ enum Command {
     Images(images::ImagesArgs),
     /// Show an image's details as JSON.
     Inspect(inspect::InspectArgs),
+    /// Load images from a docker-archive or OCI archive.
+    Load(load::LoadArgs),
     /// Parse a Dockerfile and print its syntax tree.
     Parse(parse::ParseArgs),
+    /// Delete blobs no image references; print what was freed.
+    Prune(prune::PruneArgs),
     /// Remove image tags (blobs stay until `kiln prune`).
     Rmi(rmi::RmiArgs),
+    /// Save images to a docker-archive or OCI archive.
+    Save(save::SaveArgs),
     /// Give an image another name.
     Tag(tag::TagArgs),
 }
@@ -53,11 +64,14 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
-        Command::Images(args) => images::run(args),
-        Command::Inspect(args) => inspect::run(args),
+        Command::Images(args) => images::run(args, &cli.store),
+        Command::Inspect(args) => inspect::run(args, &cli.store),
+        Command::Load(args) => load::run(args, &cli.store),
         Command::Parse(args) => parse::run(args),
-        Command::Rmi(args) => rmi::run(args),
-        Command::Tag(args) => tag::run(args),
+        Command::Prune(args) => prune::run(args, &cli.store),
+        Command::Rmi(args) => rmi::run(args, &cli.store),
+        Command::Save(args) => save::run(args, &cli.store),
+        Command::Tag(args) => tag::run(args, &cli.store),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

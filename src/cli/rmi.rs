@@ -12,12 +12,10 @@ pub(crate) struct RmiArgs {
     /// Images to remove: names, digests or IDs.
     #[arg(required = true)]
     images: Vec<String>,
-    #[command(flatten)]
-    store: StoreArgs,
 }
 
-pub(crate) fn run(args: RmiArgs) -> anyhow::Result<Outcome> {
-    let store = args.store.open()?;
+pub(crate) fn run(args: RmiArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
+    let store = store.open()?;
     let mut failed = false;
     for query in &args.images {
         match remove(&store, query) {

@@ -10,12 +10,10 @@ pub(crate) struct TagArgs {
     source: String,
     /// The new name (`repo[:tag]`; `:latest` when no tag is given).
     target: String,
-    #[command(flatten)]
-    store: StoreArgs,
 }
 
-pub(crate) fn run(args: TagArgs) -> anyhow::Result<Outcome> {
-    let store = args.store.open()?;
+pub(crate) fn run(args: TagArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
+    let store = store.open()?;
     let image = store.find_image(&args.source)?;
     let target = Reference::parse(&args.target)?;
     if target.digest().is_some() {

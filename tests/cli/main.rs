@@ -5,5 +5,7 @@
 
 mod check;
 mod help;
+mod interop;
 mod parse;
+mod store;
 mod support;

@@ -1,0 +1,10 @@
+//! Image archives: `docker save` archives (docker-archive: `manifest.json`,
+//! configs, layer tars) and OCI image-layout archives, read into the store
+//! (`load`) and written from it (`save`).
+
+pub mod load;
+mod read;
+pub mod save;
+
+pub use load::load;
+pub use save::{Format, SaveRequest, save};
