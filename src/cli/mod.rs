@@ -5,6 +5,7 @@
 mod check;
 mod dockerfile;
 mod images;
+mod import;
 mod inspect;
 mod load;
 mod parse;
@@ -35,6 +36,8 @@ enum Command {
     Check(check::CheckArgs),
     /// List images in the store.
     Images(images::ImagesArgs),
+    /// Make an image from a root file system tarball.
+    Import(import::ImportArgs),
     /// Show an image's details as JSON.
     Inspect(inspect::InspectArgs),
     /// Load images from a docker-archive or OCI archive.
@@ -65,6 +68,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Images(args) => images::run(args, &cli.store),
+        Command::Import(args) => import::run(args, &cli.store),
         Command::Inspect(args) => inspect::run(args, &cli.store),
         Command::Load(args) => load::run(args, &cli.store),
         Command::Parse(args) => parse::run(args),

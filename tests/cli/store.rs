@@ -172,3 +172,56 @@ fn clear_errors_for_missing_images_and_corrupt_archives() {
     assert!(err.contains("but the image config says sha256:"), "{err}");
     assert_eq!(images_json(&root).as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn import_plain_and_gzip_tarballs_and_refuse_other_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut rootfs = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_path("etc/motd").unwrap();
+    header.set_size(3);
+    header.set_mode(0o644);
+    header.set_cksum();
+    rootfs.append(&header, &b"hi\n"[..]).unwrap();
+    let rootfs = rootfs.into_inner().unwrap();
+
+    let id = ok(kiln(&root, &["import", "-", "plain:1"], &rootfs));
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(kiln(&root, &["inspect", "plain:1"], b""))).unwrap();
+    assert_eq!(inspect[0]["Id"], id.trim());
+    assert_eq!(
+        inspect[0]["RootFS"]["diff_ids"][0],
+        kiln_oci::Digest::of(&rootfs).as_str()
+    );
+    assert_eq!(inspect[0]["History"][0]["comment"], "Imported from -");
+
+    let tarball = dir.path().join("rootfs.tar");
+    std::fs::write(&tarball, &rootfs).unwrap();
+    let status = std::process::Command::new("gzip")
+        .arg("-kn")
+        .arg(&tarball)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let gz = dir.path().join("rootfs.tar.gz");
+    ok(kiln(&root, &["import", gz.to_str().unwrap(), "gz:1"], b""));
+    let gz_inspect: serde_json::Value =
+        serde_json::from_str(&ok(kiln(&root, &["inspect", "gz:1"], b""))).unwrap();
+    // Same content, same layer, whatever the compression of the tarball.
+    assert_eq!(gz_inspect[0]["RootFS"], inspect[0]["RootFS"]);
+
+    let out = kiln(
+        &root,
+        &["import", "-", "bad:1"],
+        b"definitely not a tar archive",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not a valid tar archive"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = kiln(&root, &["inspect", "bad:1"], b"");
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -1,0 +1,240 @@
+//! Layer blob compression: the codecs an OCI layer may use (image-spec
+//! `media-types.md`: `…layer.v1.tar`, `…tar+gzip`, `…tar+zstd`), the
+//! streaming encoder behind [`crate::write_layer`], and magic-byte detection
+//! for [`crate::unpack_layer`].
+//!
+//! Determinism matters more here than anywhere else in the crate: the blob
+//! digest is the layer's identity in manifests and registries, so the same
+//! tar must always compress to the same bytes. gzip therefore goes through
+//! flate2's zlib-rs backend (pinned in the workspace: miniz and system zlib
+//! produce different bytes) with a header that carries no mtime, file name
+//! or OS (`GzBuilder` defaults: mtime 0, OS 255), and zstd runs single
+//! threaded with the libzstd version pinned by `zstd-sys`.
+
+use std::io::{self, Write};
+
+use flate2::GzBuilder;
+use flate2::write::GzEncoder;
+use kiln_oci::{Digest, HashingWriter};
+
+/// How a layer blob is compressed, with the level used to write it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// A plain tar; the blob digest equals the diffID.
+    None,
+    /// gzip (RFC 1952) at `level` 0–9.
+    Gzip {
+        /// 0 (store) to 9 (best); 6 is zlib's default.
+        level: u32,
+    },
+    /// zstd (RFC 8878) at `level`, within libzstd's range (negative levels
+    /// are the fast modes).
+    Zstd {
+        /// Typically 1–19; 3 is libzstd's default.
+        level: i32,
+    },
+}
+
+/// A compression codec without a level: what a blob's magic bytes or media
+/// type can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CompressionKind {
+    /// A plain tar.
+    None,
+    /// gzip.
+    Gzip,
+    /// zstd.
+    Zstd,
+}
+
+/// gzip member magic (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// zstd frame magic, little-endian 0xFD2FB528 (RFC 8878 §3.1.1).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+impl CompressionKind {
+    /// The OCI media type of a layer blob compressed this way.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            CompressionKind::None => "application/vnd.oci.image.layer.v1.tar",
+            CompressionKind::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            CompressionKind::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+
+    /// The codec of a stream starting with `magic` (up to 4 bytes).
+    ///
+    /// zstd skippable frames (magic 0x184D2A50–5F, RFC 8878 §3.1.2) count as
+    /// zstd; anything unrecognised is taken for a plain tar, whose first
+    /// bytes are a file name.
+    pub(crate) fn detect(magic: &[u8]) -> CompressionKind {
+        if magic.starts_with(&GZIP_MAGIC) {
+            CompressionKind::Gzip
+        } else if magic.starts_with(&ZSTD_MAGIC)
+            || (magic.len() == 4 && magic[0] & 0xf0 == 0x50 && magic[1..] == [0x2a, 0x4d, 0x18])
+        {
+            CompressionKind::Zstd
+        } else {
+            CompressionKind::None
+        }
+    }
+}
+
+impl Compression {
+    /// The codec, without the level.
+    pub fn kind(self) -> CompressionKind {
+        match self {
+            Compression::None => CompressionKind::None,
+            Compression::Gzip { .. } => CompressionKind::Gzip,
+            Compression::Zstd { .. } => CompressionKind::Zstd,
+        }
+    }
+
+    /// The OCI media type of a layer blob compressed this way.
+    pub fn media_type(self) -> &'static str {
+        self.kind().media_type()
+    }
+
+    /// Why the level is out of range, if it is.
+    pub(crate) fn check_level(self) -> Result<(), String> {
+        match self {
+            Compression::None => Ok(()),
+            Compression::Gzip { level } if level <= 9 => Ok(()),
+            Compression::Gzip { level } => Err(format!(
+                "invalid gzip compression level {level}: expected 0 to 9"
+            )),
+            Compression::Zstd { level } => {
+                let range = zstd::compression_level_range();
+                if range.contains(&level) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "invalid zstd compression level {level}: expected {} to {}",
+                        range.start(),
+                        range.end()
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl Default for Compression {
+    /// gzip at level 6: what registries and every client accept, and what
+    /// docker and BuildKit write by default.
+    fn default() -> Self {
+        Compression::Gzip { level: 6 }
+    }
+}
+
+/// The compressing end of a layer stream: tar bytes in, blob bytes out to
+/// `W`, hashed on the way for the blob digest. A plain tar is not hashed a
+/// second time: its digest is the diffID, which the caller computes anyway.
+pub(crate) enum Encoder<W: Write> {
+    Plain(W),
+    Gzip(GzEncoder<HashingWriter<W>>),
+    Zstd(zstd::stream::write::Encoder<'static, HashingWriter<W>>),
+}
+
+impl<W: Write> Encoder<W> {
+    /// Starts a stream; the level must have passed [`Compression::check_level`].
+    pub(crate) fn new(compression: Compression, out: W) -> io::Result<Self> {
+        Ok(match compression {
+            Compression::None => Encoder::Plain(out),
+            Compression::Gzip { level } => Encoder::Gzip(
+                GzBuilder::new().write(HashingWriter::new(out), flate2::Compression::new(level)),
+            ),
+            Compression::Zstd { level } => Encoder::Zstd(zstd::stream::write::Encoder::new(
+                HashingWriter::new(out),
+                level,
+            )?),
+        })
+    }
+
+    /// Ends the stream: the output, and for compressed blobs their digest
+    /// and size.
+    pub(crate) fn finish(self) -> io::Result<(W, Option<(Digest, u64)>)> {
+        match self {
+            Encoder::Plain(mut out) => {
+                out.flush()?;
+                Ok((out, None))
+            }
+            Encoder::Gzip(gz) => Ok(finish_hashing(gz.finish()?)?),
+            Encoder::Zstd(zstd) => Ok(finish_hashing(zstd.finish()?)?),
+        }
+    }
+}
+
+fn finish_hashing<W: Write>(hashing: HashingWriter<W>) -> io::Result<(W, Option<(Digest, u64)>)> {
+    let (mut out, digest, size) = hashing.finish();
+    out.flush()?;
+    Ok((out, Some((digest, size))))
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Plain(out) => out.write(buf),
+            Encoder::Gzip(gz) => gz.write(buf),
+            Encoder::Zstd(zstd) => zstd.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Flushing a compressor ends a block early and changes the output:
+        // only `finish` may do that, so a flush reaches no further than here.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_magic_bytes() {
+        assert_eq!(
+            CompressionKind::detect(&[0x1f, 0x8b, 8, 0]),
+            CompressionKind::Gzip
+        );
+        assert_eq!(CompressionKind::detect(&ZSTD_MAGIC), CompressionKind::Zstd);
+        assert_eq!(
+            CompressionKind::detect(&[0x5e, 0x2a, 0x4d, 0x18]),
+            CompressionKind::Zstd
+        );
+        assert_eq!(CompressionKind::detect(b"etc/"), CompressionKind::None);
+        assert_eq!(CompressionKind::detect(b""), CompressionKind::None);
+    }
+
+    #[test]
+    fn levels_are_checked() {
+        assert!(Compression::Gzip { level: 9 }.check_level().is_ok());
+        assert!(Compression::Gzip { level: 10 }.check_level().is_err());
+        assert!(Compression::Zstd { level: 19 }.check_level().is_ok());
+        assert!(Compression::Zstd { level: 1000 }.check_level().is_err());
+    }
+
+    #[test]
+    fn gzip_header_has_no_mtime_name_or_os() -> io::Result<()> {
+        let mut enc = Encoder::new(Compression::Gzip { level: 6 }, Vec::new())?;
+        enc.write_all(b"hello")?;
+        let (out, digest) = enc.finish()?;
+        // ID1 ID2 CM FLG MTIME(4) XFL OS: no optional fields, zero mtime, OS 255.
+        assert_eq!(&out[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+        let (d, size) = digest.expect("gzip is hashed");
+        assert_eq!((d, size), (Digest::of(&out), out.len() as u64));
+        Ok(())
+    }
+
+    #[test]
+    fn media_types() {
+        assert_eq!(
+            Compression::default().media_type(),
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        assert_eq!(
+            Compression::Zstd { level: 3 }.media_type(),
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        );
+    }
+}

@@ -1,0 +1,604 @@
+//! Reading a layer tar as a stream of entries, without seeking and with
+//! bounded memory.
+//!
+//! Field parsing follows Go's `archive/tar` (what containerd, BuildKit,
+//! docker and the registries' scanners use) wherever tar readers disagree,
+//! so that no layer can mean one thing to them and another to kiln:
+//! - numbers: octal with leading/trailing spaces and NULs trimmed, an empty
+//!   field is 0, or GNU base-256 when the top bit is set;
+//! - the ustar `prefix` joins the name whenever the magic is `ustar\0`,
+//!   whatever the version bytes;
+//! - the checksum may be the unsigned or the signed byte sum;
+//! - links, devices, directories and fifos never have data, whatever their
+//!   size field says (`isHeaderOnlyType`): a crafted size cannot hide
+//!   entries from one reader and show them to another;
+//! - pax `path`/`linkpath`/`size`/`uid`/`gid`/`mtime` override the header,
+//!   a pax `path` beats a GNU long name, and NUL bytes in names are errors;
+//! - typeflag NUL with a trailing `/` is a directory (pre-POSIX tar).
+//!
+//! Extension payloads are capped (pax records 8 MiB, GNU long names 1 MiB)
+//! and pax global headers are skipped unread, so a hostile layer cannot
+//! make unpack buffer gigabytes.
+
+use std::io::{self, Read};
+
+use super::pax::{XATTR_PREFIX, parse_records};
+use super::{BLOCK, Entry, Kind, padding};
+
+/// Largest pax extended header accepted (xattrs included).
+const MAX_PAX: u64 = 8 << 20;
+/// Largest GNU long name or long link name accepted.
+const MAX_LONG_NAME: u64 = 1 << 20;
+
+/// Why the stream could not be read; `offset` is the position in the
+/// uncompressed tar.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Io { offset: u64, source: io::Error },
+    Malformed { offset: u64, reason: String },
+}
+
+/// One member read from the archive.
+#[derive(Debug)]
+pub(crate) struct Member {
+    pub entry: Entry,
+    /// A typeflag kiln does not apply (GNU sparse, volume labels, …). The
+    /// entry is then a `Regular` whose data is skipped.
+    pub unsupported: Option<u8>,
+}
+
+/// Streams members out of a tar.
+pub(crate) struct TarReader<R> {
+    inner: R,
+    offset: u64,
+    /// Data bytes of the current member not yet read.
+    remaining: u64,
+    /// Padding after the current member's data.
+    pad: u64,
+    ended: bool,
+}
+
+impl<R: Read> TarReader<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        TarReader {
+            inner,
+            offset: 0,
+            remaining: 0,
+            pad: 0,
+            ended: false,
+        }
+    }
+
+    /// The reader, positioned after the end-of-archive block.
+    pub(crate) fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// The next member, or `None` at the end of the archive.
+    pub(crate) fn next_member(&mut self) -> Result<Option<Member>, ReadError> {
+        if self.ended {
+            return Ok(None);
+        }
+        // Both were checked not to overflow when the member was read.
+        self.skip(self.remaining + self.pad)?;
+        self.remaining = 0;
+        self.pad = 0;
+
+        let mut pax: Option<Vec<u8>> = None;
+        let mut long_name: Option<Vec<u8>> = None;
+        let mut long_link: Option<Vec<u8>> = None;
+        loop {
+            let start = self.offset;
+            let mut block = [0u8; BLOCK];
+            let pending = pax.is_some() || long_name.is_some() || long_link.is_some();
+            if !self.read_block(&mut block)? || block.iter().all(|b| *b == 0) {
+                if pending {
+                    return Err(malformed(
+                        start,
+                        "extended header without a following entry",
+                    ));
+                }
+                self.ended = true;
+                return Ok(None);
+            }
+            check_checksum(&block).map_err(|reason| malformed(start, reason))?;
+            let typeflag = block[156];
+            let size =
+                numeric(&block[124..136]).map_err(|_| malformed(start, "invalid size field"))?;
+            match typeflag {
+                b'x' => {
+                    if pax.is_some() {
+                        return Err(malformed(start, "two pax headers for one entry"));
+                    }
+                    pax = Some(self.read_extension(size, MAX_PAX, "pax header")?);
+                }
+                b'g' => {
+                    // Global pax headers set defaults that no layer tool
+                    // writes and containerd ignores: skipped, unbuffered.
+                    let padded = padded(size).ok_or_else(|| malformed(start, "size overflow"))?;
+                    self.skip(padded)?;
+                }
+                b'L' => {
+                    let mut name = self.read_extension(size, MAX_LONG_NAME, "gnu long name")?;
+                    cut_at_nul(&mut name);
+                    long_name = Some(name);
+                }
+                b'K' => {
+                    let mut name = self.read_extension(size, MAX_LONG_NAME, "gnu long link")?;
+                    cut_at_nul(&mut name);
+                    long_link = Some(name);
+                }
+                _ => {
+                    let member = parse_member(&block, start, size, pax, long_name, long_link)?;
+                    let data = match member.entry.kind {
+                        Kind::Regular { size } => size,
+                        _ => 0,
+                    };
+                    padded(data).ok_or_else(|| malformed(start, "size overflow"))?;
+                    self.remaining = data;
+                    self.pad = padding(data) as u64;
+                    return Ok(Some(member));
+                }
+            }
+        }
+    }
+
+    /// Reads data of the current member; 0 at its end.
+    pub(crate) fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let n = loop {
+            match self.inner.read(&mut buf[..want]) {
+                Ok(0) => return Err(truncated(self.offset)),
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(self.offset, e)),
+            }
+        };
+        self.remaining -= n as u64;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    fn read_block(&mut self, block: &mut [u8; BLOCK]) -> Result<bool, ReadError> {
+        let mut filled = 0;
+        while filled < BLOCK {
+            match self.inner.read(&mut block[filled..]) {
+                Ok(0) if filled == 0 => return Ok(false),
+                Ok(0) => return Err(malformed(self.offset, "truncated header block")),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(self.offset, e)),
+            }
+        }
+        self.offset += BLOCK as u64;
+        Ok(true)
+    }
+
+    fn read_extension(&mut self, size: u64, limit: u64, what: &str) -> Result<Vec<u8>, ReadError> {
+        if size > limit {
+            return Err(malformed(
+                self.offset,
+                &format!("{what} of {size} bytes exceeds the {limit}-byte limit"),
+            ));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        let got = (&mut self.inner)
+            .take(size)
+            .read_to_end(&mut data)
+            .map_err(|e| io_error(self.offset, e))?;
+        if got as u64 != size {
+            return Err(truncated(self.offset + got as u64));
+        }
+        self.offset += size;
+        self.skip(padding(size) as u64)?;
+        Ok(data)
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), ReadError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let got = io::copy(&mut (&mut self.inner).take(n), &mut io::sink())
+            .map_err(|e| io_error(self.offset, e))?;
+        self.offset += got;
+        if got != n {
+            return Err(truncated(self.offset));
+        }
+        Ok(())
+    }
+}
+
+/// `size` rounded up to whole blocks, if that fits.
+fn padded(size: u64) -> Option<u64> {
+    size.checked_add(padding(size) as u64)
+}
+
+fn malformed(offset: u64, reason: &str) -> ReadError {
+    ReadError::Malformed {
+        offset,
+        reason: reason.to_string(),
+    }
+}
+
+fn io_error(offset: u64, source: io::Error) -> ReadError {
+    ReadError::Io { offset, source }
+}
+
+fn truncated(offset: u64) -> ReadError {
+    malformed(offset, "archive ends in the middle of an entry")
+}
+
+fn cut_at_nul(bytes: &mut Vec<u8>) {
+    if let Some(i) = bytes.iter().position(|b| *b == 0) {
+        bytes.truncate(i);
+    }
+}
+
+/// A NUL-terminated string field.
+fn string(field: &[u8]) -> Vec<u8> {
+    let end = field.iter().position(|b| *b == 0).unwrap_or(field.len());
+    field[..end].to_vec()
+}
+
+/// A numeric field: GNU base-256 when the top bit is set, else octal with
+/// spaces and NULs trimmed (empty = 0).
+fn numeric(field: &[u8]) -> Result<u64, ()> {
+    match field.first() {
+        Some(first) if first & 0x80 != 0 => {
+            if first & 0x40 != 0 {
+                return Err(()); // negative
+            }
+            let mut value: u64 = u64::from(first & 0x7f);
+            for b in &field[1..] {
+                if value > (u64::MAX >> 8) {
+                    return Err(());
+                }
+                value = (value << 8) | u64::from(*b);
+            }
+            Ok(value)
+        }
+        _ => {
+            let trimmed = trim(field);
+            if trimmed.is_empty() {
+                return Ok(0);
+            }
+            let mut value: u64 = 0;
+            for b in trimmed {
+                if !(b'0'..=b'7').contains(b) || value > (u64::MAX >> 3) {
+                    return Err(());
+                }
+                value = (value << 3) | u64::from(b - b'0');
+            }
+            Ok(value)
+        }
+    }
+}
+
+fn trim(field: &[u8]) -> &[u8] {
+    let is_pad = |b: &u8| *b == b' ' || *b == 0;
+    let start = field.iter().position(|b| !is_pad(b)).unwrap_or(field.len());
+    let end = field
+        .iter()
+        .rposition(|b| !is_pad(b))
+        .map_or(start, |i| i + 1);
+    &field[start..end]
+}
+
+fn check_checksum(block: &[u8; BLOCK]) -> Result<(), &'static str> {
+    let stored = numeric(&block[148..156]).map_err(|_| "invalid checksum field")?;
+    let (mut unsigned, mut signed) = (0u64, 0i64);
+    for (i, b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { *b };
+        unsigned += u64::from(b);
+        signed += i64::from(b as i8);
+    }
+    if stored == unsigned || i64::try_from(stored) == Ok(signed) {
+        Ok(())
+    } else {
+        Err("header checksum mismatch")
+    }
+}
+
+fn parse_member(
+    block: &[u8; BLOCK],
+    offset: u64,
+    header_size: u64,
+    pax: Option<Vec<u8>>,
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+) -> Result<Member, ReadError> {
+    let bad = |reason: &str| malformed(offset, reason);
+    let field = |range: std::ops::Range<usize>, what: &str| {
+        numeric(&block[range]).map_err(|_| malformed(offset, &format!("invalid {what} field")))
+    };
+
+    // Kept as written (a directory's trailing `/` included), so errors show
+    // the name the layer used.
+    let mut path = match long_name {
+        Some(name) => name,
+        None => {
+            let name = string(&block[0..100]);
+            if &block[257..263] == b"ustar\0" && block[345] != 0 {
+                let mut joined = string(&block[345..500]);
+                joined.push(b'/');
+                joined.extend_from_slice(&name);
+                joined
+            } else {
+                name
+            }
+        }
+    };
+    let mut link = long_link.unwrap_or_else(|| string(&block[157..257]));
+    let mut size = header_size;
+    let mut uid = field(108..116, "uid")?;
+    let mut gid = field(116..124, "gid")?;
+    let mut mtime =
+        i64::try_from(field(136..148, "mtime")?).map_err(|_| bad("mtime out of range"))?;
+    // Old tars put the file type bits in the mode field too.
+    let mode = u32::try_from(field(100..108, "mode")? & 0o7777).unwrap_or(0);
+    let mut xattrs = Vec::new();
+
+    if let Some(pax) = &pax {
+        let records = parse_records(pax).map_err(bad)?;
+        for (key, value) in records {
+            let number = || -> Result<u64, ReadError> {
+                std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .ok_or_else(|| bad("invalid number in pax header"))
+            };
+            match key {
+                b"path" | b"linkpath" if value.contains(&0) => {
+                    return Err(bad("NUL byte in a pax name"));
+                }
+                b"path" => path = value.to_vec(),
+                b"linkpath" => link = value.to_vec(),
+                b"size" => size = number()?,
+                b"uid" => uid = number()?,
+                b"gid" => gid = number()?,
+                b"mtime" => mtime = pax_time(value).ok_or_else(|| bad("invalid pax mtime"))?,
+                _ => {
+                    if let Some(name) = key.strip_prefix(XATTR_PREFIX) {
+                        if name.is_empty() || name.contains(&0) {
+                            return Err(bad("invalid xattr name in pax header"));
+                        }
+                        xattrs.push((name.to_vec(), value.to_vec()));
+                    }
+                }
+            }
+        }
+    }
+    // Later records win, as in Go's map; then sorted by name.
+    xattrs.reverse();
+    xattrs.sort_by(|a, b| a.0.cmp(&b.0));
+    xattrs.dedup_by(|later, earlier| later.0 == earlier.0);
+
+    let typeflag = block[156];
+    let device = |what: &str, range: std::ops::Range<usize>| -> Result<u32, ReadError> {
+        u32::try_from(field(range, what)?).map_err(|_| bad("device number out of range"))
+    };
+    let mut unsupported = None;
+    let kind = match typeflag {
+        0 if path.ends_with(b"/") => Kind::Directory,
+        b'0' | 0 | b'7' => Kind::Regular { size },
+        b'1' => Kind::Hardlink { target: link },
+        b'2' => Kind::Symlink { target: link },
+        b'3' => Kind::Char {
+            major: device("devmajor", 329..337)?,
+            minor: device("devminor", 337..345)?,
+        },
+        b'4' => Kind::Block {
+            major: device("devmajor", 329..337)?,
+            minor: device("devminor", 337..345)?,
+        },
+        b'5' => Kind::Directory,
+        b'6' => Kind::Fifo,
+        other => {
+            unsupported = Some(other);
+            Kind::Regular { size }
+        }
+    };
+    Ok(Member {
+        entry: Entry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+            mtime,
+            xattrs,
+        },
+        unsupported,
+    })
+}
+
+/// A pax time (`[-]seconds[.fraction]`), floored to whole seconds.
+fn pax_time(value: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i64 = int.parse().ok()?;
+    if secs < 0 || int.starts_with('-') {
+        // -1.5 is 1.5 s before the epoch: floor to -2.
+        if frac.bytes().any(|b| b != b'0') {
+            return secs.checked_sub(1);
+        }
+    }
+    Some(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::header::encode;
+
+    fn entry(path: &[u8], kind: Kind) -> Entry {
+        Entry {
+            path: path.to_vec(),
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            xattrs: Vec::new(),
+        }
+    }
+
+    fn read_all(tar: &[u8]) -> Result<Vec<(Entry, Vec<u8>)>, ReadError> {
+        let mut r = TarReader::new(tar);
+        let mut out = Vec::new();
+        while let Some(m) = r.next_member()? {
+            let mut data = Vec::new();
+            let mut buf = [0u8; 7];
+            loop {
+                let n = r.read_data(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                data.extend_from_slice(&buf[..n]);
+            }
+            out.push((m.entry, data));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn numbers_parse_like_go() {
+        assert_eq!(numeric(b"0000644\0"), Ok(0o644));
+        assert_eq!(numeric(b"  644 \0"), Ok(0o644));
+        assert_eq!(numeric(b"\0\0\0\0"), Ok(0));
+        assert_eq!(numeric(b"\0 12\0"), Ok(0o12));
+        assert_eq!(numeric(&[0x80, 0, 0, 0, 0, 0, 1, 0]), Ok(256));
+        assert!(numeric(b"0009\0").is_err());
+        assert!(numeric(&[0xff; 8]).is_err());
+        assert_eq!(pax_time(b"12.5"), Some(12));
+        assert_eq!(pax_time(b"-1.5"), Some(-2));
+        assert_eq!(pax_time(b"-3"), Some(-3));
+        assert_eq!(pax_time(b"x"), None);
+    }
+
+    #[test]
+    fn round_trips_what_the_writer_encodes() {
+        let mut tar = Vec::new();
+        let mut file = entry(&[b'f'; 300], Kind::Regular { size: 10 });
+        file.xattrs = vec![
+            (b"security.capability".to_vec(), b"\x01\n\x02".to_vec()),
+            (b"user.a".to_vec(), b"b".to_vec()),
+        ];
+        file.mtime = -7;
+        encode(&file, &mut tar);
+        tar.extend_from_slice(b"0123456789");
+        tar.resize(tar.len() + padding(10), 0);
+        let dir = entry(b"d", Kind::Directory);
+        encode(&dir, &mut tar);
+        let dev = entry(b"d/null", Kind::Char { major: 1, minor: 3 });
+        encode(&dev, &mut tar);
+        tar.resize(tar.len() + 2 * BLOCK, 0);
+        let got = read_all(&tar).unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (file, b"0123456789".to_vec()));
+        assert_eq!(
+            got[1].0,
+            Entry {
+                path: b"d/".to_vec(),
+                ..dir
+            }
+        );
+        assert_eq!(got[2].0, dev);
+    }
+
+    #[test]
+    fn header_only_types_have_no_data() {
+        // A directory claiming 512 bytes of data: Go reads the next block
+        // as a header, and so must we.
+        let mut tar = Vec::new();
+        let mut h = tar::Header::new_ustar();
+        h.as_old_mut().name[..2].copy_from_slice(b"d/");
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(512);
+        h.set_mode(0o755);
+        h.set_cksum();
+        tar.extend_from_slice(h.as_bytes());
+        encode(&entry(b"hidden", Kind::Regular { size: 0 }), &mut tar);
+        tar.resize(tar.len() + 2 * BLOCK, 0);
+        let got = read_all(&tar).unwrap();
+        let names: Vec<&[u8]> = got.iter().map(|(e, _)| e.path.as_slice()).collect();
+        assert_eq!(names, vec![&b"d/"[..], b"hidden"]);
+    }
+
+    #[test]
+    fn rejects_oversized_and_dangling_extensions() {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_size(1 << 30);
+        h.set_cksum();
+        let err = read_all(h.as_bytes()).unwrap_err();
+        assert!(matches!(err, ReadError::Malformed { ref reason, .. } if reason.contains("limit")));
+
+        let mut tar = Vec::new();
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::XHeader);
+        h.set_size(0);
+        h.set_cksum();
+        tar.extend_from_slice(h.as_bytes());
+        tar.resize(tar.len() + 2 * BLOCK, 0);
+        assert!(read_all(&tar).is_err());
+    }
+
+    #[test]
+    fn huge_sizes_are_errors_not_overflows() {
+        let mut h = tar::Header::new_ustar();
+        h.as_old_mut().name[..1].copy_from_slice(b"f");
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(u64::MAX);
+        h.set_cksum();
+        let mut tar = h.as_bytes().to_vec();
+        tar.resize(4 * BLOCK, 0);
+        assert!(matches!(read_all(&tar), Err(ReadError::Malformed { .. })));
+    }
+
+    #[test]
+    fn checksum_and_truncation_are_errors() {
+        let mut tar = Vec::new();
+        encode(&entry(b"f", Kind::Regular { size: 1000 }), &mut tar);
+        tar.extend_from_slice(&[1; 10]);
+        assert!(read_all(&tar).is_err());
+        let mut tar = Vec::new();
+        encode(&entry(b"f", Kind::Fifo), &mut tar);
+        tar[0] = b'g';
+        assert!(matches!(read_all(&tar), Err(ReadError::Malformed { .. })));
+    }
+
+    #[test]
+    fn gnu_long_names_and_ustar_prefix() {
+        let mut tar = Vec::new();
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(201);
+        h.set_cksum();
+        tar.extend_from_slice(h.as_bytes());
+        let mut long = vec![b'n'; 200];
+        long.push(0);
+        tar.extend_from_slice(&long);
+        tar.resize(tar.len() + padding(201), 0);
+        encode(&entry(b"short", Kind::Fifo), &mut tar);
+        let mut h = tar::Header::new_ustar();
+        h.as_old_mut().name[..4].copy_from_slice(b"name");
+        h.as_ustar_mut().unwrap().prefix[..6].copy_from_slice(b"prefix");
+        h.as_ustar_mut().unwrap().version = *b"  ";
+        h.set_entry_type(tar::EntryType::Fifo);
+        h.set_cksum();
+        tar.extend_from_slice(h.as_bytes());
+        let got = read_all(&tar).unwrap();
+        assert_eq!(got[0].0.path, vec![b'n'; 200]);
+        assert_eq!(got[1].0.path, b"prefix/name");
+    }
+}

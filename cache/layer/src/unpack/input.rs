@@ -1,0 +1,145 @@
+//! The blob side of unpack: compression detected from the magic bytes (a
+//! blob's media type is a claim, its bytes are the fact), decompressed as a
+//! stream, and hashed before decompression so the caller learns the blob
+//! digest without a second read.
+
+use std::io::{self, BufReader, Chain, Cursor, Read};
+
+use flate2::read::MultiGzDecoder;
+use kiln_oci::Digest;
+
+use crate::CompressionKind;
+use crate::hashing::HashingReader;
+
+/// Buffer in front of the tar reader for plain (uncompressed) blobs.
+const PLAIN_BUFFER: usize = 256 * 1024;
+
+/// The blob bytes: the peeked magic, then the rest, all hashed.
+type Raw<R> = Chain<Cursor<Vec<u8>>, HashingReader<R>>;
+
+/// A decompressing reader over a layer blob.
+pub(crate) enum Decoded<R: Read> {
+    Plain(BufReader<Raw<R>>),
+    // Several gzip members in a row are one stream (RFC 1952 §2.2), as
+    // `gzip -d` and Go's gzip reader treat them.
+    Gzip(Box<MultiGzDecoder<Raw<R>>>),
+    // The decoder also reads consecutive frames and skips skippable ones.
+    Zstd(zstd::stream::read::Decoder<'static, BufReader<Raw<R>>>),
+}
+
+impl<R: Read> Decoded<R> {
+    /// Peeks at the first bytes of `input` and sets up decompression.
+    pub(crate) fn open(input: R) -> io::Result<(CompressionKind, Self)> {
+        let mut hashing = HashingReader::new(input);
+        let mut magic = vec![0u8; 4];
+        let mut filled = 0;
+        while filled < magic.len() {
+            match hashing.read(&mut magic[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        magic.truncate(filled);
+        let kind = CompressionKind::detect(&magic);
+        let raw = Cursor::new(magic).chain(hashing);
+        let decoded = match kind {
+            CompressionKind::None => Decoded::Plain(BufReader::with_capacity(PLAIN_BUFFER, raw)),
+            CompressionKind::Gzip => Decoded::Gzip(Box::new(MultiGzDecoder::new(raw))),
+            CompressionKind::Zstd => Decoded::Zstd(zstd::stream::read::Decoder::new(raw)?),
+        };
+        Ok((kind, decoded))
+    }
+
+    /// Reads the blob to its end and returns its digest and size.
+    pub(crate) fn finish(self) -> io::Result<(Digest, u64)> {
+        let raw = match self {
+            Decoded::Plain(r) => r.into_inner(),
+            Decoded::Gzip(r) => r.into_inner(),
+            Decoded::Zstd(r) => r.finish().into_inner(),
+        };
+        let (_, mut hashing) = raw.into_inner();
+        hashing.drain()?;
+        let (_, digest, size) = hashing.finish();
+        Ok((digest, size))
+    }
+}
+
+impl<R: Read> Read for Decoded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoded::Plain(r) => r.read(buf),
+            Decoded::Gzip(r) => r.read(buf),
+            Decoded::Zstd(r) => r.read(buf),
+        }
+    }
+}
+
+/// A reader that decompresses a gzip, zstd or plain stream, detected by
+/// its magic bytes, and hashes the compressed bytes on the way (for
+/// `kiln import`, which accepts any of the three).
+pub struct Decompressor<R: Read> {
+    inner: Decoded<R>,
+}
+
+impl<R: Read> Decompressor<R> {
+    /// Peeks at `input` and sets up decompression.
+    pub fn new(input: R) -> io::Result<(CompressionKind, Self)> {
+        let (kind, inner) = Decoded::open(input)?;
+        Ok((kind, Decompressor { inner }))
+    }
+
+    /// Drains the input and returns the digest and size of the compressed
+    /// bytes.
+    pub fn finish(self) -> io::Result<(Digest, u64)> {
+        self.inner.finish()
+    }
+}
+
+impl<R: Read> Read for Decompressor<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn reads_concatenated_gzip_members_and_hashes_the_whole_blob() {
+        let blob = [gzip(b"hello "), gzip(b"world")].concat();
+        let (kind, mut decoded) = Decoded::open(&blob[..]).unwrap();
+        assert_eq!(kind, CompressionKind::Gzip);
+        let mut out = Vec::new();
+        decoded.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"hello world");
+        let (digest, size) = decoded.finish().unwrap();
+        assert_eq!((digest, size), (Digest::of(&blob), blob.len() as u64));
+    }
+
+    #[test]
+    fn detects_zstd_and_plain() {
+        let blob = zstd::encode_all(&b"zstd data"[..], 3).unwrap();
+        let (kind, mut decoded) = Decoded::open(&blob[..]).unwrap();
+        assert_eq!(kind, CompressionKind::Zstd);
+        let mut out = Vec::new();
+        decoded.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"zstd data");
+
+        let (kind, mut decoded) = Decoded::open(&b"ab"[..]).unwrap();
+        assert_eq!(kind, CompressionKind::None);
+        let mut out = Vec::new();
+        decoded.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"ab");
+        assert_eq!(decoded.finish().unwrap(), (Digest::of(b"ab"), 2));
+    }
+}

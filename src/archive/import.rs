@@ -1,0 +1,85 @@
+//! `import`: a root file system tarball (plain, gzip or zstd) becomes a
+//! one-layer image, as `docker import` makes it. The tar is stored
+//! uncompressed (its digest is then its diff ID); it is parsed on the way
+//! in, in the same pass, so a file that is not a tar is refused before any
+//! tag changes.
+
+use anyhow::Context as _;
+use kiln_cache::{BlobWriter, Store};
+
+use kiln_oci::{
+    Descriptor, Digest, History, ImageConfig, Manifest, Platform, Reference, media_type,
+};
+use std::io::{Read, Write};
+
+/// Reads the tarball `input` (named `source` in the image history) into
+/// `store`, tags it `name`, and returns the image ID.
+pub fn import(
+    store: &Store,
+    input: impl Read,
+    source: &str,
+    name: &Reference,
+) -> anyhow::Result<Digest> {
+    let _lease = store.lease()?;
+    let (_, decompressed) =
+        kiln_layer::Decompressor::new(input).context("cannot read the tarball")?;
+    let mut tee = Tee {
+        input: decompressed,
+        out: store.blobs().writer()?,
+    };
+    {
+        let mut archive = tar::Archive::new(&mut tee);
+        for entry in archive.entries().context("not a tar archive")? {
+            entry.context("not a valid tar archive")?;
+        }
+    }
+    // Whatever follows the end-of-archive blocks still belongs to the blob.
+    std::io::copy(&mut tee.input, &mut tee.out).context("cannot read the tarball")?;
+    let (diff_id, size) = tee.out.commit(None, None)?;
+
+    let created = now();
+    let mut config = ImageConfig::new(&Platform::host());
+    config.created = Some(created.clone());
+    config.rootfs.diff_ids = vec![diff_id.clone()];
+    config.history = vec![History {
+        created: Some(created),
+        comment: format!("Imported from {source}"),
+        ..History::default()
+    }];
+    let config_bytes = config.to_canonical_json();
+    let (config_digest, config_size) = store.blobs().put(&config_bytes, None)?;
+    let manifest = Manifest::new(
+        media_type::OCI_MANIFEST,
+        Descriptor::new(media_type::OCI_CONFIG, config_digest.clone(), config_size),
+        vec![Descriptor::new(media_type::OCI_LAYER_TAR, diff_id, size)],
+    );
+    let (digest, size) = store.blobs().put(&manifest.to_canonical_json(), None)?;
+    store.set_tag(
+        name,
+        &Descriptor::new(media_type::OCI_MANIFEST, digest, size),
+    )?;
+    Ok(config_digest)
+}
+
+/// Copies what is read through it into the blob being written.
+struct Tee<R> {
+    input: R,
+    out: BlobWriter,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// The current time in RFC 3339 with nanoseconds, as docker writes it.
+fn now() -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    kiln_oci::format_rfc3339_nano(since.as_secs() as i64, since.subsec_nanos())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+}
