@@ -36,6 +36,14 @@ pub enum StoreError {
         /// The size that arrived.
         actual: u64,
     },
+    /// A layer could not be unpacked into a snapshot.
+    #[error("cannot unpack layer {digest}: {message}")]
+    Unpack {
+        /// The layer blob.
+        digest: Digest,
+        /// Why.
+        message: String,
+    },
     /// No image matches what the user asked for.
     #[error("no such image: {0}")]
     ImageNotFound(String),

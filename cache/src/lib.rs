@@ -13,6 +13,7 @@ mod layout;
 mod lease;
 mod prune;
 mod refs;
+mod snapshots;
 
 pub use blobs::{BlobStore, BlobWriter};
 pub use error::StoreError;

@@ -15,6 +15,9 @@ pub(crate) fn run(_args: PruneArgs, store: &StoreArgs) -> anyhow::Result<Outcome
     for digest in &pruned.blobs {
         writeln!(out, "deleted: {digest}")?;
     }
+    for chain in &pruned.snapshots {
+        writeln!(out, "deleted snapshot: sha256:{chain}")?;
+    }
     writeln!(
         out,
         "Total reclaimed space: {} ({} blobs)",

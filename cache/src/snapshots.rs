@@ -1,0 +1,109 @@
+//! Snapshots: each layer of an image unpacked once into
+//! `snapshots/<chain ID hex>/`, holding that layer's changes only (with
+//! overlay whiteouts), so an image's snapshots stack as overlay lowerdirs.
+//! Keyed by chain ID (image-spec config.md, "Layer ChainID"): the same layer
+//! on the same parents is unpacked once for every image that has it.
+//!
+//! A snapshot is unpacked into a temporary directory beside the final one
+//! and renamed into place only after its diff ID and blob digest checked
+//! out, under a per-snapshot lock; so a snapshot that exists is complete,
+//! and two processes never unpack the same one twice.
+
+use crate::error::{IoContext as _, StoreError};
+use crate::image::Image;
+use crate::layout::Store;
+use kiln_oci::{Digest, chain_ids};
+use std::fs::File;
+use std::path::PathBuf;
+
+impl Store {
+    /// Where the snapshot of `chain_id` lives (whether or not it exists).
+    pub fn snapshot_path(&self, chain_id: &Digest) -> PathBuf {
+        self.root().join("snapshots").join(chain_id.encoded())
+    }
+
+    /// Unpacks every layer of `image` that is not unpacked yet; returns the
+    /// snapshot directories, base layer first.
+    pub fn ensure_snapshots(&self, image: &Image) -> Result<Vec<PathBuf>, StoreError> {
+        let _lease = self.lease()?;
+        let diff_ids = &image.config.rootfs.diff_ids;
+        if diff_ids.len() != image.manifest.layers.len() {
+            return Err(StoreError::Format {
+                what: "image",
+                path: self.blobs().path(&image.id),
+                message: format!(
+                    "the config lists {} diff IDs but the manifest {} layers",
+                    diff_ids.len(),
+                    image.manifest.layers.len()
+                ),
+            });
+        }
+        let dir = self.root().join("snapshots");
+        std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
+        let mut paths = Vec::with_capacity(diff_ids.len());
+        for ((chain_id, diff_id), layer) in chain_ids(diff_ids)
+            .iter()
+            .zip(diff_ids)
+            .zip(&image.manifest.layers)
+        {
+            let path = self.snapshot_path(chain_id);
+            if !path.is_dir() {
+                self.unpack_snapshot(&path, &layer.digest, diff_id)?;
+            }
+            paths.push(path);
+        }
+        Ok(paths)
+    }
+
+    fn unpack_snapshot(
+        &self,
+        path: &PathBuf,
+        blob: &Digest,
+        diff_id: &Digest,
+    ) -> Result<(), StoreError> {
+        let lock_path = path.with_extension("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .at("cannot open", &lock_path)?;
+        lock.lock().at("cannot lock", &lock_path)?;
+        if path.is_dir() {
+            // Another process finished it while we waited.
+            return Ok(());
+        }
+        let staging = tempfile::Builder::new()
+            .prefix("unpacking-")
+            .tempdir_in(self.root().join("snapshots"))
+            .at(
+                "cannot create a staging directory in",
+                self.root().join("snapshots"),
+            )?;
+        let input = std::io::BufReader::with_capacity(1 << 20, self.blobs().open(blob)?);
+        let unpacked =
+            kiln_layer::unpack_layer(input, staging.path(), &kiln_layer::UnpackOptions::default())
+                .map_err(|e| StoreError::Unpack {
+                    digest: blob.clone(),
+                    message: e.to_string(),
+                })?;
+        if &unpacked.digest != blob {
+            return Err(StoreError::DigestMismatch {
+                expected: blob.clone(),
+                actual: unpacked.digest,
+                size: unpacked.size,
+            });
+        }
+        if &unpacked.diff_id != diff_id {
+            return Err(StoreError::DigestMismatch {
+                expected: diff_id.clone(),
+                actual: unpacked.diff_id,
+                size: unpacked.uncompressed_size,
+            });
+        }
+        let staged = staging.keep();
+        std::fs::rename(&staged, path).at("cannot move snapshot into", path)?;
+        crate::fsutil::sync_parent(path).at("cannot sync", path)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! Snapshots: unpacked once per chain ID, verified, never half-present,
+//! pruned with their last image.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use kiln_cache::Store;
+use kiln_oci::{Descriptor, Digest, ImageConfig, Manifest, Platform, Reference, media_type};
+use std::os::unix::fs::MetadataExt as _;
+
+/// Unpacking sets owners and device nodes: root only. Loud skip, and a
+/// failure under CI=true.
+fn root_or_skip() -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    let why = "snapshot tests need root (ownership, device nodes)";
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v != "true"),
+        "{why}; a skip is a failure under CI=true"
+    );
+    #[allow(clippy::print_stderr)] // the loud skip
+    {
+        eprintln!("\n!!!!!!!! SKIPPED: {why} !!!!!!!!\n");
+    }
+    false
+}
+
+fn layer(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, body) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_path(path).unwrap();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append(&header, body.as_bytes()).unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
+/// Stores an image of `layers` whose config claims `diff_ids`; tags it.
+fn image(store: &Store, name: &str, layers: &[Vec<u8>], diff_ids: Vec<Digest>) -> Descriptor {
+    let mut descriptors = Vec::new();
+    for bytes in layers {
+        let (digest, size) = store.blobs().put(bytes, None).unwrap();
+        descriptors.push(Descriptor::new(media_type::OCI_LAYER_TAR, digest, size));
+    }
+    let mut config = ImageConfig::new(&Platform::host());
+    config.rootfs.diff_ids = diff_ids;
+    let (config_digest, config_size) = store
+        .blobs()
+        .put(&config.to_canonical_json(), None)
+        .unwrap();
+    let manifest = Manifest::new(
+        media_type::OCI_MANIFEST,
+        Descriptor::new(media_type::OCI_CONFIG, config_digest, config_size),
+        descriptors,
+    );
+    let (digest, size) = store
+        .blobs()
+        .put(&manifest.to_canonical_json(), None)
+        .unwrap();
+    let target = Descriptor::new(media_type::OCI_MANIFEST, digest, size);
+    store
+        .set_tag(&Reference::parse(name).unwrap(), &target)
+        .unwrap();
+    target
+}
+
+#[test]
+fn layers_unpack_once_per_chain_and_are_pruned_with_their_image() {
+    if !root_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let base = layer(&[("etc/motd", "base\n")]);
+    let top = layer(&[("app/run", "top\n")]);
+    let ids = vec![Digest::of(&base), Digest::of(&top)];
+    let target = image(&store, "app:1", &[base.clone(), top], ids);
+    let img = store.image(&target).unwrap();
+
+    let paths = store.ensure_snapshots(&img).unwrap();
+    assert_eq!(paths.len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(paths[0].join("etc/motd")).unwrap(),
+        "base\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(paths[1].join("app/run")).unwrap(),
+        "top\n"
+    );
+    assert!(
+        !paths[1].join("etc").exists(),
+        "a snapshot holds its own layer only"
+    );
+    let inode = std::fs::metadata(&paths[0]).unwrap().ino();
+
+    // A second image sharing the base layer reuses its snapshot.
+    let other = image(&store, "other:1", &[base.clone()], vec![Digest::of(&base)]);
+    let again = store
+        .ensure_snapshots(&store.image(&other).unwrap())
+        .unwrap();
+    assert_eq!(again[0], paths[0]);
+    assert_eq!(
+        std::fs::metadata(&again[0]).unwrap().ino(),
+        inode,
+        "not unpacked twice"
+    );
+
+    // Removing app:1 and pruning drops the top snapshot, keeps the shared one.
+    store
+        .remove_tag(&Reference::parse("app:1").unwrap())
+        .unwrap();
+    let pruned = store.prune().unwrap();
+    assert_eq!(pruned.snapshots.len(), 1);
+    assert!(!paths[1].exists());
+    assert!(paths[0].exists());
+}
+
+#[test]
+fn a_layer_that_does_not_match_its_diff_id_leaves_no_snapshot() {
+    if !root_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let real = layer(&[("a", "real\n")]);
+    let claimed = Digest::of(&layer(&[("a", "fake\n")]));
+    let target = image(&store, "bad:1", &[real], vec![claimed.clone()]);
+    let err = store
+        .ensure_snapshots(&store.image(&target).unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains(claimed.as_str()), "{err}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| !n.to_string_lossy().ends_with(".lock"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
