@@ -97,7 +97,12 @@ fn layers_unpack_once_per_chain_and_are_pruned_with_their_image() {
     let inode = std::fs::metadata(&paths[0]).unwrap().ino();
 
     // A second image sharing the base layer reuses its snapshot.
-    let other = image(&store, "other:1", &[base.clone()], vec![Digest::of(&base)]);
+    let other = image(
+        &store,
+        "other:1",
+        std::slice::from_ref(&base),
+        vec![Digest::of(&base)],
+    );
     let again = store
         .ensure_snapshots(&store.image(&other).unwrap())
         .unwrap();
