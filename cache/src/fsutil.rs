@@ -48,3 +48,13 @@ pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
         None => Ok(()),
     }
 }
+
+/// Opens (creating it if needed) a lock file; the caller takes a shared or
+/// exclusive `flock` on it, which the kernel drops if the process dies.
+pub(crate) fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+}

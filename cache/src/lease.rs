@@ -18,12 +18,7 @@ pub struct Lease {
 impl Store {
     fn lease_file(&self) -> Result<File, StoreError> {
         let path = self.root().join("leases.lock");
-        File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .at("cannot open", &path)
+        crate::fsutil::open_lock_file(&path).at("cannot open", &path)
     }
 
     /// Takes a shared lease: prune waits until it is dropped.

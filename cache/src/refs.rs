@@ -15,7 +15,6 @@ use crate::fsutil::write_atomic;
 use crate::layout::Store;
 use kiln_oci::annotations::{CONTAINERD_IMAGE_NAME, REF_NAME};
 use kiln_oci::{Descriptor, Index, Reference};
-use std::fs::File;
 
 /// A tag and what it points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,12 +94,7 @@ impl Store {
         // The new index is staged in tmp/, which prune empties.
         let _lease = self.lease()?;
         let lock_path = self.root().join("index.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .at("cannot open", &lock_path)?;
+        let lock = crate::fsutil::open_lock_file(&lock_path).at("cannot open", &lock_path)?;
         lock.lock().at("cannot lock", &lock_path)?;
         let mut index = self.index()?;
         let result = change(&mut index);

@@ -13,7 +13,6 @@ use crate::error::{IoContext as _, StoreError};
 use crate::image::Image;
 use crate::layout::Store;
 use kiln_oci::{Digest, chain_ids};
-use std::fs::File;
 use std::path::PathBuf;
 
 impl Store {
@@ -62,12 +61,7 @@ impl Store {
         diff_id: &Digest,
     ) -> Result<(), StoreError> {
         let lock_path = path.with_extension("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .at("cannot open", &lock_path)?;
+        let lock = crate::fsutil::open_lock_file(&lock_path).at("cannot open", &lock_path)?;
         lock.lock().at("cannot lock", &lock_path)?;
         if path.is_dir() {
             // Another process finished it while we waited.

@@ -11,16 +11,23 @@ fn sha256_hex(bytes: &[u8]) -> String {
     kiln_oci::Digest::of(bytes).encoded().to_string()
 }
 
+/// A tar of regular files.
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_path(path).unwrap();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append(&header, *bytes).unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
 /// A one-layer image as `docker save` (20.10) writes it.
 fn docker_archive() -> (Vec<u8>, String) {
-    let mut layer = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_ustar();
-    header.set_path("hello.txt").unwrap();
-    header.set_size(6);
-    header.set_mode(0o644);
-    header.set_cksum();
-    layer.append(&header, &b"hello\n"[..]).unwrap();
-    let layer = layer.into_inner().unwrap();
+    let layer = tar_of(&[("hello.txt", b"hello\n")]);
     let diff_id = sha256_hex(&layer);
     let config = format!(
         r#"{{"architecture":"amd64","config":{{"Cmd":["/hello"],"Env":["PATH=/bin"]}},"created":"2026-01-01T00:00:00Z","history":[{{"created":"2026-01-01T00:00:00Z","created_by":"test"}}],"os":"linux","rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#
@@ -29,20 +36,14 @@ fn docker_archive() -> (Vec<u8>, String) {
     let manifest = format!(
         r#"[{{"Config":"{config_hex}.json","RepoTags":["hello:v1"],"Layers":["{diff_id}/layer.tar"]}}]"#
     );
-    let mut archive = tar::Builder::new(Vec::new());
-    for (path, bytes) in [
-        (format!("{config_hex}.json"), config.as_bytes().to_vec()),
-        (format!("{diff_id}/layer.tar"), layer),
-        ("manifest.json".to_string(), manifest.into_bytes()),
-    ] {
-        let mut header = tar::Header::new_ustar();
-        header.set_path(&path).unwrap();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        archive.append(&header, bytes.as_slice()).unwrap();
-    }
-    (archive.into_inner().unwrap(), config_hex)
+    let config_path = format!("{config_hex}.json");
+    let layer_path = format!("{diff_id}/layer.tar");
+    let archive = tar_of(&[
+        (&config_path, config.as_bytes()),
+        (&layer_path, &layer),
+        ("manifest.json", manifest.as_bytes()),
+    ]);
+    (archive, config_hex)
 }
 
 fn kiln(root: &Path, args: &[&str], stdin: &[u8]) -> Output {
@@ -177,14 +178,7 @@ fn clear_errors_for_missing_images_and_corrupt_archives() {
 fn import_plain_and_gzip_tarballs_and_refuse_other_input() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
-    let mut rootfs = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_ustar();
-    header.set_path("etc/motd").unwrap();
-    header.set_size(3);
-    header.set_mode(0o644);
-    header.set_cksum();
-    rootfs.append(&header, &b"hi\n"[..]).unwrap();
-    let rootfs = rootfs.into_inner().unwrap();
+    let rootfs = tar_of(&[("etc/motd", b"hi\n")]);
 
     let id = ok(kiln(&root, &["import", "-", "plain:1"], &rootfs));
     let inspect: serde_json::Value =
