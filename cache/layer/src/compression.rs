@@ -7,14 +7,14 @@
 //! digest is the layer's identity in manifests and registries, so the same
 //! tar must always compress to the same bytes. gzip therefore goes through
 //! flate2's zlib-rs backend (pinned in the workspace: miniz and system zlib
-//! produce different bytes) with a header that carries no mtime, file name
-//! or OS (`GzBuilder` defaults: mtime 0, OS 255), and zstd runs single
+//! produce different bytes), in fixed blocks on all cores
+//! ([`crate::pgzip`]: the digest never depends on the thread count) with a
+//! header that carries no mtime, file name or OS, and zstd runs single
 //! threaded with the libzstd version pinned by `zstd-sys`.
 
 use std::io::{self, Write};
 
-use flate2::GzBuilder;
-use flate2::write::GzEncoder;
+use crate::pgzip::ParallelGzip;
 use kiln_oci::{Digest, HashingWriter};
 
 /// How a layer blob is compressed, with the level used to write it.
@@ -132,7 +132,7 @@ impl Default for Compression {
 /// second time: its digest is the diffID, which the caller computes anyway.
 pub(crate) enum Encoder<W: Write> {
     Plain(W),
-    Gzip(GzEncoder<HashingWriter<W>>),
+    Gzip(ParallelGzip<HashingWriter<W>>),
     Zstd(zstd::stream::write::Encoder<'static, HashingWriter<W>>),
 }
 
@@ -141,9 +141,10 @@ impl<W: Write> Encoder<W> {
     pub(crate) fn new(compression: Compression, out: W) -> io::Result<Self> {
         Ok(match compression {
             Compression::None => Encoder::Plain(out),
-            Compression::Gzip { level } => Encoder::Gzip(
-                GzBuilder::new().write(HashingWriter::new(out), flate2::Compression::new(level)),
-            ),
+            Compression::Gzip { level } => {
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                Encoder::Gzip(ParallelGzip::new(HashingWriter::new(out), level, threads)?)
+            }
             Compression::Zstd { level } => Encoder::Zstd(zstd::stream::write::Encoder::new(
                 HashingWriter::new(out),
                 level,

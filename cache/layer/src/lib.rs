@@ -26,6 +26,7 @@ mod compression;
 mod format;
 mod hashing;
 mod name;
+mod pgzip;
 mod unpack;
 mod whiteout;
 mod write;
