@@ -267,6 +267,19 @@ mod tests {
         assert_eq!(compress(&data, 7, 333), one);
     }
 
+    /// The blob digest is an image's identity, so a change of compressor
+    /// output (a zlib-rs or flate2 upgrade) must be noticed, not shipped:
+    /// this golden digest changes only when the compressed bytes do.
+    #[test]
+    fn compressed_bytes_are_pinned() {
+        let gz = compress(&sample(500_000), 2, 8192);
+        assert_eq!(
+            kiln_oci::Digest::of(&gz).as_str(),
+            "sha256:e49cb424ff4e8909ad99bbe6e024c0f9482c8ad2ac4c5063bb56fc13fbd06a81",
+            "gzip output changed: layer digests would change (zlib-rs or flate2 version?)"
+        );
+    }
+
     #[test]
     fn decompresses_to_the_input() {
         for len in [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17] {
