@@ -207,6 +207,25 @@ mod tests {
         assert_eq!(CompressionKind::detect(b""), CompressionKind::None);
     }
 
+    /// As for gzip (see `pgzip`): zstd output is tied to the libzstd that
+    /// `zstd-sys` builds, and a change must be noticed.
+    #[test]
+    fn zstd_bytes_are_pinned() -> io::Result<()> {
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 % 17)
+            .collect();
+        let mut enc = Encoder::new(Compression::Zstd { level: 3 }, Vec::new())?;
+        enc.write_all(&data)?;
+        let (_, hashed) = enc.finish()?;
+        let (digest, _) = hashed.ok_or_else(|| io::Error::other("no digest"))?;
+        assert_eq!(
+            digest.as_str(),
+            "sha256:aa68878c3023b6bc8184608865c71147f66ae81106b2e45ab3248d16a0ce0e2f",
+            "zstd output changed: layer digests would change (libzstd version?)"
+        );
+        Ok(())
+    }
+
     #[test]
     fn levels_are_checked() {
         assert!(Compression::Gzip { level: 9 }.check_level().is_ok());
