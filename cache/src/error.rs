@@ -44,6 +44,17 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// A tag name that carries a digest.
+    #[error("cannot use a digest reference as a tag: {0}")]
+    DigestTag(String),
+    /// An image index with no manifest for this machine.
+    #[error("image index {digest} has no manifest for platform {platform}")]
+    NoPlatform {
+        /// The index.
+        digest: Digest,
+        /// The platform looked for.
+        platform: String,
+    },
     /// No image matches what the user asked for.
     #[error("no such image: {0}")]
     ImageNotFound(String),

@@ -1,17 +1,20 @@
 //! Images in the store: a manifest, its config and the tags that name it,
 //! and finding one from what a user types (`busybox`, `app:v1`,
-//! `app@sha256:…`, a manifest digest, or an image ID prefix as docker
-//! accepts it).
+//! `app@sha256:…`, a manifest or index digest, or an image ID prefix as
+//! docker accepts it).
 
 use crate::error::StoreError;
 use crate::layout::Store;
 use kiln_oci::annotations::REF_NAME;
 use kiln_oci::{Descriptor, Digest, ImageConfig, Index, Manifest, Platform, Reference, media_type};
 
-/// An image: the manifest that defines it and its config.
+/// An image: the index.json entry, the manifest it resolves to, its config.
 #[derive(Clone, Debug)]
 pub struct Image {
-    /// The manifest's descriptor (for an index, the chosen platform's).
+    /// The entry in index.json (annotations removed): a manifest, or an
+    /// index for a multi-platform image. Tags point here.
+    pub target: Descriptor,
+    /// The manifest for this machine (for a manifest target, the target).
     pub manifest_descriptor: Descriptor,
     /// The manifest.
     pub manifest: Manifest,
@@ -21,6 +24,16 @@ pub struct Image {
     pub config: ImageConfig,
     /// Full names of the tags pointing at it, sorted.
     pub tags: Vec<String>,
+}
+
+/// What `images` found: the readable images and the entries it could not
+/// read, each with the reason (so one bad entry never hides the rest).
+#[derive(Debug, Default)]
+pub struct Images {
+    /// Readable images, in index order.
+    pub list: Vec<Image>,
+    /// Unreadable entries: a name or digest, and why.
+    pub broken: Vec<(String, StoreError)>,
 }
 
 impl Image {
@@ -35,41 +48,106 @@ impl Image {
     }
 }
 
+/// What a blob refers to.
+pub(crate) enum Children {
+    /// An image index: its manifests.
+    Index(Vec<Descriptor>),
+    /// A manifest: its config and layers.
+    Manifest(Box<Manifest>),
+    /// A leaf (config, layer, anything else).
+    None,
+}
+
+/// Manifests and indexes are small; anything larger is not one.
+const MAX_DOCUMENT: u64 = 8 << 20;
+
 impl Store {
-    /// Reads the manifest `descriptor` names; an index resolves to the
-    /// manifest for this host's platform.
-    pub fn image(&self, descriptor: &Descriptor) -> Result<Image, StoreError> {
-        let bytes = self.blobs().read(&descriptor.digest)?;
-        let format = |what: &'static str, message: String| StoreError::Format {
-            what,
+    /// What the blob `descriptor` names refers to. The media type decides;
+    /// when it is missing or unknown, the document's own shape does
+    /// (`manifests` → index, `config` and `layers` → manifest), so content
+    /// reachable through a sloppily typed descriptor is never collected.
+    pub(crate) fn children(&self, descriptor: &Descriptor) -> Result<Children, StoreError> {
+        let kind = descriptor.media_type.as_str();
+        let format = |e: kiln_oci::FormatError| StoreError::Format {
+            what: "manifest",
             path: self.blobs().path(&descriptor.digest),
+            message: e.to_string(),
+        };
+        if media_type::is_index(kind) {
+            return Ok(Children::Index(
+                Index::from_json(&self.blobs().read(&descriptor.digest)?)
+                    .map_err(format)?
+                    .manifests,
+            ));
+        }
+        if media_type::is_manifest(kind) {
+            return Ok(Children::Manifest(Box::new(
+                Manifest::from_json(&self.blobs().read(&descriptor.digest)?).map_err(format)?,
+            )));
+        }
+        let known_leaf = media_type::is_layer(kind) || media_type::is_config(kind);
+        if known_leaf || descriptor.size > MAX_DOCUMENT {
+            return Ok(Children::None);
+        }
+        let Ok(bytes) = self.blobs().read(&descriptor.digest) else {
+            return Ok(Children::None);
+        };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            return Ok(Children::None);
+        };
+        if value
+            .get("manifests")
+            .is_some_and(serde_json::Value::is_array)
+        {
+            if let Ok(index) = Index::from_json(&bytes) {
+                return Ok(Children::Index(index.manifests));
+            }
+        } else if value.get("config").is_some()
+            && value.get("layers").is_some()
+            && let Ok(manifest) = Manifest::from_json(&bytes)
+        {
+            return Ok(Children::Manifest(Box::new(manifest)));
+        }
+        Ok(Children::None)
+    }
+
+    /// Reads the image `target` names; an index resolves to the manifest
+    /// for this machine's platform.
+    pub fn image(&self, target: &Descriptor) -> Result<Image, StoreError> {
+        let format = |what: &'static str, digest: &Digest, message: String| StoreError::Format {
+            what,
+            path: self.blobs().path(digest),
             message,
         };
-        let (manifest_descriptor, manifest) = if media_type::is_index(&descriptor.media_type) {
-            let index =
-                Index::from_json(&bytes).map_err(|e| format("image index", e.to_string()))?;
-            let host = Platform::host();
-            let chosen =
+        let bytes = self.blobs().read(&target.digest)?;
+        let manifest_descriptor =
+            if media_type::is_index(&target.media_type) {
+                let index = Index::from_json(&bytes)
+                    .map_err(|e| format("image index", &target.digest, e.to_string()))?;
+                let host = Platform::host();
                 index.manifests_for(&host).next().cloned().ok_or_else(|| {
-                    format("image index", format!("no manifest for platform {host}"))
-                })?;
-            let bytes = self.blobs().read(&chosen.digest)?;
-            let manifest =
-                Manifest::from_json(&bytes).map_err(|e| format("manifest", e.to_string()))?;
-            (chosen, manifest)
+                    StoreError::NoPlatform {
+                        digest: target.digest.clone(),
+                        platform: host.to_string(),
+                    }
+                })?
+            } else {
+                target.clone()
+            };
+        let manifest_bytes = if manifest_descriptor.digest == target.digest {
+            bytes
         } else {
-            let manifest =
-                Manifest::from_json(&bytes).map_err(|e| format("manifest", e.to_string()))?;
-            (descriptor.clone(), manifest)
+            self.blobs().read(&manifest_descriptor.digest)?
         };
+        let manifest = Manifest::from_json(&manifest_bytes)
+            .map_err(|e| format("manifest", &manifest_descriptor.digest, e.to_string()))?;
         let id = manifest.config.digest.clone();
-        let config_bytes = self.blobs().read(&id)?;
-        let config = ImageConfig::from_json(&config_bytes).map_err(|e| StoreError::Format {
-            what: "image config",
-            path: self.blobs().path(&id),
-            message: e.to_string(),
-        })?;
+        let config = ImageConfig::from_json(&self.blobs().read(&id)?)
+            .map_err(|e| format("image config", &id, e.to_string()))?;
+        let mut target = target.clone();
+        target.annotations.clear();
         Ok(Image {
+            target,
             manifest_descriptor,
             manifest,
             id,
@@ -79,59 +157,92 @@ impl Store {
     }
 
     /// Every image in the store (tagged or not), each once, with its tags.
-    pub fn images(&self) -> Result<Vec<Image>, StoreError> {
-        let mut images: Vec<Image> = Vec::new();
+    pub fn images(&self) -> Result<Images, StoreError> {
+        let mut images = Images::default();
         for entry in self.index()?.manifests {
             let tag = entry.annotation(REF_NAME).map(str::to_string);
             if let Some(known) = images
+                .list
                 .iter_mut()
-                .find(|i| i.manifest_descriptor.digest == entry.digest)
+                .find(|i| i.target.digest == entry.digest)
             {
                 known.tags.extend(tag);
                 continue;
             }
-            let mut image = self.image(&entry)?;
-            image.tags.extend(tag);
-            images.push(image);
+            match self.image(&entry) {
+                Ok(mut image) => {
+                    image.tags.extend(tag);
+                    images.list.push(image);
+                }
+                Err(e) => images
+                    .broken
+                    .push((tag.unwrap_or_else(|| entry.digest.to_string()), e)),
+            }
         }
-        for image in &mut images {
+        for image in &mut images.list {
             image.tags.sort();
         }
         Ok(images)
     }
 
     /// Finds the image a user means by `query`: a name (`busybox`,
-    /// `app:v1`), a name with digest, a manifest digest, or an image ID or a
-    /// unique prefix of one (at least 4 hex digits, with or without
-    /// `sha256:`).
+    /// `app:v1`), a name with digest, a manifest or index digest, or an
+    /// image ID or a unique prefix of one (at least 4 hex digits, with or
+    /// without `sha256:`).
     pub fn find_image(&self, query: &str) -> Result<Image, StoreError> {
-        let images = self.images()?;
         let not_found = || StoreError::ImageNotFound(query.to_string());
-        if let Ok(reference) = Reference::parse(query) {
-            if let Some(digest) = reference.digest() {
-                return images
-                    .into_iter()
-                    .find(|i| &i.manifest_descriptor.digest == digest || &i.id == digest)
-                    .ok_or_else(not_found);
-            }
-            let name = reference.to_string();
-            if let Some(image) = images.iter().find(|i| i.tags.contains(&name)) {
-                return Ok(image.clone());
-            }
+        if let Ok(reference) = Reference::parse(query)
+            && reference.digest().is_none()
+            && let Some(target) = self.resolve_tag(&reference)?
+        {
+            let mut image = self.image(&target)?;
+            image.tags = self.tags_of(&target.digest)?;
+            return Ok(image);
         }
-        let hex = query.strip_prefix("sha256:").unwrap_or(query);
-        if hex.len() < 4 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let digest = Reference::parse(query)
+            .ok()
+            .and_then(|r| r.digest().cloned());
+        let hex = query
+            .strip_prefix("sha256:")
+            .unwrap_or(query)
+            .to_ascii_lowercase();
+        let is_prefix = hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        if digest.is_none() && !is_prefix {
             return Err(not_found());
         }
-        let hex = hex.to_ascii_lowercase();
-        let mut matches = images.into_iter().filter(|i| {
-            i.id.encoded().starts_with(&hex)
-                || i.manifest_descriptor.digest.encoded().starts_with(&hex)
-        });
-        let first = matches.next().ok_or_else(not_found)?;
-        if matches.next().is_some() {
+        let matches: Vec<Image> = self
+            .images()?
+            .list
+            .into_iter()
+            .filter(|i| {
+                let digests = [&i.target.digest, &i.manifest_descriptor.digest, &i.id];
+                match &digest {
+                    Some(d) => digests.contains(&d),
+                    None => digests.iter().any(|d| d.encoded().starts_with(&hex)),
+                }
+            })
+            .collect();
+        let Some(first) = matches.first() else {
+            return Err(not_found());
+        };
+        // Two entries with one config (say, the same image with gzip and
+        // with plain layers) are one image ID: not ambiguous.
+        if matches.iter().any(|i| i.id != first.id) {
             return Err(StoreError::AmbiguousImage(query.to_string()));
         }
-        Ok(first)
+        Ok(first.clone())
+    }
+
+    /// The names tagged on `digest`, sorted.
+    fn tags_of(&self, digest: &Digest) -> Result<Vec<String>, StoreError> {
+        let mut tags: Vec<String> = self
+            .index()?
+            .manifests
+            .iter()
+            .filter(|d| &d.digest == digest)
+            .filter_map(|d| d.annotation(REF_NAME).map(str::to_string))
+            .collect();
+        tags.sort();
+        Ok(tags)
     }
 }

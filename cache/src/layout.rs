@@ -1,19 +1,13 @@
 //! The store root: an OCI image layout (`oci-layout`, `index.json`,
 //! `blobs/sha256/`; image-spec image-layout.md) that skopeo, umoci and oras
-//! can read, plus kiln's own directories beside the blobs: `tmp/` for
-//! in-flight writes (same file system, so renames are atomic) and, later,
-//! `snapshots/` and `cache-v1/`.
+//! can read, plus kiln's own files beside the blobs: `tmp/` for in-flight
+//! writes (same file system, so renames are atomic), `snapshots/`, and the
+//! `index.lock` and `leases.lock` lock files.
 
 use crate::blobs::BlobStore;
 use crate::error::{IoContext as _, StoreError};
 use crate::fsutil::create_atomic_once;
 use std::path::{Path, PathBuf};
-
-/// The `oci-layout` marker file (image-layout.md, "oci-layout file").
-const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
-/// An empty image index for a new store (image-layout.md, "index.json").
-const EMPTY_INDEX: &[u8] =
-    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
 
 /// An opened store.
 #[derive(Clone, Debug)]
@@ -32,9 +26,16 @@ impl Store {
             std::fs::create_dir_all(&path).at("cannot create", &path)?;
         }
         let tmp = root.join("tmp");
-        for (name, contents) in [("oci-layout", OCI_LAYOUT), ("index.json", EMPTY_INDEX)] {
+        // image-layout.md: the `oci-layout` marker and an (empty) index.
+        let layout = kiln_oci::layout::OciLayout::default().to_json();
+        let index =
+            kiln_oci::Index::new(kiln_oci::media_type::OCI_INDEX, Vec::new()).to_canonical_json();
+        for (name, contents) in [
+            (kiln_oci::layout::OCI_LAYOUT_FILE, layout),
+            (kiln_oci::layout::INDEX_FILE, index),
+        ] {
             let path = root.join(name);
-            create_atomic_once(&tmp, &path, contents).at("cannot create", &path)?;
+            create_atomic_once(&tmp, &path, &contents).at("cannot create", &path)?;
         }
         Ok(Store {
             root: root.to_path_buf(),

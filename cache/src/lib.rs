@@ -17,8 +17,8 @@ mod snapshots;
 
 pub use blobs::{BlobStore, BlobWriter};
 pub use error::StoreError;
-pub use image::Image;
+pub use image::{Image, Images};
 pub use layout::Store;
 pub use lease::Lease;
 pub use prune::Pruned;
-pub use refs::Tag;
+pub use refs::{Tag, annotate_name};

@@ -5,9 +5,11 @@
 //! so no writer is mid-way.
 
 use crate::error::{IoContext as _, StoreError};
+use crate::image::Children;
 use crate::layout::Store;
-use kiln_oci::{Digest, ImageConfig, Index, Manifest, chain_ids, media_type};
+use kiln_oci::{Descriptor, Digest, ImageConfig, chain_ids};
 use std::collections::BTreeSet;
+use std::path::Path;
 
 /// What a prune removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -16,7 +18,7 @@ pub struct Pruned {
     pub blobs: Vec<Digest>,
     /// The snapshots deleted (chain IDs, hex).
     pub snapshots: Vec<String>,
-    /// Bytes freed (blobs and temporary files; snapshots not counted).
+    /// Bytes freed: blobs, snapshots and temporary files.
     pub bytes: u64,
 }
 
@@ -31,38 +33,24 @@ impl Store {
     fn live(&self) -> Result<(BTreeSet<Digest>, BTreeSet<Digest>), StoreError> {
         let mut seen = BTreeSet::new();
         let mut chains = BTreeSet::new();
-        let mut pending: Vec<(String, Digest)> = self
-            .index()?
-            .manifests
-            .into_iter()
-            .map(|d| (d.media_type, d.digest))
-            .collect();
-        while let Some((kind, digest)) = pending.pop() {
-            if !seen.insert(digest.clone()) || !self.blobs().contains(&digest) {
+        let mut pending: Vec<Descriptor> = self.index()?.manifests;
+        while let Some(descriptor) = pending.pop() {
+            if !seen.insert(descriptor.digest.clone()) || !self.blobs().contains(&descriptor.digest)
+            {
                 continue;
             }
-            let format = |e: kiln_oci::FormatError| StoreError::Format {
-                what: "manifest",
-                path: self.blobs().path(&digest),
-                message: e.to_string(),
-            };
-            if media_type::is_index(&kind) {
-                let index = Index::from_json(&self.blobs().read(&digest)?).map_err(format)?;
-                pending.extend(
-                    index
-                        .manifests
-                        .into_iter()
-                        .map(|d| (d.media_type, d.digest)),
-                );
-            } else if media_type::is_manifest(&kind) {
-                let manifest = Manifest::from_json(&self.blobs().read(&digest)?).map_err(format)?;
-                if let Ok(bytes) = self.blobs().read(&manifest.config.digest)
-                    && let Ok(config) = ImageConfig::from_json(&bytes)
-                {
-                    chains.extend(chain_ids(&config.rootfs.diff_ids));
+            match self.children(&descriptor)? {
+                Children::Index(manifests) => pending.extend(manifests),
+                Children::Manifest(manifest) => {
+                    if let Ok(bytes) = self.blobs().read(&manifest.config.digest)
+                        && let Ok(config) = ImageConfig::from_json(&bytes)
+                    {
+                        chains.extend(chain_ids(&config.rootfs.diff_ids));
+                    }
+                    seen.insert(manifest.config.digest);
+                    seen.extend(manifest.layers.into_iter().map(|l| l.digest));
                 }
-                seen.insert(manifest.config.digest);
-                seen.extend(manifest.layers.into_iter().map(|l| l.digest));
+                Children::None => {}
             }
         }
         Ok((seen, chains))
@@ -88,12 +76,12 @@ impl Store {
             pruned.bytes += size;
             pruned.blobs.push(digest);
         }
-        // No writer holds a lease now, so every temporary file is stale.
+        // No writer holds a lease now, so everything in tmp/ is stale.
         let tmp = self.root().join("tmp");
         for entry in std::fs::read_dir(&tmp).at("cannot list", &tmp)? {
-            let entry = entry.at("cannot list", &tmp)?;
-            pruned.bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
-            std::fs::remove_file(entry.path()).at("cannot remove", entry.path())?;
+            let path = entry.at("cannot list", &tmp)?.path();
+            pruned.bytes += disk_usage(&path);
+            remove(&path)?;
         }
         // Snapshots of no image's layer stack, and half-unpacked ones.
         let snapshots = self.root().join("snapshots");
@@ -107,16 +95,38 @@ impl Store {
                     continue;
                 }
                 let path = entry.path();
-                if path.is_dir() {
-                    std::fs::remove_dir_all(&path).at("cannot remove", &path)?;
-                    if !name.starts_with("unpacking-") {
-                        pruned.snapshots.push(name);
-                    }
-                } else {
-                    std::fs::remove_file(&path).at("cannot remove", &path)?;
+                pruned.bytes += disk_usage(&path);
+                let is_snapshot = path.is_dir() && !name.starts_with("unpacking-");
+                remove(&path)?;
+                if is_snapshot {
+                    pruned.snapshots.push(name);
                 }
             }
         }
         Ok(pruned)
     }
+}
+
+/// Removes a file or a whole directory tree.
+fn remove(path: &Path) -> Result<(), StoreError> {
+    let result = if path.is_dir() && !path.is_symlink() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    result.at("cannot remove", path)
+}
+
+/// Bytes of the regular files at or below `path` (links not followed).
+fn disk_usage(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return if meta.is_file() { meta.len() } else { 0 };
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries.flatten().map(|e| disk_usage(&e.path())).sum()
 }

@@ -13,7 +13,8 @@ use crate::error::{IoContext as _, StoreError};
 use crate::image::Image;
 use crate::layout::Store;
 use kiln_oci::{Digest, chain_ids};
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 impl Store {
     /// Where the snapshot of `chain_id` lives (whether or not it exists).
@@ -56,7 +57,7 @@ impl Store {
 
     fn unpack_snapshot(
         &self,
-        path: &PathBuf,
+        path: &Path,
         blob: &Digest,
         diff_id: &Digest,
     ) -> Result<(), StoreError> {
@@ -95,6 +96,12 @@ impl Store {
                 size: unpacked.uncompressed_size,
             });
         }
+        // "Exists" must mean "complete", also after a power cut: flush the
+        // whole staged tree to disk before it gets its final name.
+        let dir = File::open(staging.path()).at("cannot open", staging.path())?;
+        rustix::fs::syncfs(&dir)
+            .map_err(std::io::Error::from)
+            .at("cannot sync", staging.path())?;
         let staged = staging.keep();
         std::fs::rename(&staged, path).at("cannot move snapshot into", path)?;
         crate::fsutil::sync_parent(path).at("cannot sync", path)?;

@@ -1,16 +1,17 @@
 //! `load`: an image archive into the store. The format is detected from
 //! its contents: `manifest.json` means a docker-archive (moby's
 //! `image/tarexport`), `index.json` + `oci-layout` an OCI image layout
-//! (image-spec image-layout.md). Every blob is verified: OCI blobs against
-//! the digest in their path, docker-archive layers against the diff IDs in
-//! the image config.
+//! (image-spec image-layout.md). Every blob is verified before any tag
+//! changes: OCI blobs against the digest in their descriptor, docker-archive
+//! layers (decompressed when compressed) against the diff IDs in the image
+//! config. All the archive's names are then set in one change of the index.
 
 use super::read::ArchiveFiles;
 use anyhow::{Context as _, bail};
 use kiln_cache::Store;
 use kiln_oci::annotations::{CONTAINERD_IMAGE_NAME, REF_NAME};
 use kiln_oci::docker_archive::ArchiveEntry;
-use kiln_oci::{Descriptor, Digest, ImageConfig, Index, Manifest, Reference, media_type};
+use kiln_oci::{Descriptor, Digest, Hasher, ImageConfig, Index, Manifest, Reference, media_type};
 use std::io::Read;
 
 /// An image the archive held.
@@ -26,44 +27,37 @@ pub struct Loaded {
 pub fn load(store: &Store, input: impl Read) -> anyhow::Result<Vec<Loaded>> {
     let _lease = store.lease()?;
     let files = ArchiveFiles::read(store, input)?;
-    let loaded = if let Some(manifest_json) = files.small("manifest.json") {
-        load_docker(store, &files, manifest_json)?
-    } else if files.small("index.json").is_some() && files.small("oci-layout").is_some() {
+    let loaded = if files.has("manifest.json") {
+        load_docker(store, &files)?
+    } else if files.has("index.json") && files.has("oci-layout") {
         load_oci(store, &files)?
     } else {
         bail!(
             "not an image archive: it has neither manifest.json (docker save) nor index.json and oci-layout (OCI)"
         );
     };
+    let mut tags = Vec::new();
     for image in &loaded {
         if image.names.is_empty() {
-            let target = image.target.clone();
-            store.update_index(|index| {
-                if !index.manifests.iter().any(|d| d.digest == target.digest) {
-                    index.manifests.push(target);
-                }
-            })?;
+            store.add_untagged(&image.target)?;
         }
-        for name in &image.names {
-            store.set_tag(name, &image.target)?;
-        }
+        tags.extend(
+            image
+                .names
+                .iter()
+                .map(|n| (n.clone(), image.target.clone())),
+        );
     }
+    store.set_tags(&tags)?;
     Ok(loaded)
 }
 
-fn load_docker(
-    store: &Store,
-    files: &ArchiveFiles,
-    manifest_json: &[u8],
-) -> anyhow::Result<Vec<Loaded>> {
-    let entries = ArchiveEntry::list_from_json(manifest_json)
+fn load_docker(store: &Store, files: &ArchiveFiles) -> anyhow::Result<Vec<Loaded>> {
+    let entries = ArchiveEntry::list_from_json(&files.bytes(store, "manifest.json")?)
         .context("invalid manifest.json in the archive")?;
     let mut loaded = Vec::new();
     for entry in entries {
-        let config_bytes = files
-            .small(&entry.config)
-            .with_context(|| format!("the archive has no config {}", entry.config))?;
-        let config = ImageConfig::from_json(config_bytes)
+        let config = ImageConfig::from_json(&files.bytes(store, &entry.config)?)
             .with_context(|| format!("invalid image config {}", entry.config))?;
         let diff_ids = &config.rootfs.diff_ids;
         if diff_ids.len() != entry.layers.len() {
@@ -78,9 +72,12 @@ fn load_docker(
         let mut layers = Vec::new();
         for (path, diff_id) in entry.layers.iter().zip(diff_ids) {
             let (digest, size) = files.blob(store, path)?;
-            let media_type = layer_media_type(store, &digest)?;
-            if media_type == media_type::OCI_LAYER_TAR && &digest != diff_id {
-                bail!("layer {path} has digest {digest}, but the image config says {diff_id}");
+            let (media_type, actual) = layer_diff_id(store, &digest)
+                .with_context(|| format!("cannot read layer {path}"))?;
+            if &actual != diff_id {
+                bail!(
+                    "layer {path} has content digest {actual}, but the image config says {diff_id}"
+                );
             }
             layers.push(Descriptor::new(media_type, digest, size));
         }
@@ -89,8 +86,7 @@ fn load_docker(
             Descriptor::new(media_type::OCI_CONFIG, config_digest, config_size),
             layers,
         );
-        let bytes = manifest.to_canonical_json();
-        let (digest, size) = store.blobs().put(&bytes, None)?;
+        let (digest, size) = store.blobs().put(&manifest.to_canonical_json(), None)?;
         let names = entry
             .repo_tags
             .iter()
@@ -106,31 +102,37 @@ fn load_docker(
     Ok(loaded)
 }
 
-/// The media type of a stored layer blob, from its first bytes.
-fn layer_media_type(store: &Store, digest: &Digest) -> anyhow::Result<&'static str> {
-    let mut head = [0u8; 4];
-    let mut file = store.blobs().open(digest)?;
-    let n = file.read(&mut head).context("cannot read a layer blob")?;
-    Ok(match &head[..n] {
-        [0x1f, 0x8b, ..] => media_type::OCI_LAYER_TAR_GZIP,
-        [0x28, 0xb5, 0x2f, 0xfd] => media_type::OCI_LAYER_TAR_ZSTD,
-        _ => media_type::OCI_LAYER_TAR,
-    })
+/// A stored layer's media type (from its magic bytes) and diff ID: the
+/// digest of its content once decompressed.
+fn layer_diff_id(store: &Store, digest: &Digest) -> anyhow::Result<(&'static str, Digest)> {
+    let file = std::io::BufReader::with_capacity(1 << 20, store.blobs().open(digest)?);
+    let (kind, mut content) = kiln_layer::Decompressor::new(file)?;
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = content.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok((kind.media_type(), hasher.finish()))
 }
 
 fn load_oci(store: &Store, files: &ArchiveFiles) -> anyhow::Result<Vec<Loaded>> {
-    let index_bytes = files
-        .small("index.json")
-        .context("the archive has no index.json")?;
-    let index = Index::from_json(index_bytes).context("invalid index.json in the archive")?;
+    let index = Index::from_json(&files.bytes(store, "index.json")?)
+        .context("invalid index.json in the archive")?;
     let mut loaded = Vec::new();
     for descriptor in index.manifests {
         copy_tree(store, files, &descriptor)?;
+        // containerd and docker 25+ put the full name in the containerd
+        // annotation and only the tag in ref.name.
         let name = descriptor
             .annotation(CONTAINERD_IMAGE_NAME)
             .or_else(|| descriptor.annotation(REF_NAME))
             .filter(|n| n.contains('/') || n.contains(':'))
-            .and_then(|n| Reference::parse(n).ok());
+            .and_then(|n| Reference::parse(n).ok())
+            .filter(|r| r.digest().is_none());
         let mut target = descriptor.clone();
         target.annotations.clear();
         loaded.push(Loaded {
@@ -142,14 +144,24 @@ fn load_oci(store: &Store, files: &ArchiveFiles) -> anyhow::Result<Vec<Loaded>> 
 }
 
 /// Stores the blob `descriptor` names and everything it references,
-/// checking each against the digest it is stored under.
+/// checking each against its descriptor.
 fn copy_tree(store: &Store, files: &ArchiveFiles, descriptor: &Descriptor) -> anyhow::Result<()> {
+    if !(media_type::is_index(&descriptor.media_type)
+        || media_type::is_manifest(&descriptor.media_type))
+    {
+        bail!(
+            "index.json entry {} has media type {:?}: not an image manifest or index",
+            descriptor.digest,
+            descriptor.media_type
+        );
+    }
     let mut pending = vec![descriptor.clone()];
     while let Some(d) = pending.pop() {
         let path = d.digest.blob_path();
-        let (digest, size) = files
-            .blob(store, &path)
-            .with_context(|| format!("the archive is missing blob {}", d.digest))?;
+        if !files.has(&path) {
+            bail!("the archive is missing blob {}", d.digest);
+        }
+        let (digest, size) = files.blob(store, &path)?;
         if digest != d.digest || size != d.size {
             bail!(
                 "blob {path} has digest {digest} ({size} bytes), expected {} ({} bytes)",
@@ -158,8 +170,7 @@ fn copy_tree(store: &Store, files: &ArchiveFiles, descriptor: &Descriptor) -> an
             );
         }
         if media_type::is_index(&d.media_type) {
-            let index = Index::from_json(&store.blobs().read(&digest)?)?;
-            pending.extend(index.manifests);
+            pending.extend(Index::from_json(&store.blobs().read(&digest)?)?.manifests);
         } else if media_type::is_manifest(&d.media_type) {
             let manifest = Manifest::from_json(&store.blobs().read(&digest)?)?;
             pending.push(manifest.config);

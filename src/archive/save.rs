@@ -9,8 +9,7 @@
 //! uid/gid 0, mtime 0), so the same images always give the same bytes.
 
 use anyhow::Context as _;
-use kiln_cache::{Image, Store};
-use kiln_oci::annotations::{CONTAINERD_IMAGE_NAME, REF_NAME};
+use kiln_cache::{Image, Store, annotate_name};
 use kiln_oci::docker_archive::ArchiveEntry;
 use kiln_oci::{Descriptor, Digest, Index, Reference, media_type};
 use std::collections::BTreeSet;
@@ -46,6 +45,8 @@ pub fn save(
     let mut docker_entries = Vec::new();
     for request in requests {
         let image = &request.image;
+        // The manifest for this platform: a multi-platform index's other
+        // platforms are not saved, so the archive names this manifest.
         let manifest = &image.manifest_descriptor;
         for descriptor in std::iter::once(manifest)
             .chain(std::iter::once(&image.manifest.config))
@@ -55,17 +56,21 @@ pub fn save(
                 append_blob(&mut tar, store, descriptor)?;
             }
         }
-        let mut entry =
-            Descriptor::new(&manifest.media_type, manifest.digest.clone(), manifest.size);
+        let entry = Descriptor::new(&manifest.media_type, manifest.digest.clone(), manifest.size);
         if request.names.is_empty() {
             index_entries.push(entry);
         } else {
             for name in &request.names {
-                entry.annotations.insert(REF_NAME.into(), name.to_string());
-                entry
-                    .annotations
-                    .insert(CONTAINERD_IMAGE_NAME.into(), name.to_string());
-                index_entries.push(entry.clone());
+                // As docker 25+ and containerd write archives: the tag in
+                // ref.name, the full name in the containerd annotation
+                // (so `skopeo copy oci-archive:x.tar:TAG` finds it).
+                let mut named = entry.clone();
+                annotate_name(
+                    &mut named,
+                    name.tag().unwrap_or("latest"),
+                    &name.to_string(),
+                );
+                index_entries.push(named);
             }
         }
         docker_entries.push(ArchiveEntry {
@@ -83,7 +88,11 @@ pub fn save(
     }
     let index = Index::new(media_type::OCI_INDEX, index_entries);
     append_bytes(&mut tar, "index.json", &index.to_canonical_json())?;
-    append_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    append_bytes(
+        &mut tar,
+        kiln_oci::layout::OCI_LAYOUT_FILE,
+        &kiln_oci::layout::OciLayout::default().to_json(),
+    )?;
     if format == Format::Docker {
         append_bytes(
             &mut tar,

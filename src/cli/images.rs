@@ -27,7 +27,13 @@ struct Row {
 
 pub(crate) fn run(args: ImagesArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     let store = store.open()?;
-    let images = store.images()?;
+    let found = store.images()?;
+    // One unreadable entry must not hide the others: say what it is and
+    // list the rest.
+    for (name, error) in &found.broken {
+        super::report::warning(&format!("cannot read image {name}: {error}"));
+    }
+    let images = found.list;
     let mut rows = Vec::new();
     for (i, image) in images.iter().enumerate() {
         if image.tags.is_empty() {
@@ -38,10 +44,14 @@ pub(crate) fn run(args: ImagesArgs, store: &StoreArgs) -> anyhow::Result<Outcome
             });
         }
         for name in &image.tags {
-            let reference = kiln_oci::Reference::parse(name)?;
+            let (repository, tag) = match kiln_oci::Reference::parse(name) {
+                Ok(r) => (r.familiar_name(), r.tag().unwrap_or("<none>").to_string()),
+                // A name another tool wrote that docker's rules reject.
+                Err(_) => (name.clone(), "<none>".to_string()),
+            };
             rows.push(Row {
-                repository: reference.familiar_name(),
-                tag: reference.tag().unwrap_or("<none>").to_string(),
+                repository,
+                tag,
                 image: i,
             });
         }
@@ -97,18 +107,44 @@ pub(crate) fn run(args: ImagesArgs, store: &StoreArgs) -> anyhow::Result<Outcome
     Ok(Outcome::Success)
 }
 
-/// Sizes as docker prints them: decimal units, three significant digits.
+/// Sizes as docker prints them (go-units `HumanSize`): decimal units and
+/// three significant digits, `%.3g` style (`4.26MB`, `12.3MB`, `123MB`).
 pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut value = bytes as f64;
     let mut unit = 0;
     while value >= 1000.0 && unit < UNITS.len() - 1 {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes}B")
+    let decimals = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
     } else {
-        format!("{value:.3}{}", UNITS[unit]).replacen(".000", "", 1)
+        2
+    };
+    let text = format!("{value:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_260_000), "4.26MB");
+        assert_eq!(human_size(12_345_678), "12.3MB");
+        assert_eq!(human_size(123_456_789), "123MB");
+        assert_eq!(human_size(2_131_000), "2.13MB");
+        assert_eq!(human_size(1_000_000), "1MB");
     }
 }

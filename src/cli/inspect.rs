@@ -15,6 +15,9 @@ pub(crate) struct InspectArgs {
 
 pub(crate) fn run(args: InspectArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     let store = store.open()?;
+    // Held until the command ends: prune cannot collect what this command
+    // has looked up and is about to tag or read.
+    let _lease = store.lease()?;
     let mut list = Vec::new();
     for query in &args.images {
         let image = store.find_image(query)?;

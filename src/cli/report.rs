@@ -105,3 +105,8 @@ pub(crate) fn error(error: &anyhow::Error) {
     }
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
+
+/// Prints a warning line.
+pub(crate) fn warning(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+}

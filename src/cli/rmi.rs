@@ -38,25 +38,26 @@ pub(crate) fn run(args: RmiArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Removes what `query` names; returns `Untagged: …` lines.
+/// Removes what `query` names; returns `Untagged: …`/`Deleted: …` lines.
+/// A name removes that tag; an ID or digest removes the whole image, every
+/// tag and any untagged entry of it, in one change of the index.
 fn remove(store: &kiln_cache::Store, query: &str) -> anyhow::Result<Vec<String>> {
+    let _lease = store.lease()?;
+    // A tag is removed without reading the image, so even a tag whose
+    // image is unreadable can be removed.
+    if let Ok(name) = Reference::parse(query)
+        && name.digest().is_none()
+        && store.remove_tag(&name)?.is_some()
+    {
+        return Ok(vec![format!("Untagged: {}", name.familiar())]);
+    }
     let image = store.find_image(query)?;
-    let by_name = Reference::parse(query)
-        .ok()
-        .filter(|r| r.digest().is_none())
-        .map(|r| r.to_string())
-        .filter(|name| image.tags.contains(name));
-    let names: Vec<String> = match by_name {
-        Some(name) => vec![name],
-        None => image.tags.clone(),
-    };
-    let mut lines = Vec::new();
-    for name in names {
-        store.remove_tag(&Reference::parse(&name)?)?;
-        lines.push(format!("Untagged: {}", Reference::parse(&name)?.familiar()));
-    }
-    if lines.is_empty() {
-        anyhow::bail!("image {query} has no tags to remove; `kiln prune` removes untagged images");
-    }
+    let names = store.remove_image(&image.target.digest)?;
+    let mut lines: Vec<String> = names
+        .iter()
+        .map(|n| Reference::parse(n).map_or_else(|_| n.clone(), |r| r.familiar()))
+        .map(|n| format!("Untagged: {n}"))
+        .collect();
+    lines.push(format!("Deleted: {}", image.id));
     Ok(lines)
 }

@@ -31,18 +31,17 @@ enum SaveFormat {
 
 pub(crate) fn run(args: SaveArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     let store = store.open()?;
+    // Held until the command ends: prune cannot collect what this command
+    // has looked up and is about to tag or read.
+    let _lease = store.lease()?;
     let mut requests = Vec::new();
     for query in &args.images {
         let image = store.find_image(query)?;
-        // Saved under the name asked for, or under all its names when
-        // asked for by ID or digest.
+        // Saved under the name asked for; an image asked for by ID or
+        // digest is saved without names, as `docker save` does.
         let names: Vec<Reference> = match Reference::parse(query) {
             Ok(r) if r.digest().is_none() && image.tags.contains(&r.to_string()) => vec![r],
-            _ => image
-                .tags
-                .iter()
-                .filter_map(|t| Reference::parse(t).ok())
-                .collect(),
+            _ => Vec::new(),
         };
         requests.push(SaveRequest { image, names });
     }

@@ -14,6 +14,9 @@ pub(crate) struct TagArgs {
 
 pub(crate) fn run(args: TagArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     let store = store.open()?;
+    // Held until the command ends: prune cannot collect what this command
+    // has looked up and is about to tag or read.
+    let _lease = store.lease()?;
     let image = store.find_image(&args.source)?;
     let target = Reference::parse(&args.target)?;
     if target.digest().is_some() {

@@ -219,3 +219,159 @@ fn import_plain_and_gzip_tarballs_and_refuse_other_input() {
     let out = kiln(&root, &["inspect", "bad:1"], b"");
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// An archive member: (path, bytes) or a symlink (path, target).
+enum Member<'a> {
+    File(&'a str, &'a [u8]),
+    Link(&'a str, &'a str),
+}
+
+fn archive_of(members: &[Member<'_>]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for member in members {
+        let mut header = tar::Header::new_ustar();
+        match member {
+            Member::File(path, bytes) => {
+                header.set_path(path).unwrap();
+                header.set_size(bytes.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                tar.append(&header, *bytes).unwrap();
+            }
+            Member::Link(path, target) => {
+                header.set_path(path).unwrap();
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_link_name(target).unwrap();
+                header.set_size(0);
+                header.set_cksum();
+                tar.append(&header, &b""[..]).unwrap();
+            }
+        }
+    }
+    tar.into_inner().unwrap()
+}
+
+fn config_for(diff_ids: &[String]) -> String {
+    let ids: Vec<String> = diff_ids.iter().map(|d| format!("\"sha256:{d}\"")).collect();
+    format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}}}}"#,
+        ids.join(",")
+    )
+}
+
+#[test]
+fn docker_archives_with_linked_and_gzip_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let layer = tar_of(&[("a.txt", b"a\n")]);
+    let diff_id = sha256_hex(&layer);
+    // Two images sharing a layer: docker < 25 saves it once and links it.
+    let base = config_for(std::slice::from_ref(&diff_id));
+    let app = config_for(&[diff_id.clone(), diff_id.clone()]);
+    let (base_hex, app_hex) = (sha256_hex(base.as_bytes()), sha256_hex(app.as_bytes()));
+    let manifest = format!(
+        r#"[{{"Config":"{base_hex}.json","RepoTags":["base:1"],"Layers":["l1/layer.tar"]}},
+           {{"Config":"{app_hex}.json","RepoTags":["app:1"],"Layers":["l1/layer.tar","l2/layer.tar"]}}]"#
+    );
+    let archive = archive_of(&[
+        Member::File(&format!("{base_hex}.json"), base.as_bytes()),
+        Member::File(&format!("{app_hex}.json"), app.as_bytes()),
+        Member::File("l1/layer.tar", &layer),
+        Member::Link("l2/layer.tar", "../l1/layer.tar"),
+        Member::File("manifest.json", manifest.as_bytes()),
+    ]);
+    let out = ok(kiln(&root, &["load"], &archive));
+    assert_eq!(out, "Loaded image: base:1\nLoaded image: app:1\n");
+
+    // A gzip layer is checked against its diff ID after decompression.
+    let mut gz = std::process::Command::new("gzip")
+        .arg("-nc")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut gz.stdin.take().unwrap(), &layer).unwrap();
+    let gzipped = gz.wait_with_output().unwrap().stdout;
+    let wrong = config_for(&[sha256_hex(b"something else")]);
+    let wrong_hex = sha256_hex(wrong.as_bytes());
+    let manifest = format!(
+        r#"[{{"Config":"{wrong_hex}.json","RepoTags":["gz:bad"],"Layers":["l/layer.tar"]}}]"#
+    );
+    let bad = archive_of(&[
+        Member::File(&format!("{wrong_hex}.json"), wrong.as_bytes()),
+        Member::File("l/layer.tar", &gzipped),
+        Member::File("manifest.json", manifest.as_bytes()),
+    ]);
+    let out = kiln(&root, &["load"], &bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!("has content digest sha256:{diff_id}")),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = kiln(&root, &["inspect", "gz:bad"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "no tag is set when a layer is wrong"
+    );
+}
+
+#[test]
+fn untagged_images_and_broken_entries_can_be_listed_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let (archive, config_hex) = docker_archive();
+    ok(kiln(&root, &["load"], &archive));
+    // Save as OCI without names, load into a second store: untagged.
+    let saved = dir.path().join("unnamed.tar");
+    ok(kiln(
+        &root,
+        &[
+            "save",
+            "--format",
+            "oci",
+            "-o",
+            saved.to_str().unwrap(),
+            &config_hex,
+        ],
+        b"",
+    ));
+    let second = dir.path().join("second");
+    let out = ok(kiln(&second, &["load", "-i", saved.to_str().unwrap()], b""));
+    assert!(out.starts_with("Loaded image ID: sha256:"), "{out}");
+    let images = images_json(&second);
+    assert_eq!(images[0]["repository"], "<none>");
+    let out = ok(kiln(&second, &["rmi", &config_hex[..12]], b""));
+    assert_eq!(out, format!("Deleted: sha256:{config_hex}\n"));
+    let out = ok(kiln(&second, &["prune"], b""));
+    assert!(out.contains("(3 blobs)"), "{out}");
+
+    // A tag whose manifest blob went missing: images lists the rest and
+    // warns; rmi still removes the broken tag.
+    ok(kiln(&root, &["tag", "hello:v1", "other:1"], b""));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = tar_of(&[("x", b"x")]);
+    let import = ok(kiln(&root, &["import", "-", "fine:1"], &other));
+    assert!(import.starts_with("sha256:"));
+    std::fs::remove_file(root.join("blobs/sha256").join(&manifest[7..])).unwrap();
+    let out = kiln(&root, &["images", "--format", "json"], b"");
+    assert!(out.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["repository"], "fine");
+    assert!(
+        text(&out.stderr).contains("warning: cannot read image"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        ok(kiln(&root, &["rmi", "hello:v1"], b"")),
+        "Untagged: hello:v1\n"
+    );
+}
