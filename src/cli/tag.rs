@@ -22,6 +22,6 @@ pub(crate) fn run(args: TagArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     if target.digest().is_some() {
         anyhow::bail!("cannot tag with a digest reference: {}", args.target);
     }
-    store.set_tag(&target, &image.manifest_descriptor)?;
+    store.set_tag(&target, &image.target)?;
     Ok(Outcome::Success)
 }
