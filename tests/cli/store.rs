@@ -13,16 +13,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A tar of regular files.
 fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, bytes) in files {
-        let mut header = tar::Header::new_ustar();
-        header.set_path(path).unwrap();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append(&header, *bytes).unwrap();
-    }
-    tar.into_inner().unwrap()
+    let members: Vec<Member<'_>> = files
+        .iter()
+        .map(|&(path, bytes)| Member::File(path, bytes))
+        .collect();
+    archive_of(&members)
 }
 
 /// A one-layer image as `docker save` (20.10) writes it.
