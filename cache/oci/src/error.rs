@@ -37,3 +37,37 @@ pub(crate) fn parse<'a, T: serde::Deserialize<'a>>(
 ) -> Result<T, FormatError> {
     serde_json::from_slice(bytes).map_err(|error| FormatError::Json { kind, error })
 }
+
+/// The checks every image manifest and index passes on read: schema
+/// version 2 (image-spec manifest.md / image-index.md), and a `mediaType`,
+/// when the document states one, of the expected kind (so an index served
+/// as a manifest is never mistaken for one, or the other way round).
+pub(crate) fn check_document(
+    kind: &'static str,
+    schema_version: u32,
+    media_type: &str,
+    is_kind: fn(&str) -> bool,
+) -> Result<(), FormatError> {
+    if schema_version != 2 {
+        return Err(FormatError::SchemaVersion {
+            kind,
+            found: schema_version,
+        });
+    }
+    if !media_type.is_empty() && !is_kind(media_type) {
+        return Err(FormatError::MediaType {
+            kind,
+            found: media_type.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// A document's own media type, or `default` when it states none.
+pub(crate) fn media_type_or<'a>(media_type: &'a str, default: &'a str) -> &'a str {
+    if media_type.is_empty() {
+        default
+    } else {
+        media_type
+    }
+}

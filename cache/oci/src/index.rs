@@ -7,7 +7,7 @@
 
 use crate::descriptor::Descriptor;
 use crate::digest::Digest;
-use crate::error::{FormatError, parse};
+use crate::error::{FormatError, check_document, media_type_or, parse};
 use crate::json::{JsonStyle, to_go_json};
 use crate::media_type;
 use crate::platform::Platform;
@@ -68,18 +68,12 @@ impl Index {
     pub fn from_json(bytes: &[u8]) -> Result<Index, FormatError> {
         const KIND: &str = "image index";
         let index: Index = parse(KIND, bytes)?;
-        if index.schema_version != 2 {
-            return Err(FormatError::SchemaVersion {
-                kind: KIND,
-                found: index.schema_version,
-            });
-        }
-        if !index.media_type.is_empty() && !media_type::is_index(&index.media_type) {
-            return Err(FormatError::MediaType {
-                kind: KIND,
-                found: index.media_type,
-            });
-        }
+        check_document(
+            KIND,
+            index.schema_version,
+            &index.media_type,
+            media_type::is_index,
+        )?;
         Ok(index)
     }
 
@@ -96,11 +90,7 @@ impl Index {
     /// A descriptor for the canonical bytes, typed by the index's own media
     /// type (OCI when it has none).
     pub fn descriptor(&self) -> Descriptor {
-        let media_type = if self.media_type.is_empty() {
-            media_type::OCI_INDEX
-        } else {
-            &self.media_type
-        };
+        let media_type = media_type_or(&self.media_type, media_type::OCI_INDEX);
         Descriptor::for_bytes(media_type, &self.to_canonical_json())
     }
 

@@ -8,7 +8,7 @@
 
 use crate::descriptor::Descriptor;
 use crate::digest::Digest;
-use crate::error::{FormatError, parse};
+use crate::error::{FormatError, check_document, media_type_or, parse};
 use crate::json::{JsonStyle, to_go_json};
 use crate::media_type;
 use serde::{Deserialize, Serialize};
@@ -72,18 +72,12 @@ impl Manifest {
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, FormatError> {
         const KIND: &str = "image manifest";
         let manifest: Manifest = parse(KIND, bytes)?;
-        if manifest.schema_version != 2 {
-            return Err(FormatError::SchemaVersion {
-                kind: KIND,
-                found: manifest.schema_version,
-            });
-        }
-        if !manifest.media_type.is_empty() && !media_type::is_manifest(&manifest.media_type) {
-            return Err(FormatError::MediaType {
-                kind: KIND,
-                found: manifest.media_type,
-            });
-        }
+        check_document(
+            KIND,
+            manifest.schema_version,
+            &manifest.media_type,
+            media_type::is_manifest,
+        )?;
         Ok(manifest)
     }
 
@@ -101,11 +95,7 @@ impl Manifest {
     /// A descriptor for the canonical bytes, typed by the manifest's own
     /// media type (OCI when it has none).
     pub fn descriptor(&self) -> Descriptor {
-        let media_type = if self.media_type.is_empty() {
-            media_type::OCI_MANIFEST
-        } else {
-            &self.media_type
-        };
+        let media_type = media_type_or(&self.media_type, media_type::OCI_MANIFEST);
         Descriptor::for_bytes(media_type, &self.to_canonical_json())
     }
 }
