@@ -376,14 +376,7 @@ impl<'a> Applier<'a> {
         // container (chrooted) or by our in-root resolver.
         rustix::fs::symlinkat(target, dir.as_fd(), name).map_err(failed("create", entry))?;
         self.owner_at(dir.as_fd(), name, entry)?;
-        self.xattrs(Target::At(dir.as_fd(), name), entry)?;
-        rustix::fs::utimensat(
-            dir.as_fd(),
-            name,
-            &times(entry.mtime),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(failed("set times of", entry))
+        self.xattrs_and_times_at(dir.as_fd(), name, entry)
     }
 
     fn hardlink(
@@ -441,14 +434,21 @@ impl<'a> Applier<'a> {
         // following chmod cannot be redirected.
         rustix::fs::chmodat(dir.as_fd(), name, mode, AtFlags::empty())
             .map_err(failed("chmod", entry))?;
-        self.xattrs(Target::At(dir.as_fd(), name), entry)?;
-        rustix::fs::utimensat(
-            dir.as_fd(),
-            name,
-            &times(entry.mtime),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(failed("set times of", entry))
+        self.xattrs_and_times_at(dir.as_fd(), name, entry)
+    }
+
+    /// The last steps for an entry reached by name, not by descriptor
+    /// (symlinks, devices, fifos): its xattrs, then its mtime, never
+    /// following a symlink.
+    fn xattrs_and_times_at(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        entry: &Entry,
+    ) -> Result<(), UnpackError> {
+        self.xattrs(Target::At(dir, name), entry)?;
+        rustix::fs::utimensat(dir, name, &times(entry.mtime), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(failed("set times of", entry))
     }
 
     fn owner_mode_xattrs(&mut self, fd: BorrowedFd<'_>, entry: &Entry) -> Result<(), UnpackError> {
