@@ -6,5 +6,7 @@ mod archive;
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    // A sandbox's init is this same binary, started as `kiln-init`.
+    kiln_runtime::init::run_if_init();
     cli::run()
 }

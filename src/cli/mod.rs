@@ -12,6 +12,7 @@ mod parse;
 mod prune;
 mod report;
 mod rmi;
+mod run;
 mod save;
 mod store;
 mod tag;
@@ -48,6 +49,8 @@ enum Command {
     Prune(prune::PruneArgs),
     /// Remove image tags (blobs stay until `kiln prune`).
     Rmi(rmi::RmiArgs),
+    /// Run a command in a new sandbox on an image.
+    Run(Box<run::RunArgs>),
     /// Save images to a docker-archive or OCI archive.
     Save(save::SaveArgs),
     /// Give an image another name.
@@ -60,6 +63,8 @@ pub(crate) enum Outcome {
     Success,
     /// The input was wrong and the user has been told why; exit 1.
     Failed,
+    /// Exit with this code (`kiln run` passes on its program's).
+    Exit(u8),
 }
 
 /// Runs the command line of this process.
@@ -74,12 +79,14 @@ pub fn run() -> ExitCode {
         Command::Parse(args) => parse::run(args),
         Command::Prune(args) => prune::run(args, &cli.store),
         Command::Rmi(args) => rmi::run(args, &cli.store),
+        Command::Run(args) => run::run(*args, &cli.store),
         Command::Save(args) => save::run(args, &cli.store),
         Command::Tag(args) => tag::run(args, &cli.store),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(error) => {
             report::error(&error);
             ExitCode::from(1)

@@ -110,3 +110,8 @@ pub(crate) fn error(error: &anyhow::Error) {
 pub(crate) fn warning(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
 }
+
+/// Prints an error line that has no cause chain.
+pub(crate) fn error_message(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+}

@@ -8,7 +8,7 @@
 //! skips, except under `CI=true`, where a skip is a failure.
 
 use super::support::text;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
@@ -16,33 +16,16 @@ const DOCKER: &str = "/usr/bin/docker";
 
 /// Whether the peers are here; panics under CI when they are not.
 fn peers_available() -> bool {
-    let missing: Vec<&str> = [
-        "/usr/bin/docker",
-        "/usr/sbin/dockerd",
-        "/usr/bin/skopeo",
-        "/usr/bin/umoci",
-        "/bin/busybox",
-    ]
-    .into_iter()
-    .filter(|p| !Path::new(p).exists())
-    .collect();
-    let root = rustix::process::geteuid().is_root();
-    if missing.is_empty() && root {
-        return true;
-    }
-    let why = format!(
-        "interop test skipped: needs root (have euid {}) and {missing:?} (apt-get install docker.io skopeo umoci busybox-static)",
-        rustix::process::geteuid().as_raw()
-    );
-    assert!(
-        std::env::var_os("CI").is_none_or(|v| v != "true"),
-        "{why}; a skip is a failure under CI=true"
-    );
-    #[allow(clippy::print_stderr)] // the loud skip the brief asks for
-    {
-        eprintln!("\n!!!!!!!! {why} !!!!!!!!\n");
-    }
-    false
+    super::support::privileged(
+        "interop test (apt-get install docker.io skopeo umoci busybox-static)",
+        &[
+            "/usr/bin/docker",
+            "/usr/sbin/dockerd",
+            "/usr/bin/skopeo",
+            "/usr/bin/umoci",
+            "/bin/busybox",
+        ],
+    )
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -100,24 +83,6 @@ fn docker() {
     });
 }
 
-/// A busybox root file system: /bin/busybox, applet links, passwd, group.
-fn busybox_rootfs(dir: &Path) -> PathBuf {
-    let root = dir.join("rootfs");
-    for d in ["bin", "etc", "tmp", "root"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-    let list = run(Command::new("/bin/busybox").arg("--list-full"));
-    for applet in text(&list.stdout).lines().filter(|a| *a != "bin/busybox") {
-        let path = root.join(applet);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let _ = std::os::unix::fs::symlink("/bin/busybox", &path);
-    }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-    root
-}
-
 fn inspect(name: &str) -> (String, String) {
     let out = run(Command::new(DOCKER).args([
         "image",
@@ -146,7 +111,7 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
     docker();
     let dir = tempfile::tempdir().unwrap();
     let name = format!("kiln-interop-{}:local", std::process::id());
-    let rootfs = busybox_rootfs(dir.path());
+    let rootfs = super::support::busybox_rootfs(dir.path());
     let tar = run(Command::new("tar")
         .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
         .arg(&rootfs)

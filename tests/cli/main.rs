@@ -7,5 +7,6 @@ mod check;
 mod help;
 mod interop;
 mod parse;
+mod run;
 mod store;
 mod support;

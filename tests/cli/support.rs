@@ -58,3 +58,60 @@ pub fn golden(path: &Path, actual: &str) {
     });
     assert_eq!(actual, expected, "output differs from {}", path.display());
 }
+
+/// A busybox root file system made on the spot from Debian's
+/// busybox-static: /bin/busybox, its applet links, and passwd/group files
+/// with root, an `app` user (1000) in two extra groups, and `nobody`.
+pub fn busybox_rootfs(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    for d in ["bin", "etc", "tmp", "root"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    let list = Command::new("/bin/busybox")
+        .arg("--list-full")
+        .output()
+        .unwrap();
+    assert!(list.status.success(), "busybox --list-full failed");
+    for applet in text(&list.stdout).lines().filter(|a| *a != "bin/busybox") {
+        let path = root.join(applet);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::os::unix::fs::symlink("/bin/busybox", &path);
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n\
+         app:x:1000:1000:app:/home/app:/bin/sh\n\
+         nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/group"),
+        "root:x:0:\nwheel:x:10:app\naudio:x:29:app\napp:x:1000:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+    root
+}
+
+/// Whether this test may use root-only features; panics under `CI=true`
+/// when it may not (a skip there is a failure), else prints a loud skip.
+pub fn privileged(what: &str, needs: &[&str]) -> bool {
+    let missing: Vec<&&str> = needs.iter().filter(|p| !Path::new(p).exists()).collect();
+    let root = rustix::process::geteuid().is_root();
+    if root && missing.is_empty() {
+        return true;
+    }
+    let why = format!(
+        "{what} skipped: needs root (euid {}) and {missing:?}",
+        rustix::process::geteuid().as_raw()
+    );
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v != "true"),
+        "{why}; a skip is a failure under CI=true"
+    );
+    #[allow(clippy::print_stderr)] // the loud skip the brief asks for
+    {
+        eprintln!("\n!!!!!!!! {why} !!!!!!!!\n");
+    }
+    false
+}

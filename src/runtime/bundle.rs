@@ -1,0 +1,122 @@
+//! The sandbox's directory on the host and the configuration its init
+//! reads from the spec pipe.
+//!
+//! ```text
+//! <dir>/rootfs        empty; the overlay is mounted here (in the
+//!                     sandbox's own mount namespace only)
+//! <dir>/upper         the overlay's upper directory: every change
+//! <dir>/work          overlayfs's work directory
+//! <dir>/empty         the only lower layer of an image with no layers
+//! <dir>/init          empty file; kiln's binary is bound here read-only
+//! <dir>/etc/hosts     generated, bind-mounted on /etc/hosts
+//! <dir>/etc/resolv.conf, <dir>/etc/hostname   likewise
+//! ```
+//!
+//! Nothing here is mounted in the host's namespace, so removing the
+//! directory is all the clean-up a dead sandbox needs.
+
+use crate::spec::{Network, RunSpec};
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What the init is sent: the caller's spec plus the host paths it needs.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct InitConfig {
+    pub spec: RunSpec,
+    pub rootfs: PathBuf,
+    pub lowers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub etc_files: Vec<(String, PathBuf)>,
+}
+
+/// The sandbox directory's paths.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    dir: PathBuf,
+}
+
+impl Bundle {
+    /// Creates the layout under `dir`, which must not exist yet.
+    pub fn create(dir: &Path, spec: &RunSpec) -> io::Result<Bundle> {
+        std::fs::create_dir(dir)?;
+        let bundle = Bundle {
+            dir: dir.to_path_buf(),
+        };
+        for sub in ["rootfs", "upper", "work", "empty", "etc"] {
+            std::fs::create_dir(dir.join(sub))?;
+        }
+        std::fs::write(bundle.exe_target(), "")?;
+        std::fs::write(dir.join("etc/hostname"), format!("{}\n", spec.hostname))?;
+        std::fs::write(dir.join("etc/hosts"), hosts_file(spec))?;
+        std::fs::write(dir.join("etc/resolv.conf"), resolv_conf())?;
+        Ok(bundle)
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The overlay's upper directory: what the process changed.
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
+    pub(crate) fn exe_target(&self) -> PathBuf {
+        self.dir.join("init")
+    }
+
+    pub(crate) fn init_config(&self, spec: &RunSpec) -> InitConfig {
+        let lowers = if spec.rootfs.layers.is_empty() {
+            vec![self.dir.join("empty")]
+        } else {
+            spec.rootfs.layers.clone()
+        };
+        InitConfig {
+            spec: spec.clone(),
+            rootfs: self.dir.join("rootfs"),
+            lowers,
+            upper: self.upper(),
+            work: self.dir.join("work"),
+            etc_files: ["hosts", "resolv.conf", "hostname"]
+                .iter()
+                .map(|f| (format!("/etc/{f}"), self.dir.join("etc").join(f)))
+                .collect(),
+        }
+    }
+}
+
+/// docker's `/etc/hosts` for a container: the host's file under
+/// `--network host`, otherwise the loopback names plus the container's own
+/// host name on 127.0.0.1 (there is no other address to give it).
+fn hosts_file(spec: &RunSpec) -> String {
+    if spec.network == Network::Host
+        && let Ok(host) = std::fs::read_to_string("/etc/hosts")
+    {
+        return host;
+    }
+    let mut text = String::from(
+        "127.0.0.1\tlocalhost\n\
+         ::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\n\
+         ff00::0\tip6-mcastprefix\n\
+         ff02::1\tip6-allnodes\n\
+         ff02::2\tip6-allrouters\n",
+    );
+    if !spec.hostname.is_empty() {
+        text.push_str(&format!("127.0.0.1\t{}\n", spec.hostname));
+    }
+    for line in &spec.extra_hosts {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+/// The host's resolver configuration, as docker copies it (an empty file
+/// when the host has none).
+fn resolv_conf() -> String {
+    std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+}

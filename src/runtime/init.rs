@@ -1,0 +1,189 @@
+//! The sandbox's PID 1: kiln's own binary, executed read-only from the
+//! sandbox directory (see [`crate::spawn`]).
+//!
+//! It builds the root file system, pivots into it, sets the host name,
+//! then forks the container process and stays behind as a minimal init:
+//! it reaps every zombie (orphans in the PID namespace are re-parented to
+//! it), forwards the signals kiln sends it to the process, and exits with
+//! the process's status (its exit code, or 128 + the signal number), which
+//! takes every other process of the namespace down with it.
+//!
+//! The init is not dumpable: container processes, which lack
+//! CAP_SYS_PTRACE, cannot open `/proc/1/exe`, `/proc/1/mem` or
+//! `/proc/1/environ` (defence in depth for CVE-2019-5736).
+
+#![allow(unsafe_code)]
+
+use crate::bundle::InitConfig;
+use crate::network;
+use crate::process;
+use crate::rootfs::{self, Setup};
+use crate::spawn::{CONSOLE_FD, INIT_ARG0, SPEC_FD, STATUS_FD};
+use crate::spec::{Mount, Network};
+use crate::status::{self, StatusLine};
+use crate::syscall::Linux;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// Runs the init when this process was started as one (argv[0] is
+/// [`INIT_ARG0`]); otherwise returns at once. kiln's `main` calls this
+/// before anything else.
+pub fn run_if_init() {
+    let is_init = std::env::args_os()
+        .next()
+        .is_some_and(|arg0| arg0 == INIT_ARG0);
+    if is_init {
+        std::process::exit(init_main());
+    }
+}
+
+/// Takes ownership of a descriptor the spawn step placed at `fd`.
+fn adopt(fd: i32) -> OwnedFd {
+    // SAFETY: spawn.rs renumbered exactly these descriptors before execve
+    // and closed all others; nothing else in this fresh process owns them.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn init_main() -> i32 {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    let status_fd = adopt(STATUS_FD);
+    let _ = rustix::io::fcntl_setfd(&status_fd, rustix::io::FdFlags::CLOEXEC);
+    let mut status = File::from(status_fd);
+    let mut config = Vec::new();
+    // EOF before a whole document means kiln died while sending it.
+    if File::from(adopt(SPEC_FD)).read_to_end(&mut config).is_err() {
+        return 125;
+    }
+    let config: InitConfig = match serde_json::from_slice(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            status::send_error(
+                &mut status,
+                format!("cannot read the sandbox spec: {e}"),
+                125,
+            );
+            return 125;
+        }
+    };
+    let console = config.spec.tty.then(|| adopt(CONSOLE_FD));
+    let prepared = match prepare(&config, &mut status, console) {
+        Ok(p) => p,
+        Err(e) => {
+            status::send_error(&mut status, e, 125);
+            return 125;
+        }
+    };
+    // Every signal is blocked and collected with sigwait below; the child
+    // unblocks them before it execs.
+    let all = SigSet::all();
+    if let Err(e) = all.thread_set_mask() {
+        status::send_error(&mut status, format!("cannot block signals: {e}"), 125);
+        return 125;
+    }
+    // SAFETY: this process is single-threaded (freshly executed, no
+    // threads started), so the child may run arbitrary code.
+    let child = match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => process::exec(&config, prepared, status),
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => {
+            status::send_error(&mut status, format!("cannot fork the process: {e}"), 125);
+            return 125;
+        }
+    };
+    drop(status);
+    supervise(child, &all)
+}
+
+/// What the init prepared for the process.
+pub(crate) struct Prepared {
+    /// The pseudo-terminal's secondary side, when there is one.
+    pub tty_path: Option<std::path::PathBuf>,
+    /// The seccomp program to install just before execve.
+    pub seccomp: seccompiler::BpfProgram,
+}
+
+fn prepare(
+    config: &InitConfig,
+    status: &mut File,
+    console: Option<OwnedFd>,
+) -> Result<Prepared, String> {
+    let spec = &config.spec;
+    if spec.network == Network::None {
+        network::loopback_up()
+            .map_err(|e| format!("cannot bring up the loopback interface: {e}"))?;
+    }
+    let etc: Vec<(&'static str, std::path::PathBuf)> = config
+        .etc_files
+        .iter()
+        .filter_map(|(target, source)| {
+            // Only the three known names cross the pipe; map them back to
+            // static strings and skip any the caller mounts itself.
+            let known = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"]
+                .into_iter()
+                .find(|k| k == target)?;
+            let overridden = spec.mounts.iter().any(|m| m.target() == known);
+            (!overridden).then(|| (known, source.clone()))
+        })
+        .collect();
+    let mounts: Vec<Mount> = spec.mounts.clone();
+    let stubs = rootfs::prepare(
+        &Linux,
+        &Setup {
+            rootfs: &config.rootfs,
+            lowers: &config.lowers,
+            upper: &config.upper,
+            work: &config.work,
+            etc_files: &etc,
+            mounts: &mounts,
+            readonly: spec.readonly_rootfs,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    status::send(
+        status,
+        &StatusLine {
+            stubs: Some(stubs),
+            ..StatusLine::default()
+        },
+    );
+    rootfs::pivot(&Linux, &config.rootfs).map_err(|e| e.to_string())?;
+    if !spec.hostname.is_empty() {
+        nix::unistd::sethostname(&spec.hostname)
+            .map_err(|e| format!("cannot set the host name {:?}: {e}", spec.hostname))?;
+    }
+    let tty_path = match console {
+        Some(socket) => Some(crate::tty::open_in_container(socket, spec.console_size)?),
+        None => None,
+    };
+    let caps = crate::caps::mask(&crate::caps::DOCKER_DEFAULT);
+    let seccomp = crate::seccomp::default_program(caps).map_err(|e| e.to_string())?;
+    Ok(Prepared { tty_path, seccomp })
+}
+
+/// Reaps, forwards, and returns the process's status once it is gone.
+fn supervise(child: Pid, all: &SigSet) -> i32 {
+    loop {
+        let signal = match all.wait() {
+            Ok(s) => s,
+            // A real-time signal nix has no name for: nothing to forward.
+            Err(_) => continue,
+        };
+        if signal != Signal::SIGCHLD {
+            let _ = nix::sys::signal::kill(child, signal);
+            continue;
+        }
+        // One SIGCHLD may stand for many exits: reap until none is left.
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == child => return code,
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => return 128 + sig as i32,
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The kernel file systems every container gets, with docker's options:
+//! a fresh procfs (this PID namespace's processes only), `/dev` as a small
+//! tmpfs holding just the safe device nodes, a private devpts instance
+//! (`newinstance`: the container cannot see or open the host's terminals),
+//! `/dev/shm`, `/dev/mqueue` for this IPC namespace, and sysfs read-only.
+
+use super::resolve::{Kind, Root, proc_fd_path};
+use super::{RootfsError, ensure};
+use crate::syscall::Syscall;
+use nix::mount::MsFlags;
+use nix::sys::stat::{Mode, SFlag, makedev};
+use std::path::Path;
+
+/// One kernel file system mount.
+struct Special {
+    target: &'static str,
+    fstype: &'static str,
+    flags: MsFlags,
+    data: &'static str,
+}
+
+const NOSUID: MsFlags = MsFlags::MS_NOSUID;
+const NODEV: MsFlags = MsFlags::MS_NODEV;
+const NOEXEC: MsFlags = MsFlags::MS_NOEXEC;
+
+/// The device nodes docker creates (OCI runtime spec, "Default Devices").
+const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// The links the OCI runtime spec requires in `/dev` (plus docker's
+/// `/dev/core`).
+const LINKS: [(&str, &str); 6] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+    ("core", "/proc/kcore"),
+];
+
+/// Mounts `/proc`, `/dev` (and its nodes, links and sub-mounts) and `/sys`.
+pub(super) fn mount_kernel_filesystems(
+    sys: &dyn Syscall,
+    root: &mut Root,
+) -> Result<(), RootfsError> {
+    mount_special(
+        sys,
+        root,
+        &Special {
+            target: "/proc",
+            fstype: "proc",
+            flags: NOSUID | NODEV | NOEXEC,
+            data: "",
+        },
+    )?;
+    mount_special(
+        sys,
+        root,
+        &Special {
+            target: "/dev",
+            fstype: "tmpfs",
+            flags: NOSUID | MsFlags::MS_STRICTATIME,
+            data: "mode=755,size=65536k",
+        },
+    )?;
+    populate_dev(sys, root)?;
+    let rest = [
+        Special {
+            target: "/dev/pts",
+            fstype: "devpts",
+            flags: NOSUID | NOEXEC,
+            // gid 5 is `tty` in every distribution's group file.
+            data: "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        },
+        Special {
+            target: "/dev/shm",
+            fstype: "tmpfs",
+            flags: NOSUID | NODEV | NOEXEC,
+            data: "mode=1777,size=65536k",
+        },
+        Special {
+            target: "/dev/mqueue",
+            fstype: "mqueue",
+            flags: NOSUID | NODEV | NOEXEC,
+            data: "",
+        },
+        Special {
+            target: "/sys",
+            fstype: "sysfs",
+            flags: NOSUID | NODEV | NOEXEC | MsFlags::MS_RDONLY,
+            data: "",
+        },
+    ];
+    for special in &rest {
+        mount_special(sys, root, special)?;
+    }
+    Ok(())
+}
+
+fn mount_special(sys: &dyn Syscall, root: &mut Root, m: &Special) -> Result<(), RootfsError> {
+    let fd = ensure(root, m.target, Kind::Dir)?;
+    sys.mount(
+        Some(Path::new(m.fstype)),
+        &proc_fd_path(&fd),
+        Some(m.fstype),
+        m.flags,
+        if m.data.is_empty() {
+            None
+        } else {
+            Some(m.data)
+        },
+    )
+    .map_err(|source| RootfsError::Mount {
+        what: m.fstype.to_string(),
+        target: m.target.to_string(),
+        source,
+    })
+}
+
+/// Fills the fresh `/dev` tmpfs. The directory is re-resolved so the nodes
+/// land in the tmpfs, not in the image's `/dev` underneath it.
+fn populate_dev(sys: &dyn Syscall, root: &mut Root) -> Result<(), RootfsError> {
+    let dev = ensure(root, "/dev", Kind::Dir)?;
+    let dev_path = proc_fd_path(&dev);
+    let path_err = |name: &str, source: std::io::Error| RootfsError::Path {
+        path: format!("/dev/{name}"),
+        source,
+    };
+    for (name, major, minor) in DEVICES {
+        sys.mknod(
+            &dev_path.join(name),
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(|source| RootfsError::Call {
+            what: "create a device node in /dev",
+            source,
+        })?;
+        // mknod applies the umask; the nodes must be 0666 whatever it is.
+        let node = dev_path.join(name);
+        std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .map_err(|e| path_err(name, e))?;
+    }
+    for (name, target) in LINKS {
+        rustix::fs::symlinkat(target, &dev, name).map_err(|e| path_err(name, e.into()))?;
+    }
+    for name in ["pts", "shm", "mqueue"] {
+        rustix::fs::mkdirat(&dev, name, rustix::fs::Mode::from_raw_mode(0o755))
+            .map_err(|e| path_err(name, e.into()))?;
+    }
+    Ok(())
+}

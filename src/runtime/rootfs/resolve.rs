@@ -1,0 +1,224 @@
+//! Finding (and, for mountpoints, creating) paths inside the container's
+//! root without ever leaving it.
+//!
+//! Image content is untrusted: `/etc` may be a symlink to `/../../host/etc`.
+//! Every lookup goes through openat2(2) with `RESOLVE_IN_ROOT`, which makes
+//! `..` and absolute symlinks stop at the root, and `RESOLVE_NO_MAGICLINKS`,
+//! so a `/proc/self/fd/N` link cannot point at a host file (the class of
+//! escape behind CVE-2019-19921 and CVE-2021-30465 in runc). The resulting
+//! `O_PATH` descriptor is then used as the mount target through
+//! `/proc/self/fd/N`, so what is mounted on is exactly what was checked.
+//!
+//! Mountpoints that do not exist are created and remembered as *stubs*: the
+//! caller removes them from the upper directory after the process exits, so
+//! `/etc/hosts` and friends never reach a layer.
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// What to create when a mountpoint is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory (mode 0755).
+    Dir,
+    /// An empty regular file (mode 0644).
+    File,
+}
+
+/// The container's root directory, opened once.
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+    /// Paths (relative to the root, parents before children) this root
+    /// created as mountpoints.
+    pub stubs: Vec<String>,
+}
+
+const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+
+impl Root {
+    /// Opens the root directory at `path` (a host path).
+    pub fn open(path: &Path) -> io::Result<Root> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+            stubs: Vec::new(),
+        })
+    }
+
+    /// The host path of the root.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens `path` (inside the container) as an `O_PATH` descriptor, or
+    /// `None` when it does not exist.
+    pub fn find(&self, path: &str) -> io::Result<Option<OwnedFd>> {
+        match self.open_rel(&relative(path)) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens `path`, creating it (and missing parents, as directories) when
+    /// it does not exist. Created paths are recorded in [`Root::stubs`].
+    pub fn ensure(&mut self, path: &str, kind: Kind) -> io::Result<OwnedFd> {
+        if let Some(fd) = self.find(path)? {
+            return Ok(fd);
+        }
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let Some((last, parents)) = parts.split_last() else {
+            // The root itself always exists; find() only fails on it for
+            // reasons other than absence.
+            return Err(io::Error::other("cannot create the root directory"));
+        };
+        let mut prefix = String::new();
+        for part in parents {
+            let next = if prefix.is_empty() {
+                part.to_string()
+            } else {
+                format!("{prefix}/{part}")
+            };
+            if self.find(&next)?.is_none() {
+                self.create_in(&prefix, part, Kind::Dir)?;
+            }
+            prefix = next;
+        }
+        self.create_in(&prefix, last, kind)?;
+        self.open_rel(&relative(path))
+    }
+
+    /// Creates `name` in the directory `parent` resolves to, and records
+    /// where it really landed (a parent may be a symlink inside the root).
+    fn create_in(&mut self, parent: &str, name: &str, kind: Kind) -> io::Result<()> {
+        if name == ".." || name == "." {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot create a mountpoint named {name:?}"),
+            ));
+        }
+        let dir = self.open_dir(parent)?;
+        match kind {
+            Kind::Dir => rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755))?,
+            Kind::File => {
+                let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
+                drop(rustix::fs::openat(
+                    &dir,
+                    name,
+                    flags,
+                    Mode::from_raw_mode(0o644),
+                )?);
+            }
+        }
+        let real_parent = fd_path(&dir)?;
+        let rel = real_parent
+            .strip_prefix(&self.path)
+            .map_err(|_| io::Error::other("a mountpoint's parent resolved outside the root"))?;
+        self.stubs
+            .push(rel.join(name).to_string_lossy().into_owned());
+        Ok(())
+    }
+
+    fn open_dir(&self, rel: &str) -> io::Result<OwnedFd> {
+        let path = if rel.is_empty() { "." } else { rel };
+        Ok(rustix::fs::openat2(
+            &self.fd,
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE,
+        )?)
+    }
+
+    fn open_rel(&self, rel: &str) -> io::Result<OwnedFd> {
+        Ok(rustix::fs::openat2(
+            &self.fd,
+            rel,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE,
+        )?)
+    }
+}
+
+/// `/proc/self/fd/N` for `fd`: a path the mount calls accept that names
+/// exactly the opened object.
+pub fn proc_fd_path(fd: &impl AsFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+}
+
+fn fd_path(fd: &impl AsFd) -> io::Result<PathBuf> {
+    std::fs::read_link(proc_fd_path(fd))
+}
+
+/// A container path made relative to the root (`/` becomes `.`).
+fn relative(path: &str) -> String {
+    let trimmed = path.trim_start_matches('/');
+    if trimmed.is_empty() {
+        ".".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ensure_creates_missing_parents_and_records_them() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        let mut root = Root::open(dir.path()).unwrap();
+        root.ensure("/etc/hosts", Kind::File).unwrap();
+        root.ensure("/a/b/c", Kind::Dir).unwrap();
+        root.ensure("/etc", Kind::Dir).unwrap();
+        assert_eq!(root.stubs, ["etc/hosts", "a", "a/b", "a/b/c"]);
+        assert!(dir.path().join("etc/hosts").is_file());
+        assert!(dir.path().join("a/b/c").is_dir());
+    }
+
+    #[test]
+    fn absolute_symlinks_stay_inside_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        // /etc -> <outside>: inside the root that means <root>/<outside>.
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/../../real", dir.path().join("up")).unwrap();
+        let mut root = Root::open(dir.path()).unwrap();
+        // Inside the root the link dangles: creating through it is refused.
+        root.ensure("/etc/hosts", Kind::File).unwrap_err();
+        assert!(!outside.path().join("hosts").exists());
+        root.ensure("/up/hosts", Kind::File).unwrap();
+        assert!(dir.path().join("real/hosts").is_file());
+        assert_eq!(root.stubs, ["real/hosts"]);
+    }
+
+    #[test]
+    fn magic_links_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/proc/self/fd/0", dir.path().join("leak")).unwrap();
+        std::fs::create_dir(dir.path().join("proc")).unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        // Inside the root /proc is an empty directory, so the link dangles;
+        // it must never resolve to the test's own stdin.
+        assert!(root.find("/leak").unwrap().is_none());
+    }
+
+    #[test]
+    fn dot_dot_cannot_be_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut root = Root::open(dir.path()).unwrap();
+        let err = root.ensure("/x/..", Kind::Dir).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    }
+}

@@ -1,0 +1,391 @@
+//! The caller's side of a sandbox: create its directory and cgroup, clone
+//! the init, send it the spec, learn whether the program started, wait for
+//! it, and clean up — the one entry point behind `RUN` and `kiln run`.
+
+use crate::bundle::Bundle;
+use crate::cgroups::{self, Cgroup, CpuQuota};
+use crate::spawn::{self, PreExec};
+use crate::spec::{Network, RunSpec};
+use crate::status::StatusLine;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use std::ffi::CString;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use thiserror::Error;
+
+/// A sandbox could not be created or did not start its program.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    /// The sandbox directory could not be made or cleaned.
+    #[error("cannot prepare the sandbox directory {dir}: {source}")]
+    Bundle {
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The cgroup could not be made.
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::CgroupError),
+    /// A system call in kiln failed.
+    #[error("cannot {what}: {source}")]
+    Sys {
+        /// The step.
+        what: &'static str,
+        /// The kernel's answer.
+        source: nix::Error,
+    },
+    /// The sandbox reported that the program could not be started.
+    #[error("{message}")]
+    Start {
+        /// What the init or the process reported.
+        message: String,
+        /// docker's exit code for it (125, 126 or 127).
+        exit_code: i32,
+    },
+}
+
+fn sys(what: &'static str) -> impl FnOnce(nix::Error) -> RuntimeError {
+    move |source| RuntimeError::Sys { what, source }
+}
+
+/// Where the program's standard streams go; `None` shares kiln's own.
+#[derive(Debug, Default)]
+pub struct Stdio {
+    /// Standard input.
+    pub stdin: Option<OwnedFd>,
+    /// Standard output.
+    pub stdout: Option<OwnedFd>,
+    /// Standard error.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// How a sandboxed program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// Its exit code, or 128 + the signal that killed it.
+    pub code: i32,
+    /// The kernel's OOM killer killed a process of the sandbox.
+    pub oom_killed: bool,
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct Sandbox {
+    init: Pid,
+    bundle: Bundle,
+    cgroup: Option<Cgroup>,
+    console: Option<OwnedFd>,
+    stubs: Vec<String>,
+    status: Option<i32>,
+}
+
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// A name unique on this machine: kiln's PID (so a later kiln can tell a
+/// dead owner's leftovers, see [`crate::remove_stale`]), a sequence number
+/// and the clock's nanoseconds.
+fn sandbox_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}-{}-{nanos:08x}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Sandbox {
+    /// Starts `spec` in a new sandbox whose directory is created under
+    /// `parent_dir`. Returns once the program is running (its execve
+    /// succeeded) or with the reason it could not start.
+    pub fn start(parent_dir: &Path, spec: &RunSpec, stdio: Stdio) -> Result<Sandbox, RuntimeError> {
+        let name = sandbox_name();
+        let dir = parent_dir.join(&name);
+        let bundle_err = |source| RuntimeError::Bundle {
+            dir: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(parent_dir).map_err(bundle_err)?;
+        let bundle = Bundle::create(&dir, spec).map_err(bundle_err)?;
+        let cgroup = match Cgroup::create(&name, &limits(spec)) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e.into());
+            }
+        };
+        let mut sandbox = Sandbox {
+            init: Pid::from_raw(0),
+            bundle,
+            cgroup: Some(cgroup),
+            console: None,
+            stubs: Vec::new(),
+            status: None,
+        };
+        if let Err(e) = sandbox.launch(spec, stdio) {
+            // Nothing of a sandbox that never started is worth keeping.
+            let dir = sandbox.bundle.clone();
+            drop(sandbox);
+            let _ = dir.remove();
+            return Err(e);
+        }
+        Ok(sandbox)
+    }
+
+    fn launch(&mut self, spec: &RunSpec, stdio: Stdio) -> Result<(), RuntimeError> {
+        use nix::fcntl::OFlag;
+        let (spec_r, spec_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("create a pipe"))?;
+        let (status_r, status_w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(sys("create a pipe"))?;
+        let console = if spec.tty {
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+            Some(
+                socketpair(
+                    AddressFamily::Unix,
+                    SockType::Stream,
+                    None,
+                    SockFlag::SOCK_CLOEXEC,
+                )
+                .map_err(sys("create the console socket"))?,
+            )
+        } else {
+            None
+        };
+        let raw =
+            |fd: &Option<OwnedFd>, default: RawFd| fd.as_ref().map_or(default, |f| f.as_raw_fd());
+        let mut fds = vec![
+            (raw(&stdio.stdin, 0), 0),
+            (raw(&stdio.stdout, 1), 1),
+            (raw(&stdio.stderr, 2), 2),
+            (spec_r.as_raw_fd(), spawn::SPEC_FD),
+            (status_w.as_raw_fd(), spawn::STATUS_FD),
+        ];
+        if let Some((_, child_end)) = &console {
+            fds.push((child_end.as_raw_fd(), spawn::CONSOLE_FD));
+        }
+        let cstring = |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).ok();
+        let exe_target =
+            cstring(&self.bundle.exe_target()).ok_or_else(|| RuntimeError::Bundle {
+                dir: self.bundle.dir().to_path_buf(),
+                source: std::io::ErrorKind::InvalidInput.into(),
+            })?;
+        let procs = self
+            .cgroup
+            .as_ref()
+            .map(|c| c.procs_files().iter().filter_map(|p| cstring(p)).collect())
+            .unwrap_or_default();
+        let exe = std::env::current_exe().map_err(|source| RuntimeError::Bundle {
+            dir: PathBuf::from("/proc/self/exe"),
+            source,
+        })?;
+        let exe_source = cstring(&exe).ok_or_else(|| RuntimeError::Bundle {
+            dir: exe.clone(),
+            source: std::io::ErrorKind::InvalidInput.into(),
+        })?;
+        let pre = PreExec::new(exe_source, exe_target, procs, fds, status_w.as_raw_fd());
+        let mut flags = CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC;
+        if spec.network == Network::None {
+            flags |= CloneFlags::CLONE_NEWNET;
+        }
+        self.init = spawn::clone_init(&pre, flags).map_err(sys("clone the sandbox's init"))?;
+        // The child has its copies; ours must go so EOF can be seen.
+        drop((spec_r, status_w, stdio));
+        let console_parent = console.map(|(parent, child)| {
+            drop(child);
+            parent
+        });
+        let config = self.bundle.init_config(spec);
+        if let Ok(bytes) = serde_json::to_vec(&config) {
+            let mut pipe = std::fs::File::from(spec_w);
+            // A write error means the init died; the status pipe says why.
+            let _ = pipe.write_all(&bytes);
+        }
+        if let Some(socket) = &console_parent {
+            self.console = crate::tty::receive(socket.as_raw_fd()).unwrap_or(None);
+        }
+        let mut failure = None;
+        for line in BufReader::new(std::fs::File::from(status_r)).lines() {
+            let Ok(line) = line else { break };
+            let Ok(status) = serde_json::from_str::<StatusLine>(&line) else {
+                continue;
+            };
+            if let Some(stubs) = status.stubs {
+                self.stubs = stubs;
+            }
+            if let Some(message) = status.error {
+                failure = Some(RuntimeError::Start {
+                    message,
+                    exit_code: status.exit_code.unwrap_or(125),
+                });
+            }
+        }
+        match failure {
+            Some(e) => {
+                let _ = self.wait();
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The init's PID in kiln's namespace.
+    pub fn pid(&self) -> Pid {
+        self.init
+    }
+
+    /// The pseudo-terminal's primary side (with `tty`).
+    pub fn take_console(&mut self) -> Option<OwnedFd> {
+        self.console.take()
+    }
+
+    /// The sandbox's directory (its `upper/` holds the changes).
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// Sends `signal` to the init, which forwards it to the program.
+    pub fn signal(&self, signal: Signal) -> Result<(), RuntimeError> {
+        nix::sys::signal::kill(self.init, signal).map_err(sys("signal the sandbox"))
+    }
+
+    /// The exit status if the init has exited, without blocking.
+    pub fn try_wait(&mut self) -> Result<Option<i32>, RuntimeError> {
+        self.reap(Some(WaitPidFlag::WNOHANG))
+    }
+
+    /// Blocks until the init exits; returns the program's status.
+    pub fn wait(&mut self) -> Result<i32, RuntimeError> {
+        loop {
+            if let Some(code) = self.reap(None)? {
+                return Ok(code);
+            }
+        }
+    }
+
+    fn reap(&mut self, flags: Option<WaitPidFlag>) -> Result<Option<i32>, RuntimeError> {
+        if let Some(code) = self.status {
+            return Ok(Some(code));
+        }
+        let code = match waitpid(self.init, flags) {
+            Ok(WaitStatus::Exited(_, code)) => code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+            Ok(_) | Err(nix::Error::EINTR) => return Ok(None),
+            Err(e) => return Err(sys("wait for the sandbox")(e)),
+        };
+        self.status = Some(code);
+        Ok(Some(code))
+    }
+
+    /// Waits for the end, removes the cgroup and the mountpoint stubs from
+    /// the upper directory, and returns how the program ended. The
+    /// directory stays for the caller (a `RUN` step commits its upper
+    /// directory); [`Bundle::remove`] deletes it.
+    pub fn finish(mut self) -> Result<(Exit, Bundle), RuntimeError> {
+        let code = self.wait()?;
+        let oom_killed = self
+            .cgroup
+            .as_ref()
+            .is_some_and(|c| c.oom_kills().is_ok_and(|n| n > 0));
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.remove()?;
+        }
+        remove_stubs(&self.bundle.upper(), &self.stubs);
+        let bundle = self.bundle.clone();
+        Ok((Exit { code, oom_killed }, bundle))
+    }
+}
+
+impl Drop for Sandbox {
+    /// A sandbox dropped without [`Sandbox::finish`] (an error path) is
+    /// killed and its cgroup removed; its directory is left for the caller
+    /// or the next start's stale sweep.
+    fn drop(&mut self) {
+        if self.status.is_none() && self.init.as_raw() > 0 {
+            let _ = nix::sys::signal::kill(self.init, Signal::SIGKILL);
+            let _ = self.wait();
+        }
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.remove();
+        }
+    }
+}
+
+fn limits(spec: &RunSpec) -> cgroups::Resources {
+    cgroups::Resources {
+        memory_bytes: spec.resources.memory_bytes,
+        cpu_quota: spec.resources.cpus.and_then(CpuQuota::from_cpus),
+        pids_max: spec.resources.pids_max,
+    }
+}
+
+/// Removes the mountpoints the init created, children first, but only
+/// while they are still the empty file or directory it made: a directory
+/// the program filled (e.g. `/etc` when the image had none) is a real
+/// change and stays.
+fn remove_stubs(upper: &Path, stubs: &[String]) {
+    for stub in stubs.iter().rev() {
+        let path = upper.join(stub);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                let _ = std::fs::remove_dir(&path);
+            }
+            Ok(m) if m.is_file() && m.len() == 0 => {
+                let _ = std::fs::remove_file(&path);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Removes sandbox directories under `parent_dir` and kiln cgroups left by
+/// kiln processes that no longer exist (killed with SIGKILL, or a crash).
+/// Their mounts died with their mount namespaces; only files remain.
+pub fn remove_stale(parent_dir: &Path) -> Result<usize, RuntimeError> {
+    let mut removed = cgroups::remove_stale()?;
+    let entries = match std::fs::read_dir(parent_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(source) => {
+            return Err(RuntimeError::Bundle {
+                dir: parent_dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok();
+        if !alive && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+impl Bundle {
+    /// Deletes the sandbox directory.
+    pub fn remove(self) -> Result<(), RuntimeError> {
+        std::fs::remove_dir_all(self.dir()).map_err(|source| RuntimeError::Bundle {
+            dir: self.dir().to_path_buf(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,108 @@
+//! What a sandbox is asked to run: the [`RunSpec`] a caller fills in (`kiln
+//! run` from an image config, a `RUN` step from its instruction) and the
+//! parts of it that cross into the sandbox's init over a pipe.
+//!
+//! The spec is plain data: no graph types, no store types. Paths in
+//! [`Rootfs`] and host-side mount sources are host paths; every other path
+//! is inside the container.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// One process to run in a fresh sandbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The read-only layers the root file system is made of.
+    pub rootfs: Rootfs,
+    /// argv; `args[0]` is looked up in the container's `PATH` when it has
+    /// no slash, as docker does.
+    pub args: Vec<String>,
+    /// `KEY=VALUE` entries. `PATH` and `HOME` are added when missing, as
+    /// docker adds them (`HOME` from the user's passwd entry).
+    pub env: Vec<String>,
+    /// Working directory inside the container; created when missing.
+    pub cwd: String,
+    /// docker's `--user` syntax: `name|uid[:group|gid]`; empty means root.
+    pub user: String,
+    /// The container's host name (its own UTS namespace).
+    pub hostname: String,
+    /// Network namespace choice.
+    pub network: Network,
+    /// Extra mounts, applied in order after the standard ones.
+    pub mounts: Vec<Mount>,
+    /// Mount the root file system read-only (`--read-only`).
+    pub readonly_rootfs: bool,
+    /// cgroup limits.
+    pub resources: Resources,
+    /// Give the process a pseudo-terminal (`-t`); the caller gets its
+    /// master side from [`crate::Sandbox::console`].
+    pub tty: bool,
+    /// The terminal's initial size (rows, columns), set before the program
+    /// starts so it never sees a 0×0 window.
+    pub console_size: Option<(u16, u16)>,
+    /// Extra `/etc/hosts` lines (`address name...`) after the defaults.
+    pub extra_hosts: Vec<String>,
+}
+
+/// The layers of the root file system, mounted as one overlay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rootfs {
+    /// Read-only directories, the topmost layer first (overlayfs order).
+    /// May be empty (a `scratch` image).
+    pub layers: Vec<PathBuf>,
+}
+
+/// Which network namespace the process gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Network {
+    /// A new network namespace with only the loopback interface, up.
+    #[default]
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+/// A mount the caller asks for, on top of the standard ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Mount {
+    /// A host file or directory (`-v HOST:CTR[:ro]`).
+    Bind {
+        /// Host path.
+        source: PathBuf,
+        /// Path inside the container.
+        target: String,
+        /// Mounted read-only.
+        readonly: bool,
+    },
+    /// A fresh tmpfs (`--tmpfs PATH`).
+    Tmpfs {
+        /// Path inside the container.
+        target: String,
+        /// Extra tmpfs options (`size=…,mode=…`), comma-separated; may be empty.
+        options: String,
+    },
+}
+
+impl Mount {
+    /// The path inside the container the mount covers.
+    pub fn target(&self) -> &str {
+        match self {
+            Mount::Bind { target, .. } | Mount::Tmpfs { target, .. } => target,
+        }
+    }
+}
+
+/// cgroup limits of the sandbox, in docker's units.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Resources {
+    /// `--memory`, in bytes.
+    pub memory_bytes: Option<u64>,
+    /// `--cpus`, a fraction of CPUs.
+    pub cpus: Option<f64>,
+    /// `--pids-limit`.
+    pub pids_max: Option<u64>,
+}
+
+/// `PATH` docker gives a container whose environment has none (moby
+/// `oci.DefaultPathEnv` for Linux).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

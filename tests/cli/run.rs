@@ -1,0 +1,487 @@
+//! `kiln run` as root on a busybox image made on the spot: namespaces,
+//! capabilities, seccomp, masked paths, cgroup limits, mounts, users, exit
+//! codes, signals, the terminal, and that nothing is left behind — no
+//! mount in the host's namespace, no cgroup, no sandbox directory — after
+//! every run, including a run whose kiln was killed with SIGKILL.
+
+use super::support::{busybox_rootfs, privileged, text};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+
+/// A store holding the image `box`, in a temporary directory.
+struct Fixture {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+fn fixture() -> Option<Fixture> {
+    if !privileged("kiln run test", &["/bin/busybox"]) {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = busybox_rootfs(dir.path());
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(false);
+    tar.append_dir_all(".", &rootfs).unwrap();
+    let tarball = dir.path().join("rootfs.tar");
+    std::fs::write(&tarball, tar.into_inner().unwrap()).unwrap();
+    let root = dir.path().join("store");
+    let out = Command::new(KILN)
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "import",
+            tarball.to_str().unwrap(),
+            "box",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "import: {}", text(&out.stderr));
+    Some(Fixture { dir, root })
+}
+
+impl Fixture {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(KILN);
+        cmd.args(["--root", self.root.to_str().unwrap(), "run"])
+            .args(args);
+        cmd
+    }
+
+    /// `kiln run ARGS`, then checks nothing of that kiln is left.
+    fn run(&self, args: &[&str]) -> Output {
+        let child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        self.assert_clean(pid);
+        out
+    }
+
+    /// No sandbox directory, no cgroup named after kiln `pid`, and no mount
+    /// under the store in the host's mount table.
+    fn assert_clean(&self, pid: u32) {
+        let sandboxes = self.root.join("sandboxes");
+        let left: Vec<_> = std::fs::read_dir(&sandboxes)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "sandbox directories left: {left:?}");
+        let prefix = format!("{pid}-");
+        for kiln_dir in cgroup_dirs() {
+            let left: Vec<_> = std::fs::read_dir(&kiln_dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.starts_with(&prefix))
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert!(
+                left.is_empty(),
+                "cgroups left in {}: {left:?}",
+                kiln_dir.display()
+            );
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let store = self.dir.path().to_str().unwrap();
+        assert!(
+            !mounts.lines().any(|l| l.contains(store)),
+            "a sandbox mount leaked into the host's namespace"
+        );
+    }
+}
+
+/// Every `kiln` cgroup parent directory on this machine (v1 hierarchies
+/// and the v2 root).
+fn cgroup_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("/sys/fs/cgroup/kiln")];
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        dirs.extend(entries.flatten().map(|e| e.path().join("kiln")));
+    }
+    dirs
+}
+
+fn stdout_of(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "kiln run failed ({:?}): {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn own_pid_namespace_hostname_and_no_host_mounts() {
+    let Some(f) = fixture() else { return };
+    let out = f.run(&[
+        "--hostname",
+        "boxhost",
+        "box",
+        "sh",
+        "-c",
+        "echo pid=$$ ppid=$PPID; tr '\\0' ' ' </proc/1/cmdline; echo; hostname; echo HOSTNAME=$HOSTNAME; ls /proc | grep -c '^[0-9]'; cat /proc/self/mountinfo",
+    ]);
+    let stdout = stdout_of(&out);
+    let mut lines = stdout.lines();
+    // The built-in init is PID 1; the program is its child.
+    assert_eq!(lines.next(), Some("pid=2 ppid=1"));
+    assert_eq!(lines.next().map(str::trim), Some("kiln-init"));
+    assert_eq!(lines.next(), Some("boxhost"));
+    assert_eq!(lines.next(), Some("HOSTNAME=boxhost"));
+    // init, sh, ls and grep: no host process is visible.
+    let visible: usize = lines.next().unwrap().parse().unwrap();
+    assert!(visible <= 4, "{visible} processes visible");
+    let mountinfo: Vec<&str> = lines.collect();
+    let points: Vec<&str> = mountinfo
+        .iter()
+        .filter_map(|l| l.split(' ').nth(4))
+        .collect();
+    for point in &points {
+        let allowed = [
+            "/",
+            "/proc",
+            "/dev",
+            "/sys",
+            "/etc/hosts",
+            "/etc/resolv.conf",
+            "/etc/hostname",
+        ]
+        .contains(point)
+            || point.starts_with("/proc/")
+            || point.starts_with("/dev/")
+            || point.starts_with("/sys/");
+        assert!(allowed, "unexpected mount {point} in {points:?}");
+    }
+    let root_line = mountinfo
+        .iter()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .unwrap();
+    assert!(root_line.contains(" - overlay "), "{root_line}");
+}
+
+#[test]
+fn default_capabilities_no_new_privs_and_seccomp() {
+    let Some(f) = fixture() else { return };
+    let out = f.run(&[
+        "box",
+        "grep",
+        "-E",
+        "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):",
+        "/proc/self/status",
+    ]);
+    let status = stdout_of(&out);
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .map(str::trim)
+            .unwrap()
+            .to_string()
+    };
+    // docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID
+    // SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
+    assert_eq!(field("CapEff"), "00000000a80425fb");
+    assert_eq!(field("CapPrm"), "00000000a80425fb");
+    assert_eq!(field("CapBnd"), "00000000a80425fb");
+    assert_eq!(field("CapInh"), "0000000000000000");
+    assert_eq!(field("CapAmb"), "0000000000000000");
+    assert_eq!(field("NoNewPrivs"), "1");
+    assert_eq!(field("Seccomp"), "2");
+
+    // A non-root user keeps the bounding set but has no effective capability.
+    let out = f.run(&[
+        "-u",
+        "app",
+        "box",
+        "grep",
+        "-E",
+        "^Cap(Eff|Bnd):",
+        "/proc/self/status",
+    ]);
+    let status = stdout_of(&out);
+    assert!(status.contains("CapEff:\t0000000000000000"), "{status}");
+    assert!(status.contains("CapBnd:\t00000000a80425fb"), "{status}");
+}
+
+#[test]
+fn seccomp_blocks_namespace_mount_keyring_and_bpf_calls() {
+    let Some(f) = fixture() else { return };
+    let bin = f.dir.path().join("syscalls");
+    let source = super::support::root().join("testdata/runtime/syscalls.c");
+    let gcc = Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&source)
+        .output()
+        .expect("gcc is needed to build the seccomp probe");
+    assert!(gcc.status.success(), "gcc: {}", text(&gcc.stderr));
+    let volume = format!("{}:/probe:ro", bin.display());
+    let out = f.run(&["-v", &volume, "box", "/probe"]);
+    assert_eq!(
+        stdout_of(&out),
+        "unshare EPERM\nmount EPERM\nkeyctl EPERM\nadd_key EPERM\nbpf EPERM\nclone3 ENOSYS\ngetpid ok\n"
+    );
+}
+
+#[test]
+fn masked_paths_are_unreadable_and_kernel_knobs_read_only() {
+    let Some(f) = fixture() else { return };
+    // Which masked files this kernel has (e.g. /proc/kcore needs
+    // CONFIG_PROC_KCORE); each must read as empty inside.
+    let masked: Vec<&str> = [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/latency_stats",
+    ]
+    .into_iter()
+    .filter(|p| std::path::Path::new(p).exists())
+    .collect();
+    assert!(!masked.is_empty(), "no masked file exists on this kernel");
+    let script = format!(
+        "for p in {}; do echo $p=$(cat $p | wc -c); done; \
+         ls -A /sys/firmware | wc -l; \
+         echo 1 >/proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-readonly; \
+         echo x >/proc/sysrq-trigger 2>/dev/null && echo sysrq-writable || echo sysrq-readonly; \
+         touch /sys/kiln 2>/dev/null && echo sysfs-writable || echo sysfs-readonly",
+        masked.join(" ")
+    );
+    let out = f.run(&["box", "sh", "-c", &script]);
+    let expected: String = masked
+        .iter()
+        .map(|p| format!("{p}=0\n"))
+        .collect::<String>()
+        + "0\nsys-readonly\nsysrq-readonly\nsysfs-readonly\n";
+    assert_eq!(stdout_of(&out), expected);
+}
+
+#[test]
+fn memory_limit_oom_kills_only_the_sandbox() {
+    let Some(f) = fixture() else { return };
+    // `tail` keeps the last "line" of /dev/zero, which never ends.
+    let out = f.run(&["--memory", "32m", "box", "tail", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("OOM killer"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    let Some(f) = fixture() else { return };
+    // Prints a count after every successful fork; busybox sh gives up at
+    // the first fork the pids controller refuses.
+    let out = f.run(&[
+        "--pids-limit",
+        "10",
+        "box",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 40 ]; do sleep 5 & i=$((i+1)); echo $i; done",
+    ]);
+    let stdout = text(&out.stdout);
+    let forks: usize = stdout.lines().last().map_or(0, |l| l.parse().unwrap());
+    assert!(forks < 10, "{forks} forks succeeded under --pids-limit 10");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("can't fork"), "{stderr}");
+}
+
+#[test]
+fn volumes_bind_read_write_and_read_only() {
+    let Some(f) = fixture() else { return };
+    let host = f.dir.path().join("shared");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("in.txt"), "from host\n").unwrap();
+    let rw = format!("{}:/rw", host.display());
+    let ro = format!("{}:/ro:ro", host.display());
+    let out = f.run(&[
+        "-v",
+        &rw,
+        "-v",
+        &ro,
+        "box",
+        "sh",
+        "-c",
+        "cat /ro/in.txt; echo out >/rw/out.txt; echo x >/ro/x 2>/dev/null && echo ro-writable || echo ro-refused",
+    ]);
+    assert_eq!(stdout_of(&out), "from host\nro-refused\n");
+    assert_eq!(
+        std::fs::read_to_string(host.join("out.txt")).unwrap(),
+        "out\n"
+    );
+    assert!(!host.join("x").exists());
+
+    let out = f.run(&[
+        "--tmpfs",
+        "/scratch",
+        "--read-only",
+        "box",
+        "sh",
+        "-c",
+        "echo a >/scratch/a && cat /scratch/a; touch /nope 2>/dev/null || echo root-readonly",
+    ]);
+    assert_eq!(stdout_of(&out), "a\nroot-readonly\n");
+}
+
+#[test]
+fn users_groups_workdir_and_environment_as_docker() {
+    let Some(f) = fixture() else { return };
+    let out = f.run(&[
+        "-u",
+        "app",
+        "-w",
+        "/work/dir",
+        "-e",
+        "A=1",
+        "box",
+        "sh",
+        "-c",
+        "id; pwd; echo $HOME $A $PATH",
+    ]);
+    assert_eq!(
+        stdout_of(&out),
+        "uid=1000(app) gid=1000(app) groups=10(wheel),29(audio),1000(app)\n/work/dir\n/home/app 1 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+    );
+    let out = f.run(&["-u", "4242:29", "box", "id"]);
+    assert_eq!(stdout_of(&out), "uid=4242 gid=29(audio) groups=29(audio)\n");
+    let out = f.run(&["-u", "ghost", "box", "id"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("unable to find user ghost"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn exit_codes_follow_docker() {
+    let Some(f) = fixture() else { return };
+    assert_eq!(f.run(&["box", "sh", "-c", "exit 3"]).status.code(), Some(3));
+    assert_eq!(
+        f.run(&["box", "sh", "-c", "kill -TERM $$"]).status.code(),
+        Some(143)
+    );
+    let missing = f.run(&["box", "no-such-program"]);
+    assert_eq!(missing.status.code(), Some(127));
+    assert!(text(&missing.stderr).contains("executable file not found in $PATH"));
+    assert_eq!(f.run(&["box", "/etc/passwd"]).status.code(), Some(126));
+}
+
+#[test]
+fn signals_to_kiln_reach_the_program() {
+    let Some(f) = fixture() else { return };
+    let mut child = f
+        .command(&[
+            "box",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(7));
+    f.assert_clean(pid);
+}
+
+#[test]
+fn a_killed_kiln_takes_its_sandbox_along_and_the_next_run_cleans_up() {
+    let Some(f) = fixture() else { return };
+    let marker = format!("{}.{}", std::process::id(), 4321);
+    let mut child = f
+        .command(&[
+            "box",
+            "sh",
+            "-c",
+            &format!("echo ready; exec sleep {marker}"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    child.kill().unwrap(); // SIGKILL: no clean-up code of kiln runs
+    child.wait().unwrap();
+    // The parent-death signal kills the init, and the PID namespace with it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sleeping(&marker) {
+        assert!(
+            Instant::now() < deadline,
+            "the sandboxed sleep outlived kiln"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its directory and cgroup are still there until the next kiln starts.
+    let left = std::fs::read_dir(f.root.join("sandboxes")).unwrap().count();
+    assert_eq!(left, 1);
+    let out = f.run(&["box", "true"]);
+    assert!(out.status.success());
+    f.assert_clean(pid);
+}
+
+/// Whether a process runs `sleep MARKER`.
+fn sleeping(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(marker))
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn tty_under_a_real_terminal() {
+    let Some(f) = fixture() else { return };
+    if !privileged("kiln run -t test", &["/usr/bin/script"]) {
+        return;
+    }
+    let cmd = format!(
+        "{KILN} --root {} run -t box sh -c 'tty; stty size; echo TERM=$TERM'",
+        f.root.display()
+    );
+    // script(1) gives kiln a real terminal of 30 rows and 100 columns.
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("stty rows 30 cols 100; {cmd}"),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("/dev/pts/0\n"), "{stdout}");
+    assert!(stdout.contains("30 100\n"), "{stdout}");
+    assert!(stdout.contains("TERM=xterm\n"), "{stdout}");
+}
