@@ -292,6 +292,20 @@ impl Sandbox {
     /// directory stays for the caller (a `RUN` step commits its upper
     /// directory); [`Bundle::remove`] deletes it.
     pub fn finish(mut self) -> Result<(Exit, Bundle), RuntimeError> {
+        let exit = self.end()?;
+        remove_stubs(&self.bundle.upper(), &self.stubs);
+        Ok((exit, self.bundle.clone()))
+    }
+
+    /// Waits for the end and removes everything the sandbox used, its
+    /// changes included (`kiln run`).
+    pub fn discard(mut self) -> Result<Exit, RuntimeError> {
+        let exit = self.end()?;
+        self.bundle.clone().remove()?;
+        Ok(exit)
+    }
+
+    fn end(&mut self) -> Result<Exit, RuntimeError> {
         let code = self.wait()?;
         let oom_killed = self
             .cgroup
@@ -300,9 +314,7 @@ impl Sandbox {
         if let Some(cgroup) = self.cgroup.take() {
             cgroup.remove()?;
         }
-        remove_stubs(&self.bundle.upper(), &self.stubs);
-        let bundle = self.bundle.clone();
-        Ok((Exit { code, oom_killed }, bundle))
+        Ok(Exit { code, oom_killed })
     }
 }
 

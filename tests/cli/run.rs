@@ -70,8 +70,14 @@ impl Fixture {
     /// under the store in the host's mount table.
     fn assert_clean(&self, pid: u32) {
         let sandboxes = self.root.join("sandboxes");
+        // `.rootfs` and `.init` are the shared mountpoints; they stay.
         let left: Vec<_> = std::fs::read_dir(&sandboxes)
-            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name())
+                    .filter(|n| !n.to_string_lossy().starts_with('.'))
+                    .collect()
+            })
             .unwrap_or_default();
         assert!(left.is_empty(), "sandbox directories left: {left:?}");
         let prefix = format!("{pid}-");
@@ -213,7 +219,7 @@ fn default_capabilities_no_new_privs_and_seccomp() {
 }
 
 #[test]
-fn seccomp_blocks_namespace_mount_keyring_and_bpf_calls() {
+fn seccomp_blocks_namespace_mount_keyring_and_bpf_calls_and_the_init_binary_is_closed() {
     let Some(f) = fixture() else { return };
     let bin = f.dir.path().join("syscalls");
     let source = super::support::root().join("testdata/runtime/syscalls.c");
@@ -228,7 +234,7 @@ fn seccomp_blocks_namespace_mount_keyring_and_bpf_calls() {
     let out = f.run(&["-v", &volume, "box", "/probe"]);
     assert_eq!(
         stdout_of(&out),
-        "unshare EPERM\nmount EPERM\nkeyctl EPERM\nadd_key EPERM\nbpf EPERM\nclone3 ENOSYS\ngetpid ok\n"
+        "unshare EPERM\nmount EPERM\nkeyctl EPERM\nadd_key EPERM\nbpf EPERM\nclone3 ENOSYS\ngetpid ok\nopen_init_exe EACCES\nread_init_exe EACCES\n"
     );
 }
 
@@ -443,7 +449,11 @@ fn a_killed_kiln_takes_its_sandbox_along_and_the_next_run_cleans_up() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Its directory and cgroup are still there until the next kiln starts.
-    let left = std::fs::read_dir(f.root.join("sandboxes")).unwrap().count();
+    let left = std::fs::read_dir(f.root.join("sandboxes"))
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .count();
     assert_eq!(left, 1);
     let out = f.run(&["box", "true"]);
     assert!(out.status.success());
@@ -484,4 +494,27 @@ fn tty_under_a_real_terminal() {
     assert!(stdout.contains("/dev/pts/0\n"), "{stdout}");
     assert!(stdout.contains("30 100\n"), "{stdout}");
     assert!(stdout.contains("TERM=xterm\n"), "{stdout}");
+}
+
+#[test]
+fn no_host_descriptor_reaches_the_container() {
+    let Some(f) = fixture() else { return };
+    // A descriptor kiln inherits without close-on-exec (a careless parent,
+    // or CVE-2024-21626's leaked cgroup directory) must not reach the
+    // program, and the program's working directory must be inside the root.
+    let leaked = nix::fcntl::open(
+        "/sys/fs/cgroup",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
+    let out = f.run(&[
+        "box",
+        "sh",
+        "-c",
+        "ls /proc/self/fd | tr '\\n' ' '; echo; pwd",
+    ]);
+    drop(leaked);
+    // 0-2 are stdio; 3 is the directory `ls` itself opened.
+    assert_eq!(stdout_of(&out), "0 1 2 3 \n/\n");
 }

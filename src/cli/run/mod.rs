@@ -221,8 +221,7 @@ pub(crate) fn run(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     if let Some(r) = relay {
         r.finish();
     }
-    let (exit, bundle) = sandbox.finish()?;
-    bundle.remove()?;
+    let exit = sandbox.discard()?;
     if exit.oom_killed {
         let limit = args
             .memory

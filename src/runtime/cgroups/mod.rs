@@ -99,21 +99,22 @@ impl Cgroup {
         let root = fs.root().to_path_buf();
         let made = match layout.mode {
             Mode::V2 => v2::create(&*fs, &root, name, resources, &mut cgroup.leaves),
-            Mode::V1 => v1::create(&*fs, &layout.v1, name, resources, &mut cgroup.leaves),
+            Mode::V1 => v1::create(&*fs, &layout.used_v1(), name, resources, &mut cgroup.leaves),
             // The unified tree has no controllers here, but a cgroup in it
             // makes the sandbox's `0::` line in /proc/self/cgroup read
             // /kiln/<name> like the others, and gives kiln `cgroup.kill`
             // (5.14+), which kills the whole sandbox atomically even though
             // the limits live in v1.
-            Mode::Hybrid => v1::create(&*fs, &layout.v1, name, resources, &mut cgroup.leaves)
-                .and_then(|()| {
-                    v2::create_tracking_only(
-                        &*fs,
-                        &root.join(UNIFIED_DIR),
-                        name,
-                        &mut cgroup.leaves,
-                    )
-                }),
+            Mode::Hybrid => v1::create(
+                &*fs,
+                &layout.used_v1(),
+                name,
+                resources,
+                &mut cgroup.leaves,
+            )
+            .and_then(|()| {
+                v2::create_tracking_only(&*fs, &root.join(UNIFIED_DIR), name, &mut cgroup.leaves)
+            }),
         };
         match made {
             Ok(()) => Ok(cgroup),

@@ -84,6 +84,10 @@ impl Hierarchy {
     }
 }
 
+/// v1 controllers a sandbox uses: limits (memory, cpu, pids), the device
+/// allow-list (devices), usage accounting (cpuacct) and freezing (freezer).
+const USED_V1: [&str; 6] = ["memory", "cpu", "cpuacct", "pids", "devices", "freezer"];
+
 /// The mode plus, for v1 and hybrid, the hierarchies in mount order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
@@ -156,11 +160,24 @@ impl Layout {
         }
     }
 
+    /// The v1 hierarchies a sandbox joins: those carrying a controller it
+    /// uses. Every extra hierarchy costs a mkdir, a join and an rmdir per
+    /// sandbox, and inside the sandbox's cgroup namespace the others read
+    /// as `/` anyway (cgroup_namespaces(7)), so cpuset, blkio, net_cls or
+    /// the named systemd hierarchy would add start time and nothing else.
+    pub(crate) fn used_v1(&self) -> Vec<Hierarchy> {
+        self.v1
+            .iter()
+            .filter(|h| USED_V1.iter().any(|c| h.has(c)))
+            .cloned()
+            .collect()
+    }
+
     /// Every tree a sandbox gets a cgroup in: the directory whose `kiln/`
     /// holds the sandbox cgroups, and what kind of cgroup lives there.
     pub(crate) fn bases(&self, root: &Path) -> Vec<(PathBuf, LeafKind)> {
         let mut bases: Vec<(PathBuf, LeafKind)> = self
-            .v1
+            .used_v1()
             .iter()
             .map(|h| (root.join(&h.dir), LeafKind::V1(h.controllers.clone())))
             .collect();
@@ -358,8 +375,9 @@ pub(crate) mod tests {
         let r = Path::new("/r");
         let hybrid = Layout::parse(HYBRID, root()).unwrap();
         let bases = hybrid.bases(r);
-        assert_eq!(bases.len(), 10);
-        assert_eq!(bases[9], (PathBuf::from("/r/unified"), LeafKind::Unified));
+        // cpu, cpuacct, memory, devices, freezer, pids, then unified.
+        assert_eq!(bases.len(), 7);
+        assert_eq!(bases[6], (PathBuf::from("/r/unified"), LeafKind::Unified));
         assert_eq!(Layout::v2().bases(r), [(PathBuf::from("/r"), LeafKind::V2)]);
         let v1 = Layout::parse(V1, root()).unwrap();
         assert!(
