@@ -23,6 +23,7 @@ pub mod sandbox;
 pub mod seccomp;
 mod spawn;
 mod status;
+mod stubs;
 mod tty;
 
 pub use sandbox::{Exit, RuntimeError, Sandbox, Stdio, remove_stale};

@@ -82,6 +82,8 @@ pub struct Sandbox {
     cgroup: Option<Cgroup>,
     console: Option<OwnedFd>,
     stubs: Vec<String>,
+    /// The read-only layers, topmost first (for the stub clean-up).
+    layers: Vec<PathBuf>,
     status: Option<i32>,
 }
 
@@ -127,6 +129,7 @@ impl Sandbox {
             cgroup: Some(cgroup),
             console: None,
             stubs: Vec::new(),
+            layers: spec.rootfs.layers.clone(),
             status: None,
         };
         if let Err(e) = sandbox.launch(spec, stdio) {
@@ -293,7 +296,7 @@ impl Sandbox {
     /// directory); [`Bundle::remove`] deletes it.
     pub fn finish(mut self) -> Result<(Exit, Bundle), RuntimeError> {
         let exit = self.end()?;
-        remove_stubs(&self.bundle.upper(), &self.stubs);
+        crate::stubs::remove(&self.bundle.upper(), &self.layers, &self.stubs);
         Ok((exit, self.bundle.clone()))
     }
 
@@ -338,25 +341,6 @@ fn limits(spec: &RunSpec) -> cgroups::Resources {
         memory_bytes: spec.resources.memory_bytes,
         cpu_quota: spec.resources.cpus.and_then(CpuQuota::from_cpus),
         pids_max: spec.resources.pids_max,
-    }
-}
-
-/// Removes the mountpoints the init created, children first, but only
-/// while they are still the empty file or directory it made: a directory
-/// the program filled (e.g. `/etc` when the image had none) is a real
-/// change and stays.
-fn remove_stubs(upper: &Path, stubs: &[String]) {
-    for stub in stubs.iter().rev() {
-        let path = upper.join(stub);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => {
-                let _ = std::fs::remove_dir(&path);
-            }
-            Ok(m) if m.is_file() && m.len() == 0 => {
-                let _ = std::fs::remove_file(&path);
-            }
-            _ => {}
-        }
     }
 }
 
