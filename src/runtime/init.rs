@@ -50,6 +50,8 @@ fn adopt(fd: i32) -> OwnedFd {
 
 fn init_main() -> i32 {
     let _ = nix::sys::prctl::set_dumpable(false);
+    // `ps` shows comm, which execve took from the bind target's file name.
+    let _ = nix::sys::prctl::set_name(c"kiln-init");
     let status_fd = adopt(STATUS_FD);
     let _ = rustix::io::fcntl_setfd(&status_fd, rustix::io::FdFlags::CLOEXEC);
     let mut status = File::from(status_fd);

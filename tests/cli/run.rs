@@ -518,3 +518,18 @@ fn no_host_descriptor_reaches_the_container() {
     // 0-2 are stdio; 3 is the directory `ls` itself opened.
     assert_eq!(stdout_of(&out), "0 1 2 3 \n/\n");
 }
+
+#[test]
+fn the_init_reaps_orphans() {
+    let Some(f) = fixture() else { return };
+    // The inner shell exits at once, orphaning its background sleep to
+    // PID 1; once the sleep ends, only a reaping init keeps it from
+    // staying a zombie.
+    let out = f.run(&[
+        "box",
+        "sh",
+        "-c",
+        "sh -c 'sleep 0.1 &'; sleep 0.6; ps -o stat,comm | grep -c '^Z' || true",
+    ]);
+    assert_eq!(stdout_of(&out), "0\n");
+}
