@@ -194,14 +194,8 @@ impl Sandbox {
             source: std::io::ErrorKind::InvalidInput.into(),
         })?;
         let pre = PreExec::new(exe_source, exe_target, procs, fds, status_w.as_raw_fd());
-        let mut flags = CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWPID
-            | CloneFlags::CLONE_NEWUTS
-            | CloneFlags::CLONE_NEWIPC;
-        if spec.network == Network::None {
-            flags |= CloneFlags::CLONE_NEWNET;
-        }
-        self.init = spawn::clone_init(&pre, flags).map_err(sys("clone the sandbox's init"))?;
+        self.init =
+            spawn::clone_init(&pre, clone_flags(spec)).map_err(sys("clone the sandbox's init"))?;
         // The child has its copies; ours must go so EOF can be seen.
         drop((spec_r, status_w, stdio));
         let console_parent = console.map(|(parent, child)| {
@@ -336,6 +330,20 @@ impl Drop for Sandbox {
     }
 }
 
+/// The namespaces the init is cloned into. The cgroup namespace is not
+/// among them: it must be created after the init has joined its cgroup
+/// (see [`crate::spawn`]), so that its root is the sandbox's cgroup.
+fn clone_flags(spec: &RunSpec) -> CloneFlags {
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
+    if spec.network == Network::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    flags
+}
+
 fn limits(spec: &RunSpec) -> cgroups::Resources {
     cgroups::Resources {
         memory_bytes: spec.resources.memory_bytes,
@@ -383,5 +391,64 @@ impl Bundle {
             dir: self.dir().to_path_buf(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Resources, Rootfs};
+
+    fn spec(network: Network) -> RunSpec {
+        RunSpec {
+            rootfs: Rootfs { layers: vec![] },
+            args: vec!["true".into()],
+            env: vec![],
+            cwd: "/".into(),
+            user: String::new(),
+            hostname: "h".into(),
+            network,
+            mounts: vec![],
+            readonly_rootfs: false,
+            resources: Resources {
+                memory_bytes: Some(64 << 20),
+                cpus: Some(1.5),
+                pids_max: Some(10),
+            },
+            tty: false,
+            console_size: None,
+            extra_hosts: vec![],
+        }
+    }
+
+    #[test]
+    fn namespaces_follow_the_network_choice_and_never_share_the_rest() {
+        let private = CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC;
+        assert_eq!(
+            clone_flags(&spec(Network::None)),
+            private | CloneFlags::CLONE_NEWNET
+        );
+        assert_eq!(clone_flags(&spec(Network::Host)), private);
+        // Created later, after joining the cgroup (see spawn.rs).
+        assert!(!clone_flags(&spec(Network::None)).contains(CloneFlags::CLONE_NEWCGROUP));
+    }
+
+    #[test]
+    fn docker_units_become_cgroup_limits() {
+        let l = limits(&spec(Network::None));
+        assert_eq!(l.memory_bytes, Some(64 << 20));
+        assert_eq!(l.pids_max, Some(10));
+        let q = l.cpu_quota.unwrap();
+        assert_eq!((q.quota_us, q.period_us), (150_000, 100_000));
+    }
+
+    #[test]
+    fn sandbox_names_are_unique_and_start_with_kilns_pid() {
+        let (a, b) = (sandbox_name(), sandbox_name());
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("{}-", std::process::id())));
     }
 }

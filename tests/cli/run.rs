@@ -203,6 +203,13 @@ fn default_capabilities_no_new_privs_and_seccomp() {
     assert_eq!(field("NoNewPrivs"), "1");
     assert_eq!(field("Seccomp"), "2");
 
+    // Resource limits are inherited, never raised (CAP_SYS_RESOURCE may be
+    // missing, as on this machine).
+    let (soft, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let out = f.run(&["box", "sh", "-c", "ulimit -Sn; ulimit -Hn"]);
+    assert_eq!(stdout_of(&out), format!("{soft}\n{hard}\n"));
+
     // A non-root user keeps the bounding set but has no effective capability.
     let out = f.run(&[
         "-u",
