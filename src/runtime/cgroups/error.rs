@@ -132,6 +132,34 @@ pub enum CgroupError {
         /// The parent's `cpuset.cpus` or `cpuset.mems`.
         path: PathBuf,
     },
+    /// The kernel refused the eBPF program that enforces the device
+    /// allow-list on a v2 cgroup (see `devices.rs`).
+    #[error(
+        "cannot load the device allow-list eBPF program for cgroup {}: {source}{}{}",
+        .path.display(),
+        load_hint(.source),
+        log_suffix(.verifier_log)
+    )]
+    DeviceProgramLoad {
+        /// The cgroup it was meant for.
+        path: PathBuf,
+        /// The kernel's answer to `BPF_PROG_LOAD`.
+        source: io::Error,
+        /// The end of the verifier's log when the verifier refused it.
+        verifier_log: String,
+    },
+    /// The device allow-list program could not be attached to a v2 cgroup.
+    #[error(
+        "cannot attach the device allow-list eBPF program to cgroup {}: {source}{}",
+        .path.display(),
+        attach_hint(.source)
+    )]
+    DeviceProgramAttach {
+        /// The cgroup.
+        path: PathBuf,
+        /// The kernel's answer to opening the cgroup or `BPF_PROG_ATTACH`.
+        source: io::Error,
+    },
     /// The sandbox name cannot be a single cgroup directory name.
     #[error("invalid sandbox cgroup name {name:?}: {reason}")]
     InvalidName {
@@ -152,5 +180,35 @@ fn internal_process_hint(source: &io::Error) -> &'static str {
         " (cgroup v2 forbids handing controllers to children of a cgroup that holds processes itself; is kiln running inside a container that shares this cgroup?)"
     } else {
         ""
+    }
+}
+
+/// Why `BPF_PROG_LOAD` of a device program is refused before the verifier
+/// runs (kernel/bpf/syscall.c `bpf_prog_load`).
+fn load_hint(source: &io::Error) -> &'static str {
+    match source.raw_os_error() {
+        Some(libc::EPERM) => {
+            " (loading a cgroup device program needs CAP_BPF or CAP_SYS_ADMIN in the initial user namespace, and before Linux 5.11 enough RLIMIT_MEMLOCK)"
+        }
+        Some(libc::ENOSYS) => " (the kernel has no bpf(2): CONFIG_BPF_SYSCALL is off)",
+        _ => "",
+    }
+}
+
+/// Why `BPF_PROG_ATTACH` to a cgroup is refused (kernel/bpf/cgroup.c).
+fn attach_hint(source: &io::Error) -> &'static str {
+    if source.raw_os_error() == Some(libc::EPERM) {
+        " (attaching needs CAP_NET_ADMIN, and fails when an ancestor cgroup has a device program attached without BPF_F_ALLOW_OVERRIDE or BPF_F_ALLOW_MULTI)"
+    } else {
+        ""
+    }
+}
+
+/// The verifier's log, if any, after the error.
+fn log_suffix(log: &str) -> String {
+    if log.is_empty() {
+        String::new()
+    } else {
+        format!("; verifier log: {log}")
     }
 }

@@ -6,13 +6,16 @@
 //! while the cgroup has processes or children, and a killed process leaves
 //! every `cgroup.procs` unless it is marked as a zombie. Every write is
 //! logged in order, so tests can check sequences (`devices.deny` before
-//! `devices.allow`, `cfs_period_us` before `cfs_quota_us`).
+//! `devices.allow`, `cfs_period_us` before `cfs_quota_us`). Device programs
+//! "attached" to a cgroup are recorded too; their meaning is tested in
+//! `bpf_prog.rs`, and their loading on the real kernel by the root tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::bpf_prog::Insn;
 use super::fs::CgroupFs;
 use super::mode::tests::HYBRID;
 use super::mode::{CGROUP_ROOT, Layout, UNIFIED_DIR};
@@ -28,6 +31,8 @@ struct State {
     zombies: BTreeSet<i32>,
     alive: BTreeSet<i32>,
     busy: BTreeMap<PathBuf, u32>,
+    programs: Vec<(PathBuf, Vec<Insn>)>,
+    bpf_refused: Option<i32>,
 }
 
 /// A fake cgroupfs rooted at `/fake/cgroup`; clones share state.
@@ -192,6 +197,17 @@ impl FakeFs {
         self.lock().alive.insert(pid);
     }
 
+    /// The device programs attached so far, with their cgroups.
+    pub(crate) fn device_programs(&self) -> Vec<(PathBuf, Vec<Insn>)> {
+        self.lock().programs.clone()
+    }
+
+    /// Loading device programs fails with `errno` from now on (a kernel
+    /// without bpf(2), or a process without the capability).
+    pub(crate) fn refuse_bpf(&self, errno: i32) {
+        self.lock().bpf_refused = Some(errno);
+    }
+
     /// The next `times` rmdir calls on `dir` fail with `EBUSY`.
     pub(crate) fn busy(&self, dir: impl AsRef<Path>, times: u32) {
         self.lock().busy.insert(dir.as_ref().to_path_buf(), times);
@@ -305,6 +321,27 @@ impl CgroupFs for FakeFs {
 
     fn pid_exists(&self, pid: i32) -> bool {
         self.lock().alive.contains(&pid)
+    }
+
+    fn attach_device_filter(&self, cgroup: &Path, program: &[Insn]) -> Result<(), CgroupError> {
+        let mut state = self.lock();
+        if !state.dirs.contains(cgroup) {
+            return Err(CgroupError::DeviceProgramAttach {
+                path: cgroup.to_path_buf(),
+                source: io::ErrorKind::NotFound.into(),
+            });
+        }
+        if let Some(errno) = state.bpf_refused {
+            return Err(CgroupError::DeviceProgramLoad {
+                path: cgroup.to_path_buf(),
+                source: io::Error::from_raw_os_error(errno),
+                verifier_log: String::new(),
+            });
+        }
+        state
+            .programs
+            .push((cgroup.to_path_buf(), program.to_vec()));
+        Ok(())
     }
 }
 

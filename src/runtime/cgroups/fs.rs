@@ -6,9 +6,11 @@
 //! process joins by writing its pid to `cgroup.procs` (kernel
 //! Documentation/admin-guide/cgroup-v2.rst, "Processes"; cgroup-v1/cgroups.rst
 //! §2.2). So everything this module asks of the kernel is a handful of file
-//! operations plus `kill(2)`; [`CgroupFs`] names them, [`HostFs`] performs
-//! them, and the tests use an in-memory cgroupfs that creates control files on
-//! `mkdir` the way the kernel does and records every write.
+//! operations, `kill(2)`, and on v2 one `bpf(2)` program attached to a
+//! cgroup directory (the device allow-list, `devices.rs`); [`CgroupFs`]
+//! names them, [`HostFs`] performs them, and the tests use an in-memory
+//! cgroupfs that creates control files on `mkdir` the way the kernel does
+//! and records every write and every attached program.
 //!
 //! Unlike a normal file system, a cgroupfs cannot create files: writes open
 //! existing control files only (no `O_CREAT`), so a missing control file is
@@ -17,12 +19,16 @@
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use rustix::fs::{Mode, OFlags};
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::CgroupError;
+use super::bpf_prog::Insn;
+use super::bpf_sys;
 
 /// What the cgroup code needs from the kernel. All paths are absolute and
 /// lie under [`CgroupFs::root`].
@@ -48,6 +54,9 @@ pub(crate) trait CgroupFs: fmt::Debug + Send + Sync {
     fn kill(&self, pid: i32) -> io::Result<()>;
     /// Whether a process `pid` exists (in our PID namespace).
     fn pid_exists(&self, pid: i32) -> bool;
+    /// Loads `program` as a `BPF_PROG_TYPE_CGROUP_DEVICE` program and
+    /// attaches it to the cgroup2 directory `cgroup`.
+    fn attach_device_filter(&self, cgroup: &Path, program: &[Insn]) -> Result<(), CgroupError>;
 }
 
 /// The real cgroup file systems under `root`.
@@ -123,6 +132,30 @@ impl CgroupFs for HostFs {
         }
         // Signal 0 checks existence only; EPERM still means "exists".
         matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
+    }
+
+    fn attach_device_filter(&self, cgroup: &Path, program: &[Insn]) -> Result<(), CgroupError> {
+        let attach_err = |source: io::Error| CgroupError::DeviceProgramAttach {
+            path: cgroup.to_path_buf(),
+            source,
+        };
+        // BPF_PROG_ATTACH names a cgroup by a descriptor of its directory.
+        let dir = rustix::fs::open(
+            cgroup,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| attach_err(e.into()))?;
+        let prog =
+            bpf_sys::load_device_program(program).map_err(|e| CgroupError::DeviceProgramLoad {
+                path: cgroup.to_path_buf(),
+                source: e.source,
+                verifier_log: e.verifier_log,
+            })?;
+        bpf_sys::attach_device_program(dir.as_fd(), prog.as_fd()).map_err(attach_err)
+        // Both descriptors close here. The attachment holds its own
+        // reference to the program, which the kernel drops when the cgroup
+        // is removed (kernel/bpf/cgroup.c, cgroup_bpf_release).
     }
 }
 

@@ -21,6 +21,8 @@
 //! the whole logic on an in-memory cgroupfs, and the root tests run it on
 //! this machine's real one.
 
+mod bpf_prog;
+mod bpf_sys;
 mod devices;
 mod error;
 mod fs;
@@ -33,6 +35,8 @@ mod tree;
 mod v1;
 mod v2;
 
+#[cfg(test)]
+mod bpf_interp;
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
@@ -104,17 +108,14 @@ impl Cgroup {
             // makes the sandbox's `0::` line in /proc/self/cgroup read
             // /kiln/<name> like the others, and gives kiln `cgroup.kill`
             // (5.14+), which kills the whole sandbox atomically even though
-            // the limits live in v1.
-            Mode::Hybrid => v1::create(
-                &*fs,
-                &layout.used_v1(),
-                name,
-                resources,
-                &mut cgroup.leaves,
-            )
-            .and_then(|()| {
-                v2::create_tracking_only(&*fs, &root.join(UNIFIED_DIR), name, &mut cgroup.leaves)
-            }),
+            // the limits live in v1. It gets the v2 device program too.
+            Mode::Hybrid => {
+                v1::create(&*fs, &layout.used_v1(), name, resources, &mut cgroup.leaves).and_then(
+                    |()| {
+                        v2::create_unified(&*fs, &root.join(UNIFIED_DIR), name, &mut cgroup.leaves)
+                    },
+                )
+            }
         };
         match made {
             Ok(()) => Ok(cgroup),

@@ -10,8 +10,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use super::bpf_prog::{self, Insn};
+use super::bpf_sys;
+use super::devices::{DEFAULT_ALLOW, Rule};
 use super::fs::{CgroupFs, HostFs};
-use super::mode::CGROUP_ROOT;
+use super::mode::{CGROUP_ROOT, UNIFIED_DIR};
 use super::*;
 
 const MIB: u64 = 1024 * 1024;
@@ -152,14 +155,6 @@ fn real_devices_cgroup_keeps_block_devices_closed() {
     if !root_or_skip("real_devices_cgroup_keeps_block_devices_closed") {
         return;
     }
-    if detect().unwrap() == Mode::V2 {
-        // TODO(v2 devices): nothing enforces the list on v2 yet.
-        let _ = writeln!(
-            std::io::stderr(),
-            "!!! v2 host: no device allow-list to test yet !!!"
-        );
-        return;
-    }
     let disk = std::fs::read_dir("/sys/block")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -240,4 +235,156 @@ fn real_stale_cgroup_of_a_dead_kiln_is_removed() {
         let dir = file.parent().unwrap();
         assert!(!dir.exists(), "{} is left", dir.display());
     }
+}
+
+/// Makes a block device node in `dir` for a disk of this machine that this
+/// process (root, in its own device cgroups) can open, preferring real
+/// disks over loop and RAM devices (a host may refuse even root its boot
+/// disk). Returns its path and "major:minor".
+fn openable_disk_node(dir: &Path) -> Option<(PathBuf, String)> {
+    use nix::sys::stat::{Mode as Perm, SFlag, makedev, mknod};
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    let virtual_first = |n: &String| ["loop", "ram", "zram"].iter().any(|p| n.starts_with(p));
+    names.sort_by_key(|n| (virtual_first(n), n.clone()));
+    for name in names {
+        let Ok(dev) = std::fs::read_to_string(format!("/sys/block/{name}/dev")) else {
+            continue;
+        };
+        let dev = dev.trim().to_owned();
+        let Some((major, minor)) = dev.split_once(':') else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (major.parse::<u64>(), minor.parse::<u64>()) else {
+            continue;
+        };
+        let node = dir.join(&name);
+        mknod(
+            &node,
+            SFlag::S_IFBLK,
+            Perm::from_bits_truncate(0o600),
+            makedev(major, minor),
+        )
+        .unwrap_or_else(|e| panic!("mknod {}: {e}", node.display()));
+        if std::fs::File::open(&node).is_ok() {
+            return Some((node, dev));
+        }
+    }
+    None
+}
+
+#[test]
+fn real_device_program_blocks_a_host_disk_on_its_own() {
+    if !root_or_skip("real_device_program_blocks_a_host_disk_on_its_own") {
+        return;
+    }
+    let mode = detect().unwrap();
+    if mode == Mode::V1 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "!!! v1-only host: no cgroup2 to attach a device program to !!!"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((disk, dev)) = openable_disk_node(tmp.path()) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "!!! no block device this test may open: nothing to prove !!!"
+        );
+        return;
+    };
+
+    let name = format!("{}-cgtest-bpfdev", std::process::id());
+    let cg = Cgroup::create(&name, &Resources::default()).unwrap();
+    // Only the cgroup2 leaf. On a hybrid host the shell then stays in this
+    // test's own v1 devices cgroup, which just opened the disk: a refusal
+    // can come from the eBPF program only.
+    let unified = Path::new(CGROUP_ROOT).join(UNIFIED_DIR);
+    let v2_procs: Vec<PathBuf> = cg
+        .procs_files()
+        .into_iter()
+        .filter(|f| mode == Mode::V2 || f.starts_with(&unified))
+        .collect();
+    assert_eq!(v2_procs.len(), 1, "{v2_procs:?}");
+    let leaf = v2_procs[0].parent().unwrap().to_path_buf();
+
+    let dir = std::fs::File::open(&leaf).unwrap();
+    let (ids, flags) = bpf_sys::query_device_programs(std::os::fd::AsFd::as_fd(&dir)).unwrap();
+    assert_eq!(ids.len(), 1, "programs on {}: {ids:?}", leaf.display());
+    assert_eq!(flags, bpf_sys::BPF_F_ALLOW_MULTI);
+    drop(dir);
+
+    let (major, minor) = dev.split_once(':').unwrap();
+    let script = format!(
+        // `true`, not `:`: a failed redirection of a special built-in
+        // ends a POSIX shell.
+        "if {{ true < {disk}; }} 2>&1; then echo disk-opened; fi; \
+         if true <> /dev/null; then echo null-rw-ok; fi; \
+         if true < /dev/zero; then echo zero-ok; fi; \
+         if mknod {tmp}/inside b {major} {minor}; then echo mknod-ok; fi; \
+         if {{ true < {tmp}/inside; }} 2>&1; then echo inside-opened; fi",
+        disk = disk.display(),
+        tmp = tmp.path().display(),
+    );
+    let (mut child, out) = join_and_run(&v2_procs, &script);
+    child.wait().unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    // "Operation not permitted" is EPERM, what the kernel answers when a
+    // device program returns 0 (EACCES would be file permissions).
+    assert!(
+        lines[0].contains(&format!("{}: Operation not permitted", disk.display())),
+        "{dev} was not refused with EPERM:\n{out}"
+    );
+    assert_eq!(lines[1..4], ["null-rw-ok", "zero-ok", "mknod-ok"], "{out}");
+    assert!(
+        lines[4].ends_with("inside: Operation not permitted"),
+        "{out}"
+    );
+
+    cg.remove().unwrap();
+    assert!(!leaf.exists());
+}
+
+#[test]
+fn real_kernel_accepts_the_compiled_programs() {
+    if !root_or_skip("real_kernel_accepts_the_compiled_programs") {
+        return;
+    }
+    let everything = Rule {
+        major: None,
+        minor: None,
+        ..DEFAULT_ALLOW[0]
+    };
+    for rules in [DEFAULT_ALLOW, &[], &[everything]] {
+        let prog = bpf_prog::compile(rules);
+        if let Err(e) = bpf_sys::load_device_program(&prog) {
+            panic!("{rules:?}: {}; verifier log: {}", e.source, e.verifier_log);
+        }
+    }
+}
+
+#[test]
+fn real_verifier_refusal_carries_its_log() {
+    if !root_or_skip("real_verifier_refusal_carries_its_log") {
+        return;
+    }
+    // Returns r0 without setting it.
+    let bad: [Insn; 1] = [bpf_prog::exit()];
+    let err = bpf_sys::load_device_program(&bad).unwrap_err();
+    assert_eq!(err.source.raw_os_error(), Some(libc::EACCES), "{err:?}");
+    assert!(err.verifier_log.contains("R0 !read_ok"), "{err:?}");
+    let err = CgroupError::DeviceProgramLoad {
+        path: PathBuf::from("/sys/fs/cgroup/kiln/x"),
+        source: err.source,
+        verifier_log: err.verifier_log,
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.contains("verifier log: ") && msg.contains("R0 !read_ok"),
+        "{msg}"
+    );
 }

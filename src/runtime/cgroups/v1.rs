@@ -235,7 +235,11 @@ mod tests {
             .into_iter()
             .map(|(_, v)| v)
             .collect();
-        assert_eq!(allow, devices::DEFAULT_ALLOW);
+        let rules: Vec<String> = devices::DEFAULT_ALLOW
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(allow, rules);
         let first_allow = fake
             .writes()
             .iter()

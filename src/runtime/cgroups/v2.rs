@@ -12,15 +12,17 @@
 //! itself. `kiln/` never holds any, and the sandbox's cgroup hands nothing
 //! down, so its processes may live in it.
 //!
-//! TODO(v2 devices): device access needs an eBPF program here; see
-//! `devices.rs`.
+//! v2 has no devices controller: the device allow-list is an eBPF program
+//! attached to the sandbox's cgroup (`devices.rs`, `bpf_prog.rs`). It needs
+//! no controller at all, so the hybrid layout's controller-less unified
+//! tree gets it too.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::fs::{self, CgroupFs};
 use super::tree::{self, Leaf, LeafKind};
-use super::{CgroupError, Resources};
+use super::{CgroupError, Resources, devices};
 
 /// The controllers kiln enables for its sandboxes, whether or not a limit is
 /// set: `memory.events` (the OOM-kill count) and `pids.current` are useful
@@ -72,12 +74,19 @@ pub(crate) fn create(
         dir: leaf.clone(),
         kind: LeafKind::V2,
     });
-    apply_limits(fs, &leaf, resources)
+    apply_limits(fs, &leaf, resources)?;
+    // Not optional: without it CAP_MKNOD opens host disks (devices.rs).
+    // Whatever stops bpf(2) (no CAP_BPF/CAP_SYS_ADMIN, a kernel without
+    // CONFIG_CGROUP_BPF, a seccomp filter around kiln) fails the sandbox
+    // rather than running it without the allow-list: nothing else on v2
+    // stands in for it.
+    devices::restrict_v2(fs, &leaf)
 }
 
 /// Creates `<base>/kiln/<name>` with no controllers: the hybrid layout's
-/// unified tree, where the sandbox is only tracked.
-pub(crate) fn create_tracking_only(
+/// unified tree, where the sandbox is tracked, and gets the v2 device
+/// allow-list on top of the v1 one.
+pub(crate) fn create_unified(
     fs: &dyn CgroupFs,
     base: &Path,
     name: &str,
@@ -86,9 +95,15 @@ pub(crate) fn create_tracking_only(
     let parent = tree::ensure_parent(fs, base)?;
     let leaf = tree::make_leaf(fs, &parent, name)?;
     created.push(Leaf {
-        dir: leaf,
+        dir: leaf.clone(),
         kind: LeafKind::Unified,
     });
+    // Belt and braces: the kernel checks a device access against the v1
+    // devices cgroup and the v2 programs alike (security/device_cgroup.c),
+    // and v1.rs has already made the devices rules of this sandbox, so a
+    // kernel or a policy that refuses bpf(2) costs nothing here and is not
+    // an error.
+    let _ = devices::restrict_v2(fs, &leaf);
     Ok(())
 }
 
@@ -136,8 +151,10 @@ fn apply_limits(fs: &dyn CgroupFs, leaf: &Path, resources: &Resources) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::super::fake::{FakeFs, create, limits, rel};
-    use super::super::mode::Layout;
+    use super::super::bpf_prog;
+    use super::super::devices::DEFAULT_ALLOW;
+    use super::super::fake::{FakeFs, create, hybrid, limits, rel};
+    use super::super::mode::{Layout, Mode};
     use super::super::{CgroupError, Resources};
     use super::*;
     use std::path::PathBuf;
@@ -266,5 +283,95 @@ mod tests {
             "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\noom_group_kill 0\n",
         );
         assert_eq!(cg.oom_kills().unwrap(), 2);
+    }
+
+    #[test]
+    fn v2_attaches_the_device_program_to_the_leaf() {
+        let fake = FakeFs::v2();
+        let _cg = create(&fake, &Layout::v2(), "1-a", &limits()).unwrap();
+        assert_eq!(
+            fake.device_programs(),
+            [(
+                fake.root().join("kiln/1-a"),
+                bpf_prog::compile(DEFAULT_ALLOW)
+            )]
+        );
+    }
+
+    #[test]
+    fn v2_without_bpf_is_an_error_naming_the_cgroup() {
+        for errno in [libc::EPERM, libc::ENOSYS] {
+            let fake = FakeFs::v2();
+            fake.refuse_bpf(errno);
+            let err = create(&fake, &Layout::v2(), "1-a", &limits()).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, CgroupError::DeviceProgramLoad { .. }),
+                "{msg}"
+            );
+            assert!(msg.contains("/fake/cgroup/kiln/1-a"), "{msg}");
+            assert!(msg.contains("device allow-list"), "{msg}");
+            assert!(
+                !fake.exists(&fake.root().join("kiln/1-a")),
+                "no sandbox without its device allow-list"
+            );
+        }
+    }
+
+    #[test]
+    fn hybrid_attaches_to_the_unified_leaf_and_tolerates_refusal() {
+        let layout = hybrid();
+        assert_eq!(layout.mode, Mode::Hybrid);
+        let fake = FakeFs::v1(&layout);
+        let _cg = create(&fake, &layout, "1-a", &limits()).unwrap();
+        assert_eq!(
+            fake.device_programs(),
+            [(
+                fake.root().join("unified/kiln/1-a"),
+                bpf_prog::compile(DEFAULT_ALLOW)
+            )]
+        );
+
+        // The v1 devices rules are there either way.
+        let fake = FakeFs::v1(&layout);
+        fake.refuse_bpf(libc::EPERM);
+        let cg = create(&fake, &layout, "1-a", &limits()).unwrap();
+        assert!(fake.device_programs().is_empty());
+        assert_eq!(fake.writes_named("devices.deny").len(), 1);
+        assert_eq!(cg.procs_files().len(), 7);
+    }
+
+    #[test]
+    fn v1_gets_no_device_program() {
+        let mut layout = hybrid();
+        layout.mode = Mode::V1;
+        let fake = FakeFs::v1(&layout);
+        let _cg = create(&fake, &layout, "1-a", &limits()).unwrap();
+        assert!(fake.device_programs().is_empty());
+    }
+
+    #[test]
+    fn bpf_errors_explain_themselves() {
+        let path = PathBuf::from("/c/kiln/1-a");
+        let load = |errno, log: &str| CgroupError::DeviceProgramLoad {
+            path: path.clone(),
+            source: std::io::Error::from_raw_os_error(errno),
+            verifier_log: log.to_owned(),
+        };
+        let msg = load(libc::EPERM, "").to_string();
+        assert!(
+            msg.contains("/c/kiln/1-a") && msg.contains("CAP_BPF"),
+            "{msg}"
+        );
+        let msg = load(libc::EACCES, "0: (95) exit | R0 !read_ok").to_string();
+        assert!(
+            msg.ends_with("; verifier log: 0: (95) exit | R0 !read_ok"),
+            "{msg}"
+        );
+        let attach = CgroupError::DeviceProgramAttach {
+            path,
+            source: std::io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert!(attach.to_string().contains("BPF_F_ALLOW_MULTI"), "{attach}");
     }
 }
