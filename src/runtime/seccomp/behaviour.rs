@@ -14,10 +14,14 @@
 
 #![allow(unsafe_code)]
 
+use super::asm::Asm;
+use super::bpf::{DATA_NR, JMP_JA, LD_W_ABS, RET_K, ret_errno};
+use super::search::Steps;
 use super::{apply, default_program};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 use seccompiler::BpfProgram;
+use std::collections::BTreeMap;
 use std::ffi::CStr;
 
 /// A named check, run in the child after the filter is installed.
@@ -249,11 +253,15 @@ fn child(program: &BpfProgram, checks: &[Check]) -> i32 {
 
 fn run_checks(caps: u64, checks: &[Check]) {
     let program = default_program(caps).expect("the profile compiles");
+    run_program(&program, checks);
+}
+
+fn run_program(program: &BpfProgram, checks: &[Check]) {
     // SAFETY: the child only calls `child`, which neither allocates nor
     // takes locks, then _exit.
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => {
-            let status = child(&program, checks);
+            let status = child(program, checks);
             // SAFETY: ends the child without unwinding into the test harness.
             unsafe { libc::_exit(status) }
         }
@@ -271,6 +279,56 @@ fn run_checks(caps: u64, checks: &[Check]) {
             other => panic!("the child ended with {other:?}"),
         },
     }
+}
+
+/// The first number of [`far_jump_program`]'s tree; no kernel has it.
+const FAR_FIRST: i64 = 1000;
+/// How many numbers the tree answers.
+const FAR_COUNT: i64 = 700;
+
+/// A program whose search tree is too big for 8-bit jumps, so that the
+/// kernel has to accept and follow the trampolines: number `FAR_FIRST + i`
+/// answers errno `i + 1`, everything else is allowed.
+fn far_jump_program() -> BpfProgram {
+    let points: BTreeMap<u32, u32> = (0..FAR_COUNT)
+        .map(|i| {
+            let nr = u32::try_from(FAR_FIRST + i).expect("small");
+            let errno = u32::try_from(i + 1).expect("small");
+            (nr, ret_errno(errno))
+        })
+        .collect();
+    let mut asm = Asm::default();
+    asm.stmt(LD_W_ABS, DATA_NR);
+    Steps::new(libc::SECCOMP_RET_ALLOW, &points)
+        .emit(&mut asm, &mut |asm, &action| {
+            asm.stmt(RET_K, action);
+            Ok(())
+        })
+        .expect("emits");
+    asm.finish().expect("lays out")
+}
+
+const FAR_CHECKS: &[Check] = &[
+    ("each number of the tree gets its own errno", || {
+        (0..FAR_COUNT).all(|i| {
+            let errno = i32::try_from(i + 1).unwrap_or(0);
+            refused(FAR_FIRST + i, [0; 5], errno)
+        })
+    }),
+    ("the next number reaches the kernel (ENOSYS)", || {
+        refused(FAR_FIRST + FAR_COUNT, [0; 5], libc::ENOSYS)
+    }),
+    ("getpid works", || {
+        sys(libc::SYS_getpid, [0; 5]).is_ok_and(|pid| pid > 0)
+    }),
+];
+
+#[test]
+fn the_kernel_follows_trampolines_over_long_jumps() {
+    let program = far_jump_program();
+    let trampolines = program.iter().filter(|ins| ins.code == JMP_JA).count();
+    assert!(trampolines > 0, "{} instructions", program.len());
+    run_program(&program, FAR_CHECKS);
 }
 
 fn docker_caps() -> u64 {

@@ -1,34 +1,36 @@
 //! From the profile and a capability set to one classic-BPF program.
 //!
-//! The program has two parts:
+//! The program, in the order the kernel runs it:
 //!
-//! 1. A short prefix, written here, for the calls answered with their own
-//!    errno ([`profile::ERRNO_UNLESS`], today only `clone3` → `ENOSYS`).
-//!    seccompiler gives a filter one match action and one default action,
-//!    so a third outcome has to come before its program. The prefix checks
-//!    the architecture first: the same number means another call on another
-//!    ABI. It only loads `nr` and `arch`, so the kernel's constant-action
-//!    cache (Linux 5.11) still lets allowed calls skip the filter entirely.
-//! 2. seccompiler's program: architecture check (any other ABI kills the
-//!    process), then one comparison chain per allowed system call, with the
-//!    argument conditions of the conditional rules; anything unmatched
-//!    returns `EPERM`, docker's `defaultErrnoRet`.
+//! 1. The ABI check. `arch` must be the build target's [`AUDIT_ARCH`]; a
+//!    call through any other ABI kills the process, since its numbers mean
+//!    other calls (see the module docs of [`super`]).
+//! 2. A binary search on the call number ([`super::search`]) over the runs
+//!    of numbers that get the same answer (about 65 with docker's default
+//!    capabilities, fewer with more). x32 calls share `AUDIT_ARCH_X86_64`
+//!    but carry `__X32_SYSCALL_BIT` (0x40000000) in their number, above
+//!    every call of the table, so they land in the last run, with numbers
+//!    no kernel has and negative ones: `EPERM`.
+//! 3. At each leaf either a constant answer (allow; `EPERM`, docker's
+//!    `defaultErrnoRet`; a call's own errno, `clone3` → `ENOSYS`) or the
+//!    argument checks of a conditional rule: load the low half of the
+//!    argument, mask it, and search the allowed values the same way.
+//!
+//! An allowed call takes the 3 instructions of the ABI check and the
+//! number load, ⌈log2 runs⌉ comparisons and a return: 11 at most, where a
+//! chain of one comparison per call took up to 700. The kernel walks the
+//! program once per call number when it installs it, to find the numbers
+//! whose answer does not depend on the arguments (seccomp's constant-action
+//! cache, Linux 5.11); those never run the filter again. Only leaves that
+//! load an argument (clone, socket, personality) run it on every call.
 
+use super::asm::Asm;
+use super::bpf::{ALU_AND_K, DATA_ARCH, DATA_NR, JMP_JEQ_K, LD_W_ABS, RET_K, arg_low, ret_errno};
 use super::kernel::Release;
+use super::search::Steps;
 use super::{SeccompError, Sys, allow, profile};
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch, sock_filter,
-};
-use std::collections::BTreeMap;
-
-/// The kernel's limit on a filter's length (`BPF_MAXINSNS`).
-pub const BPF_MAXINSNS: usize = 4096;
-
-#[cfg(target_arch = "x86_64")]
-const TARGET: TargetArch = TargetArch::x86_64;
-#[cfg(target_arch = "aarch64")]
-const TARGET: TargetArch = TargetArch::aarch64;
+use seccompiler::BpfProgram;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `AUDIT_ARCH_*` of the build target (`include/uapi/linux/audit.h`): the
 /// ELF machine with the 64-bit and little-endian flags.
@@ -37,127 +39,94 @@ pub const AUDIT_ARCH: u32 = 0xc000_003e;
 #[cfg(target_arch = "aarch64")]
 pub const AUDIT_ARCH: u32 = 0xc000_00b7;
 
-// Classic BPF opcodes (include/uapi/linux/bpf_common.h) and the offsets of
-// struct seccomp_data (include/uapi/linux/seccomp.h) the prefix needs.
-/// `BPF_LD | BPF_W | BPF_ABS`: load a 32-bit word of `seccomp_data`.
-const LD_W_ABS: u16 = 0x20;
-/// `BPF_JMP | BPF_JEQ | BPF_K`: compare with a constant.
-const JMP_JEQ_K: u16 = 0x15;
-/// `BPF_RET | BPF_K`: return a constant action.
-const RET_K: u16 = 0x06;
-/// `offsetof(struct seccomp_data, nr)`.
-const DATA_NR: u32 = 0;
-/// `offsetof(struct seccomp_data, arch)`.
-const DATA_ARCH: u32 = 4;
+const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+const KILL_PROCESS: u32 = libc::SECCOMP_RET_KILL_PROCESS;
 
-/// What the filter lets through for one system call number.
-enum Allow {
-    /// Any arguments.
-    Always,
-    /// Arguments matching one of these rules.
-    When(Vec<SeccompRule>),
+/// docker's `defaultErrnoRet`, the answer to everything not allowed.
+fn eperm() -> u32 {
+    ret_errno(libc::EPERM.unsigned_abs())
 }
 
-/// The allowlist being assembled; an unconditional entry wins over
-/// conditional ones for the same call, whatever the order they come in.
-#[derive(Default)]
-struct Allowlist(BTreeMap<i64, Allow>);
+/// What the filter answers for one system call number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// The same action whatever the arguments.
+    Return(u32),
+    /// Allowed when one of these checks passes, `EPERM` otherwise.
+    Args(Vec<ArgCheck>),
+}
 
-impl Allowlist {
-    fn always(&mut self, syscalls: &[Sys]) {
-        for sys in syscalls {
-            self.0.insert(sys.nr(), Allow::Always);
+/// Passes when the low 32 bits of argument `arg`, and-ed with `mask`, are
+/// one of `allowed`. Only the low half: every argument the profile
+/// inspects is an `int` or `unsigned int` for the kernel, which ignores the
+/// upper half of the register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ArgCheck {
+    arg: u8,
+    mask: u32,
+    allowed: BTreeSet<u32>,
+}
+
+impl ArgCheck {
+    /// Argument `arg` is one of `values`.
+    fn one_of(arg: u8, values: &[u32]) -> Self {
+        Self {
+            arg,
+            mask: u32::MAX,
+            allowed: values.iter().copied().collect(),
         }
     }
 
-    fn when(&mut self, sys: Sys, rule: SeccompRule) {
+    /// Argument `arg` has none of the bits of `mask` set.
+    fn none_of(arg: u8, mask: u32) -> Self {
+        Self {
+            arg,
+            mask,
+            allowed: BTreeSet::from([0]),
+        }
+    }
+}
+
+/// Every call number the filter does not refuse with `EPERM`, and how.
+#[derive(Default)]
+struct Table(BTreeMap<u32, Verdict>);
+
+impl Table {
+    /// Allows `syscalls` whatever their arguments; this wins over argument
+    /// checks of the same call, whatever the order they come in.
+    fn always(&mut self, syscalls: &[Sys]) -> Result<(), SeccompError> {
+        for &sys in syscalls {
+            self.0.insert(number(sys)?, Verdict::Return(ALLOW));
+        }
+        Ok(())
+    }
+
+    /// Allows `sys` when `check` passes, or one of its other checks.
+    fn when(&mut self, sys: Sys, check: ArgCheck) -> Result<(), SeccompError> {
         let entry = self
             .0
-            .entry(sys.nr())
-            .or_insert_with(|| Allow::When(Vec::new()));
-        if let Allow::When(rules) = entry {
-            rules.push(rule);
+            .entry(number(sys)?)
+            .or_insert_with(|| Verdict::Args(Vec::new()));
+        if let Verdict::Args(checks) = entry {
+            checks.push(check);
         }
+        Ok(())
     }
 
-    fn into_rules(self) -> BTreeMap<i64, Vec<SeccompRule>> {
+    /// Refuses `sys` with `errno`, whatever was decided for it before.
+    fn answer(&mut self, sys: Sys, errno: u32) -> Result<(), SeccompError> {
         self.0
-            .into_iter()
-            .map(|(nr, allow)| match allow {
-                // seccompiler's spelling of "any arguments".
-                Allow::Always => (nr, Vec::new()),
-                Allow::When(rules) => (nr, rules),
-            })
-            .collect()
+            .insert(number(sys)?, Verdict::Return(ret_errno(errno)));
+        Ok(())
     }
 }
 
-/// One condition on the low 32 bits of argument `arg`: every argument the
-/// profile inspects is an `int` or `unsigned int` for the kernel, which
-/// ignores the upper half of the register.
-fn low32(arg: u8, op: SeccompCmpOp, value: u32) -> Result<SeccompRule, SeccompError> {
-    let condition = SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, u64::from(value))?;
-    Ok(SeccompRule::new(vec![condition])?)
-}
-
-/// The socket(2) rules: one "less than" for the unbroken run of allowed
-/// domains from `AF_UNIX` up (it also admits `AF_UNSPEC`, 0, which no
-/// kernel can create), then one equality per remaining domain. A bounded
-/// range would need two conditions per rule and saves little.
-fn socket_rules(domains: &[u32]) -> Result<Vec<SeccompRule>, SeccompError> {
-    let mut sorted = domains.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let run = sorted
-        .iter()
-        .zip(1..)
-        .take_while(|&(&domain, expected)| domain == expected)
-        .count();
-    let mut rules = Vec::with_capacity(sorted.len() - run + 1);
-    if let Some(&last) = run.checked_sub(1).and_then(|i| sorted.get(i)) {
-        rules.push(low32(0, SeccompCmpOp::Lt, last + 1)?);
-    }
-    for &domain in &sorted[run..] {
-        rules.push(low32(0, SeccompCmpOp::Eq, domain)?);
-    }
-    Ok(rules)
-}
-
-/// The prefix answering `(call, errno)` pairs before seccompiler's program
-/// runs. Empty when there is nothing to answer.
-fn errno_prefix(answers: &[(Sys, u32)]) -> Result<Vec<sock_filter>, SeccompError> {
-    if answers.is_empty() {
-        return Ok(Vec::new());
-    }
-    let stmt = |code, k| sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jeq = |k, jt, jf| sock_filter {
-        code: JMP_JEQ_K,
-        jt,
-        jf,
-        k,
-    };
-    // A foreign ABI is killed here exactly as seccompiler's own check
-    // would: its numbers mean other calls, so nothing below applies to it.
-    let mut prefix = vec![
-        stmt(LD_W_ABS, DATA_ARCH),
-        jeq(AUDIT_ARCH, 1, 0),
-        stmt(RET_K, u32::from(SeccompAction::KillProcess)),
-        stmt(LD_W_ABS, DATA_NR),
-    ];
-    for &(sys, errno) in answers {
-        let nr = u32::try_from(sys.nr()).map_err(|_| SeccompError::Number {
-            name: sys.name(),
-            nr: sys.nr(),
-        })?;
-        prefix.push(jeq(nr, 0, 1));
-        prefix.push(stmt(RET_K, u32::from(SeccompAction::Errno(errno))));
-    }
-    Ok(prefix)
+/// The call's number as the filter sees it: `seccomp_data.nr` is an `int`.
+fn number(sys: Sys) -> Result<u32, SeccompError> {
+    u32::try_from(sys.nr()).map_err(|_| SeccompError::Number {
+        name: sys.name(),
+        nr: sys.nr(),
+    })
 }
 
 /// docker's default profile for a container whose effective capability set
@@ -165,46 +134,88 @@ fn errno_prefix(answers: &[(Sys, u32)]) -> Result<Vec<sock_filter>, SeccompError
 /// (`None`: unknown, treated as too old for the kernel-gated rules).
 pub fn build(caps: u64, kernel: Option<Release>) -> Result<BpfProgram, SeccompError> {
     let has = |cap: caps::Capability| caps & cap.bitmask() != 0;
-    let mut list = Allowlist::default();
+    let mut table = Table::default();
 
-    list.always(allow::COMMON);
-    list.always(allow::ARCH);
-    list.always(profile::ARCH);
+    table.when(
+        profile::PERSONALITY,
+        ArgCheck::one_of(0, &profile::PERSONALITIES),
+    )?;
+    table.when(
+        profile::SOCKET,
+        ArgCheck::one_of(0, profile::SOCKET_DOMAINS),
+    )?;
+    // With CAP_SYS_ADMIN clone is unconditional and this check goes.
+    table.when(
+        profile::CLONE,
+        ArgCheck::none_of(0, profile::NAMESPACE_FLAGS),
+    )?;
+
+    table.always(allow::COMMON)?;
+    table.always(allow::ARCH)?;
+    table.always(profile::ARCH)?;
     if kernel.is_some_and(|release| release.at_least(profile::PTRACE_SAFE_SINCE)) {
-        list.always(profile::PTRACE);
+        table.always(profile::PTRACE)?;
     }
     for group in profile::GATED {
         if has(group.cap) {
-            list.always(group.syscalls);
+            table.always(group.syscalls)?;
         }
     }
 
-    for &persona in &profile::PERSONALITIES {
-        list.when(profile::PERSONALITY, low32(0, SeccompCmpOp::Eq, persona)?);
+    for rule in profile::ERRNO_UNLESS {
+        if !has(rule.unless) {
+            table.answer(rule.sys, rule.errno)?;
+        }
     }
-    for rule in socket_rules(profile::SOCKET_DOMAINS)? {
-        list.when(profile::SOCKET, rule);
-    }
-    // With CAP_SYS_ADMIN clone is already unconditional and this is a no-op.
-    let no_namespaces = SeccompCmpOp::MaskedEq(u64::from(profile::NAMESPACE_FLAGS));
-    list.when(profile::CLONE, low32(0, no_namespaces, 0)?);
+    program(&table)
+}
 
-    let answers: Vec<(Sys, u32)> = profile::ERRNO_UNLESS
-        .iter()
-        .filter(|rule| !has(rule.unless))
-        .map(|rule| (rule.sys, rule.errno))
-        .collect();
+/// The ABI check, then the search over call numbers.
+fn program(table: &Table) -> Result<BpfProgram, SeccompError> {
+    let mut asm = Asm::default();
+    let (native, foreign) = (asm.label(), asm.label());
+    asm.stmt(LD_W_ABS, DATA_ARCH);
+    asm.branch(JMP_JEQ_K, AUDIT_ARCH, native, foreign);
+    asm.place(foreign);
+    asm.stmt(RET_K, KILL_PROCESS);
+    asm.place(native);
+    asm.stmt(LD_W_ABS, DATA_NR);
+    Steps::new(Verdict::Return(eperm()), &table.0).emit(&mut asm, &mut verdict)?;
+    asm.finish()
+}
 
-    let filter = SeccompFilter::new(
-        list.into_rules(),
-        SeccompAction::Errno(libc::EPERM.unsigned_abs()),
-        SeccompAction::Allow,
-        TARGET,
-    )?;
-    let mut program = errno_prefix(&answers)?;
-    program.extend(BpfProgram::try_from(filter)?);
-    if program.len() > BPF_MAXINSNS {
-        return Err(SeccompError::TooLarge { len: program.len() });
+/// The leaf of one run of call numbers.
+fn verdict(asm: &mut Asm, verdict: &Verdict) -> Result<(), SeccompError> {
+    let checks = match verdict {
+        Verdict::Return(action) => {
+            asm.stmt(RET_K, *action);
+            return Ok(());
+        }
+        Verdict::Args(checks) if checks.is_empty() => {
+            asm.stmt(RET_K, eperm());
+            return Ok(());
+        }
+        Verdict::Args(checks) => checks,
+    };
+    for (index, check) in checks.iter().enumerate() {
+        // A failed check goes on to the next one; the last one refuses.
+        let next = (index + 1 < checks.len()).then(|| asm.label());
+        asm.stmt(LD_W_ABS, arg_low(check.arg));
+        if check.mask != u32::MAX {
+            asm.stmt(ALU_AND_K, check.mask);
+        }
+        let allowed: BTreeMap<u32, bool> = check.allowed.iter().map(|&v| (v, true)).collect();
+        Steps::new(false, &allowed).emit(asm, &mut |asm, &passes| {
+            match (passes, next) {
+                (true, _) => asm.stmt(RET_K, ALLOW),
+                (false, Some(next)) => asm.goto(next),
+                (false, None) => asm.stmt(RET_K, eperm()),
+            }
+            Ok(())
+        })?;
+        if let Some(next) = next {
+            asm.place(next);
+        }
     }
-    Ok(program)
+    Ok(())
 }

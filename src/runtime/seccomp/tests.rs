@@ -2,7 +2,8 @@
 //! [`super::sim`]: every rule of the profile, for several capability sets,
 //! without installing anything.
 
-use super::compile::{AUDIT_ARCH, BPF_MAXINSNS, build};
+use super::bpf::BPF_MAXINSNS;
+use super::compile::{AUDIT_ARCH, build};
 use super::kernel::Release;
 use super::sim::{Data, run};
 use super::{SeccompError, Sys, allow, apply, default_program, profile};
@@ -86,8 +87,9 @@ fn fits_the_kernel_limit_with_docker_defaults() {
         "{} instructions",
         program.len()
     );
-    // Not trivially short: ~300 calls at five instructions or more each.
-    assert!(program.len() > 1000, "{} instructions", program.len());
+    // Not trivially short: a comparison and a leaf for each of the ~65
+    // runs of call numbers with one answer, and the argument checks.
+    assert!(program.len() > 100, "{} instructions", program.len());
 }
 
 #[test]
@@ -100,8 +102,9 @@ fn fits_the_kernel_limit_with_sys_admin_and_with_everything() {
             len <= BPF_MAXINSNS,
             "{len} instructions with caps {caps:#x}"
         );
-        // More calls allowed, a longer program: the capabilities counted.
-        assert!(len > docker.len(), "{len} instructions with caps {caps:#x}");
+        // The capabilities counted. (Not as a longer program: more calls
+        // allowed join runs of numbers, and the search gets shorter.)
+        assert_ne!(program, docker, "caps {caps:#x}");
     }
 }
 
