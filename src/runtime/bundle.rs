@@ -4,16 +4,17 @@
 //! ```text
 //! <parent>/.rootfs    empty; each sandbox mounts its overlay here
 //! <parent>/.init      empty file; kiln's binary is bound here read-only
+//! <parent>/.etc       empty; each sandbox mounts a small tmpfs here and
+//!                     writes its generated hosts, resolv.conf and
+//!                     hostname in it, to bind them on /etc/…
 //! <dir>/upper         the overlay's upper directory: every change
 //! <dir>/work          overlayfs's work directory
 //! <dir>/empty         the only lower layer of an image with no layers
-//! <dir>/etc/hosts     generated, bind-mounted on /etc/hosts
-//! <dir>/etc/resolv.conf, <dir>/etc/hostname   likewise
 //! ```
 //!
-//! The two mountpoints are shared by every sandbox: each mounts on them in
-//! its own private mount namespace, so they never see each other's mounts
-//! and the host sees two empty entries. Nothing is mounted in the host's
+//! The three mountpoints are shared by every sandbox: each mounts on them
+//! in its own private mount namespace, so they never see each other's
+//! mounts and the host sees three empty entries. Nothing is mounted in the host's
 //! namespace, so removing `<dir>` is all the clean-up a dead sandbox needs.
 //! (Every file made per sandbox is a file removed per sandbox: sharing the
 //! mountpoints takes four file-system operations off each start.)
@@ -31,7 +32,10 @@ pub(crate) struct InitConfig {
     pub lowers: Vec<PathBuf>,
     pub upper: PathBuf,
     pub work: PathBuf,
-    pub etc_files: Vec<(String, PathBuf)>,
+    /// Where the init mounts its tmpfs for the generated `/etc` files.
+    pub etc_dir: PathBuf,
+    /// The generated `/etc` files: container path and contents.
+    pub etc_files: Vec<(String, String)>,
 }
 
 /// The sandbox directory's paths.
@@ -50,15 +54,12 @@ impl Bundle {
         let bundle = Bundle {
             dir: dir.to_path_buf(),
         };
-        for sub in ["upper", "work", "etc"] {
+        for sub in ["upper", "work"] {
             std::fs::create_dir(dir.join(sub))?;
         }
         if spec.rootfs.layers.is_empty() {
             std::fs::create_dir(dir.join("empty"))?;
         }
-        std::fs::write(dir.join("etc/hostname"), format!("{}\n", spec.hostname))?;
-        std::fs::write(dir.join("etc/hosts"), hosts_file(spec))?;
-        std::fs::write(dir.join("etc/resolv.conf"), resolv_conf())?;
         Ok(bundle)
     }
 
@@ -92,10 +93,12 @@ impl Bundle {
             lowers,
             upper: self.upper(),
             work: self.dir.join("work"),
-            etc_files: ["hosts", "resolv.conf", "hostname"]
-                .iter()
-                .map(|f| (format!("/etc/{f}"), self.dir.join("etc").join(f)))
-                .collect(),
+            etc_dir: self.shared().join(".etc"),
+            etc_files: vec![
+                ("/etc/hosts".into(), hosts_file(spec)),
+                ("/etc/resolv.conf".into(), resolv_conf()),
+                ("/etc/hostname".into(), format!("{}\n", spec.hostname)),
+            ],
         }
     }
 }
@@ -103,9 +106,11 @@ impl Bundle {
 /// Makes the shared mountpoints when missing; several kilns may race here,
 /// and whoever loses finds them made.
 fn ensure_shared(parent: &Path) -> io::Result<()> {
-    match std::fs::create_dir(parent.join(".rootfs")) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-        _ => {}
+    for dir in [".rootfs", ".etc"] {
+        match std::fs::create_dir(parent.join(dir)) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
     }
     match std::fs::OpenOptions::new()
         .write(true)

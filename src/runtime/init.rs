@@ -22,12 +22,14 @@ use crate::spawn::{CONSOLE_FD, INIT_ARG0, SPEC_FD, STATUS_FD};
 use crate::spec::{Mount, Network};
 use crate::status::{self, StatusLine};
 use crate::syscall::Linux;
+use nix::mount::MsFlags;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
 
 /// Runs the init when this process was started as one (argv[0] is
 /// [`INIT_ARG0`]); otherwise returns at once. kiln's `main` calls this
@@ -118,19 +120,7 @@ fn prepare(
         network::loopback_up()
             .map_err(|e| format!("cannot bring up the loopback interface: {e}"))?;
     }
-    let etc: Vec<(&'static str, std::path::PathBuf)> = config
-        .etc_files
-        .iter()
-        .filter_map(|(target, source)| {
-            // Only the three known names cross the pipe; map them back to
-            // static strings and skip any the caller mounts itself.
-            let known = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"]
-                .into_iter()
-                .find(|k| k == target)?;
-            let overridden = spec.mounts.iter().any(|m| m.target() == known);
-            (!overridden).then(|| (known, source.clone()))
-        })
-        .collect();
+    let etc = write_etc_files(config)?;
     let mounts: Vec<Mount> = spec.mounts.clone();
     let stubs = rootfs::prepare(
         &Linux,
@@ -164,6 +154,39 @@ fn prepare(
     let caps = crate::caps::mask(&crate::caps::DOCKER_DEFAULT);
     let seccomp = crate::seccomp::default_program(caps).map_err(|e| e.to_string())?;
     Ok(Prepared { tty_path, seccomp })
+}
+
+/// Writes the generated `/etc` files into a tmpfs private to this mount
+/// namespace (nothing on disk to create or delete per sandbox; a program
+/// that edits `/etc/hosts` edits this copy, which goes with the sandbox).
+/// Files the caller mounts itself are skipped.
+fn write_etc_files(config: &InitConfig) -> Result<Vec<(&'static str, PathBuf)>, String> {
+    nix::mount::mount(
+        Some("tmpfs"),
+        &config.etc_dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("size=1m,mode=755"),
+    )
+    .map_err(|e| format!("cannot mount a tmpfs on {}: {e}", config.etc_dir.display()))?;
+    let mut files = Vec::new();
+    for (target, contents) in &config.etc_files {
+        // Only the three known names; map them back to static strings.
+        let Some(known) = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"]
+            .into_iter()
+            .find(|k| k == target)
+        else {
+            continue;
+        };
+        if config.spec.mounts.iter().any(|m| m.target() == known) {
+            continue;
+        }
+        let path = config.etc_dir.join(known.trim_start_matches("/etc/"));
+        std::fs::write(&path, contents)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        files.push((known, path));
+    }
+    Ok(files)
 }
 
 /// Reaps, forwards, and returns the process's status once it is gone.

@@ -310,6 +310,11 @@ fn real_device_program_blocks_a_host_disk_on_its_own() {
         .collect();
     assert_eq!(v2_procs.len(), 1, "{v2_procs:?}");
     let leaf = v2_procs[0].parent().unwrap().to_path_buf();
+    if mode == Mode::Hybrid {
+        // Production leaves hybrid hosts to the v1 devices controller;
+        // attach the program here to prove it on its own.
+        devices::restrict_v2(&HostFs::new(Path::new(CGROUP_ROOT)), &leaf).unwrap();
+    }
 
     let dir = std::fs::File::open(&leaf).unwrap();
     let (ids, flags) = bpf_sys::query_device_programs(std::os::fd::AsFd::as_fd(&dir)).unwrap();
