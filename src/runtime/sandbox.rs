@@ -355,11 +355,15 @@ fn limits(spec: &RunSpec) -> cgroups::Resources {
 /// Removes sandbox directories under `parent_dir` and kiln cgroups left by
 /// kiln processes that no longer exist (killed with SIGKILL, or a crash).
 /// Their mounts died with their mount namespaces; only files remain.
+///
+/// A kiln that dies with a sandbox running leaves its directory behind
+/// (it is made before the cgroup and removed after it), so the cgroup trees
+/// are only swept when a dead kiln's directory is found: the common start,
+/// with nothing stale, reads one directory.
 pub fn remove_stale(parent_dir: &Path) -> Result<usize, RuntimeError> {
-    let mut removed = cgroups::remove_stale()?;
     let entries = match std::fs::read_dir(parent_dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(source) => {
             return Err(RuntimeError::Bundle {
                 dir: parent_dir.to_path_buf(),
@@ -367,17 +371,27 @@ pub fn remove_stale(parent_dir: &Path) -> Result<usize, RuntimeError> {
             });
         }
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.split('-').next())
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let alive = nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok();
-        if !alive && std::fs::remove_dir_all(entry.path()).is_ok() {
+    let dead: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok());
+            // Only ESRCH means gone; EPERM is a live process of another user.
+            pid.is_some_and(|pid| {
+                nix::sys::signal::kill(Pid::from_raw(pid), None) == Err(nix::Error::ESRCH)
+            })
+        })
+        .map(|entry| entry.path())
+        .collect();
+    if dead.is_empty() {
+        return Ok(0);
+    }
+    let mut removed = cgroups::remove_stale()?;
+    for dir in dead {
+        if std::fs::remove_dir_all(&dir).is_ok() {
             removed += 1;
         }
     }
