@@ -540,3 +540,45 @@ fn the_init_reaps_orphans() {
     ]);
     assert_eq!(stdout_of(&out), "0\n");
 }
+
+#[test]
+fn stdin_only_with_i_and_clear_errors_for_bad_input() {
+    let Some(f) = fixture() else { return };
+    let piped = |args: &[&str]| {
+        use std::io::Write as _;
+        let mut child = f
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"from stdin\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // docker gives the program /dev/null unless -i keeps stdin open.
+    assert_eq!(stdout_of(&piped(&["-i", "box", "cat"])), "from stdin\n");
+    assert_eq!(stdout_of(&piped(&["box", "cat"])), "");
+
+    let missing = f.run(&["no-such-image"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("no-such-image"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let volume = f.run(&["-v", "relative:/data", "box", "true"]);
+    assert_eq!(volume.status.code(), Some(1));
+    assert!(
+        text(&volume.stderr).contains("named volumes are not supported"),
+        "{}",
+        text(&volume.stderr)
+    );
+    let memory = f.run(&["--memory", "12x", "box", "true"]);
+    assert_eq!(memory.status.code(), Some(2), "a usage error");
+}
