@@ -40,6 +40,10 @@ impl Store {
         }
         let dir = self.root().join("snapshots");
         std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
+        // 0700: snapshots hold image content — setuid binaries, device
+        // nodes — that no other host user may reach (CVE-2021-41091).
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .at("cannot restrict", &dir)?;
         let mut paths = Vec::with_capacity(diff_ids.len());
         for ((chain_id, diff_id), layer) in chain_ids(diff_ids)
             .iter()

@@ -54,11 +54,15 @@ impl Bundle {
         let bundle = Bundle {
             dir: dir.to_path_buf(),
         };
-        for sub in ["upper", "work"] {
-            std::fs::create_dir(dir.join(sub))?;
-        }
+        let mut subs = vec!["upper", "work"];
         if spec.rootfs.layers.is_empty() {
-            std::fs::create_dir(dir.join("empty"))?;
+            subs.push("empty");
+        }
+        for sub in subs {
+            if let Err(e) = std::fs::create_dir(dir.join(sub)) {
+                let _ = std::fs::remove_dir_all(dir);
+                return Err(e);
+            }
         }
         Ok(bundle)
     }
@@ -82,6 +86,12 @@ impl Bundle {
     }
 
     pub(crate) fn init_config(&self, spec: &RunSpec) -> InitConfig {
+        // A new UTS namespace starts with the host's name: never keep it.
+        let mut spec = spec.clone();
+        if spec.hostname.is_empty() {
+            spec.hostname = DEFAULT_HOSTNAME.to_string();
+        }
+        let spec = &spec;
         let lowers = if spec.rootfs.layers.is_empty() {
             vec![self.dir.join("empty")]
         } else {
@@ -102,6 +112,9 @@ impl Bundle {
         }
     }
 }
+
+/// The host name of a sandbox whose spec gives none.
+pub const DEFAULT_HOSTNAME: &str = "kiln";
 
 /// Makes the shared mountpoints when missing; several kilns may race here,
 /// and whoever loses finds them made.

@@ -52,6 +52,9 @@ fn adopt(fd: i32) -> OwnedFd {
 
 fn init_main() -> i32 {
     let _ = nix::sys::prctl::set_dumpable(false);
+    // runc's default: what the sandbox creates (the generated /etc files,
+    // files of RUN steps) must not depend on the caller's umask.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     // `ps` shows comm, which execve took from the bind target's file name.
     let _ = nix::sys::prctl::set_name(c"kiln-init");
     let status_fd = adopt(STATUS_FD);
@@ -132,6 +135,7 @@ fn prepare(
             etc_files: &etc,
             mounts: &mounts,
             readonly: spec.readonly_rootfs,
+            workdir: if spec.cwd.is_empty() { "/" } else { &spec.cwd },
         },
     )
     .map_err(|e| e.to_string())?;

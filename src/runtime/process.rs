@@ -43,6 +43,7 @@ pub(crate) fn exec(config: &InitConfig, prepared: Prepared, mut status: File) ->
 
 fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infallible, Failure> {
     let spec = &config.spec;
+    crate::fds::default_signal_actions().map_err(setup_err("reset signal actions"))?;
     SigSet::empty()
         .thread_set_mask()
         .map_err(setup_err("unblock signals"))?;

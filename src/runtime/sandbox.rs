@@ -107,6 +107,10 @@ impl Sandbox {
     /// Starts `spec` in a new sandbox whose directory is created under
     /// `parent_dir`. Returns once the program is running (its execve
     /// succeeded) or with the reason it could not start.
+    ///
+    /// The sandbox dies when the *thread* that started it exits (the
+    /// parent-death signal is per thread, prctl(2)): a multi-threaded
+    /// caller must start sandboxes from a thread that outlives them.
     pub fn start(parent_dir: &Path, spec: &RunSpec, stdio: Stdio) -> Result<Sandbox, RuntimeError> {
         let name = sandbox_name();
         let dir = parent_dir.join(&name);
@@ -115,6 +119,15 @@ impl Sandbox {
             source,
         };
         std::fs::create_dir_all(parent_dir).map_err(bundle_err)?;
+        // 0700: a sandbox's upper directory holds whatever its root made —
+        // device nodes, setuid binaries — on a file system without nodev or
+        // nosuid; no other host user may reach it (CVE-2021-41091, the same
+        // hole in docker's overlay2 directories).
+        std::fs::set_permissions(
+            parent_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .map_err(bundle_err)?;
         let bundle = Bundle::create(&dir, spec).map_err(bundle_err)?;
         let cgroup = match Cgroup::create(&name, &limits(spec)) {
             Ok(c) => c,
@@ -289,28 +302,35 @@ impl Sandbox {
     /// directory stays for the caller (a `RUN` step commits its upper
     /// directory); [`Bundle::remove`] deletes it.
     pub fn finish(mut self) -> Result<(Exit, Bundle), RuntimeError> {
-        let exit = self.end()?;
+        let exit = self.end();
         crate::stubs::remove(&self.bundle.upper(), &self.layers, &self.stubs);
-        Ok((exit, self.bundle.clone()))
+        Ok((exit?, self.bundle.clone()))
     }
 
     /// Waits for the end and removes everything the sandbox used, its
     /// changes included (`kiln run`).
     pub fn discard(mut self) -> Result<Exit, RuntimeError> {
-        let exit = self.end()?;
-        self.bundle.clone().remove()?;
+        let exit = self.end();
+        let removed = self.bundle.clone().remove();
+        let exit = exit?;
+        removed?;
         Ok(exit)
     }
 
+    /// Waits and removes the cgroup; the caller cleans the directory
+    /// whatever this returns.
     fn end(&mut self) -> Result<Exit, RuntimeError> {
-        let code = self.wait()?;
+        let code = self.wait();
         let oom_killed = self
             .cgroup
             .as_ref()
             .is_some_and(|c| c.oom_kills().is_ok_and(|n| n > 0));
-        if let Some(cgroup) = self.cgroup.take() {
-            cgroup.remove()?;
-        }
+        let removed = match self.cgroup.take() {
+            Some(cgroup) => cgroup.remove(),
+            None => Ok(()),
+        };
+        let code = code?;
+        removed?;
         Ok(Exit { code, oom_killed })
     }
 }
@@ -389,13 +409,16 @@ pub fn remove_stale(parent_dir: &Path) -> Result<usize, RuntimeError> {
     if dead.is_empty() {
         return Ok(0);
     }
-    let mut removed = cgroups::remove_stale()?;
+    // Directories go even when a cgroup cannot (a task stuck in D state):
+    // one stuck leftover must not keep later sandboxes from starting.
+    let cgroups = cgroups::remove_stale();
+    let mut removed = 0;
     for dir in dead {
         if std::fs::remove_dir_all(&dir).is_ok() {
             removed += 1;
         }
     }
-    Ok(removed)
+    Ok(removed + cgroups?)
 }
 
 impl Bundle {

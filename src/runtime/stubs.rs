@@ -9,8 +9,16 @@
 //! to hold a stub — empty, not opaque, and the same directory (type, mode,
 //! owner) as in the layer below. A directory the program wrote into, or
 //! replaced, stays: that is a real change.
+//!
+//! The program may have renamed a stub's parent and put a symlink in its
+//! place (`mv /etc /e; ln -s /host/dir /etc` works on an upper-only
+//! directory); kiln runs as root on the host, so every step here goes
+//! through descriptors opened with `RESOLVE_NO_SYMLINKS` beneath the upper
+//! directory and never follows a link out of it.
 
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use std::collections::BTreeSet;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
@@ -18,19 +26,31 @@ use std::path::{Path, PathBuf};
 /// copied-up parents that only held them from `upper`; `lowers` are the
 /// read-only layers, topmost first.
 pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String]) {
+    let Ok(top) = rustix::fs::open(
+        upper,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
     let mut parents = BTreeSet::new();
     for stub in stubs.iter().rev() {
-        let path = upper.join(stub);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => {
-                let _ = std::fs::remove_dir(&path);
+        let rel = Path::new(stub);
+        if let (Some(parent), Some(name)) = (rel.parent(), rel.file_name())
+            && let Some(dir) = open_dir(&top, parent)
+            && let Ok(st) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        {
+            match FileType::from_raw_mode(st.st_mode) {
+                FileType::Directory => {
+                    let _ = rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR);
+                }
+                FileType::RegularFile if st.st_size == 0 => {
+                    let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+                }
+                _ => {}
             }
-            Ok(m) if m.is_file() && m.len() == 0 => {
-                let _ = std::fs::remove_file(&path);
-            }
-            _ => {}
         }
-        let mut parent = Path::new(stub).parent();
+        let mut parent = rel.parent();
         while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
             parents.insert(p.to_path_buf());
             parent = p.parent();
@@ -40,28 +60,60 @@ pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String]) {
     let mut parents: Vec<PathBuf> = parents.into_iter().collect();
     parents.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for rel in parents {
-        let path = upper.join(&rel);
-        if is_empty_dir(&path) && !is_opaque(&path) && same_as_below(&path, &rel, lowers) {
-            let _ = std::fs::remove_dir(&path);
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            continue;
+        };
+        let Some(dir) = open_dir(&top, &rel) else {
+            continue;
+        };
+        if is_empty_dir(&dir)
+            && !is_opaque(&dir)
+            && same_as_below(&dir, &rel, lowers)
+            && let Some(parent_dir) = open_dir(&top, parent)
+        {
+            let _ = rustix::fs::unlinkat(&parent_dir, name, AtFlags::REMOVEDIR);
         }
     }
 }
 
-fn is_empty_dir(path: &Path) -> bool {
-    std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none())
+/// Opens the directory `rel` beneath `top` without following any symlink.
+fn open_dir(top: &OwnedFd, rel: &Path) -> Option<OwnedFd> {
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    rustix::fs::openat2(
+        top,
+        rel,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .ok()
+}
+
+fn is_empty_dir(dir: &OwnedFd) -> bool {
+    let Ok(fd) = rustix::io::dup(dir) else {
+        return false;
+    };
+    let Ok(mut entries) = rustix::fs::Dir::new(fd) else {
+        return false;
+    };
+    entries.all(|e| e.is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
 }
 
 /// overlayfs marks a directory that replaces the one below (rather than
 /// merging with it) with `trusted.overlay.opaque=y`.
-fn is_opaque(path: &Path) -> bool {
+fn is_opaque(dir: &OwnedFd) -> bool {
     let mut value = [0u8; 4];
-    rustix::fs::lgetxattr(path, "trusted.overlay.opaque", &mut value)
+    rustix::fs::fgetxattr(dir, "trusted.overlay.opaque", &mut value)
         .is_ok_and(|n| value[..n] == *b"y")
 }
 
 /// Whether the topmost layer holding `rel` has the same directory there.
-fn same_as_below(path: &Path, rel: &Path, lowers: &[PathBuf]) -> bool {
-    let Ok(up) = std::fs::symlink_metadata(path) else {
+fn same_as_below(dir: &OwnedFd, rel: &Path, lowers: &[PathBuf]) -> bool {
+    let Ok(up) = rustix::fs::fstat(dir) else {
         return false;
     };
     lowers
@@ -69,9 +121,9 @@ fn same_as_below(path: &Path, rel: &Path, lowers: &[PathBuf]) -> bool {
         .find_map(|lower| std::fs::symlink_metadata(lower.join(rel)).ok())
         .is_some_and(|low| {
             low.is_dir()
-                && low.mode() == up.mode()
-                && low.uid() == up.uid()
-                && low.gid() == up.gid()
+                && low.mode() == up.st_mode
+                && low.uid() == up.st_uid
+                && low.gid() == up.st_gid
         })
 }
 
@@ -113,6 +165,25 @@ mod tests {
         let mut left = walk(&upper);
         left.sort();
         assert_eq!(left, ["data", "data/kept", "hosts"]);
+    }
+
+    #[test]
+    fn a_symlink_planted_over_a_stub_parent_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (upper, outside) = (dir.path().join("upper"), dir.path().join("host"));
+        fs::create_dir_all(&upper).unwrap();
+        fs::create_dir_all(outside.join("empty")).unwrap();
+        fs::write(outside.join("hosts"), "").unwrap();
+        // The program moved its /etc away and linked a host path there.
+        std::os::unix::fs::symlink(&outside, upper.join("etc")).unwrap();
+        remove(
+            &upper,
+            &[],
+            &["etc".into(), "etc/hosts".into(), "etc/empty".into()],
+        );
+        assert!(outside.join("hosts").exists(), "followed the symlink");
+        assert!(outside.join("empty").exists(), "followed the symlink");
+        assert!(upper.join("etc").symlink_metadata().is_ok());
     }
 
     fn walk(root: &Path) -> Vec<String> {

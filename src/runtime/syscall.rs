@@ -36,11 +36,26 @@ pub trait Syscall {
     /// `path`, as `MS_*` flags: a bind remount replaces them all, so a
     /// read-only remount has to repeat the ones already set.
     fn mount_flags(&self, path: &Path) -> nix::Result<MsFlags>;
+    /// mount_setattr(2) with `MOUNT_ATTR_RDONLY` and `AT_RECURSIVE`: makes
+    /// the mount at `path` and every mount beneath it read-only, leaving
+    /// their other flags alone (a bind remount reaches the top mount only,
+    /// so `-v /:/host:ro` would leave host submounts writable; docker ≥ 25
+    /// makes read-only binds recursive the same way).
+    fn readonly_recursive(&self, path: &Path) -> nix::Result<()>;
 }
 
 /// The real kernel.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Linux;
+
+/// `struct mount_attr` (include/uapi/linux/mount.h).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
 
 impl Syscall for Linux {
     fn mount(
@@ -72,6 +87,36 @@ impl Syscall for Linux {
 
     fn sethostname(&self, name: &str) -> nix::Result<()> {
         nix::unistd::sethostname(name)
+    }
+
+    #[allow(unsafe_code)]
+    fn readonly_recursive(&self, path: &Path) -> nix::Result<()> {
+        use std::os::fd::AsRawFd as _;
+        const MOUNT_ATTR_RDONLY: u64 = 0x1;
+        let fd = nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: the descriptor is live, the path a valid empty C string,
+        // and `attr` a correctly sized mount_attr the kernel only reads.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        nix::errno::Errno::result(rc).map(drop)
     }
 
     fn mount_flags(&self, path: &Path) -> nix::Result<MsFlags> {
@@ -211,6 +256,12 @@ pub(crate) mod recording {
 
         fn mount_flags(&self, _path: &Path) -> nix::Result<MsFlags> {
             Ok(MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
+        }
+
+        fn readonly_recursive(&self, path: &Path) -> nix::Result<()> {
+            let call = self.push("readonly_recursive", None, path);
+            self.calls.borrow_mut().push(call);
+            Ok(())
         }
     }
 }

@@ -566,14 +566,14 @@ fn stdin_only_with_i_and_clear_errors_for_bad_input() {
     assert_eq!(stdout_of(&piped(&["box", "cat"])), "");
 
     let missing = f.run(&["no-such-image"]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(125));
     assert!(
         text(&missing.stderr).contains("no-such-image"),
         "{}",
         text(&missing.stderr)
     );
     let volume = f.run(&["-v", "relative:/data", "box", "true"]);
-    assert_eq!(volume.status.code(), Some(1));
+    assert_eq!(volume.status.code(), Some(125));
     assert!(
         text(&volume.stderr).contains("named volumes are not supported"),
         "{}",
@@ -581,4 +581,60 @@ fn stdin_only_with_i_and_clear_errors_for_bad_input() {
     );
     let memory = f.run(&["--memory", "12x", "box", "true"]);
     assert_eq!(memory.status.code(), Some(2), "a usage error");
+}
+
+#[test]
+fn signal_dispositions_and_umask_do_not_leak_from_kiln() {
+    let Some(f) = fixture() else { return };
+    // Rust ignores SIGPIPE in kiln; the program must get the default
+    // action back, or `yes` would end with EPIPE (1) instead of 141.
+    let out = f.run(&[
+        "box",
+        "sh",
+        "-c",
+        "set -o pipefail; yes | head -c 1 >/dev/null; echo $?",
+    ]);
+    assert_eq!(stdout_of(&out), "141\n");
+    // runc's umask, whatever kiln's caller uses.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "umask 077; exec \"$0\" \"$@\"",
+            KILN,
+            "--root",
+            f.root.to_str().unwrap(),
+        ])
+        .args(["run", "box", "sh", "-c", "umask; stat -c %a /etc/hosts"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), "0022\n644\n");
+}
+
+#[test]
+fn read_only_volumes_are_read_only_all_the_way_down() {
+    let Some(f) = fixture() else { return };
+    // Outside the fixture's directory: assert_clean looks for mounts there.
+    let host = tempfile::tempdir().unwrap();
+    std::fs::create_dir(host.path().join("sub")).unwrap();
+    let sub = host.path().join("sub");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let volume = format!("{}:/v:ro", host.path().display());
+    let out = f.run(&[
+        "-v",
+        &volume,
+        "box",
+        "sh",
+        "-c",
+        "touch /v/sub/x 2>/dev/null && echo sub-writable || echo sub-readonly",
+    ]);
+    nix::mount::umount(&sub).unwrap();
+    assert_eq!(stdout_of(&out), "sub-readonly\n");
 }

@@ -99,14 +99,29 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
+/// Runs `kiln run`. Every failure of kiln's own (no image, a bad flag
+/// value, a sandbox that cannot be made) exits 125, as docker's do, so it
+/// cannot be mistaken for the program's own exit code.
 pub(crate) fn run(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
+    match run_sandbox(args, store) {
+        Ok(outcome) => Ok(outcome),
+        Err(error) => {
+            super::report::error(&error);
+            Ok(Outcome::Exit(125))
+        }
+    }
+}
+
+fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     let store = store.open()?;
     // Held until the sandbox is gone: prune must not collect the snapshots
     // the overlay is made of.
     let _lease = store.lease()?;
     let sandboxes = options::sandboxes_dir(store.root());
     // Leftovers of a kiln that was killed: directories and cgroups.
-    kiln_runtime::remove_stale(&sandboxes).context("cannot clean up stale sandboxes")?;
+    if let Err(e) = kiln_runtime::remove_stale(&sandboxes) {
+        super::report::warning(&format!("cannot clean up stale sandboxes: {e}"));
+    }
 
     let image = store.find_image(&args.image)?;
     let mut layers = store.ensure_snapshots(&image)?;

@@ -75,6 +75,9 @@ pub struct Setup<'a> {
     pub mounts: &'a [Mount],
     /// Make the root file system read-only.
     pub readonly: bool,
+    /// The process's working directory, created (root-owned, 0755) when
+    /// missing — before a read-only remount, and resolved inside the root.
+    pub workdir: &'a str,
 }
 
 /// Mounts everything under `setup.rootfs`; returns the stubs created as
@@ -103,6 +106,11 @@ pub fn prepare(sys: &dyn Syscall, setup: &Setup<'_>) -> Result<Vec<String>, Root
             Mount::Tmpfs { target, options } => tmpfs(sys, &mut root, target, options)?,
         }
     }
+    // A created working directory is a real change (docker creates it in
+    // the container's layer), not a stub.
+    let stubs = root.stubs.len();
+    ensure(&mut root, setup.workdir, Kind::Dir)?;
+    root.stubs.truncate(stubs);
     paths::mask(sys, &root)?;
     paths::make_readonly(sys, &root)?;
     if setup.readonly {
@@ -215,19 +223,12 @@ fn bind(
         // Re-resolve: the descriptor opened before the bind names the
         // mount underneath, and remounting that would make it read-only.
         let top = ensure(root, target, kind)?;
-        let path = proc_fd_path(&top);
-        let flags = sys.mount_flags(&path).map_err(|e| RootfsError::Mount {
-            what: source.display().to_string(),
-            target: target.to_string(),
-            source: e,
-        })?;
-        remount(
-            sys,
-            &path,
-            target,
-            flags | MsFlags::MS_RDONLY,
-            &source.display().to_string(),
-        )?;
+        sys.readonly_recursive(&proc_fd_path(&top))
+            .map_err(|e| RootfsError::Mount {
+                what: format!("{} (recursive read-only)", source.display()),
+                target: target.to_string(),
+                source: e,
+            })?;
     }
     Ok(())
 }

@@ -56,8 +56,12 @@ fn data_with(dirs: &OverlayDirs<'_>, lowers: impl Iterator<Item = String>) -> St
     // custom --root could hold them; escape `:` and `,` as the kernel's
     // option parser expects.
     let lowers: Vec<String> = lowers.map(|l| escape(&l)).collect();
+    // redirect_dir, metacopy and index off: with them a rename or chmod in
+    // the sandbox leaves an xattr pointing into a lower layer instead of a
+    // copy, and the upper directory would no longer be a self-contained
+    // layer (kernels enable them by default through config options).
     format!(
-        "lowerdir={},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
         lowers.join(":"),
         escape(&dirs.upper.display().to_string()),
         escape(&dirs.work.display().to_string()),
@@ -92,7 +96,10 @@ mod tests {
             work: Path::new("/r/work"),
         })
         .unwrap();
-        assert_eq!(data, "lowerdir=/s/b:/s/a,upperdir=/r/upper,workdir=/r/work");
+        assert_eq!(
+            data,
+            "lowerdir=/s/b:/s/a,upperdir=/r/upper,workdir=/r/work,redirect_dir=off,metacopy=off,index=off"
+        );
         assert_eq!(chdir, None);
     }
 
@@ -136,6 +143,9 @@ mod tests {
             work: Path::new("/w"),
         })
         .unwrap();
-        assert_eq!(data, "lowerdir=/a\\:b\\,c,upperdir=/u,workdir=/w");
+        assert_eq!(
+            data,
+            "lowerdir=/a\\:b\\,c,upperdir=/u,workdir=/w,redirect_dir=off,metacopy=off,index=off"
+        );
     }
 }

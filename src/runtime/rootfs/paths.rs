@@ -56,40 +56,78 @@ pub(super) fn mask(sys: &dyn Syscall, root: &Root) -> Result<(), RootfsError> {
         });
     };
     for path in MASKED {
-        let Some(fd) = find(root, path)? else {
-            continue;
-        };
-        let is_dir = rustix::fs::fstat(&fd)
-            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
-            .map_err(|e| RootfsError::Path {
-                path: path.to_string(),
-                source: e.into(),
-            })?;
-        let target = proc_fd_path(&fd);
-        let result = if is_dir {
-            sys.mount(
-                Some(Path::new("tmpfs")),
-                &target,
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                Some("size=0"),
-            )
-        } else {
-            sys.mount(
-                Some(&proc_fd_path(&dev_null)),
-                &target,
-                None,
-                MsFlags::MS_BIND,
-                None,
-            )
-        };
-        result.map_err(|source| RootfsError::Mount {
-            what: "a mask".into(),
-            target: path.to_string(),
-            source,
-        })?;
+        mask_one(sys, root, &dev_null, path)?;
+    }
+    // One per CPU: the thermal throttling counters docker masks since
+    // moby#49560 (GHSA-6fw5-f8r9-fgfm), which leak host activity.
+    for path in per_cpu_thermal(root)? {
+        mask_one(sys, root, &dev_null, &path)?;
     }
     Ok(())
+}
+
+/// `/sys/devices/system/cpu/cpuN/thermal_throttle` for every CPU the
+/// container's sysfs lists.
+fn per_cpu_thermal(root: &Root) -> Result<Vec<String>, RootfsError> {
+    const CPUS: &str = "/sys/devices/system/cpu";
+    let Some(dir) = find(root, CPUS)? else {
+        return Ok(Vec::new());
+    };
+    let entries = std::fs::read_dir(proc_fd_path(&dir)).map_err(|source| RootfsError::Path {
+        path: CPUS.into(),
+        source,
+    })?;
+    let mut paths: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| {
+            n.strip_prefix("cpu")
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|n| format!("{CPUS}/{n}/thermal_throttle"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+fn mask_one(
+    sys: &dyn Syscall,
+    root: &Root,
+    dev_null: &std::os::fd::OwnedFd,
+    path: &str,
+) -> Result<(), RootfsError> {
+    let Some(fd) = find(root, path)? else {
+        return Ok(());
+    };
+    let is_dir = rustix::fs::fstat(&fd)
+        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+        .map_err(|e| RootfsError::Path {
+            path: path.to_string(),
+            source: e.into(),
+        })?;
+    let target = proc_fd_path(&fd);
+    let result = if is_dir {
+        sys.mount(
+            Some(Path::new("tmpfs")),
+            &target,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("size=0"),
+        )
+    } else {
+        sys.mount(
+            Some(&proc_fd_path(dev_null)),
+            &target,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+    };
+    result.map_err(|source| RootfsError::Mount {
+        what: "a mask".into(),
+        target: path.to_string(),
+        source,
+    })
 }
 
 /// Makes [`READONLY`] read-only, keeping each mount's other flags.

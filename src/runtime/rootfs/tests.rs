@@ -44,6 +44,7 @@ impl Image {
                 etc_files: &etc,
                 mounts,
                 readonly,
+                workdir: "/work/dir",
             },
         )
         .unwrap();
@@ -66,7 +67,10 @@ fn overlay_comes_first_with_the_layers_in_order() {
     assert_eq!(first.fstype.as_deref(), Some("overlay"));
     assert_eq!(
         first.data.as_deref(),
-        Some("lowerdir=/layers/2:/layers/1,upperdir=/sandbox/upper,workdir=/sandbox/work")
+        Some(
+            "lowerdir=/layers/2:/layers/1,upperdir=/sandbox/upper,workdir=/sandbox/work,\
+             redirect_dir=off,metacopy=off,index=off"
+        )
     );
 }
 
@@ -168,12 +172,11 @@ fn missing_mountpoints_are_reported_as_stubs() {
         stubs,
         ["dev", "etc/hosts", "etc/resolv.conf", "srv", "srv/data"]
     );
-    let data = find(&calls, "mount", "/srv/data");
-    assert_eq!(data.len(), 2, "bind then read-only remount");
-    assert!(
-        data[1]
-            .flags
-            .contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT)
+    assert_eq!(find(&calls, "mount", "/srv/data").len(), 1, "the bind");
+    assert_eq!(
+        find(&calls, "readonly_recursive", "/srv/data").len(),
+        1,
+        "then read-only with every submount"
     );
     let tmp = find(&calls, "mount", "/tmp");
     assert_eq!(tmp[0].data.as_deref(), Some("size=1m"));
@@ -200,6 +203,14 @@ fn mounts_are_applied_parents_first() {
     let a = order.iter().position(|t| *t == "/a").unwrap();
     let ab = order.iter().position(|t| *t == "/a/b").unwrap();
     assert!(a < ab, "{order:?}");
+}
+
+#[test]
+fn the_workdir_is_created_and_is_no_stub() {
+    let image = Image::new();
+    let (_, stubs) = image.run(&[], false);
+    assert!(image.dir.path().join("work/dir").is_dir());
+    assert!(!stubs.iter().any(|s| s.starts_with("work")), "{stubs:?}");
 }
 
 #[test]
