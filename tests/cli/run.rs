@@ -638,3 +638,26 @@ fn read_only_volumes_are_read_only_all_the_way_down() {
     nix::mount::umount(&sub).unwrap();
     assert_eq!(stdout_of(&out), "sub-readonly\n");
 }
+
+#[test]
+fn tty_follows_window_size_changes() {
+    let Some(f) = fixture() else { return };
+    if !privileged("kiln run -t test", &["/usr/bin/script"]) {
+        return;
+    }
+    // The terminal is resized while the program runs; SIGWINCH reaches
+    // kiln (the terminal's foreground process), which resizes the
+    // container's pseudo-terminal.
+    let cmd = format!(
+        "stty rows 30 cols 100; (sleep 0.5; stty rows 41 cols 121 </dev/tty) & \
+         {KILN} --root {} run -t box sh -c 'stty size; sleep 1.5; stty size'",
+        f.root.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout).replace('\r', "");
+    assert!(stdout.contains("30 100\n41 121\n"), "{stdout}");
+}
