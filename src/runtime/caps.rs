@@ -68,30 +68,19 @@ pub fn set_process(keep: &[Capability]) -> Result<(), CapsError> {
     let keep: CapsHashSet = keep.iter().copied().collect();
     let empty = CapsHashSet::new();
     // The order matters: the kernel requires effective ⊆ permitted at every
-    // capset, so the effective set shrinks before the permitted one.
-    caps::set(None, CapSet::Ambient, &empty).map_err(|source| CapsError {
-        set: "ambient",
-        source,
-    })?;
-    caps::set(None, CapSet::Inheritable, &empty).map_err(|source| CapsError {
-        set: "inheritable",
-        source,
-    })?;
-    caps::set(None, CapSet::Effective, &keep).map_err(|source| CapsError {
-        set: "effective",
-        source,
-    })?;
-    caps::set(None, CapSet::Permitted, &keep).map_err(|source| CapsError {
-        set: "permitted",
-        source,
-    })?;
-    // A non-root process loses its effective set at setuid even with
-    // KEEPCAPS; raise it again from the permitted set (docker's process
-    // holds the default set in effective until its execve).
-    caps::set(None, CapSet::Effective, &keep).map_err(|source| CapsError {
-        set: "effective",
-        source,
-    })
+    // capset, so the effective set is set (raised again after the uid
+    // switch, which clears it for a non-root user even with KEEPCAPS)
+    // before the permitted one shrinks.
+    let steps = [
+        (CapSet::Ambient, "ambient", &empty),
+        (CapSet::Inheritable, "inheritable", &empty),
+        (CapSet::Effective, "effective", &keep),
+        (CapSet::Permitted, "permitted", &keep),
+    ];
+    for (which, set, caps) in steps {
+        caps::set(None, which, caps).map_err(|source| CapsError { set, source })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

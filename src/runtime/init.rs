@@ -19,7 +19,7 @@ use crate::network;
 use crate::process;
 use crate::rootfs::{self, Setup};
 use crate::spawn::{CONSOLE_FD, INIT_ARG0, SPEC_FD, STATUS_FD};
-use crate::spec::{Mount, Network};
+use crate::spec::Network;
 use crate::status::{self, StatusLine};
 use crate::syscall::Linux;
 use nix::mount::MsFlags;
@@ -124,7 +124,6 @@ fn prepare(
             .map_err(|e| format!("cannot bring up the loopback interface: {e}"))?;
     }
     let etc = write_etc_files(config)?;
-    let mounts: Vec<Mount> = spec.mounts.clone();
     let stubs = rootfs::prepare(
         &Linux,
         &Setup {
@@ -133,9 +132,9 @@ fn prepare(
             upper: &config.upper,
             work: &config.work,
             etc_files: &etc,
-            mounts: &mounts,
+            mounts: &spec.mounts,
             readonly: spec.readonly_rootfs,
-            workdir: if spec.cwd.is_empty() { "/" } else { &spec.cwd },
+            workdir: spec.workdir(),
         },
     )
     .map_err(|e| e.to_string())?;

@@ -12,7 +12,7 @@ pub mod spec;
 pub mod syscall;
 pub mod user;
 
-pub use spec::{Mount, Network, Resources, Rootfs, RunSpec};
+pub use spec::{Mount, Network, Resources, Rootfs, RunSpec, env_key};
 pub mod bundle;
 pub mod cgroups;
 mod fds;

@@ -14,7 +14,7 @@
 use crate::bundle::InitConfig;
 use crate::caps;
 use crate::init::Prepared;
-use crate::spec::DEFAULT_PATH;
+use crate::spec::{DEFAULT_PATH, env_key};
 use crate::status;
 use crate::user::{self, ExecUser};
 use nix::errno::Errno;
@@ -55,8 +55,7 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     let user = user::resolve(&spec.user, &passwd, &group).map_err(|e| (e.to_string(), 125))?;
     let env = environment(&spec.env, &user, spec.tty);
-    let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
-    enter_workdir(cwd)?;
+    enter_workdir(spec.workdir())?;
 
     caps::drop_bounding(&caps::DOCKER_DEFAULT).map_err(|e| (e.to_string(), 125))?;
     switch_user(&user)?;
@@ -82,10 +81,7 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
 /// when missing, plus `TERM=xterm` under a tty.
 fn environment(env: &[String], user: &ExecUser, tty: bool) -> Vec<String> {
     let mut out = env.to_vec();
-    let has = |key: &str| {
-        env.iter()
-            .any(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
-    };
+    let has = |key: &str| env.iter().any(|e| env_key(e) == key);
     if !has("PATH") {
         out.push(format!("PATH={DEFAULT_PATH}"));
     }
@@ -98,17 +94,12 @@ fn environment(env: &[String], user: &ExecUser, tty: bool) -> Vec<String> {
     out
 }
 
-/// chdir to the working directory, creating it (root-owned, 0755, as
-/// docker does) when missing, then check that the kernel can name it: a
-/// directory reached through a leaked host descriptor has no path inside
-/// the root, and getcwd fails with ENOENT (the CVE-2024-21626 check).
+/// chdir to the working directory (the init created it when missing,
+/// inside the root and before any read-only remount), then check that the
+/// kernel can name it: a directory reached through a leaked host
+/// descriptor has no path inside the root, and getcwd fails with ENOENT
+/// (the CVE-2024-21626 check).
 fn enter_workdir(cwd: &str) -> Result<(), Failure> {
-    if let Err(e) = std::fs::create_dir_all(cwd) {
-        return Err((
-            format!("cannot create the working directory {cwd}: {e}"),
-            125,
-        ));
-    }
     nix::unistd::chdir(cwd).map_err(|e| {
         (
             format!("cannot enter the working directory {cwd}: {e}"),

@@ -105,17 +105,6 @@ pub(crate) fn clone_init(pre: &PreExec, flags: CloneFlags) -> nix::Result<Pid> {
 fn fail(status_fd: RawFd, step: &'static [u8]) -> ! {
     // SAFETY: __errno_location is thread-local and always valid.
     let errno = unsafe { *libc::__errno_location() };
-    let mut buf = [0u8; 256];
-    let mut len = 0;
-    for part in [
-        &b"{\"error\":\"cannot start the sandbox: "[..],
-        step,
-        &b": errno "[..],
-    ] {
-        let n = part.len().min(buf.len() - len);
-        buf[len..len + n].copy_from_slice(&part[..n]);
-        len += n;
-    }
     let mut digits = [0u8; 12];
     let mut d = digits.len();
     let mut value = errno.unsigned_abs();
@@ -127,7 +116,15 @@ fn fail(status_fd: RawFd, step: &'static [u8]) -> ! {
             break;
         }
     }
-    for part in [&digits[d..], &b"\",\"exit_code\":125}\n"[..]] {
+    let mut buf = [0u8; 256];
+    let mut len = 0;
+    for part in [
+        &b"{\"error\":\"cannot start the sandbox: "[..],
+        step,
+        &b": errno "[..],
+        &digits[d..],
+        &b"\",\"exit_code\":125}\n"[..],
+    ] {
         let n = part.len().min(buf.len() - len);
         buf[len..len + n].copy_from_slice(&part[..n]);
         len += n;

@@ -83,6 +83,19 @@ pub enum Mount {
     },
 }
 
+impl RunSpec {
+    /// The working directory, `/` when the spec leaves it empty.
+    pub fn workdir(&self) -> &str {
+        if self.cwd.is_empty() { "/" } else { &self.cwd }
+    }
+}
+
+/// The name of a `NAME=VALUE` environment entry (the whole entry when it
+/// has no `=`).
+pub fn env_key(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(key, _)| key)
+}
+
 impl Mount {
     /// The path inside the container the mount covers.
     pub fn target(&self) -> &str {

@@ -476,28 +476,33 @@ fn sleeping(marker: &str) -> bool {
     })
 }
 
+impl Fixture {
+    /// Runs `setup; kiln run ARGS` under script(1), which gives kiln a real
+    /// terminal of 30 rows and 100 columns; returns whether it succeeded
+    /// and its output with the terminal's CRs removed. `setup` may start
+    /// background work on the terminal (`/dev/tty`).
+    fn run_in_terminal(&self, setup: &str, args: &str) -> (bool, String) {
+        let script = format!(
+            "stty rows 30 cols 100; {setup} {KILN} --root {} run {args}",
+            self.root.display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &script, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.success(), text(&out.stdout).replace('\r', ""))
+    }
+}
+
 #[test]
 fn tty_under_a_real_terminal() {
     let Some(f) = fixture() else { return };
     if !privileged("kiln run -t test", &["/usr/bin/script"]) {
         return;
     }
-    let cmd = format!(
-        "{KILN} --root {} run -t box sh -c 'tty; stty size; echo TERM=$TERM'",
-        f.root.display()
-    );
-    // script(1) gives kiln a real terminal of 30 rows and 100 columns.
-    let out = Command::new("script")
-        .args([
-            "-qec",
-            &format!("stty rows 30 cols 100; {cmd}"),
-            "/dev/null",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = text(&out.stdout).replace('\r', "");
-    assert!(out.status.success(), "{stdout}");
+    let (ok, stdout) = f.run_in_terminal("", "-t box sh -c 'tty; stty size; echo TERM=$TERM'");
+    assert!(ok, "{stdout}");
     assert!(stdout.contains("/dev/pts/0\n"), "{stdout}");
     assert!(stdout.contains("30 100\n"), "{stdout}");
     assert!(stdout.contains("TERM=xterm\n"), "{stdout}");
@@ -648,16 +653,9 @@ fn tty_follows_window_size_changes() {
     // The terminal is resized while the program runs; SIGWINCH reaches
     // kiln (the terminal's foreground process), which resizes the
     // container's pseudo-terminal.
-    let cmd = format!(
-        "stty rows 30 cols 100; (sleep 0.5; stty rows 41 cols 121 </dev/tty) & \
-         {KILN} --root {} run -t box sh -c 'stty size; sleep 1.5; stty size'",
-        f.root.display()
+    let (_, stdout) = f.run_in_terminal(
+        "(sleep 0.5; stty rows 41 cols 121 </dev/tty) &",
+        "-t box sh -c 'stty size; sleep 1.5; stty size'",
     );
-    let out = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = text(&out.stdout).replace('\r', "");
     assert!(stdout.contains("30 100\n41 121\n"), "{stdout}");
 }

@@ -6,7 +6,7 @@
 
 use anyhow::{Context as _, bail};
 use kiln_oci::ContainerConfig;
-use kiln_runtime::Mount;
+use kiln_runtime::{Mount, env_key};
 use std::path::{Path, PathBuf};
 
 /// argv from the image config and the flags (docker's merge).
@@ -58,11 +58,7 @@ pub(crate) fn environment(
     }
     let mut env: Vec<String> = image.to_vec();
     for entry in extra {
-        let key = entry
-            .split_once('=')
-            .map_or(entry.as_str(), |(k, _)| k)
-            .to_string();
-        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        env.retain(|e| env_key(e) != env_key(&entry));
         env.push(entry);
     }
     Ok(env)
