@@ -4,6 +4,9 @@
 
 mod archive;
 mod cli;
+mod export;
+mod progress;
+mod worker;
 
 fn main() -> std::process::ExitCode {
     // A sandbox's init is this same binary, started as `kiln-init`.

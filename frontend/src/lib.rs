@@ -5,13 +5,15 @@
 //! Shell-word expansion lives in `kiln-shell` and `.dockerignore` matching
 //! in `kiln-dockerignore`, both re-exported here. The frontend does no I/O of
 //! its own: callers hand it bytes and, later, a base-image config resolver.
-//! Lowering to the solver's graph arrives with the build issue.
+//! [`lower`] turns a checked Dockerfile into the solver's graph and the
+//! image config.
 
 pub mod ast;
 pub mod check;
 pub mod diagnostic;
 pub mod dump;
 pub mod instructions;
+pub mod lower;
 pub mod parser;
 pub mod source;
 

@@ -2,10 +2,24 @@
 //! encoding; cache-key derivation; the scheduler that runs independent
 //! vertices in parallel.
 //!
-//! The solver defines the traits it needs (worker, source resolver, progress
-//! reporter) and implements none of them: no namespaces, no HTTP, no
-//! Dockerfile. See `../shared/DESIGN.md`.
-//!
-//! Nothing lives here yet: the graph arrives with the build issue. The crate
-//! exists so the dependency direction (frontend → solver → cache) is fixed
-//! from the start.
+//! The solver defines the traits it needs (the worker that runs a vertex,
+//! the progress reporter) and implements none of them: no namespaces, no
+//! HTTP, no Dockerfile. See `../shared/DESIGN.md`.
+
+pub mod cancel;
+pub mod digest;
+mod encode;
+pub mod graph;
+pub mod op;
+pub mod progress;
+pub mod scheduler;
+
+pub use cancel::CancelToken;
+pub use digest::vertex_digest;
+pub use graph::{Graph, Vertex, VertexId};
+pub use op::{
+    CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, IdOrName, ImageSource, LocalSource,
+    Mode, NetworkMode, Op, Owner,
+};
+pub use progress::{Event, EventKind, Reporter, Stream};
+pub use scheduler::{Job, SolveError, SolveOptions, Solved, Worker, solve};

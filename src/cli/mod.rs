@@ -2,6 +2,7 @@
 //! command, and the mapping of outcomes to exit codes (0 success, 1 the
 //! input or operation failed, 2 usage error — clap's own code).
 
+mod build;
 mod check;
 mod dockerfile;
 mod images;
@@ -32,6 +33,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Build an image from a Dockerfile and a context directory.
+    Build(Box<build::BuildArgs>),
     /// Validate a Dockerfile without building: syntax, instructions, flags,
     /// mounts and stage references. Exit code 1 when there are errors.
     Check(check::CheckArgs),
@@ -80,6 +83,7 @@ pub fn run() -> ExitCode {
         Command::Prune(args) => prune::run(args, &cli.store),
         Command::Rmi(args) => rmi::run(args, &cli.store),
         Command::Run(args) => run::run(*args, &cli.store),
+        Command::Build(args) => build::run(*args, &cli.store),
         Command::Save(args) => save::run(args, &cli.store),
         Command::Tag(args) => tag::run(args, &cli.store),
     };

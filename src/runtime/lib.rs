@@ -25,5 +25,6 @@ mod spawn;
 mod status;
 mod stubs;
 mod tty;
+pub mod view;
 
-pub use sandbox::{Exit, RuntimeError, Sandbox, Stdio, remove_stale};
+pub use sandbox::{Exit, RuntimeError, Sandbox, Stdio, Stubs, remove_stale};

@@ -58,7 +58,7 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
     enter_workdir(spec.workdir())?;
 
     caps::drop_bounding(&caps::DOCKER_DEFAULT).map_err(|e| (e.to_string(), 125))?;
-    switch_user(&user)?;
+    switch_user(&user, spec.primary_group_supplementary)?;
     caps::set_process(&caps::DOCKER_DEFAULT).map_err(|e| (e.to_string(), 125))?;
 
     let Some(arg0) = spec.args.first() else {
@@ -121,13 +121,16 @@ fn enter_workdir(cwd: &str) -> Result<(), Failure> {
 /// The primary gid leads the supplementary list, as docker has done since
 /// CVE-2022-36109: otherwise a process could shed its primary group's
 /// restrictions (a file mode that denies that group) via setgroups.
-fn switch_user(user: &ExecUser) -> Result<(), Failure> {
+fn switch_user(user: &ExecUser, primary_supplementary: bool) -> Result<(), Failure> {
     nix::sys::prctl::set_keepcaps(true).map_err(setup_err("keep capabilities"))?;
-    let mut groups = vec![Gid::from_raw(user.gid)];
+    let mut groups = Vec::new();
+    if primary_supplementary {
+        groups.push(Gid::from_raw(user.gid));
+    }
     groups.extend(
         user.groups
             .iter()
-            .filter(|g| **g != user.gid)
+            .filter(|g| !primary_supplementary || **g != user.gid)
             .map(|g| Gid::from_raw(*g)),
     );
     nix::unistd::setgroups(&groups).map_err(setup_err("set supplementary groups"))?;

@@ -103,6 +103,19 @@ fn sandbox_name() -> String {
     )
 }
 
+/// Which mountpoint stubs [`Sandbox::finish_with`] takes out of the upper
+/// directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stubs {
+    /// Every stub the init made (images `docker commit` would make).
+    RemoveAll,
+    /// Only the empty files; the directories the init made stay, as they
+    /// do in the layers docker 20.10's BuildKit writes for RUN steps
+    /// (`/proc`, `/dev`, `/sys`, a bind mount's target, a secret's parent
+    /// directory).
+    KeepDirectories,
+}
+
 impl Sandbox {
     /// Starts `spec` in a new sandbox whose directory is created under
     /// `parent_dir`. Returns once the program is running (its execve
@@ -301,9 +314,19 @@ impl Sandbox {
     /// the upper directory, and returns how the program ended. The
     /// directory stays for the caller (a `RUN` step commits its upper
     /// directory); [`Bundle::remove`] deletes it.
-    pub fn finish(mut self) -> Result<(Exit, Bundle), RuntimeError> {
+    pub fn finish(self) -> Result<(Exit, Bundle), RuntimeError> {
+        self.finish_with(Stubs::RemoveAll)
+    }
+
+    /// [`Sandbox::finish`], choosing which stubs go.
+    pub fn finish_with(mut self, stubs: Stubs) -> Result<(Exit, Bundle), RuntimeError> {
         let exit = self.end();
-        crate::stubs::remove(&self.bundle.upper(), &self.layers, &self.stubs);
+        crate::stubs::remove(
+            &self.bundle.upper(),
+            &self.layers,
+            &self.stubs,
+            stubs == Stubs::KeepDirectories,
+        );
         Ok((exit?, self.bundle.clone()))
     }
 
@@ -455,6 +478,7 @@ mod tests {
             tty: false,
             console_size: None,
             extra_hosts: vec![],
+            primary_group_supplementary: true,
         }
     }
 

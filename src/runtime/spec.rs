@@ -42,6 +42,10 @@ pub struct RunSpec {
     pub console_size: Option<(u16, u16)>,
     /// Extra `/etc/hosts` lines (`address name...`) after the defaults.
     pub extra_hosts: Vec<String>,
+    /// Put the primary group among the supplementary groups too, as
+    /// `docker run` has done since CVE-2022-36109; BuildKit's RUN steps
+    /// get only the groups that list the user.
+    pub primary_group_supplementary: bool,
 }
 
 /// The layers of the root file system, mounted as one overlay.

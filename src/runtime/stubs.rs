@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 
 /// Removes `stubs` (relative paths, parents before children) and the
 /// copied-up parents that only held them from `upper`; `lowers` are the
-/// read-only layers, topmost first.
-pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String]) {
+/// read-only layers, topmost first. With `keep_dirs`, stub directories
+/// stay and only stub files go.
+pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String], keep_dirs: bool) {
     let Ok(top) = rustix::fs::open(
         upper,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -41,7 +42,7 @@ pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String]) {
             && let Ok(st) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
         {
             match FileType::from_raw_mode(st.st_mode) {
-                FileType::Directory => {
+                FileType::Directory if !keep_dirs => {
                     let _ = rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR);
                 }
                 FileType::RegularFile if st.st_size == 0 => {
@@ -148,10 +149,30 @@ mod tests {
         fs::write(upper.join("var/lib/state"), "x").unwrap();
         fs::create_dir(upper.join("var/lib/mnt")).unwrap();
         let stubs = ["etc/hosts", "proc", "var/lib/mnt", "srv/data"].map(String::from);
-        remove(&upper, std::slice::from_ref(&lower), &stubs);
+        remove(&upper, std::slice::from_ref(&lower), &stubs, false);
         let mut left: Vec<String> = walk(&upper);
         left.sort();
         assert_eq!(left, ["var", "var/lib", "var/lib/state"]);
+    }
+
+    #[test]
+    fn build_steps_keep_the_stub_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let (upper, lower) = (dir.path().join("upper"), dir.path().join("lower"));
+        fs::create_dir_all(lower.join("etc")).unwrap();
+        for d in ["etc", "proc", "run/secrets"] {
+            fs::create_dir_all(upper.join(d)).unwrap();
+        }
+        fs::write(upper.join("etc/hosts"), "").unwrap();
+        fs::write(upper.join("run/secrets/tok"), "").unwrap();
+        let stubs =
+            ["etc/hosts", "proc", "run", "run/secrets", "run/secrets/tok"].map(String::from);
+        remove(&upper, std::slice::from_ref(&lower), &stubs, true);
+        let mut left: Vec<String> = walk(&upper);
+        left.sort();
+        // The copied-up etc held only a file stub: it goes; the directories
+        // the init made stay, as in docker 20.10's RUN layers.
+        assert_eq!(left, ["proc", "run", "run/secrets"]);
     }
 
     #[test]
@@ -161,7 +182,7 @@ mod tests {
         fs::create_dir_all(upper.join("data")).unwrap();
         fs::write(upper.join("data/kept"), "x").unwrap();
         fs::write(upper.join("hosts"), "not empty").unwrap();
-        remove(&upper, &[], &["data".into(), "hosts".into()]);
+        remove(&upper, &[], &["data".into(), "hosts".into()], false);
         let mut left = walk(&upper);
         left.sort();
         assert_eq!(left, ["data", "data/kept", "hosts"]);
@@ -180,6 +201,7 @@ mod tests {
             &upper,
             &[],
             &["etc".into(), "etc/hosts".into(), "etc/empty".into()],
+            false,
         );
         assert!(outside.join("hosts").exists(), "followed the symlink");
         assert!(outside.join("empty").exists(), "followed the symlink");

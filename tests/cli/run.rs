@@ -4,7 +4,7 @@
 //! mount in the host's namespace, no cgroup, no sandbox directory — after
 //! every run, including a run whose kiln was killed with SIGKILL.
 
-use super::support::{busybox_rootfs, privileged, text};
+use super::support::{busybox_store, privileged, text};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -22,24 +22,7 @@ fn fixture() -> Option<Fixture> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let rootfs = busybox_rootfs(dir.path());
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.follow_symlinks(false);
-    tar.append_dir_all(".", &rootfs).unwrap();
-    let tarball = dir.path().join("rootfs.tar");
-    std::fs::write(&tarball, tar.into_inner().unwrap()).unwrap();
-    let root = dir.path().join("store");
-    let out = Command::new(KILN)
-        .args([
-            "--root",
-            root.to_str().unwrap(),
-            "import",
-            tarball.to_str().unwrap(),
-            "box",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "import: {}", text(&out.stderr));
+    let root = busybox_store(dir.path(), "box");
     Some(Fixture { dir, root })
 }
 

@@ -93,6 +93,25 @@ pub fn busybox_rootfs(dir: &Path) -> PathBuf {
     root
 }
 
+/// A store under `dir` holding the busybox root file system as image
+/// `name` (imported with `kiln import`); returns the store's root.
+pub fn busybox_store(dir: &Path, name: &str) -> PathBuf {
+    let rootfs = busybox_rootfs(dir);
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(false);
+    tar.append_dir_all(".", &rootfs).unwrap();
+    let tarball = dir.join("rootfs.tar");
+    std::fs::write(&tarball, tar.into_inner().unwrap()).unwrap();
+    let root = dir.join("store");
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["--root", root.to_str().unwrap(), "import"])
+        .args([tarball.to_str().unwrap(), name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "import: {}", text(&out.stderr));
+    root
+}
+
 /// Whether this test may use root-only features; panics under `CI=true`
 /// when it may not (a skip there is a failure), else prints a loud skip.
 pub fn privileged(what: &str, needs: &[&str]) -> bool {

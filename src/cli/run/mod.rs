@@ -9,7 +9,7 @@
 //! itself is killed, the sandbox dies with it (parent-death signal) and the
 //! next kiln removes the directory and cgroup left behind.
 
-mod options;
+pub(crate) mod options;
 mod terminal;
 
 use super::Outcome;
@@ -174,6 +174,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         tty: args.tty,
         console_size: tty.as_ref().and_then(terminal::Terminal::size),
         extra_hosts: Vec::new(),
+        primary_group_supplementary: true,
     };
     let stdin = if args.interactive {
         None

@@ -72,6 +72,7 @@ fn spec(image: &Path, script: &str, mounts: Vec<Mount>) -> RunSpec {
         tty: false,
         console_size: None,
         extra_hosts: vec![],
+        primary_group_supplementary: true,
     }
 }
 

@@ -1,0 +1,220 @@
+//! COPY and ADD: sources from the context (only the named paths are
+//! selected, minus `.dockerignore`), a stage or an image; heredoc sources
+//! become files; the destination is made absolute against WORKDIR with its
+//! trailing `/` kept. BuildKit's `dispatchCopy` sets the same copy options:
+//! wildcards allowed (and empty matches, when another source matches),
+//! directory contents copied, the named source followed when it is a
+//! symlink, missing parents created.
+
+use super::build::{Builder, Stage};
+use super::path;
+use crate::ast::{Instruction, Word};
+use crate::diagnostic::Diagnostic;
+use crate::instructions::{Chmod, Copy};
+use kiln_shell::Lexer;
+use kiln_solver::{FileAction, FileOp, IdOrName, Mode, Op, Owner, Vertex};
+
+impl Builder<'_> {
+    pub(crate) fn copy(
+        &mut self,
+        stage: &mut Stage,
+        index: usize,
+        instruction: &Instruction,
+        copy: &Copy,
+        is_add: bool,
+    ) -> Result<(), Diagnostic> {
+        let keyword = if is_add { "ADD" } else { "COPY" };
+        let name = Self::step_name(stage, instruction);
+        let dest_text = self.expand(stage, &copy.dest)?;
+        let dest = path::copy_dest(stage.workdir(), &dest_text);
+
+        let mut sources = Vec::new();
+        let mut heredocs = Vec::new();
+        for word in &copy.sources {
+            if let Some(heredoc) = copy
+                .heredocs
+                .iter()
+                .find(|h| word.value.starts_with("<<") && word.value.ends_with(h.name.as_str()))
+            {
+                heredocs.push(heredoc);
+                continue;
+            }
+            let source = self.expand(stage, word)?;
+            if source.is_empty() {
+                continue;
+            }
+            if is_add && is_remote(&source) {
+                return Err(Diagnostic::error(
+                    word.span,
+                    format!(
+                        "ADD from a URL or git repository is not supported by kiln yet: {source}"
+                    ),
+                ));
+            }
+            sources.push(source);
+        }
+        if sources.len() + heredocs.len() > 1 && !dest.ends_with('/') {
+            return Err(Diagnostic::error(
+                copy.dest.span,
+                format!(
+                    "when using {keyword} with more than one source file, the destination must be a directory and end with a /"
+                ),
+            ));
+        }
+
+        let owner = match &copy.chown {
+            Some(word) => {
+                let text = self.expand(stage, word)?;
+                (!text.is_empty()).then(|| parse_owner(&text))
+            }
+            None => None,
+        };
+        let mode = match &copy.chmod {
+            None => None,
+            Some((Chmod::Octal(bits), _)) => Some(Mode::Octal(*bits)),
+            Some((Chmod::Symbolic(_), span)) | Some((Chmod::Deferred(_), span)) => {
+                let raw = instruction
+                    .flags
+                    .iter()
+                    .find(|f| f.name() == "chmod")
+                    .and_then(|f| f.value())
+                    .unwrap_or_default();
+                let text = self.expand(
+                    stage,
+                    &Word {
+                        value: raw.to_string(),
+                        span: *span,
+                    },
+                )?;
+                match Chmod::parse(&text) {
+                    Some(Chmod::Octal(bits)) => Some(Mode::Octal(bits)),
+                    Some(Chmod::Symbolic(_)) => Some(Mode::Symbolic(text)),
+                    _ => {
+                        return Err(Diagnostic::error(
+                            *span,
+                            format!("invalid --chmod value: {text}"),
+                        ));
+                    }
+                }
+            }
+        };
+        let exclude = copy
+            .exclude
+            .iter()
+            .map(|w| self.expand(stage, w))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut inputs = vec![stage.vertex];
+        let mut actions = Vec::new();
+        if !sources.is_empty() {
+            let source_vertex = match &copy.from {
+                Some(from) => self.source_of(from, index)?,
+                None => self.context(
+                    sources
+                        .iter()
+                        .map(|s| path::clean(s.trim_start_matches('/')))
+                        .collect(),
+                ),
+            };
+            inputs.push(source_vertex);
+            actions.push(FileAction::Copy(kiln_solver::Copy {
+                input: 1,
+                sources: sources.clone(),
+                dest: dest.clone(),
+                owner: owner.clone(),
+                mode: mode.clone(),
+                allow_wildcard: true,
+                allow_empty_wildcard: true,
+                follow_symlinks: true,
+                dir_contents_only: true,
+                create_dest_path: true,
+                unpack_archives: is_add && copy.unpack != Some(false),
+                exclude,
+                parents: copy.parents,
+            }));
+        }
+        for heredoc in &heredocs {
+            let mut data = heredoc.chomped_content();
+            if heredoc.expand {
+                let lexer = Lexer::new(self.lexer.escape()).with_skip_process_quotes(true);
+                data = lexer
+                    .process_word(&data, &stage.env())
+                    .map_err(|e| Diagnostic::error(heredoc.span, e.to_string()))?
+                    .value;
+            }
+            let path = if dest.ends_with('/') {
+                format!("{dest}{}", heredoc.name)
+            } else {
+                dest.clone()
+            };
+            let bits = match &mode {
+                Some(Mode::Octal(bits)) => *bits,
+                _ => 0o644,
+            };
+            actions.push(FileAction::Mkfile {
+                path,
+                data: data.into_bytes(),
+                mode: bits,
+                owner: owner.clone(),
+            });
+        }
+        let mut shown: Vec<String> = sources.clone();
+        shown.extend(heredocs.iter().map(|h| format!("<<{}", h.name)));
+        let from_text = copy
+            .from
+            .as_ref()
+            .map(|f| format!("--from={} ", f.value))
+            .unwrap_or_default();
+        self.history(
+            stage,
+            format!(
+                "{keyword} {from_text}{} {dest_text} # buildkit",
+                shown.join(" ")
+            ),
+            true,
+        );
+        stage.vertex = self.graph.add(Vertex {
+            op: Op::File(FileOp { actions }),
+            inputs,
+            name,
+            line: Some(instruction.span.line),
+        });
+        Ok(())
+    }
+}
+
+/// Whether an ADD source is fetched rather than read from the context.
+fn is_remote(source: &str) -> bool {
+    source.starts_with("http://")
+        || source.starts_with("https://")
+        || source.starts_with("git@")
+        || (source.contains("://")
+            && source
+                .split("://")
+                .next()
+                .is_some_and(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')))
+}
+
+/// `--chown=user[:group]`: numbers or names (resolved when the copy runs,
+/// against the destination's `/etc/passwd` and `/etc/group`).
+pub(crate) fn parse_owner(text: &str) -> Owner {
+    let id_or_name = |s: &str| match s.parse::<u32>() {
+        Ok(id) => IdOrName::Id(id),
+        Err(_) => IdOrName::Name(s.to_string()),
+    };
+    match text.split_once(':') {
+        Some((user, group)) => Owner {
+            user: id_or_name(user),
+            group: Some(id_or_name(group)),
+        },
+        None => Owner {
+            user: id_or_name(text),
+            group: None,
+        },
+    }
+}
+
+/// The owner for things created as the stage's USER (none for root).
+pub(crate) fn owner_of_user(user: &str) -> Option<Owner> {
+    (!user.is_empty() && user != "root" && user != "0").then(|| parse_owner(user))
+}

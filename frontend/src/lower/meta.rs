@@ -1,0 +1,294 @@
+//! Instructions that change the image config (and WORKDIR, which also
+//! creates its directory): ENV, LABEL, ARG, EXPOSE, VOLUME, USER,
+//! STOPSIGNAL, MAINTAINER, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD.
+//! History texts follow BuildKit's (`ENV A=1`, `EXPOSE map[80/tcp:{}]`).
+
+use super::build::{Builder, Stage, expand_word};
+use super::copy::owner_of_user;
+use super::path;
+use crate::ast::{Instruction, Word};
+use crate::diagnostic::Diagnostic;
+use crate::instructions::{Command, CommandLine, Healthcheck};
+use kiln_oci::Healthcheck as ConfigHealthcheck;
+use kiln_solver::{FileAction, FileOp, Op, Vertex};
+
+/// The shell of a stage without SHELL.
+pub(crate) const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
+
+impl Builder<'_> {
+    pub(crate) fn meta(
+        &mut self,
+        stage: &mut Stage,
+        instruction: &Instruction,
+        command: &Command,
+    ) -> Result<(), Diagnostic> {
+        match command {
+            Command::Env(pairs) => {
+                let mut text = Vec::new();
+                for pair in pairs {
+                    let key = self.expand(stage, &pair.key)?;
+                    let value = self.expand(stage, &pair.value)?;
+                    super::scope::set_env(&mut stage.config.config.env, &key, &value);
+                    super::scope::set_env(&mut stage.run_env, &key, &value);
+                    text.push(format!("{key}={value}"));
+                }
+                self.history(stage, format!("ENV {}", text.join(" ")), false);
+            }
+            Command::Label(pairs) => {
+                let mut text = Vec::new();
+                for pair in pairs {
+                    let key = self.expand(stage, &pair.key)?;
+                    let value = self.expand(stage, &pair.value)?;
+                    text.push(format!("{key}={value}"));
+                    stage.config.config.labels.insert(key, value);
+                }
+                self.history(stage, format!("LABEL {}", text.join(" ")), false);
+            }
+            Command::Arg(decls) => {
+                for decl in decls {
+                    let name = decl.name.value.clone();
+                    let default = match &decl.default {
+                        Some(word) => Some(self.expand(stage, word)?),
+                        None => None,
+                    };
+                    // A bare `ARG NAME` inherits the global value (or a
+                    // predefined arg); `--build-arg` beats both defaults.
+                    let inherited = || self.globals.get(&name).cloned().flatten();
+                    let value = self.build_args.take(&name).or(default).or_else(inherited);
+                    if let Some(value) = &value {
+                        super::scope::set_env(&mut stage.run_env, &name, value);
+                    }
+                    stage.args.declare(name, value);
+                }
+            }
+            Command::Expose(words) => {
+                for word in words {
+                    let expanded = self
+                        .lexer
+                        .process_words(&word.value, &stage.env())
+                        .map_err(|e| Diagnostic::error(word.span, e.to_string()))?;
+                    for spec in expanded.value {
+                        for port in
+                            expose_ports(&spec).map_err(|m| Diagnostic::error(word.span, m))?
+                        {
+                            stage.config.config.exposed_ports.insert(port);
+                        }
+                    }
+                }
+                let ports: Vec<String> = stage
+                    .config
+                    .config
+                    .exposed_ports
+                    .iter()
+                    .map(|p| format!("{p}:{{}}"))
+                    .collect();
+                self.history(stage, format!("EXPOSE map[{}]", ports.join(" ")), false);
+            }
+            Command::Volume(words) => {
+                let mut added = Vec::new();
+                for word in words {
+                    let value = self.expand(stage, word)?;
+                    if value.trim().is_empty() {
+                        return Err(Diagnostic::error(
+                            word.span,
+                            "VOLUME specified can not be an empty string",
+                        ));
+                    }
+                    stage.config.config.volumes.insert(value.clone());
+                    added.push(value);
+                }
+                self.history(stage, format!("VOLUME [{}]", added.join(" ")), false);
+            }
+            Command::User(word) => {
+                let user = self.expand(stage, word)?;
+                self.history(stage, format!("USER {user}"), false);
+                stage.config.config.user = user;
+            }
+            Command::Stopsignal(word) => {
+                let signal = self.expand(stage, word)?;
+                self.history(stage, format!("STOPSIGNAL {signal}"), false);
+                stage.config.config.stop_signal = signal;
+            }
+            Command::Maintainer(word) => {
+                let author = self.expand(stage, word)?;
+                self.history(stage, format!("MAINTAINER {author}"), false);
+                stage.config.author = author;
+            }
+            Command::Cmd(line) => {
+                let cmd = with_shell(stage, line);
+                self.history(stage, format!("CMD {}", go_quoted(&cmd)), false);
+                stage.config.config.cmd = cmd;
+                stage.cmd_set = true;
+            }
+            Command::Entrypoint(line) => {
+                let entrypoint = with_shell(stage, line);
+                self.history(
+                    stage,
+                    format!("ENTRYPOINT {}", go_quoted(&entrypoint)),
+                    false,
+                );
+                stage.config.config.entrypoint = entrypoint;
+                // An inherited CMD is meant for the old entrypoint
+                // (Dockerfile reference, "Understand how CMD and
+                // ENTRYPOINT interact").
+                if !stage.cmd_set {
+                    stage.config.config.cmd = Vec::new();
+                }
+            }
+            Command::Shell(shell) => {
+                self.history(stage, format!("SHELL {}", go_quoted(shell)), false);
+                stage.config.config.shell = shell.clone();
+            }
+            Command::Healthcheck(check) => {
+                let healthcheck = match check {
+                    Healthcheck::None => ConfigHealthcheck {
+                        test: vec!["NONE".to_string()],
+                        ..ConfigHealthcheck::default()
+                    },
+                    Healthcheck::Cmd { command, options } => {
+                        let test = match command {
+                            CommandLine::Exec(args) => std::iter::once("CMD".to_string())
+                                .chain(args.iter().cloned())
+                                .collect(),
+                            CommandLine::Shell(text) => vec!["CMD-SHELL".to_string(), text.clone()],
+                            CommandLine::Empty => vec!["NONE".to_string()],
+                        };
+                        let nanos = |d: std::time::Duration| {
+                            i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+                        };
+                        ConfigHealthcheck {
+                            test,
+                            interval: nanos(options.interval),
+                            timeout: nanos(options.timeout),
+                            start_period: nanos(options.start_period),
+                            start_interval: nanos(options.start_interval),
+                            retries: i64::from(options.retries),
+                        }
+                    }
+                };
+                self.history(
+                    stage,
+                    format!("HEALTHCHECK {}", go_quoted(&healthcheck.test)),
+                    false,
+                );
+                stage.config.config.healthcheck = Some(healthcheck);
+            }
+            Command::Onbuild(trigger) => {
+                self.history(stage, format!("ONBUILD {trigger}"), false);
+                stage.config.config.on_build.push(trigger.clone());
+            }
+            Command::From(_)
+            | Command::Run(_)
+            | Command::Copy(_)
+            | Command::Add(_)
+            | Command::Workdir(_) => {
+                unreachable!("dispatched elsewhere")
+            }
+        }
+        let _ = instruction;
+        Ok(())
+    }
+
+    /// WORKDIR: sets the working directory (relative to the previous one)
+    /// and creates it, owned by the current USER, as BuildKit does.
+    pub(crate) fn workdir(
+        &mut self,
+        stage: &mut Stage,
+        instruction: &Instruction,
+        word: &Word,
+    ) -> Result<(), Diagnostic> {
+        let value = expand_word(&self.lexer, word, &stage.env())?;
+        let dir = path::absolute(stage.workdir(), &value);
+        stage.config.config.working_dir = dir.clone();
+        let owner = owner_of_user(&stage.config.config.user);
+        let name = Self::step_name(stage, instruction);
+        stage.vertex = self.graph.add(Vertex {
+            op: Op::File(FileOp {
+                actions: vec![FileAction::Mkdir {
+                    path: dir.clone(),
+                    mode: 0o755,
+                    parents: true,
+                    owner,
+                }],
+            }),
+            inputs: vec![stage.vertex],
+            name,
+            line: Some(instruction.span.line),
+        });
+        self.history(stage, format!("WORKDIR {dir}"), true);
+        Ok(())
+    }
+}
+
+/// CMD/ENTRYPOINT arguments: exec form as is, shell form through the
+/// stage's SHELL.
+fn with_shell(stage: &Stage, line: &CommandLine) -> Vec<String> {
+    match line {
+        CommandLine::Exec(args) => args.clone(),
+        CommandLine::Shell(text) => {
+            let mut args = shell_of(stage);
+            args.push(text.clone());
+            args
+        }
+        CommandLine::Empty => Vec::new(),
+    }
+}
+
+/// The stage's SHELL.
+pub(crate) fn shell_of(stage: &Stage) -> Vec<String> {
+    if stage.config.config.shell.is_empty() {
+        DEFAULT_SHELL.iter().map(|s| s.to_string()).collect()
+    } else {
+        stage.config.config.shell.clone()
+    }
+}
+
+/// `["a" "b"]`, as Go's `%q` prints a string slice in BuildKit's history.
+fn go_quoted(args: &[String]) -> String {
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| serde_json::to_string(a).unwrap_or_default())
+        .collect();
+    format!("[{}]", quoted.join(" "))
+}
+
+/// EXPOSE's `port[-port][/proto]` as the config's `port/proto` keys (moby's
+/// `nat.ParsePortSpecs`: ranges expand, the protocol defaults to tcp).
+fn expose_ports(spec: &str) -> Result<Vec<String>, String> {
+    let (ports, proto) = match spec.split_once('/') {
+        Some((ports, proto)) => (ports, proto.to_lowercase()),
+        None => (spec, "tcp".to_string()),
+    };
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return Err(format!("invalid proto: {proto}"));
+    }
+    let parse = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("invalid containerPort: {spec}"))
+    };
+    let (start, end) = match ports.split_once('-') {
+        Some((a, b)) => (parse(a)?, parse(b)?),
+        None => {
+            let p = parse(ports)?;
+            (p, p)
+        }
+    };
+    if end < start {
+        return Err(format!("invalid range specified for containerPort: {spec}"));
+    }
+    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expose_ports;
+
+    #[test]
+    fn ports_expand() {
+        assert_eq!(expose_ports("80").unwrap(), ["80/tcp"]);
+        assert_eq!(expose_ports("53/UDP").unwrap(), ["53/udp"]);
+        assert_eq!(expose_ports("1-3").unwrap(), ["1/tcp", "2/tcp", "3/tcp"]);
+        assert!(expose_ports("x").is_err());
+        assert!(expose_ports("80/foo").is_err());
+    }
+}

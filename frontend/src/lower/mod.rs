@@ -1,0 +1,93 @@
+//! Lowering: a checked Dockerfile becomes a [`kiln_solver::Graph`] plus the
+//! image config of the target stage, following BuildKit's
+//! `dockerfile2llb`: stages, `FROM` over global ARGs, `--target` (only the
+//! stages the target needs are lowered, so an unused stage's base is never
+//! resolved), ARG/ENV scoping, metadata instructions into the config,
+//! ONBUILD triggers, history entries as BuildKit writes them.
+//!
+//! Base images arrive through an [`ImageResolver`] the caller injects; the
+//! frontend itself does no I/O. Variables are expanded here, with the scope
+//! of the instruction; paths inside the image are made absolute against
+//! WORKDIR and cleaned.
+
+mod build;
+mod copy;
+mod meta;
+mod path;
+mod platform;
+mod run;
+mod scope;
+mod stages;
+
+#[cfg(test)]
+mod tests;
+
+use crate::ast::Dockerfile;
+use crate::diagnostic::Diagnostic;
+use kiln_oci::{ImageConfig, Platform};
+use kiln_solver::{Graph, VertexId};
+use std::collections::BTreeMap;
+
+/// What a build asks for besides the Dockerfile.
+#[derive(Clone, Debug, Default)]
+pub struct LowerOptions {
+    /// `--build-arg NAME=value`.
+    pub build_args: BTreeMap<String, String>,
+    /// `--target`: the stage to build (default: the last).
+    pub target: Option<String>,
+    /// The platform images are built for.
+    pub platform: Platform,
+    /// The platform the build runs on.
+    pub build_platform: Platform,
+    /// `--label NAME=value`, added to the final image.
+    pub labels: BTreeMap<String, String>,
+    /// The context's `.dockerignore` patterns: context files they exclude
+    /// are invisible to COPY, ADD and bind mounts.
+    pub ignore_patterns: Vec<String>,
+    /// The time written into new history entries (RFC 3339).
+    pub created: String,
+}
+
+/// A base image as the resolver found it.
+#[derive(Clone, Debug)]
+pub struct ResolvedImage {
+    /// The normalized reference (`docker.io/library/busybox:latest`).
+    pub reference: String,
+    /// The manifest digest it resolved to.
+    pub digest: String,
+    /// Its config.
+    pub config: ImageConfig,
+}
+
+/// Finds base images (and `COPY --from` images). Injected by the caller.
+pub trait ImageResolver {
+    /// Resolves `reference` for `platform`; the error is shown to the user
+    /// next to the instruction that named the image.
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedImage, String>;
+}
+
+/// A lowered build.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    /// The graph.
+    pub graph: Graph,
+    /// The vertex whose output is the target stage's root file system.
+    pub target: VertexId,
+    /// The target stage's image config. `rootfs.diff_ids` is left to the
+    /// caller, which knows the layers; `history` has one entry per step,
+    /// and those not marked `empty_layer` correspond, in order, to the
+    /// layers of the target's output (the caller marks empty diffs).
+    pub config: ImageConfig,
+    /// Things worth telling the user (unused build args, …).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Lowers `dockerfile` (which must have passed [`crate::check::check`]
+/// without errors). An error points at the instruction it is about.
+pub fn lower(
+    dockerfile: &Dockerfile,
+    options: &LowerOptions,
+    resolver: &dyn ImageResolver,
+) -> Result<Lowered, Diagnostic> {
+    build::Builder::new(dockerfile, options, resolver)?.lower_all()
+}

@@ -1,0 +1,132 @@
+//! Variable scopes with BuildKit's rules: the global scope (ARGs before the
+//! first FROM plus the predefined platform args), and a stage's scope where
+//! ENV beats an ARG of the same name and ARG values never reach the image
+//! config (Dockerfile reference, "ARG" → "Using ARG variables" and
+//! "Predefined ARGs").
+
+use kiln_shell::Env;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Args BuildKit passes to RUN without an ARG declaration and leaves out
+/// of the history and the cache key (Dockerfile reference, "Predefined
+/// ARGs").
+pub(crate) const PROXY_ARGS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// `--build-arg` values and which of them something consumed.
+pub(crate) struct BuildArgs {
+    values: BTreeMap<String, String>,
+    used: RefCell<BTreeSet<String>>,
+}
+
+impl BuildArgs {
+    pub(crate) fn new(values: BTreeMap<String, String>) -> BuildArgs {
+        BuildArgs {
+            values,
+            used: RefCell::default(),
+        }
+    }
+
+    /// The value given for `name`, marking it consumed.
+    pub(crate) fn take(&self, name: &str) -> Option<String> {
+        let value = self.values.get(name)?;
+        self.used.borrow_mut().insert(name.to_string());
+        Some(value.clone())
+    }
+
+    /// Proxy args given on the command line, for RUN's environment.
+    pub(crate) fn proxies(&self) -> Vec<(String, String)> {
+        PROXY_ARGS
+            .iter()
+            .filter_map(|name| Some((name.to_string(), self.take(name)?)))
+            .collect()
+    }
+
+    /// Names given but never consumed (BuildKit warns about them).
+    pub(crate) fn unused(&self) -> Vec<String> {
+        let used = self.used.borrow();
+        self.values
+            .keys()
+            .filter(|k| !used.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// ARG names and values in declaration order; `None` is declared but
+/// unset. The last declaration of a name wins.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Args(pub Vec<(String, Option<String>)>);
+
+impl Args {
+    pub(crate) fn get(&self, name: &str) -> Option<&Option<String>> {
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    pub(crate) fn declare(&mut self, name: String, value: Option<String>) {
+        self.0.retain(|(k, _)| *k != name);
+        self.0.push((name, value));
+    }
+
+    /// Declared args that have a value, in declaration order.
+    pub(crate) fn with_values(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?)))
+    }
+}
+
+impl Env for Args {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.get(name)?.as_deref()
+    }
+}
+
+/// A stage's variables: the image config's `Env` first, then the stage's
+/// ARGs.
+pub(crate) struct StageEnv<'a> {
+    pub env: &'a [String],
+    pub args: &'a Args,
+}
+
+impl Env for StageEnv<'_> {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find_map(|entry| match entry.split_once('=') {
+                Some((k, v)) if k == name => Some(v),
+                None if entry == name => Some(""),
+                _ => None,
+            })
+            .or_else(|| self.args.lookup(name))
+    }
+}
+
+/// Sets `name=value` in an env list, replacing an earlier entry in place
+/// (docker keeps the original position).
+pub(crate) fn set_env(env: &mut Vec<String>, name: &str, value: &str) {
+    let entry = format!("{name}={value}");
+    match env
+        .iter_mut()
+        .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == name)
+    {
+        Some(slot) => *slot = entry,
+        None => env.push(entry),
+    }
+}
+
+/// Whether `env` has an entry for `name`.
+pub(crate) fn has_env(env: &[String], name: &str) -> bool {
+    env.iter()
+        .any(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == name)
+}

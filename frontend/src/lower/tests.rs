@@ -1,0 +1,222 @@
+//! Lowering tests: Dockerfiles in, graph and config out, with a resolver
+//! that knows a few fake images.
+#![allow(clippy::unwrap_used)]
+
+use super::{ImageResolver, LowerOptions, Lowered, ResolvedImage, lower};
+use kiln_oci::{ImageConfig, Platform};
+use kiln_solver::{ExecMount, FileAction, Op};
+use std::cell::RefCell;
+
+#[derive(Default)]
+struct Fake {
+    asked: RefCell<Vec<String>>,
+}
+
+impl ImageResolver for Fake {
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedImage, String> {
+        self.asked.borrow_mut().push(reference.to_string());
+        let mut config = ImageConfig::new(platform);
+        match reference {
+            "base" => config.config.env = vec!["PATH=/bin".into(), "FROM_BASE=1".into()],
+            "withcmd" => config.config.cmd = vec!["old".into()],
+            "trigger" => config.config.on_build = vec!["ENV TRIGGERED=yes".into()],
+            "bare" => {}
+            other => return Err(format!("no image {other}")),
+        }
+        Ok(ResolvedImage {
+            reference: reference.to_string(),
+            digest: format!("sha256:{:064}", reference.len()),
+            config,
+        })
+    }
+}
+
+fn lowered(text: &str, options: &LowerOptions) -> (Lowered, Vec<String>) {
+    let dockerfile = crate::parse(text.as_bytes()).unwrap();
+    let fake = Fake::default();
+    let result = lower(&dockerfile, options, &fake).unwrap();
+    let asked = fake.asked.borrow().clone();
+    (result, asked)
+}
+
+fn options() -> LowerOptions {
+    LowerOptions {
+        platform: Platform::new("linux", "amd64"),
+        build_platform: Platform::new("linux", "amd64"),
+        created: "2026-01-01T00:00:00Z".into(),
+        ..LowerOptions::default()
+    }
+}
+
+fn exec_env(l: &Lowered) -> Vec<String> {
+    match &l.graph.vertex(l.target).op {
+        Op::Exec(exec) => exec.env.clone(),
+        other => panic!("not an exec: {other:?}"),
+    }
+}
+
+#[test]
+fn the_later_of_env_and_arg_wins_and_args_stay_out_of_the_config() {
+    let (l, _) = lowered(
+        "FROM base\nARG A=arg\nENV A=env\nARG B=b\nARG C\nENV D=env\nARG D=arg\nRUN true\n",
+        &options(),
+    );
+    assert_eq!(
+        l.config.config.env,
+        ["PATH=/bin", "FROM_BASE=1", "A=env", "D=env"]
+    );
+    let env = exec_env(&l);
+    assert!(env.contains(&"A=env".to_string()));
+    assert!(!env.contains(&"A=arg".to_string()));
+    assert!(env.contains(&"B=b".to_string()));
+    // docker 20.10's BuildKit: an ARG after an ENV of the same name wins
+    // for RUN (both set the step's environment, in order).
+    assert!(env.contains(&"D=arg".to_string()), "{env:?}");
+    assert!(
+        !env.iter().any(|e| e.starts_with("C=")),
+        "unset arg exported: {env:?}"
+    );
+}
+
+#[test]
+fn build_args_global_args_and_predefined_args() {
+    let mut opts = options();
+    opts.build_args.insert("V".into(), "cli".into());
+    opts.build_args
+        .insert("HTTP_PROXY".into(), "http://p".into());
+    opts.build_args.insert("NOPE".into(), "x".into());
+    let (l, asked) = lowered(
+        "ARG IMG=base\nARG G=global\nARG V=default\nFROM $IMG\nARG G\nARG V\nARG TARGETARCH\nRUN true\n",
+        &opts,
+    );
+    assert_eq!(asked, ["base"]);
+    let env = exec_env(&l);
+    for want in [
+        "G=global",
+        "V=cli",
+        "TARGETARCH=amd64",
+        "HTTP_PROXY=http://p",
+    ] {
+        assert!(
+            env.contains(&want.to_string()),
+            "{want} missing from {env:?}"
+        );
+    }
+    let history = &l.config.history.last().unwrap().created_by;
+    assert!(!history.contains("HTTP_PROXY"), "{history}");
+    assert!(l.warnings.iter().any(|w| w.message.contains("NOPE")));
+}
+
+#[test]
+fn target_lowers_only_needed_stages() {
+    let mut opts = options();
+    opts.target = Some("two".into());
+    let (_, asked) = lowered(
+        "FROM bare AS one\nFROM base AS two\nCOPY --from=one / /\nFROM missing AS three\n",
+        &opts,
+    );
+    assert_eq!(asked, ["bare", "base"]);
+}
+
+#[test]
+fn entrypoint_resets_inherited_cmd_and_path_default() {
+    let (l, _) = lowered("FROM withcmd\nENTRYPOINT [\"/e\"]\n", &options());
+    assert!(l.config.config.cmd.is_empty());
+    assert_eq!(l.config.config.env[0], super::build::DEFAULT_PATH);
+    let (l, _) = lowered("FROM withcmd\nCMD x\nENTRYPOINT [\"/e\"]\n", &options());
+    assert_eq!(l.config.config.cmd, ["/bin/sh", "-c", "x"]);
+    let (l, _) = lowered(
+        "FROM scratch\nSHELL [\"/bin/bash\", \"-c\"]\nCMD x\n",
+        &options(),
+    );
+    assert_eq!(l.config.config.cmd, ["/bin/bash", "-c", "x"]);
+    assert_eq!(l.config.config.env, [super::build::DEFAULT_PATH]);
+}
+
+#[test]
+fn onbuild_triggers_fire_once() {
+    let (l, _) = lowered("FROM trigger\nRUN true\n", &options());
+    assert!(l.config.config.env.contains(&"TRIGGERED=yes".to_string()));
+    assert!(l.config.config.on_build.is_empty());
+    let (l, _) = lowered("FROM bare AS a\nONBUILD ENV X=1\nFROM a\n", &options());
+    assert!(l.config.config.env.contains(&"X=1".to_string()));
+}
+
+#[test]
+fn copy_paths_and_workdir() {
+    let (l, _) = lowered(
+        "FROM base\nWORKDIR /app\nUSER 7\nWORKDIR sub\nCOPY --chown=u:g a b ./\n",
+        &options(),
+    );
+    assert_eq!(l.config.config.working_dir, "/app/sub");
+    let Op::File(file) = &l.graph.vertex(l.target).op else {
+        panic!()
+    };
+    let FileAction::Copy(copy) = &file.actions[0] else {
+        panic!()
+    };
+    assert_eq!(copy.dest, "/app/sub/");
+    assert_eq!(copy.sources, ["a", "b"]);
+    let input = l.graph.vertex(l.target).inputs[1];
+    let Op::Local(local) = &l.graph.vertex(input).op else {
+        panic!()
+    };
+    assert_eq!(local.include, ["a", "b"]);
+    // The second WORKDIR's directory belongs to USER 7.
+    let workdir = l.graph.vertex(l.target).inputs[0];
+    let Op::File(mkdir) = &l.graph.vertex(workdir).op else {
+        panic!()
+    };
+    assert!(matches!(
+        &mkdir.actions[0],
+        FileAction::Mkdir { owner: Some(_), .. }
+    ));
+}
+
+#[test]
+fn errors_point_at_the_instruction() {
+    let dockerfile = crate::parse(b"FROM base\nCOPY a b c\n").unwrap();
+    let error = lower(&dockerfile, &options(), &Fake::default()).unwrap_err();
+    assert_eq!(error.span.line, 2);
+    assert!(
+        error.message.contains("must be a directory"),
+        "{}",
+        error.message
+    );
+    let dockerfile = crate::parse(b"FROM nothere\n").unwrap();
+    let error = lower(&dockerfile, &options(), &Fake::default()).unwrap_err();
+    assert!(error.message.contains("no image nothere"));
+    let mut opts = options();
+    opts.target = Some("x".into());
+    let dockerfile = crate::parse(b"FROM base AS y\n").unwrap();
+    let error = lower(&dockerfile, &opts, &Fake::default()).unwrap_err();
+    assert!(error.message.contains("target stage \"x\""));
+}
+
+#[test]
+fn run_mounts_and_heredocs() {
+    let (l, _) = lowered(
+        "FROM base\nRUN --mount=type=cache,target=/c --mount=type=secret,id=tok --mount=type=bind,target=/src make\nRUN <<EOF\necho hi\nEOF\n",
+        &options(),
+    );
+    let Op::Exec(exec) = &l.graph.vertex(l.target).op else {
+        panic!()
+    };
+    assert_eq!(exec.args, ["/bin/sh", "-c", "echo hi\n"]);
+    let previous = l.graph.vertex(l.target).inputs[0];
+    let Op::Exec(exec) = &l.graph.vertex(previous).op else {
+        panic!()
+    };
+    assert!(matches!(&exec.mounts[0], ExecMount::Cache { id, .. } if id == "/c"));
+    assert!(
+        matches!(&exec.mounts[1], ExecMount::Secret { target: Some(t), mode: 0o400, .. } if t == "/run/secrets/tok")
+    );
+    assert!(matches!(
+        &exec.mounts[2],
+        ExecMount::Bind {
+            readonly: true,
+            input: 1,
+            ..
+        }
+    ));
+}

@@ -1,0 +1,406 @@
+//! `kiln build`: Dockerfile + context → image in the store (and, with
+//! `--output`, an archive or a directory). Flags follow `docker build`.
+//! stdout carries only the image ID; progress and errors go to stderr. A
+//! failed or interrupted build changes no tag.
+
+mod output;
+mod resolver;
+
+use super::store::StoreArgs;
+use super::{Outcome, dockerfile, report};
+use crate::progress::{Mode, Progress};
+use crate::worker::{Output as VertexOutput, Secret, Worker, WorkerError};
+use anyhow::Context as _;
+use kiln_frontend::diagnostic::{Diagnostic, Severity};
+use kiln_frontend::lower::{LowerOptions, lower};
+use kiln_oci::{Platform, Reference};
+use kiln_runtime::Network;
+use kiln_solver::{CancelToken, SolveError, SolveOptions, solve};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuildArgs {
+    /// Name and optionally a tag (`name:tag`); repeat for several.
+    #[arg(short = 't', long = "tag", value_name = "NAME")]
+    tags: Vec<String>,
+    /// The Dockerfile (default: `CONTEXT/Dockerfile`; `-` for stdin).
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// Set a build-time variable (`NAME=value`, or `NAME` to take it from
+    /// the environment).
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    build_args: Vec<String>,
+    /// Build this stage and only what it needs.
+    #[arg(long, value_name = "STAGE")]
+    target: Option<String>,
+    /// A secret for `RUN --mount=type=secret`: `id=ID[,src=FILE|env=VAR]`.
+    #[arg(long = "secret", value_name = "SPEC")]
+    secrets: Vec<String>,
+    /// Do not use cached results.
+    #[arg(long)]
+    no_cache: bool,
+    /// The network of RUN steps that do not set `--network`.
+    #[arg(long, value_enum, default_value = "host")]
+    network: NetworkArg,
+    /// Add a label to the image (`NAME=value`).
+    #[arg(long = "label", value_name = "NAME=VALUE")]
+    labels: Vec<String>,
+    /// How to show progress.
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: Mode,
+    /// Where the result goes: `type=image|oci|docker|local[,dest=PATH]`.
+    #[arg(short = 'o', long = "output", value_name = "SPEC")]
+    output: Option<String>,
+    /// Write the image ID to this file.
+    #[arg(long, value_name = "PATH")]
+    iidfile: Option<PathBuf>,
+    /// Print only the image ID (progress is not shown).
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// The build context directory (`-`: read the Dockerfile from stdin,
+    /// with an empty context).
+    context: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum NetworkArg {
+    /// The host's network.
+    Host,
+    /// Only loopback.
+    None,
+    /// The default (host; kiln has no bridge network).
+    Default,
+}
+
+pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Outcome> {
+    let output = args
+        .output
+        .as_deref()
+        .map(output::Output::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .unwrap_or(output::Output::Image);
+    let tags = args
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).with_context(|| format!("invalid tag {t:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(tag) = tags.iter().find(|t| t.digest().is_some()) {
+        anyhow::bail!("invalid tag {tag}: a tag cannot hold a digest");
+    }
+
+    // The context and the Dockerfile.
+    let empty_context;
+    let (context, dockerfile_path) = if args.context == Path::new("-") {
+        empty_context = tempfile::tempdir().context("cannot create an empty context")?;
+        (empty_context.path().to_path_buf(), PathBuf::from("-"))
+    } else {
+        let context = std::fs::canonicalize(&args.context)
+            .with_context(|| format!("cannot use build context {}", args.context.display()))?;
+        if !context.is_dir() {
+            anyhow::bail!(
+                "build context {} is not a directory",
+                args.context.display()
+            );
+        }
+        let file = args
+            .file
+            .clone()
+            .unwrap_or_else(|| context.join("Dockerfile"));
+        (context, file)
+    };
+    let input = dockerfile::read(&dockerfile_path)?;
+    let Some(parsed) = dockerfile::parse(&input) else {
+        return Ok(Outcome::Failed);
+    };
+    let findings = kiln_frontend::check::check(&parsed);
+    if findings.iter().any(|d| d.severity == Severity::Error) {
+        report::diagnostics(&input.name, &parsed.source, &findings);
+        return Ok(Outcome::Failed);
+    }
+    let ignore = kiln_frontend::dockerignore::load_ignore_file(
+        (dockerfile_path != Path::new("-")).then_some(dockerfile_path.as_path()),
+        &context,
+    )?;
+    let ignore_patterns: Vec<String> = ignore
+        .map(|f| {
+            f.matcher
+                .patterns()
+                .iter()
+                .map(|p| match p.is_exception() {
+                    true => format!("!{}", p.as_str()),
+                    false => p.as_str().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let store = store_args.open()?;
+    let _lease = store.lease()?;
+    let sandboxes = super::run::options::sandboxes_dir(store.root());
+    if let Err(e) = kiln_runtime::remove_stale(&sandboxes) {
+        report::warning(&format!("cannot clean up stale sandboxes: {e}"));
+    }
+
+    let platform = Platform::host();
+    let options = LowerOptions {
+        build_args: build_args(&args.build_args)?,
+        target: args.target.clone(),
+        platform: platform.clone(),
+        build_platform: platform,
+        labels: pairs("--label", &args.labels)?,
+        ignore_patterns,
+        created: now(),
+    };
+    let resolver = resolver::StoreResolver { store: &store };
+    let lowered = match lower(&parsed, &options, &resolver) {
+        Ok(lowered) => lowered,
+        Err(diagnostic) => {
+            report::diagnostics(&input.name, &parsed.source, &[diagnostic]);
+            return Ok(Outcome::Failed);
+        }
+    };
+    let warnings: Vec<Diagnostic> = findings
+        .into_iter()
+        .chain(lowered.warnings.clone())
+        .collect();
+    if !warnings.is_empty() && !args.quiet {
+        report::diagnostics(&input.name, &parsed.source, &warnings);
+    }
+
+    let mut secrets = crate::worker::Secrets::new();
+    for spec in &args.secrets {
+        let (id, secret) = Secret::parse(spec).map_err(anyhow::Error::msg)?;
+        secrets.insert(id, secret);
+    }
+    let worker = Worker {
+        store,
+        context,
+        secrets,
+        network: match args.network {
+            NetworkArg::None => Network::None,
+            NetworkArg::Host | NetworkArg::Default => Network::Host,
+        },
+        sandboxes,
+    };
+    let _ = args.no_cache; // No cache yet: every build runs every step.
+
+    let cancel = CancelToken::new();
+    interrupt::cancel_on_signals(&cancel)?;
+    let progress = Progress::new(
+        &lowered.graph,
+        if args.quiet {
+            Mode::Json
+        } else {
+            args.progress
+        },
+    );
+    let quiet_reporter = Quiet;
+    let reporter: &dyn kiln_solver::Reporter = if args.quiet {
+        &quiet_reporter
+    } else {
+        &progress
+    };
+    let result = solve(
+        &lowered.graph,
+        &[lowered.target],
+        &worker,
+        reporter,
+        &SolveOptions {
+            cancel,
+            ..SolveOptions::default()
+        },
+    );
+    if !args.quiet {
+        progress.finish();
+    }
+    let outputs = match result {
+        Ok(outputs) => outputs,
+        Err(error) => {
+            build_failed(&input.name, &parsed, &error);
+            return Ok(Outcome::Failed);
+        }
+    };
+    let Some(VertexOutput::Layers(layers)) = outputs.into_iter().next() else {
+        anyhow::bail!("the target did not produce a file system");
+    };
+    let built = crate::export::write_image(&worker.store, lowered.config, &layers)?;
+    let store = &worker.store;
+    if tags.is_empty() {
+        store.add_untagged(&built.manifest)?;
+    } else {
+        let pairs: Vec<_> = tags
+            .iter()
+            .map(|t| (t.clone(), built.manifest.clone()))
+            .collect();
+        store.set_tags(&pairs)?;
+    }
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, built.id.to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let mut to_stdout = true;
+    match output {
+        output::Output::Image => {}
+        output::Output::Oci(dest) | output::Output::Docker(dest) => {
+            let format = match args
+                .output
+                .as_deref()
+                .unwrap_or_default()
+                .contains("type=oci")
+            {
+                true => crate::archive::Format::Oci,
+                false => crate::archive::Format::Docker,
+            };
+            let image = store.image(&built.manifest)?;
+            let requests = [crate::archive::SaveRequest {
+                image,
+                names: tags.clone(),
+            }];
+            if dest == "-" {
+                to_stdout = false;
+                crate::archive::save(store, &requests, format, std::io::stdout().lock())?;
+            } else {
+                let file = std::fs::File::create(&dest)
+                    .with_context(|| format!("cannot create {dest}"))?;
+                crate::archive::save(store, &requests, format, std::io::BufWriter::new(file))?;
+            }
+        }
+        output::Output::Local(dest) => {
+            crate::export::write_local(&worker, &layers, Path::new(&dest))?;
+        }
+    }
+    if to_stdout {
+        let _ = writeln!(std::io::stdout().lock(), "{}", built.id);
+    }
+    Ok(Outcome::Success)
+}
+
+/// Reports a failed build: the step, its Dockerfile line (rendered with
+/// the source), the error and, for a failed RUN, the end of its output.
+fn build_failed(
+    name: &str,
+    dockerfile: &kiln_frontend::ast::Dockerfile,
+    error: &SolveError<WorkerError>,
+) {
+    let (message, output) = match error {
+        SolveError::Failed {
+            name: step, source, ..
+        } => {
+            let output = match source {
+                WorkerError::Exec { output, .. } => Some(output.clone()),
+                _ => None,
+            };
+            (format!("{step}: {source}"), output)
+        }
+        other => (other.to_string(), None),
+    };
+    if let Some(output) = output.filter(|o| !o.is_empty()) {
+        let text = String::from_utf8_lossy(&output);
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "------ output of the failed step (last lines) ------");
+        let lines: Vec<&str> = text.lines().collect();
+        for line in &lines[lines.len().saturating_sub(20)..] {
+            let _ = writeln!(err, "  {line}");
+        }
+        let _ = writeln!(err, "------");
+    }
+    let instruction = error
+        .line()
+        .and_then(|line| dockerfile.instructions.iter().find(|i| i.span.line == line));
+    match instruction {
+        Some(instruction) => report::diagnostics(
+            name,
+            &dockerfile.source,
+            &[Diagnostic::error(instruction.span_of_text(), message)],
+        ),
+        None => report::error_message(&message),
+    }
+}
+
+/// A reporter that shows nothing (`--quiet`).
+struct Quiet;
+
+impl kiln_solver::Reporter for Quiet {
+    fn event(&self, _: kiln_solver::Event) {}
+}
+
+/// `--build-arg` values: `NAME=value`, or `NAME` alone to take the value
+/// from kiln's environment (skipped when unset), as docker does.
+fn build_args(values: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for value in values {
+        match value.split_once('=') {
+            Some((name, v)) if !name.is_empty() => {
+                out.insert(name.to_string(), v.to_string());
+            }
+            Some(_) => anyhow::bail!("invalid --build-arg {value:?}: the name is empty"),
+            None => {
+                if let Ok(v) = std::env::var(value) {
+                    out.insert(value.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `NAME=value` pairs of a repeated flag.
+fn pairs(flag: &str, values: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    values
+        .iter()
+        .map(|v| {
+            v.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("invalid {flag} {v:?}: expected NAME=VALUE"))
+        })
+        .collect()
+}
+
+/// The current time in RFC 3339 with nanoseconds, as BuildKit writes it;
+/// `SOURCE_DATE_EPOCH` replaces it when set (reproducible builds).
+fn now() -> String {
+    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        && let Some(text) = kiln_oci::format_rfc3339_nano(epoch, 0)
+    {
+        return text;
+    }
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    kiln_oci::format_rfc3339_nano(since.as_secs() as i64, since.subsec_nanos())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+}
+
+mod interrupt {
+    //! Ctrl-C and SIGTERM cancel the build: running steps are killed,
+    //! nothing is tagged, finished layers stay in the store.
+
+    use anyhow::Context as _;
+    use kiln_solver::CancelToken;
+    use nix::sys::signal::{SigSet, Signal};
+
+    /// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and so in every
+    /// thread it starts) and cancels `token` when one arrives.
+    pub(super) fn cancel_on_signals(token: &CancelToken) -> anyhow::Result<()> {
+        let mut set = SigSet::empty();
+        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            set.add(s);
+        }
+        set.thread_block().context("cannot block signals")?;
+        let token = token.clone();
+        std::thread::Builder::new()
+            .name("kiln-signals".into())
+            .spawn(move || {
+                if set.wait().is_ok() {
+                    token.cancel();
+                }
+            })
+            .context("cannot start the signal thread")?;
+        Ok(())
+    }
+}

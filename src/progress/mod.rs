@@ -1,0 +1,90 @@
+//! Build progress: the solver's events, keyed by vertex, rendered on
+//! stderr (stdout carries only the image ID). `plain` is BuildKit's plain
+//! format (`#N name`, `#N 0.123 output`, `#N DONE 0.2s`, `#N CACHED`);
+//! `json` is one object per event; `tty` redraws a live status block
+//! (running steps with timers and their last output lines) above the
+//! finished ones. This is the only module that draws on a terminal.
+
+mod json;
+mod plain;
+mod tty;
+
+use kiln_solver::{Event, Graph, Op, Reporter, VertexId};
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+/// `--progress`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Mode {
+    /// `tty` when stderr is a terminal, else `plain`.
+    Auto,
+    /// Live status.
+    Tty,
+    /// Line by line.
+    Plain,
+    /// JSON lines.
+    Json,
+}
+
+/// Renders a build's events.
+pub(crate) struct Progress<'g> {
+    graph: &'g Graph,
+    renderer: Mutex<Box<dyn Render + Send>>,
+}
+
+/// One way of drawing events.
+trait Render {
+    fn event(&mut self, name: &str, event: &Event);
+    fn finish(&mut self) {}
+}
+
+impl<'g> Progress<'g> {
+    pub(crate) fn new(graph: &'g Graph, mode: Mode) -> Progress<'g> {
+        let mode = match mode {
+            Mode::Auto if std::io::stderr().is_terminal() => Mode::Tty,
+            Mode::Auto => Mode::Plain,
+            other => other,
+        };
+        let renderer: Box<dyn Render + Send> = match mode {
+            Mode::Json => Box::new(json::Json::default()),
+            Mode::Tty => Box::new(tty::Tty::new()),
+            _ => Box::new(plain::Plain::default()),
+        };
+        Progress {
+            graph,
+            renderer: Mutex::new(renderer),
+        }
+    }
+
+    /// Ends the display (the live block is replaced by its final state).
+    pub(crate) fn finish(&self) {
+        if let Ok(mut renderer) = self.renderer.lock() {
+            renderer.finish();
+        }
+    }
+}
+
+impl Reporter for Progress<'_> {
+    fn event(&self, event: Event) {
+        let vertex = self.graph.vertex(event.vertex);
+        if matches!(vertex.op, Op::Scratch) {
+            return;
+        }
+        if let Ok(mut renderer) = self.renderer.lock() {
+            renderer.event(&vertex.name, &event);
+        }
+    }
+}
+
+/// Numbers vertices in the order they first show up, as BuildKit's `#N`.
+#[derive(Default)]
+struct Numbers {
+    known: std::collections::HashMap<VertexId, usize>,
+}
+
+impl Numbers {
+    fn of(&mut self, vertex: VertexId) -> usize {
+        let next = self.known.len() + 1;
+        *self.known.entry(vertex).or_insert(next)
+    }
+}

@@ -1,0 +1,338 @@
+//! RUN: one sandbox over the input's layers, with the step's mounts; its
+//! output streams to the progress reporter; its overlay upper directory
+//! becomes the new layer.
+
+use super::layers::{Layer, Output, commit, lowers};
+use super::secrets::Secret;
+use super::{Worker, WorkerError};
+use kiln_runtime::view::View;
+use kiln_runtime::{Mount, Network, Resources, RunSpec, Sandbox, Stdio, Stubs};
+use kiln_solver::{EventKind, Exec, ExecMount, Job, NetworkMode, Stream};
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How much of a failed step's output its error repeats.
+const TAIL_BYTES: usize = 4096;
+
+/// The host name RUN steps see: BuildKit's, so scripts that record it
+/// make the same files.
+const HOSTNAME: &str = "buildkitsandbox";
+
+impl Worker {
+    pub(crate) fn exec(&self, job: &Job<'_, Output>, exec: &Exec) -> Result<Output, WorkerError> {
+        let base = job.inputs[0].layers()?;
+        let scratch = self.scratch_dir()?;
+        let mut views = Vec::new();
+        let mut mounts = Vec::new();
+        let mut env = exec.env.clone();
+        for (i, mount) in exec.mounts.iter().enumerate() {
+            self.mount(
+                job,
+                mount,
+                i,
+                scratch.path(),
+                &mut views,
+                &mut mounts,
+                &mut env,
+            )?;
+        }
+        let spec = RunSpec {
+            rootfs: kiln_runtime::Rootfs {
+                layers: lowers(base),
+            },
+            args: exec.args.clone(),
+            env,
+            cwd: exec.cwd.clone(),
+            user: exec.user.clone(),
+            hostname: HOSTNAME.to_string(),
+            network: match (exec.network, self.network) {
+                (NetworkMode::None, _) | (NetworkMode::Default, Network::None) => Network::None,
+                (NetworkMode::Host, _) | (NetworkMode::Default, Network::Host) => Network::Host,
+            },
+            mounts,
+            readonly_rootfs: false,
+            resources: Resources::default(),
+            tty: false,
+            console_size: None,
+            extra_hosts: Vec::new(),
+            primary_group_supplementary: false,
+        };
+        let (code, tail, upper) =
+            kiln_runtime::view::with_views(&views, || self.run_sandbox(job, &spec)).map_err(
+                |e| WorkerError::Io {
+                    message: "cannot prepare the step's mounts".into(),
+                    source: e,
+                },
+            )??;
+        if job.cancel.is_canceled() {
+            super::layers::remove_tree(&upper);
+            return Err(WorkerError::Canceled);
+        }
+        if code != 0 {
+            super::layers::remove_tree(&upper);
+            return Err(WorkerError::Exec {
+                command: exec.args.clone(),
+                code,
+                output: tail,
+            });
+        }
+        let layer = commit(&self.store, &upper, base)?;
+        let mut layers: Vec<Layer> = base.to_vec();
+        layers.push(layer);
+        Ok(Output::Layers(Arc::new(layers)))
+    }
+
+    /// Starts the sandbox, relays its output, waits (killing it if the
+    /// build is canceled) and returns the exit code, the output's tail and
+    /// the upper directory to commit.
+    fn run_sandbox(
+        &self,
+        job: &Job<'_, Output>,
+        spec: &RunSpec,
+    ) -> Result<(i32, Vec<u8>, PathBuf), WorkerError> {
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| WorkerError::Io {
+                message: "cannot create a pipe".into(),
+                source: e.into(),
+            })
+        };
+        let (out_read, out_write) = pipe()?;
+        let (err_read, err_write) = pipe()?;
+        let null = std::fs::File::open("/dev/null").map_err(|e| WorkerError::Io {
+            message: "cannot open /dev/null".into(),
+            source: e,
+        })?;
+        let started = Sandbox::start(
+            &self.sandboxes,
+            spec,
+            Stdio {
+                stdin: Some(null.into()),
+                stdout: Some(out_write),
+                stderr: Some(err_write),
+            },
+        );
+        let mut sandbox = started.map_err(|e| WorkerError::Start(e.to_string()))?;
+        let tail = std::sync::Mutex::new(Vec::new());
+        let done = AtomicBool::new(false);
+        let pid = sandbox.pid();
+        let code = std::thread::scope(|scope| {
+            let relay = |fd: OwnedFd, stream: Stream| {
+                let tail = &tail;
+                scope.spawn(move || relay_output(job, fd, stream, tail))
+            };
+            relay(out_read, Stream::Stdout);
+            relay(err_read, Stream::Stderr);
+            let done = &done;
+            scope.spawn(move || {
+                // Cancellation: kill the sandbox's init, which takes its
+                // whole PID namespace with it.
+                while !done.load(Ordering::Acquire) {
+                    if job
+                        .cancel
+                        .wait_timeout(std::time::Duration::from_millis(100))
+                    {
+                        if !done.load(Ordering::Acquire) {
+                            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+                        }
+                        break;
+                    }
+                }
+            });
+            let code = sandbox.wait();
+            done.store(true, Ordering::Release);
+            code
+        });
+        let code = code.map_err(|e| WorkerError::Start(e.to_string()))?;
+        let (exit, bundle) = sandbox
+            .finish_with(Stubs::KeepDirectories)
+            .map_err(|e| WorkerError::Start(e.to_string()))?;
+        let upper = bundle.upper();
+        // Keep the upper directory: move it out of the bundle before the
+        // bundle's directory is removed.
+        let kept = self.scratch_path()?;
+        std::fs::rename(&upper, &kept).map_err(|e| WorkerError::Io {
+            message: format!("cannot keep {}", upper.display()),
+            source: e,
+        })?;
+        bundle
+            .remove()
+            .map_err(|e| WorkerError::Start(e.to_string()))?;
+        let _ = code;
+        let tail = tail.into_inner().unwrap_or_default();
+        Ok((exit.code, tail, kept))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mount(
+        &self,
+        job: &Job<'_, Output>,
+        mount: &ExecMount,
+        index: usize,
+        scratch: &Path,
+        views: &mut Vec<(View, PathBuf)>,
+        mounts: &mut Vec<Mount>,
+        env: &mut Vec<String>,
+    ) -> Result<(), WorkerError> {
+        let io = |what: String, e: std::io::Error| WorkerError::Io {
+            message: what,
+            source: e,
+        };
+        let mkdir = |path: &Path| {
+            std::fs::create_dir_all(path)
+                .map_err(|e| io(format!("cannot create {}", path.display()), e))
+        };
+        match mount {
+            ExecMount::Bind {
+                input,
+                source,
+                target,
+                readonly,
+            } => {
+                let root = match &job.inputs[*input] {
+                    Output::Layers(layers) => {
+                        let point = scratch.join(format!("mount-{index}"));
+                        mkdir(&point)?;
+                        let lowers = lowers(layers);
+                        views.push((
+                            if *readonly {
+                                View::ReadOnly { lowers }
+                            } else {
+                                self.scratch_overlay(scratch, index, lowers)?
+                            },
+                            point.clone(),
+                        ));
+                        point
+                    }
+                    Output::Context(context) if *readonly => context.root.clone(),
+                    Output::Context(context) => {
+                        let point = scratch.join(format!("mount-{index}"));
+                        mkdir(&point)?;
+                        views.push((
+                            self.scratch_overlay(scratch, index, vec![context.root.clone()])?,
+                            point.clone(),
+                        ));
+                        point
+                    }
+                };
+                mounts.push(Mount::Bind {
+                    source: root.join(source.trim_start_matches('/')),
+                    target: target.clone(),
+                    readonly: *readonly,
+                });
+            }
+            ExecMount::Cache {
+                id,
+                target,
+                uid,
+                gid,
+                mode,
+                readonly,
+                ..
+            } => {
+                let dir = self.cache_mount_dir(id, *uid, *gid, *mode)?;
+                mounts.push(Mount::Bind {
+                    source: dir,
+                    target: target.clone(),
+                    readonly: *readonly,
+                });
+            }
+            ExecMount::Tmpfs { target, size } => mounts.push(Mount::Tmpfs {
+                target: target.clone(),
+                options: size.map(|s| format!("size={s}")).unwrap_or_default(),
+            }),
+            ExecMount::Secret {
+                id,
+                target,
+                env: env_name,
+                required,
+                uid,
+                gid,
+                mode,
+            } => {
+                let Some(secret) = self.secrets.get(id) else {
+                    if *required {
+                        return Err(WorkerError::Secret(format!(
+                            "secret {id} is required but was not given (use --secret id={id},src=FILE)"
+                        )));
+                    }
+                    return Ok(());
+                };
+                let value = secret.read()?;
+                if let Some(name) = env_name {
+                    env.push(format!("{name}={}", String::from_utf8_lossy(&value)));
+                }
+                if let Some(target) = target {
+                    let file = Secret::write_file(scratch, index, &value, *uid, *gid, *mode)?;
+                    mounts.push(Mount::Bind {
+                        source: file,
+                        target: target.clone(),
+                        readonly: true,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A writable overlay whose changes are thrown away with `scratch`.
+    fn scratch_overlay(
+        &self,
+        scratch: &Path,
+        index: usize,
+        lowers: Vec<PathBuf>,
+    ) -> Result<View, WorkerError> {
+        let upper = scratch.join(format!("upper-{index}"));
+        let work = scratch.join(format!("work-{index}"));
+        let empty = scratch.join(format!("empty-{index}"));
+        for dir in [&upper, &work, &empty] {
+            std::fs::create_dir_all(dir).map_err(|e| WorkerError::Io {
+                message: format!("cannot create {}", dir.display()),
+                source: e,
+            })?;
+        }
+        let lowers = if lowers.is_empty() {
+            vec![empty]
+        } else {
+            lowers
+        };
+        Ok(View::Writable {
+            lowers,
+            upper,
+            work,
+        })
+    }
+}
+
+/// Copies one output stream of the sandbox to the reporter, keeping the
+/// last [`TAIL_BYTES`] for an error message.
+fn relay_output(
+    job: &Job<'_, Output>,
+    fd: OwnedFd,
+    stream: Stream,
+    tail: &std::sync::Mutex<Vec<u8>>,
+) {
+    let mut file = std::fs::File::from(fd);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let data = buf[..n].to_vec();
+                if let Ok(mut tail) = tail.lock() {
+                    tail.extend_from_slice(&data);
+                    let excess = tail.len().saturating_sub(TAIL_BYTES);
+                    tail.drain(..excess);
+                }
+                job.reporter.event(kiln_solver::Event {
+                    vertex: job.id,
+                    kind: EventKind::Log { stream, data },
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! File vertices (COPY, ADD, WORKDIR, heredoc files): a writable overlay
+//! of the input's layers, mounted in a private mount namespace together
+//! with read-only views of the copy sources; the actions run on it in
+//! order; the overlay's upper directory becomes the new layer.
+
+use super::copy::{self, CopySource, SourceOwnership};
+use super::layers::{Layer, Output, commit, lowers};
+use super::{Worker, WorkerError};
+use kiln_runtime::view::{View, with_views};
+use kiln_solver::{FileAction, FileOp, Job};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+impl Worker {
+    pub(crate) fn file(&self, job: &Job<'_, Output>, op: &FileOp) -> Result<Output, WorkerError> {
+        let base = job.inputs[0].layers()?;
+        let scratch = self.scratch_dir()?;
+        let dir = |name: &str| -> Result<PathBuf, WorkerError> {
+            let path = scratch.path().join(name);
+            std::fs::create_dir_all(&path).map_err(|e| WorkerError::Io {
+                message: format!("cannot create {}", path.display()),
+                source: e,
+            })?;
+            Ok(path)
+        };
+        let root = dir("root")?;
+        let upper = self.scratch_path()?;
+        let mut base_lowers = lowers(base);
+        if base_lowers.is_empty() {
+            base_lowers.push(dir("empty")?);
+        }
+        let mut views = vec![(
+            View::Writable {
+                lowers: base_lowers,
+                upper: upper.clone(),
+                work: dir("work")?,
+            },
+            root.clone(),
+        )];
+        // Where each input's files are, once the views are mounted.
+        let mut sources: Vec<Option<PathBuf>> = vec![None; job.inputs.len()];
+        for action in &op.actions {
+            let FileAction::Copy(c) = action else {
+                continue;
+            };
+            if sources.get(c.input).is_some_and(Option::is_none) {
+                let path = match job.inputs.get(c.input) {
+                    Some(Output::Layers(layers)) => {
+                        let point = dir(&format!("source-{}", c.input))?;
+                        views.push((
+                            View::ReadOnly {
+                                lowers: lowers(layers),
+                            },
+                            point.clone(),
+                        ));
+                        point
+                    }
+                    Some(Output::Context(context)) => context.root.clone(),
+                    None => {
+                        return Err(WorkerError::Graph(format!(
+                            "copy input {} is missing",
+                            c.input
+                        )));
+                    }
+                };
+                sources[c.input] = Some(path);
+            }
+        }
+        let applied = with_views(&views, || apply(job, op, &root, &sources)).map_err(|e| {
+            WorkerError::Io {
+                message: "cannot mount the step's file systems".into(),
+                source: e,
+            }
+        })?;
+        if let Err(e) = applied {
+            super::layers::remove_tree(&upper);
+            return Err(e);
+        }
+        let layer = commit(&self.store, &upper, base)?;
+        let mut layers: Vec<Layer> = base.to_vec();
+        layers.push(layer);
+        Ok(Output::Layers(Arc::new(layers)))
+    }
+}
+
+/// Runs the actions on the mounted `root`.
+fn apply(
+    job: &Job<'_, Output>,
+    op: &FileOp,
+    root: &Path,
+    sources: &[Option<PathBuf>],
+) -> Result<(), WorkerError> {
+    for action in &op.actions {
+        match action {
+            FileAction::Copy(c) => {
+                // Context files belong to root in the image, as BuildKit's
+                // client resets their owners; other stages keep theirs.
+                let (ignore, ownership) = match &job.inputs[c.input] {
+                    Output::Context(context) => (context.ignore.as_ref(), SourceOwnership::Root),
+                    Output::Layers(_) => (None, SourceOwnership::Preserve),
+                };
+                let Some(source_root) = &sources[c.input] else {
+                    return Err(WorkerError::Graph("copy source not prepared".into()));
+                };
+                copy::copy(
+                    &CopySource {
+                        root: source_root,
+                        ignore,
+                        ownership,
+                    },
+                    root,
+                    c,
+                )?;
+            }
+            FileAction::Mkdir {
+                path,
+                mode,
+                parents,
+                owner,
+            } => copy::mkdir(root, path, *mode, *parents, owner.as_ref())?,
+            FileAction::Mkfile {
+                path,
+                data,
+                mode,
+                owner,
+            } => copy::mkfile(root, path, data, *mode, owner.as_ref())?,
+        }
+    }
+    Ok(())
+}

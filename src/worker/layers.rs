@@ -1,0 +1,144 @@
+//! What a vertex produces: a stack of layers (each unpacked as a snapshot
+//! and stored as a blob), or a view of the build context. And the commit
+//! of a finished step's overlay upper directory into a new layer — the
+//! upper directory *is* the layer, so this costs O(changed files).
+
+use super::WorkerError;
+use kiln_cache::Store;
+use kiln_dockerignore::Matcher;
+use kiln_layer::{Compression, SourceKind, WriteOptions, write_layer};
+use kiln_oci::{Descriptor, Digest, child_chain_id, media_type};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One layer of a result.
+#[derive(Clone, Debug)]
+pub(crate) struct Layer {
+    /// The step changed nothing: no blob, no snapshot; the image gets no
+    /// layer for it (BuildKit drops empty layers too).
+    pub empty: bool,
+    /// The unpacked layer (an overlay lower).
+    pub snapshot: PathBuf,
+    /// The chain ID of this layer on its parents.
+    pub chain_id: Digest,
+    /// The uncompressed tar's digest.
+    pub diff_id: Digest,
+    /// The blob as the manifest lists it.
+    pub descriptor: Descriptor,
+}
+
+/// A vertex's output.
+#[derive(Clone, Debug)]
+pub(crate) enum Output {
+    /// A root file system: layers, base first.
+    Layers(Arc<Vec<Layer>>),
+    /// The build context (a host directory) with its ignore rules.
+    Context(Arc<ContextDir>),
+}
+
+/// The build context as a copy source.
+#[derive(Debug)]
+pub(crate) struct ContextDir {
+    /// The directory.
+    pub root: PathBuf,
+    /// `.dockerignore` (and the include selection): excluded paths are
+    /// invisible.
+    pub ignore: Option<Matcher>,
+}
+
+impl Output {
+    /// The layers, or an error naming what was expected.
+    pub(crate) fn layers(&self) -> Result<&[Layer], WorkerError> {
+        match self {
+            Output::Layers(layers) => Ok(layers),
+            Output::Context(_) => Err(WorkerError::Graph(
+                "the build context cannot be used as a root file system".into(),
+            )),
+        }
+    }
+}
+
+/// The overlay lowers for `layers`: topmost first, empty layers skipped.
+pub(crate) fn lowers(layers: &[Layer]) -> Vec<PathBuf> {
+    layers
+        .iter()
+        .rev()
+        .filter(|l| !l.empty)
+        .map(|l| l.snapshot.clone())
+        .collect()
+}
+
+/// Turns a finished step's upper directory into a layer on `parent`:
+/// archived once into a blob (uncompressed, so its digest is its diff
+/// ID; compression waits for an export or push), then renamed into the
+/// snapshot store under its chain ID. Consumes `upper`.
+pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<Layer, WorkerError> {
+    let io = |what: &str, path: &Path, e: std::io::Error| WorkerError::Io {
+        message: format!("cannot {what} {}", path.display()),
+        source: e,
+    };
+    let parent_chain = parent.iter().rev().find(|l| !l.empty).map(|l| &l.chain_id);
+    let is_empty = std::fs::read_dir(upper)
+        .map_err(|e| io("read", upper, e))?
+        .next()
+        .is_none();
+    if is_empty {
+        let _ = std::fs::remove_dir(upper);
+        let chain_id = parent_chain.cloned().unwrap_or_else(|| Digest::of(b""));
+        return Ok(Layer {
+            empty: true,
+            snapshot: PathBuf::new(),
+            diff_id: chain_id.clone(),
+            descriptor: Descriptor::new(media_type::OCI_LAYER_TAR, chain_id.clone(), 0),
+            chain_id,
+        });
+    }
+    let mut writer = store.blobs().writer()?;
+    let written = write_layer(
+        upper,
+        &WriteOptions {
+            compression: Compression::None,
+            source: SourceKind::OverlayUpper,
+            source_date_epoch: None,
+        },
+        &mut writer,
+    )
+    .map_err(|e| WorkerError::Layer(e.to_string()))?;
+    let (digest, size) = writer.commit(Some(&written.digest), None)?;
+    let chain_id = match parent_chain {
+        Some(parent) => child_chain_id(parent, &written.diff_id),
+        None => written.diff_id.clone(),
+    };
+    let snapshot = store.snapshot_path(&chain_id);
+    if snapshot.is_dir() {
+        // The same change on the same parents exists already (another
+        // build, or a step whose cache record was lost).
+        remove_tree(upper);
+    } else {
+        let snapshots = snapshot.parent().unwrap_or(Path::new("/"));
+        std::fs::create_dir_all(snapshots).map_err(|e| io("create", snapshots, e))?;
+        // "Exists" must mean "complete", also after a power cut.
+        let dir = std::fs::File::open(upper).map_err(|e| io("open", upper, e))?;
+        rustix::fs::syncfs(&dir).map_err(|e| io("sync", upper, e.into()))?;
+        if let Err(e) = std::fs::rename(upper, &snapshot) {
+            if snapshot.is_dir() {
+                remove_tree(upper);
+            } else {
+                return Err(io("move the layer to", &snapshot, e));
+            }
+        }
+    }
+    Ok(Layer {
+        empty: false,
+        snapshot,
+        chain_id,
+        descriptor: Descriptor::new(written.media_type(), digest, size),
+        diff_id: written.diff_id,
+    })
+}
+
+/// Removes a directory tree, best-effort (a leftover in the store's tmp is
+/// swept later; failing a finished build for it would lose work).
+pub(crate) fn remove_tree(path: &Path) {
+    let _ = std::fs::remove_dir_all(path);
+}

@@ -1,0 +1,115 @@
+//! The worker: kiln's implementation of the solver's [`kiln_solver::Worker`]
+//! with the runtime and the store. It turns each vertex into a result:
+//! images into their unpacked layers, the context into a filtered view,
+//! RUN into a sandbox whose upper directory becomes a layer, COPY/ADD/
+//! WORKDIR into file operations on an overlay whose upper directory
+//! becomes a layer.
+
+mod cache_mounts;
+pub(crate) mod copy;
+mod exec;
+mod file;
+mod layers;
+mod secrets;
+mod sources;
+
+pub(crate) use layers::{Layer, Output, lowers};
+pub(crate) use secrets::{Secret, Secrets};
+
+use kiln_cache::{Store, StoreError};
+use kiln_runtime::Network;
+use kiln_solver::{Job, Op, Solved};
+use std::path::PathBuf;
+
+/// Why a vertex failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WorkerError {
+    /// The step's command exited non-zero.
+    #[error("process \"{}\" did not complete successfully: exit code: {code}", command.join(" "))]
+    Exec {
+        /// argv.
+        command: Vec<String>,
+        /// Its exit code (128+n for a signal).
+        code: i32,
+        /// The last lines it printed.
+        output: Vec<u8>,
+    },
+    /// The sandbox could not start.
+    #[error("{0}")]
+    Start(String),
+    /// A store operation failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file-system operation failed.
+    #[error("{message}: {source}")]
+    Io {
+        /// What was being done.
+        message: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A layer could not be written.
+    #[error("cannot write the layer: {0}")]
+    Layer(String),
+    /// COPY/ADD failed.
+    #[error(transparent)]
+    Copy(#[from] copy::CopyError),
+    /// A secret is missing or unreadable.
+    #[error("{0}")]
+    Secret(String),
+    /// The graph asked for something impossible.
+    #[error("{0}")]
+    Graph(String),
+    /// The build was canceled while the step ran.
+    #[error("canceled")]
+    Canceled,
+}
+
+/// Runs vertices for one build.
+pub(crate) struct Worker {
+    pub store: Store,
+    /// The context directory.
+    pub context: PathBuf,
+    /// `--secret`s.
+    pub secrets: Secrets,
+    /// The network of RUN steps that do not choose one.
+    pub network: Network,
+    /// Where sandboxes live.
+    pub sandboxes: PathBuf,
+}
+
+impl kiln_solver::Worker for Worker {
+    type Output = Output;
+    type Error = WorkerError;
+
+    fn solve(&self, job: &Job<'_, Output>) -> Result<Solved<Output>, WorkerError> {
+        let output = match &job.vertex.op {
+            Op::Scratch => Output::Layers(Default::default()),
+            Op::Image(image) => self.image(image)?,
+            Op::Local(local) => self.local(local)?,
+            Op::Exec(exec) => self.exec(job, exec)?,
+            Op::File(file) => self.file(job, file)?,
+        };
+        Ok(Solved::Done(output))
+    }
+}
+
+impl Worker {
+    /// A fresh directory under the store's `tmp/`, removed when dropped.
+    pub(crate) fn scratch_dir(&self) -> Result<tempfile::TempDir, WorkerError> {
+        let tmp = self.store.root().join("tmp");
+        tempfile::Builder::new()
+            .prefix("step-")
+            .tempdir_in(&tmp)
+            .map_err(|e| WorkerError::Io {
+                message: format!("cannot create a directory in {}", tmp.display()),
+                source: e,
+            })
+    }
+
+    /// A fresh empty directory under the store's `tmp/` that stays (a
+    /// directory can be renamed onto it, replacing it).
+    pub(crate) fn scratch_path(&self) -> Result<PathBuf, WorkerError> {
+        Ok(self.scratch_dir()?.keep())
+    }
+}

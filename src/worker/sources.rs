@@ -1,0 +1,62 @@
+//! Source vertices: a base image becomes its unpacked layers; the build
+//! context becomes a filtered view of its directory.
+
+use super::layers::{ContextDir, Layer, Output};
+use super::{Worker, WorkerError};
+use kiln_dockerignore::Matcher;
+use kiln_oci::{Descriptor, Digest, chain_ids, media_type};
+use kiln_solver::{ImageSource, LocalSource};
+use std::sync::Arc;
+
+impl Worker {
+    /// The layers of the image whose manifest is `image.digest` (the
+    /// resolver pinned it when lowering).
+    pub(crate) fn image(&self, image: &ImageSource) -> Result<Output, WorkerError> {
+        let digest: Digest = image
+            .digest
+            .parse()
+            .map_err(|e| WorkerError::Graph(format!("bad digest {}: {e}", image.digest)))?;
+        let size = self.store.blobs().verify(&digest)?;
+        let found = self
+            .store
+            .image(&Descriptor::new(media_type::OCI_MANIFEST, digest, size))?;
+        let snapshots = self.store.ensure_snapshots(&found)?;
+        let diff_ids = &found.config.rootfs.diff_ids;
+        let layers = chain_ids(diff_ids)
+            .into_iter()
+            .zip(diff_ids)
+            .zip(snapshots)
+            .zip(&found.manifest.layers)
+            .map(|(((chain_id, diff_id), snapshot), descriptor)| Layer {
+                empty: false,
+                snapshot,
+                chain_id,
+                diff_id: diff_id.clone(),
+                descriptor: descriptor.clone(),
+            })
+            .collect();
+        Ok(Output::Layers(Arc::new(layers)))
+    }
+
+    /// The context directory with the `.dockerignore` patterns.
+    pub(crate) fn local(&self, local: &LocalSource) -> Result<Output, WorkerError> {
+        if local.name != "context" {
+            return Err(WorkerError::Graph(format!(
+                "unknown local source {:?}",
+                local.name
+            )));
+        }
+        let ignore =
+            if local.exclude.is_empty() {
+                None
+            } else {
+                Some(Matcher::new(&local.exclude).map_err(|e| {
+                    WorkerError::Graph(format!("invalid .dockerignore pattern: {e}"))
+                })?)
+            };
+        Ok(Output::Context(Arc::new(ContextDir {
+            root: self.context.clone(),
+            ignore,
+        })))
+    }
+}

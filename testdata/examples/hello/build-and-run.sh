@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The README's main job: on a fresh machine, offline (no Docker Hub), make a
+# busybox base image from Debian's busybox-static, build the hello example
+# with kiln and run it. Uses the store in $KILN_ROOT (default: a fresh
+# directory under /var/tmp, so the user's store is untouched).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+if [ ! -x /bin/busybox ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static
+fi
+cargo build --release --locked --quiet
+kiln=$PWD/target/release/kiln
+export KILN_ROOT=${KILN_ROOT:-/var/tmp/kiln-example-store}
+
+# The base: /bin/busybox, its applet links, root and nobody.
+base=$(mktemp -d)
+trap 'rm -rf "$base"' EXIT
+mkdir -p "$base/bin" "$base/etc" "$base/tmp" "$base/root"
+cp /bin/busybox "$base/bin/busybox"
+for applet in $(/bin/busybox --list-full); do
+  [ "$applet" = bin/busybox ] && continue
+  mkdir -p "$base/$(dirname "$applet")"
+  ln -sf /bin/busybox "$base/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$base/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$base/etc/group"
+chmod 1777 "$base/tmp"
+chmod 700 "$base/root"
+tar --numeric-owner --owner=0 --group=0 -C "$base" -c . | "$kiln" import - busybox:local >/dev/null
+
+"$kiln" build -t hello testdata/examples/hello
+"$kiln" run --rm hello

@@ -1,0 +1,2 @@
+echo f > f
+mkdir -p d/x && echo y > d/x/y

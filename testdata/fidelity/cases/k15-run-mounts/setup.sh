@@ -1,0 +1,1 @@
+echo input > input.txt

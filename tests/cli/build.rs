@@ -1,0 +1,340 @@
+//! `kiln build` as root on a busybox base made on the spot: real RUN steps
+//! in the sandbox, COPY/ADD from the context, stages, args, secrets, cache
+//! mounts, outputs, failures and interrupts; each image is then run with
+//! `kiln run` or read back from the store.
+
+use super::support::{busybox_store, privileged, text};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+
+/// A store with `busybox:local`, and a context directory.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    context: PathBuf,
+}
+
+fn fixture(dockerfile: &str) -> Option<Fixture> {
+    if !privileged("kiln build test", &["/bin/busybox"]) {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = busybox_store(dir.path(), "busybox:local");
+    let context = dir.path().join("context");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+    Some(Fixture {
+        _dir: dir,
+        root,
+        context,
+    })
+}
+
+impl Fixture {
+    fn file(&self, path: &str, content: &str) -> &Self {
+        let path = self.context.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        self
+    }
+
+    fn kiln(&self, args: &[&str]) -> Output {
+        Command::new(KILN)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Builds the context with `args`; returns the output after checking
+    /// that no sandbox or scratch directory was left behind.
+    fn build(&self, args: &[&str]) -> Output {
+        let mut all = vec!["build", "--progress", "plain"];
+        all.extend_from_slice(args);
+        let context = self.context.to_str().unwrap();
+        all.push(context);
+        let out = self.kiln(&all);
+        self.assert_clean();
+        out
+    }
+
+    fn build_ok(&self, args: &[&str]) -> String {
+        let out = self.build(args);
+        assert!(out.status.success(), "build failed: {}", text(&out.stderr));
+        let id = text(&out.stdout);
+        // stdout carries the image ID and nothing else.
+        assert!(
+            id.starts_with("sha256:") && id.trim_end().len() == 71 && id.lines().count() == 1,
+            "stdout: {id:?}"
+        );
+        id.trim_end().to_string()
+    }
+
+    /// `kiln run --rm IMAGE ARGS`: stdout, after checking it exited 0.
+    fn run(&self, image: &str, args: &[&str]) -> String {
+        let mut all = vec!["run", "--rm", image];
+        all.extend_from_slice(args);
+        let out = self.kiln(&all);
+        assert!(out.status.success(), "run {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    fn config(&self, image: &str) -> serde_json::Value {
+        let out = self.kiln(&["inspect", image]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        value[0]["Config"].clone()
+    }
+
+    fn assert_clean(&self) {
+        for dir in ["sandboxes", "tmp"] {
+            let path = self.root.join(dir);
+            let left: Vec<_> = std::fs::read_dir(&path)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            let left: Vec<_> = left
+                .into_iter()
+                .filter(|n| !n.to_string_lossy().starts_with('.'))
+                .collect();
+            assert!(left.is_empty(), "left in {}: {left:?}", path.display());
+        }
+    }
+}
+
+#[test]
+fn run_steps_copy_and_config_make_a_runnable_image() {
+    let Some(f) = fixture(
+        "FROM busybox:local\n\
+         ENV APP=/srv/app GREETING=\"hello world\"\n\
+         WORKDIR $APP\n\
+         RUN echo \"$GREETING\" > greeting.txt && mkdir -p logs\n\
+         RUN [\"/bin/sh\", \"-c\", \"echo exec form > /srv/app/exec.txt\"]\n\
+         COPY hello.txt conf/ ./\n\
+         COPY --chown=1000:1000 --chmod=0640 hello.txt /home/app/\n\
+         RUN rm /bin/vi && echo removed\n\
+         EXPOSE 8080\n\
+         CMD [\"cat\", \"greeting.txt\"]\n",
+    ) else {
+        return;
+    };
+    f.file("hello.txt", "hi\n")
+        .file("conf/app.ini", "[app]\n")
+        .file("secret.key", "do not copy\n")
+        .file(".dockerignore", "secret.key\n");
+    let id = f.build_ok(&["-t", "app:1"]);
+    assert_eq!(f.run("app:1", &[]), "hello world\n");
+    assert_eq!(
+        f.run("app:1", &["sh", "-c", "cat exec.txt hello.txt app.ini; test -e /bin/vi || echo vi gone; test -e secret.key || echo ignored"]),
+        "exec form\nhi\n[app]\nvi gone\nignored\n"
+    );
+    let listing = f.run("app:1", &["ls", "-ln", "/home/app/hello.txt"]);
+    let fields: Vec<&str> = listing.split_whitespace().collect();
+    assert_eq!(
+        &fields[..4],
+        ["-rw-r-----", "1", "1000", "1000"],
+        "{listing}"
+    );
+    let config = f.config("app:1");
+    assert_eq!(config["WorkingDir"], "/srv/app");
+    assert_eq!(config["Cmd"], serde_json::json!(["cat", "greeting.txt"]));
+    assert!(config["ExposedPorts"]["8080/tcp"].is_object());
+    let env = config["Env"].to_string();
+    assert!(
+        env.contains("GREETING=hello world") && env.contains("PATH="),
+        "{env}"
+    );
+    // The image ID printed is the one the store holds.
+    let out = f.kiln(&["images", "--format", "json"]);
+    assert!(text(&out.stdout).contains(id.trim_start_matches("sha256:").get(..12).unwrap()));
+}
+
+#[test]
+fn stages_target_args_and_heredocs() {
+    let Some(f) = fixture(
+        "ARG BASE=busybox:local\n\
+         FROM $BASE AS builder\n\
+         ARG NAME=world\n\
+         RUN mkdir /out && echo \"hi $NAME\" > /out/msg\n\
+         FROM $BASE AS broken\n\
+         RUN exit 1\n\
+         FROM $BASE AS final\n\
+         COPY --from=builder /out/msg /msg\n\
+         COPY <<EOF /etc/motd\n\
+         welcome\n\
+         EOF\n\
+         RUN <<EOF\n\
+         echo one > /one\n\
+         echo two >> /one\n\
+         EOF\n",
+    ) else {
+        return;
+    };
+    // The broken stage is not needed by `final`, so it never runs.
+    f.build_ok(&[
+        "-t",
+        "multi",
+        "--target",
+        "final",
+        "--build-arg",
+        "NAME=kiln",
+    ]);
+    assert_eq!(
+        f.run("multi", &["cat", "/msg", "/etc/motd", "/one"]),
+        "hi kiln\nwelcome\none\ntwo\n"
+    );
+    // ARG values never reach the image config.
+    assert!(!f.config("multi")["Env"].to_string().contains("NAME"));
+}
+
+#[test]
+fn a_failed_run_names_the_line_shows_output_and_keeps_the_tag() {
+    let Some(f) = fixture("FROM busybox:local\nRUN echo first > /f\n") else {
+        return;
+    };
+    let first = f.build_ok(&["-t", "keep"]);
+    std::fs::write(
+        f.context.join("Dockerfile"),
+        "FROM busybox:local\nRUN echo ok\nRUN echo about to fail && exit 3\n",
+    )
+    .unwrap();
+    let out = f.build(&["-t", "keep"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("Dockerfile:3"), "{err}");
+    assert!(err.contains("exit code: 3"), "{err}");
+    assert!(err.contains("about to fail"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = f.kiln(&["inspect", "keep"]);
+    let inspected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(inspected[0]["Id"], first.as_str());
+}
+
+#[test]
+fn secrets_never_reach_a_layer_and_cache_mounts_persist() {
+    let Some(f) = fixture(
+        "FROM busybox:local\n\
+         RUN --mount=type=secret,id=tok test \"$(wc -c < /run/secrets/tok)\" -eq 12 && test \"$(cut -c1-3 /run/secrets/tok)\" = s3c && echo used > /used\n\
+         RUN --mount=type=secret,id=tok,env=TOKEN test \"${#TOKEN}\" -eq 12\n\
+         RUN --mount=type=cache,target=/cache echo x >> /cache/runs && wc -l < /cache/runs > /runs\n",
+    ) else {
+        return;
+    };
+    let secret = f.context.parent().unwrap().join("tok");
+    std::fs::write(&secret, "s3cret-value").unwrap();
+    let spec = format!("id=tok,src={}", secret.display());
+    f.build_ok(&["-t", "s", "--secret", &spec]);
+    assert_eq!(f.run("s", &["cat", "/used", "/runs"]), "used\n1\n");
+    // The mountpoint's directory stays (as in docker's RUN layers), empty.
+    assert_eq!(
+        f.run("s", &["sh", "-c", "ls -A /run/secrets | wc -l"]),
+        "0\n"
+    );
+    // The layers hold no trace of the value.
+    let archive = f.context.parent().unwrap().join("s.tar");
+    let out = f.kiln(&["save", "-o", archive.to_str().unwrap(), "s"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&archive).unwrap();
+    assert!(!bytes.windows(12).any(|w| w == b"s3cret-value"));
+    // A second build sees the cache mount's earlier content.
+    f.build_ok(&["-t", "s", "--secret", &spec]);
+    assert_eq!(f.run("s", &["cat", "/runs"]), "2\n");
+    // A required secret that is missing fails the build.
+    std::fs::write(
+        f.context.join("Dockerfile"),
+        "FROM busybox:local\nRUN --mount=type=secret,id=other,required=true true\n",
+    )
+    .unwrap();
+    let out = f.build(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("secret other is required"));
+}
+
+#[test]
+fn outputs_and_add_archives() {
+    let Some(f) =
+        fixture("FROM busybox:local\nADD bundle.tar.gz /opt/\nRUN cat /opt/inner/file > /copied\n")
+    else {
+        return;
+    };
+    let staging = f.context.parent().unwrap().join("bundle");
+    std::fs::create_dir_all(staging.join("inner")).unwrap();
+    std::fs::write(staging.join("inner/file"), "packed\n").unwrap();
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(f.context.join("bundle.tar.gz"))
+        .arg("-C")
+        .arg(&staging)
+        .arg("inner")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = f.context.parent().unwrap();
+    let oci = dir.join("out.tar");
+    let spec = format!("type=oci,dest={}", oci.display());
+    f.build_ok(&["-t", "arch", "--output", &spec]);
+    assert_eq!(f.run("arch", &["cat", "/copied"]), "packed\n");
+    let listing = Command::new("tar").arg("-tf").arg(&oci).output().unwrap();
+    assert!(text(&listing.stdout).contains("index.json"));
+    let local = dir.join("rootfs-out");
+    let spec = format!("type=local,dest={}", local.display());
+    f.build_ok(&["--output", &spec]);
+    assert_eq!(
+        std::fs::read_to_string(local.join("copied")).unwrap(),
+        "packed\n"
+    );
+    assert!(local.join("bin/busybox").is_file());
+}
+
+#[test]
+fn an_interrupted_build_tags_nothing_and_leaves_nothing() {
+    let Some(f) = fixture("FROM busybox:local\nRUN sleep 60\n") else {
+        return;
+    };
+    let child = Command::new(KILN)
+        .arg("--root")
+        .arg(&f.root)
+        .args(["build", "--progress", "plain", "-t", "never"])
+        .arg(&f.context)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the step runs, then press Ctrl-C.
+    let sandboxes = f.root.join("sandboxes");
+    let mut waited = 0;
+    while !has_sandbox(&sandboxes) && waited < 200 {
+        std::thread::sleep(Duration::from_millis(50));
+        waited += 1;
+    }
+    assert!(has_sandbox(&sandboxes), "the RUN step never started");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGINT,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "kiln did not stop"
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = f.kiln(&["inspect", "never"]);
+    assert!(!out.status.success());
+    f.assert_clean();
+}
+
+fn has_sandbox(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        })
+        .unwrap_or(false)
+}
