@@ -88,7 +88,9 @@ for w in $ONLY; do
   b=$(best buildah bud --layers --no-cache --isolation chroot -q -t "bench-$w" "$work/$w")
   printf '%-8s %9.3f %9.3f %9.3f %12.3f %12.3f\n' "$w" "$k" "$d" "$b" \
     "$(echo "$k / $d" | bc -l)" "$(echo "$k / $b" | bc -l)"
-  [ "$w" = steps30 ] && printf '         kiln per RUN step: %.1f ms\n' "$(echo "$k * 1000 / 30" | bc -l)"
+  if [ "$w" = steps30 ]; then
+    printf '         kiln per RUN step: %.1f ms\n' "$(echo "$k * 1000 / 30" | bc -l)"
+  fi
   # Free the space between workloads (the big one writes 2 GiB per tool).
   docker rmi -f "bench-$w" >/dev/null 2>&1 || true
   buildah rmi -f "bench-$w" >/dev/null 2>&1 || true

@@ -57,6 +57,13 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
     let env = environment(&spec.env, &user, spec.tty);
     enter_workdir(spec.workdir())?;
 
+    if !spec.no_new_privileges {
+        // Without no_new_privs the kernel only takes a filter from a
+        // thread with CAP_SYS_ADMIN: install it before the capabilities
+        // go. Everything after this (prctl, setgroups, setres[ug]id,
+        // capset, close_range, execve) is allowed by docker's profile.
+        crate::seccomp::apply_privileged(&prepared.seccomp).map_err(|e| (e.to_string(), 125))?;
+    }
     caps::drop_bounding(&caps::DOCKER_DEFAULT).map_err(|e| (e.to_string(), 125))?;
     switch_user(&user, spec.primary_group_supplementary)?;
     caps::set_process(&caps::DOCKER_DEFAULT).map_err(|e| (e.to_string(), 125))?;
@@ -70,9 +77,13 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
     let program_c = CString::new(program.as_os_str().as_encoded_bytes())
         .map_err(|_| (format!("exec: {arg0:?}: path contains a NUL byte"), 126))?;
 
-    nix::sys::prctl::set_no_new_privs().map_err(setup_err("set no_new_privs"))?;
+    if spec.no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().map_err(setup_err("set no_new_privs"))?;
+    }
     close_other_descriptors(status.as_raw_fd())?;
-    crate::seccomp::apply(&prepared.seccomp).map_err(|e| (e.to_string(), 125))?;
+    if spec.no_new_privileges {
+        crate::seccomp::apply(&prepared.seccomp).map_err(|e| (e.to_string(), 125))?;
+    }
     let Err(errno) = nix::unistd::execve(&program_c, &args, &env_c);
     Err(exec_failure(arg0, errno))
 }

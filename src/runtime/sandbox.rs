@@ -479,6 +479,7 @@ mod tests {
             console_size: None,
             extra_hosts: vec![],
             primary_group_supplementary: true,
+            no_new_privileges: true,
         }
     }
 

@@ -46,6 +46,11 @@ pub struct RunSpec {
     /// `docker run` has done since CVE-2022-36109; BuildKit's RUN steps
     /// get only the groups that list the user.
     pub primary_group_supplementary: bool,
+    /// Set `no_new_privs` before exec (then setuid programs cannot gain
+    /// privileges). Off, as in docker 20.10's BuildKit RUN steps, the
+    /// seccomp filter is installed while the process still holds
+    /// `CAP_SYS_ADMIN`, and `sudo` works for a non-root user.
+    pub no_new_privileges: bool,
 }
 
 /// The layers of the root file system, mounted as one overlay.

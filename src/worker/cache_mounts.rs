@@ -1,16 +1,80 @@
 //! `RUN --mount=type=cache`: directories kept in the store across builds
 //! (`<store>/cache-mounts-v1/<sha256 of the id>/`), created on first use
-//! with the mount's owner and mode. Every user shares the directory
-//! (`sharing=shared` semantics); `private` and `locked` are not told apart
-//! yet.
+//! with the mount's owner and mode. `sharing` as BuildKit defines it:
+//! `shared` lets concurrent steps (of this build or another kiln) use the
+//! directory together; `locked` makes a second step wait for the first;
+//! `private` gives a second concurrent step a fresh directory of its own
+//! (dropped after the step). The lock is a file lock beside the directory,
+//! held until the step ends, so it also works across kiln processes.
 
 use super::{Worker, WorkerError};
 use kiln_oci::Digest;
+use kiln_solver::CacheSharing;
+use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// A cache directory for one step, and the lock that step holds on it.
+pub(crate) struct CacheMount {
+    pub dir: PathBuf,
+    pub lock: Option<File>,
+}
 
 impl Worker {
-    pub(crate) fn cache_mount_dir(
+    /// The directory for cache `id`, locked as `sharing` asks; a private
+    /// copy for a busy `private` cache is made under `scratch`.
+    pub(crate) fn cache_mount(
+        &self,
+        id: &str,
+        (uid, gid, mode): (u32, u32, u32),
+        sharing: CacheSharing,
+        scratch: &Path,
+    ) -> Result<CacheMount, WorkerError> {
+        let dir = self.cache_mount_dir(id, uid, gid, mode)?;
+        if sharing == CacheSharing::Shared {
+            return Ok(CacheMount { dir, lock: None });
+        }
+        let lock_path = dir.with_extension("lock");
+        let io = |e: std::io::Error| WorkerError::Io {
+            message: format!("cannot lock the cache mount {}", lock_path.display()),
+            source: e,
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        match sharing {
+            CacheSharing::Locked => {
+                lock.lock().map_err(io)?;
+                Ok(CacheMount {
+                    dir,
+                    lock: Some(lock),
+                })
+            }
+            _ => match lock.try_lock() {
+                Ok(()) => Ok(CacheMount {
+                    dir,
+                    lock: Some(lock),
+                }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let private = scratch.join(format!(
+                        "private-cache-{}",
+                        Digest::of(id.as_bytes()).encoded()
+                    ));
+                    make_dir(&private, uid, gid, mode).map_err(io)?;
+                    Ok(CacheMount {
+                        dir: private,
+                        lock: None,
+                    })
+                }
+                Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+            },
+        }
+    }
+
+    fn cache_mount_dir(
         &self,
         id: &str,
         uid: u32,
@@ -18,7 +82,11 @@ impl Worker {
         mode: u32,
     ) -> Result<PathBuf, WorkerError> {
         let parent = self.store.root().join("cache-mounts-v1");
-        let dir = parent.join(Digest::of(id.as_bytes()).encoded());
+        // The id and the new directory's owner and mode name the cache, as
+        // in BuildKit (a mount asking for another owner gets another
+        // cache, never one whose permissions it cannot use).
+        let key = format!("{id}\0{uid}:{gid}:{mode:o}");
+        let dir = parent.join(Digest::of(key.as_bytes()).encoded());
         if dir.is_dir() {
             return Ok(dir);
         }
@@ -44,5 +112,73 @@ impl Worker {
             let _ = std::fs::remove_dir(&staged);
         }
         Ok(dir)
+    }
+}
+
+/// Creates `dir` with the cache mount's owner and mode.
+fn make_dir(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    set_owner_and_mode(dir, uid, gid, mode)
+}
+
+fn set_owner_and_mode(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<()> {
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o7777))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn worker(root: &Path) -> Worker {
+        Worker {
+            store: kiln_cache::Store::open(root).unwrap(),
+            context: root.to_path_buf(),
+            secrets: Default::default(),
+            network: kiln_runtime::Network::None,
+            sandboxes: root.join("sandboxes"),
+        }
+    }
+
+    #[test]
+    fn sharing_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = worker(dir.path());
+        let scratch = dir.path().join("scratch");
+        let ids = (0, 0, 0o755);
+        let first = worker
+            .cache_mount("c", ids, CacheSharing::Private, &scratch)
+            .unwrap();
+        assert!(first.lock.is_some());
+        // A second private user while the first holds it: its own dir.
+        let second = worker
+            .cache_mount("c", ids, CacheSharing::Private, &scratch)
+            .unwrap();
+        assert_ne!(first.dir, second.dir);
+        assert!(second.dir.starts_with(&scratch));
+        // Shared users always get the same directory.
+        let shared = worker
+            .cache_mount("c", ids, CacheSharing::Shared, &scratch)
+            .unwrap();
+        assert_eq!(shared.dir, first.dir);
+        // A locked user waits until the holder is done.
+        let released = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let locked = worker
+                    .cache_mount("c", ids, CacheSharing::Locked, &scratch)
+                    .unwrap();
+                assert!(
+                    released.load(std::sync::atomic::Ordering::SeqCst),
+                    "got the lock while it was held"
+                );
+                locked.dir
+            });
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            released.store(true, std::sync::atomic::Ordering::SeqCst);
+            drop(first);
+            assert_eq!(waiter.join().unwrap(), shared.dir);
+        });
     }
 }

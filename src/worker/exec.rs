@@ -25,20 +25,21 @@ impl Worker {
     pub(crate) fn exec(&self, job: &Job<'_, Output>, exec: &Exec) -> Result<Output, WorkerError> {
         let base = job.inputs[0].layers()?;
         let scratch = self.scratch_dir()?;
-        let mut views = Vec::new();
-        let mut mounts = Vec::new();
-        let mut env = exec.env.clone();
+        let mut step = StepMounts {
+            env: exec.env.clone(),
+            ..StepMounts::default()
+        };
         for (i, mount) in exec.mounts.iter().enumerate() {
-            self.mount(
-                job,
-                mount,
-                i,
-                scratch.path(),
-                &mut views,
-                &mut mounts,
-                &mut env,
-            )?;
+            self.mount(job, mount, i, scratch.path(), &mut step)?;
         }
+        // The cache locks are held until this function returns.
+        let StepMounts {
+            views,
+            mounts,
+            env,
+            binds,
+            locks: _locks,
+        } = step;
         let spec = RunSpec {
             rootfs: kiln_runtime::Rootfs {
                 layers: lowers(base),
@@ -59,14 +60,19 @@ impl Worker {
             console_size: None,
             extra_hosts: Vec::new(),
             primary_group_supplementary: false,
+            no_new_privileges: false,
         };
-        let (code, tail, upper) =
-            kiln_runtime::view::with_views(&views, || self.run_sandbox(job, &spec)).map_err(
-                |e| WorkerError::Io {
-                    message: "cannot prepare the step's mounts".into(),
-                    source: e,
-                },
-            )??;
+        let (code, tail, upper) = kiln_runtime::view::with_views(&views, || {
+            // Bind sources are resolved here, where the views are
+            // mounted, and inside their own roots.
+            let mut spec = spec.clone();
+            resolve_binds(&mut spec.mounts, &binds)?;
+            self.run_sandbox(job, &spec)
+        })
+        .map_err(|e| WorkerError::Io {
+            message: "cannot prepare the step's mounts".into(),
+            source: e,
+        })??;
         if job.cancel.is_canceled() {
             super::layers::remove_tree(&upper);
             return Err(WorkerError::Canceled);
@@ -125,24 +131,22 @@ impl Worker {
             };
             relay(out_read, Stream::Stdout);
             relay(err_read, Stream::Stderr);
+            // Woken either by the build's cancellation (a child token is
+            // canceled with its parent) or by the step's end.
+            let wake = job.cancel.child();
+            let watcher_wake = wake.clone();
             let done = &done;
             scope.spawn(move || {
                 // Cancellation: kill the sandbox's init, which takes its
                 // whole PID namespace with it.
-                while !done.load(Ordering::Acquire) {
-                    if job
-                        .cancel
-                        .wait_timeout(std::time::Duration::from_millis(100))
-                    {
-                        if !done.load(Ordering::Acquire) {
-                            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
-                        }
-                        break;
-                    }
+                while !watcher_wake.wait_timeout(std::time::Duration::from_secs(3600)) {}
+                if !done.load(Ordering::Acquire) {
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
                 }
             });
             let code = sandbox.wait();
             done.store(true, Ordering::Release);
+            wake.cancel();
             code
         });
         let code = code.map_err(|e| WorkerError::Start(e.to_string()))?;
@@ -165,17 +169,21 @@ impl Worker {
         Ok((exit.code, tail, kept))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn mount(
         &self,
         job: &Job<'_, Output>,
         mount: &ExecMount,
         index: usize,
         scratch: &Path,
-        views: &mut Vec<(View, PathBuf)>,
-        mounts: &mut Vec<Mount>,
-        env: &mut Vec<String>,
+        step: &mut StepMounts,
     ) -> Result<(), WorkerError> {
+        let StepMounts {
+            views,
+            mounts,
+            env,
+            binds,
+            locks,
+        } = step;
         let io = |what: String, e: std::io::Error| WorkerError::Io {
             message: what,
             source: e,
@@ -217,8 +225,15 @@ impl Worker {
                         point
                     }
                 };
+                // The source is resolved later, inside `root` (a symlink in
+                // a stage or the context must not reach a host path).
+                binds.push(PendingBind {
+                    mount: mounts.len(),
+                    root: root.clone(),
+                    source: source.clone(),
+                });
                 mounts.push(Mount::Bind {
-                    source: root.join(source.trim_start_matches('/')),
+                    source: root,
                     target: target.clone(),
                     readonly: *readonly,
                 });
@@ -230,11 +245,13 @@ impl Worker {
                 gid,
                 mode,
                 readonly,
+                sharing,
                 ..
             } => {
-                let dir = self.cache_mount_dir(id, *uid, *gid, *mode)?;
+                let cache = self.cache_mount(id, (*uid, *gid, *mode), *sharing, scratch)?;
+                locks.extend(cache.lock);
                 mounts.push(Mount::Bind {
-                    source: dir,
+                    source: cache.dir,
                     target: target.clone(),
                     readonly: *readonly,
                 });
@@ -304,6 +321,61 @@ impl Worker {
             work,
         })
     }
+}
+
+/// What a step's `--mount`s turn into: views to mount first, the
+/// sandbox's mounts, its environment (secrets as variables) and the cache
+/// locks held until the step ends.
+#[derive(Default)]
+struct StepMounts {
+    views: Vec<(View, PathBuf)>,
+    mounts: Vec<Mount>,
+    env: Vec<String>,
+    binds: Vec<PendingBind>,
+    locks: Vec<std::fs::File>,
+}
+
+/// A bind mount whose source path is still to be resolved in its root.
+struct PendingBind {
+    /// Index into the step's mounts.
+    mount: usize,
+    /// The host directory that is the source's root (a view or the
+    /// context).
+    root: PathBuf,
+    /// The path inside that root.
+    source: String,
+}
+
+/// Points each pending bind at its source resolved inside its root
+/// (openat2 `RESOLVE_IN_ROOT`: `..` and absolute symlinks stop at the root,
+/// as BuildKit resolves a mount's source within its state).
+fn resolve_binds(mounts: &mut [Mount], binds: &[PendingBind]) -> Result<(), WorkerError> {
+    for bind in binds {
+        let root =
+            kiln_runtime::rootfs::resolve::Root::open(&bind.root).map_err(|e| WorkerError::Io {
+                message: format!("cannot open the source of bind mount {}", bind.source),
+                source: e,
+            })?;
+        let found = root.find(&bind.source).map_err(|e| WorkerError::Io {
+            message: format!("cannot resolve bind mount source {}", bind.source),
+            source: e,
+        })?;
+        let Some(fd) = found else {
+            return Err(WorkerError::Graph(format!(
+                "bind mount source {} does not exist",
+                bind.source
+            )));
+        };
+        let resolved = std::fs::read_link(kiln_runtime::rootfs::resolve::proc_fd_path(&fd))
+            .map_err(|e| WorkerError::Io {
+                message: format!("cannot resolve bind mount source {}", bind.source),
+                source: e,
+            })?;
+        if let Some(Mount::Bind { source, .. }) = mounts.get_mut(bind.mount) {
+            *source = resolved;
+        }
+    }
+    Ok(())
 }
 
 /// Copies one output stream of the sandbox to the reporter, keeping the

@@ -118,6 +118,7 @@ fn run_steps_copy_and_config_make_a_runnable_image() {
          COPY hello.txt conf/ ./\n\
          COPY --chown=1000:1000 --chmod=0640 hello.txt /home/app/\n\
          RUN rm /bin/vi && echo removed\n\
+         RUN grep -e NoNewPrivs -e '^Seccomp:' /proc/self/status > /status\n\
          EXPOSE 8080\n\
          CMD [\"cat\", \"greeting.txt\"]\n",
     ) else {
@@ -132,6 +133,12 @@ fn run_steps_copy_and_config_make_a_runnable_image() {
     assert_eq!(
         f.run("app:1", &["sh", "-c", "cat exec.txt hello.txt app.ini; test -e /bin/vi || echo vi gone; test -e secret.key || echo ignored"]),
         "exec form\nhi\n[app]\nvi gone\nignored\n"
+    );
+    // As in docker's RUN: seccomp on, but no_new_privs off (setuid
+    // programs such as sudo work for a non-root USER).
+    assert_eq!(
+        f.run("app:1", &["cat", "/status"]),
+        "NoNewPrivs:\t0\nSeccomp:\t2\n"
     );
     let listing = f.run("app:1", &["ls", "-ln", "/home/app/hello.txt"]);
     let fields: Vec<&str> = listing.split_whitespace().collect();

@@ -24,10 +24,18 @@ impl Builder<'_> {
     ) -> Result<(), Diagnostic> {
         match command {
             Command::Env(pairs) => {
-                let mut text = Vec::new();
+                // Every pair sees the variables as they were before the
+                // instruction: `ENV A=1 B=$A` leaves B empty (BuildKit
+                // expands the whole instruction first).
+                let mut expanded = Vec::with_capacity(pairs.len());
                 for pair in pairs {
-                    let key = self.expand(stage, &pair.key)?;
-                    let value = self.expand(stage, &pair.value)?;
+                    expanded.push((
+                        self.expand(stage, &pair.key)?,
+                        self.expand(stage, &pair.value)?,
+                    ));
+                }
+                let mut text = Vec::new();
+                for (key, value) in expanded {
                     super::scope::set_env(&mut stage.config.config.env, &key, &value);
                     super::scope::set_env(&mut stage.run_env, &key, &value);
                     text.push(format!("{key}={value}"));
@@ -198,18 +206,28 @@ impl Builder<'_> {
         word: &Word,
     ) -> Result<(), Diagnostic> {
         let value = expand_word(&self.lexer, word, &stage.env())?;
-        let dir = path::absolute(stage.workdir(), &value);
+        // docker 20.10's BuildKit keeps an absolute WORKDIR as written
+        // (`/a/../b/` stays, and `/a` is created too); only a relative one
+        // is joined and cleaned.
+        let dir = if value.starts_with('/') {
+            value.clone()
+        } else {
+            path::absolute(stage.workdir(), &value)
+        };
         stage.config.config.working_dir = dir.clone();
         let owner = owner_of_user(&stage.config.config.user);
         let name = Self::step_name(stage, instruction);
         stage.vertex = self.graph.add(Vertex {
             op: Op::File(FileOp {
-                actions: vec![FileAction::Mkdir {
-                    path: dir.clone(),
-                    mode: 0o755,
-                    parents: true,
-                    owner,
-                }],
+                actions: mkdir_all_dirs(&dir)
+                    .into_iter()
+                    .map(|path| FileAction::Mkdir {
+                        path,
+                        mode: 0o755,
+                        parents: true,
+                        owner: owner.clone(),
+                    })
+                    .collect(),
             }),
             inputs: vec![stage.vertex],
             name,
@@ -218,6 +236,29 @@ impl Builder<'_> {
         self.history(stage, format!("WORKDIR {dir}"), true);
         Ok(())
     }
+}
+
+/// The directories Go's `os.MkdirAll` makes for `dir` as written, which
+/// BuildKit uses for WORKDIR: every prefix before a `..` (`/a/../b` makes
+/// `/a` too), then the cleaned path.
+fn mkdir_all_dirs(dir: &str) -> Vec<String> {
+    let mut dirs = Vec::new();
+    let mut prefix = String::new();
+    for part in dir.split('/').filter(|p| !p.is_empty()) {
+        if part == ".." && !prefix.is_empty() {
+            let cleaned = path::clean(&prefix);
+            if cleaned != "/" && !dirs.contains(&cleaned) {
+                dirs.push(cleaned);
+            }
+        }
+        prefix.push('/');
+        prefix.push_str(part);
+    }
+    let last = path::clean(dir);
+    if !dirs.contains(&last) {
+        dirs.push(last);
+    }
+    dirs
 }
 
 /// CMD/ENTRYPOINT arguments: exec form as is, shell form through the
@@ -282,6 +323,13 @@ fn expose_ports(spec: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::expose_ports;
+
+    #[test]
+    fn workdir_dirs_as_mkdir_all_makes_them() {
+        assert_eq!(super::mkdir_all_dirs("/a/../b/./c/"), ["/a", "/b/c"]);
+        assert_eq!(super::mkdir_all_dirs("/x/y"), ["/x/y"]);
+        assert_eq!(super::mkdir_all_dirs("//d//e"), ["/d/e"]);
+    }
 
     #[test]
     fn ports_expand() {

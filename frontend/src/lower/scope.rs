@@ -43,12 +43,21 @@ impl BuildArgs {
         Some(value.clone())
     }
 
-    /// Proxy args given on the command line, for RUN's environment.
+    /// Proxy args given on the command line, for RUN's environment. Like
+    /// docker 20.10's BuildKit, either spelling (`HTTP_PROXY` or
+    /// `http_proxy`) sets both; when both are given, the upper-case one
+    /// wins.
     pub(crate) fn proxies(&self) -> Vec<(String, String)> {
-        PROXY_ARGS
-            .iter()
-            .filter_map(|name| Some((name.to_string(), self.take(name)?)))
-            .collect()
+        let mut out = Vec::new();
+        for pair in PROXY_ARGS.chunks(2) {
+            let [upper, lower] = pair else { continue };
+            let value = self.take(upper).or_else(|| self.take(lower));
+            if let Some(value) = value {
+                out.push((upper.to_string(), value.clone()));
+                out.push((lower.to_string(), value));
+            }
+        }
+        out
     }
 
     /// Names given but never consumed (BuildKit warns about them).

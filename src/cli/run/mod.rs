@@ -175,6 +175,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         console_size: tty.as_ref().and_then(terminal::Terminal::size),
         extra_hosts: Vec::new(),
         primary_group_supplementary: true,
+        no_new_privileges: true,
     };
     let stdin = if args.interactive {
         None

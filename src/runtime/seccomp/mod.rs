@@ -75,6 +75,7 @@ mod bpf;
 mod compile;
 #[cfg(test)]
 mod exhaustive;
+mod install;
 mod kernel;
 mod nr;
 mod profile;
@@ -84,6 +85,7 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
+pub use install::apply_privileged;
 use seccompiler::BpfProgram;
 use thiserror::Error;
 

@@ -73,6 +73,7 @@ fn spec(image: &Path, script: &str, mounts: Vec<Mount>) -> RunSpec {
         console_size: None,
         extra_hosts: vec![],
         primary_group_supplementary: true,
+        no_new_privileges: true,
     }
 }
 

@@ -19,8 +19,9 @@
 //!   (end-of-archive blocks only) is therefore *not* an archive.
 //! - The destination is always a directory (created with 0755 and
 //!   `--chown`); trailing slash or not does not matter.
-//! - Entry names are cleaned with leading `/` removed; a name that still
-//!   climbs out with `..` fails the build. Symlinks already in the
+//! - Entry names are cleaned with leading `/` removed and `..` stopping at
+//!   the extraction directory (`../x` lands at `x`, as in docker 20.10's
+//!   chroot extraction). Symlinks already in the
 //!   extraction directory, and ones the archive creates, are followed
 //!   for the entry's parents only (for a directory entry, also the last
 //!   element), and always inside the extraction directory: an absolute
@@ -32,8 +33,9 @@
 //!   removed (recursively) unless both it and the new one are directories,
 //!   which are merged.
 //! - Owner, mode (special bits included), times and `SCHILY.xattr.*`
-//!   records come from the archive; `--chown` replaces the owner, `--chmod`
-//!   does not apply. Directory times are set last, deepest first.
+//!   records come from the archive; `--chown` only owns the destination
+//!   directory it creates (docker 20.10 keeps the archive's owners), and
+//!   `--chmod` does not apply. Directory times are set last, deepest first.
 //! - Exclude patterns and `.dockerignore` do not look inside archives.
 //!
 //! Boundary: detecting and extracting one archive. Whether a source is
@@ -53,7 +55,7 @@ use tar::EntryType;
 use super::CopyStats;
 use super::error::CopyError;
 use super::meta::{self, Meta, Node};
-use super::owner::{self, Ids};
+use super::owner;
 use super::root::Root;
 
 /// How an archive is compressed, from its magic bytes.
@@ -171,13 +173,12 @@ fn parse_octal(field: &[u8]) -> Option<i64> {
 
 /// Extracts the archive `file` (compressed as `compression`) into the
 /// existing directory `into` of `dest`. `shown` names the archive in
-/// errors; `owner` is `--chown`.
+/// errors.
 pub(super) fn unpack(
     file: &File,
     compression: Compression,
     dest: &Root,
     into: &Path,
-    owner: Option<Ids>,
     shown: &str,
     stats: &mut CopyStats,
 ) -> Result<(), CopyError> {
@@ -213,15 +214,15 @@ pub(super) fn unpack(
         else {
             continue;
         };
-        let info = EntryInfo::read(&mut entry, owner)
-            .map_err(|e| bad(format!("entry {shown_name}: {e}")))?;
+        let info =
+            EntryInfo::read(&mut entry).map_err(|e| bad(format!("entry {shown_name}: {e}")))?;
         let is_dir = kind == EntryType::Directory;
         let rel = root.resolve(&name, is_dir, None)?;
         let Some(parent) = rel.parent() else {
             // The extraction root itself: nothing to create.
             continue;
         };
-        root.mkdir_all(parent, 0o755, Some(owner::root_ids()))?;
+        root.mkdir_all(parent, 0o755, None)?;
         if let Some(existing) = root
             .lstat(&rel)
             .map_err(|e| CopyError::io("lstat", root.show(&rel), e))?
@@ -362,8 +363,10 @@ fn entry_path(raw: &[u8]) -> Result<Option<PathBuf>, ()> {
     for element in raw.split(|b| *b == b'/') {
         match element {
             b"" | b"." => {}
+            // `..` stops at the extraction directory, as docker 20.10's
+            // extraction (a chroot) clamps it: `../x` lands at `x`.
             b".." => {
-                parts.pop().ok_or(())?;
+                parts.pop();
             }
             name => parts.push(name),
         }
@@ -387,7 +390,7 @@ struct EntryInfo {
 }
 
 impl EntryInfo {
-    fn read<R: Read>(entry: &mut tar::Entry<'_, R>, owner: Option<Ids>) -> io::Result<EntryInfo> {
+    fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<EntryInfo> {
         let header = entry.header();
         let mode = header.mode()? & 0o7777;
         let mut uid = header.uid()?;
@@ -425,22 +428,20 @@ impl EntryInfo {
             }
         }
         // Root in the archive is root as this process can give it (BuildKit
-        // maps header ids through its identity mapping the same way);
-        // `--chown` replaces the header's ids.
+        // maps header ids through its identity mapping the same way). The
+        // entries keep the archive's owners even with `--chown`, as docker
+        // 20.10's BuildKit extracts them.
         let (root_uid, root_gid) = owner::root_ids();
-        let (uid, gid) = match owner {
-            Some(ids) => (ids.uid, ids.gid),
-            None => (
-                match u32::try_from(uid).map_err(|_| invalid("uid out of range"))? {
-                    0 => root_uid,
-                    uid => uid,
-                },
-                match u32::try_from(gid).map_err(|_| invalid("gid out of range"))? {
-                    0 => root_gid,
-                    gid => gid,
-                },
-            ),
-        };
+        let (uid, gid) = (
+            match u32::try_from(uid).map_err(|_| invalid("uid out of range"))? {
+                0 => root_uid,
+                uid => uid,
+            },
+            match u32::try_from(gid).map_err(|_| invalid("gid out of range"))? {
+                0 => root_gid,
+                gid => gid,
+            },
+        );
         Ok(EntryInfo {
             uid,
             gid,
@@ -512,16 +513,17 @@ mod tests {
     }
 
     #[test]
-    fn entry_names_cannot_climb_out() {
+    fn entry_names_stop_at_the_extraction_directory() {
         let path = |s: &str| entry_path(s.as_bytes());
         assert_eq!(path("a/b"), Ok(Some(PathBuf::from("a/b"))));
         assert_eq!(path("/etc/passwd"), Ok(Some(PathBuf::from("etc/passwd"))));
         assert_eq!(path("./a/../b/"), Ok(Some(PathBuf::from("b"))));
         assert_eq!(path("./"), Ok(None));
         assert_eq!(path("/"), Ok(None));
-        assert_eq!(path("../x"), Err(()));
-        assert_eq!(path("a/../../x"), Err(()));
-        assert_eq!(path("/../x"), Err(()));
+        // `..` stops at the extraction directory (docker 20.10 clamps).
+        assert_eq!(path("../x"), Ok(Some(PathBuf::from("x"))));
+        assert_eq!(path("a/../../x"), Ok(Some(PathBuf::from("x"))));
+        assert_eq!(path("/../x"), Ok(Some(PathBuf::from("x"))));
     }
 
     #[test]

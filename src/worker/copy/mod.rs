@@ -254,15 +254,7 @@ impl Run<'_> {
             .resolve(&root::clean(&self.action.dest), true, None)?;
         self.dest
             .mkdir_all(&into, 0o755, self.chown.map(|o| (o.uid, o.gid)))?;
-        archive::unpack(
-            &file,
-            compression,
-            self.dest,
-            &into,
-            self.chown,
-            &shown,
-            stats,
-        )?;
+        archive::unpack(&file, compression, self.dest, &into, &shown, stats)?;
         Ok(true)
     }
 }

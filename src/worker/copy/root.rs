@@ -36,6 +36,9 @@ use super::error::CopyError;
 use super::ignore::Ignore;
 use super::meta::{self, Stat};
 
+/// `S_ISGID`.
+const SETGID: u32 = 0o2000;
+
 /// moby's `maxSymlinkLimit`, the bound `fs.RootPath` applies.
 const MAX_LINKS: usize = 255;
 
@@ -209,7 +212,9 @@ impl Root {
     /// created with `mode` (set explicitly, whatever the umask; 0755 for a
     /// copy's destination parents) and, when `owner` is given, chowned.
     /// Existing directories are left as they are. fsutil's `MkdirAll`
-    /// (copy/mkdir.go).
+    /// (copy/mkdir.go). A setgid parent's bit is kept on new directories,
+    /// and without `owner` the kernel's default owner applies (the
+    /// parent's group under a setgid parent).
     pub fn mkdir_all(
         &self,
         rel: &Path,
@@ -236,7 +241,14 @@ impl Root {
                     if let Some((uid, gid)) = owner {
                         meta::chown_at(dir.as_fd(), name, uid, gid).map_err(err)?;
                     }
-                    meta::chmod_at(dir.as_fd(), name, mode).map_err(err)?;
+                    // A setgid parent passes its group and its setgid bit
+                    // to new directories (mkdir(2)); Go's MkdirAll, which
+                    // BuildKit uses, keeps both, so the exact mode set here
+                    // must too.
+                    let inherited = meta::stat_at(dir.as_fd(), name)
+                        .map_err(err)?
+                        .map_or(0, |st| st.mode & SETGID);
+                    meta::chmod_at(dir.as_fd(), name, mode | inherited).map_err(err)?;
                 }
             }
             prefix = path;

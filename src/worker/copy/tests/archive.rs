@@ -276,24 +276,25 @@ fn existing_files_are_replaced_and_directories_merged() {
 }
 
 #[test]
-fn entries_cannot_escape_the_extraction_directory() {
+fn entries_stay_in_the_extraction_directory() {
     let fx = Fx::new();
     fx.dest_dir("opt");
+    // `..` stops at the extraction directory, as docker 20.10 clamps it.
     for (name, archive) in [
         ("dotdot", tar(&[file("../evil", "E")])),
         ("deep", tar(&[file("a/../../evil", "E")])),
-        (
-            "link",
-            tar(&[file("ok", "O"), hardlink("h", "../../etc/passwd")]),
-        ),
     ] {
         put(&fx, name, &archive);
-        let err = fx.run(&add_action(&[name], "/opt/")).unwrap_err();
-        assert!(
-            err.to_string().contains("outside the extraction root"),
-            "{name}: {err}"
-        );
+        fx.run(&add_action(&[name], "/opt/")).unwrap();
+        assert_eq!(fx.read("opt/evil"), "E", "{name}");
     }
+    // A hard link climbing out points inside too, where there is nothing.
+    put(
+        &fx,
+        "link",
+        &tar(&[file("ok", "O"), hardlink("h", "../../etc/passwd")]),
+    );
+    assert!(fx.run(&add_action(&["link"], "/opt/")).is_err());
     assert!(!fx.exists("evil"));
     // Absolute names are relative to the extraction directory.
     put(&fx, "abs", &tar(&[file("/etc/motd", "hi")]));
@@ -378,7 +379,7 @@ fn a_truncated_archive_fails() {
 }
 
 #[test]
-fn owners_come_from_the_archive_unless_chown() {
+fn owners_come_from_the_archive_even_with_chown() {
     if !root_or_skip("owners_come_from_the_archive_unless_chown") {
         return;
     }
@@ -418,9 +419,12 @@ fn owners_come_from_the_archive_unless_chown() {
     assert_eq!(ids(&fx, "x/implied"), (0, 0), "implied parents are root's");
     let action = with_chown(add_action(&["a.tar"], "/y/"), IdOrName::Id(99), None);
     fx.run(&action).unwrap();
-    for rel in ["y", "y/implied/f", "y/d", "y/l"] {
-        assert_eq!(ids(&fx, rel), (99, 99), "{rel}");
-    }
+    // docker 20.10: --chown owns the destination directory; the entries
+    // keep the archive's owners.
+    assert_eq!(ids(&fx, "y"), (99, 99));
+    assert_eq!(ids(&fx, "y/implied/f"), (1234, 5678));
+    assert_eq!(ids(&fx, "y/d"), (11, 12));
+    assert_eq!(ids(&fx, "y/l"), (13, 14));
     assert_eq!(ids(&fx, "y/implied"), (0, 0));
 }
 

@@ -1,0 +1,1 @@
+echo f > f; mkdir sub; echo g > sub/g

@@ -1,0 +1,1 @@
+mkdir sub && echo s > sub/s

@@ -1,0 +1,1 @@
+mkdir -p inner && echo ctx-inner > inner/marker && ln -s /inner ctxlink
