@@ -214,12 +214,28 @@ impl Worker {
                         ));
                         point
                     }
-                    Output::Context(context) if *readonly => context.root.clone(),
+                    Output::Context(context) if *readonly && context.ignore.is_none() => {
+                        context.root.clone()
+                    }
                     Output::Context(context) => {
                         let point = scratch.join(format!("mount-{index}"));
                         mkdir(&point)?;
+                        let mut lowers = vec![context.root.clone()];
+                        if let Some(ignore) = &context.ignore {
+                            let hidden = scratch.join(format!("ignored-{index}"));
+                            mkdir(&hidden)?;
+                            super::context_view::hide_ignored(&context.root, ignore, &hidden)
+                                .map_err(|e| {
+                                    io("cannot hide the .dockerignore'd context files".into(), e)
+                                })?;
+                            lowers.insert(0, hidden);
+                        }
                         views.push((
-                            self.scratch_overlay(scratch, index, vec![context.root.clone()])?,
+                            if *readonly {
+                                View::ReadOnly { lowers }
+                            } else {
+                                self.scratch_overlay(scratch, index, lowers)?
+                            },
                             point.clone(),
                         ));
                         point

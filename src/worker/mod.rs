@@ -6,6 +6,7 @@
 //! becomes a layer.
 
 mod cache_mounts;
+mod context_view;
 pub(crate) mod copy;
 mod exec;
 mod file;

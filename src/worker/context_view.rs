@@ -1,0 +1,76 @@
+//! The build context as a RUN bind mount sees it: without the paths
+//! `.dockerignore` excludes, as BuildKit (which only ever receives the
+//! included files) shows it. The context directory is used in place as an
+//! overlay lower, under a layer of whiteouts — one character device 0:0
+//! per excluded path (a whole excluded directory is one whiteout unless an
+//! exception re-includes something below it) — so nothing is copied.
+
+use kiln_dockerignore::{DirState, Matcher};
+use rustix::fs::{FileType, Mode};
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+/// Fills the empty directory `whiteouts` with a whiteout for every path of
+/// `context` that `ignore` excludes.
+pub(crate) fn hide_ignored(context: &Path, ignore: &Matcher, whiteouts: &Path) -> io::Result<()> {
+    same_owner_and_mode(&std::fs::metadata(context)?, whiteouts)?;
+    walk(context, "", ignore, &ignore.root(), whiteouts)
+}
+
+/// Gives `dir` the owner and mode of `meta`.
+fn same_owner_and_mode(meta: &std::fs::Metadata, dir: &Path) -> io::Result<()> {
+    std::os::unix::fs::chown(dir, Some(meta.uid()), Some(meta.gid()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+}
+
+fn walk(
+    context: &Path,
+    rel: &str,
+    ignore: &Matcher,
+    state: &DirState,
+    whiteouts: &Path,
+) -> io::Result<()> {
+    for entry in std::fs::read_dir(context.join(rel))? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            // Patterns are text; a name that is not cannot match one.
+            continue;
+        };
+        let path = if rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if entry.file_type()?.is_dir() {
+            let verdict = ignore.enter_dir(&path, state);
+            if verdict.skip {
+                whiteout(&whiteouts.join(&path))?;
+            } else {
+                // The directory must show up in the whiteout layer with the
+                // context's own metadata: the topmost layer holding a
+                // directory decides what the merged one looks like.
+                let dir = whiteouts.join(&path);
+                std::fs::create_dir(&dir)?;
+                same_owner_and_mode(&entry.metadata()?, &dir)?;
+                walk(context, &path, ignore, &verdict.state, whiteouts)?;
+            }
+        } else if ignore.is_excluded(&path, state) {
+            whiteout(&whiteouts.join(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// An overlay whiteout: a character device with device number 0:0.
+fn whiteout(path: &Path) -> io::Result<()> {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        FileType::CharacterDevice,
+        Mode::empty(),
+        0,
+    )?;
+    Ok(())
+}
