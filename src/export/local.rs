@@ -24,10 +24,7 @@ pub(crate) fn write_local(worker: &Worker, layers: &[Layer], dest: &Path) -> any
             .arg(&dest)
             .status()
     })
-    .map_err(|e| WorkerError::Io {
-        message: "cannot mount the image".into(),
-        source: e,
-    })?
+    .map_err(|e| WorkerError::io("cannot mount the image", e))?
     .map_err(|e| anyhow::anyhow!("cannot run cp: {e}"))?;
     if !status.success() {
         anyhow::bail!("copying the image to {} failed ({status})", dest.display());

@@ -35,9 +35,11 @@ impl Worker {
             return Ok(CacheMount { dir, lock: None });
         }
         let lock_path = dir.with_extension("lock");
-        let io = |e: std::io::Error| WorkerError::Io {
-            message: format!("cannot lock the cache mount {}", lock_path.display()),
-            source: e,
+        let io = |e| {
+            WorkerError::io(
+                format!("cannot lock the cache mount {}", lock_path.display()),
+                e,
+            )
         };
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -90,9 +92,11 @@ impl Worker {
         if dir.is_dir() {
             return Ok(dir);
         }
-        let io = |e: std::io::Error| WorkerError::Io {
-            message: format!("cannot create the cache mount {}", dir.display()),
-            source: e,
+        let io = |e| {
+            WorkerError::io(
+                format!("cannot create the cache mount {}", dir.display()),
+                e,
+            )
         };
         std::fs::create_dir_all(&parent).map_err(io)?;
         std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
@@ -101,12 +105,7 @@ impl Worker {
             .prefix("new-")
             .tempdir_in(&parent)
             .map_err(io)?;
-        std::os::unix::fs::chown(staging.path(), Some(uid), Some(gid)).map_err(io)?;
-        std::fs::set_permissions(
-            staging.path(),
-            std::fs::Permissions::from_mode(mode & 0o7777),
-        )
-        .map_err(io)?;
+        super::set_owner_and_mode(staging.path(), uid, gid, mode).map_err(io)?;
         let staged = staging.keep();
         if std::fs::rename(&staged, &dir).is_err() {
             let _ = std::fs::remove_dir(&staged);
@@ -118,12 +117,7 @@ impl Worker {
 /// Creates `dir` with the cache mount's owner and mode.
 fn make_dir(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    set_owner_and_mode(dir, uid, gid, mode)
-}
-
-fn set_owner_and_mode(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<()> {
-    std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o7777))
+    super::set_owner_and_mode(dir, uid, gid, mode)
 }
 
 #[cfg(test)]

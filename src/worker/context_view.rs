@@ -8,20 +8,15 @@
 use kiln_dockerignore::{DirState, Matcher};
 use rustix::fs::{FileType, Mode};
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Fills the empty directory `whiteouts` with a whiteout for every path of
 /// `context` that `ignore` excludes.
 pub(crate) fn hide_ignored(context: &Path, ignore: &Matcher, whiteouts: &Path) -> io::Result<()> {
-    same_owner_and_mode(&std::fs::metadata(context)?, whiteouts)?;
+    let meta = std::fs::metadata(context)?;
+    super::set_owner_and_mode(whiteouts, meta.uid(), meta.gid(), meta.mode())?;
     walk(context, "", ignore, &ignore.root(), whiteouts)
-}
-
-/// Gives `dir` the owner and mode of `meta`.
-fn same_owner_and_mode(meta: &std::fs::Metadata, dir: &Path) -> io::Result<()> {
-    std::os::unix::fs::chown(dir, Some(meta.uid()), Some(meta.gid()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
 }
 
 fn walk(
@@ -53,7 +48,8 @@ fn walk(
                 // directory decides what the merged one looks like.
                 let dir = whiteouts.join(&path);
                 std::fs::create_dir(&dir)?;
-                same_owner_and_mode(&entry.metadata()?, &dir)?;
+                let meta = entry.metadata()?;
+                super::set_owner_and_mode(&dir, meta.uid(), meta.gid(), meta.mode())?;
                 walk(context, &path, ignore, &verdict.state, whiteouts)?;
             }
         } else if ignore.is_excluded(&path, state) {

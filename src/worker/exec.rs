@@ -2,7 +2,7 @@
 //! output streams to the progress reporter; its overlay upper directory
 //! becomes the new layer.
 
-use super::layers::{Layer, Output, commit, lowers};
+use super::layers::{ContextDir, Layer, Output, commit, lowers};
 use super::secrets::Secret;
 use super::{Worker, WorkerError};
 use kiln_runtime::view::View;
@@ -69,10 +69,7 @@ impl Worker {
             resolve_binds(&mut spec.mounts, &binds)?;
             self.run_sandbox(job, &spec)
         })
-        .map_err(|e| WorkerError::Io {
-            message: "cannot prepare the step's mounts".into(),
-            source: e,
-        })??;
+        .map_err(|e| WorkerError::io("cannot prepare the step's mounts", e))??;
         if job.cancel.is_canceled() {
             super::layers::remove_tree(&upper);
             return Err(WorkerError::Canceled);
@@ -100,17 +97,13 @@ impl Worker {
         spec: &RunSpec,
     ) -> Result<(i32, Vec<u8>, PathBuf), WorkerError> {
         let pipe = || {
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| WorkerError::Io {
-                message: "cannot create a pipe".into(),
-                source: e.into(),
-            })
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| WorkerError::io("cannot create a pipe", e.into()))
         };
         let (out_read, out_write) = pipe()?;
         let (err_read, err_write) = pipe()?;
-        let null = std::fs::File::open("/dev/null").map_err(|e| WorkerError::Io {
-            message: "cannot open /dev/null".into(),
-            source: e,
-        })?;
+        let null = std::fs::File::open("/dev/null")
+            .map_err(|e| WorkerError::io("cannot open /dev/null", e))?;
         let started = Sandbox::start(
             &self.sandboxes,
             spec,
@@ -149,7 +142,8 @@ impl Worker {
             wake.cancel();
             code
         });
-        let code = code.map_err(|e| WorkerError::Start(e.to_string()))?;
+        // The exit status is read from `finish`, with the OOM verdict.
+        code.map_err(|e| WorkerError::Start(e.to_string()))?;
         let (exit, bundle) = sandbox
             .finish_with(Stubs::KeepDirectories)
             .map_err(|e| WorkerError::Start(e.to_string()))?;
@@ -157,14 +151,11 @@ impl Worker {
         // Keep the upper directory: move it out of the bundle before the
         // bundle's directory is removed.
         let kept = self.scratch_path()?;
-        std::fs::rename(&upper, &kept).map_err(|e| WorkerError::Io {
-            message: format!("cannot keep {}", upper.display()),
-            source: e,
-        })?;
+        std::fs::rename(&upper, &kept)
+            .map_err(|e| WorkerError::io(format!("cannot keep {}", upper.display()), e))?;
         bundle
             .remove()
             .map_err(|e| WorkerError::Start(e.to_string()))?;
-        let _ = code;
         let tail = tail.into_inner().unwrap_or_default();
         Ok((exit.code, tail, kept))
     }
@@ -184,14 +175,6 @@ impl Worker {
             binds,
             locks,
         } = step;
-        let io = |what: String, e: std::io::Error| WorkerError::Io {
-            message: what,
-            source: e,
-        };
-        let mkdir = |path: &Path| {
-            std::fs::create_dir_all(path)
-                .map_err(|e| io(format!("cannot create {}", path.display()), e))
-        };
         match mount {
             ExecMount::Bind {
                 input,
@@ -199,45 +182,28 @@ impl Worker {
                 target,
                 readonly,
             } => {
+                // A read-only bind of an unfiltered context is the
+                // directory itself; anything else is a view of layers (a
+                // stage, or the context under its .dockerignore whiteouts),
+                // a writable bind's over a scratch upper.
                 let root = match &job.inputs[*input] {
-                    Output::Layers(layers) => {
-                        let point = scratch.join(format!("mount-{index}"));
-                        mkdir(&point)?;
-                        let lowers = lowers(layers);
-                        views.push((
-                            if *readonly {
-                                View::ReadOnly { lowers }
-                            } else {
-                                self.scratch_overlay(scratch, index, lowers)?
-                            },
-                            point.clone(),
-                        ));
-                        point
-                    }
                     Output::Context(context) if *readonly && context.ignore.is_none() => {
                         context.root.clone()
                     }
-                    Output::Context(context) => {
+                    input => {
+                        let lowers = match input {
+                            Output::Layers(layers) => lowers(layers),
+                            Output::Context(context) => context_lowers(context, scratch, index)?,
+                        };
                         let point = scratch.join(format!("mount-{index}"));
-                        mkdir(&point)?;
-                        let mut lowers = vec![context.root.clone()];
-                        if let Some(ignore) = &context.ignore {
-                            let hidden = scratch.join(format!("ignored-{index}"));
-                            mkdir(&hidden)?;
-                            super::context_view::hide_ignored(&context.root, ignore, &hidden)
-                                .map_err(|e| {
-                                    io("cannot hide the .dockerignore'd context files".into(), e)
-                                })?;
-                            lowers.insert(0, hidden);
-                        }
-                        views.push((
-                            if *readonly {
-                                View::ReadOnly { lowers }
-                            } else {
-                                self.scratch_overlay(scratch, index, lowers)?
-                            },
-                            point.clone(),
-                        ));
+                        super::create_dir(&point)?;
+                        let view = if *readonly {
+                            View::ReadOnly { lowers }
+                        } else {
+                            let upper = scratch.join(format!("upper-{index}"));
+                            super::writable_view(scratch, &index.to_string(), lowers, upper)?
+                        };
+                        views.push((view, point.clone()));
                         point
                     }
                 };
@@ -309,34 +275,24 @@ impl Worker {
         }
         Ok(())
     }
+}
 
-    /// A writable overlay whose changes are thrown away with `scratch`.
-    fn scratch_overlay(
-        &self,
-        scratch: &Path,
-        index: usize,
-        lowers: Vec<PathBuf>,
-    ) -> Result<View, WorkerError> {
-        let upper = scratch.join(format!("upper-{index}"));
-        let work = scratch.join(format!("work-{index}"));
-        let empty = scratch.join(format!("empty-{index}"));
-        for dir in [&upper, &work, &empty] {
-            std::fs::create_dir_all(dir).map_err(|e| WorkerError::Io {
-                message: format!("cannot create {}", dir.display()),
-                source: e,
-            })?;
-        }
-        let lowers = if lowers.is_empty() {
-            vec![empty]
-        } else {
-            lowers
-        };
-        Ok(View::Writable {
-            lowers,
-            upper,
-            work,
-        })
+/// The lowers showing the context: the directory itself, under a layer of
+/// whiteouts for what `.dockerignore` excludes.
+fn context_lowers(
+    context: &ContextDir,
+    scratch: &Path,
+    index: usize,
+) -> Result<Vec<PathBuf>, WorkerError> {
+    let mut lowers = vec![context.root.clone()];
+    if let Some(ignore) = &context.ignore {
+        let hidden = scratch.join(format!("ignored-{index}"));
+        super::create_dir(&hidden)?;
+        super::context_view::hide_ignored(&context.root, ignore, &hidden)
+            .map_err(|e| WorkerError::io("cannot hide the .dockerignore'd context files", e))?;
+        lowers.insert(0, hidden);
     }
+    Ok(lowers)
 }
 
 /// What a step's `--mount`s turn into: views to mount first, the
@@ -367,26 +323,22 @@ struct PendingBind {
 /// as BuildKit resolves a mount's source within its state).
 fn resolve_binds(mounts: &mut [Mount], binds: &[PendingBind]) -> Result<(), WorkerError> {
     for bind in binds {
-        let root =
-            kiln_runtime::rootfs::resolve::Root::open(&bind.root).map_err(|e| WorkerError::Io {
-                message: format!("cannot open the source of bind mount {}", bind.source),
-                source: e,
-            })?;
-        let found = root.find(&bind.source).map_err(|e| WorkerError::Io {
-            message: format!("cannot resolve bind mount source {}", bind.source),
-            source: e,
-        })?;
+        let failed = |e| {
+            WorkerError::io(
+                format!("cannot resolve bind mount source {}", bind.source),
+                e,
+            )
+        };
+        let root = kiln_runtime::rootfs::resolve::Root::open(&bind.root).map_err(failed)?;
+        let found = root.find(&bind.source).map_err(failed)?;
         let Some(fd) = found else {
             return Err(WorkerError::Graph(format!(
                 "bind mount source {} does not exist",
                 bind.source
             )));
         };
-        let resolved = std::fs::read_link(kiln_runtime::rootfs::resolve::proc_fd_path(&fd))
-            .map_err(|e| WorkerError::Io {
-                message: format!("cannot resolve bind mount source {}", bind.source),
-                source: e,
-            })?;
+        let resolved =
+            std::fs::read_link(kiln_runtime::rootfs::resolve::proc_fd_path(&fd)).map_err(failed)?;
         if let Some(Mount::Bind { source, .. }) = mounts.get_mut(bind.mount) {
             *source = resolved;
         }

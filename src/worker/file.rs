@@ -17,24 +17,13 @@ impl Worker {
         let scratch = self.scratch_dir()?;
         let dir = |name: &str| -> Result<PathBuf, WorkerError> {
             let path = scratch.path().join(name);
-            std::fs::create_dir_all(&path).map_err(|e| WorkerError::Io {
-                message: format!("cannot create {}", path.display()),
-                source: e,
-            })?;
+            super::create_dir(&path)?;
             Ok(path)
         };
         let root = dir("root")?;
         let upper = self.scratch_path()?;
-        let mut base_lowers = lowers(base);
-        if base_lowers.is_empty() {
-            base_lowers.push(dir("empty")?);
-        }
         let mut views = vec![(
-            View::Writable {
-                lowers: base_lowers,
-                upper: upper.clone(),
-                work: dir("work")?,
-            },
+            super::writable_view(scratch.path(), "root", lowers(base), upper.clone())?,
             root.clone(),
         )];
         // Where each input's files are, once the views are mounted.
@@ -66,12 +55,8 @@ impl Worker {
                 sources[c.input] = Some(path);
             }
         }
-        let applied = with_views(&views, || apply(job, op, &root, &sources)).map_err(|e| {
-            WorkerError::Io {
-                message: "cannot mount the step's file systems".into(),
-                source: e,
-            }
-        })?;
+        let applied = with_views(&views, || apply(job, op, &root, &sources))
+            .map_err(|e| WorkerError::io("cannot mount the step's file systems", e))?;
         if let Err(e) = applied {
             super::layers::remove_tree(&upper);
             return Err(e);

@@ -73,9 +73,8 @@ pub(crate) fn lowers(layers: &[Layer]) -> Vec<PathBuf> {
 /// ID; compression waits for an export or push), then renamed into the
 /// snapshot store under its chain ID. Consumes `upper`.
 pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<Layer, WorkerError> {
-    let io = |what: &str, path: &Path, e: std::io::Error| WorkerError::Io {
-        message: format!("cannot {what} {}", path.display()),
-        source: e,
+    let io = |what: &str, path: &Path, e| {
+        WorkerError::io(format!("cannot {what} {}", path.display()), e)
     };
     let parent_chain = parent.iter().rev().find(|l| !l.empty).map(|l| &l.chain_id);
     let is_empty = std::fs::read_dir(upper)

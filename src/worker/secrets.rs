@@ -52,9 +52,8 @@ impl Secret {
     /// The secret's value.
     pub(crate) fn read(&self) -> Result<Vec<u8>, WorkerError> {
         match self {
-            Secret::File(path) => std::fs::read(path).map_err(|e| WorkerError::Io {
-                message: format!("cannot read secret file {}", path.display()),
-                source: e,
+            Secret::File(path) => std::fs::read(path).map_err(|e| {
+                WorkerError::io(format!("cannot read secret file {}", path.display()), e)
             }),
             Secret::Env(name) => std::env::var_os(name)
                 .map(|v| v.into_encoded_bytes())
@@ -75,10 +74,7 @@ impl Secret {
         mode: u32,
     ) -> Result<PathBuf, WorkerError> {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let io = |e: std::io::Error| WorkerError::Io {
-            message: "cannot write a secret to the scratch directory".into(),
-            source: e,
-        };
+        let io = |e| WorkerError::io("cannot write a secret to the scratch directory", e);
         let path = scratch.join(format!("secret-{index}"));
         let mut file = std::fs::OpenOptions::new()
             .write(true)

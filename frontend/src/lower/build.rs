@@ -58,10 +58,7 @@ impl Stage {
 
     /// Where the stage's variables come from.
     pub fn env(&self) -> StageEnv<'_> {
-        StageEnv {
-            env: &self.run_env,
-            args: &self.args,
-        }
+        StageEnv { env: &self.run_env }
     }
 }
 
@@ -362,7 +359,7 @@ impl<'a> Builder<'a> {
             Command::Copy(copy) => self.copy(stage, index, instruction, copy, false),
             Command::Add(copy) => self.copy(stage, index, instruction, copy, true),
             Command::Workdir(word) => self.workdir(stage, instruction, word),
-            other => self.meta(stage, instruction, other),
+            other => self.meta(stage, other),
         }
     }
 

@@ -16,12 +16,7 @@ use kiln_solver::{FileAction, FileOp, Op, Vertex};
 pub(crate) const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
 impl Builder<'_> {
-    pub(crate) fn meta(
-        &mut self,
-        stage: &mut Stage,
-        instruction: &Instruction,
-        command: &Command,
-    ) -> Result<(), Diagnostic> {
+    pub(crate) fn meta(&mut self, stage: &mut Stage, command: &Command) -> Result<(), Diagnostic> {
         match command {
             Command::Env(pairs) => {
                 // Every pair sees the variables as they were before the
@@ -193,7 +188,6 @@ impl Builder<'_> {
                 unreachable!("dispatched elsewhere")
             }
         }
-        let _ = instruction;
         Ok(())
     }
 

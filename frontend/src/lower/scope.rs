@@ -100,11 +100,10 @@ impl Env for Args {
     }
 }
 
-/// A stage's variables: the image config's `Env` first, then the stage's
-/// ARGs.
+/// A stage's variables: its step environment, where ENV and every ARG
+/// with a value were set in order (an unset ARG expands to nothing).
 pub(crate) struct StageEnv<'a> {
     pub env: &'a [String],
-    pub args: &'a Args,
 }
 
 impl Env for StageEnv<'_> {
@@ -117,7 +116,6 @@ impl Env for StageEnv<'_> {
                 None if entry == name => Some(""),
                 _ => None,
             })
-            .or_else(|| self.args.lookup(name))
     }
 }
 

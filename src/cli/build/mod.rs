@@ -189,19 +189,11 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
 
     let cancel = CancelToken::new();
     interrupt::cancel_on_signals(&cancel)?;
-    let progress = Progress::new(
-        &lowered.graph,
-        if args.quiet {
-            Mode::Json
-        } else {
-            args.progress
-        },
-    );
-    let quiet_reporter = Quiet;
-    let reporter: &dyn kiln_solver::Reporter = if args.quiet {
-        &quiet_reporter
-    } else {
-        &progress
+    // `-q` shows no progress at all.
+    let progress = (!args.quiet).then(|| Progress::new(&lowered.graph, args.progress));
+    let reporter: &dyn kiln_solver::Reporter = match &progress {
+        Some(progress) => progress,
+        None => &Quiet,
     };
     let result = solve(
         &lowered.graph,
@@ -213,7 +205,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
             ..SolveOptions::default()
         },
     );
-    if !args.quiet {
+    if let Some(progress) = &progress {
         progress.finish();
     }
     let outputs = match result {
@@ -244,16 +236,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     let mut to_stdout = true;
     match output {
         output::Output::Image => {}
-        output::Output::Oci(dest) | output::Output::Docker(dest) => {
-            let format = match args
-                .output
-                .as_deref()
-                .unwrap_or_default()
-                .contains("type=oci")
-            {
-                true => crate::archive::Format::Oci,
-                false => crate::archive::Format::Docker,
-            };
+        output::Output::Archive(format, dest) => {
             let image = store.image(&built.manifest)?;
             let requests = [crate::archive::SaveRequest {
                 image,

@@ -4,15 +4,15 @@
 //! image's file system to the directory `dest`. A bare `-o DIR` is
 //! `type=local,dest=DIR`, as with docker.
 
+use crate::archive::Format;
+
 /// A parsed `--output`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Output {
     /// The store only.
     Image,
-    /// An OCI layout tar.
-    Oci(String),
-    /// A docker-archive tar.
-    Docker(String),
+    /// An archive (OCI layout, or docker's) written to the path.
+    Archive(Format, String),
     /// A directory.
     Local(String),
 }
@@ -38,8 +38,8 @@ impl Output {
         };
         match kind.as_deref() {
             Some("image") => Ok(Output::Image),
-            Some("oci") => Ok(Output::Oci(need_dest("oci")?)),
-            Some("docker") => Ok(Output::Docker(need_dest("docker")?)),
+            Some("oci") => Ok(Output::Archive(Format::Oci, need_dest("oci")?)),
+            Some("docker") => Ok(Output::Archive(Format::Docker, need_dest("docker")?)),
             Some("local") => Ok(Output::Local(need_dest("local")?)),
             Some(other) => Err(format!("unsupported --output type {other:?}")),
             None => Err("--output needs type=image|oci|docker|local".to_string()),
@@ -49,14 +49,14 @@ impl Output {
 
 #[cfg(test)]
 mod tests {
-    use super::Output;
+    use super::{Format, Output};
 
     #[test]
     fn outputs() {
         assert_eq!(Output::parse("out").unwrap(), Output::Local("out".into()));
         assert_eq!(
             Output::parse("type=oci,dest=a.tar").unwrap(),
-            Output::Oci("a.tar".into())
+            Output::Archive(Format::Oci, "a.tar".into())
         );
         assert_eq!(Output::parse("type=image").unwrap(), Output::Image);
         assert!(Output::parse("type=docker").is_err());
