@@ -62,7 +62,7 @@ impl Graph {
 // Variant tags are written out rather than taken from `as u8` casts of the
 // enums, so reordering a Rust enum cannot silently change digests.
 
-fn encode_op(e: &mut Encoder, op: &Op) {
+pub(crate) fn encode_op(e: &mut Encoder, op: &Op) {
     match op {
         Op::Scratch => e.tag(0),
         Op::Image(image) => {
@@ -115,6 +115,9 @@ fn encode_exec(e: &mut Encoder, exec: &Exec) {
         user,
         network,
         mounts,
+        // Deliberately not encoded: proxy settings change where traffic
+        // goes, not what a step makes (BuildKit keeps them out too).
+        proxy_env: _,
     } = exec;
     e.strs(args);
     e.strs(env);

@@ -6,6 +6,7 @@
 //! the progress reporter) and implements none of them: no namespaces, no
 //! HTTP, no Dockerfile. See `../shared/DESIGN.md`.
 
+pub mod cache_key;
 pub mod cancel;
 pub mod digest;
 mod encode;
@@ -14,6 +15,7 @@ pub mod op;
 pub mod progress;
 pub mod scheduler;
 
+pub use cache_key::{InputKey, Selection, cache_key, key_parts};
 pub use cancel::CancelToken;
 pub use digest::vertex_digest;
 pub use graph::{Graph, Vertex, VertexId};

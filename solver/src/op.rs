@@ -65,6 +65,11 @@ pub struct Exec {
     pub network: NetworkMode,
     /// Extra mounts, in the order given.
     pub mounts: Vec<ExecMount>,
+    /// `NAME=value` proxy variables (`HTTP_PROXY`…) from build args the
+    /// Dockerfile did not declare: set for the process after `env`, but
+    /// not part of the vertex digest or cache key, so changing a proxy
+    /// invalidates nothing (as in BuildKit).
+    pub proxy_env: Vec<String>,
 }
 
 /// `RUN --network`.

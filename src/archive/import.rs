@@ -37,7 +37,7 @@ pub fn import(
     std::io::copy(&mut tee.input, &mut tee.out).context("cannot read the tarball")?;
     let (diff_id, size) = tee.out.commit(None, None)?;
 
-    let created = now();
+    let created = kiln_oci::now_rfc3339_nano();
     let mut config = ImageConfig::new(&Platform::host());
     config.created = Some(created.clone());
     config.rootfs.diff_ids = vec![diff_id.clone()];
@@ -73,13 +73,4 @@ impl<R: Read> Read for Tee<R> {
         self.out.write_all(&buf[..n])?;
         Ok(n)
     }
-}
-
-/// The current time in RFC 3339 with nanoseconds, as docker writes it.
-fn now() -> String {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    kiln_oci::format_rfc3339_nano(since.as_secs() as i64, since.subsec_nanos())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
 }

@@ -126,8 +126,14 @@ mod tests {
     use super::*;
 
     fn worker(root: &Path) -> Worker {
+        let store = kiln_cache::Store::open(root).unwrap();
         Worker {
-            store: kiln_cache::Store::open(root).unwrap(),
+            cache: crate::worker::BuildCache {
+                policy: Default::default(),
+                stat_cache: std::sync::Mutex::new(store.stat_cache(root)),
+                trail: Default::default(),
+            },
+            store,
             context: root.to_path_buf(),
             secrets: Default::default(),
             network: kiln_runtime::Network::None,

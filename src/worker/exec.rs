@@ -26,7 +26,7 @@ impl Worker {
         let base = job.inputs[0].layers()?;
         let scratch = self.scratch_dir()?;
         let mut step = StepMounts {
-            env: exec.env.clone(),
+            env: exec.env.iter().chain(&exec.proxy_env).cloned().collect(),
             ..StepMounts::default()
         };
         for (i, mount) in exec.mounts.iter().enumerate() {

@@ -3,8 +3,10 @@
 //! images into their unpacked layers, the context into a filtered view,
 //! RUN into a sandbox whose upper directory becomes a layer, COPY/ADD/
 //! WORKDIR into file operations on an overlay whose upper directory
-//! becomes a layer.
+//! becomes a layer. Steps go through the build cache first
+//! ([`cache`]).
 
+mod cache;
 mod cache_mounts;
 mod context_view;
 pub(crate) mod copy;
@@ -14,6 +16,7 @@ mod layers;
 mod secrets;
 mod sources;
 
+pub(crate) use cache::{BuildCache, CachePolicy};
 pub(crate) use layers::{Layer, Output, lowers};
 pub(crate) use secrets::{Secret, Secrets};
 
@@ -77,6 +80,8 @@ pub(crate) struct Worker {
     pub network: Network,
     /// Where sandboxes live.
     pub sandboxes: PathBuf,
+    /// The build cache: policy, stat cache, trail.
+    pub cache: BuildCache,
 }
 
 impl WorkerError {
@@ -142,8 +147,7 @@ impl kiln_solver::Worker for Worker {
             Op::Scratch => Output::Layers(Default::default()),
             Op::Image(image) => self.image(image)?,
             Op::Local(local) => self.local(local)?,
-            Op::Exec(exec) => self.exec(job, exec)?,
-            Op::File(file) => self.file(job, file)?,
+            Op::Exec(_) | Op::File(_) => return self.cached(job),
         };
         Ok(Solved::Done(output))
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 mod build;
+mod cache;
 mod check;
 mod help;
 mod interop;

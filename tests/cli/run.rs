@@ -635,10 +635,16 @@ fn tty_follows_window_size_changes() {
     }
     // The terminal is resized while the program runs; SIGWINCH reaches
     // kiln (the terminal's foreground process), which resizes the
-    // container's pseudo-terminal.
+    // container's pseudo-terminal. The resize waits for the program's
+    // first answer (a marker in a volume), not for a fixed time, so a slow
+    // start cannot reorder them.
+    let marks = tempfile::tempdir().unwrap();
+    let dir = marks.path().display();
     let (_, stdout) = f.run_in_terminal(
-        "(sleep 0.5; stty rows 41 cols 121 </dev/tty) &",
-        "-t box sh -c 'stty size; sleep 1.5; stty size'",
+        &format!(
+            "(while [ ! -e {dir}/ready ]; do sleep 0.05; done; stty rows 41 cols 121 </dev/tty) &"
+        ),
+        &format!("-t -v {dir}:/m box sh -c 'stty size; touch /m/ready; sleep 1.5; stty size'"),
     );
     assert!(stdout.contains("30 100\n41 121\n"), "{stdout}");
 }

@@ -3,6 +3,15 @@
 //! history. Byte-for-byte agreement matters: `created` is hashed into the
 //! config digest.
 
+/// The current time, formatted as [`format_rfc3339_nano`] does.
+pub fn now_rfc3339_nano() -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_rfc3339_nano(since.as_secs() as i64, since.subsec_nanos())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+}
+
 /// Formats a UTC instant the way Go marshals `time.Time` in UTC:
 /// `2024-05-01T10:00:00Z`, `2024-05-01T10:00:00.5Z`. `None` when the year
 /// falls outside 0..=9999 (Go refuses to marshal those) or `nanos` is not

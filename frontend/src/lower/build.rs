@@ -148,12 +148,21 @@ impl<'a> Builder<'a> {
         self.globals = globals;
 
         let needed = self.needed()?;
+        let mut stage_of = Vec::new();
         for (index, needed) in needed.into_iter().enumerate() {
             if needed {
                 let result = self.lower_stage(index)?;
                 self.lowered[index] = Some(result);
+                // Every vertex added while lowering the stage is one of its
+                // steps (or a source only it reads).
+                let name = self.stages.defs[index]
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| index.to_string());
+                stage_of.resize(self.graph.len(), Some(name));
             }
         }
+        stage_of.resize(self.graph.len(), None);
         let Some(result) = self.lowered[self.target].take() else {
             unreachable!("the target stage is always needed")
         };
@@ -176,6 +185,7 @@ impl<'a> Builder<'a> {
             target: result.vertex,
             config,
             warnings: self.warnings,
+            stage_of,
         })
     }
 

@@ -80,6 +80,9 @@ pub struct Lowered {
     pub config: ImageConfig,
     /// Things worth telling the user (unused build args, …).
     pub warnings: Vec<Diagnostic>,
+    /// The stage each vertex belongs to (indexed by vertex id): its name,
+    /// or its index when unnamed, as `--no-cache-filter` matches them.
+    pub stage_of: Vec<Option<String>>,
 }
 
 /// Lowers `dockerfile` (which must have passed [`crate::check::check`]

@@ -50,7 +50,8 @@ impl Builder<'_> {
                 "RUN --security=insecure is not supported by kiln",
             ));
         }
-        let env = self.run_env(stage);
+        let env = stage.run_env.clone();
+        let proxy_env = self.proxy_env(stage);
         let history_args: Vec<String> = stage
             .args
             .with_values()
@@ -74,6 +75,7 @@ impl Builder<'_> {
                 user: stage.config.config.user.clone(),
                 network,
                 mounts,
+                proxy_env,
             }),
             inputs,
             name,
@@ -148,16 +150,15 @@ impl Builder<'_> {
         args
     }
 
-    /// RUN's environment: ENV and ARG values as the stage set them, then
-    /// proxy build args not declared.
-    fn run_env(&self, stage: &Stage) -> Vec<String> {
-        let mut env = stage.run_env.clone();
-        for (name, value) in self.build_args.proxies() {
-            if !has_env(&env, &name) {
-                env.push(format!("{name}={value}"));
-            }
-        }
-        env
+    /// Proxy build args the stage did not set (RUN's environment gets
+    /// them after its ENV and ARG values; they stay out of cache keys).
+    fn proxy_env(&self, stage: &Stage) -> Vec<String> {
+        self.build_args
+            .proxies()
+            .into_iter()
+            .filter(|(name, _)| !has_env(&stage.run_env, name))
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect()
     }
 
     /// Expands the string fields of a mount with the stage's variables

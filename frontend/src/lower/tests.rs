@@ -91,16 +91,20 @@ fn build_args_global_args_and_predefined_args() {
     );
     assert_eq!(asked, ["base"]);
     let env = exec_env(&l);
-    for want in [
-        "G=global",
-        "V=cli",
-        "TARGETARCH=amd64",
-        "HTTP_PROXY=http://p",
-    ] {
+    for want in ["G=global", "V=cli", "TARGETARCH=amd64"] {
         assert!(
             env.contains(&want.to_string()),
             "{want} missing from {env:?}"
         );
+    }
+    // Undeclared proxy args reach RUN beside the env, out of its key.
+    assert!(!env.iter().any(|e| e.contains("PROXY")), "{env:?}");
+    match &l.graph.vertex(l.target).op {
+        Op::Exec(exec) => assert_eq!(
+            exec.proxy_env,
+            ["HTTP_PROXY=http://p", "http_proxy=http://p"]
+        ),
+        other => panic!("not an exec: {other:?}"),
     }
     let history = &l.config.history.last().unwrap().created_by;
     assert!(!history.to_lowercase().contains("http_proxy"), "{history}");

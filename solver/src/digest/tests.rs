@@ -109,6 +109,7 @@ fn exec() -> Exec {
         user: "1000:1000".into(),
         network: NetworkMode::Default,
         mounts: vec![bind(), cache(), tmpfs(), secret()],
+        proxy_env: strings(&["HTTP_PROXY=http://proxy:3128"]),
     }
 }
 
@@ -192,6 +193,7 @@ fn each_op_kind_differs() {
                 user: String::new(),
                 network: NetworkMode::Default,
                 mounts: vec![],
+                proxy_env: vec![],
             }),
         ),
         ("file", Op::File(FileOp { actions: vec![] })),
@@ -260,6 +262,7 @@ fn every_exec_field_counts() {
         user: _,
         network: _,
         mounts: _,
+        proxy_env: _,
     } = &base;
     let op = |change: fn(&mut Exec)| Op::Exec(with(&base, change));
     assert_all_distinct(
@@ -281,6 +284,17 @@ fn every_exec_field_counts() {
             ("mounts fewer", op(|x| x.mounts.truncate(3))),
             ("mounts none", op(|x| x.mounts.clear())),
         ],
+    );
+}
+
+#[test]
+fn proxy_variables_are_not_part_of_the_digest() {
+    let base = exec();
+    let mut other = base.clone();
+    other.proxy_env = strings(&["HTTPS_PROXY=http://elsewhere:8080"]);
+    assert_eq!(
+        vertex_digest(&Op::Exec(base), &[]),
+        vertex_digest(&Op::Exec(other), &[])
     );
 }
 
@@ -941,6 +955,7 @@ fn golden_digest() {
             target: "/tmp".into(),
             size: None,
         }],
+        proxy_env: vec![],
     });
     let base = Digest::of(b"base");
     assert_eq!(VERSION, "kiln-vertex-v1");

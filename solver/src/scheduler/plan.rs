@@ -99,6 +99,7 @@ mod tests {
             user: String::new(),
             network: NetworkMode::Default,
             mounts: vec![],
+            proxy_env: vec![],
         })
     }
 

@@ -230,6 +230,7 @@ fn add_named(
             user: String::new(),
             network: NetworkMode::Default,
             mounts: vec![],
+            proxy_env: vec![],
         }),
         inputs: inputs.to_vec(),
         name: name.into(),

@@ -3,13 +3,14 @@
 //! stdout carries only the image ID; progress and errors go to stderr. A
 //! failed or interrupted build changes no tag.
 
+mod explain;
 mod output;
 mod resolver;
 
 use super::store::StoreArgs;
 use super::{Outcome, dockerfile, report};
 use crate::progress::{Mode, Progress};
-use crate::worker::{Output as VertexOutput, Secret, Worker, WorkerError};
+use crate::worker::{BuildCache, CachePolicy, Output as VertexOutput, Secret, Worker, WorkerError};
 use anyhow::Context as _;
 use kiln_frontend::diagnostic::{Diagnostic, Severity};
 use kiln_frontend::lower::{LowerOptions, lower};
@@ -19,6 +20,7 @@ use kiln_solver::{CancelToken, SolveError, SolveOptions, solve};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BuildArgs {
@@ -38,9 +40,16 @@ pub(crate) struct BuildArgs {
     /// A secret for `RUN --mount=type=secret`: `id=ID[,src=FILE|env=VAR]`.
     #[arg(long = "secret", value_name = "SPEC")]
     secrets: Vec<String>,
-    /// Do not use cached results.
+    /// Do not use cached results (steps still record theirs).
     #[arg(long)]
     no_cache: bool,
+    /// Do not use cached results for the steps of these stages.
+    #[arg(long = "no-cache-filter", value_name = "STAGE", value_delimiter = ',')]
+    no_cache_filter: Vec<String>,
+    /// Say why each step that ran missed the cache, compared with the last
+    /// build of the same tags and target.
+    #[arg(long)]
+    explain: bool,
     /// The network of RUN steps that do not set `--network`.
     #[arg(long, value_enum, default_value = "host")]
     network: NetworkArg,
@@ -175,6 +184,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         let (id, secret) = Secret::parse(spec).map_err(anyhow::Error::msg)?;
         secrets.insert(id, secret);
     }
+    let stat_cache = Mutex::new(store.stat_cache(&context));
     let worker = Worker {
         store,
         context,
@@ -184,8 +194,28 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
             NetworkArg::Host | NetworkArg::Default => Network::Host,
         },
         sandboxes,
+        cache: BuildCache {
+            policy: CachePolicy {
+                disabled: args.no_cache,
+                no_cache_stages: args.no_cache_filter.iter().cloned().collect(),
+                stage_of: lowered.stage_of.clone(),
+            },
+            stat_cache,
+            trail: Mutex::default(),
+        },
     };
-    let _ = args.no_cache; // No cache yet: every build runs every step.
+    let trail_name = format!(
+        "{} target={}",
+        match tags.is_empty() {
+            true => format!("dockerfile={}", input.name),
+            false => tags
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        },
+        args.target.as_deref().unwrap_or("")
+    );
 
     let cancel = CancelToken::new();
     interrupt::cancel_on_signals(&cancel)?;
@@ -208,6 +238,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     if let Some(progress) = &progress {
         progress.finish();
     }
+    after_solve(&worker, &lowered.graph, &args, &trail_name, result.is_ok());
     let outputs = match result {
         Ok(outputs) => outputs,
         Err(error) => {
@@ -259,6 +290,61 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         let _ = writeln!(std::io::stdout().lock(), "{}", built.id);
     }
     Ok(Outcome::Success)
+}
+
+/// Saves what the next build needs (the stat cache; the trail, when the
+/// build succeeded) and prints `--explain`'s findings.
+fn after_solve(
+    worker: &Worker,
+    graph: &kiln_solver::Graph,
+    args: &BuildArgs,
+    name: &str,
+    ok: bool,
+) {
+    if let Ok(mut stat_cache) = worker.cache.stat_cache.lock()
+        && let Err(e) = worker.store.save_stat_cache(&mut stat_cache)
+    {
+        report::warning(&format!("cannot save the stat cache: {e}"));
+    }
+    let Ok(trail) = worker.cache.trail.lock() else {
+        return;
+    };
+    if args.explain {
+        let previous = worker.store.trail(name);
+        let steps: Vec<explain::RanStep<'_>> = trail
+            .iter()
+            .map(|(id, (step, ran))| explain::RanStep {
+                id: *id,
+                step,
+                ran: *ran,
+            })
+            .collect();
+        let mut bypass = Vec::new();
+        if args.no_cache {
+            bypass.push("--no-cache".to_string());
+        }
+        if !args.no_cache_filter.is_empty() {
+            bypass.push(format!(
+                "--no-cache-filter {}",
+                args.no_cache_filter.join(",")
+            ));
+        }
+        let lines = explain::explain(graph, &steps, previous.as_ref(), &bypass.join(" "));
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "cache misses ({}):", lines.len());
+        for line in lines {
+            let _ = writeln!(err, "  {line}");
+        }
+    }
+    if ok {
+        let saved = worker.store.save_trail(&kiln_cache::Trail {
+            name: name.to_string(),
+            steps: trail.values().map(|(step, _)| step.clone()).collect(),
+        });
+        if let Err(e) = saved {
+            report::warning(&format!("cannot save the build trail: {e}"));
+        }
+    }
 }
 
 /// Reports a failed build: the step, its Dockerfile line (rendered with
@@ -352,11 +438,7 @@ fn now() -> String {
     {
         return text;
     }
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    kiln_oci::format_rfc3339_nano(since.as_secs() as i64, since.subsec_nanos())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+    kiln_oci::now_rfc3339_nano()
 }
 
 mod interrupt {

@@ -36,6 +36,10 @@ pub(super) struct Stat {
     pub rdev: (u32, u32),
     pub atime: Timespec,
     pub mtime: Timespec,
+    /// Status change time: with `mtime`, `size`, `ino` and `mode` what the
+    /// stat cache checks before trusting a remembered content digest.
+    pub ctime: Timespec,
+    pub size: u64,
 }
 
 impl Stat {
@@ -54,6 +58,8 @@ impl Stat {
             rdev: (s.stx_rdev_major, s.stx_rdev_minor),
             atime: time(&s.stx_atime),
             mtime: time(&s.stx_mtime),
+            ctime: time(&s.stx_ctime),
+            size: s.stx_size,
         }
     }
 

@@ -18,7 +18,9 @@
 //!   them with times and extended attributes;
 //! - [`root`]: resolving paths inside a root without ever leaving it;
 //! - [`make`]: the other two file actions, `Mkdir` and `Mkfile`, on the
-//!   same foundations.
+//!   same foundations;
+//! - [`select`]: the digest of what an action would read, for its cache
+//!   key, walking the same choices without copying.
 //!
 //! Sources are processed in order, each as BuildKit's frontend would emit a
 //! separate copy for it: a later source sees what an earlier one wrote.
@@ -41,6 +43,7 @@ mod meta;
 mod mode;
 mod owner;
 mod root;
+mod select;
 mod sources;
 mod tree;
 
@@ -53,6 +56,7 @@ use kiln_dockerignore::Matcher;
 
 pub use error::CopyError;
 pub use make::{mkdir, mkfile};
+pub use select::{Selected, select};
 
 use ignore::Ignore;
 use mode::Chmod;
@@ -132,12 +136,7 @@ pub fn copy(
         .map(|o| owner::resolve(&dest, o))
         .transpose()?;
     let chmod = Chmod::new(action.mode.as_ref())?;
-    let exclude = match action.exclude.is_empty() {
-        true => None,
-        false => {
-            Some(Matcher::new(&action.exclude).map_err(|source| CopyError::Exclude { source })?)
-        }
-    };
+    let exclude = exclude_matcher(action)?;
     let ignore = source.ignore.and_then(Ignore::new);
     let entry_owner = chown.or(match source.ownership {
         SourceOwnership::Preserve => None,
@@ -163,6 +162,16 @@ pub fn copy(
     Ok(stats)
 }
 
+/// `--exclude`'s patterns, compiled (none when there are none).
+fn exclude_matcher(action: &kiln_solver::Copy) -> Result<Option<Matcher>, CopyError> {
+    match action.exclude.is_empty() {
+        true => Ok(None),
+        false => Matcher::new(&action.exclude)
+            .map(Some)
+            .map_err(|source| CopyError::Exclude { source }),
+    }
+}
+
 /// One action being executed.
 struct Run<'a> {
     src: &'a Root,
@@ -184,34 +193,12 @@ impl Run<'_> {
         if !action.create_dest_path {
             dest::check_parent(self.dest, &action.dest)?;
         }
-        // `--parents`: copy from the pivot (or the root) and keep only the
-        // paths matching the rest, with their parent directories.
-        let (start, include) = if action.parents {
-            let (start, pattern) = sources::split_parents(raw);
-            let include = Matcher::new([pattern]).map_err(|source| CopyError::Parents {
-                path: raw.to_owned(),
-                source,
-            })?;
-            (start, Some(include))
-        } else {
-            (raw.to_owned(), None)
-        };
-        let found = sources::resolve(
-            self.src,
-            self.ignore,
-            &start,
-            action.allow_wildcard,
-            action.follow_symlinks,
-        )?;
+        // Nothing matched (with empty matches allowed): the action does
+        // nothing at all, not even create the destination.
+        let sources::Found { found, include } =
+            sources::for_action(self.src, self.ignore, action, raw)?;
         if found.is_empty() {
-            // Nothing matched: with empty matches allowed the action does
-            // nothing at all (not even create the destination).
-            return match action.allow_empty_wildcard {
-                true => Ok(()),
-                false => Err(CopyError::NoMatch {
-                    pattern: self.src.show(&root::clean(&start)),
-                }),
-            };
+            return Ok(());
         }
         let options = tree::Options {
             owner: self.entry_owner,

@@ -29,6 +29,8 @@
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
+use kiln_dockerignore::Matcher;
+
 use super::error::CopyError;
 use super::glob;
 use super::ignore::{Ignore, slash};
@@ -77,6 +79,51 @@ pub(super) fn resolve(
             }
         })
         .collect()
+}
+
+/// What one source string of an action names.
+pub(super) struct Found {
+    /// The paths, in order (empty: a pattern matched nothing, which the
+    /// action allows).
+    pub found: Vec<Source>,
+    /// `--parents`: the part of the source below the pivot, as a pattern
+    /// the copied paths must match.
+    pub include: Option<Matcher>,
+}
+
+/// Resolves source string `raw` of `action`: with `--parents`, from the
+/// pivot (or the root), keeping only paths matching the rest with their
+/// parents; a pattern that matches nothing is an error unless the action
+/// allows it.
+pub(super) fn for_action(
+    root: &Root,
+    ignore: Option<&Ignore<'_>>,
+    action: &kiln_solver::Copy,
+    raw: &str,
+) -> Result<Found, CopyError> {
+    let (start, include) = if action.parents {
+        let (start, pattern) = split_parents(raw);
+        let include = Matcher::new([pattern]).map_err(|source| CopyError::Parents {
+            path: raw.to_owned(),
+            source,
+        })?;
+        (start, Some(include))
+    } else {
+        (raw.to_owned(), None)
+    };
+    let found = resolve(
+        root,
+        ignore,
+        &start,
+        action.allow_wildcard,
+        action.follow_symlinks,
+    )?;
+    if found.is_empty() && !action.allow_empty_wildcard {
+        return Err(CopyError::NoMatch {
+            pattern: root.show(&root::clean(&start)),
+        });
+    }
+    Ok(Found { found, include })
 }
 
 /// fsutil's `rootPath`: resolves every element, the last one only when

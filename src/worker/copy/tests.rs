@@ -19,5 +19,6 @@ mod filters;
 mod fixture;
 mod make;
 mod owner;
+mod select;
 mod sources;
 mod tree;

@@ -123,10 +123,21 @@ enum Kind {
 
 /// Per-directory states of the pattern filters.
 #[derive(Debug, Clone, Default)]
-struct States {
+pub(super) struct States {
     ignore: Option<DirState>,
     exclude: Option<DirState>,
     include: Option<DirState>,
+}
+
+impl States {
+    /// The states at the copied root `rel` (a real path in the source).
+    pub(super) fn root(options: &Options<'_>, rel: &Path) -> States {
+        States {
+            ignore: options.ignore.map(|i| i.state(rel)),
+            exclude: options.exclude.map(Matcher::root),
+            include: options.include.map(Matcher::root),
+        }
+    }
 }
 
 /// A directory on the path from the copied root to the current entry.
@@ -146,9 +157,13 @@ struct Level {
     states: States,
 }
 
-enum Decision {
+/// What the filters make of one entry below the copied root.
+pub(super) enum Decision {
+    /// Not copied, not walked.
     Skip,
+    /// Copied (a directory: with everything below that is not filtered).
     Copy,
+    /// A directory filtered out but walked for entries that are wanted.
     Parent { full: bool },
 }
 
@@ -200,11 +215,7 @@ impl Walker<'_, '_> {
             dest_fd: Some(dest_fd),
             kind: Kind::Copied,
             created,
-            states: States {
-                ignore: options.ignore.map(|i| i.state(&source.path)),
-                exclude: options.exclude.map(Matcher::root),
-                include: options.include.map(Matcher::root),
-            },
+            states: States::root(options, &source.path),
         });
         let walked = self.copy_children();
         let level = self.levels.pop();
@@ -242,7 +253,7 @@ impl Walker<'_, '_> {
             // Gone since the directory was read.
             return Ok(());
         };
-        let (decision, states) = self.ctx.decide(&level.states, &src_rel, &below, &stat);
+        let (decision, states) = decide(self.ctx.options, &level.states, &src_rel, &below, &stat);
         let kind = match decision {
             Decision::Skip => return Ok(()),
             Decision::Copy => Kind::Copied,
@@ -329,77 +340,79 @@ impl Walker<'_, '_> {
     }
 }
 
-impl Ctx<'_, '_> {
-    /// What to do with an entry, and the filter states for its children.
-    fn decide(
-        &self,
-        parent: &States,
-        src_rel: &Path,
-        below: &Path,
-        stat: &Stat,
-    ) -> (Decision, States) {
-        let mut states = States::default();
-        let mut copied = true;
-        let mut full = true;
-        let is_dir = stat.is_dir();
-        if let (Some(ignore), Some(state)) = (self.options.ignore, parent.ignore.as_ref()) {
-            if is_dir {
-                let verdict = ignore.enter_dir(src_rel, state);
-                if verdict.excluded {
-                    if verdict.skip {
-                        return (Decision::Skip, states);
-                    }
-                    copied = false;
+/// What to do with an entry (`src_rel` its real path in the source,
+/// `below` its path below the copied root), and the filter states for its
+/// children.
+pub(super) fn decide(
+    options: &Options<'_>,
+    parent: &States,
+    src_rel: &Path,
+    below: &Path,
+    stat: &Stat,
+) -> (Decision, States) {
+    let mut states = States::default();
+    let mut copied = true;
+    let mut full = true;
+    let is_dir = stat.is_dir();
+    if let (Some(ignore), Some(state)) = (options.ignore, parent.ignore.as_ref()) {
+        if is_dir {
+            let verdict = ignore.enter_dir(src_rel, state);
+            if verdict.excluded {
+                if verdict.skip {
+                    return (Decision::Skip, states);
                 }
-                states.ignore = Some(verdict.state);
-            } else if ignore.excludes(src_rel, state) {
-                return (Decision::Skip, states);
+                copied = false;
             }
-        }
-        let below_text = slash(below);
-        if let (Some(exclude), Some(state)) = (self.options.exclude, parent.exclude.as_ref()) {
-            if is_dir {
-                let verdict = exclude.enter_dir(&below_text, state);
-                if verdict.excluded {
-                    if verdict.skip {
-                        return (Decision::Skip, states);
-                    }
-                    copied = false;
-                    full = false;
-                }
-                states.exclude = Some(verdict.state);
-            } else if exclude.is_excluded(&below_text, state) {
-                return (Decision::Skip, states);
-            }
-        }
-        if let (Some(include), Some(state)) = (self.options.include, parent.include.as_ref()) {
-            // For include patterns "excluded" reads "matched": the path or
-            // one of its parents matches a pattern.
-            if is_dir {
-                let verdict = include.enter_dir(&below_text, state);
-                if !verdict.excluded {
-                    let deeper = include
-                        .patterns()
-                        .iter()
-                        .any(|p| !p.is_exception() && p.could_match_below(&below_text));
-                    if !deeper {
-                        return (Decision::Skip, states);
-                    }
-                    copied = false;
-                    full = false;
-                }
-                states.include = Some(verdict.state);
-            } else if !include.is_excluded(&below_text, state) {
-                return (Decision::Skip, states);
-            }
-        }
-        match (copied, is_dir) {
-            (true, _) => (Decision::Copy, states),
-            (false, true) => (Decision::Parent { full }, states),
-            (false, false) => (Decision::Skip, states),
+            states.ignore = Some(verdict.state);
+        } else if ignore.excludes(src_rel, state) {
+            return (Decision::Skip, states);
         }
     }
+    let below_text = slash(below);
+    if let (Some(exclude), Some(state)) = (options.exclude, parent.exclude.as_ref()) {
+        if is_dir {
+            let verdict = exclude.enter_dir(&below_text, state);
+            if verdict.excluded {
+                if verdict.skip {
+                    return (Decision::Skip, states);
+                }
+                copied = false;
+                full = false;
+            }
+            states.exclude = Some(verdict.state);
+        } else if exclude.is_excluded(&below_text, state) {
+            return (Decision::Skip, states);
+        }
+    }
+    if let (Some(include), Some(state)) = (options.include, parent.include.as_ref()) {
+        // For include patterns "excluded" reads "matched": the path or
+        // one of its parents matches a pattern.
+        if is_dir {
+            let verdict = include.enter_dir(&below_text, state);
+            if !verdict.excluded {
+                let deeper = include
+                    .patterns()
+                    .iter()
+                    .any(|p| !p.is_exception() && p.could_match_below(&below_text));
+                if !deeper {
+                    return (Decision::Skip, states);
+                }
+                copied = false;
+                full = false;
+            }
+            states.include = Some(verdict.state);
+        } else if !include.is_excluded(&below_text, state) {
+            return (Decision::Skip, states);
+        }
+    }
+    match (copied, is_dir) {
+        (true, _) => (Decision::Copy, states),
+        (false, true) => (Decision::Parent { full }, states),
+        (false, false) => (Decision::Skip, states),
+    }
+}
 
+impl Ctx<'_, '_> {
     /// Metadata of a copied directory, applied once its contents are in.
     fn finish_copied(&mut self, level: &Level) -> Result<(), CopyError> {
         let Some(dest_fd) = level.dest_fd.as_ref() else {

@@ -1,0 +1,71 @@
+//! Build trails: what each step of the last build of a name (a tag, or a
+//! Dockerfile and target) was keyed on, in `cache-v1/trails/`. The next
+//! build of the same name compares its steps with these to say why a
+//! step missed the cache (`kiln build --explain`).
+//!
+//! Boundary: a trail is plain data (step names, keys and labelled key
+//! parts) written and read whole; what the parts mean is the caller's.
+
+use crate::error::{IoContext as _, StoreError};
+use crate::fsutil::write_atomic;
+use crate::layout::Store;
+use kiln_oci::Digest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where trails live, below the store root.
+pub const TRAILS_DIR: &str = "cache-v1/trails";
+
+/// The steps of one build.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trail {
+    /// What was built (tags, or the Dockerfile and target).
+    pub name: String,
+    /// Its steps, in graph order.
+    pub steps: Vec<TrailStep>,
+}
+
+/// One step and what its cache key was made of.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailStep {
+    /// The step as progress names it (`[build 2/5] RUN make`).
+    pub name: String,
+    /// Its cache key.
+    pub key: Option<Digest>,
+    /// Labelled parts of the key other than files: the instruction,
+    /// environment entries, the base's result, mounts.
+    pub parts: BTreeMap<String, String>,
+    /// Files the step read from its sources: path → content digest.
+    pub files: BTreeMap<String, String>,
+}
+
+impl Store {
+    fn trail_path(&self, name: &str) -> PathBuf {
+        self.root()
+            .join(TRAILS_DIR)
+            .join(format!("{}.json", Digest::of(name.as_bytes()).encoded()))
+    }
+
+    /// The last trail saved under `name`, if any (an unreadable one counts
+    /// as none: it only feeds explanations).
+    pub fn trail(&self, name: &str) -> Option<Trail> {
+        let bytes = std::fs::read(self.trail_path(name)).ok()?;
+        serde_json::from_slice::<Trail>(&bytes)
+            .ok()
+            .filter(|t| t.name == name)
+    }
+
+    /// Saves `trail`, replacing the previous one of its name.
+    pub fn save_trail(&self, trail: &Trail) -> Result<(), StoreError> {
+        let path = self.trail_path(&trail.name);
+        let dir = self.root().join(TRAILS_DIR);
+        std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
+        let bytes = serde_json::to_vec(trail).map_err(|e| StoreError::Format {
+            what: "build trail",
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomic(&self.root().join("tmp"), &path, &bytes).at("cannot write", &path)
+    }
+}

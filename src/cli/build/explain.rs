@@ -1,0 +1,244 @@
+//! `kiln build --explain`: for every step that ran, why its cache missed,
+//! by comparing what its key was made of with the same step of the last
+//! build of the same name (tags and target): the instruction, an
+//! environment variable, a build argument, the base image, a mount, the
+//! files it read — or the result of the step it runs on.
+//!
+//! Steps are matched by name first (`[build 2/5] RUN make`), then by stage
+//! and instruction text (a step moved by an inserted line), then by stage
+//! and position (an edited instruction).
+
+use kiln_cache::{Trail, TrailStep};
+use kiln_solver::Graph;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a vertex was, for the explanation.
+pub(super) struct RanStep<'a> {
+    /// The vertex id.
+    pub id: usize,
+    /// Its trail entry.
+    pub step: &'a TrailStep,
+    /// Whether it ran (a cache hit needs no explanation).
+    pub ran: bool,
+}
+
+/// One line per step that ran: `name: reason`.
+pub(super) fn explain(
+    graph: &Graph,
+    steps: &[RanStep<'_>],
+    previous: Option<&Trail>,
+    options: &str,
+) -> Vec<String> {
+    let ran: BTreeSet<usize> = steps.iter().filter(|s| s.ran).map(|s| s.id).collect();
+    let mut lines = Vec::new();
+    for current in steps.iter().filter(|s| s.ran) {
+        let name = &current.step.name;
+        let reason = match previous {
+            None => "no earlier build of this name to compare with".to_string(),
+            Some(trail) => match find(trail, &current.step.name) {
+                None => "a new step (not in the last build)".to_string(),
+                Some(before) if before.key == current.step.key => {
+                    // Same key, yet it ran: the cache was bypassed or lost.
+                    if options.is_empty() {
+                        "same key as last time, but its cached result is gone (pruned?)".to_string()
+                    } else {
+                        format!("same key as last time; the cache was bypassed ({options})")
+                    }
+                }
+                Some(before) => differences(graph, current, before, &ran),
+            },
+        };
+        lines.push(format!("{name}: {reason}"));
+    }
+    lines
+}
+
+/// The step of `trail` that corresponds to `name`.
+fn find<'t>(trail: &'t Trail, name: &str) -> Option<&'t TrailStep> {
+    if let Some(step) = trail.steps.iter().find(|s| s.name == name) {
+        return Some(step);
+    }
+    let (stage, position, text) = split(name)?;
+    trail
+        .steps
+        .iter()
+        .find(|s| split(&s.name).is_some_and(|(st, _, tx)| st == stage && tx == text))
+        .or_else(|| {
+            trail
+                .steps
+                .iter()
+                .find(|s| split(&s.name).is_some_and(|(st, pos, _)| st == stage && pos == position))
+        })
+}
+
+/// `[stage 2/5] TEXT` → (`stage`, `2`, `TEXT`).
+fn split(name: &str) -> Option<(&str, &str, &str)> {
+    let rest = name.strip_prefix('[')?;
+    let (head, text) = rest.split_once("] ")?;
+    let (stage, count) = match head.rsplit_once(' ') {
+        Some((stage, count)) => (stage, count),
+        None => ("", head),
+    };
+    let (position, _) = count.split_once('/')?;
+    Some((stage, position, text))
+}
+
+/// What differs between two trail entries of the same step.
+fn differences(
+    graph: &Graph,
+    current: &RanStep<'_>,
+    before: &TrailStep,
+    ran: &BTreeSet<usize>,
+) -> String {
+    let mut reasons = Vec::new();
+    let now = &current.step;
+    let labels: BTreeSet<&String> = now.parts.keys().chain(before.parts.keys()).collect();
+    for label in labels {
+        let (old, new) = (before.parts.get(label), now.parts.get(label));
+        if old == new {
+            continue;
+        }
+        reasons.push(describe_part(graph, current.id, label, old, new, ran));
+    }
+    let files = file_changes(&before.files, &now.files);
+    // Context selections list their files; name them instead of the
+    // selection digests.
+    if !files.is_empty() {
+        reasons.retain(|r| !r.starts_with("the files it reads from the build context"));
+        reasons.push(files);
+    }
+    if reasons.is_empty() {
+        return "its key changed, but no recorded part did".to_string();
+    }
+    reasons.join("; ")
+}
+
+fn describe_part(
+    graph: &Graph,
+    id: usize,
+    label: &str,
+    old: Option<&String>,
+    new: Option<&String>,
+    ran: &BTreeSet<usize>,
+) -> String {
+    let show = |v: Option<&String>| match v {
+        Some(v) => format!("{:?}", shorten(v)),
+        None => "(none)".to_string(),
+    };
+    if let Some(index) = label.strip_prefix("input ")
+        && let Ok(index) = index.parse::<usize>()
+    {
+        let vertex = graph.vertex(kiln_solver::VertexId(id));
+        let what = vertex
+            .inputs
+            .get(index)
+            .map(|input| graph.vertex(*input).name.clone())
+            .unwrap_or_else(|| format!("input {index}"));
+        let input_ran = vertex.inputs.get(index).is_some_and(|i| ran.contains(&i.0));
+        return match input_ran {
+            true => format!("the file system it starts from changed: `{what}` ran again"),
+            false => format!("the file system it starts from changed: `{what}` is different"),
+        };
+    }
+    if let Some(rest) = label.strip_prefix("files of use ") {
+        let vertex = graph.vertex(kiln_solver::VertexId(id));
+        let source = rest
+            .split_once("(input ")
+            .and_then(|(_, i)| i.trim_end_matches(')').parse::<usize>().ok())
+            .and_then(|i| vertex.inputs.get(i))
+            .map(|input| graph.vertex(*input).name.clone());
+        return match source {
+            Some(name) if name.starts_with("[internal]") => {
+                "the files it reads from the build context changed".to_string()
+            }
+            Some(name) => format!("the files it reads from `{name}` changed"),
+            None => "the files it reads changed".to_string(),
+        };
+    }
+    if let Some(name) = label.strip_prefix("env ") {
+        return format!("{name} changed from {} to {}", show(old), show(new));
+    }
+    format!("{label} changed from {} to {}", show(old), show(new))
+}
+
+/// Added, removed and modified files, a few named.
+fn file_changes(before: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> String {
+    const SHOWN: usize = 5;
+    let mut changes = Vec::new();
+    for (path, digest) in now {
+        match before.get(path) {
+            None => changes.push(format!("{path} (added)")),
+            Some(old) if old != digest => changes.push(format!("{path} (modified)")),
+            _ => {}
+        }
+    }
+    for path in before.keys().filter(|p| !now.contains_key(*p)) {
+        changes.push(format!("{path} (removed)"));
+    }
+    match changes.len() {
+        0 => String::new(),
+        n if n <= SHOWN => format!("files changed: {}", changes.join(", ")),
+        n => format!("{n} files changed: {}, …", changes[..SHOWN].join(", ")),
+    }
+}
+
+/// Long values (a script) cut for one line.
+fn shorten(value: &str) -> String {
+    const MAX: usize = 80;
+    match value.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_into_stage_position_and_text() {
+        assert_eq!(
+            split("[build 2/5] RUN make"),
+            Some(("build", "2", "RUN make"))
+        );
+        assert_eq!(split("[3/4] COPY . /"), Some(("", "3", "COPY . /")));
+        assert_eq!(split("[internal] load build context"), None);
+    }
+
+    #[test]
+    fn file_changes_name_added_modified_and_removed() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let before = map(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let now = map(&[("a", "1"), ("b", "9"), ("d", "4")]);
+        assert_eq!(
+            file_changes(&before, &now),
+            "files changed: b (modified), d (added), c (removed)"
+        );
+        assert_eq!(file_changes(&before, &before), "");
+    }
+
+    #[test]
+    fn steps_are_found_by_name_then_text_then_position() {
+        let step = |name: &str| TrailStep {
+            name: name.to_string(),
+            ..TrailStep::default()
+        };
+        let trail = Trail {
+            name: "t".into(),
+            steps: vec![
+                step("[1/3] FROM base"),
+                step("[2/3] RUN a"),
+                step("[3/3] RUN b"),
+            ],
+        };
+        // An inserted line renumbers: found by text.
+        assert_eq!(find(&trail, "[3/4] RUN a").unwrap().name, "[2/3] RUN a");
+        // An edited instruction: found by position.
+        assert_eq!(find(&trail, "[3/3] RUN c").unwrap().name, "[3/3] RUN b");
+    }
+}

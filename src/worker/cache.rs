@@ -1,0 +1,312 @@
+//! The build cache, worker side: before a RUN or file step runs, its cache
+//! key is derived ([`kiln_solver::cache_key`]) from the op, the content
+//! identity of its inputs' results, and the digests of exactly the files
+//! it reads from the build context or another stage; a usable record under
+//! that key is the step's result. After a step runs, its new layer is
+//! filed under the key.
+//!
+//! - A layer stack's identity is its top chain ID: the same file system
+//!   content, however it was reached.
+//! - The context's files are hashed through the store's stat cache, so an
+//!   unchanged context costs one `statx` per selected file.
+//! - Selections from another stage are memoized per (chain ID, action):
+//!   snapshots never change, so neither does what a copy reads from them.
+//! - A step whose context files changed *while it ran* gets no record: the
+//!   key it was looked up under would no longer describe its result.
+//!
+//! Every key's labelled parts are kept for the build's trail, which
+//! `--explain` compares with the last build's.
+
+use super::copy::{self, CopySource, Selected, SourceOwnership};
+use super::layers::{ContextDir, Layer, Output, lowers};
+use super::{Worker, WorkerError};
+use kiln_cache::{CacheRecord, RecordLayer, StatCache, TrailStep};
+use kiln_oci::Digest;
+use kiln_solver::{
+    Copy, ExecMount, FileAction, FileOp, InputKey, Job, Op, Selection, Solved, cache_key, key_parts,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// What the cache may be used for in this build.
+#[derive(Debug, Default)]
+pub(crate) struct CachePolicy {
+    /// `--no-cache`: run every step (results are still recorded).
+    pub disabled: bool,
+    /// `--no-cache-filter`: run every step of these stages.
+    pub no_cache_stages: BTreeSet<String>,
+    /// The stage of each vertex (by id), as the frontend lowered it.
+    pub stage_of: Vec<Option<String>>,
+}
+
+/// The cache state of one build.
+#[derive(Debug)]
+pub(crate) struct BuildCache {
+    pub policy: CachePolicy,
+    /// The context's stat cache, saved when the build ends.
+    pub stat_cache: Mutex<StatCache>,
+    /// Each keyed step (by vertex id), and whether it ran.
+    pub trail: Mutex<BTreeMap<usize, (TrailStep, bool)>>,
+}
+
+/// A step's key, what it is made of, and what it read from the context.
+struct Keyed {
+    key: Digest,
+    parts: BTreeMap<String, String>,
+    files: BTreeMap<String, String>,
+    /// The context selections (use index, the synthetic or real copy action,
+    /// digest), re-checked after the step ran.
+    context_reads: Vec<(Copy, Digest)>,
+}
+
+impl BuildCache {
+    fn reuse(&self, vertex: usize) -> bool {
+        if self.policy.disabled {
+            return false;
+        }
+        match self.policy.stage_of.get(vertex) {
+            Some(Some(stage)) => !self.policy.no_cache_stages.contains(stage),
+            _ => true,
+        }
+    }
+}
+
+impl Worker {
+    /// Solves a RUN or file step through the cache.
+    pub(crate) fn cached(&self, job: &Job<'_, Output>) -> Result<Solved<Output>, WorkerError> {
+        let keyed = self.key(job)?;
+        let base = job.inputs[0].layers()?;
+        if self.cache.reuse(job.id.0)
+            && let Some(record) = self.store.lookup_record(&keyed.key)
+        {
+            self.note(job, &keyed, false);
+            return Ok(Solved::Cached(Output::Layers(Arc::new(
+                self.stack(base, &record.layers),
+            ))));
+        }
+        self.note(job, &keyed, true);
+        let output = match &job.vertex.op {
+            Op::Exec(exec) => self.exec(job, exec)?,
+            Op::File(file) => self.file(job, file)?,
+            _ => return Err(WorkerError::Graph("only steps are cached".into())),
+        };
+        if self.context_unchanged(job, &keyed.context_reads)? {
+            let added = output.layers()?.last().map(|l| RecordLayer {
+                empty: l.empty,
+                chain_id: l.chain_id.clone(),
+                diff_id: l.diff_id.clone(),
+                descriptor: l.descriptor.clone(),
+            });
+            let record = CacheRecord {
+                layers: added.into_iter().collect(),
+                created: kiln_oci::now_rfc3339_nano(),
+                description: job.vertex.name.clone(),
+            };
+            self.store.put_record(&keyed.key, &record)?;
+        }
+        Ok(Solved::Done(output))
+    }
+
+    /// `base` plus the layers of a record.
+    fn stack(&self, base: &[Layer], added: &[RecordLayer]) -> Vec<Layer> {
+        let mut layers = base.to_vec();
+        layers.extend(added.iter().map(|l| Layer {
+            empty: l.empty,
+            snapshot: match l.empty {
+                true => PathBuf::new(),
+                false => self.store.snapshot_path(&l.chain_id),
+            },
+            chain_id: l.chain_id.clone(),
+            diff_id: l.diff_id.clone(),
+            descriptor: l.descriptor.clone(),
+        }));
+        layers
+    }
+
+    fn note(&self, job: &Job<'_, Output>, keyed: &Keyed, ran: bool) {
+        let step = TrailStep {
+            name: job.vertex.name.clone(),
+            key: Some(keyed.key.clone()),
+            parts: keyed.parts.clone(),
+            files: keyed.files.clone(),
+        };
+        if let Ok(mut trail) = self.cache.trail.lock() {
+            trail.insert(job.id.0, (step, ran));
+        }
+    }
+
+    /// Derives the step's cache key.
+    fn key(&self, job: &Job<'_, Output>) -> Result<Keyed, WorkerError> {
+        let mut inputs: Vec<InputKey> = job
+            .inputs
+            .iter()
+            .map(|input| match input {
+                Output::Layers(layers) => InputKey::Result(identity(layers)),
+                Output::Context(_) => InputKey::Selected,
+            })
+            .collect();
+        let mut selections = Vec::new();
+        let mut files = BTreeMap::new();
+        let mut context_reads = Vec::new();
+        let mut select = |use_index: usize, input: usize, action: &Copy| {
+            let digest = match job.inputs.get(input) {
+                Some(Output::Context(context)) => {
+                    let selected = self.select_context(context, action)?;
+                    files.extend(
+                        selected
+                            .files
+                            .into_iter()
+                            .map(|(path, digest)| (path, digest.to_string())),
+                    );
+                    context_reads.push((action.clone(), selected.digest.clone()));
+                    selected.digest
+                }
+                Some(Output::Layers(layers)) => self.select_layers(layers, action)?,
+                None => {
+                    return Err(WorkerError::Graph(format!("input {input} is missing")));
+                }
+            };
+            selections.push(Selection {
+                use_index,
+                input,
+                digest,
+            });
+            Ok(())
+        };
+        match &job.vertex.op {
+            Op::File(FileOp { actions }) => {
+                for (i, action) in actions.iter().enumerate() {
+                    if let FileAction::Copy(c) = action {
+                        select(i, c.input, c)?;
+                        if c.input != 0 {
+                            inputs[c.input] = InputKey::Selected;
+                        }
+                    }
+                }
+            }
+            Op::Exec(exec) => {
+                for (i, mount) in exec.mounts.iter().enumerate() {
+                    if let ExecMount::Bind { input, source, .. } = mount
+                        && matches!(job.inputs.get(*input), Some(Output::Context(_)))
+                    {
+                        select(i, *input, &bind_selection(*input, source))?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(Keyed {
+            key: cache_key(&job.vertex.op, &inputs, &selections),
+            parts: key_parts(&job.vertex.op, &inputs, &selections),
+            files,
+            context_reads,
+        })
+    }
+
+    /// What `action` reads from the build context.
+    fn select_context(&self, context: &ContextDir, action: &Copy) -> Result<Selected, WorkerError> {
+        let mut stat_cache = self
+            .cache
+            .stat_cache
+            .lock()
+            .map_err(|_| WorkerError::Graph("the stat cache is poisoned".into()))?;
+        Ok(copy::select(
+            &CopySource {
+                root: &context.root,
+                ignore: context.ignore.as_ref(),
+                ownership: SourceOwnership::Root,
+            },
+            action,
+            Some(&mut stat_cache),
+        )?)
+    }
+
+    /// What `action` reads from a stage: memoized, computed on a
+    /// read-only view of its layers.
+    fn select_layers(&self, layers: &[Layer], action: &Copy) -> Result<Digest, WorkerError> {
+        const MEMO: &str = "copy-selection-v1";
+        let memo_key = cache_key(
+            &Op::File(FileOp {
+                actions: vec![FileAction::Copy(action.clone())],
+            }),
+            &[InputKey::Result(identity(layers))],
+            &[],
+        );
+        if let Some(digest) = self
+            .store
+            .memo(MEMO, &memo_key)
+            .and_then(|text| text.parse::<Digest>().ok())
+        {
+            return Ok(digest);
+        }
+        let scratch = self.scratch_dir()?;
+        let point = scratch.path().join("source");
+        super::create_dir(&point)?;
+        let lowers = lowers(layers);
+        let source = CopySource {
+            root: &point,
+            ignore: None,
+            ownership: SourceOwnership::Preserve,
+        };
+        let selected = if lowers.is_empty() {
+            copy::select(&source, action, None)
+        } else {
+            let views = [(kiln_runtime::view::View::ReadOnly { lowers }, point.clone())];
+            kiln_runtime::view::with_views(&views, || copy::select(&source, action, None))
+                .map_err(|e| WorkerError::io("cannot mount the copy source", e))?
+        }?;
+        self.store
+            .put_memo(MEMO, &memo_key, selected.digest.as_str())?;
+        Ok(selected.digest)
+    }
+
+    /// Whether the context files a step read still hash as they did when
+    /// its key was derived (cheap: the stat cache answers for files that
+    /// did not change).
+    fn context_unchanged(
+        &self,
+        job: &Job<'_, Output>,
+        reads: &[(Copy, Digest)],
+    ) -> Result<bool, WorkerError> {
+        for (action, before) in reads {
+            let Some(Output::Context(context)) = job.inputs.get(action.input) else {
+                continue;
+            };
+            if &self.select_context(context, action)?.digest != before {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The content identity of a layer stack: its top chain ID (empty layers
+/// change nothing), or the digest of nothing for an empty file system.
+pub(crate) fn identity(layers: &[Layer]) -> Digest {
+    layers
+        .iter()
+        .rev()
+        .find(|l| !l.empty)
+        .map_or_else(|| Digest::of(b""), |l| l.chain_id.clone())
+}
+
+/// A bind mount's source as a copy of that path, so it is selected with
+/// the same rules (`.dockerignore` included).
+fn bind_selection(input: usize, source: &str) -> Copy {
+    Copy {
+        input,
+        sources: vec![source.to_string()],
+        dest: "/".into(),
+        owner: None,
+        mode: None,
+        allow_wildcard: false,
+        allow_empty_wildcard: false,
+        follow_symlinks: true,
+        dir_contents_only: true,
+        create_dest_path: true,
+        unpack_archives: false,
+        exclude: Vec::new(),
+        parents: false,
+    }
+}

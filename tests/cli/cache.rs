@@ -1,0 +1,290 @@
+//! The build cache as a user meets it: an unchanged rebuild runs nothing
+//! and writes no layer; a change reruns exactly the steps that depend on
+//! it; `--no-cache`, `--no-cache-filter` and `--explain`.
+
+use super::build::{Fixture, fixture};
+use super::support::text;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Which steps ran and which were cached, from plain progress.
+struct Steps {
+    ran: BTreeSet<String>,
+    cached: BTreeSet<String>,
+    stderr: String,
+}
+
+impl Steps {
+    fn parse(stderr: &str) -> Steps {
+        let mut names = std::collections::BTreeMap::new();
+        let (mut ran, mut cached) = (BTreeSet::new(), BTreeSet::new());
+        for line in stderr.lines() {
+            let Some((id, rest)) = line.split_once(' ') else {
+                continue;
+            };
+            if rest.starts_with('[') {
+                names.insert(id.to_string(), rest.to_string());
+            } else if let Some(name) = names.get(id) {
+                // Steps only: sources (FROM, the context) always "run".
+                if name.contains("FROM ") || name.starts_with("[internal]") {
+                    continue;
+                }
+                match rest {
+                    "CACHED" => cached.insert(name.clone()),
+                    r if r.starts_with("DONE") => ran.insert(name.clone()),
+                    _ => false,
+                };
+            }
+        }
+        Steps {
+            ran,
+            cached,
+            stderr: stderr.to_string(),
+        }
+    }
+
+    fn ran_matching(&self, needle: &str) -> bool {
+        self.ran.iter().any(|n| n.contains(needle))
+    }
+
+    fn cached_matching(&self, needle: &str) -> bool {
+        self.cached.iter().any(|n| n.contains(needle))
+    }
+}
+
+fn build(f: &Fixture, args: &[&str]) -> Steps {
+    let out = f.build(args);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "build failed: {stderr}");
+    Steps::parse(&stderr)
+}
+
+/// Every file below `dir` (names only), to show nothing new was written.
+fn files_below(dir: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            out.insert(e.path().display().to_string());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_unchanged_rebuild_runs_nothing_and_writes_no_layer() {
+    let Some(f) = fixture(
+        "FROM busybox:local\n\
+         COPY app/ /app/\n\
+         RUN echo ran >> /log && cat /app/main > /copy\n\
+         COPY --chmod=0600 app/main /second\n",
+    ) else {
+        return;
+    };
+    f.file("app/main", "v1\n").file("app/lib", "lib\n");
+    let first = build(&f, &["-t", "app:1"]);
+    assert_eq!(first.ran.len(), 3, "{}", first.stderr);
+    let snapshots = files_below(&f.root.join("snapshots"));
+    let blobs = files_below(&f.root.join("blobs"));
+    let again = build(&f, &["-t", "app:1"]);
+    assert!(again.ran.is_empty(), "{}", again.stderr);
+    assert_eq!(again.cached.len(), 3, "{}", again.stderr);
+    assert_eq!(files_below(&f.root.join("snapshots")), snapshots);
+    // The config and manifest may be rewritten (same or new), never a layer.
+    let new_blobs: Vec<String> = files_below(&f.root.join("blobs"))
+        .difference(&blobs)
+        .cloned()
+        .collect();
+    for blob in &new_blobs {
+        let size = std::fs::metadata(blob).unwrap().len();
+        assert!(size < 4096, "a new blob of {size} bytes: {blob}");
+    }
+    assert_eq!(f.run("app:1", &["cat", "/log", "/copy"]), "ran\nv1\n");
+}
+
+#[test]
+fn a_changed_file_reruns_exactly_what_reads_it() {
+    let Some(f) = fixture(
+        "FROM busybox:local\n\
+         COPY src/ /src/\n\
+         RUN cat /src/* > /all\n\
+         COPY docs/ /docs/\n\
+         RUN ls /docs > /index\n",
+    ) else {
+        return;
+    };
+    f.file("src/a", "a1\n")
+        .file("docs/d", "d1\n")
+        .file("notes/ignored", "x\n")
+        .file(".dockerignore", "notes\n");
+    build(&f, &["-t", "t"]);
+    // Unselected and ignored files never matter.
+    f.file("notes/ignored", "y\n").file("README", "new\n");
+    let steps = build(&f, &["-t", "t"]);
+    assert!(steps.ran.is_empty(), "{}", steps.stderr);
+    // docs/ changes: the steps from COPY docs/ on rerun, not COPY src/.
+    f.file("docs/d", "d2\n");
+    let steps = build(&f, &["-t", "t"]);
+    assert!(steps.cached_matching("COPY src/"), "{}", steps.stderr);
+    assert!(steps.cached_matching("RUN cat"), "{}", steps.stderr);
+    assert!(steps.ran_matching("COPY docs/"), "{}", steps.stderr);
+    assert!(steps.ran_matching("RUN ls"), "{}", steps.stderr);
+    // A touched file with the same content changes no key.
+    let path = f.context.join("src/a");
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(file);
+    let steps = build(&f, &["-t", "t"]);
+    assert!(steps.ran.is_empty(), "{}", steps.stderr);
+    // Same size, new content, within the same second: still seen.
+    f.file("src/a", "a2\n");
+    let steps = build(&f, &["-t", "t"]);
+    assert!(steps.ran_matching("COPY src/"), "{}", steps.stderr);
+    assert_eq!(f.run("t", &["cat", "/all"]), "a2\n");
+}
+
+#[test]
+fn args_invalidate_from_their_first_use_and_proxies_never() {
+    let Some(f) = fixture(
+        "FROM busybox:local\n\
+         RUN echo before > /before\n\
+         ARG V=1\n\
+         COPY f /f\n\
+         RUN echo $V > /v\n",
+    ) else {
+        return;
+    };
+    f.file("f", "f\n");
+    build(&f, &["-t", "t", "--build-arg", "V=1"]);
+    let steps = build(
+        &f,
+        &[
+            "-t",
+            "t",
+            "--build-arg",
+            "V=1",
+            "--build-arg",
+            "HTTP_PROXY=http://p:1",
+        ],
+    );
+    assert!(
+        steps.ran.is_empty(),
+        "a proxy invalidated: {}",
+        steps.stderr
+    );
+    let steps = build(&f, &["-t", "t", "--build-arg", "V=2"]);
+    assert!(steps.cached_matching("RUN echo before"), "{}", steps.stderr);
+    assert!(steps.cached_matching("COPY f"), "{}", steps.stderr);
+    assert!(steps.ran_matching("RUN echo $V"), "{}", steps.stderr);
+    assert_eq!(f.run("t", &["cat", "/v"]), "2\n");
+}
+
+#[test]
+fn identical_results_keep_later_steps_cached() {
+    let Some(f) = fixture(
+        "FROM busybox:local AS build\n\
+         ARG REV=1\n\
+         RUN echo $REV > /rev && echo artifact > /artifact\n\
+         FROM busybox:local\n\
+         COPY --from=build /artifact /artifact\n\
+         RUN cat /artifact > /seen\n",
+    ) else {
+        return;
+    };
+    build(&f, &["-t", "t"]);
+    let steps = build(&f, &["-t", "t", "--build-arg", "REV=2"]);
+    assert!(steps.ran_matching("RUN echo $REV"), "{}", steps.stderr);
+    assert!(
+        steps.cached_matching("COPY --from=build"),
+        "{}",
+        steps.stderr
+    );
+    assert!(steps.cached_matching("RUN cat"), "{}", steps.stderr);
+}
+
+#[test]
+fn no_cache_and_no_cache_filter_run_what_they_name() {
+    let Some(f) = fixture(
+        "FROM busybox:local AS base\n\
+         RUN echo base > /base\n\
+         FROM base AS app\n\
+         RUN echo app > /app\n",
+    ) else {
+        return;
+    };
+    build(&f, &["-t", "t"]);
+    let steps = build(&f, &["-t", "t", "--no-cache"]);
+    assert!(steps.cached.is_empty(), "{}", steps.stderr);
+    assert_eq!(steps.ran.len(), 2, "{}", steps.stderr);
+    let steps = build(&f, &["-t", "t", "--no-cache-filter", "app"]);
+    assert!(steps.cached_matching("echo base"), "{}", steps.stderr);
+    assert!(steps.ran_matching("echo app"), "{}", steps.stderr);
+}
+
+#[test]
+fn a_new_base_image_invalidates_its_stage() {
+    let Some(f) = fixture("FROM busybox:local\nRUN echo x > /x\n") else {
+        return;
+    };
+    build(&f, &["-t", "t"]);
+    // A different busybox:local: one more layer on top of it.
+    std::fs::write(
+        f.context.join("Dockerfile.base"),
+        "FROM busybox:local\nRUN echo changed > /base-changed\n",
+    )
+    .unwrap();
+    let out = f.build(&[
+        "-t",
+        "busybox:local",
+        "-f",
+        f.context.join("Dockerfile.base").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let steps = build(&f, &["-t", "t"]);
+    assert!(steps.ran_matching("RUN echo x"), "{}", steps.stderr);
+}
+
+#[test]
+fn explain_names_the_file_and_the_arg_that_changed() {
+    let Some(f) = fixture(
+        "FROM busybox:local\n\
+         ARG MODE=debug\n\
+         COPY conf/ /conf/\n\
+         RUN echo $MODE > /mode\n",
+    ) else {
+        return;
+    };
+    f.file("conf/app.ini", "a=1\n")
+        .file("conf/other.ini", "b=1\n");
+    let first = f.build(&["-t", "t", "--explain"]);
+    assert!(
+        text(&first.stderr).contains("no earlier build of this name"),
+        "{}",
+        text(&first.stderr)
+    );
+    f.file("conf/app.ini", "a=2\n");
+    let out = f.build(&["-t", "t", "--explain", "--build-arg", "MODE=release"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let copy = stderr
+        .lines()
+        .find(|l| l.contains("COPY conf/") && l.contains(": "))
+        .unwrap_or_else(|| panic!("no explanation for COPY: {stderr}"));
+    assert!(copy.contains("conf/app.ini (modified)"), "{copy}");
+    assert!(!copy.contains("other.ini"), "{copy}");
+    let run = stderr
+        .lines()
+        .find(|l| l.contains("RUN echo $MODE > /mode: "))
+        .unwrap_or_else(|| panic!("no explanation for RUN: {stderr}"));
+    assert!(
+        run.contains("MODE changed from \"debug\" to \"release\""),
+        "{run}"
+    );
+}
