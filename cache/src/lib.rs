@@ -6,6 +6,7 @@
 //! the layer codec in `kiln-layer`; this crate is where they meet the disk.
 
 mod blobs;
+mod doctor;
 mod error;
 mod fsutil;
 mod image;
@@ -20,13 +21,14 @@ mod statcache;
 mod trails;
 
 pub use blobs::{BlobStore, BlobWriter};
+pub use doctor::Checkup;
 pub use error::StoreError;
 pub use image::{Image, Images};
 pub use layout::Store;
 pub use lease::Lease;
 pub use memo::MEMO_DIR;
-pub use prune::Pruned;
-pub use records::{CacheRecord, RECORDS_DIR, RecordLayer, StoredRecord};
+pub use prune::{CACHE_MOUNTS_DIR, PruneOptions, Pruned, Usage};
+pub use records::{CacheRecord, LOCKS_DIR, RECORDS_DIR, RecordLayer, StepLock, StoredRecord};
 pub use refs::{Tag, annotate_name};
 pub use statcache::{FileStamp, STAT_DIR, StatCache};
 pub use trails::{TRAILS_DIR, Trail, TrailStep};

@@ -124,6 +124,46 @@ impl Store {
     }
 }
 
+/// Where step locks live, below the store root.
+pub const LOCKS_DIR: &str = "cache-v1/locks";
+
+/// A held step lock; dropping it releases it.
+#[derive(Debug)]
+pub struct StepLock {
+    _file: std::fs::File,
+}
+
+impl Store {
+    /// Takes the lock of cache key `key`, so two builds that reach the
+    /// same step at once run it once: the second waits, then finds the
+    /// first one's record. Polls, so a build canceled while waiting stops
+    /// waiting: `None` once `give_up` says so. `flock(2)`: released when
+    /// the holder dies, so a killed kiln blocks nobody.
+    pub fn lock_step(
+        &self,
+        key: &Digest,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<Option<StepLock>, StoreError> {
+        let dir = self.root().join(LOCKS_DIR);
+        std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
+        let path = dir.join(format!("{}.lock", key.encoded()));
+        let file = crate::fsutil::open_lock_file(&path).at("cannot open", &path)?;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(StepLock { _file: file })),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).at("cannot lock", &path);
+                }
+            }
+            if give_up() {
+                return Ok(None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 /// A record as it sits in the store.
 #[derive(Clone, Debug)]
 pub struct StoredRecord {

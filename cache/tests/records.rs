@@ -94,10 +94,18 @@ fn a_corrupt_stat_cache_is_empty() {
 }
 
 fn record(store: &Store, with_snapshot: bool) -> (Digest, CacheRecord) {
-    let (blob, size) = store.blobs().put(b"layer bytes", None).unwrap();
-    let chain_id = Digest::of(b"chain");
+    named_record(store, "layer", with_snapshot)
+}
+
+/// A record of one layer (blob and, optionally, a snapshot holding a
+/// 1000-byte file) made from `name`, and its key.
+fn named_record(store: &Store, name: &str, with_snapshot: bool) -> (Digest, CacheRecord) {
+    let (blob, size) = store.blobs().put(name.as_bytes(), None).unwrap();
+    let chain_id = Digest::of(format!("chain-{name}").as_bytes());
     if with_snapshot {
-        std::fs::create_dir_all(store.snapshot_path(&chain_id)).unwrap();
+        let snapshot = store.snapshot_path(&chain_id);
+        std::fs::create_dir_all(&snapshot).unwrap();
+        std::fs::write(snapshot.join("f"), vec![0u8; 1000]).unwrap();
     }
     let record = CacheRecord {
         layers: vec![RecordLayer {
@@ -107,9 +115,9 @@ fn record(store: &Store, with_snapshot: bool) -> (Digest, CacheRecord) {
             descriptor: Descriptor::new(media_type::OCI_LAYER_TAR, blob, size),
         }],
         created: "2026-01-01T00:00:00Z".into(),
-        description: "[1/2] RUN x".into(),
+        description: format!("[1/2] RUN {name}"),
     };
-    (Digest::of(b"key"), record)
+    (Digest::of(format!("key-{name}").as_bytes()), record)
 }
 
 #[test]
@@ -119,7 +127,7 @@ fn a_record_is_a_hit_only_while_its_layers_exist() {
     assert!(store.lookup_record(&key).is_none());
     store.put_record(&key, &rec).unwrap();
     assert_eq!(store.lookup_record(&key), Some(rec.clone()));
-    std::fs::remove_dir(store.snapshot_path(&rec.layers[0].chain_id)).unwrap();
+    std::fs::remove_dir_all(store.snapshot_path(&rec.layers[0].chain_id)).unwrap();
     assert!(store.lookup_record(&key).is_none(), "snapshot gone");
     let listed = store.records().unwrap();
     assert_eq!(listed.len(), 1);
@@ -155,4 +163,98 @@ fn trails_round_trip_by_name() {
     store.save_trail(&trail).unwrap();
     assert_eq!(store.trail("app:1"), Some(trail));
     assert!(store.trail("app:2").is_none());
+}
+
+#[test]
+fn doctor_finds_a_corrupt_blob_and_an_unreadable_record() {
+    let (_dir, store) = store();
+    let (key, rec) = record(&store, true);
+    store.put_record(&key, &rec).unwrap();
+    let clean = store.doctor(true).unwrap();
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    assert_eq!((clean.blobs, clean.records, clean.snapshots), (1, 1, 1));
+    let blob = &rec.layers[0].descriptor.digest;
+    std::fs::write(store.blobs().path(blob), b"tampered").unwrap();
+    let found = store.doctor(true).unwrap();
+    assert!(
+        found.problems.iter().any(|p| p.contains(&blob.to_string())),
+        "{:?}",
+        found.problems
+    );
+    // --quick only checks presence.
+    assert!(store.doctor(false).unwrap().problems.is_empty());
+    let path = store.records().unwrap()[0].path.clone();
+    std::fs::write(&path, b"{").unwrap();
+    let found = store.doctor(false).unwrap();
+    assert!(found.problems.iter().any(|p| p.contains("unreadable")));
+}
+
+#[test]
+fn prune_keeps_records_unless_told_and_drops_the_least_recently_used_first() {
+    use kiln_cache::PruneOptions;
+    let (_dir, store) = store();
+    // Two records, each holding its own layer, one used long ago.
+    let mut keys = Vec::new();
+    for (name, age) in [("old", 86_400 * 3), ("new", 0)] {
+        let (key, rec) = named_record(&store, name, true);
+        store.put_record(&key, &rec).unwrap();
+        let path = store
+            .records()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.key.as_ref() == Some(&key))
+            .unwrap()
+            .path;
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - Duration::from_secs(age))
+            .unwrap();
+        keys.push(key);
+    }
+    // A plain prune keeps both (and their layers).
+    let pruned = store.prune().unwrap();
+    assert_eq!(pruned.records, 0);
+    assert!(pruned.snapshots.is_empty());
+    let usage = store.usage().unwrap();
+    assert_eq!(usage.records, 2);
+    assert!(usage.cache_bytes >= 2000, "{usage:?}");
+    // until=1d: the old one goes, with its layer.
+    let pruned = store
+        .prune_with(&PruneOptions {
+            until: Some(SystemTime::now() - Duration::from_secs(86_400)),
+            ..PruneOptions::default()
+        })
+        .unwrap();
+    assert_eq!(pruned.records, 1);
+    assert_eq!(pruned.snapshots.len(), 1);
+    assert!(store.lookup_record(&keys[0]).is_none());
+    assert!(store.lookup_record(&keys[1]).is_some());
+    // keep-storage below one record's size: it goes too.
+    let pruned = store
+        .prune_with(&PruneOptions {
+            keep_storage: Some(500),
+            ..PruneOptions::default()
+        })
+        .unwrap();
+    assert_eq!(pruned.records, 1);
+    assert_eq!(store.usage().unwrap().records, 0);
+}
+
+#[test]
+fn prune_all_removes_the_whole_build_cache() {
+    let (dir, store) = store();
+    let (key, rec) = record(&store, true);
+    store.put_record(&key, &rec).unwrap();
+    std::fs::create_dir_all(dir.path().join(kiln_cache::CACHE_MOUNTS_DIR).join("m")).unwrap();
+    store.put_memo("kind", &key, "value").unwrap();
+    let pruned = store
+        .prune_with(&kiln_cache::PruneOptions {
+            all: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(pruned.records, 1);
+    assert!(store.lookup_record(&key).is_none());
+    assert!(store.memo("kind", &key).is_none());
+    assert!(!dir.path().join(kiln_cache::CACHE_MOUNTS_DIR).exists());
+    assert!(store.doctor(true).unwrap().problems.is_empty());
 }

@@ -4,7 +4,9 @@
 
 mod build;
 mod check;
+mod df;
 mod dockerfile;
+mod doctor;
 mod images;
 mod import;
 mod inspect;
@@ -40,6 +42,10 @@ enum Command {
     Check(check::CheckArgs),
     /// List images in the store.
     Images(images::ImagesArgs),
+    /// Show what the store holds: images, build cache, cache mounts.
+    Df(df::DfArgs),
+    /// Check the store for damage; exit code 1 when something is damaged.
+    Doctor(doctor::DoctorArgs),
     /// Make an image from a root file system tarball.
     Import(import::ImportArgs),
     /// Show an image's details as JSON.
@@ -48,7 +54,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Parse a Dockerfile and print its syntax tree.
     Parse(parse::ParseArgs),
-    /// Delete blobs no image references; print what was freed.
+    /// Free space: what nothing references, and with flags the build
+    /// cache (least recently used first); print what was freed.
     Prune(prune::PruneArgs),
     /// Remove image tags (blobs stay until `kiln prune`).
     Rmi(rmi::RmiArgs),
@@ -75,6 +82,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Df(args) => df::run(args, &cli.store),
+        Command::Doctor(args) => doctor::run(args, &cli.store),
         Command::Images(args) => images::run(args, &cli.store),
         Command::Import(args) => import::run(args, &cli.store),
         Command::Inspect(args) => inspect::run(args, &cli.store),

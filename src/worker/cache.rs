@@ -77,6 +77,14 @@ impl Worker {
     pub(crate) fn cached(&self, job: &Job<'_, Output>) -> Result<Solved<Output>, WorkerError> {
         let keyed = self.key(job)?;
         let base = job.inputs[0].layers()?;
+        // Another build running the same step: wait for it, then use its
+        // record. Held until the record is written.
+        let Some(_step_lock) = self
+            .store
+            .lock_step(&keyed.key, &|| job.cancel.is_canceled())?
+        else {
+            return Err(WorkerError::Canceled);
+        };
         if self.cache.reuse(job.id.0)
             && let Some(record) = self.store.lookup_record(&keyed.key)
         {

@@ -83,7 +83,7 @@ impl Worker {
         gid: u32,
         mode: u32,
     ) -> Result<PathBuf, WorkerError> {
-        let parent = self.store.root().join("cache-mounts-v1");
+        let parent = self.store.root().join(kiln_cache::CACHE_MOUNTS_DIR);
         // The id and the new directory's owner and mode name the cache, as
         // in BuildKit (a mount asking for another owner gets another
         // cache, never one whose permissions it cannot use).

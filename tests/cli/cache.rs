@@ -288,3 +288,47 @@ fn explain_names_the_file_and_the_arg_that_changed() {
         "{run}"
     );
 }
+
+#[test]
+fn prune_keeps_the_build_cache_until_told_and_df_shows_it() {
+    let Some(f) = fixture("FROM busybox:local\nRUN echo x > /x\nRUN echo y > /y\n") else {
+        return;
+    };
+    build(&f, &["-t", "t"]);
+    // Untag the result: its layers are then held by cache records only.
+    let out = f.kiln(&["rmi", "t"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let df = text(&f.kiln(&["df"]).stdout);
+    let cache_line = df.lines().find(|l| l.starts_with("Build cache")).unwrap();
+    assert!(cache_line.split_whitespace().nth(2) == Some("2"), "{df}");
+    let out = f.kiln(&["prune"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let steps = build(&f, &["-t", "t"]);
+    assert!(steps.ran.is_empty(), "{}", steps.stderr);
+    let out = f.kiln(&["prune", "--filter", "until=1h"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(build(&f, &["-t", "t"]).ran.is_empty());
+    let out = f.kiln(&["prune", "--all"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("2 cache records"),
+        "{}",
+        text(&out.stdout)
+    );
+    let steps = build(&f, &["-t", "t"]);
+    assert_eq!(steps.ran.len(), 2, "{}", steps.stderr);
+    let out = f.kiln(&["doctor"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("clean: "),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = f.kiln(&["prune", "--filter", "since=1h"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("until=DURATION"),
+        "{}",
+        text(&out.stderr)
+    );
+}

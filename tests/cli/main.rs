@@ -6,6 +6,7 @@
 mod build;
 mod cache;
 mod check;
+mod crash;
 mod help;
 mod interop;
 mod parse;

@@ -132,10 +132,10 @@ fn load_list_tag_save_reload_rmi_prune() {
     let out = ok(kiln(&root, &["rmi", "hello:v2"], b""));
     assert_eq!(out, "Untagged: hello:v2\n");
     let out = ok(kiln(&root, &["prune"], b""));
-    assert!(out.ends_with("(0 blobs)\n"), "{out}");
+    assert!(out.ends_with("(0 blobs, 0 cache records)\n"), "{out}");
     ok(kiln(&root, &["rmi", &config_hex], b""));
     let out = ok(kiln(&root, &["prune"], b""));
-    assert!(out.ends_with("(3 blobs)\n"), "{out}");
+    assert!(out.ends_with("(3 blobs, 0 cache records)\n"), "{out}");
     assert_eq!(images_json(&root).as_array().unwrap().len(), 0);
 }
 
@@ -340,7 +340,7 @@ fn untagged_images_and_broken_entries_can_be_listed_and_removed() {
     let out = ok(kiln(&second, &["rmi", &config_hex[..12]], b""));
     assert_eq!(out, format!("Deleted: sha256:{config_hex}\n"));
     let out = ok(kiln(&second, &["prune"], b""));
-    assert!(out.contains("(3 blobs)"), "{out}");
+    assert!(out.contains("(3 blobs, 0 cache records)"), "{out}");
 
     // A tag whose manifest blob went missing: images lists the rest and
     // warns; rmi still removes the broken tag.
