@@ -132,6 +132,20 @@ impl Worker {
         layers
     }
 
+    /// Adds a source vertex (a base image) to the trail: it has no key,
+    /// but its parts say which digest it was.
+    pub(crate) fn note_source(&self, job: &Job<'_, Output>) {
+        let step = TrailStep {
+            name: job.vertex.name.clone(),
+            key: None,
+            parts: key_parts(&job.vertex.op, &[], &[]),
+            files: BTreeMap::new(),
+        };
+        if let Ok(mut trail) = self.cache.trail.lock() {
+            trail.insert(job.id.0, (step, false));
+        }
+    }
+
     fn note(&self, job: &Job<'_, Output>, keyed: &Keyed, ran: bool) {
         let step = TrailStep {
             name: job.vertex.name.clone(),

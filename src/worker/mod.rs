@@ -145,7 +145,12 @@ impl kiln_solver::Worker for Worker {
     fn solve(&self, job: &Job<'_, Output>) -> Result<Solved<Output>, WorkerError> {
         let output = match &job.vertex.op {
             Op::Scratch => Output::Layers(Default::default()),
-            Op::Image(image) => self.image(image)?,
+            Op::Image(image) => {
+                // Its digest goes into the trail, for `--explain` to name
+                // a changed base.
+                self.note_source(job);
+                self.image(image)?
+            }
             Op::Local(local) => self.local(local)?,
             Op::Exec(_) | Op::File(_) => return self.cached(job),
         };

@@ -247,8 +247,17 @@ fn a_new_base_image_invalidates_its_stage() {
         f.context.join("Dockerfile.base").to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let steps = build(&f, &["-t", "t"]);
+    let steps = build(&f, &["-t", "t", "--explain"]);
     assert!(steps.ran_matching("RUN echo x"), "{}", steps.stderr);
+    let line = steps
+        .stderr
+        .lines()
+        .find(|l| l.contains("RUN echo x > /x: "))
+        .unwrap_or_else(|| panic!("{}", steps.stderr));
+    assert!(
+        line.contains("the base image docker.io/library/busybox:local changed from sha256:"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub(super) fn explain(
                         format!("same key as last time; the cache was bypassed ({options})")
                     }
                 }
-                Some(before) => differences(graph, current, before, &ran),
+                Some(before) => differences(graph, current, before, &ran, trail),
             },
         };
         lines.push(format!("{name}: {reason}"));
@@ -89,6 +89,7 @@ fn differences(
     current: &RanStep<'_>,
     before: &TrailStep,
     ran: &BTreeSet<usize>,
+    previous: &Trail,
 ) -> String {
     let mut reasons = Vec::new();
     let now = &current.step;
@@ -98,7 +99,9 @@ fn differences(
         if old == new {
             continue;
         }
-        reasons.push(describe_part(graph, current.id, label, old, new, ran));
+        reasons.push(describe_part(
+            graph, current.id, label, old, new, ran, previous,
+        ));
     }
     let files = file_changes(&before.files, &now.files);
     // Context selections list their files; name them instead of the
@@ -120,6 +123,7 @@ fn describe_part(
     old: Option<&String>,
     new: Option<&String>,
     ran: &BTreeSet<usize>,
+    previous: &Trail,
 ) -> String {
     let show = |v: Option<&String>| match v {
         Some(v) => format!("{:?}", shorten(v)),
@@ -135,6 +139,20 @@ fn describe_part(
             .map(|input| graph.vertex(*input).name.clone())
             .unwrap_or_else(|| format!("input {index}"));
         let input_ran = vertex.inputs.get(index).is_some_and(|i| ran.contains(&i.0));
+        // A base image: name the digests.
+        if let Some(kiln_solver::Op::Image(image)) =
+            vertex.inputs.get(index).map(|i| &graph.vertex(*i).op)
+        {
+            let was = find(previous, &what)
+                .and_then(|step| step.parts.get("image digest"))
+                .map_or("(unknown)".to_string(), |d| d.clone());
+            if was != image.digest {
+                return format!(
+                    "the base image {} changed from {was} to {}",
+                    image.reference, image.digest
+                );
+            }
+        }
         return match input_ran {
             true => format!("the file system it starts from changed: `{what}` ran again"),
             false => format!("the file system it starts from changed: `{what}` is different"),
