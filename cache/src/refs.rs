@@ -190,8 +190,12 @@ impl Store {
             key(a).cmp(&key(b))
         });
         let path = self.root().join(kiln_oci::layout::INDEX_FILE);
-        write_atomic(&self.root().join("tmp"), &path, &index.to_canonical_json())
-            .at("cannot write", &path)?;
+        let bytes = index.to_canonical_json();
+        // Unchanged (a rebuild re-tagging the same image): no write, no
+        // fsync.
+        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+            write_atomic(&self.root().join("tmp"), &path, &bytes).at("cannot write", &path)?;
+        }
         // The lock goes with the file handle.
         Ok(result)
     }

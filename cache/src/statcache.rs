@@ -2,7 +2,7 @@
 //! under what `stat` says about it (size, mtime, ctime, inode, mode), so a
 //! rebuild hashes only files that changed and a no-op rebuild reads no file
 //! contents. One file per context directory,
-//! `cache-v1/stat/<sha256 of the context path>.json`.
+//! `cache-v1/stat/<sha256 of the context path>` (a compact binary file).
 //!
 //! Racy entries are handled as git handles its index ("racy git", git's
 //! Documentation/technical/racy-git.txt): a file changed within the same
@@ -18,7 +18,6 @@ use crate::error::{IoContext as _, StoreError};
 use crate::fsutil::write_atomic;
 use crate::layout::Store;
 use kiln_oci::Digest;
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -26,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub const STAT_DIR: &str = "cache-v1/stat";
 
 /// What `stat` says about a file, as far as its content is concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileStamp {
     /// Size in bytes.
     pub size: u64,
@@ -38,19 +37,6 @@ pub struct FileStamp {
     pub ino: u64,
     /// `st_mode`.
     pub mode: u32,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    path: String,
-    stamp: FileStamp,
-    digest: Digest,
-}
-
-#[derive(Serialize, Deserialize)]
-struct OnDisk {
-    context: String,
-    entries: Vec<Entry>,
 }
 
 /// The stat cache of one context directory, loaded.
@@ -74,7 +60,7 @@ impl Store {
         let file = self
             .root()
             .join(STAT_DIR)
-            .join(format!("{}.json", Digest::of(context.as_bytes()).encoded()));
+            .join(Digest::of(context.as_bytes()).encoded());
         let mut cache = StatCache {
             file,
             context,
@@ -85,19 +71,15 @@ impl Store {
         };
         let loaded = std::fs::read(&cache.file)
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<OnDisk>(&bytes).ok())
-            .filter(|on_disk| on_disk.context == cache.context);
+            .and_then(|bytes| decode(&bytes))
+            .filter(|(context, _)| context == &cache.context);
         let written = std::fs::metadata(&cache.file)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-        if let (Some(on_disk), Some(written)) = (loaded, written) {
+        if let (Some((_, entries)), Some(written)) = (loaded, written) {
             cache.written_ns = Some(written.as_nanos() as i128);
-            cache.entries = on_disk
-                .entries
-                .into_iter()
-                .map(|e| (e.path, (e.stamp, e.digest)))
-                .collect();
+            cache.entries = entries;
         }
         cache
     }
@@ -112,26 +94,13 @@ impl Store {
         // An entry that was racy when loaded and was not hashed again
         // would look settled against the new file's mtime: drop it (git
         // "smudges" such entries for the same reason).
-        let mut entries: Vec<Entry> = cache
+        let mut entries: Vec<(&String, &(FileStamp, Digest))> = cache
             .entries
             .iter()
             .filter(|(path, (stamp, _))| cache.fresh.contains(*path) || cache.settled(stamp))
-            .map(|(path, (stamp, digest))| Entry {
-                path: path.clone(),
-                stamp: *stamp,
-                digest: digest.clone(),
-            })
             .collect();
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
-        let on_disk = OnDisk {
-            context: cache.context.clone(),
-            entries,
-        };
-        let bytes = serde_json::to_vec(&on_disk).map_err(|e| StoreError::Format {
-            what: "stat cache",
-            path: cache.file.clone(),
-            message: e.to_string(),
-        })?;
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let bytes = encode(&cache.context, &entries);
         write_atomic(&self.root().join("tmp"), &cache.file, &bytes)
             .at("cannot write", &cache.file)?;
         cache.dirty = false;
@@ -169,5 +138,78 @@ impl StatCache {
     /// Whether it knows none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// The file's first bytes; a new layout gets a new magic (and an old file
+/// is then simply ignored).
+const MAGIC: &[u8] = b"kiln-stat-v1\0";
+
+/// The compact binary layout: a no-op rebuild of a large context loads
+/// this whole file, so it must parse in a few milliseconds. After the
+/// magic: the context path, the entry count, then per entry its path,
+/// size, mtime, ctime, inode, mode (little-endian) and the digest's hex.
+fn encode(context: &str, entries: &[(&String, &(FileStamp, Digest))]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + entries.len() * 128);
+    out.extend_from_slice(MAGIC);
+    put_bytes(&mut out, context.as_bytes());
+    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    for (path, (stamp, digest)) in entries {
+        put_bytes(&mut out, path.as_bytes());
+        out.extend_from_slice(&stamp.size.to_le_bytes());
+        out.extend_from_slice(&stamp.mtime_ns.to_le_bytes());
+        out.extend_from_slice(&stamp.ctime_ns.to_le_bytes());
+        out.extend_from_slice(&stamp.ino.to_le_bytes());
+        out.extend_from_slice(&stamp.mode.to_le_bytes());
+        put_bytes(&mut out, digest.as_str().as_bytes());
+    }
+    out
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+type Entries = HashMap<String, (FileStamp, Digest)>;
+
+/// The inverse of [`encode`]; `None` for anything malformed.
+fn decode(bytes: &[u8]) -> Option<(String, Entries)> {
+    let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+    let context = r.text()?;
+    let count = usize::try_from(u64::from_le_bytes(r.array()?)).ok()?;
+    let mut entries = HashMap::with_capacity(count.min(1 << 20));
+    for _ in 0..count {
+        let path = r.text()?;
+        let stamp = FileStamp {
+            size: u64::from_le_bytes(r.array()?),
+            mtime_ns: i128::from_le_bytes(r.array()?),
+            ctime_ns: i128::from_le_bytes(r.array()?),
+            ino: u64::from_le_bytes(r.array()?),
+            mode: u32::from_le_bytes(r.array()?),
+        };
+        let digest = r.text()?.parse().ok()?;
+        entries.insert(path, (stamp, digest));
+    }
+    r.0.is_empty().then_some((context, entries))
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+
+    fn text(&mut self) -> Option<String> {
+        let len = u32::from_le_bytes(self.array()?) as usize;
+        if self.0.len() < len {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(len);
+        self.0 = rest;
+        String::from_utf8(head.to_vec()).ok()
     }
 }

@@ -57,8 +57,28 @@ impl Store {
     }
 
     /// Saves `trail`, replacing the previous one of its name.
+    ///
+    /// A trail is a function of its steps' names and keys (a key covers
+    /// every part and file of its step), so their digest, kept beside it,
+    /// tells an unchanged rebuild that there is nothing to write: it then
+    /// neither serializes nor syncs the (possibly large) trail.
     pub fn save_trail(&self, trail: &Trail) -> Result<(), StoreError> {
         let path = self.trail_path(&trail.name);
+        let sidecar = path.with_extension("keys");
+        let mut fingerprint = kiln_oci::Hasher::new();
+        for step in &trail.steps {
+            for text in [
+                step.name.as_str(),
+                step.key.as_ref().map_or("", |k| k.as_str()),
+            ] {
+                fingerprint.update(&(text.len() as u64).to_be_bytes());
+                fingerprint.update(text.as_bytes());
+            }
+        }
+        let fingerprint = fingerprint.finish().to_string();
+        if path.is_file() && std::fs::read_to_string(&sidecar).ok() == Some(fingerprint.clone()) {
+            return Ok(());
+        }
         let dir = self.root().join(TRAILS_DIR);
         std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
         let bytes = serde_json::to_vec(trail).map_err(|e| StoreError::Format {
@@ -66,6 +86,8 @@ impl Store {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        write_atomic(&self.root().join("tmp"), &path, &bytes).at("cannot write", &path)
+        let tmp = self.root().join("tmp");
+        write_atomic(&tmp, &path, &bytes).at("cannot write", &path)?;
+        write_atomic(&tmp, &sidecar, fingerprint.as_bytes()).at("cannot write", &sidecar)
     }
 }

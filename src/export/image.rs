@@ -15,17 +15,23 @@ pub(crate) struct Built {
 }
 
 /// Writes the image whose root file system is `layers` and whose config
-/// (history included) is `config`.
+/// (history included) is `config`. With `redate`, the history entries
+/// dated `redate` (this build's steps) are dated as their layers were
+/// first made (see [`date_from_layers`]).
 pub(crate) fn write_image(
     store: &Store,
     mut config: ImageConfig,
     layers: &[Layer],
+    redate: Option<&str>,
 ) -> Result<Built, kiln_cache::StoreError> {
     // Each history entry that made a layer matches one layer of the
     // result, in order; an empty diff is no layer. A base image whose
     // history does not line up with its layers is left as it came.
     let layer_entries = config.history.iter().filter(|h| !h.empty_layer).count();
     if layer_entries == layers.len() {
+        if let Some(build_time) = redate {
+            date_from_layers(&mut config, layers, build_time);
+        }
         let mut layer = layers.iter();
         for entry in config.history.iter_mut().filter(|h| !h.empty_layer) {
             if layer.next().is_some_and(|l| l.empty) {
@@ -57,6 +63,69 @@ pub(crate) fn write_image(
     })
 }
 
+/// Dates this build's history entries (those dated `build_time`) as
+/// BuildKit does: a step's entry gets the time its layer was first made
+/// (a cached step keeps its first build's time), an entry without a layer
+/// (ENV, LABEL…) the time of the nearest layer step before it (or, before
+/// the first, after it), and the config's `created` is the latest of them.
+/// So an unchanged rebuild writes the same config: the same image ID.
+fn date_from_layers(config: &mut ImageConfig, layers: &[Layer], build_time: &str) {
+    let mut layer = layers.iter();
+    let mut dates: Vec<Option<String>> = config
+        .history
+        .iter()
+        .map(|entry| {
+            let made = match entry.empty_layer {
+                true => None,
+                false => layer.next().and_then(|l| l.created.clone()),
+            };
+            let ours = entry.created.as_deref() == Some(build_time);
+            ours.then_some(made).flatten()
+        })
+        .collect();
+    let ours: Vec<bool> = config
+        .history
+        .iter()
+        .map(|e| e.created.as_deref() == Some(build_time))
+        .collect();
+    // Fill entries without a layer from the step before, then after.
+    let mut last = None;
+    for (date, ours) in dates.iter_mut().zip(&ours) {
+        match (date.as_ref(), ours) {
+            (Some(d), _) => last = Some(d.clone()),
+            (None, true) => *date = last.clone(),
+            (None, false) => {}
+        }
+    }
+    let mut next = None;
+    for (date, ours) in dates.iter_mut().zip(&ours).rev() {
+        match (date.as_ref(), ours) {
+            (Some(d), _) => next = Some(d.clone()),
+            (None, true) => *date = next.clone(),
+            (None, false) => {}
+        }
+    }
+    let Some(latest) = dates.iter().flatten().max_by_key(|d| sortable(d)).cloned() else {
+        return;
+    };
+    for (entry, date) in config.history.iter_mut().zip(dates) {
+        if let Some(date) = date {
+            entry.created = Some(date);
+        }
+    }
+    if config.created.as_deref() == Some(build_time) {
+        config.created = Some(latest);
+    }
+}
+
+/// An RFC 3339 UTC time as Go writes it (`…:05Z`, `…:05.5Z`), made
+/// comparable as text: the fraction padded to nine digits.
+fn sortable(time: &str) -> String {
+    let time = time.trim_end_matches('Z');
+    let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
+    format!("{whole}.{fraction:0<9}")
+}
+
 /// The OCI media type of a layer that may carry docker's (an OCI manifest
 /// must not mix them).
 fn oci_layer_type(media_type: &str) -> &str {
@@ -65,5 +134,17 @@ fn oci_layer_type(media_type: &str) -> &str {
         media_type::DOCKER_LAYER_TAR_GZIP => media_type::OCI_LAYER_TAR_GZIP,
         media_type::DOCKER_LAYER_TAR_ZSTD => media_type::OCI_LAYER_TAR_ZSTD,
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_compare_with_their_fractions() {
+        assert!(sortable("2026-01-01T10:00:00.5Z") > sortable("2026-01-01T10:00:00Z"));
+        assert!(sortable("2026-01-01T10:00:00.5Z") < sortable("2026-01-01T10:00:00.51Z"));
+        assert!(sortable("2026-01-01T10:00:01Z") > sortable("2026-01-01T10:00:00.999Z"));
     }
 }

@@ -90,7 +90,7 @@ impl Worker {
         {
             self.note(job, &keyed, false);
             return Ok(Solved::Cached(Output::Layers(Arc::new(
-                self.stack(base, &record.layers),
+                self.stack(base, &record),
             ))));
         }
         self.note(job, &keyed, true);
@@ -100,15 +100,20 @@ impl Worker {
             _ => return Err(WorkerError::Graph("only steps are cached".into())),
         };
         if self.context_unchanged(job, &keyed.context_reads)? {
-            let added = output.layers()?.last().map(|l| RecordLayer {
-                empty: l.empty,
-                chain_id: l.chain_id.clone(),
-                diff_id: l.diff_id.clone(),
-                descriptor: l.descriptor.clone(),
-            });
+            let added = output.layers()?.last();
             let record = CacheRecord {
-                layers: added.into_iter().collect(),
-                created: kiln_oci::now_rfc3339_nano(),
+                layers: added
+                    .iter()
+                    .map(|l| RecordLayer {
+                        empty: l.empty,
+                        chain_id: l.chain_id.clone(),
+                        diff_id: l.diff_id.clone(),
+                        descriptor: l.descriptor.clone(),
+                    })
+                    .collect(),
+                created: added
+                    .and_then(|l| l.created.clone())
+                    .unwrap_or_else(kiln_oci::now_rfc3339_nano),
                 description: job.vertex.name.clone(),
             };
             self.store.put_record(&keyed.key, &record)?;
@@ -117,9 +122,10 @@ impl Worker {
     }
 
     /// `base` plus the layers of a record.
-    fn stack(&self, base: &[Layer], added: &[RecordLayer]) -> Vec<Layer> {
+    fn stack(&self, base: &[Layer], record: &CacheRecord) -> Vec<Layer> {
         let mut layers = base.to_vec();
-        layers.extend(added.iter().map(|l| Layer {
+        layers.extend(record.layers.iter().map(|l| Layer {
+            created: Some(record.created.clone()),
             empty: l.empty,
             snapshot: match l.empty {
                 true => PathBuf::new(),

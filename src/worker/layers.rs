@@ -25,6 +25,11 @@ pub(crate) struct Layer {
     pub diff_id: Digest,
     /// The blob as the manifest lists it.
     pub descriptor: Descriptor,
+    /// When the step that made it first ran (RFC 3339): kept in its cache
+    /// record, so a cached rebuild dates the layer's history entry as the
+    /// first build did and the image ID stays the same (as BuildKit's).
+    /// `None` for a base image's layers.
+    pub created: Option<String>,
 }
 
 /// A vertex's output.
@@ -90,6 +95,7 @@ pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<La
             diff_id: chain_id.clone(),
             descriptor: Descriptor::new(media_type::OCI_LAYER_TAR, chain_id.clone(), 0),
             chain_id,
+            created: Some(kiln_oci::now_rfc3339_nano()),
         });
     }
     let mut writer = store.blobs().writer()?;
@@ -133,6 +139,7 @@ pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<La
         chain_id,
         descriptor: Descriptor::new(written.media_type(), digest, size),
         diff_id: written.diff_id,
+        created: Some(kiln_oci::now_rfc3339_nano()),
     })
 }
 

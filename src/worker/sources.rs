@@ -33,6 +33,7 @@ impl Worker {
                 chain_id,
                 diff_id: diff_id.clone(),
                 descriptor: descriptor.clone(),
+                created: None,
             })
             .collect();
         Ok(Output::Layers(Arc::new(layers)))

@@ -249,7 +249,12 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     let Some(VertexOutput::Layers(layers)) = outputs.into_iter().next() else {
         anyhow::bail!("the target did not produce a file system");
     };
-    let built = crate::export::write_image(&worker.store, lowered.config, &layers)?;
+    // SOURCE_DATE_EPOCH fixes every date; otherwise steps are dated as
+    // their layers were first made.
+    let redate = std::env::var_os("SOURCE_DATE_EPOCH")
+        .is_none()
+        .then_some(options.created.as_str());
+    let built = crate::export::write_image(&worker.store, lowered.config, &layers, redate)?;
     let store = &worker.store;
     if tags.is_empty() {
         store.add_untagged(&built.manifest)?;
@@ -306,7 +311,7 @@ fn after_solve(
     {
         report::warning(&format!("cannot save the stat cache: {e}"));
     }
-    let Ok(trail) = worker.cache.trail.lock() else {
+    let Ok(mut trail) = worker.cache.trail.lock() else {
         return;
     };
     if args.explain {
@@ -339,7 +344,10 @@ fn after_solve(
     if ok {
         let saved = worker.store.save_trail(&kiln_cache::Trail {
             name: name.to_string(),
-            steps: trail.values().map(|(step, _)| step.clone()).collect(),
+            steps: std::mem::take(&mut *trail)
+                .into_values()
+                .map(|(step, _)| step)
+                .collect(),
         });
         if let Err(e) = saved {
             report::warning(&format!("cannot save the build trail: {e}"));
