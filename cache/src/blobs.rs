@@ -111,28 +111,46 @@ impl BlobStore {
 
     /// A writer for a new blob of not-yet-known digest.
     pub fn writer(&self) -> Result<BlobWriter, StoreError> {
+        self.new_writer(Some(Hasher::new()))
+    }
+
+    /// A writer for a blob whose producer hashes every byte it writes
+    /// itself (kiln's layer writer computes the digest of exactly the
+    /// stream it emits): the store does not hash the same bytes a second
+    /// time, and [`BlobWriter::commit`] must be given the digest.
+    pub fn writer_hashed_by_producer(&self) -> Result<BlobWriter, StoreError> {
+        self.new_writer(None)
+    }
+
+    fn new_writer(&self, hasher: Option<Hasher>) -> Result<BlobWriter, StoreError> {
         let tmp_dir = self.root.join("tmp");
         let tmp =
             NamedTempFile::new_in(&tmp_dir).at("cannot create a temporary file in", &tmp_dir)?;
         Ok(BlobWriter {
             out: BufWriter::with_capacity(1 << 20, tmp),
-            hasher: Hasher::new(),
+            hasher,
+            written: 0,
             store: self.clone(),
         })
     }
 }
 
-/// A blob being written: hashed as it streams into a temporary file.
+/// A blob being written: hashed (unless its producer hashes it) as it
+/// streams into a temporary file.
 pub struct BlobWriter {
     out: BufWriter<NamedTempFile>,
-    hasher: Hasher,
+    hasher: Option<Hasher>,
+    written: u64,
     store: BlobStore,
 }
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.out.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
+        self.written += n as u64;
         Ok(n)
     }
 
@@ -144,12 +162,12 @@ impl Write for BlobWriter {
 impl BlobWriter {
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
-        self.hasher.len()
+        self.written
     }
 
     /// True when nothing was written yet.
     pub fn is_empty(&self) -> bool {
-        self.hasher.is_empty()
+        self.written == 0
     }
 
     /// Finishes the blob: checks the promised digest and size, fsyncs and
@@ -160,8 +178,19 @@ impl BlobWriter {
         expected: Option<&Digest>,
         expected_size: Option<u64>,
     ) -> Result<(Digest, u64), StoreError> {
-        let size = self.hasher.len();
-        let digest = self.hasher.finish();
+        let size = self.written;
+        let digest = match (self.hasher, expected) {
+            (Some(hasher), _) => hasher.finish(),
+            // The producer hashed the bytes; its digest is the name.
+            (None, Some(expected)) => expected.clone(),
+            (None, None) => {
+                return Err(StoreError::Format {
+                    what: "blob",
+                    path: self.store.root.join("tmp"),
+                    message: "a blob hashed by its producer needs its digest to commit".into(),
+                });
+            }
+        };
         if let Some(expected) = expected
             && expected != &digest
         {

@@ -133,3 +133,19 @@ fn concurrent_writers_of_the_same_blob_both_succeed() {
         data.len() as u64
     );
 }
+
+#[test]
+fn a_blob_hashed_by_its_producer_is_named_by_the_digest_it_gives() {
+    let (_dir, store) = store();
+    let mut w = store.blobs().writer_hashed_by_producer().unwrap();
+    w.write_all(b"layer").unwrap();
+    assert_eq!(w.len(), 5);
+    let digest = Digest::of(b"layer");
+    assert_eq!(
+        w.commit(Some(&digest), Some(5)).unwrap(),
+        (digest.clone(), 5)
+    );
+    assert_eq!(store.blobs().verify(&digest).unwrap(), 5);
+    let w = store.blobs().writer_hashed_by_producer().unwrap();
+    assert!(w.commit(None, None).is_err(), "no digest, no blob");
+}

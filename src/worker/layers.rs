@@ -98,7 +98,9 @@ pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<La
             created: Some(kiln_oci::now_rfc3339_nano()),
         });
     }
-    let mut writer = store.blobs().writer()?;
+    // write_layer hashes exactly the bytes it emits (`written.digest`);
+    // the blob store need not hash them again.
+    let mut writer = store.blobs().writer_hashed_by_producer()?;
     let written = write_layer(
         upper,
         &WriteOptions {

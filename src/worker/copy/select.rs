@@ -58,13 +58,11 @@ pub fn select(
     let exclude = super::exclude_matcher(action)?;
     let ignore = source.ignore.and_then(Ignore::new);
     let chmod = super::mode::Chmod::new(None)?;
-    let mut walk = Walk {
-        src: &src,
-        owners: source.ownership == SourceOwnership::Preserve,
-        stat_cache,
-        hasher: Hasher::new(),
-        files: Vec::new(),
-    };
+    let mut walk = Walk::new(
+        &src,
+        source.ownership == SourceOwnership::Preserve,
+        stat_cache.as_deref(),
+    );
     for raw in &action.sources {
         let sources::Found { found, include } =
             sources::for_action(&src, ignore.as_ref(), action, raw)?;
@@ -86,7 +84,13 @@ pub fn select(
                     .dir(&found.path)
                     .map_err(|e| CopyError::io("open", src.show(&found.path), e))?;
                 let states = States::root(&options, &found.path);
-                walk.children(&options, dir.as_fd(), &found.path, Path::new(""), &states)?;
+                walk.children_in_parallel(
+                    &options,
+                    dir.as_fd(),
+                    &found.path,
+                    Path::new(""),
+                    &states,
+                )?;
             } else {
                 let (dir, name) = src
                     .parent(&found.path)
@@ -101,9 +105,20 @@ pub fn select(
             }
         }
     }
+    let Walk {
+        hasher,
+        files,
+        hashed,
+        ..
+    } = walk;
+    if let Some(cache) = stat_cache {
+        for (path, stamp, digest) in hashed {
+            cache.insert(&path, stamp, digest);
+        }
+    }
     Ok(Selected {
-        digest: walk.hasher.finish(),
-        files: walk.files,
+        digest: hasher.finish(),
+        files,
     })
 }
 
@@ -111,12 +126,91 @@ struct Walk<'a, 'c> {
     src: &'a Root,
     /// Owners count (they are kept by the copy).
     owners: bool,
-    stat_cache: Option<&'c mut StatCache>,
+    stat_cache: Option<&'c StatCache>,
     hasher: Hasher,
     files: Vec<(String, Digest)>,
+    /// Files hashed for real, for the stat cache.
+    hashed: Vec<(String, FileStamp, Digest)>,
 }
 
-impl Walk<'_, '_> {
+/// What a walk of one subtree found, to be merged in order.
+type Part = (
+    Digest,
+    Vec<(String, Digest)>,
+    Vec<(String, FileStamp, Digest)>,
+);
+
+impl<'a, 'c> Walk<'a, 'c> {
+    fn new(src: &'a Root, owners: bool, stat_cache: Option<&'c StatCache>) -> Self {
+        Walk {
+            src,
+            owners,
+            stat_cache,
+            hasher: Hasher::new(),
+            files: Vec::new(),
+            hashed: Vec::new(),
+        }
+    }
+
+    /// [`Walk::children`] of a copied root, with its entries' subtrees
+    /// walked by as many threads as there are cores: a large context's
+    /// no-op rebuild is mostly `statx` calls, which scale with cores. Each
+    /// entry's subtree is digested on its own and the digests are added
+    /// in name order, so the result does not depend on scheduling.
+    fn children_in_parallel(
+        &mut self,
+        options: &Options<'_>,
+        dir: BorrowedFd<'_>,
+        src_rel: &Path,
+        below: &Path,
+        states: &States,
+    ) -> Result<(), CopyError> {
+        let names = read_dir_sorted(dir)
+            .map_err(|e| CopyError::io("read directory", self.src.show(src_rel), e))?;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(names.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let parts: Vec<std::sync::Mutex<Option<Result<Part, CopyError>>>> =
+            names.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let (src, owners, stat_cache) = (self.src, self.owners, self.stat_cache);
+        let work = || {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(name) = names.get(i) else {
+                    return;
+                };
+                let mut sub = Walk::new(src, owners, stat_cache);
+                let walked = sub
+                    .child(options, dir, src_rel, below, states, name)
+                    .map(|()| (sub.hasher.finish(), sub.files, sub.hashed));
+                if let Ok(mut slot) = parts[i].lock() {
+                    *slot = Some(walked);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(work);
+            }
+            work();
+        });
+        for part in parts {
+            let part = part.into_inner().ok().flatten().ok_or_else(|| {
+                CopyError::io(
+                    "walk",
+                    self.src.show(src_rel),
+                    std::io::Error::other("a walker thread failed"),
+                )
+            })?;
+            let (digest, files, hashed) = part?;
+            self.field(b"subtree");
+            self.field(digest.as_str().as_bytes());
+            self.files.extend(files);
+            self.hashed.extend(hashed);
+        }
+        Ok(())
+    }
     /// Adds one length-prefixed field, so no two entry lists encode alike.
     fn field(&mut self, bytes: &[u8]) {
         self.hasher.update(&(bytes.len() as u64).to_be_bytes());
@@ -134,43 +228,57 @@ impl Walk<'_, '_> {
         let names = read_dir_sorted(dir)
             .map_err(|e| CopyError::io("read directory", self.src.show(src_rel), e))?;
         for name in names {
-            let child_rel = src_rel.join(&name);
-            let child_below = below.join(&name);
-            let Some(stat) = meta::stat_at(dir, &name)
-                .map_err(|e| CopyError::io("lstat", self.src.show(&child_rel), e))?
-            else {
-                continue;
-            };
-            let (decision, child_states) = decide(options, states, &child_rel, &child_below, &stat);
-            let how: &[u8] = match decision {
-                Decision::Skip => continue,
-                Decision::Copy => b"copy",
-                Decision::Parent { full: true } => b"parent-full",
-                Decision::Parent { full: false } => b"parent",
-            };
-            if stat.is_dir() {
-                self.entry(None, &child_rel, &child_below, &stat, how)?;
-                let sub = rustix::fs::openat(
-                    dir,
-                    &name,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| CopyError::io("open", self.src.show(&child_rel), e.into()))?;
-                self.children(
-                    options,
-                    sub.as_fd(),
-                    &child_rel,
-                    &child_below,
-                    &child_states,
-                )?;
-                // Closes the directory: a parent that turns out to have no
-                // wanted entry leaves a trace, which only makes the key
-                // stricter, never wrong.
-                self.field(b"end");
-            } else {
-                self.entry(Some((dir, &name)), &child_rel, &child_below, &stat, how)?;
-            }
+            self.child(options, dir, src_rel, below, states, &name)?;
+        }
+        Ok(())
+    }
+
+    /// One entry `name` of directory `dir` (at `src_rel`), and below it.
+    fn child(
+        &mut self,
+        options: &Options<'_>,
+        dir: BorrowedFd<'_>,
+        src_rel: &Path,
+        below: &Path,
+        states: &States,
+        name: &OsStr,
+    ) -> Result<(), CopyError> {
+        let child_rel = src_rel.join(name);
+        let child_below = below.join(name);
+        let Some(stat) = meta::stat_at(dir, name)
+            .map_err(|e| CopyError::io("lstat", self.src.show(&child_rel), e))?
+        else {
+            return Ok(());
+        };
+        let (decision, child_states) = decide(options, states, &child_rel, &child_below, &stat);
+        let how: &[u8] = match decision {
+            Decision::Skip => return Ok(()),
+            Decision::Copy => b"copy",
+            Decision::Parent { full: true } => b"parent-full",
+            Decision::Parent { full: false } => b"parent",
+        };
+        if stat.is_dir() {
+            self.entry(None, &child_rel, &child_below, &stat, how)?;
+            let sub = rustix::fs::openat(
+                dir,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| CopyError::io("open", self.src.show(&child_rel), e.into()))?;
+            self.children(
+                options,
+                sub.as_fd(),
+                &child_rel,
+                &child_below,
+                &child_states,
+            )?;
+            // Closes the directory: a parent that turns out to have no
+            // wanted entry leaves a trace, which only makes the key
+            // stricter, never wrong.
+            self.field(b"end");
+        } else {
+            self.entry(Some((dir, name)), &child_rel, &child_below, &stat, how)?;
         }
         Ok(())
     }
@@ -229,7 +337,7 @@ impl Walk<'_, '_> {
     ) -> Result<Digest, CopyError> {
         let key = src_rel.to_str();
         let stamp = stamp(stat);
-        if let (Some(cache), Some(key)) = (self.stat_cache.as_deref(), key)
+        if let (Some(cache), Some(key)) = (self.stat_cache, key)
             && let Some(digest) = cache.lookup(key, &stamp)
         {
             return Ok(digest);
@@ -259,8 +367,9 @@ impl Walk<'_, '_> {
             hasher.update(&buf[..n]);
         }
         let digest = hasher.finish();
-        if let (Some(cache), Some(key)) = (self.stat_cache.as_deref_mut(), key) {
-            cache.insert(key, self::stamp(&opened), digest.clone());
+        if let (Some(_), Some(key)) = (self.stat_cache, key) {
+            self.hashed
+                .push((key.to_string(), self::stamp(&opened), digest.clone()));
         }
         Ok(digest)
     }
