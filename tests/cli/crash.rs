@@ -156,3 +156,43 @@ fn sigkill_at_random_points_never_damages_the_store() {
     let after = f.build(&["-t", "crash", "--build-arg", "N=final"]);
     assert!(text(&after.stderr).matches("CACHED").count() >= 5);
 }
+
+#[test]
+fn prune_during_a_build_waits_and_collects_nothing_it_uses() {
+    let Some(f) = fixture(
+        "FROM busybox:local\n\
+         RUN echo first > /first\n\
+         RUN sleep 1.5 && echo second > /second\n",
+    ) else {
+        return;
+    };
+    let context = f.context.to_str().unwrap().to_string();
+    let build = Command::new(KILN)
+        .arg("--root")
+        .arg(&f.root)
+        .args(["build", "-q", "-t", "leased", &context])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-build: the first step's layer exists, untagged, recorded.
+    std::thread::sleep(Duration::from_millis(700));
+    let started = Instant::now();
+    let prune = f.kiln(&["prune", "--all"]);
+    assert!(prune.status.success(), "{}", text(&prune.stderr));
+    let built = build.wait_with_output().unwrap();
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    // prune waited for the build's lease instead of racing it.
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "prune returned after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        f.run("leased", &["cat", "/first", "/second"]),
+        "first\nsecond\n"
+    );
+    let doctor = f.kiln(&["doctor"]);
+    assert!(doctor.status.success(), "{}", text(&doctor.stdout));
+}
