@@ -35,6 +35,9 @@ pub(crate) struct Progress<'g> {
 /// One way of drawing events.
 trait Render {
     fn event(&mut self, name: &str, event: &Event);
+    /// Called a few times a second while the build runs, so live timers
+    /// move while steps are silent.
+    fn tick(&mut self) {}
     fn finish(&mut self) {}
 }
 
@@ -54,6 +57,26 @@ impl<'g> Progress<'g> {
             graph,
             renderer: Mutex::new(renderer),
         }
+    }
+
+    /// Runs `solve` while redrawing live timers every 100 ms (the tty
+    /// display; the others ignore ticks), and returns what it returned.
+    pub(crate) fn while_running<T: Send>(&self, solve: impl FnOnce() -> T + Send) -> T {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    wait.recv_timeout(std::time::Duration::from_millis(100))
+                {
+                    if let Ok(mut renderer) = self.renderer.lock() {
+                        renderer.tick();
+                    }
+                }
+            });
+            let result = solve();
+            drop(done);
+            result
+        })
     }
 
     /// Ends the display (the live block is replaced by its final state).

@@ -140,6 +140,14 @@ impl Render for Tty {
         }
     }
 
+    fn tick(&mut self) {
+        if !self.running.is_empty() && self.last_draw.elapsed() >= REDRAW_EVERY {
+            let mut out = std::io::stderr().lock();
+            self.erase(&mut out);
+            self.draw(&mut out);
+        }
+    }
+
     fn finish(&mut self) {
         let mut out = std::io::stderr().lock();
         self.erase(&mut out);

@@ -75,7 +75,7 @@ impl BuildCache {
 impl Worker {
     /// Solves a RUN or file step through the cache.
     pub(crate) fn cached(&self, job: &Job<'_, Output>) -> Result<Solved<Output>, WorkerError> {
-        let keyed = self.key(job)?;
+        let mut keyed = self.key(job)?;
         let base = job.inputs[0].layers()?;
         // Another build running the same step: wait for it, then use its
         // record. Held until the record is written.
@@ -88,12 +88,12 @@ impl Worker {
         if self.cache.reuse(job.id.0)
             && let Some(record) = self.store.lookup_record(&keyed.key)
         {
-            self.note(job, &keyed, false);
+            self.note(job, &mut keyed, false);
             return Ok(Solved::Cached(Output::Layers(Arc::new(
                 self.stack(base, &record),
             ))));
         }
-        self.note(job, &keyed, true);
+        self.note(job, &mut keyed, true);
         let output = match &job.vertex.op {
             Op::Exec(exec) => self.exec(job, exec)?,
             Op::File(file) => self.file(job, file)?,
@@ -152,12 +152,14 @@ impl Worker {
         }
     }
 
-    fn note(&self, job: &Job<'_, Output>, keyed: &Keyed, ran: bool) {
+    /// Adds a keyed step to the trail (taking its parts and files, which
+    /// can be large).
+    fn note(&self, job: &Job<'_, Output>, keyed: &mut Keyed, ran: bool) {
         let step = TrailStep {
             name: job.vertex.name.clone(),
             key: Some(keyed.key.clone()),
-            parts: keyed.parts.clone(),
-            files: keyed.files.clone(),
+            parts: std::mem::take(&mut keyed.parts),
+            files: std::mem::take(&mut keyed.files),
         };
         if let Ok(mut trail) = self.cache.trail.lock() {
             trail.insert(job.id.0, (step, ran));
@@ -218,7 +220,7 @@ impl Worker {
                     if let ExecMount::Bind { input, source, .. } = mount
                         && matches!(job.inputs.get(*input), Some(Output::Context(_)))
                     {
-                        select(i, *input, &bind_selection(*input, source))?;
+                        select(i, *input, &copy_of_path(*input, source))?;
                     }
                 }
             }
@@ -319,9 +321,11 @@ pub(crate) fn identity(layers: &[Layer]) -> Digest {
         .map_or_else(|| Digest::of(b""), |l| l.chain_id.clone())
 }
 
-/// A bind mount's source as a copy of that path, so it is selected with
-/// the same rules (`.dockerignore` included).
-fn bind_selection(input: usize, source: &str) -> Copy {
+/// A copy of the contents of one path of input `input` (symlinks to it
+/// followed) to `/`: how a bind mount's source is selected for its key
+/// (with COPY's rules, `.dockerignore` included), and how a cache mount
+/// is seeded from its `from=` stage.
+pub(crate) fn copy_of_path(input: usize, source: &str) -> Copy {
     Copy {
         input,
         sources: vec![source.to_string()],

@@ -6,7 +6,12 @@
 //! `private` gives a second concurrent step a fresh directory of its own
 //! (dropped after the step). The lock is a file lock beside the directory,
 //! held until the step ends, so it also works across kiln processes.
+//! With `from=` (and `source=`), a cache made for the first time starts as
+//! a copy of that path of the given stage or image, as BuildKit's does
+//! ("a base of the cache mount"); an existing cache keeps its content.
 
+use super::copy;
+use super::layers::Output;
 use super::{Worker, WorkerError};
 use kiln_oci::Digest;
 use kiln_solver::CacheSharing;
@@ -29,8 +34,9 @@ impl Worker {
         (uid, gid, mode): (u32, u32, u32),
         sharing: CacheSharing,
         scratch: &Path,
+        seed: Option<Seed<'_>>,
     ) -> Result<CacheMount, WorkerError> {
-        let dir = self.cache_mount_dir(id, uid, gid, mode)?;
+        let dir = self.cache_mount_dir(id, uid, gid, mode, seed)?;
         if sharing == CacheSharing::Shared {
             return Ok(CacheMount { dir, lock: None });
         }
@@ -82,6 +88,7 @@ impl Worker {
         uid: u32,
         gid: u32,
         mode: u32,
+        seed: Option<Seed<'_>>,
     ) -> Result<PathBuf, WorkerError> {
         let parent = self.store.root().join(kiln_cache::CACHE_MOUNTS_DIR);
         // The id and the new directory's owner and mode name the cache, as
@@ -106,11 +113,58 @@ impl Worker {
             .tempdir_in(&parent)
             .map_err(io)?;
         super::set_owner_and_mode(staging.path(), uid, gid, mode).map_err(io)?;
+        if let Some(seed) = seed {
+            self.seed(staging.path(), seed)?;
+        }
         let staged = staging.keep();
         if std::fs::rename(&staged, &dir).is_err() {
             let _ = std::fs::remove_dir(&staged);
         }
         Ok(dir)
+    }
+}
+
+/// Where a new cache's first content comes from (`from=`, `source=`).
+#[derive(Clone, Copy)]
+pub(crate) struct Seed<'a> {
+    /// The stage or image (or the context).
+    pub input: &'a Output,
+    /// The path in it whose content is copied.
+    pub source: &'a str,
+}
+
+impl Worker {
+    /// Copies the seed's content into the new cache directory `dir` (which
+    /// keeps its own owner and mode), with COPY's engine: owners, modes,
+    /// links and times as they are in the stage.
+    fn seed(&self, dir: &Path, seed: Seed<'_>) -> Result<(), WorkerError> {
+        let action = super::cache::copy_of_path(0, seed.source);
+        let copy_from = |root: &Path, ignore| {
+            let source = copy::CopySource {
+                root,
+                ignore,
+                ownership: copy::SourceOwnership::Preserve,
+            };
+            copy::copy(&source, dir, &action).map(|_| ())
+        };
+        match seed.input {
+            Output::Context(context) => Ok(copy_from(&context.root, context.ignore.as_ref())?),
+            Output::Layers(layers) => {
+                let lowers = super::lowers(layers);
+                if lowers.is_empty() {
+                    return Err(WorkerError::Copy(copy::CopyError::SourceNotFound {
+                        path: seed.source.to_string(),
+                    }));
+                }
+                let scratch = self.scratch_dir()?;
+                let point = scratch.path().join("seed");
+                super::create_dir(&point)?;
+                let views = [(kiln_runtime::view::View::ReadOnly { lowers }, point.clone())];
+                kiln_runtime::view::with_views(&views, || copy_from(&point, None))
+                    .map_err(|e| WorkerError::io("cannot mount the cache seed", e))??;
+                Ok(())
+            }
+        }
     }
 }
 
@@ -148,18 +202,18 @@ mod tests {
         let scratch = dir.path().join("scratch");
         let ids = (0, 0, 0o755);
         let first = worker
-            .cache_mount("c", ids, CacheSharing::Private, &scratch)
+            .cache_mount("c", ids, CacheSharing::Private, &scratch, None)
             .unwrap();
         assert!(first.lock.is_some());
         // A second private user while the first holds it: its own dir.
         let second = worker
-            .cache_mount("c", ids, CacheSharing::Private, &scratch)
+            .cache_mount("c", ids, CacheSharing::Private, &scratch, None)
             .unwrap();
         assert_ne!(first.dir, second.dir);
         assert!(second.dir.starts_with(&scratch));
         // Shared users always get the same directory.
         let shared = worker
-            .cache_mount("c", ids, CacheSharing::Shared, &scratch)
+            .cache_mount("c", ids, CacheSharing::Shared, &scratch, None)
             .unwrap();
         assert_eq!(shared.dir, first.dir);
         // A locked user waits until the holder is done.
@@ -167,7 +221,7 @@ mod tests {
         std::thread::scope(|s| {
             let waiter = s.spawn(|| {
                 let locked = worker
-                    .cache_mount("c", ids, CacheSharing::Locked, &scratch)
+                    .cache_mount("c", ids, CacheSharing::Locked, &scratch, None)
                     .unwrap();
                 assert!(
                     released.load(std::sync::atomic::Ordering::SeqCst),

@@ -228,9 +228,18 @@ impl Worker {
                 mode,
                 readonly,
                 sharing,
-                ..
+                from,
             } => {
-                let cache = self.cache_mount(id, (*uid, *gid, *mode), *sharing, scratch)?;
+                let seed = match from {
+                    Some((input, source)) => Some(super::cache_mounts::Seed {
+                        input: job.inputs.get(*input).ok_or_else(|| {
+                            WorkerError::Graph(format!("cache seed input {input} is missing"))
+                        })?,
+                        source,
+                    }),
+                    None => None,
+                };
+                let cache = self.cache_mount(id, (*uid, *gid, *mode), *sharing, scratch, seed)?;
                 locks.extend(cache.lock);
                 mounts.push(Mount::Bind {
                     source: cache.dir,

@@ -352,3 +352,51 @@ fn has_sandbox(dir: &Path) -> bool {
         })
         .unwrap_or(false)
 }
+
+#[test]
+fn tty_progress_timers_move_while_a_step_is_silent() {
+    let Some(f) = fixture("FROM busybox:local\nRUN sleep 1.2\n") else {
+        return;
+    };
+    if !privileged("kiln build tty progress test", &["/usr/bin/script"]) {
+        return;
+    }
+    let command = format!(
+        "{KILN} --root {} build --progress tty {}",
+        f.root.display(),
+        f.context.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    // The live block is redrawn with the running step's timer although the
+    // step prints nothing.
+    let screen = text(&out.stdout).replace('\r', "\n");
+    let timers: std::collections::BTreeSet<&str> = screen
+        .lines()
+        .filter(|l| l.contains("RUN sleep 1.2") && !l.contains("DONE"))
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|t| t.ends_with('s'))
+        .collect();
+    assert!(timers.len() >= 4, "timers seen: {timers:?}\n{screen}");
+}
+
+#[test]
+fn a_new_cache_mount_starts_from_its_from_stage() {
+    let Some(f) = fixture(
+        "FROM busybox:local AS seed\n\
+         RUN mkdir -p /s/sub && echo seeded > /s/sub/file && chown 7:8 /s/sub/file\n\
+         FROM busybox:local\n\
+         RUN --mount=type=cache,id=c1,target=/c,from=seed,source=/s cat /c/sub/file > /out && stat -c %u:%g /c/sub/file >> /out && echo more > /c/added\n\
+         RUN --mount=type=cache,id=c1,target=/c ls /c > /list\n",
+    ) else {
+        return;
+    };
+    f.build_ok(&["-t", "seeded"]);
+    assert_eq!(f.run("seeded", &["cat", "/out"]), "seeded\n7:8\n");
+    // The same cache, used again without from=: its content stays.
+    assert_eq!(f.run("seeded", &["cat", "/list"]), "added\nsub\n");
+}

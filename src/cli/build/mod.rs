@@ -225,16 +225,23 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         Some(progress) => progress,
         None => &Quiet,
     };
-    let result = solve(
-        &lowered.graph,
-        &[lowered.target],
-        &worker,
-        reporter,
-        &SolveOptions {
-            cancel,
-            ..SolveOptions::default()
-        },
-    );
+    let solve_options = SolveOptions {
+        cancel,
+        ..SolveOptions::default()
+    };
+    let run = || {
+        solve(
+            &lowered.graph,
+            &[lowered.target],
+            &worker,
+            reporter,
+            &solve_options,
+        )
+    };
+    let result = match &progress {
+        Some(progress) => progress.while_running(run),
+        None => run(),
+    };
     if let Some(progress) = &progress {
         progress.finish();
     }
