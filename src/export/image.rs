@@ -70,41 +70,27 @@ pub(crate) fn write_image(
 /// the first, after it), and the config's `created` is the latest of them.
 /// So an unchanged rebuild writes the same config: the same image ID.
 fn date_from_layers(config: &mut ImageConfig, layers: &[Layer], build_time: &str) {
-    let mut layer = layers.iter();
-    let mut dates: Vec<Option<String>> = config
-        .history
-        .iter()
-        .map(|entry| {
-            let made = match entry.empty_layer {
-                true => None,
-                false => layer.next().and_then(|l| l.created.clone()),
-            };
-            let ours = entry.created.as_deref() == Some(build_time);
-            ours.then_some(made).flatten()
-        })
-        .collect();
     let ours: Vec<bool> = config
         .history
         .iter()
         .map(|e| e.created.as_deref() == Some(build_time))
         .collect();
+    let mut layer = layers.iter();
+    let mut dates: Vec<Option<String>> = config
+        .history
+        .iter()
+        .zip(&ours)
+        .map(|(entry, ours)| {
+            let made = match entry.empty_layer {
+                true => None,
+                false => layer.next().and_then(|l| l.created.clone()),
+            };
+            made.filter(|_| *ours)
+        })
+        .collect();
     // Fill entries without a layer from the step before, then after.
-    let mut last = None;
-    for (date, ours) in dates.iter_mut().zip(&ours) {
-        match (date.as_ref(), ours) {
-            (Some(d), _) => last = Some(d.clone()),
-            (None, true) => *date = last.clone(),
-            (None, false) => {}
-        }
-    }
-    let mut next = None;
-    for (date, ours) in dates.iter_mut().zip(&ours).rev() {
-        match (date.as_ref(), ours) {
-            (Some(d), _) => next = Some(d.clone()),
-            (None, true) => *date = next.clone(),
-            (None, false) => {}
-        }
-    }
+    fill_from_neighbour(dates.iter_mut().zip(&ours));
+    fill_from_neighbour(dates.iter_mut().zip(&ours).rev());
     let Some(latest) = dates.iter().flatten().max_by_key(|d| sortable(d)).cloned() else {
         return;
     };
@@ -115,6 +101,19 @@ fn date_from_layers(config: &mut ImageConfig, layers: &[Layer], build_time: &str
     }
     if config.created.as_deref() == Some(build_time) {
         config.created = Some(latest);
+    }
+}
+
+/// Gives each of this build's undated entries the date of the last dated
+/// entry before it in the order of `entries`.
+fn fill_from_neighbour<'a>(entries: impl Iterator<Item = (&'a mut Option<String>, &'a bool)>) {
+    let mut last = None;
+    for (date, ours) in entries {
+        match (date.as_ref(), ours) {
+            (Some(d), _) => last = Some(d.clone()),
+            (None, true) => *date = last.clone(),
+            (None, false) => {}
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 //! `--explain` compares with the last build's.
 
 use super::copy::{self, CopySource, Selected, SourceOwnership};
-use super::layers::{ContextDir, Layer, Output, lowers};
+use super::layers::{ContextDir, Layer, Output};
 use super::{Worker, WorkerError};
 use kiln_cache::{CacheRecord, RecordLayer, StatCache, TrailStep};
 use kiln_oci::Digest;
@@ -55,8 +55,8 @@ struct Keyed {
     key: Digest,
     parts: BTreeMap<String, String>,
     files: BTreeMap<String, String>,
-    /// The context selections (use index, the synthetic or real copy action,
-    /// digest), re-checked after the step ran.
+    /// The context selections (the copy action, real or made for a bind
+    /// mount, and the digest it gave), re-checked after the step ran.
     context_reads: Vec<(Copy, Digest)>,
 }
 
@@ -270,22 +270,14 @@ impl Worker {
         {
             return Ok(digest);
         }
-        let scratch = self.scratch_dir()?;
-        let point = scratch.path().join("source");
-        super::create_dir(&point)?;
-        let lowers = lowers(layers);
-        let source = CopySource {
-            root: &point,
-            ignore: None,
-            ownership: SourceOwnership::Preserve,
-        };
-        let selected = if lowers.is_empty() {
+        let selected = self.on_layers(layers, "the copy source", |root| {
+            let source = CopySource {
+                root,
+                ignore: None,
+                ownership: SourceOwnership::Preserve,
+            };
             copy::select(&source, action, None)
-        } else {
-            let views = [(kiln_runtime::view::View::ReadOnly { lowers }, point.clone())];
-            kiln_runtime::view::with_views(&views, || copy::select(&source, action, None))
-                .map_err(|e| WorkerError::io("cannot mount the copy source", e))?
-        }?;
+        })??;
         self.store
             .put_memo(MEMO, &memo_key, selected.digest.as_str())?;
         Ok(selected.digest)

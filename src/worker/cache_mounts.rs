@@ -150,19 +150,7 @@ impl Worker {
         match seed.input {
             Output::Context(context) => Ok(copy_from(&context.root, context.ignore.as_ref())?),
             Output::Layers(layers) => {
-                let lowers = super::lowers(layers);
-                if lowers.is_empty() {
-                    return Err(WorkerError::Copy(copy::CopyError::SourceNotFound {
-                        path: seed.source.to_string(),
-                    }));
-                }
-                let scratch = self.scratch_dir()?;
-                let point = scratch.path().join("seed");
-                super::create_dir(&point)?;
-                let views = [(kiln_runtime::view::View::ReadOnly { lowers }, point.clone())];
-                kiln_runtime::view::with_views(&views, || copy_from(&point, None))
-                    .map_err(|e| WorkerError::io("cannot mount the cache seed", e))??;
-                Ok(())
+                Ok(self.on_layers(layers, "the cache seed", |root| copy_from(root, None))??)
             }
         }
     }

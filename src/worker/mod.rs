@@ -170,6 +170,27 @@ impl Worker {
             })
     }
 
+    /// Runs `f` on a read-only view of `layers` (mounted in a private
+    /// mount namespace for the call; an empty stack is an empty
+    /// directory). `what` names the view in a mount error.
+    pub(crate) fn on_layers<T: Send>(
+        &self,
+        layers: &[Layer],
+        what: &str,
+        f: impl FnOnce(&std::path::Path) -> T + Send,
+    ) -> Result<T, WorkerError> {
+        let scratch = self.scratch_dir()?;
+        let point = scratch.path().join("view");
+        create_dir(&point)?;
+        let lowers = lowers(layers);
+        if lowers.is_empty() {
+            return Ok(f(&point));
+        }
+        let views = [(kiln_runtime::view::View::ReadOnly { lowers }, point.clone())];
+        kiln_runtime::view::with_views(&views, || f(&point))
+            .map_err(|e| WorkerError::io(format!("cannot mount {what}"), e))
+    }
+
     /// A fresh empty directory under the store's `tmp/` that stays (a
     /// directory can be renamed onto it, replacing it).
     pub(crate) fn scratch_path(&self) -> Result<PathBuf, WorkerError> {
