@@ -6,6 +6,7 @@ mod archive;
 mod cli;
 mod export;
 mod progress;
+mod registry;
 mod worker;
 
 fn main() -> std::process::ExitCode {

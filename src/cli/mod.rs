@@ -11,8 +11,12 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod login;
 mod parse;
 mod prune;
+mod pull;
+mod push;
+mod registry;
 mod report;
 mod rmi;
 mod run;
@@ -52,11 +56,20 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Load images from a docker-archive or OCI archive.
     Load(load::LoadArgs),
+    /// Log in to a registry: check the credentials and save them where
+    /// docker keeps them.
+    Login(login::LoginArgs),
+    /// Forget the saved credentials for a registry.
+    Logout(login::LogoutArgs),
     /// Parse a Dockerfile and print its syntax tree.
     Parse(parse::ParseArgs),
     /// Free space: what nothing references, and with flags the build
     /// cache (least recently used first); print what was freed.
     Prune(prune::PruneArgs),
+    /// Pull an image from a registry into the store.
+    Pull(pull::PullArgs),
+    /// Push an image from the store to a registry.
+    Push(push::PushArgs),
     /// Remove image tags (blobs stay until `kiln prune`).
     Rmi(rmi::RmiArgs),
     /// Run a command in a new sandbox on an image.
@@ -88,6 +101,10 @@ pub fn run() -> ExitCode {
         Command::Import(args) => import::run(args, &cli.store),
         Command::Inspect(args) => inspect::run(args, &cli.store),
         Command::Load(args) => load::run(args, &cli.store),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
+        Command::Pull(args) => pull::run(args, &cli.store),
+        Command::Push(args) => push::run(args, &cli.store),
         Command::Parse(args) => parse::run(args),
         Command::Prune(args) => prune::run(args, &cli.store),
         Command::Rmi(args) => rmi::run(args, &cli.store),

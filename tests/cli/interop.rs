@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-const DOCKER: &str = "/usr/bin/docker";
+pub(super) const DOCKER: &str = "/usr/bin/docker";
 
 /// Whether the peers are here; panics under CI when they are not.
 fn peers_available() -> bool {
@@ -28,7 +28,7 @@ fn peers_available() -> bool {
     )
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(super) fn run(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -42,8 +42,9 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 /// A running dockerd: the machine's, or one started here (left running
-/// for later tests; it lives in its own data root).
-fn docker() {
+/// for later tests; it lives in its own data root). The registry tests
+/// use it too.
+pub(super) fn docker() {
     static STARTED: OnceLock<()> = OnceLock::new();
     STARTED.get_or_init(|| {
         if Command::new(DOCKER)

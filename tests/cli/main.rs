@@ -10,6 +10,7 @@ mod crash;
 mod help;
 mod interop;
 mod parse;
+mod registry;
 mod run;
 mod store;
 mod support;

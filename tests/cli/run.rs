@@ -532,23 +532,8 @@ fn the_init_reaps_orphans() {
 #[test]
 fn stdin_only_with_i_and_clear_errors_for_bad_input() {
     let Some(f) = fixture() else { return };
-    let piped = |args: &[&str]| {
-        use std::io::Write as _;
-        let mut child = f
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"from stdin\n")
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let piped =
+        |args: &[&str]| super::support::output_with_stdin(&mut f.command(args), b"from stdin\n");
     // docker gives the program /dev/null unless -i keeps stdin open.
     assert_eq!(stdout_of(&piped(&["-i", "box", "cat"])), "from stdin\n");
     assert_eq!(stdout_of(&piped(&["box", "cat"])), "");

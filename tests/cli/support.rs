@@ -19,11 +19,19 @@ pub fn shared() -> PathBuf {
 /// Runs `kiln ARGS` in `dir` with `stdin` as standard input; colours off so
 /// output is comparable.
 pub fn kiln_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1"),
+        stdin,
+    )
+}
+
+/// Runs `cmd` with `stdin` as its standard input; its output.
+pub fn output_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
     use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -127,6 +127,32 @@ impl Default for Compression {
     }
 }
 
+/// Compresses a finished plain tar (a stored layer, at push time) into
+/// `out`; returns `out` and the compressed blob's digest and size. The
+/// encoders are deterministic, so the same tar and `compression` always
+/// give the same blob: a digest computed once can be remembered.
+pub fn compress<W: Write>(
+    mut input: impl io::Read,
+    compression: Compression,
+    out: W,
+) -> io::Result<(W, Digest, u64)> {
+    compression
+        .check_level()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    if compression == Compression::None {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "compress needs a compression, not none",
+        ));
+    }
+    let mut encoder = Encoder::new(compression, out)?;
+    io::copy(&mut input, &mut encoder)?;
+    match encoder.finish()? {
+        (out, Some((digest, size))) => Ok((out, digest, size)),
+        (_, None) => Err(io::Error::other("the encoder did not hash its output")),
+    }
+}
+
 /// The compressing end of a layer stream: tar bytes in, blob bytes out to
 /// `W`, hashed on the way for the blob digest. A plain tar is not hashed a
 /// second time: its digest is the diffID, which the caller computes anyway.

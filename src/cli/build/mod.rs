@@ -68,6 +68,25 @@ pub(crate) struct BuildArgs {
     /// Print only the image ID (progress is not shown).
     #[arg(short = 'q', long)]
     quiet: bool,
+    /// When to pull base images from their registry: `missing` (only those
+    /// not in the store), `always`, or `never`. `--pull` alone: always.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "POLICY",
+        default_value = "missing",
+        num_args = 0..=1,
+        default_missing_value = "always",
+        require_equals = true
+    )]
+    pull: resolver::PullPolicy,
+    /// Push the image to each tag's registry once it is built.
+    #[arg(long)]
+    push: bool,
+    #[command(flatten)]
+    push_format: super::push::PushFormatArgs,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
     /// The build context directory (`-`: read the Dockerfile from stdin,
     /// with an empty context).
     context: PathBuf,
@@ -98,6 +117,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         .collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(tag) = tags.iter().find(|t| t.digest().is_some()) {
         anyhow::bail!("invalid tag {tag}: a tag cannot hold a digest");
+    }
+    if args.push && tags.is_empty() {
+        anyhow::bail!("--push needs a name to push to: give -t REGISTRY/NAME[:TAG]");
     }
 
     // The context and the Dockerfile.
@@ -163,7 +185,13 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         ignore_patterns,
         created: now(),
     };
-    let resolver = resolver::StoreResolver { store: &store };
+    let registry_options = args.registry.options();
+    let resolver = resolver::StoreResolver {
+        store: &store,
+        pull: args.pull,
+        registry: &registry_options,
+        quiet: args.quiet,
+    };
     let lowered = match lower(&parsed, &options, &resolver) {
         Ok(lowered) => lowered,
         Err(diagnostic) => {
@@ -271,6 +299,20 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
             .map(|t| (t.clone(), built.manifest.clone()))
             .collect();
         store.set_tags(&pairs)?;
+    }
+    if args.push {
+        let image = store.image(&built.manifest)?;
+        for tag in &tags {
+            super::registry::push_image(
+                store,
+                &image,
+                tag,
+                args.push_format.format.into(),
+                args.push_format.compression.into(),
+                &registry_options,
+                args.quiet,
+            )?;
+        }
     }
     if let Some(path) = &args.iidfile {
         std::fs::write(path, built.id.to_string())

@@ -1,26 +1,56 @@
-//! Base images for lowering, from the local store (pulling from a
-//! registry arrives with registry support).
+//! Base images for lowering: from the local store, pulled from their
+//! registry when the `--pull` policy says so.
 
-use kiln_cache::Store;
+use crate::cli::registry::pull_image;
+use crate::registry::RegistryOptions;
+use kiln_cache::{Store, StoreError};
 use kiln_frontend::lower::{ImageResolver, ResolvedImage};
 use kiln_oci::{Platform, Reference};
 
-/// Finds `FROM` and `COPY --from` images in the store.
+/// When `FROM` and `COPY --from` images are pulled (`--pull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PullPolicy {
+    /// Pull only images not in the store.
+    Missing,
+    /// Always ask the registry for the current image.
+    Always,
+    /// Never pull; an image not in the store is an error.
+    Never,
+}
+
+/// Finds `FROM` and `COPY --from` images in the store, pulling per policy.
 pub(crate) struct StoreResolver<'a> {
     pub store: &'a Store,
+    pub pull: PullPolicy,
+    pub registry: &'a RegistryOptions,
+    pub quiet: bool,
 }
 
 impl ImageResolver for StoreResolver<'_> {
     fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedImage, String> {
-        let normalized = Reference::parse(reference)
-            .map(|r| r.to_string())
+        let parsed = Reference::parse(reference)
             .map_err(|e| format!("invalid image reference {reference:?}: {e}"))?;
-        let image = self.store.find_image(reference).map_err(|e| match e {
-            kiln_cache::StoreError::ImageNotFound(_) => format!(
-                "image {normalized} is not in the local store (kiln cannot pull yet: load it with `kiln load` or `kiln import`)"
-            ),
-            other => format!("cannot read image {normalized}: {other}"),
-        })?;
+        let normalized = parsed.to_string();
+        let local = match self.pull {
+            PullPolicy::Always => Err(StoreError::ImageNotFound(reference.to_string())),
+            _ => self.store.find_image(reference),
+        };
+        let image = match local {
+            Ok(image) => image,
+            Err(StoreError::ImageNotFound(_)) if self.pull != PullPolicy::Never => {
+                let manifest = pull_image(self.store, &parsed, platform, self.registry, self.quiet)
+                    .map_err(|e| format!("cannot pull {normalized}: {e}"))?;
+                self.store
+                    .image(&manifest)
+                    .map_err(|e| format!("cannot read image {normalized}: {e}"))?
+            }
+            Err(StoreError::ImageNotFound(_)) => {
+                return Err(format!(
+                    "image {normalized} is not in the local store and --pull=never forbids pulling it"
+                ));
+            }
+            Err(other) => return Err(format!("cannot read image {normalized}: {other}")),
+        };
         let found = image.config.platform();
         if !found.os.is_empty() && !found.architecture.is_empty() && !platform.matches(&found) {
             return Err(format!("image {normalized} is for {found}, not {platform}"));

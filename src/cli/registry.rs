@@ -1,0 +1,144 @@
+//! What every registry command shares: the `--tls-verify` flag, and
+//! pulling or pushing one image with progress lines on stderr (stdout is
+//! kept for the digest the command prints).
+
+use crate::registry::{
+    Format, PullEvent, PushEvent, PushOptions, Registry, RegistryOptions, Uploaded,
+};
+use kiln_cache::{Image, Store};
+use kiln_oci::{Descriptor, Platform, Reference};
+use std::io::Write as _;
+
+/// `--tls-verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RegistryArgs {
+    /// Verify registries' TLS certificates; `false` also allows plain
+    /// HTTP. Registries on loopback are never verified, as with docker.
+    #[arg(
+        long = "tls-verify",
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true,
+        action = clap::ArgAction::Set
+    )]
+    tls_verify: bool,
+}
+
+impl RegistryArgs {
+    /// The options for the registry client.
+    pub fn options(&self) -> RegistryOptions {
+        RegistryOptions {
+            tls_verify: self.tls_verify,
+            ..RegistryOptions::default()
+        }
+    }
+}
+
+fn say(quiet: bool, line: &str) {
+    if !quiet {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+fn short(digest: &kiln_oci::Digest) -> &str {
+    &digest.encoded()[..12]
+}
+
+/// Pulls `reference` for `platform` into `store`; returns the manifest.
+pub(crate) fn pull_image(
+    store: &Store,
+    reference: &Reference,
+    platform: &Platform,
+    options: &RegistryOptions,
+    quiet: bool,
+) -> Result<Descriptor, crate::registry::RegistryError> {
+    say(quiet, &format!("pulling {}", reference.familiar()));
+    let registry = Registry::connect(reference.domain(), options)?;
+    let pulled = crate::registry::pull(
+        &registry,
+        store,
+        reference,
+        platform,
+        &|event| match event {
+            PullEvent::Resolved(d) => say(
+                quiet,
+                &format!("{}: resolved to {}", reference.familiar(), d.digest),
+            ),
+            PullEvent::LayerExists(d) => say(quiet, &format!("{}: already here", short(&d.digest))),
+            PullEvent::LayerDone(d) => say(
+                quiet,
+                &format!("{}: downloaded ({})", short(&d.digest), size(d.size)),
+            ),
+        },
+    )?;
+    Ok(pulled.manifest)
+}
+
+/// Pushes `image` to `destination`; returns the pushed manifest.
+pub(crate) fn push_image(
+    store: &Store,
+    image: &Image,
+    destination: &Reference,
+    format: Format,
+    compression: kiln_layer::Compression,
+    options: &RegistryOptions,
+    quiet: bool,
+) -> Result<Descriptor, crate::registry::RegistryError> {
+    say(quiet, &format!("pushing {}", destination.familiar()));
+    let registry = Registry::connect(destination.domain(), options)?;
+    let push_options = PushOptions {
+        format,
+        compression,
+    };
+    let pushed = crate::registry::push(
+        &registry,
+        store,
+        image,
+        destination,
+        push_options,
+        &|event| {
+            let PushEvent::Blob {
+                digest,
+                size: bytes,
+                how,
+            } = event;
+            let what = match how {
+                Uploaded::Existed => "already in the repository",
+                Uploaded::Mounted => "mounted from another repository",
+                Uploaded::Sent => "pushed",
+            };
+            say(
+                quiet,
+                &format!("{}: {what} ({})", short(digest), size(bytes)),
+            );
+        },
+    )?;
+    say(
+        quiet,
+        &format!(
+            "{}: digest {} size {}",
+            destination.familiar(),
+            pushed.digest,
+            pushed.size
+        ),
+    );
+    Ok(pushed)
+}
+
+/// A byte count for people.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,34 @@
+//! How to talk to registries: TLS verification, where per-registry
+//! certificates live, how hard to retry.
+
+use std::path::PathBuf;
+
+/// docker's directory of per-registry CAs and client certificates.
+pub const DEFAULT_CERTS_D: &str = "/etc/docker/certs.d";
+
+/// Settings shared by every registry operation of one command.
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// false (`--tls-verify=false`): accept any server certificate and fall
+    /// back to plain HTTP, for every registry. Loopback registries get this
+    /// treatment anyway, as docker gives them.
+    pub tls_verify: bool,
+    /// The base of the per-registry certificate tree:
+    /// `<certs_d>/<host[:port]>/{*.crt, *.cert, *.key}`.
+    pub certs_d: PathBuf,
+    /// Attempts after the first for a request that failed transiently
+    /// (connection reset, 5xx, 429).
+    pub retries: u32,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            tls_verify: true,
+            certs_d: std::env::var_os("KILN_CERTS_D")
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| PathBuf::from(DEFAULT_CERTS_D), PathBuf::from),
+            retries: 6,
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Pushing an image from the store (distribution-spec "pushing"): every
+//! layer and the config uploaded (in parallel, each skipped when the
+//! repository has it, mounted when another repository of the registry
+//! does), then the manifest, last, under the tag — so a push that fails
+//! never leaves the tag naming an image whose blobs are not all there.
+//!
+//! Layers kiln built are stored uncompressed; they are compressed here
+//! (gzip by default, as docker pushes them) into `tmp/` and the
+//! compressed digest is remembered per diff ID and compression (memo
+//! `push-<codec>-<level>`), so pushing the same layer again — to this
+//! registry or another — compresses nothing when the registry has it. The
+//! encoders are deterministic, so a recompression gives the same digest.
+
+use super::client::Registry;
+use super::error::RegistryError;
+use super::upload::{BlobSource, Uploaded, upload};
+use kiln_cache::{Image, Store};
+use kiln_layer::Compression;
+use kiln_oci::{Descriptor, Digest, Manifest, Reference, media_type};
+use std::sync::{Arc, Mutex};
+
+/// Layers uploaded at once (docker's default `max-concurrent-uploads` is 5;
+/// 3 keeps a 2-core machine's compression from starving the network).
+const CONCURRENT_UPLOADS: usize = 3;
+/// Memo kind: repositories of a registry known to hold a blob, one
+/// `host/repository` per line, for cross-repository mounts.
+const REPOSITORIES_MEMO: &str = "blob-repositories";
+
+/// The manifest format to push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// OCI image manifest (image-spec manifest.md).
+    Oci,
+    /// docker's image manifest v2, schema 2.
+    Docker,
+}
+
+/// How to push.
+#[derive(Clone, Copy, Debug)]
+pub struct PushOptions {
+    /// The manifest format.
+    pub format: Format,
+    /// How uncompressed layers are compressed for the registry.
+    pub compression: Compression,
+}
+
+/// What happened during a push, for progress output.
+pub enum PushEvent<'a> {
+    /// A blob is in the repository.
+    Blob {
+        /// Its digest there.
+        digest: &'a Digest,
+        /// Its size there.
+        size: u64,
+        /// How it got there.
+        how: Uploaded,
+    },
+}
+
+/// Pushes `image` to `destination`; returns the pushed manifest.
+pub fn push(
+    registry: &Registry,
+    store: &Store,
+    image: &Image,
+    destination: &Reference,
+    options: PushOptions,
+    progress: &(dyn Fn(PushEvent<'_>) + Sync),
+) -> Result<Descriptor, RegistryError> {
+    let repository = destination.path();
+    let layers = push_layers(registry, store, image, repository, options, progress)?;
+    let config_bytes = Arc::new(store.blobs().read(&image.id)?);
+    let config_size = config_bytes.len() as u64;
+    let mount = mount_source(store, registry, repository, &image.id);
+    let how = upload(registry, repository, &image.id, mount.as_deref(), &|| {
+        Ok((BlobSource::Bytes(config_bytes.clone()), config_size))
+    })?;
+    remember_repository(store, registry, repository, &image.id);
+    progress(PushEvent::Blob {
+        digest: &image.id,
+        size: config_size,
+        how,
+    });
+    let (media, config_type) = match options.format {
+        Format::Oci => (media_type::OCI_MANIFEST, media_type::OCI_CONFIG),
+        Format::Docker => (media_type::DOCKER_MANIFEST, media_type::DOCKER_CONFIG),
+    };
+    let mut manifest = Manifest::new(
+        media,
+        Descriptor::new(config_type, image.id.clone(), config_size),
+        layers,
+    );
+    if options.format == Format::Oci {
+        manifest.annotations = image.manifest.annotations.clone();
+    }
+    let bytes = manifest.to_canonical_json();
+    let descriptor = Descriptor::for_bytes(media, &bytes);
+    put_manifest(registry, repository, destination, &descriptor, bytes)?;
+    Ok(descriptor)
+}
+
+/// Uploads every layer on a few threads; returns the layer descriptors of
+/// the pushed manifest, in order.
+fn push_layers(
+    registry: &Registry,
+    store: &Store,
+    image: &Image,
+    repository: &str,
+    options: PushOptions,
+    progress: &(dyn Fn(PushEvent<'_>) + Sync),
+) -> Result<Vec<Descriptor>, RegistryError> {
+    let layers: Vec<(&Descriptor, &Digest)> = image
+        .manifest
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l, image.config.rootfs.diff_ids.get(i).unwrap_or(&l.digest)))
+        .collect();
+    super::parallel::for_each(&layers, CONCURRENT_UPLOADS, |(layer, diff_id)| {
+        push_layer(
+            registry, store, repository, layer, diff_id, options, progress,
+        )
+    })
+}
+
+/// Pushes one layer. A layer stored plain is compressed, unless its
+/// compressed digest is remembered and the registry has that blob or can
+/// mount it.
+fn push_layer(
+    registry: &Registry,
+    store: &Store,
+    repository: &str,
+    layer: &Descriptor,
+    diff_id: &Digest,
+    options: PushOptions,
+    progress: &(dyn Fn(PushEvent<'_>) + Sync),
+) -> Result<Descriptor, RegistryError> {
+    let stored = media_type::layer_compression(&layer.media_type)
+        .unwrap_or(media_type::Compression::Uncompressed);
+    let compress =
+        stored == media_type::Compression::Uncompressed && options.compression != Compression::None;
+    let (digest, size, codec, how) = if compress {
+        push_compressed(
+            registry,
+            store,
+            repository,
+            layer,
+            diff_id,
+            options.compression,
+        )?
+    } else {
+        let mount = mount_source(store, registry, repository, &layer.digest);
+        let how = upload(
+            registry,
+            repository,
+            &layer.digest,
+            mount.as_deref(),
+            &|| {
+                Ok((
+                    BlobSource::File(store.blobs().path(&layer.digest)),
+                    layer.size,
+                ))
+            },
+        )?;
+        (layer.digest.clone(), layer.size, stored, how)
+    };
+    remember_repository(store, registry, repository, &digest);
+    progress(PushEvent::Blob {
+        digest: &digest,
+        size,
+        how,
+    });
+    let kind = match options.format {
+        Format::Oci => codec.oci_layer_media_type(),
+        Format::Docker => codec.docker_layer_media_type(),
+    };
+    Ok(Descriptor::new(kind, digest, size))
+}
+
+/// A plain stored layer, compressed for the registry: the remembered
+/// compressed digest is tried first (exists? mountable?), and the layer is
+/// compressed only when its bytes must travel or no digest is remembered.
+fn push_compressed(
+    registry: &Registry,
+    store: &Store,
+    repository: &str,
+    layer: &Descriptor,
+    diff_id: &Digest,
+    compression: Compression,
+) -> Result<(Digest, u64, media_type::Compression, Uploaded), RegistryError> {
+    let memo = memo_kind(compression);
+    let codec = codec_of(compression);
+    let scratch: Mutex<Option<tempfile::TempPath>> = Mutex::new(None);
+    if let Some((digest, size)) = store.memo(&memo, diff_id).and_then(|v| parse_memo(&v)) {
+        let mount = mount_source(store, registry, repository, &digest);
+        let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
+            let (file, again, again_size) = compress_layer(store, &layer.digest, compression)?;
+            if again != digest || again_size != size {
+                // The memo is stale (an encoder that changed?): forget it,
+                // so the next push computes the digest afresh.
+                let _ = store.put_memo(&memo, diff_id, "");
+                return Err(RegistryError::DigestMismatch {
+                    what: format!("recompressed layer {diff_id}"),
+                    host: registry.host().to_string(),
+                    expected: digest.clone(),
+                    actual: again,
+                });
+            }
+            let source = BlobSource::File(file.to_path_buf());
+            *scratch
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(file);
+            Ok((source, size))
+        })?;
+        return Ok((digest, size, codec, how));
+    }
+    let (file, digest, size) = compress_layer(store, &layer.digest, compression)?;
+    store.put_memo(&memo, diff_id, &format!("{digest} {size}"))?;
+    let mount = mount_source(store, registry, repository, &digest);
+    let source = BlobSource::File(file.to_path_buf());
+    let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
+        Ok((source.clone(), size))
+    })?;
+    drop(file);
+    Ok((digest, size, codec, how))
+}
+
+fn codec_of(compression: Compression) -> media_type::Compression {
+    match compression {
+        Compression::None => media_type::Compression::Uncompressed,
+        Compression::Gzip { .. } => media_type::Compression::Gzip,
+        Compression::Zstd { .. } => media_type::Compression::Zstd,
+    }
+}
+
+fn memo_kind(compression: Compression) -> String {
+    match compression {
+        Compression::None => "push-none".into(),
+        Compression::Gzip { level } => format!("push-gzip-{level}"),
+        Compression::Zstd { level } => format!("push-zstd-{level}"),
+    }
+}
+
+fn parse_memo(value: &str) -> Option<(Digest, u64)> {
+    let (digest, size) = value.trim().split_once(' ')?;
+    Some((digest.parse().ok()?, size.parse().ok()?))
+}
+
+/// Compresses stored layer `blob` into a temporary file in the store's
+/// `tmp/`, removed when the returned path is dropped.
+fn compress_layer(
+    store: &Store,
+    blob: &Digest,
+    compression: Compression,
+) -> Result<(tempfile::TempPath, Digest, u64), RegistryError> {
+    let tmp = store.root().join("tmp");
+    let fail = |e: std::io::Error| RegistryError::io(format!("cannot compress layer {blob}"), e);
+    let file = tempfile::NamedTempFile::new_in(&tmp).map_err(fail)?;
+    let input = std::io::BufReader::with_capacity(1 << 20, store.blobs().open(blob)?);
+    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let (out, digest, size) = kiln_layer::compress(input, compression, out).map_err(fail)?;
+    let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
+    Ok((file.into_temp_path(), digest, size))
+}
+
+/// Another repository of this registry known to hold `digest`.
+fn mount_source(
+    store: &Store,
+    registry: &Registry,
+    repository: &str,
+    digest: &Digest,
+) -> Option<String> {
+    let known = store.memo(REPOSITORIES_MEMO, digest)?;
+    let prefix = format!("{}/", registry.domain);
+    known
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .find(|r| *r != repository)
+        .map(str::to_string)
+}
+
+/// Notes that `repository` of this registry holds `digest`. Best effort: a
+/// lost note only costs a mount.
+pub(crate) fn remember_repository(
+    store: &Store,
+    registry: &Registry,
+    repository: &str,
+    digest: &Digest,
+) {
+    let line = format!("{}/{repository}", registry.domain);
+    let mut known: Vec<String> = store
+        .memo(REPOSITORIES_MEMO, digest)
+        .map(|v| v.lines().map(str::to_string).collect())
+        .unwrap_or_default();
+    if known.contains(&line) {
+        return;
+    }
+    known.push(line);
+    // Keep the memo small: the most recent repositories are the useful ones.
+    let start = known.len().saturating_sub(16);
+    let _ = store.put_memo(REPOSITORIES_MEMO, digest, &known[start..].join("\n"));
+}
+
+/// `PUT /v2/<name>/manifests/<tag or digest>`.
+fn put_manifest(
+    registry: &Registry,
+    repository: &str,
+    destination: &Reference,
+    descriptor: &Descriptor,
+    bytes: Vec<u8>,
+) -> Result<(), RegistryError> {
+    let target = destination
+        .digest()
+        .map(ToString::to_string)
+        .or_else(|| destination.tag().map(str::to_string))
+        .unwrap_or_else(|| descriptor.digest.to_string());
+    if let Some(pinned) = destination.digest()
+        && pinned != &descriptor.digest
+    {
+        return Err(RegistryError::DigestMismatch {
+            what: format!("manifest for {}", destination.familiar()),
+            host: registry.host().to_string(),
+            expected: pinned.clone(),
+            actual: descriptor.digest.clone(),
+        });
+    }
+    let url = registry.url(&format!("{repository}/manifests/{target}"));
+    let scopes = [super::client::scope(repository, "pull,push")];
+    let what = format!("manifest {}", destination.familiar());
+    let bytes = Arc::new(bytes);
+    let answer = registry.send(&format!("putting {what}"), &scopes, &|http| {
+        http.put(&url)
+            .header("Content-Type", descriptor.media_type.as_str())
+            .body(bytes.as_ref().clone())
+    })?;
+    if answer.status().as_u16() != 201 {
+        return Err(registry.failure(&what, repository, answer));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memos_round_trip_and_garbage_is_ignored() {
+        let digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        assert_eq!(
+            parse_memo(&format!("{digest} 42\n")),
+            Some((digest.parse().unwrap(), 42))
+        );
+        assert_eq!(parse_memo(""), None);
+        assert_eq!(parse_memo("sha256:zz 1"), None);
+        assert_eq!(memo_kind(Compression::Gzip { level: 6 }), "push-gzip-6");
+        assert_eq!(memo_kind(Compression::Zstd { level: 3 }), "push-zstd-3");
+    }
+}

@@ -1,0 +1,371 @@
+//! Uploading one blob (distribution-spec "pushing blobs"): a `HEAD` first,
+//! so a blob the repository has is never sent; a cross-repository mount
+//! when another repository of the same registry is known to have it; then
+//! a monolithic upload (`POST` for a session, one streamed `PUT` with the
+//! digest). When that fails the upload goes on in chunks (`PATCH` with
+//! `Content-Range`), and after each failure asks the session how much the
+//! registry kept (`GET` on the upload URL answers `Range: 0-N`) and
+//! resumes from there; a session the registry forgot starts over.
+
+use super::client::{Attempt, Registry, scope};
+use super::error::RegistryError;
+use super::retry;
+use kiln_oci::Digest;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Bytes per `PATCH` in a chunked upload: large enough that the per-request
+/// cost vanishes, small enough that a failure loses little.
+const CHUNK: u64 = 32 << 20;
+
+/// Where a blob's bytes come from: anything that can be read again from
+/// any offset, so a failed transfer can resume.
+#[derive(Clone)]
+pub(crate) enum BlobSource {
+    /// A file (a stored blob, or a compressed layer in `tmp/`).
+    File(PathBuf),
+    /// Bytes in memory (configs, small documents).
+    Bytes(Arc<Vec<u8>>),
+}
+
+impl BlobSource {
+    fn open_at(&self, offset: u64, len: u64) -> std::io::Result<Box<dyn Read + Send>> {
+        match self {
+            BlobSource::File(path) => {
+                let mut file = std::fs::File::open(path)?;
+                file.seek(SeekFrom::Start(offset))?;
+                Ok(Box::new(
+                    std::io::BufReader::with_capacity(1 << 20, file).take(len),
+                ))
+            }
+            BlobSource::Bytes(bytes) => {
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                let end = usize::try_from(offset + len)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                Ok(Box::new(std::io::Cursor::new(bytes[start..end].to_vec())))
+            }
+        }
+    }
+}
+
+/// How a blob got to the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Uploaded {
+    /// The repository had it already.
+    Existed,
+    /// Mounted from another repository of the registry.
+    Mounted,
+    /// Sent.
+    Sent,
+}
+
+/// One blob being uploaded.
+struct Blob<'a> {
+    digest: &'a Digest,
+    size: u64,
+    source: BlobSource,
+}
+
+/// Whether `repository` has the blob `digest`.
+pub(crate) fn exists(
+    registry: &Registry,
+    repository: &str,
+    digest: &Digest,
+) -> Result<bool, RegistryError> {
+    let url = registry.url(&format!("{repository}/blobs/{digest}"));
+    let scopes = [scope(repository, "pull,push")];
+    let answer = registry.send(&format!("checking blob {digest}"), &scopes, &|http| {
+        http.head(&url)
+    })?;
+    match answer.status().as_u16() {
+        200 => Ok(true),
+        404 => Ok(false),
+        _ => Err(registry.failure(&format!("blob {digest}"), repository, answer)),
+    }
+}
+
+/// Puts the blob `digest` into `repository`: nothing to do when it is
+/// there, a mount when `mount_from` (a repository of the same registry)
+/// has it, else an upload of what `bytes` produces — called only then, so
+/// a layer is compressed only when its bytes must really travel.
+pub(crate) fn upload(
+    registry: &Registry,
+    repository: &str,
+    digest: &Digest,
+    mount_from: Option<&str>,
+    bytes: &dyn Fn() -> Result<(BlobSource, u64), RegistryError>,
+) -> Result<Uploaded, RegistryError> {
+    if exists(registry, repository, digest)? {
+        return Ok(Uploaded::Existed);
+    }
+    let what = format!("uploading blob {digest}");
+    let mut scopes = vec![scope(repository, "pull,push")];
+    if let Some(from) = mount_from {
+        scopes.push(scope(from, "pull"));
+    }
+    let location = match start(registry, repository, &scopes, digest, mount_from)? {
+        Started::Mounted => return Ok(Uploaded::Mounted),
+        Started::Session(location) => location,
+    };
+    let (source, size) = bytes()?;
+    let blob = &Blob {
+        digest,
+        size,
+        source,
+    };
+    let mut attempt = 0;
+    let failure = match monolithic(registry, &scopes, &location, blob)? {
+        Step::Done => return Ok(Uploaded::Sent),
+        Step::Failed(message) => message,
+    };
+    attempt += 1;
+    registry.give_up_after(&what, attempt, &failure)?;
+    std::thread::sleep(retry::delay(attempt, None));
+    chunked(registry, repository, &scopes, blob, attempt)?;
+    Ok(Uploaded::Sent)
+}
+
+enum Started {
+    Mounted,
+    Session(String),
+}
+
+/// `POST /v2/<name>/blobs/uploads/`, with `mount` and `from` when given.
+fn start(
+    registry: &Registry,
+    repository: &str,
+    scopes: &[String],
+    digest: &Digest,
+    mount_from: Option<&str>,
+) -> Result<Started, RegistryError> {
+    let mut url = registry.url(&format!("{repository}/blobs/uploads/"));
+    if let Some(from) = mount_from {
+        url.push_str(&format!("?mount={digest}&from={from}"));
+    }
+    let answer = registry.send(
+        &format!("starting the upload of {digest}"),
+        scopes,
+        &|http| http.post(&url).header("Content-Length", "0"),
+    )?;
+    match answer.status().as_u16() {
+        201 if mount_from.is_some() => Ok(Started::Mounted),
+        202 => location_of(registry, &answer).map(Started::Session),
+        _ => Err(registry.failure(&format!("upload of {digest}"), repository, answer)),
+    }
+}
+
+fn location_of(
+    registry: &Registry,
+    answer: &reqwest::blocking::Response,
+) -> Result<String, RegistryError> {
+    answer
+        .headers()
+        .get("Location")
+        .and_then(|v| v.to_str().ok())
+        .map(|l| registry.absolute(l))
+        .ok_or_else(|| RegistryError::Invalid {
+            what: "upload answer".into(),
+            host: registry.host().to_string(),
+            message: "no Location header".into(),
+        })
+}
+
+/// The upload URL with `digest=` added to its query.
+fn with_digest(location: &str, digest: &Digest) -> String {
+    let separator = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{separator}digest={digest}")
+}
+
+enum Step {
+    Done,
+    Failed(String),
+}
+
+/// The whole blob in one `PUT`.
+fn monolithic(
+    registry: &Registry,
+    scopes: &[String],
+    location: &str,
+    blob: &Blob<'_>,
+) -> Result<Step, RegistryError> {
+    let url = with_digest(location, blob.digest);
+    let source = blob.source.clone();
+    let size = blob.size;
+    let opened = std::cell::RefCell::new(None);
+    let attempt = registry.send_once(scopes, &|http| {
+        let body = match source.open_at(0, size) {
+            Ok(reader) => reqwest::blocking::Body::sized(reader, size),
+            Err(e) => {
+                *opened.borrow_mut() = Some(e);
+                reqwest::blocking::Body::from(Vec::new())
+            }
+        };
+        http.put(&url)
+            .header("Content-Type", "application/octet-stream")
+            .body(body)
+    })?;
+    if let Some(e) = opened.into_inner() {
+        return Err(RegistryError::io(
+            format!("cannot read blob {}", blob.digest),
+            e,
+        ));
+    }
+    match attempt {
+        Attempt::Answer(answer) if answer.status().as_u16() == 201 => Ok(Step::Done),
+        Attempt::Answer(answer) => Ok(Step::Failed(format!(
+            "{}: {}",
+            answer.status(),
+            super::client::error_text(answer)
+        ))),
+        Attempt::Transient { message, .. } => Ok(Step::Failed(message)),
+    }
+}
+
+/// The blob in `PATCH`es, resuming after failures from what the registry
+/// says it kept.
+fn chunked(
+    registry: &Registry,
+    repository: &str,
+    scopes: &[String],
+    blob: &Blob<'_>,
+    mut attempt: u32,
+) -> Result<(), RegistryError> {
+    let what = format!("uploading blob {}", blob.digest);
+    let mut session: Option<(String, u64)> = None;
+    loop {
+        let (location, offset) = match session.take() {
+            Some(s) => s,
+            None => match start(registry, repository, scopes, blob.digest, None)? {
+                Started::Session(location) => (location, 0),
+                Started::Mounted => return Ok(()),
+            },
+        };
+        let failure = match send_from(registry, scopes, blob, location.clone(), offset)? {
+            Ok(()) => return Ok(()),
+            Err(message) => message,
+        };
+        attempt += 1;
+        registry.give_up_after(&what, attempt, &failure)?;
+        std::thread::sleep(retry::delay(attempt, None));
+        if exists(registry, repository, blob.digest)? {
+            return Ok(());
+        }
+        session = status(registry, scopes, &location)?;
+    }
+}
+
+/// Sends the blob from `offset` to the end, then closes the session.
+/// Inner Err: a transient failure, with the session possibly resumable.
+fn send_from(
+    registry: &Registry,
+    scopes: &[String],
+    blob: &Blob<'_>,
+    mut location: String,
+    mut offset: u64,
+) -> Result<Result<(), String>, RegistryError> {
+    while offset < blob.size {
+        let len = CHUNK.min(blob.size - offset);
+        let source = blob.source.clone();
+        let url = location.clone();
+        let attempt = registry.send_once(scopes, &|http| {
+            let body = match source.open_at(offset, len) {
+                Ok(reader) => reqwest::blocking::Body::sized(reader, len),
+                Err(_) => reqwest::blocking::Body::from(Vec::new()),
+            };
+            http.patch(&url)
+                .header("Content-Type", "application/octet-stream")
+                .header("Content-Range", format!("{}-{}", offset, offset + len - 1))
+                .body(body)
+        })?;
+        let answer = match attempt {
+            Attempt::Answer(answer) if answer.status().as_u16() == 202 => answer,
+            Attempt::Answer(answer) => {
+                return Ok(Err(format!(
+                    "{}: {}",
+                    answer.status(),
+                    super::client::error_text(answer)
+                )));
+            }
+            Attempt::Transient { message, .. } => return Ok(Err(message)),
+        };
+        location = location_of(registry, &answer)?;
+        offset = kept(&answer).unwrap_or(offset + len);
+    }
+    let url = with_digest(&location, blob.digest);
+    match registry.send_once(scopes, &|http| http.put(&url).header("Content-Length", "0"))? {
+        Attempt::Answer(answer) if answer.status().as_u16() == 201 => Ok(Ok(())),
+        Attempt::Answer(answer) => Ok(Err(format!(
+            "{}: {}",
+            answer.status(),
+            super::client::error_text(answer)
+        ))),
+        Attempt::Transient { message, .. } => Ok(Err(message)),
+    }
+}
+
+/// The upload session's state: where to go on and from which offset, or
+/// None when the registry no longer knows it.
+fn status(
+    registry: &Registry,
+    scopes: &[String],
+    location: &str,
+) -> Result<Option<(String, u64)>, RegistryError> {
+    match registry.send_once(scopes, &|http| http.get(location))? {
+        Attempt::Answer(answer) if answer.status().as_u16() == 204 => {
+            let offset = kept(&answer).unwrap_or(0);
+            let next = location_of(registry, &answer).unwrap_or_else(|_| location.to_string());
+            Ok(Some((next, offset)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The offset after the bytes a `Range: 0-N` header says the registry has.
+fn kept(answer: &reqwest::blocking::Response) -> Option<u64> {
+    let range = answer.headers().get("Range")?.to_str().ok()?;
+    let end: u64 = range
+        .trim()
+        .trim_start_matches("bytes=")
+        .split_once('-')?
+        .1
+        .parse()
+        .ok()?;
+    // distribution answers `0-0` for an empty session as well as for one
+    // byte; taking it as empty costs at worst one byte sent again.
+    Some(if end == 0 { 0 } else { end + 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_join_the_upload_query() {
+        let d: Digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+            .parse()
+            .unwrap();
+        assert!(
+            with_digest("http://r/v2/a/blobs/uploads/u?_state=x", &d)
+                .contains("?_state=x&digest=sha256:")
+        );
+        assert!(with_digest("http://r/v2/a/blobs/uploads/u", &d).ends_with(
+            "/u?digest=sha256:0000000000000000000000000000000000000000000000000000000000000000"
+        ));
+    }
+
+    #[test]
+    fn sources_read_from_any_offset() {
+        let source = BlobSource::Bytes(Arc::new(b"0123456789".to_vec()));
+        let mut out = String::new();
+        source
+            .open_at(3, 4)
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "3456");
+    }
+}

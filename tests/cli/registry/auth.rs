@@ -1,0 +1,249 @@
+//! Registry credentials as docker keeps them: `kiln login`/`logout` write
+//! `$DOCKER_CONFIG/config.json`, pushes and pulls read it — `auths`
+//! entries and `credHelpers` helper programs — against a registry with
+//! htpasswd Basic auth and one with bearer tokens. Failures name the
+//! registry, and a password never shows up in kiln's output.
+
+use super::super::support::text;
+use super::base64;
+use super::fault_proxy::FaultProxy;
+use super::fixture::Registry;
+use super::{BUSYBOX, Client, failed, ready, skopeo_inspect};
+use std::os::unix::fs::PermissionsExt as _;
+
+const USER: &str = "alice";
+/// Unusual enough that finding it in output cannot be a coincidence.
+const PASSWORD: &str = "Tr0ub4dor-&3-kiln";
+const WRONG: &str = "Wr0ng-Pa55-kiln";
+
+/// `auth` of a config.json entry: base64 of `user:password`.
+fn auth_field(user: &str, password: &str) -> String {
+    base64::encode(format!("{user}:{password}").as_bytes())
+}
+
+/// The failure says which registry and that it wants credentials.
+fn assert_auth_failure(stderr: &str, registry: &str) {
+    assert!(
+        stderr.contains(registry),
+        "does not name {registry}: {stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains("auth"),
+        "does not say authentication failed: {stderr}"
+    );
+}
+
+/// No trace of `password` (as is, or inside a Basic credential) in what
+/// kiln printed.
+fn assert_not_shown(out: &std::process::Output, password: &str) {
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(password), "password shown: {all}");
+    assert!(
+        !all.contains(&auth_field(USER, password)),
+        "encoded credentials shown: {all}"
+    );
+}
+
+#[test]
+fn basic_auth_push_needs_credentials_which_login_stores_and_logout_removes() {
+    if !ready("registry auth test") {
+        return;
+    }
+    let registry = Registry::basic(USER, PASSWORD);
+    let addr = registry.addr();
+    let client = Client::with_busybox();
+    let reference = format!("{addr}/test/private:1");
+
+    let out = client.kiln(&["push", BUSYBOX, &reference]);
+    assert_auth_failure(&failed(&out, "push without credentials"), addr);
+
+    let stdin = format!("{PASSWORD}\n");
+    let login = ["login", "-u", USER, "--password-stdin", addr];
+    let out = client.kiln_with_stdin(&login, stdin.as_bytes());
+    assert!(out.status.success(), "login: {}", text(&out.stderr));
+    assert_not_shown(&out, PASSWORD);
+    let config = client.config_json();
+    assert_eq!(
+        config["auths"][addr]["auth"],
+        auth_field(USER, PASSWORD).as_str(),
+        "{config:#}"
+    );
+
+    let digest = client.push(&[BUSYBOX, &reference]);
+    let creds = format!("--creds={USER}:{PASSWORD}");
+    let inspect = skopeo_inspect(&reference, &["--tls-verify=false", &creds]);
+    assert_eq!(inspect["Digest"], digest.as_str());
+    let puller = Client::empty();
+    puller.write_config_json(&config);
+    assert_eq!(puller.pull(&[&reference]), digest);
+
+    client.ok(&["logout", addr]);
+    let config = client.config_json();
+    assert!(config["auths"].get(addr).is_none(), "{config:#}");
+    let out = client.kiln(&["push", BUSYBOX, &reference]);
+    assert_auth_failure(&failed(&out, "push after logout"), addr);
+}
+
+#[test]
+fn a_wrong_password_fails_clearly_and_is_never_shown() {
+    if !ready("registry auth test") {
+        return;
+    }
+    let registry = Registry::basic(USER, PASSWORD);
+    let addr = registry.addr();
+    let client = Client::with_busybox();
+
+    let stdin = format!("{WRONG}\n");
+    let login = ["login", "-u", USER, "--password-stdin", addr];
+    let out = client.kiln_with_stdin(&login, stdin.as_bytes());
+    assert_auth_failure(&failed(&out, "login with a wrong password"), addr);
+    assert_not_shown(&out, WRONG);
+    // docker keeps nothing from a failed login.
+    let config = client.config_json();
+    assert!(config["auths"].get(addr).is_none(), "{config:#}");
+
+    let out = client.kiln(&["login", "-u", USER, "-p", WRONG, addr]);
+    assert_auth_failure(&failed(&out, "login -p with a wrong password"), addr);
+    assert_not_shown(&out, WRONG);
+
+    // Wrong credentials already in config.json.
+    let auths = serde_json::json!({"auths": {addr: {"auth": auth_field(USER, WRONG)}}});
+    client.write_config_json(&auths);
+    let out = client.kiln(&["push", BUSYBOX, &format!("{addr}/test/private:1")]);
+    assert_auth_failure(&failed(&out, "push with a wrong password"), addr);
+    assert_not_shown(&out, WRONG);
+}
+
+#[test]
+fn credentials_come_from_a_docker_credential_helper() {
+    if !ready("registry credential helper test") {
+        return;
+    }
+    let registry = Registry::basic(USER, PASSWORD);
+    let addr = registry.addr();
+    let mut client = Client::with_busybox();
+    let helpers = client.dir().join("helpers");
+    std::fs::create_dir(&helpers).unwrap();
+    let asked = client.dir().join("helper-asked");
+    // docker's helper protocol: `get` reads the server on stdin and
+    // answers {"Username","Secret"}; anything else is not needed here.
+    let script = format!(
+        "#!/bin/sh\n\
+         [ \"$1\" = get ] || exit 1\n\
+         read -r server\n\
+         echo \"$server\" >> '{}'\n\
+         printf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}\\n' \"$server\"\n",
+        asked.display()
+    );
+    let helper = helpers.join("docker-credential-kilntest");
+    std::fs::write(&helper, script).unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    client.path_first(&helpers);
+    client.write_config_json(&serde_json::json!({"credHelpers": {addr: "kilntest"}}));
+
+    let reference = format!("{addr}/test/helped:1");
+    let out = client.kiln(&["push", BUSYBOX, &reference]);
+    assert!(
+        out.status.success(),
+        "push: {}\n{}",
+        text(&out.stderr),
+        registry.log()
+    );
+    assert_not_shown(&out, PASSWORD);
+    let asked = std::fs::read_to_string(&asked).unwrap_or_default();
+    assert!(
+        asked.lines().any(|l| l == addr),
+        "helper asked for {asked:?}"
+    );
+}
+
+#[test]
+fn token_auth_push_and_pull_with_cached_tokens() {
+    if !ready("registry token auth test") {
+        return;
+    }
+    let registry = Registry::token(USER, PASSWORD);
+    // Through a pass-through proxy, to count the registry's requests.
+    let proxy = FaultProxy::start(registry.addr());
+    let addr = proxy.addr();
+    let client = Client::with_busybox();
+    let config = serde_json::json!({"auths": {addr: {"auth": auth_field(USER, PASSWORD)}}});
+    client.write_config_json(&config);
+
+    let reference = format!("{addr}/test/app:1");
+    let digest = client.push(&[BUSYBOX, &reference]);
+    let requests = registry.token_requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.granted && r.user.as_deref() == Some(USER)),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .flat_map(|r| &r.scopes)
+            .any(|s| grants(s, "test/app", &["pull", "push"])),
+        "no repository:test/app:pull,push scope in {requests:?}"
+    );
+    // A push is a dozen requests or so; the token is fetched once (or a
+    // few times, when uploads start in parallel), then reused.
+    assert!(proxy.total() >= 6, "{}", proxy.summary());
+    assert!(
+        requests.len() <= 3,
+        "{} tokens for {}: {requests:?}",
+        requests.len(),
+        proxy.summary()
+    );
+
+    let puller = Client::empty();
+    puller.write_config_json(&config);
+    assert_eq!(puller.pull(&[&reference]), digest);
+    puller.assert_runs(&reference);
+}
+
+/// Whether `scope` is `repository:NAME:ACTIONS` with at least `actions`,
+/// in any order.
+fn grants(scope: &str, name: &str, actions: &[&str]) -> bool {
+    let Some(rest) = scope.strip_prefix(&format!("repository:{name}:")) else {
+        return false;
+    };
+    let granted: Vec<&str> = rest.split(',').collect();
+    actions.iter().all(|a| granted.contains(a))
+}
+
+#[test]
+fn token_auth_refuses_anonymous_pushes_and_wrong_passwords_but_allows_anonymous_pulls() {
+    if !ready("registry token auth test") {
+        return;
+    }
+    let registry = Registry::token(USER, PASSWORD);
+    let addr = registry.addr();
+    let client = Client::with_busybox();
+    let reference = format!("{addr}/test/public:1");
+
+    let out = client.kiln(&["push", BUSYBOX, &reference]);
+    assert_auth_failure(&failed(&out, "anonymous push"), addr);
+
+    let stdin = format!("{WRONG}\n");
+    let login = ["login", "-u", USER, "--password-stdin", addr];
+    let out = client.kiln_with_stdin(&login, stdin.as_bytes());
+    assert_auth_failure(&failed(&out, "login with a wrong password"), addr);
+    assert_not_shown(&out, WRONG);
+
+    let stdin = format!("{PASSWORD}\n");
+    let out = client.kiln_with_stdin(&login, stdin.as_bytes());
+    assert!(out.status.success(), "login: {}", text(&out.stderr));
+    let digest = client.push(&[BUSYBOX, &reference]);
+
+    // The token server gives anonymous clients pull access.
+    let before = registry.token_requests().len();
+    let anonymous = Client::empty();
+    assert_eq!(anonymous.pull(&[&reference]), digest);
+    let requests = registry.token_requests();
+    let pull = &requests[before..];
+    assert!(
+        !pull.is_empty() && pull.iter().all(|r| r.user.is_none() && r.granted),
+        "the pull was not anonymous: {pull:?}"
+    );
+}

@@ -1,0 +1,81 @@
+//! Pushes and pulls through the fault proxy: resets in the middle of a
+//! blob and 503 answers are retried until the operation succeeds, and what
+//! arrives is verified (the image runs); a registry that never accepts an
+//! upload makes the push fail without creating the tag.
+
+use super::fault_proxy::{Fault, FaultProxy, Kind, Rule, UPLOADS};
+use super::fixture::Registry;
+use super::{BUSYBOX, Client, assert_no_manifest, failed, ready, registry_digest};
+
+/// Larger than the image config, smaller than the busybox layer (over a
+/// megabyte compressed or not): rules with it hit the layer only.
+const LAYER_SIZED: u64 = 16 * 1024;
+
+#[test]
+fn push_survives_resets_and_503s_and_the_image_arrives_whole() {
+    if !ready("registry fault test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let proxy = FaultProxy::start(registry.addr());
+    // Whatever the upload strategy (monolithic PUT, PATCH chunks, one
+    // POST): the layer's data is cut half-way once, the second upload
+    // started gets a 503, and so does the first manifest.
+    proxy.add(Rule::new(Fault::ResetRequestAfter(LAYER_SIZED / 2), UPLOADS).min_body(LAYER_SIZED));
+    proxy.add(Rule::new(Fault::Unavailable, &[Kind::UploadStart]).skip(1));
+    proxy.add(Rule::new(Fault::Unavailable, &[Kind::ManifestPut]));
+    let client = Client::with_busybox();
+    let digest = client.push(&[BUSYBOX, &format!("{}/test/flaky:1", proxy.addr())]);
+    assert_eq!(proxy.injected(), 3, "{}", proxy.summary());
+
+    // Straight from the registry, past the proxy.
+    let reference = format!("{}/test/flaky:1", registry.addr());
+    assert_eq!(registry_digest(&reference), digest);
+    let puller = Client::empty();
+    assert_eq!(puller.pull(&[&reference]), digest);
+    puller.assert_runs(&reference);
+}
+
+#[test]
+fn a_push_that_can_never_upload_fails_and_leaves_no_tag() {
+    if !ready("registry fault test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let proxy = FaultProxy::start(registry.addr());
+    proxy.add(Rule::new(Fault::Unavailable, UPLOADS).always());
+    let client = Client::with_busybox();
+    let out = client.kiln(&["push", BUSYBOX, &format!("{}/test/doomed:1", proxy.addr())]);
+    let stderr = failed(&out, "push through a 503 wall");
+    let lower = stderr.to_lowercase();
+    assert!(
+        lower.contains("503") || lower.contains("unavailable"),
+        "does not say why: {stderr}"
+    );
+    assert!(proxy.injected() >= 1, "{}", proxy.summary());
+    assert_eq!(proxy.count(Kind::ManifestPut), 0, "{}", proxy.summary());
+    assert_no_manifest(&format!("{}/test/doomed:1", registry.addr()));
+}
+
+#[test]
+fn pull_survives_a_503_and_a_reset_in_the_middle_of_a_layer() {
+    if !ready("registry fault test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let pusher = Client::with_busybox();
+    let digest = pusher.push(&[BUSYBOX, &format!("{}/test/flaky:1", registry.addr())]);
+
+    let proxy = FaultProxy::start(registry.addr());
+    proxy.add(Rule::new(Fault::Unavailable, &[Kind::BlobGet]));
+    // The config is shorter than this, so only the layer gets cut.
+    proxy.add(Rule::new(
+        Fault::ResetResponseAfter(LAYER_SIZED),
+        &[Kind::BlobGet],
+    ));
+    let puller = Client::empty();
+    let reference = format!("{}/test/flaky:1", proxy.addr());
+    assert_eq!(puller.pull(&[&reference]), digest);
+    assert_eq!(proxy.injected(), 2, "{}", proxy.summary());
+    puller.assert_runs(&reference);
+}

@@ -1,0 +1,222 @@
+//! `kiln push`, `kiln pull` and `kiln build --push` on a plain-HTTP
+//! registry on loopback: the digest printed is the one the registry
+//! serves, pulled images run, an unchanged image is not uploaded twice,
+//! both manifest formats, and builds whose base comes from the registry.
+
+use super::super::support::text;
+use super::fault_proxy::{FaultProxy, Kind};
+use super::fixture::Registry;
+use super::{BUSYBOX, Client, failed, raw_manifest, ready, registry_digest};
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+#[test]
+fn push_prints_the_digest_the_registry_serves_and_pull_gets_a_runnable_image() {
+    if !ready("kiln push/pull test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let pusher = Client::with_busybox();
+    let reference = format!("{}/test/busybox:1", registry.addr());
+    let digest = pusher.push(&[BUSYBOX, &reference]);
+    assert_eq!(registry_digest(&reference), digest, "{}", registry.log());
+
+    let puller = Client::empty();
+    assert_eq!(puller.pull(&[&reference]), digest);
+    puller.assert_runs(&reference);
+
+    let images: serde_json::Value =
+        serde_json::from_str(&puller.ok(&["images", "--format", "json"])).unwrap();
+    let repository = format!("{}/test/busybox", registry.addr());
+    let listed = images.as_array().unwrap().iter().any(|i| {
+        i["repository"] == repository.as_str() && i["tag"] == "1" && i["digest"] == digest.as_str()
+    });
+    assert!(listed, "{reference} not in {images:#}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&puller.ok(&["inspect", &reference])).unwrap();
+    assert_eq!(inspect[0]["Digest"], digest.as_str());
+    assert_eq!(inspect[0]["RepoTags"][0], reference.as_str());
+
+    // Pulling what is already there changes nothing and says the same.
+    assert_eq!(puller.pull(&[&reference]), digest);
+}
+
+#[test]
+fn push_without_a_destination_pushes_to_the_images_own_name() {
+    if !ready("kiln push test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let client = Client::with_busybox();
+    let reference = format!("{}/test/own:2", registry.addr());
+    client.ok(&["tag", BUSYBOX, &reference]);
+    let digest = client.push(&[&reference]);
+    assert_eq!(registry_digest(&reference), digest);
+}
+
+#[test]
+fn pushing_an_unchanged_image_again_uploads_no_blob() {
+    if !ready("kiln push test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let proxy = FaultProxy::start(registry.addr());
+    let client = Client::with_busybox();
+    let reference = format!("{}/test/again:1", proxy.addr());
+    let first = client.push(&[BUSYBOX, &reference]);
+    // Config and layer, at least one request each.
+    assert!(proxy.uploads() >= 2, "first push: {}", proxy.summary());
+
+    proxy.reset_counts();
+    assert_eq!(client.push(&[BUSYBOX, &reference]), first);
+    assert_eq!(proxy.uploads(), 0, "second push: {}", proxy.summary());
+    assert!(proxy.count(Kind::ManifestPut) <= 1, "{}", proxy.summary());
+
+    // Another tag in the same repository needs no blob either.
+    proxy.reset_counts();
+    let other = format!("{}/test/again:2", proxy.addr());
+    assert_eq!(client.push(&[BUSYBOX, &other]), first);
+    assert_eq!(proxy.uploads(), 0, "new tag: {}", proxy.summary());
+    assert_eq!(proxy.count(Kind::ManifestPut), 1, "{}", proxy.summary());
+}
+
+#[test]
+fn push_format_docker_gives_a_v2s2_manifest_and_oci_is_the_default() {
+    if !ready("kiln push --format test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let client = Client::with_busybox();
+
+    let oci = format!("{}/test/format:oci", registry.addr());
+    let digest = client.push(&[BUSYBOX, &oci]);
+    assert_eq!(registry_digest(&oci), digest);
+    let manifest = raw_manifest(&oci);
+    assert_eq!(manifest["mediaType"], OCI_MANIFEST);
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+
+    let docker = format!("{}/test/format:docker", registry.addr());
+    let digest = client.push(&["--format", "docker", BUSYBOX, &docker]);
+    assert_eq!(registry_digest(&docker), digest);
+    let manifest = raw_manifest(&docker);
+    assert_eq!(manifest["schemaVersion"], 2);
+    assert_eq!(manifest["mediaType"], DOCKER_MANIFEST);
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.docker.container.image.v1+json"
+    );
+    for layer in manifest["layers"].as_array().unwrap() {
+        // docker's format has no uncompressed or zstd layer type.
+        assert_eq!(
+            layer["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "{manifest:#}"
+        );
+    }
+
+    // What docker's format carries pulls and runs like the OCI one.
+    let puller = Client::empty();
+    assert_eq!(puller.pull(&[&docker]), digest);
+    puller.assert_runs(&docker);
+    let inspect: serde_json::Value =
+        serde_json::from_str(&puller.ok(&["inspect", &docker])).unwrap();
+    assert_eq!(inspect[0]["MediaType"], DOCKER_MANIFEST);
+}
+
+#[test]
+fn pull_of_a_missing_image_fails_naming_it() {
+    if !ready("kiln pull test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let client = Client::empty();
+    let reference = format!("{}/test/nosuch:1", registry.addr());
+    let stderr = failed(
+        &client.kiln(&["pull", &reference]),
+        "pull of a missing image",
+    );
+    assert!(stderr.contains("test/nosuch"), "{stderr}");
+    let images = client.ok(&["images", "--format", "json"]);
+    assert_eq!(images.trim(), "[]");
+}
+
+#[test]
+fn build_push_pushes_the_built_image() {
+    if !ready("kiln build --push test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let client = Client::with_busybox();
+    let context = client.dir().join("context");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM busybox\nRUN echo built > /built\n",
+    )
+    .unwrap();
+    let reference = format!("{}/app:1", registry.addr());
+    let out = client.kiln(&[
+        "build",
+        "--progress",
+        "plain",
+        "--push",
+        "-t",
+        &reference,
+        context.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "build --push: {}\n{}",
+        text(&out.stderr),
+        registry.log()
+    );
+
+    let puller = Client::empty();
+    let digest = puller.pull(&[&reference]);
+    assert_eq!(registry_digest(&reference), digest);
+    assert_eq!(puller.ok(&["run", &reference, "cat", "/built"]), "built\n");
+}
+
+#[test]
+fn build_pulls_a_missing_base_image_unless_told_never_to() {
+    if !ready("kiln build --pull test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let base = format!("{}/base/busybox:1", registry.addr());
+    Client::with_busybox().push(&[BUSYBOX, &base]);
+
+    let client = Client::empty();
+    let context = client.dir().join("context");
+    std::fs::create_dir(&context).unwrap();
+    let dockerfile = format!("FROM {base}\nRUN echo on-pulled-base > /note\n");
+    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+    let build = |pull: &str, tag: &str| {
+        client.kiln(&[
+            "build",
+            "--progress",
+            "plain",
+            pull,
+            "-t",
+            tag,
+            context.to_str().unwrap(),
+        ])
+    };
+
+    failed(
+        &build("--pull=never", "never:1"),
+        "build --pull=never without the base",
+    );
+    let out = build("--pull=missing", "app:1");
+    assert!(out.status.success(), "build: {}", text(&out.stderr));
+    assert_eq!(
+        client.ok(&["run", "app:1", "cat", "/note"]),
+        "on-pulled-base\n"
+    );
+    // The base is in the store now; `never` is satisfied.
+    let out = build("--pull=never", "app:2");
+    assert!(out.status.success(), "build: {}", text(&out.stderr));
+}
