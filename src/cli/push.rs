@@ -58,6 +58,23 @@ pub(crate) struct PushFormatArgs {
     /// How layers are compressed.
     #[arg(long, value_enum, default_value = "gzip")]
     pub compression: CompressionArg,
+    /// The compression level (gzip 0–9, default 6; zstd 1–19, default 3).
+    #[arg(long, value_name = "N")]
+    pub compression_level: Option<i32>,
+}
+
+impl PushFormatArgs {
+    /// The compression with its level; an out-of-range level is an error
+    /// when the first layer is compressed.
+    pub fn compression(&self) -> kiln_layer::Compression {
+        match (self.compression, self.compression_level) {
+            (CompressionArg::Gzip, Some(level)) => kiln_layer::Compression::Gzip {
+                level: u32::try_from(level).unwrap_or(u32::MAX),
+            },
+            (CompressionArg::Zstd, Some(level)) => kiln_layer::Compression::Zstd { level },
+            (arg, _) => arg.into(),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,7 +109,7 @@ pub(crate) fn run(args: PushArgs, store: &StoreArgs) -> anyhow::Result<Outcome> 
         &image,
         &destination,
         args.format.format.into(),
-        args.format.compression.into(),
+        args.format.compression(),
         &args.registry.options(),
         args.quiet,
     )?;

@@ -44,6 +44,16 @@ impl std::fmt::Debug for Credential {
 /// The credentials configured for registry `key` (see
 /// [`super::endpoint::auth_key`]), if any.
 pub fn lookup(key: &str) -> Result<Option<Credential>, RegistryError> {
+    // docker_credential reports an unreadable config like a missing one;
+    // a config.json that exists but is broken must not silently mean
+    // "anonymous", so it is read here first.
+    read_config().map_err(|e| match e {
+        RegistryError::Credentials { message, .. } => RegistryError::Credentials {
+            host: key.to_string(),
+            message,
+        },
+        other => other,
+    })?;
     let found = docker_credential::get_credential(key).or_else(|e| match e {
         // docker looks the key up with and without a scheme.
         CredentialRetrievalError::NoCredentialConfigured if !key.contains("://") => {
@@ -99,10 +109,16 @@ fn read_config() -> Result<(PathBuf, Map<String, Value>), RegistryError> {
         Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Map::new(),
         Ok(bytes) => match serde_json::from_slice(&bytes) {
             Ok(Value::Object(map)) => map,
-            _ => {
+            Ok(_) => {
                 return Err(RegistryError::Credentials {
                     host: String::new(),
                     message: format!("{} is not a JSON object", path.display()),
+                });
+            }
+            Err(e) => {
+                return Err(RegistryError::Credentials {
+                    host: String::new(),
+                    message: format!("{} is not valid JSON: {e}", path.display()),
                 });
             }
         },

@@ -17,6 +17,7 @@ use super::upload::{BlobSource, Uploaded, upload};
 use kiln_cache::{Image, Store};
 use kiln_layer::Compression;
 use kiln_oci::{Descriptor, Digest, Manifest, Reference, media_type};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 /// Layers uploaded at once (docker's default `max-concurrent-uploads` is 5;
@@ -193,7 +194,8 @@ fn push_compressed(
     if let Some((digest, size)) = store.memo(&memo, diff_id).and_then(|v| parse_memo(&v)) {
         let mount = mount_source(store, registry, repository, &digest);
         let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
-            let (file, again, again_size) = compress_layer(store, &layer.digest, compression)?;
+            let (file, again, again_size) =
+                compress_layer(store, &layer.digest, compression, None)?;
             if again != digest || again_size != size {
                 // The memo is stale (an encoder that changed?): forget it,
                 // so the next push computes the digest afresh.
@@ -213,8 +215,32 @@ fn push_compressed(
         })?;
         return Ok((digest, size, codec, how));
     }
-    let (file, digest, size) = compress_layer(store, &layer.digest, compression)?;
+    // No digest yet: compress and send at once, keeping a copy in tmp/
+    // for an ordinary (resumable) upload should the stream fail.
+    let (reader, writer) =
+        std::io::pipe().map_err(|e| RegistryError::io("cannot make a pipe for the upload", e))?;
+    // A 1 MiB pipe instead of 64 KiB: fewer hand-overs between the
+    // compressor and the sender. Best effort; the default size works.
+    let _ = rustix::pipe::fcntl_setpipe_size(&writer, 1 << 20);
+    let (streamed, compressed) = std::thread::scope(|scope| {
+        let compressor =
+            scope.spawn(|| compress_layer(store, &layer.digest, compression, Some(writer)));
+        let streamed = super::upload::stream(registry, repository, reader);
+        let compressed = compressor.join().unwrap_or_else(|_| {
+            Err(RegistryError::io(
+                "compressing a layer",
+                std::io::Error::other("the compressor panicked"),
+            ))
+        });
+        (streamed, compressed)
+    });
+    let (file, digest, size) = compressed?;
     store.put_memo(&memo, diff_id, &format!("{digest} {size}"))?;
+    if let Ok(Ok(location)) = streamed
+        && super::upload::finish(registry, repository, &location, &digest)?
+    {
+        return Ok((digest, size, codec, Uploaded::Sent));
+    }
     let mount = mount_source(store, registry, repository, &digest);
     let source = BlobSource::File(file.to_path_buf());
     let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
@@ -222,6 +248,30 @@ fn push_compressed(
     })?;
     drop(file);
     Ok((digest, size, codec, how))
+}
+
+/// Compressed bytes on their way out: always into the scratch file, and
+/// into the upload stream for as long as it takes them (a failed upload
+/// closes its end; the file still gets everything).
+struct Tee<F: Write> {
+    file: F,
+    stream: Option<std::io::PipeWriter>,
+}
+
+impl<F: Write> Write for Tee<F> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write_all(buf)?;
+        if let Some(stream) = &mut self.stream
+            && stream.write_all(buf).is_err()
+        {
+            self.stream = None;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 fn codec_of(compression: Compression) -> media_type::Compression {
@@ -232,11 +282,14 @@ fn codec_of(compression: Compression) -> media_type::Compression {
     }
 }
 
+/// The memo of compressed digests for `compression`, with the encoders'
+/// output version: a new encoder never trusts an old one's digests.
 fn memo_kind(compression: Compression) -> String {
+    let version = kiln_layer::ENCODING_VERSION;
     match compression {
-        Compression::None => "push-none".into(),
-        Compression::Gzip { level } => format!("push-gzip-{level}"),
-        Compression::Zstd { level } => format!("push-zstd-{level}"),
+        Compression::None => format!("push-none-v{version}"),
+        Compression::Gzip { level } => format!("push-gzip-{level}-v{version}"),
+        Compression::Zstd { level } => format!("push-zstd-{level}-v{version}"),
     }
 }
 
@@ -246,19 +299,24 @@ fn parse_memo(value: &str) -> Option<(Digest, u64)> {
 }
 
 /// Compresses stored layer `blob` into a temporary file in the store's
-/// `tmp/`, removed when the returned path is dropped.
+/// `tmp/` (removed when the returned path is dropped), and into `stream`
+/// as well when one is given; the stream is closed at the end.
 fn compress_layer(
     store: &Store,
     blob: &Digest,
     compression: Compression,
+    stream: Option<std::io::PipeWriter>,
 ) -> Result<(tempfile::TempPath, Digest, u64), RegistryError> {
     let tmp = store.root().join("tmp");
     let fail = |e: std::io::Error| RegistryError::io(format!("cannot compress layer {blob}"), e);
     let file = tempfile::NamedTempFile::new_in(&tmp).map_err(fail)?;
     let input = std::io::BufReader::with_capacity(1 << 20, store.blobs().open(blob)?);
-    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let out = Tee {
+        file: std::io::BufWriter::with_capacity(1 << 20, file),
+        stream,
+    };
     let (out, digest, size) = kiln_layer::compress(input, compression, out).map_err(fail)?;
-    let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
+    let file = out.file.into_inner().map_err(|e| fail(e.into_error()))?;
     Ok((file.into_temp_path(), digest, size))
 }
 
@@ -351,7 +409,10 @@ mod tests {
         );
         assert_eq!(parse_memo(""), None);
         assert_eq!(parse_memo("sha256:zz 1"), None);
-        assert_eq!(memo_kind(Compression::Gzip { level: 6 }), "push-gzip-6");
-        assert_eq!(memo_kind(Compression::Zstd { level: 3 }), "push-zstd-3");
+        assert_eq!(
+            memo_kind(Compression::Gzip { level: 6 }),
+            format!("push-gzip-6-v{}", kiln_layer::ENCODING_VERSION)
+        );
+        assert!(memo_kind(Compression::Zstd { level: 3 }).starts_with("push-zstd-3-v"));
     }
 }

@@ -107,7 +107,7 @@ pub(crate) fn upload(
     if let Some(from) = mount_from {
         scopes.push(scope(from, "pull"));
     }
-    let location = match start(registry, repository, &scopes, digest, mount_from)? {
+    let location = match start(registry, repository, &scopes, Some(digest), mount_from)? {
         Started::Mounted => return Ok(Uploaded::Mounted),
         Started::Session(location) => location,
     };
@@ -129,32 +129,89 @@ pub(crate) fn upload(
     Ok(Uploaded::Sent)
 }
 
+/// Streams a blob whose digest is not known yet (a layer being
+/// compressed): `POST` for a session, then one `PATCH` whose body is
+/// whatever `body` yields, sent as it is produced (chunked transfer
+/// coding). Returns the session to close with [`finish`] once the digest
+/// is known, or the reason it failed — the caller then uploads the blob
+/// the ordinary way.
+pub(crate) fn stream(
+    registry: &Registry,
+    repository: &str,
+    body: impl Read + Send + 'static,
+) -> Result<Result<String, String>, RegistryError> {
+    let scopes = [scope(repository, "pull,push")];
+    let Started::Session(location) = start(registry, repository, &scopes, None, None)? else {
+        return Ok(Err("the registry mounted a blob it was not asked to".into()));
+    };
+    // One body, sent once: a second build of the request (after a 401)
+    // gets an empty body, and the digest check at `finish` catches it.
+    let body = std::sync::Mutex::new(Some(body));
+    let attempt = registry.send_once(&scopes, &|http| {
+        let reader = body.lock().ok().and_then(|mut b| b.take());
+        let body = match reader {
+            Some(reader) => reqwest::blocking::Body::new(reader),
+            None => reqwest::blocking::Body::from(Vec::new()),
+        };
+        http.patch(&location)
+            .header("Content-Type", "application/octet-stream")
+            .body(body)
+    })?;
+    Ok(match attempt {
+        Attempt::Answer(answer) if answer.status().as_u16() == 202 => {
+            Ok(location_of(registry, &answer)?)
+        }
+        Attempt::Answer(answer) => Err(format!(
+            "{}: {}",
+            answer.status(),
+            super::client::error_text(answer)
+        )),
+        Attempt::Transient { message, .. } => Err(message),
+    })
+}
+
+/// Closes a streamed session with the blob's digest; false when the
+/// registry did not accept it.
+pub(crate) fn finish(
+    registry: &Registry,
+    repository: &str,
+    location: &str,
+    digest: &Digest,
+) -> Result<bool, RegistryError> {
+    let scopes = [scope(repository, "pull,push")];
+    let url = with_digest(location, digest);
+    Ok(matches!(
+        registry.send_once(&scopes, &|http| http.put(&url).header("Content-Length", "0"))?,
+        Attempt::Answer(answer) if answer.status().as_u16() == 201
+    ))
+}
+
 enum Started {
     Mounted,
     Session(String),
 }
 
-/// `POST /v2/<name>/blobs/uploads/`, with `mount` and `from` when given.
+/// `POST /v2/<name>/blobs/uploads/` for the blob `digest` (None: not
+/// known yet), with `mount` and `from` when `mount_from` is given.
 fn start(
     registry: &Registry,
     repository: &str,
     scopes: &[String],
-    digest: &Digest,
+    digest: Option<&Digest>,
     mount_from: Option<&str>,
 ) -> Result<Started, RegistryError> {
+    let what = digest.map_or_else(|| "a streamed blob".to_string(), |d| format!("blob {d}"));
     let mut url = registry.url(&format!("{repository}/blobs/uploads/"));
-    if let Some(from) = mount_from {
+    if let (Some(digest), Some(from)) = (digest, mount_from) {
         url.push_str(&format!("?mount={digest}&from={from}"));
     }
-    let answer = registry.send(
-        &format!("starting the upload of {digest}"),
-        scopes,
-        &|http| http.post(&url).header("Content-Length", "0"),
-    )?;
+    let answer = registry.send(&format!("starting the upload of {what}"), scopes, &|http| {
+        http.post(&url).header("Content-Length", "0")
+    })?;
     match answer.status().as_u16() {
         201 if mount_from.is_some() => Ok(Started::Mounted),
         202 => location_of(registry, &answer).map(Started::Session),
-        _ => Err(registry.failure(&format!("upload of {digest}"), repository, answer)),
+        _ => Err(registry.failure(&format!("upload of {what}"), repository, answer)),
     }
 }
 
@@ -239,7 +296,7 @@ fn chunked(
     loop {
         let (location, offset) = match session.take() {
             Some(s) => s,
-            None => match start(registry, repository, scopes, blob.digest, None)? {
+            None => match start(registry, repository, scopes, Some(blob.digest), None)? {
                 Started::Session(location) => (location, 0),
                 Started::Mounted => return Ok(()),
             },

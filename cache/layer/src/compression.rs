@@ -127,6 +127,12 @@ impl Default for Compression {
     }
 }
 
+/// The version of the encoders' output: it changes whenever the same input
+/// would compress to different bytes, so anything that remembers a
+/// compressed digest (push's memo) keys it with this. 2: incompressible
+/// gzip blocks are stored.
+pub const ENCODING_VERSION: u32 = 2;
+
 /// Compresses a finished plain tar (a stored layer, at push time) into
 /// `out`; returns `out` and the compressed blob's digest and size. The
 /// encoders are deterministic, so the same tar and `compression` always

@@ -32,7 +32,7 @@ mod whiteout;
 mod write;
 mod xattr;
 
-pub use compression::{Compression, CompressionKind, compress};
+pub use compression::{Compression, CompressionKind, ENCODING_VERSION, compress};
 pub use name::EntryName;
 pub use unpack::{Decompressor, OpaqueXattr, UnpackError, UnpackOptions, Unpacked, unpack_layer};
 pub use write::{SourceKind, WriteError, WriteOptions, WrittenLayer, write_layer};

@@ -308,7 +308,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
                 &image,
                 tag,
                 args.push_format.format.into(),
-                args.push_format.compression.into(),
+                args.push_format.compression(),
                 &registry_options,
                 args.quiet,
             )?;

@@ -24,6 +24,7 @@ mod fixtures;
 mod http;
 mod interop;
 mod pki;
+mod platforms;
 mod push_pull;
 mod tls;
 mod token_server;
