@@ -5,9 +5,9 @@
 //! never leaves the tag naming an image whose blobs are not all there.
 //!
 //! Layers kiln built are stored uncompressed; they are compressed here
-//! (gzip by default, as docker pushes them) into `tmp/` and the
+//! (gzip by default, as docker pushes them) while they are sent, and the
 //! compressed digest is remembered per diff ID and compression (memo
-//! `push-<codec>-<level>`), so pushing the same layer again — to this
+//! `push-<codec>-<level>-v<encoder version>`), so pushing the same layer again — to this
 //! registry or another — compresses nothing when the registry has it. The
 //! encoders are deterministic, so a recompression gives the same digest.
 
@@ -18,7 +18,7 @@ use kiln_cache::{Image, Store};
 use kiln_layer::Compression;
 use kiln_oci::{Descriptor, Digest, Manifest, Reference, media_type};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Layers uploaded at once (docker's default `max-concurrent-uploads` is 5;
 /// 3 keeps a 2-core machine's compression from starving the network).
@@ -178,8 +178,8 @@ fn push_layer(
 }
 
 /// A plain stored layer, compressed for the registry: the remembered
-/// compressed digest is tried first (exists? mountable?), and the layer is
-/// compressed only when its bytes must travel or no digest is remembered.
+/// compressed digest is tried first (exists? mountable?); the layer is
+/// compressed only when its bytes must travel, and then while they do.
 fn push_compressed(
     registry: &Registry,
     store: &Store,
@@ -190,77 +190,76 @@ fn push_compressed(
 ) -> Result<(Digest, u64, media_type::Compression, Uploaded), RegistryError> {
     let memo = memo_kind(compression);
     let codec = codec_of(compression);
-    let scratch: Mutex<Option<tempfile::TempPath>> = Mutex::new(None);
+    let source = BlobSource::Compressed(store.blobs().path(&layer.digest), compression);
     if let Some((digest, size)) = store.memo(&memo, diff_id).and_then(|v| parse_memo(&v)) {
         let mount = mount_source(store, registry, repository, &digest);
         let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
-            let (file, again, again_size) =
-                compress_layer(store, &layer.digest, compression, None)?;
-            if again != digest || again_size != size {
-                // The memo is stale (an encoder that changed?): forget it,
-                // so the next push computes the digest afresh.
-                let _ = store.put_memo(&memo, diff_id, "");
-                return Err(RegistryError::DigestMismatch {
-                    what: format!("recompressed layer {diff_id}"),
-                    host: registry.host().to_string(),
-                    expected: digest.clone(),
-                    actual: again,
-                });
-            }
-            let source = BlobSource::File(file.to_path_buf());
-            *scratch
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(file);
-            Ok((source, size))
+            Ok((source.clone(), size))
         })?;
         return Ok((digest, size, codec, how));
     }
-    // No digest yet: compress and send at once, keeping a copy in tmp/
-    // for an ordinary (resumable) upload should the stream fail.
-    let (reader, writer) =
-        std::io::pipe().map_err(|e| RegistryError::io("cannot make a pipe for the upload", e))?;
-    // A 1 MiB pipe instead of 64 KiB: fewer hand-overs between the
-    // compressor and the sender. Best effort; the default size works.
-    let _ = rustix::pipe::fcntl_setpipe_size(&writer, 1 << 20);
-    let (streamed, compressed) = std::thread::scope(|scope| {
-        let compressor =
-            scope.spawn(|| compress_layer(store, &layer.digest, compression, Some(writer)));
-        let streamed = super::upload::stream(registry, repository, reader);
-        let compressed = compressor.join().unwrap_or_else(|_| {
-            Err(RegistryError::io(
-                "compressing a layer",
-                std::io::Error::other("the compressor panicked"),
-            ))
-        });
-        (streamed, compressed)
-    });
-    let (file, digest, size) = compressed?;
+    // No digest yet: compress and send at once. The digest is known when
+    // the stream ends, and the session is closed with it.
+    let (digest, size, streamed) =
+        stream_compressed(registry, store, repository, layer, compression)?;
     store.put_memo(&memo, diff_id, &format!("{digest} {size}"))?;
-    if let Ok(Ok(location)) = streamed
-        && super::upload::finish(registry, repository, &location, &digest)?
-    {
+    if streamed {
         return Ok((digest, size, codec, Uploaded::Sent));
     }
+    // The stream failed: the ordinary upload, which retries and resumes.
     let mount = mount_source(store, registry, repository, &digest);
-    let source = BlobSource::File(file.to_path_buf());
     let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
         Ok((source.clone(), size))
     })?;
-    drop(file);
     Ok((digest, size, codec, how))
 }
 
-/// Compressed bytes on their way out: always into the scratch file, and
-/// into the upload stream for as long as it takes them (a failed upload
-/// closes its end; the file still gets everything).
-struct Tee<F: Write> {
-    file: F,
+/// Compresses `layer` into a streamed upload; the compressed digest and
+/// size, and whether the registry took the stream. Compression runs to the
+/// end even when the upload fails early, since the digest is needed.
+fn stream_compressed(
+    registry: &Registry,
+    store: &Store,
+    repository: &str,
+    layer: &Descriptor,
+    compression: Compression,
+) -> Result<(Digest, u64, bool), RegistryError> {
+    let fail =
+        |e: std::io::Error| RegistryError::io(format!("cannot compress layer {}", layer.digest), e);
+    let (reader, writer) = std::io::pipe().map_err(fail)?;
+    // A 1 MiB pipe instead of 64 KiB: fewer hand-overs between the
+    // compressor and the sender. Best effort; the default size works.
+    let _ = rustix::pipe::fcntl_setpipe_size(&writer, 1 << 20);
+    let input = std::io::BufReader::with_capacity(1 << 20, store.blobs().open(&layer.digest)?);
+    let (streamed, compressed) = std::thread::scope(|scope| {
+        let compressor = scope.spawn(|| {
+            let out = Tee {
+                stream: Some(writer),
+            };
+            kiln_layer::compress(input, compression, out).map(|(_, digest, size)| (digest, size))
+        });
+        let streamed = super::upload::stream(registry, repository, reader);
+        let compressed = compressor
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the compressor panicked")));
+        (streamed, compressed)
+    });
+    let (digest, size) = compressed.map_err(fail)?;
+    let streamed = match streamed? {
+        Ok(location) => super::upload::finish(registry, repository, &location, &digest)?,
+        Err(_) => false,
+    };
+    Ok((digest, size, streamed))
+}
+
+/// The upload stream, for as long as it takes bytes: a failed upload
+/// closes its end, and compression goes on into nothing, for the digest.
+struct Tee {
     stream: Option<std::io::PipeWriter>,
 }
 
-impl<F: Write> Write for Tee<F> {
+impl Write for Tee {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.write_all(buf)?;
         if let Some(stream) = &mut self.stream
             && stream.write_all(buf).is_err()
         {
@@ -270,7 +269,7 @@ impl<F: Write> Write for Tee<F> {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
+        Ok(())
     }
 }
 
@@ -296,28 +295,6 @@ fn memo_kind(compression: Compression) -> String {
 fn parse_memo(value: &str) -> Option<(Digest, u64)> {
     let (digest, size) = value.trim().split_once(' ')?;
     Some((digest.parse().ok()?, size.parse().ok()?))
-}
-
-/// Compresses stored layer `blob` into a temporary file in the store's
-/// `tmp/` (removed when the returned path is dropped), and into `stream`
-/// as well when one is given; the stream is closed at the end.
-fn compress_layer(
-    store: &Store,
-    blob: &Digest,
-    compression: Compression,
-    stream: Option<std::io::PipeWriter>,
-) -> Result<(tempfile::TempPath, Digest, u64), RegistryError> {
-    let tmp = store.root().join("tmp");
-    let fail = |e: std::io::Error| RegistryError::io(format!("cannot compress layer {blob}"), e);
-    let file = tempfile::NamedTempFile::new_in(&tmp).map_err(fail)?;
-    let input = std::io::BufReader::with_capacity(1 << 20, store.blobs().open(blob)?);
-    let out = Tee {
-        file: std::io::BufWriter::with_capacity(1 << 20, file),
-        stream,
-    };
-    let (out, digest, size) = kiln_layer::compress(input, compression, out).map_err(fail)?;
-    let file = out.file.into_inner().map_err(|e| fail(e.into_error()))?;
-    Ok((file.into_temp_path(), digest, size))
 }
 
 /// Another repository of this registry known to hold `digest`.

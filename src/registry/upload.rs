@@ -23,10 +23,14 @@ const CHUNK: u64 = 32 << 20;
 /// any offset, so a failed transfer can resume.
 #[derive(Clone)]
 pub(crate) enum BlobSource {
-    /// A file (a stored blob, or a compressed layer in `tmp/`).
+    /// A file (a stored blob).
     File(PathBuf),
     /// Bytes in memory (configs, small documents).
     Bytes(Arc<Vec<u8>>),
+    /// A stored plain layer compressed on the fly: kiln's encoders are
+    /// deterministic, so compressing again yields the same bytes, and no
+    /// compressed copy is ever written to disk.
+    Compressed(PathBuf, kiln_layer::Compression),
 }
 
 impl BlobSource {
@@ -39,6 +43,13 @@ impl BlobSource {
                     std::io::BufReader::with_capacity(1 << 20, file).take(len),
                 ))
             }
+            BlobSource::Compressed(path, compression) => {
+                let mut stream = compressing(path, *compression)?;
+                // The bytes before `offset` were sent already: make and
+                // drop them.
+                std::io::copy(&mut (&mut stream).take(offset), &mut std::io::sink())?;
+                Ok(Box::new(stream.take(len)))
+            }
             BlobSource::Bytes(bytes) => {
                 let start = usize::try_from(offset)
                     .unwrap_or(usize::MAX)
@@ -50,6 +61,21 @@ impl BlobSource {
             }
         }
     }
+}
+
+/// The compressed form of the plain tar at `path`, as a stream: a thread
+/// compresses into a pipe (1 MiB, so the hand-overs are few) that the
+/// caller reads. Dropping the reader stops the thread at its next write.
+pub(crate) fn compressing(
+    path: &std::path::Path,
+    compression: kiln_layer::Compression,
+) -> std::io::Result<std::io::PipeReader> {
+    let input = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let (reader, writer) = std::io::pipe()?;
+    // Best effort: the default 64 KiB pipe works, only more slowly.
+    let _ = rustix::pipe::fcntl_setpipe_size(&writer, 1 << 20);
+    std::thread::spawn(move || kiln_layer::compress(input, compression, writer));
+    Ok(reader)
 }
 
 /// How a blob got to the registry.
@@ -412,6 +438,33 @@ mod tests {
         assert!(with_digest("http://r/v2/a/blobs/uploads/u", &d).ends_with(
             "/u?digest=sha256:0000000000000000000000000000000000000000000000000000000000000000"
         ));
+    }
+
+    #[test]
+    fn a_recompressed_source_reads_the_same_bytes_from_any_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.tar");
+        let plain: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        std::fs::write(&path, &plain).unwrap();
+        let compression = kiln_layer::Compression::Gzip { level: 6 };
+        let (whole, _, size) = kiln_layer::compress(&plain[..], compression, Vec::new()).unwrap();
+        assert_eq!(whole.len() as u64, size);
+        let source = BlobSource::Compressed(path, compression);
+        for (offset, len) in [(0, size), (1000, 5000), (size - 10, 10)] {
+            let mut part = Vec::new();
+            source
+                .open_at(offset, len)
+                .unwrap()
+                .read_to_end(&mut part)
+                .unwrap();
+            assert_eq!(
+                part,
+                whole[offset as usize..(offset + len) as usize],
+                "at {offset}"
+            );
+        }
     }
 
     #[test]

@@ -79,3 +79,41 @@ fn pull_survives_a_503_and_a_reset_in_the_middle_of_a_layer() {
     assert_eq!(proxy.injected(), 2, "{}", proxy.summary());
     puller.assert_runs(&reference);
 }
+
+/// A layer larger than one upload chunk (32 MiB), pushed plain: its
+/// monolithic `PUT` is cut, so the upload goes on in chunks; the first
+/// chunk is cut too, and the upload asks the session what the registry
+/// kept. distribution 2.8 refuses to resume a session whose bytes moved
+/// since its state token was issued (`BLOB_UPLOAD_INVALID`), so here a new
+/// session starts; either way the push completes and the layer verifies.
+#[test]
+fn a_large_upload_cut_twice_continues_in_chunks_and_arrives_whole() {
+    if !ready("registry fault test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let proxy = FaultProxy::start(registry.addr());
+    proxy.add(
+        Rule::new(Fault::ResetRequestAfter(4 << 20), &[Kind::UploadFinish]).min_body(16 << 20),
+    );
+    proxy.add(
+        Rule::new(Fault::ResetRequestAfter(12 << 20), &[Kind::UploadChunk]).min_body(16 << 20),
+    );
+    let client = Client::with_busybox();
+    let context = client.context(
+        "FROM busybox\nRUN head -c 41943040 /dev/urandom > /big && md5sum /big > /big.md5\n",
+    );
+    client.ok(&["build", "-q", "-t", "big", context.to_str().unwrap()]);
+    let target = format!("{}/test/big:1", proxy.addr());
+    let digest = client.push(&["--compression", "none", "big", &target]);
+    assert_eq!(proxy.injected(), 2, "{}", proxy.summary());
+    assert!(proxy.count(Kind::UploadChunk) >= 2, "{}", proxy.summary());
+
+    let reference = format!("{}/test/big:1", registry.addr());
+    let puller = Client::empty();
+    assert_eq!(puller.pull(&[&reference]), digest);
+    assert_eq!(
+        puller.ok(&["run", &reference, "md5sum", "-c", "/big.md5"]),
+        "/big: OK\n"
+    );
+}

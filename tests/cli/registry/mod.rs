@@ -145,6 +145,14 @@ impl Client {
         cmd
     }
 
+    /// A build context in this client's directory holding `dockerfile`.
+    fn context(&self, dockerfile: &str) -> PathBuf {
+        let context = self.dir().join("context");
+        std::fs::create_dir(&context).unwrap();
+        std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+        context
+    }
+
     fn kiln(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }

@@ -150,13 +150,7 @@ fn build_push_pushes_the_built_image() {
     }
     let registry = Registry::plain();
     let client = Client::with_busybox();
-    let context = client.dir().join("context");
-    std::fs::create_dir(&context).unwrap();
-    std::fs::write(
-        context.join("Dockerfile"),
-        "FROM busybox\nRUN echo built > /built\n",
-    )
-    .unwrap();
+    let context = client.context("FROM busybox\nRUN echo built > /built\n");
     let reference = format!("{}/app:1", registry.addr());
     let out = client.kiln(&[
         "build",
@@ -190,10 +184,7 @@ fn build_pulls_a_missing_base_image_unless_told_never_to() {
     Client::with_busybox().push(&[BUSYBOX, &base]);
 
     let client = Client::empty();
-    let context = client.dir().join("context");
-    std::fs::create_dir(&context).unwrap();
-    let dockerfile = format!("FROM {base}\nRUN echo on-pulled-base > /note\n");
-    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+    let context = client.context(&format!("FROM {base}\nRUN echo on-pulled-base > /note\n"));
     let build = |pull: &str, tag: &str| {
         client.kiln(&[
             "build",
