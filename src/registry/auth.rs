@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// The lifetime of a token whose answer gives none (the spec's default).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// Longest a token is trusted, whatever its answer claims.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Tokens are renewed this long before they expire.
 const RENEW_EARLY: Duration = Duration::from_secs(10);
 
@@ -75,7 +77,7 @@ impl Auth {
     /// a token when the registry uses them and none is cached.
     pub(crate) fn header(
         &self,
-        http: &reqwest::blocking::Client,
+        client_for: &dyn Fn(&str) -> reqwest::blocking::Client,
         scopes: &[String],
         retries: u32,
     ) -> Result<Option<String>, RegistryError> {
@@ -95,9 +97,16 @@ impl Auth {
                 {
                     return Ok(Some(format!("Bearer {token}")));
                 }
-                let (token, lifetime) =
-                    self.fetch_token(http, &realm, service.as_deref(), scopes, retries)?;
-                let until = Instant::now() + lifetime.saturating_sub(RENEW_EARLY);
+                let (token, lifetime) = self.fetch_token(
+                    &client_for(&realm),
+                    &realm,
+                    service.as_deref(),
+                    scopes,
+                    retries,
+                )?;
+                let until = Instant::now()
+                    .checked_add(lifetime.min(MAX_TOKEN_LIFETIME).saturating_sub(RENEW_EARLY))
+                    .unwrap_or_else(Instant::now);
                 self.state().tokens.insert(key, (token.clone(), until));
                 Ok(Some(format!("Bearer {token}")))
             }

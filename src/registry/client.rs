@@ -22,9 +22,30 @@ pub struct Registry {
     pub domain: String,
     /// `https://host[:port]` or `http://host[:port]`.
     base: String,
+    /// The client for the registry's own host (unverified when insecure).
     http: Client,
+    /// A verifying client for every other host (token services).
+    verified: Client,
     auth: Auth,
     options: RegistryOptions,
+}
+
+/// What every client of a registry shares; `no_proxy` for loopback
+/// registries, which a proxy could not reach (docker's proxy variables are
+/// honoured for the rest).
+fn client_builder(no_proxy: bool) -> reqwest::blocking::ClientBuilder {
+    let builder = Client::builder()
+        .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
+        .timeout(None)
+        .connect_timeout(Duration::from_secs(30))
+        .tcp_keepalive(Duration::from_secs(30))
+        // A peer that stops acknowledging for a minute is gone.
+        .tcp_user_timeout(Duration::from_secs(60));
+    if no_proxy {
+        builder.no_proxy()
+    } else {
+        builder
+    }
 }
 
 /// The outcome of one request.
@@ -68,29 +89,44 @@ impl Registry {
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
         let host = endpoint::api_host(domain).to_string();
-        let insecure = !options.tls_verify || endpoint::is_loopback(&host);
+        let loopback = endpoint::loopback(&host);
+        let insecure = !options.tls_verify || loopback.is_some();
         let certs = super::certs::load(&options.certs_d, &host)?;
-        let mut builder = Client::builder()
-            .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
-            .timeout(None)
-            .connect_timeout(Duration::from_secs(30))
-            .tcp_keepalive(Duration::from_secs(30))
-            // A peer that stops acknowledging for a minute is gone.
-            .tcp_user_timeout(Duration::from_secs(60))
-            .no_proxy()
-            .tls_certs_merge(certs.roots)
-            .tls_danger_accept_invalid_certs(insecure);
+        let built = |e: reqwest::Error| RegistryError::Unreachable {
+            host: host.clone(),
+            message: retry::describe(&e),
+        };
+        let mut builder = client_builder(loopback.is_some()).tls_certs_merge(certs.roots.clone());
         if let Some(identity) = certs.identity {
             builder = builder.identity(identity);
         }
-        let http = builder.build().map_err(|e| RegistryError::Unreachable {
-            host: host.clone(),
-            message: retry::describe(&e),
-        })?;
+        if insecure {
+            let name = endpoint::host_name(&host).to_string();
+            builder = builder
+                .tls_danger_accept_invalid_certs(true)
+                // Trust stops at this host: a redirect elsewhere is refused.
+                .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                    if attempt.url().host_str() == Some(name.as_str()) {
+                        attempt.follow()
+                    } else {
+                        attempt.error("an insecure registry redirected to another host")
+                    }
+                }));
+        }
+        if let Some(addrs) = loopback.filter(|a| !a.is_empty()) {
+            builder = builder.resolve_to_addrs(endpoint::host_name(&host), &addrs);
+        }
+        let http = builder.build().map_err(built)?;
+        // Token services and other hosts are always verified.
+        let verified = client_builder(false)
+            .tls_certs_merge(certs.roots)
+            .build()
+            .map_err(built)?;
         let mut registry = Registry {
             domain: domain.to_string(),
             base: format!("https://{host}"),
             http,
+            verified,
             auth: Auth::new(&host, credential),
             options: options.clone(),
         };
@@ -114,6 +150,34 @@ impl Registry {
             location.to_string()
         } else {
             format!("{}/{}", self.base, location.trim_start_matches('/'))
+        }
+    }
+
+    /// Whether `url` is on the registry's scheme, host and port.
+    fn same_origin(&self, url: &reqwest::Url) -> bool {
+        same_origin(&self.base, url)
+    }
+
+    /// An https registry that names a plain-http URL (a proxy in front of
+    /// it that forgot the scheme, say) would have kiln send blobs in the
+    /// clear: refused.
+    fn check_downgrade(&self, url: &reqwest::Url) -> Result<(), RegistryError> {
+        if is_downgrade(&self.base, url) {
+            return Err(RegistryError::Invalid {
+                what: "upload location".into(),
+                host: self.host().to_string(),
+                message: format!("{url} is plain http for an https registry"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The client for requests to `url`: the registry's own for its host,
+    /// the verifying one elsewhere.
+    fn client_for(&self, url: &str) -> Client {
+        match reqwest::Url::parse(url) {
+            Ok(parsed) if self.same_origin(&parsed) => self.http.clone(),
+            _ => self.verified.clone(),
         }
     }
 
@@ -208,11 +272,35 @@ impl Registry {
     ) -> Result<Attempt, RegistryError> {
         let mut answered_challenge = false;
         loop {
-            let mut request = build(&self.http);
-            if let Some(header) = self.auth.header(&self.http, scopes, self.options.retries)? {
-                request = request.header("Authorization", header);
+            let mut request = build(&self.http)
+                .build()
+                .map_err(|e| RegistryError::Invalid {
+                    what: "request".into(),
+                    host: self.host().to_string(),
+                    message: retry::describe(&e),
+                })?;
+            self.check_downgrade(request.url())?;
+            // Credentials go to the registry's own origin only, never to
+            // an upload URL on another host or scheme (as docker does).
+            if self.same_origin(request.url())
+                && let Some(header) = self.auth.header(
+                    &|realm| self.client_for(realm),
+                    scopes,
+                    self.options.retries,
+                )?
+            {
+                let value = reqwest::header::HeaderValue::from_str(&header).map_err(|_| {
+                    RegistryError::Invalid {
+                        what: "token".into(),
+                        host: self.host().to_string(),
+                        message: "not usable in an Authorization header".into(),
+                    }
+                })?;
+                request
+                    .headers_mut()
+                    .insert(reqwest::header::AUTHORIZATION, value);
             }
-            return match request.send() {
+            return match self.http.execute(request) {
                 Ok(answer) if answer.status().as_u16() == 401 => {
                     if answered_challenge {
                         return Err(self.unauthorized());
@@ -331,6 +419,20 @@ impl Registry {
     }
 }
 
+/// Whether `url` has the scheme, host and port of `base`.
+fn same_origin(base: &str, url: &reqwest::Url) -> bool {
+    reqwest::Url::parse(base).is_ok_and(|base| {
+        base.scheme() == url.scheme()
+            && base.host_str() == url.host_str()
+            && base.port_or_known_default() == url.port_or_known_default()
+    })
+}
+
+/// Whether `url` is plain http for a registry at an https `base`.
+fn is_downgrade(base: &str, url: &reqwest::Url) -> bool {
+    base.starts_with("https://") && url.scheme() == "http"
+}
+
 fn challenge_of(answer: &Response) -> Option<challenge::Challenge> {
     answer
         .headers()
@@ -378,5 +480,43 @@ pub(crate) fn error_text(answer: Response) -> String {
         "no explanation given".into()
     } else {
         text.chars().take(200).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> reqwest::Url {
+        reqwest::Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn credentials_stay_on_the_registrys_origin() {
+        let base = "https://reg.example:5000";
+        assert!(same_origin(
+            base,
+            &url("https://reg.example:5000/v2/a/blobs/uploads/x?_state=1")
+        ));
+        assert!(!same_origin(base, &url("https://storage.example/upload/x")));
+        assert!(!same_origin(base, &url("https://reg.example:5001/v2/")));
+        assert!(!same_origin(base, &url("http://reg.example:5000/v2/")));
+        assert!(same_origin(
+            "https://reg.example",
+            &url("https://reg.example:443/v2/")
+        ));
+    }
+
+    #[test]
+    fn plain_http_locations_from_an_https_registry_are_downgrades() {
+        assert!(is_downgrade(
+            "https://reg",
+            &url("http://reg/v2/a/blobs/uploads/x")
+        ));
+        assert!(!is_downgrade("https://reg", &url("https://reg/v2/")));
+        assert!(!is_downgrade(
+            "http://127.0.0.1:5000",
+            &url("http://127.0.0.1:5000/v2/")
+        ));
     }
 }

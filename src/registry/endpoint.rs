@@ -8,7 +8,7 @@
 //! `localhost:5000` registry just works, and `--tls-verify=false` extends
 //! it to every registry.
 
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 /// The name Docker Hub images carry.
 const DOCKER_HUB: &str = "docker.io";
@@ -35,27 +35,34 @@ pub fn auth_key(domain: &str) -> &str {
     }
 }
 
-/// Whether `host[:port]` is on this machine's loopback only.
-pub fn is_loopback(host: &str) -> bool {
+/// For a host on this machine's loopback only: the addresses a name
+/// resolved to (empty for `localhost` and address literals), which the
+/// client must then connect to — resolving again could give another
+/// answer, and the loopback verdict turned certificate checks off.
+/// None for any other host.
+pub fn loopback(host: &str) -> Option<Vec<SocketAddr>> {
     let (name, port) = split_port(host);
     if name.eq_ignore_ascii_case("localhost") {
-        return true;
+        return Some(Vec::new());
     }
     if let Ok(ip) = name
         .trim_start_matches('[')
         .trim_end_matches(']')
         .parse::<IpAddr>()
     {
-        return ip.is_loopback();
+        return ip.is_loopback().then(Vec::new);
     }
     // A name: loopback only if it resolves, and only to loopback.
-    match (name, port.unwrap_or(443)).to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<_> = addrs.collect();
-            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
-        }
-        Err(_) => false,
-    }
+    let addrs: Vec<SocketAddr> = (name, port.unwrap_or(443))
+        .to_socket_addrs()
+        .ok()?
+        .collect();
+    (!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())).then_some(addrs)
+}
+
+/// The name part of `host[:port]` (an IPv6 literal without brackets).
+pub fn host_name(host: &str) -> &str {
+    split_port(host).0
 }
 
 /// `host` and its port, if it has one (`[::1]:5000`, `reg:5000`, `reg`).
@@ -86,12 +93,12 @@ mod tests {
 
     #[test]
     fn loopback_hosts_are_recognised() {
-        assert!(is_loopback("localhost:5000"));
-        assert!(is_loopback("127.0.0.1:5000"));
-        assert!(is_loopback("127.1.2.3"));
-        assert!(is_loopback("[::1]:5000"));
-        assert!(!is_loopback("10.1.2.3:5000"));
-        assert!(!is_loopback("[2001:db8::1]:443"));
+        assert_eq!(loopback("localhost:5000"), Some(Vec::new()));
+        assert_eq!(loopback("127.0.0.1:5000"), Some(Vec::new()));
+        assert!(loopback("127.1.2.3").is_some());
+        assert!(loopback("[::1]:5000").is_some());
+        assert_eq!(loopback("10.1.2.3:5000"), None);
+        assert_eq!(loopback("[2001:db8::1]:443"), None);
     }
 
     #[test]

@@ -135,11 +135,12 @@ fn push_layer(
     options: PushOptions,
     progress: &(dyn Fn(PushEvent<'_>) + Sync),
 ) -> Result<Descriptor, RegistryError> {
-    let stored = media_type::layer_compression(&layer.media_type)
-        .unwrap_or(media_type::Compression::Uncompressed);
-    let compress =
-        stored == media_type::Compression::Uncompressed && options.compression != Compression::None;
-    let (digest, size, codec, how) = if compress {
+    // A blob kiln cannot read as a layer (encrypted, an artifact) goes as
+    // it is, under its own media type.
+    let stored = media_type::layer_compression(&layer.media_type);
+    let compress = stored == Some(media_type::Compression::Uncompressed)
+        && options.compression != Compression::None;
+    let (digest, size, how) = if compress {
         push_compressed(
             registry,
             store,
@@ -162,7 +163,7 @@ fn push_layer(
                 ))
             },
         )?;
-        (layer.digest.clone(), layer.size, stored, how)
+        (layer.digest.clone(), layer.size, how)
     };
     remember_repository(store, registry, repository, &digest);
     progress(PushEvent::Blob {
@@ -170,9 +171,15 @@ fn push_layer(
         size,
         how,
     });
-    let kind = match options.format {
-        Format::Oci => codec.oci_layer_media_type(),
-        Format::Docker => codec.docker_layer_media_type(),
+    let codec = if compress {
+        Some(codec_of(options.compression))
+    } else {
+        stored
+    };
+    let kind = match (codec, options.format) {
+        (Some(codec), Format::Oci) => codec.oci_layer_media_type(),
+        (Some(codec), Format::Docker) => codec.docker_layer_media_type(),
+        (None, _) => layer.media_type.as_str(),
     };
     Ok(Descriptor::new(kind, digest, size))
 }
@@ -187,16 +194,15 @@ fn push_compressed(
     layer: &Descriptor,
     diff_id: &Digest,
     compression: Compression,
-) -> Result<(Digest, u64, media_type::Compression, Uploaded), RegistryError> {
+) -> Result<(Digest, u64, Uploaded), RegistryError> {
     let memo = memo_kind(compression);
-    let codec = codec_of(compression);
     let source = BlobSource::Compressed(store.blobs().path(&layer.digest), compression);
     if let Some((digest, size)) = store.memo(&memo, diff_id).and_then(|v| parse_memo(&v)) {
         let mount = mount_source(store, registry, repository, &digest);
         let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
             Ok((source.clone(), size))
         })?;
-        return Ok((digest, size, codec, how));
+        return Ok((digest, size, how));
     }
     // No digest yet: compress and send at once. The digest is known when
     // the stream ends, and the session is closed with it.
@@ -204,14 +210,14 @@ fn push_compressed(
         stream_compressed(registry, store, repository, layer, compression)?;
     store.put_memo(&memo, diff_id, &format!("{digest} {size}"))?;
     if streamed {
-        return Ok((digest, size, codec, Uploaded::Sent));
+        return Ok((digest, size, Uploaded::Sent));
     }
     // The stream failed: the ordinary upload, which retries and resumes.
     let mount = mount_source(store, registry, repository, &digest);
     let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
         Ok((source.clone(), size))
     })?;
-    Ok((digest, size, codec, how))
+    Ok((digest, size, how))
 }
 
 /// Compresses `layer` into a streamed upload; the compressed digest and

@@ -147,12 +147,27 @@ pub(crate) fn upload(
     let failure = match monolithic(registry, &scopes, &location, blob)? {
         Step::Done => return Ok(Uploaded::Sent),
         Step::Failed(message) => message,
+        Step::Refused(answer) => {
+            return Err(registry.failure(&format!("upload of blob {digest}"), repository, answer));
+        }
     };
     attempt += 1;
     registry.give_up_after(&what, attempt, &failure)?;
     std::thread::sleep(retry::delay(attempt, None));
+    // The registry may have taken the blob and lost only its answer.
+    if exists(registry, repository, digest)? {
+        return Ok(Uploaded::Sent);
+    }
     chunked(registry, repository, &scopes, blob, attempt)?;
     Ok(Uploaded::Sent)
+}
+
+/// Whether an answer to an upload is final: 4xx means the registry judged
+/// the request, not the transfer — except 408 and 429 (retried before they
+/// get here), 413 (too large in one piece: chunks may fit) and 416 (a
+/// range out of step, which asking the session fixes).
+fn is_refusal(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 413 | 416 | 429)
 }
 
 /// Streams a blob whose digest is not known yet (a layer being
@@ -265,7 +280,10 @@ fn with_digest(location: &str, digest: &Digest) -> String {
 
 enum Step {
     Done,
+    /// A failure worth going on from.
     Failed(String),
+    /// The registry refused the blob (a wrong digest, say): final.
+    Refused(reqwest::blocking::Response),
 }
 
 /// The whole blob in one `PUT`.
@@ -299,6 +317,9 @@ fn monolithic(
     }
     match attempt {
         Attempt::Answer(answer) if answer.status().as_u16() == 201 => Ok(Step::Done),
+        Attempt::Answer(answer) if is_refusal(answer.status().as_u16()) => {
+            Ok(Step::Refused(answer))
+        }
         Attempt::Answer(answer) => Ok(Step::Failed(format!(
             "{}: {}",
             answer.status(),
@@ -328,8 +349,15 @@ fn chunked(
             },
         };
         let failure = match send_from(registry, scopes, blob, location.clone(), offset)? {
-            Ok(()) => return Ok(()),
-            Err(message) => message,
+            Step::Done => return Ok(()),
+            Step::Failed(message) => message,
+            Step::Refused(answer) => {
+                return Err(registry.failure(
+                    &format!("upload of blob {}", blob.digest),
+                    repository,
+                    answer,
+                ));
+            }
         };
         attempt += 1;
         registry.give_up_after(&what, attempt, &failure)?;
@@ -341,23 +369,36 @@ fn chunked(
     }
 }
 
-/// Sends the blob from `offset` to the end, then closes the session.
-/// Inner Err: a transient failure, with the session possibly resumable.
+/// Sends the blob from `offset` to the end, then closes the session. One
+/// reader serves every chunk (a recompressed source is made once, not
+/// again for each chunk); a failure ends the call, and the caller asks the
+/// session where to go on from.
 fn send_from(
     registry: &Registry,
     scopes: &[String],
     blob: &Blob<'_>,
     mut location: String,
     mut offset: u64,
-) -> Result<Result<(), String>, RegistryError> {
+) -> Result<Step, RegistryError> {
+    let reader = blob
+        .source
+        .open_at(offset, blob.size - offset)
+        .map_err(|e| RegistryError::io(format!("cannot read blob {}", blob.digest), e))?;
+    let reader = Arc::new(std::sync::Mutex::new(reader));
     while offset < blob.size {
         let len = CHUNK.min(blob.size - offset);
-        let source = blob.source.clone();
         let url = location.clone();
+        let chunk = Chunk {
+            reader: Arc::clone(&reader),
+            left: len,
+        };
+        let chunk = std::sync::Mutex::new(Some(chunk));
         let attempt = registry.send_once(scopes, &|http| {
-            let body = match source.open_at(offset, len) {
-                Ok(reader) => reqwest::blocking::Body::sized(reader, len),
-                Err(_) => reqwest::blocking::Body::from(Vec::new()),
+            // One body per chunk; a rebuilt request (after a 401) sends an
+            // empty one, which the range check below turns into a failure.
+            let body = match chunk.lock().ok().and_then(|mut c| c.take()) {
+                Some(chunk) => reqwest::blocking::Body::sized(chunk, len),
+                None => reqwest::blocking::Body::from(Vec::new()),
             };
             http.patch(&url)
                 .header("Content-Type", "application/octet-stream")
@@ -366,27 +407,73 @@ fn send_from(
         })?;
         let answer = match attempt {
             Attempt::Answer(answer) if answer.status().as_u16() == 202 => answer,
+            Attempt::Answer(answer) if is_refusal(answer.status().as_u16()) => {
+                return Ok(Step::Refused(answer));
+            }
             Attempt::Answer(answer) => {
-                return Ok(Err(format!(
+                return Ok(Step::Failed(format!(
                     "{}: {}",
                     answer.status(),
                     super::client::error_text(answer)
                 )));
             }
-            Attempt::Transient { message, .. } => return Ok(Err(message)),
+            Attempt::Transient { message, .. } => return Ok(Step::Failed(message)),
         };
         location = location_of(registry, &answer)?;
-        offset = kept(&answer).unwrap_or(offset + len);
+        // distribution's `0-0` can mean nothing or one byte: what was just
+        // sent decides. A registry whose count does not reach the end of
+        // this chunk is out of step with the reader: start over from its
+        // count.
+        let now = match kept(&answer) {
+            Some(0) | None => offset + len,
+            Some(n) => n,
+        };
+        if now != offset + len {
+            return Ok(Step::Failed(format!(
+                "the registry holds {now} bytes after a chunk ending at {}",
+                offset + len
+            )));
+        }
+        offset = now;
     }
     let url = with_digest(&location, blob.digest);
-    match registry.send_once(scopes, &|http| http.put(&url).header("Content-Length", "0"))? {
-        Attempt::Answer(answer) if answer.status().as_u16() == 201 => Ok(Ok(())),
-        Attempt::Answer(answer) => Ok(Err(format!(
-            "{}: {}",
-            answer.status(),
-            super::client::error_text(answer)
-        ))),
-        Attempt::Transient { message, .. } => Ok(Err(message)),
+    Ok(
+        match registry.send_once(scopes, &|http| http.put(&url).header("Content-Length", "0"))? {
+            Attempt::Answer(answer) if answer.status().as_u16() == 201 => Step::Done,
+            Attempt::Answer(answer) if is_refusal(answer.status().as_u16()) => {
+                Step::Refused(answer)
+            }
+            Attempt::Answer(answer) => Step::Failed(format!(
+                "{}: {}",
+                answer.status(),
+                super::client::error_text(answer)
+            )),
+            Attempt::Transient { message, .. } => Step::Failed(message),
+        },
+    )
+}
+
+/// The next `left` bytes of a shared reader, as one request body.
+struct Chunk {
+    reader: Arc<std::sync::Mutex<Box<dyn Read + Send>>>,
+    left: u64,
+}
+
+impl Read for Chunk {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let mut reader = self
+            .reader
+            .lock()
+            .map_err(|_| std::io::Error::other("blob reader poisoned"))?;
+        let n = reader.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -418,7 +505,8 @@ fn kept(answer: &reqwest::blocking::Response) -> Option<u64> {
         .parse()
         .ok()?;
     // distribution answers `0-0` for an empty session as well as for one
-    // byte; taking it as empty costs at worst one byte sent again.
+    // byte; taking it as empty costs at worst one byte sent again (and
+    // `send_from` reads it in the light of what it just sent).
     Some(if end == 0 { 0 } else { end + 1 })
 }
 
@@ -465,6 +553,34 @@ mod tests {
                 "at {offset}"
             );
         }
+    }
+
+    #[test]
+    fn refusals_are_final_but_size_and_range_trouble_is_not() {
+        for status in [400, 401, 403, 404, 405] {
+            assert!(is_refusal(status), "{status}");
+        }
+        for status in [201, 202, 408, 413, 416, 429, 500, 503] {
+            assert!(!is_refusal(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn chunks_share_one_reader_in_order() {
+        let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(b"abcdefghij".to_vec()));
+        let shared = Arc::new(std::sync::Mutex::new(reader));
+        let mut parts = Vec::new();
+        for left in [3, 3, 4] {
+            let mut part = String::new();
+            Chunk {
+                reader: Arc::clone(&shared),
+                left,
+            }
+            .read_to_string(&mut part)
+            .unwrap();
+            parts.push(part);
+        }
+        assert_eq!(parts, ["abc", "def", "ghij"]);
     }
 
     #[test]
