@@ -202,6 +202,34 @@ fn token_auth_push_and_pull_with_cached_tokens() {
     puller.assert_runs(&reference);
 }
 
+/// Tokens that expire within seconds are fetched again rather than used
+/// stale: kiln renews a token shortly before its `expires_in` runs out.
+#[test]
+fn token_auth_fetches_a_new_token_when_the_last_one_expires() {
+    if !ready("registry token auth test") {
+        return;
+    }
+    let registry = Registry::token_lasting(USER, PASSWORD, 2);
+    let client = Client::with_busybox();
+    let addr = registry.addr();
+    let config = serde_json::json!({"auths": {addr: {"auth": auth_field(USER, PASSWORD)}}});
+    client.write_config_json(&config);
+    let reference = format!("{addr}/test/brief:1");
+    let digest = client.push(&[BUSYBOX, &reference]);
+    let requests = registry.token_requests();
+    assert!(requests.iter().all(|r| r.granted), "{requests:?}");
+    // The long-lived case fetches at most 3 for a push; tokens that are
+    // always about to expire are fetched for most requests.
+    assert!(
+        requests.len() >= 5,
+        "only {} tokens: {requests:?}",
+        requests.len()
+    );
+    let puller = Client::empty();
+    puller.write_config_json(&config);
+    assert_eq!(puller.pull(&[&reference]), digest);
+}
+
 /// Whether `scope` is `repository:NAME:ACTIONS` with at least `actions`,
 /// in any order.
 fn grants(scope: &str, name: &str, actions: &[&str]) -> bool {

@@ -85,6 +85,13 @@ impl Registry {
     /// Plain HTTP on 127.0.0.1 with bearer tokens from a token server that
     /// knows one user (anonymous clients may pull; see [`TokenServer`]).
     pub(super) fn token(user: &str, password: &str) -> Registry {
+        // Long enough for any push here, so a client that fetches a token
+        // per request is caught.
+        Registry::token_lasting(user, password, 300)
+    }
+
+    /// As [`Registry::token`], with tokens that last `lifetime` seconds.
+    pub(super) fn token_lasting(user: &str, password: &str, lifetime: u64) -> Registry {
         let mut setup = Setup::new("127.0.0.1".into());
         let pki = setup.subdir("token-pki");
         // The registry checks that the certificate in the token's x5c
@@ -98,6 +105,7 @@ impl Registry {
             issuer: ISSUER.into(),
             key: signer.key,
             x5c: vec![base64::encode(&super::pki::der(&signer.cert))],
+            lifetime,
         });
         setup.auth = format!(
             "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",

@@ -27,10 +27,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Lifetime of a token, in seconds: long enough for any push here, so a
-/// client that fetches a token per request is caught.
-const EXPIRES_IN: u64 = 300;
-
 /// Who may have tokens, and how they are made.
 pub(super) struct Issuer {
     pub user: String,
@@ -43,6 +39,8 @@ pub(super) struct Issuer {
     pub key: PathBuf,
     /// The signer's certificate chain for `x5c`: base64 DER, leaf first.
     pub x5c: Vec<String>,
+    /// Lifetime of a token, in seconds (`expires_in` and the JWT's `exp`).
+    pub lifetime: u64,
 }
 
 /// One request the server answered.
@@ -186,7 +184,7 @@ fn answer(head: &Head, issuer: &Issuer, seen: &Mutex<Vec<TokenRequest>>) -> io::
     let body = serde_json::json!({
         "token": token,
         "access_token": token,
-        "expires_in": EXPIRES_IN,
+        "expires_in": issuer.lifetime,
         "issued_at": rfc3339(now()),
     });
     Ok(response(
@@ -234,7 +232,7 @@ impl Issuer {
             "iss": self.issuer,
             "sub": user.unwrap_or(""),
             "aud": self.service,
-            "exp": now + EXPIRES_IN,
+            "exp": now + self.lifetime,
             // A little slack for clocks; the registry allows a minute too.
             "nbf": now - 10,
             "iat": now,
