@@ -5,6 +5,7 @@
 mod archive;
 mod cli;
 mod export;
+mod parallel;
 mod progress;
 mod registry;
 mod worker;

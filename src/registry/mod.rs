@@ -13,7 +13,8 @@
 //!
 //! Layout: `client` (one host: TLS, scheme, `send`), `auth` + `challenge` +
 //! `credentials` (who we are), `retry` (when to try again), `download` and
-//! `upload` (one blob), `pull` and `push` (one image).
+//! `upload` (one blob), `pull` and `push` (one image; layers on a few
+//! threads through `crate::parallel`).
 
 mod auth;
 mod certs;
@@ -24,7 +25,6 @@ mod download;
 mod endpoint;
 mod error;
 mod options;
-mod parallel;
 mod pull;
 mod push;
 mod retry;

@@ -238,15 +238,25 @@ fn fetch_layers(
     layers: &[Descriptor],
     progress: &(dyn Fn(PullEvent<'_>) + Sync),
 ) -> Result<(), RegistryError> {
-    super::parallel::for_each(layers, CONCURRENT_DOWNLOADS, |layer| {
-        if store.blobs().contains(&layer.digest) {
-            progress(PullEvent::LayerExists(layer));
-            return Ok::<(), RegistryError>(());
-        }
-        fetch_blob(registry, store, repository, layer, &|_| {})?;
-        progress(PullEvent::LayerDone(layer));
-        Ok(())
-    })?;
+    crate::parallel::for_each(
+        layers,
+        CONCURRENT_DOWNLOADS,
+        |layer| {
+            if store.blobs().contains(&layer.digest) {
+                progress(PullEvent::LayerExists(layer));
+                return Ok(());
+            }
+            fetch_blob(registry, store, repository, layer, &|_| {})?;
+            progress(PullEvent::LayerDone(layer));
+            Ok(())
+        },
+        || {
+            RegistryError::io(
+                "downloading layers",
+                std::io::Error::other("a download thread failed"),
+            )
+        },
+    )?;
     Ok(())
 }
 

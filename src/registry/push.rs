@@ -116,11 +116,21 @@ fn push_layers(
         .enumerate()
         .map(|(i, l)| (l, image.config.rootfs.diff_ids.get(i).unwrap_or(&l.digest)))
         .collect();
-    super::parallel::for_each(&layers, CONCURRENT_UPLOADS, |(layer, diff_id)| {
-        push_layer(
-            registry, store, repository, layer, diff_id, options, progress,
-        )
-    })
+    crate::parallel::for_each(
+        &layers,
+        CONCURRENT_UPLOADS,
+        |(layer, diff_id)| {
+            push_layer(
+                registry, store, repository, layer, diff_id, options, progress,
+            )
+        },
+        || {
+            RegistryError::io(
+                "uploading layers",
+                std::io::Error::other("an upload thread failed"),
+            )
+        },
+    )
 }
 
 /// Pushes one layer. A layer stored plain is compressed, unless its

@@ -133,13 +133,6 @@ struct Walk<'a, 'c> {
     hashed: Vec<(String, FileStamp, Digest)>,
 }
 
-/// What a walk of one subtree found, to be merged in order.
-type Part = (
-    Digest,
-    Vec<(String, Digest)>,
-    Vec<(String, FileStamp, Digest)>,
-);
-
 impl<'a, 'c> Walk<'a, 'c> {
     fn new(src: &'a Root, owners: bool, stat_cache: Option<&'c StatCache>) -> Self {
         Walk {
@@ -167,43 +160,25 @@ impl<'a, 'c> Walk<'a, 'c> {
     ) -> Result<(), CopyError> {
         let names = read_dir_sorted(dir)
             .map_err(|e| CopyError::io("read directory", self.src.show(src_rel), e))?;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(names.len());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let parts: Vec<std::sync::Mutex<Option<Result<Part, CopyError>>>> =
-            names.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (src, owners, stat_cache) = (self.src, self.owners, self.stat_cache);
-        let work = || {
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(name) = names.get(i) else {
-                    return;
-                };
+        let parts = crate::parallel::for_each(
+            &names,
+            threads,
+            |name| {
                 let mut sub = Walk::new(src, owners, stat_cache);
-                let walked = sub
-                    .child(options, dir, src_rel, below, states, name)
-                    .map(|()| (sub.hasher.finish(), sub.files, sub.hashed));
-                if let Ok(mut slot) = parts[i].lock() {
-                    *slot = Some(walked);
-                }
-            }
-        };
-        std::thread::scope(|scope| {
-            for _ in 1..threads {
-                scope.spawn(work);
-            }
-            work();
-        });
-        for part in parts {
-            let part = part.into_inner().ok().flatten().ok_or_else(|| {
+                sub.child(options, dir, src_rel, below, states, name)
+                    .map(|()| (sub.hasher.finish(), sub.files, sub.hashed))
+            },
+            || {
                 CopyError::io(
                     "walk",
                     self.src.show(src_rel),
                     std::io::Error::other("a walker thread failed"),
                 )
-            })?;
-            let (digest, files, hashed) = part?;
+            },
+        )?;
+        for (digest, files, hashed) in parts {
             self.field(b"subtree");
             self.field(digest.as_str().as_bytes());
             self.files.extend(files);
