@@ -2,6 +2,7 @@
 //! pulling or pushing one image with progress lines on stderr (stdout is
 //! kept for the digest the command prints).
 
+use super::images::human_size;
 use crate::registry::{
     Format, PullEvent, PushEvent, PushOptions, Registry, RegistryOptions, Uploaded,
 };
@@ -69,7 +70,7 @@ pub(crate) fn pull_image(
             PullEvent::LayerExists(d) => say(quiet, &format!("{}: already here", short(&d.digest))),
             PullEvent::LayerDone(d) => say(
                 quiet,
-                &format!("{}: downloaded ({})", short(&d.digest), size(d.size)),
+                &format!("{}: downloaded ({})", short(&d.digest), human_size(d.size)),
             ),
         },
     )?;
@@ -111,7 +112,7 @@ pub(crate) fn push_image(
             };
             say(
                 quiet,
-                &format!("{}: {what} ({})", short(digest), size(bytes)),
+                &format!("{}: {what} ({})", short(digest), human_size(bytes)),
             );
         },
     )?;
@@ -125,20 +126,4 @@ pub(crate) fn push_image(
         ),
     );
     Ok(pushed)
-}
-
-/// A byte count for people.
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
