@@ -200,25 +200,17 @@ impl Registry {
         let host = self.host().to_string();
         let mut attempt = 0;
         loop {
-            let failure = match self.http.get(self.url("")).send() {
-                Ok(answer) => match self.pinged(answer) {
-                    Some(result) => return result,
-                    None => "the registry is unavailable".to_string(),
-                },
+            let answered = match self.http.get(self.url("")).send() {
+                Ok(answer) => Ok(answer),
                 Err(e) if insecure && (retry::is_tls_failure(&e) || e.is_connect()) => {
                     let plain = format!("http://{host}");
-                    match self.http.get(format!("{plain}/v2/")).send() {
-                        Ok(answer) => {
-                            self.base = plain;
-                            match self.pinged(answer) {
-                                Some(result) => return result,
-                                None => "the registry is unavailable".to_string(),
-                            }
-                        }
-                        Err(e) => retry::describe(&e),
+                    let answer = self.http.get(format!("{plain}/v2/")).send();
+                    if answer.is_ok() {
+                        self.base = plain;
                     }
+                    answer.map_err(|e| retry::describe(&e))
                 }
-                Err(e) => match retry::classify(&e) {
+                Err(e) => Err(match retry::classify(&e) {
                     retry::Failure::Certificate(message) => {
                         return Err(RegistryError::Certificate {
                             host,
@@ -227,7 +219,14 @@ impl Registry {
                         });
                     }
                     retry::Failure::Transient(text) => text,
+                }),
+            };
+            let failure = match answered {
+                Ok(answer) => match self.pinged(answer) {
+                    Some(result) => return result,
+                    None => "the registry is unavailable".to_string(),
                 },
+                Err(text) => text,
             };
             attempt += 1;
             if attempt > self.options.retries.min(3) {
@@ -315,9 +314,8 @@ impl Registry {
                         .get("Retry-After")
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
-                    let status = answer.status();
                     Ok(Attempt::Transient {
-                        message: format!("{status}: {}", error_text(answer)),
+                        message: status_text(answer),
                         retry_after,
                     })
                 }
@@ -440,6 +438,13 @@ fn challenge_of(answer: &Response) -> Option<challenge::Challenge> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(challenge::parse)
+}
+
+/// An answer's status and the registry's explanation, `503 Service
+/// Unavailable: …`, for failures that are retried or reported as they are.
+pub(crate) fn status_text(answer: Response) -> String {
+    let status = answer.status();
+    format!("{status}: {}", error_text(answer))
 }
 
 /// The registry's explanation from an error answer: its error JSON

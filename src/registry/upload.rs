@@ -202,11 +202,7 @@ pub(crate) fn stream(
         Attempt::Answer(answer) if answer.status().as_u16() == 202 => {
             Ok(location_of(registry, &answer)?)
         }
-        Attempt::Answer(answer) => Err(format!(
-            "{}: {}",
-            answer.status(),
-            super::client::error_text(answer)
-        )),
+        Attempt::Answer(answer) => Err(super::client::status_text(answer)),
         Attempt::Transient { message, .. } => Err(message),
     })
 }
@@ -320,11 +316,7 @@ fn monolithic(
         Attempt::Answer(answer) if is_refusal(answer.status().as_u16()) => {
             Ok(Step::Refused(answer))
         }
-        Attempt::Answer(answer) => Ok(Step::Failed(format!(
-            "{}: {}",
-            answer.status(),
-            super::client::error_text(answer)
-        ))),
+        Attempt::Answer(answer) => Ok(Step::Failed(super::client::status_text(answer))),
         Attempt::Transient { message, .. } => Ok(Step::Failed(message)),
     }
 }
@@ -411,11 +403,7 @@ fn send_from(
                 return Ok(Step::Refused(answer));
             }
             Attempt::Answer(answer) => {
-                return Ok(Step::Failed(format!(
-                    "{}: {}",
-                    answer.status(),
-                    super::client::error_text(answer)
-                )));
+                return Ok(Step::Failed(super::client::status_text(answer)));
             }
             Attempt::Transient { message, .. } => return Ok(Step::Failed(message)),
         };
@@ -443,11 +431,7 @@ fn send_from(
             Attempt::Answer(answer) if is_refusal(answer.status().as_u16()) => {
                 Step::Refused(answer)
             }
-            Attempt::Answer(answer) => Step::Failed(format!(
-                "{}: {}",
-                answer.status(),
-                super::client::error_text(answer)
-            )),
+            Attempt::Answer(answer) => Step::Failed(super::client::status_text(answer)),
             Attempt::Transient { message, .. } => Step::Failed(message),
         },
     )

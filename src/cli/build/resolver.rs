@@ -31,25 +31,29 @@ impl ImageResolver for StoreResolver<'_> {
         let parsed = Reference::parse(reference)
             .map_err(|e| format!("invalid image reference {reference:?}: {e}"))?;
         let normalized = parsed.to_string();
+        // `always` asks the registry whatever the store holds.
         let local = match self.pull {
-            PullPolicy::Always => Err(StoreError::ImageNotFound(reference.to_string())),
-            _ => self.store.find_image(reference),
+            PullPolicy::Always => None,
+            PullPolicy::Missing | PullPolicy::Never => match self.store.find_image(reference) {
+                Ok(image) => Some(image),
+                Err(StoreError::ImageNotFound(_)) => None,
+                Err(other) => return Err(format!("cannot read image {normalized}: {other}")),
+            },
         };
         let image = match local {
-            Ok(image) => image,
-            Err(StoreError::ImageNotFound(_)) if self.pull != PullPolicy::Never => {
+            Some(image) => image,
+            None if self.pull == PullPolicy::Never => {
+                return Err(format!(
+                    "image {normalized} is not in the local store and --pull=never forbids pulling it"
+                ));
+            }
+            None => {
                 let manifest = pull_image(self.store, &parsed, platform, self.registry, self.quiet)
                     .map_err(|e| format!("cannot pull {normalized}: {e}"))?;
                 self.store
                     .image(&manifest)
                     .map_err(|e| format!("cannot read image {normalized}: {e}"))?
             }
-            Err(StoreError::ImageNotFound(_)) => {
-                return Err(format!(
-                    "image {normalized} is not in the local store and --pull=never forbids pulling it"
-                ));
-            }
-            Err(other) => return Err(format!("cannot read image {normalized}: {other}")),
         };
         let found = image.config.platform();
         if !found.os.is_empty() && !found.architecture.is_empty() && !platform.matches(&found) {
