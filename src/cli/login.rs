@@ -1,12 +1,13 @@
 //! `kiln login [-u USER] [-p PASS | --password-stdin] REGISTRY` and `kiln
 //! logout REGISTRY`: check credentials against the registry and keep them
 //! where docker keeps them (see `registry::credentials`), or forget them.
+//! What is not given is asked for on the terminal, as `docker login` does.
 
 use super::Outcome;
 use super::registry::RegistryArgs;
 use crate::registry::{Credential, Registry, auth_key, erase_credentials, store_credentials};
 use anyhow::{Context as _, bail};
-use std::io::{Read as _, Write as _};
+use std::io::{IsTerminal as _, Read as _, Write as _};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct LoginArgs {
@@ -49,8 +50,16 @@ fn domain(server: Option<&str>) -> String {
 
 pub(crate) fn login(args: LoginArgs) -> anyhow::Result<Outcome> {
     let domain = domain(args.server.as_deref());
-    let Some(username) = args.username.filter(|u| !u.is_empty()) else {
-        bail!("a username is needed: give -u USER");
+    let terminal = std::io::stdin().is_terminal();
+    let username = match args.username.filter(|u| !u.is_empty()) {
+        Some(username) => username,
+        None if args.password_stdin => {
+            bail!("--password-stdin needs the username: give -u USER")
+        }
+        None if terminal => ask_username()?,
+        None => {
+            bail!("a username is needed: give -u USER (standard input is not a terminal to ask on)")
+        }
     };
     let password = if args.password_stdin {
         let mut input = String::new();
@@ -63,8 +72,12 @@ pub(crate) fn login(args: LoginArgs) -> anyhow::Result<Outcome> {
             "a password given with -p is visible to other users; prefer --password-stdin",
         );
         password
+    } else if terminal {
+        rpassword::prompt_password("Password: ").context("cannot read the password")?
     } else {
-        bail!("a password is needed: give --password-stdin (or -p)");
+        bail!(
+            "a password is needed: give --password-stdin or -p (standard input is not a terminal to ask on)"
+        );
     };
     if password.is_empty() {
         bail!("the password is empty");
@@ -82,6 +95,22 @@ pub(crate) fn login(args: LoginArgs) -> anyhow::Result<Outcome> {
         "login succeeded: credentials for {key} saved in {place}"
     )?;
     Ok(Outcome::Success)
+}
+
+/// Asks for the username on the terminal, as `docker login` does.
+fn ask_username() -> anyhow::Result<String> {
+    let mut stderr = std::io::stderr().lock();
+    write!(stderr, "Username: ")?;
+    stderr.flush()?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the username")?;
+    let username = line.trim().to_string();
+    if username.is_empty() {
+        bail!("the username is empty");
+    }
+    Ok(username)
 }
 
 pub(crate) fn logout(args: LogoutArgs) -> anyhow::Result<Outcome> {

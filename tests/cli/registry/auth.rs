@@ -21,6 +21,14 @@ fn auth_field(user: &str, password: &str) -> String {
     base64::encode(format!("{user}:{password}").as_bytes())
 }
 
+/// Writes USER's credentials for `addr` into the client's config.json,
+/// as `kiln login` would; returns the config.
+fn save_credentials(client: &Client, addr: &str) -> serde_json::Value {
+    let config = serde_json::json!({"auths": {addr: {"auth": auth_field(USER, PASSWORD)}}});
+    client.write_config_json(&config);
+    config
+}
+
 /// The failure says which registry and that it wants credentials.
 fn assert_auth_failure(stderr: &str, registry: &str) {
     assert!(
@@ -114,6 +122,99 @@ fn a_wrong_password_fails_clearly_and_is_never_shown() {
     assert_not_shown(&out, WRONG);
 }
 
+/// Runs `kiln ARGS` in a terminal and types each answer once its prompt
+/// shows; returns whether kiln succeeded and what the terminal showed.
+fn in_terminal(client: &Client, args: &str, answers: &[(&str, &str)]) -> (bool, String) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::{Arc, Mutex};
+    let mut child = client
+        .command_in_terminal(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let mut screen = child.stdout.take().unwrap();
+    let reader = {
+        let shown = Arc::clone(&shown);
+        std::thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = screen.read(&mut buf) {
+                shown.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let mut keyboard = child.stdin.take().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = 0;
+    for (prompt, answer) in answers {
+        loop {
+            let now = text(&shown.lock().unwrap());
+            if let Some(at) = now[seen..].find(prompt) {
+                seen += at + prompt.len();
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {prompt:?} prompt: {now}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The prompt is written before echo is turned off for a password.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        keyboard
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+    }
+    let status = child.wait().unwrap();
+    drop(keyboard);
+    reader.join().unwrap();
+    let shown = text(&shown.lock().unwrap()).replace('\r', "");
+    (status.success(), shown)
+}
+
+#[test]
+fn login_asks_for_the_username_and_password_on_a_terminal_only() {
+    if !ready("registry login prompt test") || !std::path::Path::new("/usr/bin/script").exists() {
+        return;
+    }
+    let registry = Registry::basic(USER, PASSWORD);
+    let addr = registry.addr();
+    let client = Client::with_busybox();
+
+    // Without a terminal there is nobody to ask.
+    let out = client.kiln(&["login", addr]);
+    assert!(failed(&out, "login without -u").contains("-u USER"));
+    let out = client.kiln_with_stdin(&["login", "--password-stdin", addr], b"x\n");
+    assert!(failed(&out, "login --password-stdin without -u").contains("-u USER"));
+    let out = client.kiln(&["login", "-u", USER, addr]);
+    assert!(failed(&out, "login without a password").contains("--password-stdin"));
+
+    let answers = [("Username: ", USER), ("Password: ", PASSWORD)];
+    let (ok, shown) = in_terminal(&client, &format!("login {addr}"), &answers);
+    assert!(ok, "login on a terminal: {shown}");
+    assert!(shown.contains("login succeeded"), "{shown}");
+    assert!(
+        !shown.contains(PASSWORD),
+        "the password was echoed: {shown}"
+    );
+    let config = client.config_json();
+    assert_eq!(
+        config["auths"][addr]["auth"],
+        auth_field(USER, PASSWORD).as_str(),
+        "{config:#}"
+    );
+
+    // With -u only the password is asked for; a wrong one saves nothing.
+    client.ok(&["logout", addr]);
+    let answers = [("Password: ", WRONG)];
+    let (ok, shown) = in_terminal(&client, &format!("login -u {USER} {addr}"), &answers);
+    assert!(!ok, "login with a wrong password succeeded: {shown}");
+    assert!(!shown.contains("Username: "), "{shown}");
+    assert_auth_failure(&shown, addr);
+    assert!(client.config_json()["auths"].get(addr).is_none());
+}
+
 #[test]
 fn credentials_come_from_a_docker_credential_helper() {
     if !ready("registry credential helper test") {
@@ -167,8 +268,7 @@ fn token_auth_push_and_pull_with_cached_tokens() {
     let proxy = FaultProxy::start(registry.addr());
     let addr = proxy.addr();
     let client = Client::with_busybox();
-    let config = serde_json::json!({"auths": {addr: {"auth": auth_field(USER, PASSWORD)}}});
-    client.write_config_json(&config);
+    let config = save_credentials(&client, addr);
 
     let reference = format!("{addr}/test/app:1");
     let digest = client.push(&[BUSYBOX, &reference]);
@@ -212,8 +312,7 @@ fn token_auth_fetches_a_new_token_when_the_last_one_expires() {
     let registry = Registry::token_lasting(USER, PASSWORD, 2);
     let client = Client::with_busybox();
     let addr = registry.addr();
-    let config = serde_json::json!({"auths": {addr: {"auth": auth_field(USER, PASSWORD)}}});
-    client.write_config_json(&config);
+    let config = save_credentials(&client, addr);
     let reference = format!("{addr}/test/brief:1");
     let digest = client.push(&[BUSYBOX, &reference]);
     let requests = registry.token_requests();
@@ -232,6 +331,39 @@ fn token_auth_fetches_a_new_token_when_the_last_one_expires() {
 
 /// Whether `scope` is `repository:NAME:ACTIONS` with at least `actions`,
 /// in any order.
+#[test]
+fn token_auth_fetches_a_new_token_when_the_registry_refuses_one_still_valid() {
+    if !ready("registry token auth test") {
+        return;
+    }
+    let registry = Registry::token_stale(USER, PASSWORD, 1);
+    let client = Client::with_busybox();
+    let addr = registry.addr();
+    save_credentials(&client, addr);
+    let reference = format!("{addr}/test/stale:1");
+    let digest = client.push(&[BUSYBOX, &reference]);
+    let requests = registry.token_requests();
+    // One token serves a whole push (see above): the stale one, refused,
+    // and its replacement.
+    assert!(
+        registry.log().contains("invalid token"),
+        "the registry never refused the stale token"
+    );
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let creds = format!("--creds={USER}:{PASSWORD}");
+    let inspect = skopeo_inspect(&reference, &["--tls-verify=false", &creds]);
+    assert_eq!(inspect["Digest"], digest.as_str());
+
+    // A registry that refuses every token: a clear failure, not a loop.
+    let registry = Registry::token_stale(USER, PASSWORD, u64::MAX);
+    let addr = registry.addr();
+    save_credentials(&client, addr);
+    let out = client.kiln(&["push", BUSYBOX, &format!("{addr}/test/stale:1")]);
+    assert_auth_failure(&failed(&out, "push with refused tokens"), addr);
+    let requests = registry.token_requests();
+    assert!(requests.len() <= 4, "{} token requests", requests.len());
+}
+
 fn grants(scope: &str, name: &str, actions: &[&str]) -> bool {
     let Some(rest) = scope.strip_prefix(&format!("repository:{name}:")) else {
         return false;

@@ -92,6 +92,16 @@ impl Registry {
 
     /// As [`Registry::token`], with tokens that last `lifetime` seconds.
     pub(super) fn token_lasting(user: &str, password: &str, lifetime: u64) -> Registry {
+        Registry::token_with(user, password, lifetime, 0)
+    }
+
+    /// As [`Registry::token`], where the first `stale` tokens are already
+    /// expired when issued though the token server says they last.
+    pub(super) fn token_stale(user: &str, password: &str, stale: u64) -> Registry {
+        Registry::token_with(user, password, 300, stale)
+    }
+
+    fn token_with(user: &str, password: &str, lifetime: u64, stale: u64) -> Registry {
         let mut setup = Setup::new("127.0.0.1".into());
         let pki = setup.subdir("token-pki");
         // The registry checks that the certificate in the token's x5c
@@ -106,6 +116,7 @@ impl Registry {
             key: signer.key,
             x5c: vec![base64::encode(&super::pki::der(&signer.cert))],
             lifetime,
+            stale: stale.into(),
         });
         setup.auth = format!(
             "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",

@@ -130,11 +130,24 @@ impl Client {
 
     /// `kiln --root STORE ARGS` with this client's environment.
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(KILN);
-        cmd.arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .env("NO_COLOR", "1")
+        let mut cmd = self.environment(KILN);
+        cmd.arg("--root").arg(&self.root).args(args);
+        cmd
+    }
+
+    /// `kiln --root STORE ARGS` in a real terminal: under script(1), whose
+    /// standard input and output are the terminal's keyboard and screen.
+    fn command_in_terminal(&self, args: &str) -> Command {
+        let line = format!("{KILN} --root {} {args}", self.root.display());
+        let mut cmd = self.environment("/usr/bin/script");
+        cmd.args(["-qec", &line, "/dev/null"]);
+        cmd
+    }
+
+    /// `program` with this client's environment.
+    fn environment(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("NO_COLOR", "1")
             .env("DOCKER_CONFIG", &self.docker_config)
             .env("KILN_CERTS_D", &self.certs_d)
             .stdin(Stdio::null());

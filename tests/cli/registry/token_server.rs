@@ -41,6 +41,11 @@ pub(super) struct Issuer {
     pub x5c: Vec<String>,
     /// Lifetime of a token, in seconds (`expires_in` and the JWT's `exp`).
     pub lifetime: u64,
+    /// How many of the first tokens are issued already expired (the JWT's
+    /// `exp` long past, beyond the registry's minute of leeway) while
+    /// `expires_in` still promises `lifetime`: a token the client believes
+    /// valid and the registry refuses.
+    pub stale: AtomicU64,
 }
 
 /// One request the server answered.
@@ -226,13 +231,19 @@ impl Issuer {
     /// A signed JWT for `user` (`None`: anonymous) granting `scopes`.
     fn token(&self, user: Option<&str>, scopes: &[String]) -> io::Result<String> {
         static JTI: AtomicU64 = AtomicU64::new(0);
-        let now = now();
+        let stale = self
+            .stale
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        // Issued ten minutes ago, for five.
+        let now = if stale { now() - 600 } else { now() };
+        let lifetime = if stale { 300 } else { self.lifetime };
         let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5c": self.x5c});
         let claims = serde_json::json!({
             "iss": self.issuer,
             "sub": user.unwrap_or(""),
             "aud": self.service,
-            "exp": now + self.lifetime,
+            "exp": now + lifetime,
             // A little slack for clocks; the registry allows a minute too.
             "nbf": now - 10,
             "iat": now,
