@@ -18,7 +18,7 @@ use crate::error::{IoContext as _, StoreError};
 use crate::fsutil::write_atomic;
 use crate::layout::Store;
 use kiln_oci::Digest;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Where stat caches live, below the store root.
@@ -44,13 +44,15 @@ pub struct FileStamp {
 pub struct StatCache {
     file: PathBuf,
     context: String,
-    entries: HashMap<String, (FileStamp, Digest)>,
+    /// The file as read: its entries, sorted by path, are looked up where
+    /// they lie, so loading a large context's cache allocates nothing per
+    /// entry.
+    loaded: Loaded,
     /// The cache file's mtime when loaded: entries stamped at or after it
     /// are racy.
     written_ns: Option<i128>,
-    /// Paths hashed since loading.
-    fresh: HashSet<String>,
-    dirty: bool,
+    /// Paths hashed since loading; they take precedence over `loaded`.
+    fresh: HashMap<String, (FileStamp, Digest)>,
 }
 
 impl Store {
@@ -64,29 +66,28 @@ impl Store {
         let mut cache = StatCache {
             file,
             context,
-            entries: HashMap::new(),
+            loaded: Loaded::default(),
             written_ns: None,
-            fresh: HashSet::new(),
-            dirty: false,
+            fresh: HashMap::new(),
         };
         let loaded = std::fs::read(&cache.file)
             .ok()
-            .and_then(|bytes| decode(&bytes))
+            .and_then(Loaded::index)
             .filter(|(context, _)| context == &cache.context);
         let written = std::fs::metadata(&cache.file)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-        if let (Some((_, entries)), Some(written)) = (loaded, written) {
+        if let (Some((_, loaded)), Some(written)) = (loaded, written) {
             cache.written_ns = Some(written.as_nanos() as i128);
-            cache.entries = entries;
+            cache.loaded = loaded;
         }
         cache
     }
 
     /// Writes `cache` back if anything was added to it.
     pub fn save_stat_cache(&self, cache: &mut StatCache) -> Result<(), StoreError> {
-        if !cache.dirty {
+        if cache.fresh.is_empty() {
             return Ok(());
         }
         let dir = self.root().join(STAT_DIR);
@@ -94,16 +95,25 @@ impl Store {
         // An entry that was racy when loaded and was not hashed again
         // would look settled against the new file's mtime: drop it (git
         // "smudges" such entries for the same reason).
-        let mut entries: Vec<(&String, &(FileStamp, Digest))> = cache
-            .entries
-            .iter()
-            .filter(|(path, (stamp, _))| cache.fresh.contains(*path) || cache.settled(stamp))
+        let mut entries: Vec<(&str, FileStamp, &str)> = cache
+            .loaded
+            .entries()
+            .filter(|(path, stamp, _)| !cache.fresh.contains_key(*path) && cache.settled(stamp))
+            .chain(
+                cache
+                    .fresh
+                    .iter()
+                    .map(|(path, (stamp, digest))| (path.as_str(), *stamp, digest.as_str())),
+            )
             .collect();
-        entries.sort_by(|a, b| a.0.cmp(b.0));
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let bytes = encode(&cache.context, &entries);
         write_atomic(&self.root().join("tmp"), &cache.file, &bytes)
             .at("cannot write", &cache.file)?;
-        cache.dirty = false;
+        // What was written is now what a new load would see.
+        let (_, loaded) = Loaded::index(bytes).expect("an encoded stat cache indexes");
+        cache.loaded = loaded;
+        cache.fresh.clear();
         Ok(())
     }
 }
@@ -112,8 +122,13 @@ impl StatCache {
     /// The digest recorded for `path` (relative to the context) if the
     /// file still has exactly `stamp` and the entry is not racy.
     pub fn lookup(&self, path: &str, stamp: &FileStamp) -> Option<Digest> {
-        let (known, digest) = self.entries.get(path)?;
-        (known == stamp && self.settled(stamp)).then(|| digest.clone())
+        if let Some((known, digest)) = self.fresh.get(path) {
+            return (known == stamp && self.settled(stamp)).then(|| digest.clone());
+        }
+        let (known, digest) = self.loaded.get(path)?;
+        (known == *stamp && self.settled(stamp))
+            .then(|| digest.parse().ok())
+            .flatten()
     }
 
     /// Whether a file with `stamp` last changed strictly before the cache
@@ -125,19 +140,22 @@ impl StatCache {
 
     /// Records the digest of `path` as hashed while it had `stamp`.
     pub fn insert(&mut self, path: &str, stamp: FileStamp, digest: Digest) {
-        self.entries.insert(path.to_string(), (stamp, digest));
-        self.fresh.insert(path.to_string());
-        self.dirty = true;
+        self.fresh.insert(path.to_string(), (stamp, digest));
     }
 
     /// How many files it knows.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        let fresh_only = self
+            .fresh
+            .keys()
+            .filter(|path| self.loaded.get(path).is_none())
+            .count();
+        self.loaded.offsets.len() + fresh_only
     }
 
     /// Whether it knows none.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }
 
@@ -146,22 +164,23 @@ impl StatCache {
 const MAGIC: &[u8] = b"kiln-stat-v1\0";
 
 /// The compact binary layout: a no-op rebuild of a large context loads
-/// this whole file, so it must parse in a few milliseconds. After the
-/// magic: the context path, the entry count, then per entry its path,
-/// size, mtime, ctime, inode, mode (little-endian) and the digest's hex.
-fn encode(context: &str, entries: &[(&String, &(FileStamp, Digest))]) -> Vec<u8> {
+/// this whole file, so it must load in a few milliseconds. After the
+/// magic: the context path, the entry count, then per entry, in byte
+/// order of the paths, its path, size, mtime, ctime, inode, mode
+/// (little-endian) and the digest's text.
+fn encode(context: &str, entries: &[(&str, FileStamp, &str)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + entries.len() * 128);
     out.extend_from_slice(MAGIC);
     put_bytes(&mut out, context.as_bytes());
     out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-    for (path, (stamp, digest)) in entries {
+    for (path, stamp, digest) in entries {
         put_bytes(&mut out, path.as_bytes());
         out.extend_from_slice(&stamp.size.to_le_bytes());
         out.extend_from_slice(&stamp.mtime_ns.to_le_bytes());
         out.extend_from_slice(&stamp.ctime_ns.to_le_bytes());
         out.extend_from_slice(&stamp.ino.to_le_bytes());
         out.extend_from_slice(&stamp.mode.to_le_bytes());
-        put_bytes(&mut out, digest.as_str().as_bytes());
+        put_bytes(&mut out, digest.as_bytes());
     }
     out
 }
@@ -171,45 +190,94 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-type Entries = HashMap<String, (FileStamp, Digest)>;
+/// A cache file's bytes and where each entry starts.
+#[derive(Debug, Default)]
+struct Loaded {
+    bytes: Vec<u8>,
+    offsets: Vec<usize>,
+}
 
-/// The inverse of [`encode`]; `None` for anything malformed.
-fn decode(bytes: &[u8]) -> Option<(String, Entries)> {
-    let mut r = Reader(bytes.strip_prefix(MAGIC)?);
-    let context = r.text()?;
-    let count = usize::try_from(u64::from_le_bytes(r.array()?)).ok()?;
-    let mut entries = HashMap::with_capacity(count.min(1 << 20));
-    for _ in 0..count {
-        let path = r.text()?;
-        let stamp = FileStamp {
-            size: u64::from_le_bytes(r.array()?),
-            mtime_ns: i128::from_le_bytes(r.array()?),
-            ctime_ns: i128::from_le_bytes(r.array()?),
-            ino: u64::from_le_bytes(r.array()?),
-            mode: u32::from_le_bytes(r.array()?),
-        };
-        let digest = r.text()?.parse().ok()?;
-        entries.insert(path, (stamp, digest));
+impl Loaded {
+    /// Checks the layout of `bytes` and notes where each entry starts;
+    /// `None` for anything malformed, including paths out of order or not
+    /// UTF-8 (the lookup's binary search relies on both).
+    fn index(bytes: Vec<u8>) -> Option<(String, Loaded)> {
+        let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+        let context = String::from_utf8(r.bytes()?.to_vec()).ok()?;
+        let count = usize::try_from(u64::from_le_bytes(r.array()?)).ok()?;
+        let mut offsets = Vec::with_capacity(count.min(1 << 20));
+        let mut last: Option<&[u8]> = None;
+        for _ in 0..count {
+            offsets.push(bytes.len() - r.0.len());
+            let (path, _, digest) = r.entry()?;
+            std::str::from_utf8(path).ok()?;
+            std::str::from_utf8(digest).ok()?;
+            if last.is_some_and(|last| last >= path) {
+                return None;
+            }
+            last = Some(path);
+        }
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some((context, Loaded { bytes, offsets }))
     }
-    r.0.is_empty().then_some((context, entries))
+
+    /// The entry at `offset`, known to be well formed.
+    fn at(&self, offset: usize) -> (&str, FileStamp, &str) {
+        let (path, stamp, digest) = Reader(&self.bytes[offset..])
+            .entry()
+            .expect("indexed entries are well formed");
+        let text = |b| std::str::from_utf8(b).expect("indexed entries are UTF-8");
+        (text(path), stamp, text(digest))
+    }
+
+    /// The stamp and digest text recorded for `path`.
+    fn get(&self, path: &str) -> Option<(FileStamp, &str)> {
+        // Only the paths are read while searching.
+        let path_at = |offset: usize| Reader(&self.bytes[offset..]).bytes();
+        let found = self
+            .offsets
+            .binary_search_by(|&offset| path_at(offset).unwrap_or_default().cmp(path.as_bytes()))
+            .ok()?;
+        let (_, stamp, digest) = self.at(self.offsets[found]);
+        Some((stamp, digest))
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&str, FileStamp, &str)> {
+        self.offsets.iter().map(|&offset| self.at(offset))
+    }
 }
 
 struct Reader<'a>(&'a [u8]);
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         let (head, rest) = self.0.split_first_chunk::<N>()?;
         self.0 = rest;
         Some(*head)
     }
 
-    fn text(&mut self) -> Option<String> {
+    fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = u32::from_le_bytes(self.array()?) as usize;
         if self.0.len() < len {
             return None;
         }
         let (head, rest) = self.0.split_at(len);
         self.0 = rest;
-        String::from_utf8(head.to_vec()).ok()
+        Some(head)
+    }
+
+    /// One entry: its path, stamp and digest text.
+    fn entry(&mut self) -> Option<(&'a [u8], FileStamp, &'a [u8])> {
+        let path = self.bytes()?;
+        let stamp = FileStamp {
+            size: u64::from_le_bytes(self.array()?),
+            mtime_ns: i128::from_le_bytes(self.array()?),
+            ctime_ns: i128::from_le_bytes(self.array()?),
+            ino: u64::from_le_bytes(self.array()?),
+            mode: u32::from_le_bytes(self.array()?),
+        };
+        Some((path, stamp, self.bytes()?))
     }
 }

@@ -57,6 +57,43 @@ fn a_saved_entry_is_trusted_only_for_the_same_stamp() {
 }
 
 #[test]
+fn entries_are_found_among_many_across_saves_and_replaced_by_new_hashes() {
+    let (_dir, store) = store();
+    let context = std::path::Path::new("/many");
+    let old = ns(SystemTime::now() - Duration::from_secs(60));
+    // Names that sort around one another byte-wise ('.' < '/' < 'b').
+    let mut paths: Vec<String> = ["a", "a.b", "a/b", "ab", "a/b/c", "é", "Z"]
+        .map(String::from)
+        .to_vec();
+    paths.extend((0..500).map(|i| format!("d{}/f{i}", i % 7)));
+    let mut cache = store.stat_cache(context);
+    for path in &paths[..300] {
+        cache.insert(path, stamp(old), Digest::of(path.as_bytes()));
+    }
+    store.save_stat_cache(&mut cache).unwrap();
+    let mut cache = store.stat_cache(context);
+    for path in &paths[300..] {
+        cache.insert(path, stamp(old), Digest::of(path.as_bytes()));
+    }
+    // A new hash of a saved path wins over the saved one.
+    cache.insert("a/b", stamp(old), Digest::of(b"new"));
+    store.save_stat_cache(&mut cache).unwrap();
+    let cache = store.stat_cache(context);
+    assert_eq!(cache.len(), paths.len());
+    for path in &paths {
+        let expected = if path == "a/b" {
+            Digest::of(b"new")
+        } else {
+            Digest::of(path.as_bytes())
+        };
+        assert_eq!(cache.lookup(path, &stamp(old)), Some(expected), "{path}");
+    }
+    for missing in ["", "a/", "a/b/c/d", "d1", "d0/f99999", "zz"] {
+        assert!(cache.lookup(missing, &stamp(old)).is_none(), "{missing}");
+    }
+}
+
+#[test]
 fn a_racy_entry_is_hashed_again_and_then_dropped() {
     let (_dir, store) = store();
     let context = std::path::Path::new("/ctx");

@@ -63,6 +63,11 @@ impl Digest {
         &self.text
     }
 
+    /// The whole `algorithm:encoded` text, taken without a copy.
+    pub fn into_string(self) -> String {
+        self.text
+    }
+
     /// The path of this blob inside an OCI layout: `blobs/<alg>/<encoded>`.
     pub fn blob_path(&self) -> String {
         format!("blobs/{}/{}", self.algorithm(), self.encoded())
