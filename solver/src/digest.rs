@@ -15,8 +15,8 @@
 use crate::encode::Encoder;
 use crate::graph::Graph;
 use crate::op::{
-    CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, IdOrName, ImageSource, LocalSource,
-    Mode, NetworkMode, Op, Owner,
+    CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, HttpSource, IdOrName, ImageSource,
+    LocalSource, Mode, NetworkMode, Op, Owner,
 };
 use kiln_oci::Digest;
 
@@ -81,6 +81,12 @@ pub(crate) fn encode_op(e: &mut Encoder, op: &Op) {
             e.tag(4);
             let FileOp { actions } = file;
             e.list(actions, encode_file_action);
+        }
+        Op::Http(http) => {
+            e.tag(5);
+            let HttpSource { url, filename } = http;
+            e.str(url);
+            e.str(filename);
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum Op {
     /// Files from a local directory the build was handed (the context).
     /// No inputs.
     Local(LocalSource),
+    /// One file fetched over HTTP(S) (`ADD URL`). No inputs.
+    Http(HttpSource),
     /// A process run over input 0's root file system; its changes are the
     /// output. Other inputs are referenced by its mounts.
     Exec(Exec),
@@ -47,6 +49,18 @@ pub struct LocalSource {
     pub include: Vec<String>,
     /// Paths matching these are invisible (the `.dockerignore` patterns).
     pub exclude: Vec<String>,
+}
+
+/// A file fetched from a URL: its output holds the one file, `filename`,
+/// owned by root with mode 0600 (BuildKit's HTTP source). The vertex names
+/// the URL, not the content: the fetch runs on every build, and what
+/// depends on it is keyed by the content fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSource {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// The file's name in the output.
+    pub filename: String,
 }
 
 /// A process in a sandbox (`RUN`).

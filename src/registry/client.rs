@@ -48,6 +48,17 @@ fn client_builder(no_proxy: bool) -> reqwest::blocking::ClientBuilder {
     }
 }
 
+/// Installs the crypto provider rustls needs, once per process; every
+/// TLS client kiln builds calls this first.
+pub(crate) fn install_crypto_provider() {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        // ring's needs no C toolchain beyond what `cc` builds. Err only
+        // means a provider is set already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// The outcome of one request.
 pub(crate) enum Attempt {
     /// An answer that is neither a 401 nor worth retrying.
@@ -82,12 +93,7 @@ impl Registry {
         options: &RegistryOptions,
         credential: Option<credentials::Credential>,
     ) -> Result<Registry, RegistryError> {
-        static PROVIDER: Once = Once::new();
-        PROVIDER.call_once(|| {
-            // rustls needs one process-wide crypto provider; ring's needs no
-            // C toolchain beyond what `cc` builds. Err only means one is set.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
+        install_crypto_provider();
         let host = endpoint::api_host(domain).to_string();
         let loopback = endpoint::loopback(&host);
         let insecure = !options.tls_verify || loopback.is_some();

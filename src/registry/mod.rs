@@ -31,10 +31,12 @@ mod retry;
 mod upload;
 
 pub use client::Registry;
+pub(crate) use client::install_crypto_provider;
 pub use credentials::{Credential, erase as erase_credentials, store as store_credentials};
 pub use endpoint::auth_key;
 pub use error::RegistryError;
 pub use options::RegistryOptions;
 pub use pull::{PullEvent, pull};
 pub use push::{Format, PushEvent, PushOptions, push};
+pub(crate) use retry::describe as describe_http_error;
 pub use upload::Uploaded;

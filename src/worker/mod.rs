@@ -12,6 +12,7 @@ mod context_view;
 pub(crate) mod copy;
 mod exec;
 mod file;
+mod http;
 mod layers;
 mod secrets;
 mod sources;
@@ -58,6 +59,10 @@ pub(crate) enum WorkerError {
     /// COPY/ADD failed.
     #[error(transparent)]
     Copy(#[from] copy::CopyError),
+    /// `ADD URL` could not fetch the URL (the step, which the error is
+    /// reported with, is named by the URL).
+    #[error("cannot fetch the URL: {0}")]
+    Fetch(String),
     /// A secret is missing or unreadable.
     #[error("{0}")]
     Secret(String),
@@ -152,6 +157,7 @@ impl kiln_solver::Worker for Worker {
                 self.image(image)?
             }
             Op::Local(local) => self.local(local)?,
+            Op::Http(http) => self.http(http)?,
             Op::Exec(_) | Op::File(_) => return self.cached(job),
         };
         Ok(Solved::Done(output))

@@ -12,7 +12,7 @@ use crate::ast::{Instruction, Word};
 use crate::diagnostic::Diagnostic;
 use crate::instructions::{Chmod, Copy};
 use kiln_shell::Lexer;
-use kiln_solver::{FileAction, FileOp, IdOrName, Mode, Op, Owner, Vertex};
+use kiln_solver::{FileAction, FileOp, HttpSource, IdOrName, Mode, Op, Owner, Vertex};
 
 impl Builder<'_> {
     pub(crate) fn copy(
@@ -29,6 +29,11 @@ impl Builder<'_> {
         let dest = path::copy_dest(stage.workdir(), &dest_text);
 
         let mut sources = Vec::new();
+        // Fetched, in order, after the local sources (BuildKit copies each
+        // source in turn; kiln copies the local ones in one action first,
+        // which only differs when a URL's file and a local source land on
+        // the same path).
+        let mut urls = Vec::new();
         let mut heredocs = Vec::new();
         for word in &copy.sources {
             if let Some(heredoc) = copy
@@ -43,17 +48,25 @@ impl Builder<'_> {
             if source.is_empty() {
                 continue;
             }
+            if is_http(&source) {
+                if !is_add {
+                    return Err(Diagnostic::error(
+                        word.span,
+                        format!("source can't be a URL for COPY: {source}"),
+                    ));
+                }
+                urls.push(source);
+                continue;
+            }
             if is_add && is_remote(&source) {
                 return Err(Diagnostic::error(
                     word.span,
-                    format!(
-                        "ADD from a URL or git repository is not supported by kiln yet: {source}"
-                    ),
+                    format!("ADD from a git repository is not supported by kiln yet: {source}"),
                 ));
             }
             sources.push(source);
         }
-        if sources.len() + heredocs.len() > 1 && !dest.ends_with('/') {
+        if sources.len() + urls.len() + heredocs.len() > 1 && !dest.ends_with('/') {
             return Err(Diagnostic::error(
                 copy.dest.span,
                 format!(
@@ -133,6 +146,36 @@ impl Builder<'_> {
                 parents: copy.parents,
             }));
         }
+        for url in &urls {
+            // BuildKit's dispatchCopy: the file is named after the URL's
+            // last path element and copied like a single named file.
+            let filename = url_filename(url);
+            inputs.push(self.graph.add(Vertex {
+                op: Op::Http(HttpSource {
+                    url: url.clone(),
+                    filename: filename.clone(),
+                }),
+                inputs: Vec::new(),
+                name: url.clone(),
+                line: Some(instruction.span.line),
+            }));
+            actions.push(FileAction::Copy(kiln_solver::Copy {
+                input: inputs.len() - 1,
+                sources: vec![filename],
+                dest: dest.clone(),
+                owner: owner.clone(),
+                mode: mode.clone(),
+                allow_wildcard: false,
+                allow_empty_wildcard: false,
+                follow_symlinks: true,
+                dir_contents_only: true,
+                create_dest_path: true,
+                // Fetched archives stay archives.
+                unpack_archives: false,
+                exclude: Vec::new(),
+                parents: false,
+            }));
+        }
         for heredoc in &heredocs {
             let mut data = heredoc.chomped_content();
             if heredoc.expand {
@@ -159,6 +202,7 @@ impl Builder<'_> {
             });
         }
         let mut shown: Vec<String> = sources.clone();
+        shown.extend(urls.iter().cloned());
         shown.extend(heredocs.iter().map(|h| format!("<<{}", h.name)));
         let from_text = copy
             .from
@@ -181,6 +225,47 @@ impl Builder<'_> {
         });
         Ok(())
     }
+}
+
+/// Whether a source is an HTTP(S) URL, fetched by ADD.
+fn is_http(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+/// The name BuildKit gives a fetched file: the last element of the URL's
+/// (unescaped) path as Go's `path.Base` finds it, or `__unnamed__` when
+/// there is none or the URL does not parse.
+fn url_filename(url: &str) -> String {
+    const UNNAMED: &str = "__unnamed__";
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let path = rest.find('/').map_or("", |at| &rest[at..]);
+    let Some(path) = unescape(path) else {
+        return UNNAMED.to_string();
+    };
+    match path.trim_end_matches('/').rsplit('/').next() {
+        Some(base) if !base.is_empty() && base != "." => base.to_string(),
+        _ => UNNAMED.to_string(),
+    }
+}
+
+/// Percent-decoding as Go's `url.PathUnescape`; `None` for a malformed
+/// escape.
+fn unescape(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Whether an ADD source is fetched rather than read from the context.
@@ -217,4 +302,27 @@ pub(crate) fn parse_owner(text: &str) -> Owner {
 /// The owner for things created as the stage's USER (none for root).
 pub(crate) fn owner_of_user(user: &str) -> Option<Owner> {
     (!user.is_empty() && user != "root" && user != "0").then(|| parse_owner(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_filename;
+
+    #[test]
+    fn fetched_files_are_named_as_buildkit_names_them() {
+        for (url, name) in [
+            ("https://example.com/a/b.tar.gz", "b.tar.gz"),
+            ("https://example.com/a/dir/", "dir"),
+            ("https://example.com/a%20b", "a b"),
+            ("https://example.com/x%2Fy", "y"),
+            ("https://example.com/f?name=other#frag", "f"),
+            ("https://example.com", "__unnamed__"),
+            ("https://example.com/", "__unnamed__"),
+            ("https://example.com/.", "__unnamed__"),
+            ("https://example.com/bad%zz", "__unnamed__"),
+            ("http://user:pw@host:8080/p/q", "q"),
+        ] {
+            assert_eq!(url_filename(url), name, "{url}");
+        }
+    }
 }

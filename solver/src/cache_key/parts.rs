@@ -7,7 +7,8 @@
 //! so a new field cannot be forgotten here either.
 
 use crate::op::{
-    Copy, Exec, ExecMount, FileAction, FileOp, ImageSource, LocalSource, NetworkMode, Op,
+    Copy, Exec, ExecMount, FileAction, FileOp, HttpSource, ImageSource, LocalSource, NetworkMode,
+    Op,
 };
 use kiln_oci::Digest;
 use std::collections::BTreeMap;
@@ -37,6 +38,10 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<String, String> {
             put("local".into(), name.clone());
             put("include".into(), include.join(" "));
             put("exclude".into(), exclude.join(" "));
+        }
+        Op::Http(HttpSource { url, filename }) => {
+            put("url".into(), url.clone());
+            put("filename".into(), filename.clone());
         }
         Op::Exec(Exec {
             args,

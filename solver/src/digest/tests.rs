@@ -197,8 +197,43 @@ fn each_op_kind_differs() {
             }),
         ),
         ("file", Op::File(FileOp { actions: vec![] })),
+        (
+            "http",
+            Op::Http(HttpSource {
+                url: String::new(),
+                filename: String::new(),
+            }),
+        ),
     ];
     assert_all_distinct(Op::Scratch, ops);
+}
+
+#[test]
+fn every_http_field_counts() {
+    let base = HttpSource {
+        url: "https://example.com/a.txt".into(),
+        filename: "a.txt".into(),
+    };
+    let HttpSource {
+        url: _,
+        filename: _,
+    } = &base;
+    let op = |change: fn(&mut HttpSource)| Op::Http(with(&base, change));
+    assert_all_distinct(
+        Op::Http(base.clone()),
+        vec![
+            ("url", op(|h| h.url.push('x'))),
+            ("filename", op(|h| h.filename = "b.txt".into())),
+            // The same text, split differently between the fields.
+            (
+                "boundary",
+                op(|h| {
+                    h.url.push_str("a.txt");
+                    h.filename.clear();
+                }),
+            ),
+        ],
+    );
 }
 
 #[test]
