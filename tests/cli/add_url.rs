@@ -99,6 +99,7 @@ fn tarball() -> Vec<u8> {
 
 #[test]
 fn add_url_names_the_file_after_the_url_and_keeps_it_private_and_packed() {
+    let bundle = tarball();
     let server = FileServer::start(HashMap::from([
         (
             "/files/hello.txt".to_string(),
@@ -108,7 +109,7 @@ fn add_url_names_the_file_after_the_url_and_keeps_it_private_and_packed() {
             ),
         ),
         ("/files/a%20b.txt".to_string(), (b"spaced\n".to_vec(), None)),
-        ("/bundle.tar.gz".to_string(), (tarball(), None)),
+        ("/bundle.tar.gz".to_string(), (bundle.clone(), None)),
         ("/dir/".to_string(), (b"index\n".to_vec(), None)),
     ]));
     let base = &server.base;
@@ -145,7 +146,7 @@ fn add_url_names_the_file_after_the_url_and_keeps_it_private_and_packed() {
          many/dir 600 0:0 6\n\
          packed/bundle.tar.gz 600 7:8 "
             .to_string()
-            + &tarball().len().to_string()
+            + &bundle.len().to_string()
             + "\n\
          mode/hello.txt 755 0:0 10\n\
          mixed/hello.txt 600 0:0 10\n\
