@@ -110,10 +110,12 @@ impl Store {
         let bytes = encode(&cache.context, &entries);
         write_atomic(&self.root().join("tmp"), &cache.file, &bytes)
             .at("cannot write", &cache.file)?;
-        // What was written is now what a new load would see.
-        let (_, loaded) = Loaded::index(bytes).expect("an encoded stat cache indexes");
-        cache.loaded = loaded;
-        cache.fresh.clear();
+        // What was written is now what a new load would see (it always
+        // indexes: the paths are unique, sorted and UTF-8).
+        if let Some((_, loaded)) = Loaded::index(bytes) {
+            cache.loaded = loaded;
+            cache.fresh.clear();
+        }
         Ok(())
     }
 }
