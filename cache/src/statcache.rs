@@ -53,6 +53,8 @@ pub struct StatCache {
     written_ns: Option<i128>,
     /// Paths hashed since loading; they take precedence over `loaded`.
     fresh: HashMap<String, (FileStamp, Digest)>,
+    /// Whether `fresh` has entries not saved yet.
+    dirty: bool,
 }
 
 impl Store {
@@ -69,6 +71,7 @@ impl Store {
             loaded: Loaded::default(),
             written_ns: None,
             fresh: HashMap::new(),
+            dirty: false,
         };
         let loaded = std::fs::read(&cache.file)
             .ok()
@@ -87,7 +90,7 @@ impl Store {
 
     /// Writes `cache` back if anything was added to it.
     pub fn save_stat_cache(&self, cache: &mut StatCache) -> Result<(), StoreError> {
-        if cache.fresh.is_empty() {
+        if !cache.dirty {
             return Ok(());
         }
         let dir = self.root().join(STAT_DIR);
@@ -110,12 +113,7 @@ impl Store {
         let bytes = encode(&cache.context, &entries);
         write_atomic(&self.root().join("tmp"), &cache.file, &bytes)
             .at("cannot write", &cache.file)?;
-        // What was written is now what a new load would see (it always
-        // indexes: the paths are unique, sorted and UTF-8).
-        if let Some((_, loaded)) = Loaded::index(bytes) {
-            cache.loaded = loaded;
-            cache.fresh.clear();
-        }
+        cache.dirty = false;
         Ok(())
     }
 }
@@ -143,6 +141,7 @@ impl StatCache {
     /// Records the digest of `path` as hashed while it had `stamp`.
     pub fn insert(&mut self, path: &str, stamp: FileStamp, digest: Digest) {
         self.fresh.insert(path.to_string(), (stamp, digest));
+        self.dirty = true;
     }
 
     /// How many files it knows.
@@ -225,29 +224,27 @@ impl Loaded {
         Some((context, Loaded { bytes, offsets }))
     }
 
-    /// The entry at `offset`, known to be well formed.
-    fn at(&self, offset: usize) -> (&str, FileStamp, &str) {
-        let (path, stamp, digest) = Reader(&self.bytes[offset..])
-            .entry()
-            .expect("indexed entries are well formed");
-        let text = |b| std::str::from_utf8(b).expect("indexed entries are UTF-8");
-        (text(path), stamp, text(digest))
+    /// The entry at `offset` (always `Some` for an indexed offset).
+    fn at(&self, offset: usize) -> Option<(&str, FileStamp, &str)> {
+        let (path, stamp, digest) = Reader(self.bytes.get(offset..)?).entry()?;
+        let text = |b| std::str::from_utf8(b).ok();
+        Some((text(path)?, stamp, text(digest)?))
     }
 
     /// The stamp and digest text recorded for `path`.
     fn get(&self, path: &str) -> Option<(FileStamp, &str)> {
         // Only the paths are read while searching.
-        let path_at = |offset: usize| Reader(&self.bytes[offset..]).bytes();
+        let path_at = |offset: usize| self.bytes.get(offset..).and_then(|b| Reader(b).bytes());
         let found = self
             .offsets
             .binary_search_by(|&offset| path_at(offset).unwrap_or_default().cmp(path.as_bytes()))
             .ok()?;
-        let (_, stamp, digest) = self.at(self.offsets[found]);
+        let (_, stamp, digest) = self.at(self.offsets[found])?;
         Some((stamp, digest))
     }
 
     fn entries(&self) -> impl Iterator<Item = (&str, FileStamp, &str)> {
-        self.offsets.iter().map(|&offset| self.at(offset))
+        self.offsets.iter().filter_map(|&offset| self.at(offset))
     }
 }
 
