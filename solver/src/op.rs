@@ -238,6 +238,29 @@ pub struct Copy {
     pub parents: bool,
 }
 
+impl Copy {
+    /// A copy of the one path `source` (no patterns; a symlink named there
+    /// followed; a directory's contents copied) of input `input` to `dest`,
+    /// missing parents created, owners and modes kept.
+    pub fn one_path(input: usize, source: &str, dest: &str) -> Copy {
+        Copy {
+            input,
+            sources: vec![source.to_string()],
+            dest: dest.to_string(),
+            owner: None,
+            mode: None,
+            allow_wildcard: false,
+            allow_empty_wildcard: false,
+            follow_symlinks: true,
+            dir_contents_only: true,
+            create_dest_path: true,
+            unpack_archives: false,
+            exclude: Vec::new(),
+            parents: false,
+        }
+    }
+}
+
 /// `--chown` as written: numbers, or names resolved against the
 /// destination's `/etc/passwd` and `/etc/group` when the action runs.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -320,19 +320,5 @@ pub(crate) fn identity(layers: &[Layer]) -> Digest {
 /// (with COPY's rules, `.dockerignore` included), and how a cache mount
 /// is seeded from its `from=` stage.
 pub(crate) fn copy_of_path(input: usize, source: &str) -> Copy {
-    Copy {
-        input,
-        sources: vec![source.to_string()],
-        dest: "/".into(),
-        owner: None,
-        mode: None,
-        allow_wildcard: false,
-        allow_empty_wildcard: false,
-        follow_symlinks: true,
-        dir_contents_only: true,
-        create_dest_path: true,
-        unpack_archives: false,
-        exclude: Vec::new(),
-        parents: false,
-    }
+    Copy::one_path(input, source, "/")
 }

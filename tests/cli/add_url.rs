@@ -5,9 +5,10 @@
 //! failed fetch that names the URL, the status and the Dockerfile line.
 
 use super::build::fixture;
+use super::http::{Head, response};
 use super::support::text;
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufReader, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -32,34 +33,19 @@ impl FileServer {
         std::thread::spawn(move || {
             for mut stream in listener.incoming().flatten() {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                let _ = reader.read_line(&mut request);
-                // The rest of the head.
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                let target = request.split(' ').nth(1).unwrap_or("");
-                let path = target.split('?').next().unwrap_or("").to_string();
+                let Ok(Some(head)) = Head::read(&mut reader) else {
+                    continue;
+                };
+                // The query is cut off: files are found by path alone.
+                let path = head.method_and_path().1.to_string();
                 seen.lock().unwrap().push(path.clone());
                 let found = served.lock().unwrap().get(&path).cloned();
                 let answer = match found {
-                    Some((body, modified)) => {
-                        let mut head = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n",
-                            body.len()
-                        );
-                        if let Some(modified) = modified {
-                            head.push_str(&format!("Last-Modified: {modified}\r\n"));
-                        }
-                        let mut answer = format!("{head}\r\n").into_bytes();
-                        answer.extend_from_slice(&body);
-                        answer
+                    Some((body, Some(modified))) => {
+                        response("200 OK", &[("Last-Modified", modified)], &body, true)
                     }
-                    None => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
+                    Some((body, None)) => response("200 OK", &[], &body, true),
+                    None => response("404 Not Found", &[], b"", true),
                 };
                 let _ = stream.write_all(&answer);
             }

@@ -9,6 +9,7 @@ mod cache;
 mod check;
 mod crash;
 mod help;
+mod http;
 mod interop;
 mod parse;
 mod registry;

@@ -159,21 +159,11 @@ impl Builder<'_> {
                 name: url.clone(),
                 line: Some(instruction.span.line),
             }));
+            // Fetched archives stay archives: `one_path` never unpacks.
             actions.push(FileAction::Copy(kiln_solver::Copy {
-                input: inputs.len() - 1,
-                sources: vec![filename],
-                dest: dest.clone(),
                 owner: owner.clone(),
                 mode: mode.clone(),
-                allow_wildcard: false,
-                allow_empty_wildcard: false,
-                follow_symlinks: true,
-                dir_contents_only: true,
-                create_dest_path: true,
-                // Fetched archives stay archives.
-                unpack_archives: false,
-                exclude: Vec::new(),
-                parents: false,
+                ..kiln_solver::Copy::one_path(inputs.len() - 1, &filename, &dest)
             }));
         }
         for heredoc in &heredocs {

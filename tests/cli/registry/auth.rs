@@ -21,6 +21,13 @@ fn auth_field(user: &str, password: &str) -> String {
     base64::encode(format!("{user}:{password}").as_bytes())
 }
 
+/// `kiln login -u USER --password-stdin ADDR`, typing `password`.
+fn login(client: &Client, addr: &str, password: &str) -> std::process::Output {
+    let stdin = format!("{password}\n");
+    let args = ["login", "-u", USER, "--password-stdin", addr];
+    client.kiln_with_stdin(&args, stdin.as_bytes())
+}
+
 /// Writes USER's credentials for `addr` into the client's config.json,
 /// as `kiln login` would; returns the config.
 fn save_credentials(client: &Client, addr: &str) -> serde_json::Value {
@@ -65,9 +72,7 @@ fn basic_auth_push_needs_credentials_which_login_stores_and_logout_removes() {
     let out = client.kiln(&["push", BUSYBOX, &reference]);
     assert_auth_failure(&failed(&out, "push without credentials"), addr);
 
-    let stdin = format!("{PASSWORD}\n");
-    let login = ["login", "-u", USER, "--password-stdin", addr];
-    let out = client.kiln_with_stdin(&login, stdin.as_bytes());
+    let out = login(&client, addr, PASSWORD);
     assert!(out.status.success(), "login: {}", text(&out.stderr));
     assert_not_shown(&out, PASSWORD);
     let config = client.config_json();
@@ -101,9 +106,7 @@ fn a_wrong_password_fails_clearly_and_is_never_shown() {
     let addr = registry.addr();
     let client = Client::with_busybox();
 
-    let stdin = format!("{WRONG}\n");
-    let login = ["login", "-u", USER, "--password-stdin", addr];
-    let out = client.kiln_with_stdin(&login, stdin.as_bytes());
+    let out = login(&client, addr, WRONG);
     assert_auth_failure(&failed(&out, "login with a wrong password"), addr);
     assert_not_shown(&out, WRONG);
     // docker keeps nothing from a failed login.
@@ -385,14 +388,11 @@ fn token_auth_refuses_anonymous_pushes_and_wrong_passwords_but_allows_anonymous_
     let out = client.kiln(&["push", BUSYBOX, &reference]);
     assert_auth_failure(&failed(&out, "anonymous push"), addr);
 
-    let stdin = format!("{WRONG}\n");
-    let login = ["login", "-u", USER, "--password-stdin", addr];
-    let out = client.kiln_with_stdin(&login, stdin.as_bytes());
+    let out = login(&client, addr, WRONG);
     assert_auth_failure(&failed(&out, "login with a wrong password"), addr);
     assert_not_shown(&out, WRONG);
 
-    let stdin = format!("{PASSWORD}\n");
-    let out = client.kiln_with_stdin(&login, stdin.as_bytes());
+    let out = login(&client, addr, PASSWORD);
     assert!(out.status.success(), "login: {}", text(&out.stderr));
     let digest = client.push(&[BUSYBOX, &reference]);
 

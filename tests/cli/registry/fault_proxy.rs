@@ -11,7 +11,7 @@
 //! whole upload stays on the proxy. Keep-alive connections work; each
 //! client connection has its own upstream connection.
 
-use super::http::{Copied, Framing, Head, copy_body, response};
+use super::super::http::{Copied, Framing, Head, copy_body, response};
 use std::collections::HashMap;
 use std::io::{self, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

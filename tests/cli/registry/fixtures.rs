@@ -13,6 +13,12 @@ use std::process::Command;
 
 const PLAIN: &str = "--dest-tls-verify=false";
 
+/// A skopeo push that must have worked; `context` (the registry's log or
+/// the proxy's summary) explains a failure.
+fn assert_pushed(out: &std::process::Output, context: &str) {
+    assert!(out.status.success(), "{}\n{context}", text(&out.stderr));
+}
+
 #[test]
 fn fixture_plain_and_basic_auth_registries_serve_skopeo() {
     if !ready("registry fixture test") {
@@ -22,12 +28,7 @@ fn fixture_plain_and_basic_auth_registries_serve_skopeo() {
     let plain = Registry::plain();
     let dest = format!("{}/fixture/busybox:1", plain.addr());
     let out = client.skopeo_push_busybox(&dest, &[PLAIN]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stderr),
-        plain.log()
-    );
+    assert_pushed(&out, &plain.log());
     assert!(registry_digest(&dest).starts_with("sha256:"));
 
     let basic = Registry::basic("alice", "s3cret pass");
@@ -40,12 +41,7 @@ fn fixture_plain_and_basic_auth_registries_serve_skopeo() {
         text(&out.stderr)
     );
     let out = client.skopeo_push_busybox(&dest, &[PLAIN, "--dest-creds", "alice:s3cret pass"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stderr),
-        basic.log()
-    );
+    assert_pushed(&out, &basic.log());
 }
 
 #[test]
@@ -67,12 +63,7 @@ fn fixture_tls_registries_serve_skopeo_with_their_certs_d() {
         let host_dir = registry.certs_d().join(registry.addr());
         let cert_dir = format!("--dest-cert-dir={}", host_dir.display());
         let out = client.skopeo_push_busybox(&dest, &[&cert_dir]);
-        assert!(
-            out.status.success(),
-            "{}\n{}",
-            text(&out.stderr),
-            registry.log()
-        );
+        assert_pushed(&out, &registry.log());
         let cert_dir = format!("--cert-dir={}", host_dir.display());
         let inspect = skopeo_inspect(&dest, &[&cert_dir]);
         assert!(inspect["Digest"].as_str().unwrap().starts_with("sha256:"));
@@ -104,12 +95,7 @@ fn fixture_token_server_issues_tokens_the_registry_accepts() {
     let out = client.skopeo_push_busybox(&dest, &[PLAIN, "--dest-creds", "alice:wrong"]);
     assert!(!out.status.success(), "a wrong password got a token");
     let out = client.skopeo_push_busybox(&dest, &[PLAIN, "--dest-creds", "alice:s3cret"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stderr),
-        registry.log()
-    );
+    assert_pushed(&out, &registry.log());
 
     let requests = registry.token_requests();
     let alice = Some("alice");
@@ -142,12 +128,7 @@ fn fixture_fault_proxy_counts_passes_through_and_injects_faults() {
     let proxy = FaultProxy::start(registry.addr());
     let dest = format!("{}/fixture/busybox:1", proxy.addr());
     let out = client.skopeo_push_busybox(&dest, &[PLAIN]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stderr),
-        proxy.summary()
-    );
+    assert_pushed(&out, &proxy.summary());
     assert!(proxy.count(Kind::UploadStart) >= 2, "{}", proxy.summary());
     assert_eq!(proxy.count(Kind::ManifestPut), 1, "{}", proxy.summary());
     let direct = format!("{}/fixture/busybox:1", registry.addr());
@@ -169,12 +150,7 @@ fn fixture_fault_proxy_counts_passes_through_and_injects_faults() {
         assert_eq!(proxy.injected(), injected + 1, "{}", proxy.summary());
     }
     let out = client.skopeo_push_busybox(&dest, &[PLAIN]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stderr),
-        proxy.summary()
-    );
+    assert_pushed(&out, &proxy.summary());
 
     // A download cut short is a reset, not a clean end of stream.
     let direct = format!("{}/fixture/retried:1", registry.addr());

@@ -21,7 +21,6 @@ mod fault_proxy;
 mod faults;
 mod fixture;
 mod fixtures;
-mod http;
 mod interop;
 mod pki;
 mod platforms;

@@ -16,8 +16,8 @@
 //! `x5c` header: registry 2.8 finds the key there and checks that the
 //! certificate chains to `rootcertbundle`.
 
+use super::super::http::{Head, response};
 use super::base64;
-use super::http::{Head, response};
 use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
