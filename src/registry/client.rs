@@ -22,8 +22,13 @@ pub struct Registry {
     pub domain: String,
     /// `https://host[:port]` or `http://host[:port]`.
     base: String,
-    /// The client for the registry's own host (unverified when insecure).
+    /// The client for the registry's own host (unverified when insecure),
+    /// giving up on an answer silent for the stall timeout.
     http: Client,
+    /// The same without the stall timeout, for requests with a body: the
+    /// blocking client's timeout covers sending the whole request, which
+    /// for a large blob may rightly take any time.
+    uploads: Client,
     /// A verifying client for every other host (token services).
     verified: Client,
     auth: Auth,
@@ -36,7 +41,6 @@ pub struct Registry {
 fn client_builder(no_proxy: bool) -> reqwest::blocking::ClientBuilder {
     let builder = Client::builder()
         .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
-        .timeout(None)
         .connect_timeout(Duration::from_secs(30))
         .tcp_keepalive(Duration::from_secs(30))
         // A peer that stops acknowledging for a minute is gone.
@@ -102,29 +106,36 @@ impl Registry {
             host: host.clone(),
             message: retry::describe(&e),
         };
-        let mut builder = client_builder(loopback.is_some()).tls_certs_merge(certs.roots.clone());
-        if let Some(identity) = certs.identity {
-            builder = builder.identity(identity);
-        }
-        if insecure {
-            let name = endpoint::host_name(&host).to_string();
-            builder = builder
-                .tls_danger_accept_invalid_certs(true)
-                // Trust stops at this host: a redirect elsewhere is refused.
-                .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                    if attempt.url().host_str() == Some(name.as_str()) {
-                        attempt.follow()
-                    } else {
-                        attempt.error("an insecure registry redirected to another host")
-                    }
-                }));
-        }
-        if let Some(addrs) = loopback.filter(|a| !a.is_empty()) {
-            builder = builder.resolve_to_addrs(endpoint::host_name(&host), &addrs);
-        }
-        let http = builder.build().map_err(built)?;
+        let own_host = |timeout: Option<Duration>| {
+            let mut builder = client_builder(loopback.is_some())
+                .timeout(timeout)
+                .tls_certs_merge(certs.roots.clone());
+            if let Some(identity) = &certs.identity {
+                builder = builder.identity(identity.clone());
+            }
+            if insecure {
+                let name = endpoint::host_name(&host).to_string();
+                builder = builder
+                    .tls_danger_accept_invalid_certs(true)
+                    // Trust stops at this host: a redirect elsewhere is refused.
+                    .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                        if attempt.url().host_str() == Some(name.as_str()) {
+                            attempt.follow()
+                        } else {
+                            attempt.error("an insecure registry redirected to another host")
+                        }
+                    }));
+            }
+            if let Some(addrs) = loopback.as_ref().filter(|a| !a.is_empty()) {
+                builder = builder.resolve_to_addrs(endpoint::host_name(&host), addrs);
+            }
+            builder.build().map_err(built)
+        };
+        let http = own_host(Some(options.stall_timeout))?;
+        let uploads = own_host(None)?;
         // Token services and other hosts are always verified.
         let verified = client_builder(false)
+            .timeout(options.stall_timeout)
             .tls_certs_merge(certs.roots)
             .build()
             .map_err(built)?;
@@ -132,6 +143,7 @@ impl Registry {
             domain: domain.to_string(),
             base: format!("https://{host}"),
             http,
+            uploads,
             verified,
             auth: Auth::new(&host, credential),
             options: options.clone(),
@@ -305,7 +317,12 @@ impl Registry {
                     .headers_mut()
                     .insert(reqwest::header::AUTHORIZATION, value);
             }
-            return match self.http.execute(request) {
+            let client = if request.body().is_some() {
+                &self.uploads
+            } else {
+                &self.http
+            };
+            return match client.execute(request) {
                 Ok(answer) if answer.status().as_u16() == 401 => {
                     if answered_challenge {
                         return Err(self.unauthorized());

@@ -2,6 +2,7 @@
 //! certificates live, how hard to retry.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// docker's directory of per-registry CAs and client certificates.
 pub const DEFAULT_CERTS_D: &str = "/etc/docker/certs.d";
@@ -19,7 +20,19 @@ pub struct RegistryOptions {
     /// Attempts after the first for a request that failed transiently
     /// (connection reset, 5xx, 429).
     pub retries: u32,
+    /// How long a response may go without a byte before the transfer
+    /// counts as cut (and resumes, like a reset): a stalled connection
+    /// that TCP still keeps alive would otherwise hang the command.
+    pub stall_timeout: Duration,
 }
+
+/// Environment variable overriding [`RegistryOptions::stall_timeout`], in
+/// seconds.
+pub const STALL_TIMEOUT_VAR: &str = "KILN_REGISTRY_STALL_TIMEOUT";
+
+/// A minute of silence: longer than any registry takes to start sending a
+/// blob it has, short enough that CI notices a dead transfer.
+const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for RegistryOptions {
     fn default() -> Self {
@@ -29,6 +42,11 @@ impl Default for RegistryOptions {
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| PathBuf::from(DEFAULT_CERTS_D), PathBuf::from),
             retries: 6,
+            stall_timeout: std::env::var(STALL_TIMEOUT_VAR)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|&seconds| seconds > 0)
+                .map_or(DEFAULT_STALL_TIMEOUT, Duration::from_secs),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! requests by kind and injects faults: a `503 Service Unavailable` in
 //! place of the registry's answer, or a connection reset (RST, by closing
 //! with `SO_LINGER` 0) after part of a request or response body went
-//! through — what a flaky network or an overloaded registry does to a push
-//! or pull. Without rules it passes everything through, and its counts
+//! through, or silence with the connection held open — what a flaky
+//! network or an overloaded registry does to a push or pull. Without rules it passes everything through, and its counts
 //! show what a client sent ("the second push uploaded no blob").
 //!
 //! The client sees the proxy as the registry: it sends `Host: PROXY`, and
@@ -60,6 +60,10 @@ pub(super) enum Fault {
     /// Pass the request on and this many bytes of the response body, then
     /// reset the connection (same proviso).
     ResetResponseAfter(u64),
+    /// Pass the request on and this many bytes of the response body, then
+    /// send nothing more while keeping the connection open, until the
+    /// client gives up on it (same proviso).
+    StallResponseAfter(u64),
 }
 
 /// When to inject a fault: on requests of some kinds, after letting some
@@ -111,6 +115,9 @@ struct State {
     rules: Vec<Rule>,
     counts: HashMap<Kind, usize>,
     injected: usize,
+    /// Stalled connections the client closed (rather than the proxy's
+    /// idle limit ending them).
+    stalls_abandoned: usize,
 }
 
 impl State {
@@ -207,6 +214,11 @@ impl FaultProxy {
         self.state.lock().unwrap().injected
     }
 
+    /// Stalled connections the client gave up on and closed.
+    pub(super) fn stalls_abandoned(&self) -> usize {
+        self.state.lock().unwrap().stalls_abandoned
+    }
+
     /// Forgets the counts (rules and injected faults stay).
     pub(super) fn reset_counts(&self) {
         self.state.lock().unwrap().counts.clear();
@@ -301,7 +313,9 @@ fn serve(client: TcpStream, upstream_addr: &str, state: &Mutex<State>) -> io::Re
         }
         let (request_limit, response_limit) = match fault {
             Some((_, Fault::ResetRequestAfter(n))) => (Some(n), None),
-            Some((_, Fault::ResetResponseAfter(n))) => (None, Some(n)),
+            Some((_, Fault::ResetResponseAfter(n) | Fault::StallResponseAfter(n))) => {
+                (None, Some(n))
+            }
             _ => (None, None),
         };
         up.writer.write_all(&request.to_bytes())?;
@@ -319,6 +333,9 @@ fn serve(client: TcpStream, upstream_addr: &str, state: &Mutex<State>) -> io::Re
         let answer_framing = answer.response_framing(&method)?;
         let got = copy_body(&mut up.reader, &mut &client, answer_framing, response_limit)?;
         if got == Copied::Cut {
+            if let Some((rule, Fault::StallResponseAfter(_))) = fault {
+                return stall(&client, rule, state);
+            }
             return reset(&client, fault, state);
         }
         if request.closes() || answer.closes() || answer_framing == Framing::UntilClose {
@@ -341,6 +358,20 @@ fn reset(
         state.lock().unwrap().injected(rule);
     }
     rustix::net::sockopt::set_socket_linger(client, Some(Duration::ZERO))?;
+    Ok(())
+}
+
+/// Counts the fault and holds `client` open in silence until it closes
+/// (or [`IDLE`] passes, which a client without a stall timeout of its own
+/// would wait for): a peer that is still there but sends nothing.
+fn stall(client: &TcpStream, rule: usize, state: &Mutex<State>) -> io::Result<()> {
+    state.lock().unwrap().injected(rule);
+    let mut rest = Vec::new();
+    // The end of the stream is the client closing; an error is a reset
+    // or the idle limit.
+    if io::Read::read_to_end(&mut &*client, &mut rest).is_ok() {
+        state.lock().unwrap().stalls_abandoned += 1;
+    }
     Ok(())
 }
 

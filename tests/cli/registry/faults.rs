@@ -80,6 +80,35 @@ fn pull_survives_a_503_and_a_reset_in_the_middle_of_a_layer() {
     puller.assert_runs(&reference);
 }
 
+/// A registry that stops sending in the middle of a layer but keeps the
+/// connection open: kiln gives up on the silent connection after the stall
+/// timeout and resumes the layer from where it stopped.
+#[test]
+fn pull_resumes_a_layer_whose_transfer_stalls() {
+    if !ready("registry fault test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let pusher = Client::with_busybox();
+    let digest = pusher.push(&[BUSYBOX, &format!("{}/test/stall:1", registry.addr())]);
+
+    let proxy = FaultProxy::start(registry.addr());
+    proxy.add(Rule::new(
+        Fault::StallResponseAfter(LAYER_SIZED),
+        &[Kind::BlobGet],
+    ));
+    let mut puller = Client::empty();
+    puller.stall_timeout(2);
+    let reference = format!("{}/test/stall:1", proxy.addr());
+    assert_eq!(puller.pull(&[&reference]), digest);
+    assert_eq!(proxy.injected(), 1, "{}", proxy.summary());
+    // kiln closed the silent connection; the proxy did not time it out.
+    assert_eq!(proxy.stalls_abandoned(), 1, "{}", proxy.summary());
+    // The layer was fetched twice: the stalled request and its resumption.
+    assert_eq!(proxy.count(Kind::BlobGet), 3, "{}", proxy.summary());
+    puller.assert_runs(&reference);
+}
+
 /// A layer larger than one upload chunk (32 MiB), pushed plain: its
 /// monolithic `PUT` is cut, so the upload goes on in chunks; the first
 /// chunk is cut too, and the upload asks the session what the registry

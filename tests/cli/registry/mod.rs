@@ -76,6 +76,7 @@ struct Client {
     docker_config: PathBuf,
     certs_d: PathBuf,
     path: Option<OsString>,
+    stall_timeout: Option<u64>,
 }
 
 impl Client {
@@ -104,7 +105,14 @@ impl Client {
             docker_config,
             certs_d,
             path: None,
+            stall_timeout: None,
         }
+    }
+
+    /// Gives up on a silent transfer after `seconds` (kiln's
+    /// `KILN_REGISTRY_STALL_TIMEOUT`) instead of a minute.
+    fn stall_timeout(&mut self, seconds: u64) {
+        self.stall_timeout = Some(seconds);
     }
 
     /// Uses `certs_d` as the certs.d base from now on.
@@ -152,6 +160,9 @@ impl Client {
             .stdin(Stdio::null());
         if let Some(path) = &self.path {
             cmd.env("PATH", path);
+        }
+        if let Some(seconds) = self.stall_timeout {
+            cmd.env("KILN_REGISTRY_STALL_TIMEOUT", seconds.to_string());
         }
         no_proxy(&mut cmd);
         cmd
