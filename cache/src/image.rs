@@ -188,8 +188,14 @@ impl Store {
     /// Finds the image a user means by `query`: a name (`busybox`,
     /// `app:v1`), a name with digest, a manifest or index digest, or an
     /// image ID or a unique prefix of one (at least 4 hex digits, with or
-    /// without `sha256:`).
+    /// without `sha256:`). An index digest finds this machine's image.
     pub fn find_image(&self, query: &str) -> Result<Image, StoreError> {
+        self.find_image_for(query, &Platform::host())
+    }
+
+    /// [`Store::find_image`], where an index digest finds the image for
+    /// `platform`.
+    pub fn find_image_for(&self, query: &str, platform: &Platform) -> Result<Image, StoreError> {
         let not_found = || StoreError::ImageNotFound(query.to_string());
         if let Ok(reference) = Reference::parse(query)
             && reference.digest().is_none()
@@ -223,7 +229,12 @@ impl Store {
             })
             .collect();
         let Some(first) = matches.first() else {
-            return Err(not_found());
+            return match digest {
+                Some(index) => self
+                    .pulled_from_index(&index, platform)?
+                    .ok_or_else(not_found),
+                None => Err(not_found()),
+            };
         };
         // Two entries with one config (say, the same image with gzip and
         // with plain layers) are one image ID: not ambiguous.
@@ -231,6 +242,35 @@ impl Store {
             return Err(StoreError::AmbiguousImage(query.to_string()));
         }
         Ok(first.clone())
+    }
+
+    /// The image for `platform` in the index `digest`, when the index
+    /// blob is stored (a pull by index digest keeps it beside the
+    /// platform's manifest, which index.json lists) and that manifest is
+    /// an image of the store.
+    fn pulled_from_index(
+        &self,
+        digest: &Digest,
+        platform: &Platform,
+    ) -> Result<Option<Image>, StoreError> {
+        // A layer could have the digest asked for: only small blobs are
+        // read, and only an index is used.
+        let small = std::fs::metadata(self.blobs().path(digest))
+            .is_ok_and(|m| m.is_file() && m.len() <= MAX_DOCUMENT);
+        if !small {
+            return Ok(None);
+        }
+        let Ok(index) = Index::from_json(&self.blobs().read(digest)?) else {
+            return Ok(None);
+        };
+        let Some(chosen) = index.manifests_for(platform).next() else {
+            return Ok(None);
+        };
+        Ok(self
+            .images()?
+            .list
+            .into_iter()
+            .find(|i| i.manifest_descriptor.digest == chosen.digest))
     }
 
     /// The names tagged on `digest`, sorted.

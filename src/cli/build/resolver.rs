@@ -34,11 +34,13 @@ impl ImageResolver for StoreResolver<'_> {
         // `always` asks the registry whatever the store holds.
         let local = match self.pull {
             PullPolicy::Always => None,
-            PullPolicy::Missing | PullPolicy::Never => match self.store.find_image(reference) {
-                Ok(image) => Some(image),
-                Err(StoreError::ImageNotFound(_)) => None,
-                Err(other) => return Err(format!("cannot read image {normalized}: {other}")),
-            },
+            PullPolicy::Missing | PullPolicy::Never => {
+                match self.store.find_image_for(reference, platform) {
+                    Ok(image) => Some(image),
+                    Err(StoreError::ImageNotFound(_)) => None,
+                    Err(other) => return Err(format!("cannot read image {normalized}: {other}")),
+                }
+            }
         };
         let image = match local {
             Some(image) => image,

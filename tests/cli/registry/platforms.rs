@@ -3,6 +3,7 @@
 //! takes this machine's platform unless `--platform` says otherwise, and a
 //! platform the index lacks is an error that lists the ones it has.
 
+use super::fault_proxy::{FaultProxy, Kind};
 use super::fixture::Registry;
 use super::{Client, failed, ready, skopeo};
 use kiln_oci::Digest;
@@ -82,21 +83,12 @@ fn two_platform_layout(store: &Path, layout: &Path) {
     .unwrap();
 }
 
-#[test]
-fn pull_resolves_an_index_by_platform_and_names_the_platforms_it_lacks() {
-    if !ready("registry platform test") {
-        return;
-    }
-    if std::env::consts::ARCH != "x86_64" {
-        // The fixture's "this machine" manifest is amd64; elsewhere the
-        // default-platform half would mean something else.
-        return;
-    }
-    let registry = Registry::plain();
+/// Copies the two-platform index (busybox as amd64 and arm64) to
+/// `reference` with skopeo.
+fn push_two_platforms(reference: &str) {
     let source = Client::with_busybox();
     let layout = source.dir.path().join("layout");
     two_platform_layout(&source.root, &layout);
-    let reference = format!("{}/test/multi:1", registry.addr());
     let out = skopeo(&[
         "copy",
         "-q",
@@ -110,6 +102,21 @@ fn pull_resolves_an_index_by_platform_and_names_the_platforms_it_lacks() {
         "skopeo copy --all: {}",
         super::text(&out.stderr)
     );
+}
+
+#[test]
+fn pull_resolves_an_index_by_platform_and_names_the_platforms_it_lacks() {
+    if !ready("registry platform test") {
+        return;
+    }
+    if std::env::consts::ARCH != "x86_64" {
+        // The fixture's "this machine" manifest is amd64; elsewhere the
+        // default-platform half would mean something else.
+        return;
+    }
+    let registry = Registry::plain();
+    let reference = format!("{}/test/multi:1", registry.addr());
+    push_two_platforms(&reference);
 
     // skopeo may rewrite manifests on the way (it compresses plain
     // layers), so the digests to expect are the ones the registry serves.
@@ -143,4 +150,49 @@ fn pull_resolves_an_index_by_platform_and_names_the_platforms_it_lacks() {
             && stderr.contains("linux/arm64"),
         "does not name the platforms: {stderr}"
     );
+}
+
+/// `FROM name@INDEX-DIGEST` pulls the platform's image once; the next
+/// build with `--pull=missing` finds it in the store through the index
+/// kept beside it, without asking the registry.
+#[test]
+fn a_base_named_by_index_digest_is_pulled_once() {
+    if !ready("registry platform test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let tagged = format!("{}/test/multi:1", registry.addr());
+    push_two_platforms(&tagged);
+    let raw = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{tagged}"),
+    ]);
+    assert!(raw.status.success(), "{}", super::text(&raw.stderr));
+    let index = Digest::of(&raw.stdout);
+
+    let proxy = FaultProxy::start(registry.addr());
+    let client = Client::empty();
+    let context = client.context(&format!(
+        "FROM {}/test/multi@{index}\nRUN echo built > /built\n",
+        proxy.addr()
+    ));
+    let context = context.to_str().unwrap();
+    client.ok(&["build", "-q", "-t", "app", context]);
+    assert!(
+        proxy.count(Kind::BlobGet) > 0,
+        "the first build pulled nothing: {}",
+        proxy.summary()
+    );
+    proxy.reset_counts();
+    client.ok(&["build", "-q", "--pull=missing", "-t", "app", context]);
+    assert_eq!(
+        proxy.total(),
+        0,
+        "asked the registry again: {}",
+        proxy.summary()
+    );
+    let out = client.ok(&["run", "--rm", "app", "cat", "/built"]);
+    assert_eq!(out, "built\n");
 }
