@@ -4,6 +4,10 @@
 //! Keyed by chain ID (image-spec config.md, "Layer ChainID"): the same layer
 //! on the same parents is unpacked once for every image that has it.
 //!
+//! A pull unpacks each layer as it downloads (`unpack_snapshot_from`);
+//! layers that came otherwise are unpacked from their blob when an image
+//! first needs them (`ensure_snapshots`).
+//!
 //! A snapshot is unpacked into a temporary directory beside the final one
 //! and renamed into place only after its diff ID and blob digest checked
 //! out, under a per-snapshot lock; so a snapshot that exists is complete,
@@ -14,6 +18,7 @@ use crate::image::Image;
 use crate::layout::Store;
 use kiln_oci::{Digest, chain_ids};
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 impl Store {
@@ -38,12 +43,7 @@ impl Store {
                 ),
             });
         }
-        let dir = self.root().join("snapshots");
-        std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
-        // 0700: snapshots hold image content — setuid binaries, device
-        // nodes — that no other host user may reach (CVE-2021-41091).
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .at("cannot restrict", &dir)?;
+        self.snapshots_dir()?;
         let mut paths = Vec::with_capacity(diff_ids.len());
         for ((chain_id, diff_id), layer) in chain_ids(diff_ids)
             .iter()
@@ -59,19 +59,75 @@ impl Store {
         Ok(paths)
     }
 
+    /// Unpacks the layer `blob` (diff ID `diff_id`) into the snapshot of
+    /// `chain_id` from `input`, the blob's bytes as they arrive (a
+    /// download in progress), so the image is ready when the pull ends.
+    /// Does nothing, and returns false, when the snapshot exists or
+    /// another process is making it; `input` is then left unread.
+    pub fn unpack_snapshot_from(
+        &self,
+        chain_id: &Digest,
+        blob: &Digest,
+        diff_id: &Digest,
+        input: impl Read,
+    ) -> Result<bool, StoreError> {
+        let _lease = self.lease()?;
+        self.snapshots_dir()?;
+        let path = self.snapshot_path(chain_id);
+        if path.is_dir() {
+            return Ok(false);
+        }
+        let (lock, lock_path) = snapshot_lock(&path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).at("cannot lock", &lock_path);
+            }
+        }
+        if path.is_dir() {
+            return Ok(false);
+        }
+        self.unpack_locked(&path, blob, diff_id, input)?;
+        Ok(true)
+    }
+
+    /// The snapshots directory, made if missing.
+    fn snapshots_dir(&self) -> Result<PathBuf, StoreError> {
+        let dir = self.root().join("snapshots");
+        std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
+        // 0700: snapshots hold image content — setuid binaries, device
+        // nodes — that no other host user may reach (CVE-2021-41091).
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .at("cannot restrict", &dir)?;
+        Ok(dir)
+    }
+
     fn unpack_snapshot(
         &self,
         path: &Path,
         blob: &Digest,
         diff_id: &Digest,
     ) -> Result<(), StoreError> {
-        let lock_path = path.with_extension("lock");
-        let lock = crate::fsutil::open_lock_file(&lock_path).at("cannot open", &lock_path)?;
+        let (lock, lock_path) = snapshot_lock(path)?;
         lock.lock().at("cannot lock", &lock_path)?;
         if path.is_dir() {
             // Another process finished it while we waited.
             return Ok(());
         }
+        let input = std::io::BufReader::with_capacity(1 << 20, self.blobs().open(blob)?);
+        self.unpack_locked(path, blob, diff_id, input)
+    }
+
+    /// Unpacks `input` into a staging directory and renames it to `path`
+    /// once both digests checked out; the caller holds the lock.
+    fn unpack_locked(
+        &self,
+        path: &Path,
+        blob: &Digest,
+        diff_id: &Digest,
+        input: impl Read,
+    ) -> Result<(), StoreError> {
         let staging = tempfile::Builder::new()
             .prefix("unpacking-")
             .tempdir_in(self.root().join("snapshots"))
@@ -79,7 +135,6 @@ impl Store {
                 "cannot create a staging directory in",
                 self.root().join("snapshots"),
             )?;
-        let input = std::io::BufReader::with_capacity(1 << 20, self.blobs().open(blob)?);
         let unpacked =
             kiln_layer::unpack_layer(input, staging.path(), &kiln_layer::UnpackOptions::default())
                 .map_err(|e| StoreError::Unpack {
@@ -111,4 +166,11 @@ impl Store {
         crate::fsutil::sync_parent(path).at("cannot sync", path)?;
         Ok(())
     }
+}
+
+/// The lock file that serializes the making of the snapshot at `path`.
+fn snapshot_lock(path: &Path) -> Result<(File, PathBuf), StoreError> {
+    let lock_path = path.with_extension("lock");
+    let lock = crate::fsutil::open_lock_file(&lock_path).at("cannot open", &lock_path)?;
+    Ok((lock, lock_path))
 }

@@ -10,6 +10,10 @@ pub(crate) struct ImagesArgs {
     /// Output format: a table for people, or JSON.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Print only the image IDs (short, one per row, as `docker images
+    /// -q` prints them).
+    #[arg(short, long, conflicts_with = "format")]
+    quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,6 +62,12 @@ pub(crate) fn run(args: ImagesArgs, store: &StoreArgs) -> anyhow::Result<Outcome
     }
     rows.sort_by(|a, b| (&a.repository, &a.tag).cmp(&(&b.repository, &b.tag)));
     let mut out = std::io::stdout().lock();
+    if args.quiet {
+        for row in &rows {
+            writeln!(out, "{}", images[row.image].short_id())?;
+        }
+        return Ok(Outcome::Success);
+    }
     match args.format {
         Format::Json => {
             let list: Vec<serde_json::Value> = rows

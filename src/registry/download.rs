@@ -1,8 +1,10 @@
 //! Fetching blobs into the store: streamed to a temporary file, hashed on
 //! the way, named by digest only once the digest and size check out
 //! (`BlobWriter::commit`). A transfer cut short resumes with a `Range`
-//! request (RFC 9110 §14) from the bytes already written; a registry that
-//! ignores the range (answers 200) restarts the blob from scratch.
+//! request (RFC 9110 §14) from the bytes already written; from a registry
+//! that ignores the range (answers 200) the bytes already written are
+//! read again and dropped, so whoever watches the bytes go by (a layer
+//! unpacking as it downloads) sees the blob once, in order.
 
 use super::client::{Registry, scope};
 use super::error::RegistryError;
@@ -15,16 +17,18 @@ use std::io::{Read, Write};
 pub(crate) const MAX_DOCUMENT: u64 = 32 << 20;
 
 /// Stores the blob `descriptor` names, from `repository`, unless the store
-/// has it already. Calls `progress` with bytes as they arrive.
+/// has it already. Calls `watch` with the blob's bytes as they arrive, each
+/// once and in order (not yet verified: the digest is checked at the end).
+/// Returns whether it downloaded the blob (false: the store had it).
 pub(crate) fn fetch_blob(
     registry: &Registry,
     store: &Store,
     repository: &str,
     descriptor: &Descriptor,
-    progress: &dyn Fn(u64),
-) -> Result<(), RegistryError> {
+    watch: &dyn Fn(&[u8]),
+) -> Result<bool, RegistryError> {
     if store.blobs().contains(&descriptor.digest) {
-        return Ok(());
+        return Ok(false);
     }
     let what = format!("downloading blob {}", descriptor.digest);
     let scopes = [scope(repository, "pull")];
@@ -42,17 +46,17 @@ pub(crate) fn fetch_blob(
             }
         })?;
         let status = answer.status().as_u16();
-        if status == 200 && offset > 0 {
-            // The range was ignored: the body is the whole blob again.
-            writer = store.blobs().writer()?;
-        } else if status != 200 && status != 206 {
+        // A 200 ignored the range: the body is the whole blob again, and
+        // what was written already is skipped.
+        let skip = if status == 200 { offset } else { 0 };
+        if status != 200 && status != 206 {
             return Err(registry.failure(
                 &format!("blob {}", descriptor.digest),
                 repository,
                 answer,
             ));
         }
-        match copy(answer, &mut writer, descriptor.size, progress) {
+        match copy(answer, &mut writer, descriptor.size, skip, watch) {
             Ok(()) => break,
             Err(CopyError::TooLong) => {
                 return Err(RegistryError::Invalid {
@@ -87,7 +91,7 @@ pub(crate) fn fetch_blob(
             },
             other => RegistryError::Store(other),
         })?;
-    Ok(())
+    Ok(true)
 }
 
 enum CopyError {
@@ -99,11 +103,13 @@ enum CopyError {
     Store(std::io::Error),
 }
 
+/// Appends `body` to `writer`, after dropping its first `skip` bytes.
 fn copy(
     mut body: reqwest::blocking::Response,
     writer: &mut kiln_cache::BlobWriter,
     size: u64,
-    progress: &dyn Fn(u64),
+    mut skip: u64,
+    watch: &dyn Fn(&[u8]),
 ) -> Result<(), CopyError> {
     let mut buffer = vec![0u8; 1 << 20];
     loop {
@@ -113,11 +119,14 @@ fn copy(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CopyError::Network(retry::describe(&e))),
         };
-        if writer.len() + n as u64 > size {
+        let dropped = n.min(usize::try_from(skip).unwrap_or(usize::MAX));
+        skip -= dropped as u64;
+        let bytes = &buffer[dropped..n];
+        if writer.len() + bytes.len() as u64 > size {
             return Err(CopyError::TooLong);
         }
-        writer.write_all(&buffer[..n]).map_err(CopyError::Store)?;
-        progress(n as u64);
+        writer.write_all(bytes).map_err(CopyError::Store)?;
+        watch(bytes);
     }
 }
 

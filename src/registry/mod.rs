@@ -13,8 +13,9 @@
 //!
 //! Layout: `client` (one host: TLS, scheme, `send`), `auth` + `challenge` +
 //! `credentials` (who we are), `retry` (when to try again), `download` and
-//! `upload` (one blob), `pull` and `push` (one image; layers on a few
-//! threads through `crate::parallel`).
+//! `upload` (one blob), `unpack` (a layer into its snapshot as it
+//! downloads), `pull` and `push` (one image; layers on a few threads
+//! through `crate::parallel`).
 
 mod auth;
 mod certs;
@@ -28,6 +29,7 @@ mod options;
 mod pull;
 mod push;
 mod retry;
+mod unpack;
 mod upload;
 
 pub use client::Registry;

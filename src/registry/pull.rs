@@ -2,15 +2,17 @@
 //! manifests" and "pulling blobs"): the manifest by tag or digest, an
 //! index or docker manifest list resolved to one platform, then the config
 //! and the layers, downloaded concurrently and verified against their
-//! digests. The store keeps blobs as the registry serves them (compressed);
-//! each layer is unpacked once, into its snapshot, when an image first uses
-//! it. The tag changes only after every blob is stored.
+//! digests. The store keeps blobs as the registry serves them (compressed),
+//! and each layer is unpacked into its snapshot while it downloads
+//! (`unpack`), so the image is ready to run when the pull ends. The tag
+//! changes only after every blob is stored.
 
 use super::client::Registry;
 use super::download::{fetch_blob, fetch_document};
 use super::error::RegistryError;
+use super::unpack::{Snapshot, fetch_and_unpack};
 use kiln_cache::Store;
-use kiln_oci::{Descriptor, Digest, Index, Manifest, Platform, Reference, media_type};
+use kiln_oci::{Descriptor, Digest, ImageConfig, Index, Manifest, Platform, Reference, media_type};
 
 /// What `pull` accepts in answer to a manifest request.
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -53,14 +55,34 @@ pub fn pull(
         resolve(registry, reference, platform)?;
     progress(PullEvent::Resolved(&manifest_descriptor));
     fetch_blob(registry, store, repository, &manifest.config, &|_| {})?;
-    check_platform(
+    let config = check_platform(
         store,
         registry,
         reference,
         &manifest.config.digest,
         platform,
     )?;
-    fetch_layers(registry, store, repository, &manifest.layers, progress)?;
+    let diff_ids = &config.rootfs.diff_ids;
+    // A config that does not list one diff ID per layer is reported when
+    // the image is first used; its layers are only downloaded here.
+    let chain_ids = if diff_ids.len() == manifest.layers.len() {
+        kiln_oci::chain_ids(diff_ids)
+    } else {
+        Vec::new()
+    };
+    let layers: Vec<(&Descriptor, Option<Snapshot<'_>>)> = manifest
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            let snapshot = chain_ids.get(i).map(|chain_id| Snapshot {
+                chain_id,
+                diff_id: &diff_ids[i],
+            });
+            (layer, snapshot)
+        })
+        .collect();
+    fetch_layers(registry, store, repository, &layers, progress)?;
     // Later pushes to this registry can mount these blobs from here.
     for blob in manifest.layers.iter().chain([&manifest.config]) {
         super::push::remember_repository(store, registry, repository, &blob.digest);
@@ -208,16 +230,17 @@ fn invalid(registry: &Registry, what: &str, error: impl std::fmt::Display) -> Re
     }
 }
 
-/// An image that is not an index must still be for the platform asked for.
+/// An image that is not an index must still be for the platform asked
+/// for. Returns the config.
 fn check_platform(
     store: &Store,
     registry: &Registry,
     reference: &Reference,
     config: &Digest,
     platform: &Platform,
-) -> Result<(), RegistryError> {
+) -> Result<ImageConfig, RegistryError> {
     let bytes = store.blobs().read(config)?;
-    let parsed = kiln_oci::ImageConfig::from_json(&bytes)
+    let parsed = ImageConfig::from_json(&bytes)
         .map_err(|e| invalid(registry, &format!("image config {config}"), e))?;
     let found = parsed.platform();
     if !found.os.is_empty() && !found.architecture.is_empty() && !platform.matches(&found) {
@@ -227,27 +250,31 @@ fn check_platform(
             available: found.to_string(),
         });
     }
-    Ok(())
+    Ok(parsed)
 }
 
-/// Downloads `layers` on a few threads; the first failure stops the rest.
+/// Downloads `layers` on a few threads, each unpacked on the way where
+/// its snapshot is known; the first failure stops the rest.
 fn fetch_layers(
     registry: &Registry,
     store: &Store,
     repository: &str,
-    layers: &[Descriptor],
+    layers: &[(&Descriptor, Option<Snapshot<'_>>)],
     progress: &(dyn Fn(PullEvent<'_>) + Sync),
 ) -> Result<(), RegistryError> {
     crate::parallel::for_each(
         layers,
         CONCURRENT_DOWNLOADS,
-        |layer| {
-            if store.blobs().contains(&layer.digest) {
-                progress(PullEvent::LayerExists(layer));
-                return Ok(());
-            }
-            fetch_blob(registry, store, repository, layer, &|_| {})?;
-            progress(PullEvent::LayerDone(layer));
+        |(layer, snapshot)| {
+            let downloaded = match snapshot {
+                Some(snapshot) => fetch_and_unpack(registry, store, repository, layer, snapshot)?,
+                None => fetch_blob(registry, store, repository, layer, &|_| {})?,
+            };
+            progress(if downloaded {
+                PullEvent::LayerDone(layer)
+            } else {
+                PullEvent::LayerExists(layer)
+            });
             Ok(())
         },
         || {

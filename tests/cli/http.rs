@@ -78,6 +78,11 @@ impl Head {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Drops every header `name` (case-insensitive).
+    pub(super) fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
     /// The head as sent on the wire.
     pub(super) fn to_bytes(&self) -> Vec<u8> {
         let mut out = format!("{}\r\n", self.start);

@@ -118,6 +118,9 @@ struct State {
     /// Stalled connections the client closed (rather than the proxy's
     /// idle limit ending them).
     stalls_abandoned: usize,
+    /// Drop `Range` headers, as a registry (or a proxy in front of one)
+    /// that serves only whole blobs.
+    ignore_ranges: bool,
 }
 
 impl State {
@@ -214,6 +217,12 @@ impl FaultProxy {
         self.state.lock().unwrap().injected
     }
 
+    /// From now on, requests reach the registry without their `Range`
+    /// header: every blob `GET` answers 200 with the whole blob.
+    pub(super) fn ignore_ranges(&self) {
+        self.state.lock().unwrap().ignore_ranges = true;
+    }
+
     /// Stalled connections the client gave up on and closed.
     pub(super) fn stalls_abandoned(&self) -> usize {
         self.state.lock().unwrap().stalls_abandoned
@@ -295,7 +304,10 @@ fn serve(client: TcpStream, upstream_addr: &str, state: &Mutex<State>) -> io::Re
     client.set_read_timeout(Some(IDLE))?;
     let mut from_client = BufReader::new(&client);
     let mut up = Upstream::connect(upstream_addr)?;
-    while let Some(request) = Head::read(&mut from_client)? {
+    while let Some(mut request) = Head::read(&mut from_client)? {
+        if state.lock().unwrap().ignore_ranges {
+            request.remove_header("Range");
+        }
         let (method, path) = request.method_and_path();
         let method = method.to_string();
         let kind = classify(&method, path);

@@ -186,6 +186,24 @@ impl Registry {
         &self.addr
     }
 
+    /// Flips one byte in the middle of the stored blob `digest`: the
+    /// registry serves it as it is, as a damaged disk or a lying mirror
+    /// would.
+    pub(super) fn corrupt_blob(&self, digest: &str) {
+        let hex = digest.trim_start_matches("sha256:");
+        let path = self
+            .dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+    }
+
     /// A directory laid out as docker's `/etc/docker/certs.d`, trusting
     /// this registry (HTTPS registries only).
     pub(super) fn certs_d(&self) -> PathBuf {

@@ -24,6 +24,22 @@ fn push_prints_the_digest_the_registry_serves_and_pull_gets_a_runnable_image() {
 
     let puller = Client::empty();
     assert_eq!(puller.pull(&[&reference]), digest);
+    // The layer was unpacked as it downloaded: its snapshot (named by
+    // chain ID, the diff ID for a single layer) is there before any run.
+    let inspect: serde_json::Value =
+        serde_json::from_str(&puller.ok(&["inspect", &reference])).unwrap();
+    let diff_id = inspect[0]["RootFS"]["diff_ids"][0].as_str().unwrap();
+    let snapshots: Vec<String> = std::fs::read_dir(puller.root.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        snapshots,
+        [diff_id.trim_start_matches("sha256:")],
+        "snapshots after the pull"
+    );
     puller.assert_runs(&reference);
 
     let images: serde_json::Value =
@@ -33,13 +49,52 @@ fn push_prints_the_digest_the_registry_serves_and_pull_gets_a_runnable_image() {
         i["repository"] == repository.as_str() && i["tag"] == "1" && i["digest"] == digest.as_str()
     });
     assert!(listed, "{reference} not in {images:#}");
-    let inspect: serde_json::Value =
-        serde_json::from_str(&puller.ok(&["inspect", &reference])).unwrap();
+    let id = inspect[0]["Id"].as_str().unwrap();
+    assert_eq!(
+        puller.ok(&["images", "-q"]),
+        format!("{}\n", &id.trim_start_matches("sha256:")[..12])
+    );
     assert_eq!(inspect[0]["Digest"], digest.as_str());
     assert_eq!(inspect[0]["RepoTags"][0], reference.as_str());
 
     // Pulling what is already there changes nothing and says the same.
     assert_eq!(puller.pull(&[&reference]), digest);
+}
+
+/// A registry serving a damaged layer: the pull fails naming the layer's
+/// digest, and leaves no image, no snapshot and no half-unpacked
+/// directory behind.
+#[test]
+fn a_layer_that_does_not_match_its_digest_fails_the_pull_and_leaves_nothing() {
+    if !ready("kiln pull test") {
+        return;
+    }
+    let registry = Registry::plain();
+    let pusher = Client::with_busybox();
+    let reference = format!("{}/test/damaged:1", registry.addr());
+    pusher.push(&[BUSYBOX, &reference]);
+    let layer = raw_manifest(&reference)["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    registry.corrupt_blob(&layer);
+
+    let puller = Client::empty();
+    let stderr = failed(
+        &puller.kiln(&["pull", &reference]),
+        "pull of a damaged layer",
+    );
+    assert!(stderr.contains(&layer), "does not name the layer: {stderr}");
+    assert_eq!(puller.ok(&["images", "-q"]), "");
+    let left: Vec<_> = std::fs::read_dir(puller.root.join("snapshots"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name())
+                .filter(|name| !name.to_string_lossy().ends_with(".lock"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in snapshots/: {left:?}");
 }
 
 #[test]
