@@ -7,6 +7,7 @@
 
 mod blobs;
 mod doctor;
+mod durability;
 mod error;
 mod fsutil;
 mod image;

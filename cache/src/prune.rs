@@ -172,6 +172,8 @@ impl Store {
     /// Removes what `options` lets go (see the module docs).
     pub fn prune_with(&self, options: &PruneOptions) -> Result<Pruned, StoreError> {
         let _gc = self.exclusive_lease()?;
+        // Snapshots whose writeback is long done stop counting as unsynced.
+        self.settle_snapshots();
         let mut live = self.images_live()?;
         let mut pruned = Pruned::default();
         let records = self.records()?;
@@ -273,7 +275,12 @@ impl Store {
             for entry in std::fs::read_dir(&snapshots).at("cannot list", &snapshots)? {
                 let entry = entry.at("cannot list", &snapshots)?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if keep.contains(name.trim_end_matches(".lock")) {
+                // Beside each snapshot: its lock and its durability marker.
+                let chain = name
+                    .strip_suffix(".lock")
+                    .or_else(|| name.strip_suffix(".unsynced"))
+                    .unwrap_or(&name);
+                if keep.contains(chain) {
                     continue;
                 }
                 let path = entry.path();

@@ -62,7 +62,7 @@ impl Store {
         let bytes = std::fs::read(&path).ok()?;
         let record: CacheRecord = serde_json::from_slice(&bytes).ok()?;
         let complete = record.layers.iter().filter(|l| !l.empty).all(|l| {
-            self.snapshot_path(&l.chain_id).is_dir() && self.blobs().contains(&l.descriptor.digest)
+            self.snapshot_ready(&l.chain_id) && self.blobs().contains(&l.descriptor.digest)
         });
         if !complete {
             return None;

@@ -44,6 +44,7 @@ impl Store {
             });
         }
         self.snapshots_dir()?;
+        self.settle_snapshots_in_background();
         let mut paths = Vec::with_capacity(diff_ids.len());
         for ((chain_id, diff_id), layer) in chain_ids(diff_ids)
             .iter()
@@ -51,7 +52,7 @@ impl Store {
             .zip(&image.manifest.layers)
         {
             let path = self.snapshot_path(chain_id);
-            if !path.is_dir() {
+            if !self.snapshot_ready(chain_id) {
                 self.unpack_snapshot(&path, &layer.digest, diff_id)?;
             }
             paths.push(path);
@@ -74,7 +75,7 @@ impl Store {
         let _lease = self.lease()?;
         self.snapshots_dir()?;
         let path = self.snapshot_path(chain_id);
-        if path.is_dir() {
+        if self.snapshot_ready(chain_id) {
             return Ok(false);
         }
         let (lock, lock_path) = snapshot_lock(&path)?;
@@ -155,16 +156,10 @@ impl Store {
                 size: unpacked.uncompressed_size,
             });
         }
-        // "Exists" must mean "complete", also after a power cut: flush the
-        // whole staged tree to disk before it gets its final name.
-        let dir = File::open(staging.path()).at("cannot open", staging.path())?;
-        rustix::fs::syncfs(&dir)
-            .map_err(std::io::Error::from)
-            .at("cannot sync", staging.path())?;
+        // "Exists" must mean "complete", also after a power cut (see
+        // `durability`).
         let staged = staging.keep();
-        std::fs::rename(&staged, path).at("cannot move snapshot into", path)?;
-        crate::fsutil::sync_parent(path).at("cannot sync", path)?;
-        Ok(())
+        self.publish_snapshot(&staged, path)
     }
 }
 

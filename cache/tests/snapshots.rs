@@ -144,3 +144,56 @@ fn a_layer_that_does_not_match_its_diff_id_leaves_no_snapshot() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A snapshot is published with a marker naming this boot; one whose
+/// marker names another boot (written, never synced, then a power cut) is
+/// not trusted: it is removed and unpacked again from its blob. prune and
+/// doctor know the marker as part of the snapshot.
+#[test]
+fn a_snapshot_left_unsynced_by_an_earlier_boot_is_unpacked_again() {
+    if !root_or_skip() {
+        return;
+    }
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let base = layer(&[("etc/motd", "base\n")]);
+    let target = image(&store, "app:1", &[base.clone()], vec![Digest::of(&base)]);
+    let img = store.image(&target).unwrap();
+    let chain = Digest::of(&base);
+
+    let paths = store.ensure_snapshots(&img).unwrap();
+    let marker = paths[0].with_extension("unsynced");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), boot.trim());
+    assert!(store.snapshot_ready(&chain), "a snapshot of this boot");
+    assert!(store.doctor(false).unwrap().problems.is_empty());
+    assert!(store.prune().unwrap().snapshots.is_empty());
+    assert!(marker.exists(), "prune kept the live snapshot's marker");
+
+    // As a power cut would leave it: the file's data never reached the
+    // disk, and the marker names the boot before.
+    std::fs::write(paths[0].join("etc/motd"), "").unwrap();
+    std::fs::write(&marker, "00000000-0000-0000-0000-000000000000").unwrap();
+    assert!(!store.snapshot_ready(&chain), "a snapshot of another boot");
+    assert!(!paths[0].exists() && !marker.exists());
+    let again = store.ensure_snapshots(&img).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(again[0].join("etc/motd")).unwrap(),
+        "base\n"
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), boot.trim());
+
+    // A marker of this boot older than a minute is settled (one syncfs;
+    // prune does it, commands that use images start it in the
+    // background): the snapshot counts as synced.
+    let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::options()
+        .write(true)
+        .open(&marker)
+        .unwrap()
+        .set_modified(two_minutes_ago)
+        .unwrap();
+    store.settle_snapshots();
+    assert!(!marker.exists(), "the old marker was settled");
+    assert!(store.snapshot_ready(&chain));
+}

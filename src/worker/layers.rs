@@ -117,21 +117,20 @@ pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<La
         None => written.diff_id.clone(),
     };
     let snapshot = store.snapshot_path(&chain_id);
-    if snapshot.is_dir() {
+    if store.snapshot_ready(&chain_id) {
         // The same change on the same parents exists already (another
         // build, or a step whose cache record was lost).
         remove_tree(upper);
     } else {
         let snapshots = snapshot.parent().unwrap_or(Path::new("/"));
         std::fs::create_dir_all(snapshots).map_err(|e| io("create", snapshots, e))?;
-        // "Exists" must mean "complete", also after a power cut.
-        let dir = std::fs::File::open(upper).map_err(|e| io("open", upper, e))?;
-        rustix::fs::syncfs(&dir).map_err(|e| io("sync", upper, e.into()))?;
-        if let Err(e) = std::fs::rename(upper, &snapshot) {
+        // "Exists" must mean "complete", also after a power cut: the store
+        // marks it as not yet on disk.
+        if let Err(e) = store.publish_snapshot(upper, &snapshot) {
             if snapshot.is_dir() {
                 remove_tree(upper);
             } else {
-                return Err(io("move the layer to", &snapshot, e));
+                return Err(e.into());
             }
         }
     }
