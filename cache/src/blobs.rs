@@ -6,6 +6,14 @@
 //! on commit it is fsynced, its digest (and size, when promised) checked,
 //! and only then renamed to its final name. Nothing half-written or
 //! unverified ever sits under a digest name, so readers need no lock.
+//!
+//! A large blob is written behind: every [`WRITE_BEHIND`] bytes the kernel
+//! is told the pages written so far are not needed (`POSIX_FADV_DONTNEED`,
+//! which starts their writeback and drops those already clean). A 2 GiB
+//! layer then passes through a few windows of page cache instead of
+//! filling 2 GiB of it, its pages are reused while they are warm, and the
+//! fsync at commit finds little left to write. Blobs are rarely read back
+//! soon after they are written (a push, an export).
 
 use crate::error::{IoContext as _, StoreError};
 use crate::fsutil::persist_durable;
@@ -130,6 +138,7 @@ impl BlobStore {
             out: BufWriter::with_capacity(1 << 20, tmp),
             hasher,
             written: 0,
+            advised: 0,
             store: self.clone(),
         })
     }
@@ -141,8 +150,13 @@ pub struct BlobWriter {
     out: BufWriter<NamedTempFile>,
     hasher: Option<Hasher>,
     written: u64,
+    /// Bytes of the file up to which the kernel was last advised.
+    advised: u64,
     store: BlobStore,
 }
+
+/// How often, in bytes, a blob's written pages are let go.
+const WRITE_BEHIND: u64 = 32 << 20;
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -151,6 +165,7 @@ impl Write for BlobWriter {
             hasher.update(&buf[..n]);
         }
         self.written += n as u64;
+        self.write_behind();
         Ok(n)
     }
 
@@ -160,6 +175,24 @@ impl Write for BlobWriter {
 }
 
 impl BlobWriter {
+    /// Lets go of the pages written since the last window and the two
+    /// before it: pages still being written back are dropped by a later
+    /// call. Advice only: an error changes nothing that matters.
+    fn write_behind(&mut self) {
+        let in_file = self.written - self.out.buffer().len() as u64;
+        if in_file < self.advised + WRITE_BEHIND {
+            return;
+        }
+        let from = self.advised.saturating_sub(2 * WRITE_BEHIND);
+        let _ = rustix::fs::fadvise(
+            self.out.get_ref().as_file(),
+            from,
+            std::num::NonZeroU64::new(in_file - from),
+            rustix::fs::Advice::DontNeed,
+        );
+        self.advised = in_file;
+    }
+
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
         self.written
