@@ -158,7 +158,12 @@ fn a_snapshot_left_unsynced_by_an_earlier_boot_is_unpacked_again() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let base = layer(&[("etc/motd", "base\n")]);
-    let target = image(&store, "app:1", &[base.clone()], vec![Digest::of(&base)]);
+    let target = image(
+        &store,
+        "app:1",
+        std::slice::from_ref(&base),
+        vec![Digest::of(&base)],
+    );
     let img = store.image(&target).unwrap();
     let chain = Digest::of(&base);
 
