@@ -84,7 +84,8 @@ impl Store {
     }
 
     /// Whether the snapshot of `chain_id` is there and whole. One written
-    /// in an earlier boot and never synced is removed here (false).
+    /// in an earlier boot and never synced is removed here (false; if it
+    /// cannot be removed it stays, and stays not ready).
     pub fn snapshot_ready(&self, chain_id: &Digest) -> bool {
         let path = self.snapshot_path(chain_id);
         if !path.is_dir() {
@@ -101,6 +102,8 @@ impl Store {
         // leftover, then gone; the marker goes last, so a crash in
         // between leaves the snapshot still suspect.
         let doomed = path.with_file_name(format!("unpacking-stale-{}", chain_id.encoded()));
+        // What an interrupted removal left would block the rename.
+        let _ = std::fs::remove_dir_all(&doomed);
         if std::fs::rename(&path, &doomed).is_ok() {
             let _ = std::fs::remove_dir_all(&doomed);
         }

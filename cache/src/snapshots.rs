@@ -53,7 +53,7 @@ impl Store {
         {
             let path = self.snapshot_path(chain_id);
             if !self.snapshot_ready(chain_id) {
-                self.unpack_snapshot(&path, &layer.digest, diff_id)?;
+                self.unpack_snapshot(chain_id, &layer.digest, diff_id)?;
             }
             paths.push(path);
         }
@@ -86,7 +86,7 @@ impl Store {
                 return Err(e).at("cannot lock", &lock_path);
             }
         }
-        if path.is_dir() {
+        if self.snapshot_ready(chain_id) {
             return Ok(false);
         }
         self.unpack_locked(&path, blob, diff_id, input)?;
@@ -106,18 +106,19 @@ impl Store {
 
     fn unpack_snapshot(
         &self,
-        path: &Path,
+        chain_id: &Digest,
         blob: &Digest,
         diff_id: &Digest,
     ) -> Result<(), StoreError> {
-        let (lock, lock_path) = snapshot_lock(path)?;
+        let path = self.snapshot_path(chain_id);
+        let (lock, lock_path) = snapshot_lock(&path)?;
         lock.lock().at("cannot lock", &lock_path)?;
-        if path.is_dir() {
+        if self.snapshot_ready(chain_id) {
             // Another process finished it while we waited.
             return Ok(());
         }
         let input = std::io::BufReader::with_capacity(1 << 20, self.blobs().open(blob)?);
-        self.unpack_locked(path, blob, diff_id, input)
+        self.unpack_locked(&path, blob, diff_id, input)
     }
 
     /// Unpacks `input` into a staging directory and renames it to `path`

@@ -179,8 +179,11 @@ fn a_snapshot_left_unsynced_by_an_earlier_boot_is_unpacked_again() {
     // disk, and the marker names the boot before.
     std::fs::write(paths[0].join("etc/motd"), "").unwrap();
     std::fs::write(&marker, "00000000-0000-0000-0000-000000000000").unwrap();
+    // And what an earlier removal, itself interrupted, left behind.
+    let leftover = paths[0].with_file_name(format!("unpacking-stale-{}", chain.encoded()));
+    std::fs::create_dir_all(leftover.join("etc")).unwrap();
     assert!(!store.snapshot_ready(&chain), "a snapshot of another boot");
-    assert!(!paths[0].exists() && !marker.exists());
+    assert!(!paths[0].exists() && !marker.exists() && !leftover.exists());
     let again = store.ensure_snapshots(&img).unwrap();
     assert_eq!(
         std::fs::read_to_string(again[0].join("etc/motd")).unwrap(),
