@@ -93,8 +93,9 @@ impl Store {
         Ok(true)
     }
 
-    /// The snapshots directory, made if missing.
-    fn snapshots_dir(&self) -> Result<PathBuf, StoreError> {
+    /// The snapshots directory, made if missing, and closed to other
+    /// users.
+    pub fn snapshots_dir(&self) -> Result<PathBuf, StoreError> {
         let dir = self.root().join("snapshots");
         std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
         // 0700: snapshots hold image content — setuid binaries, device

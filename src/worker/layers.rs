@@ -122,8 +122,7 @@ pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<La
         // build, or a step whose cache record was lost).
         remove_tree(upper);
     } else {
-        let snapshots = snapshot.parent().unwrap_or(Path::new("/"));
-        std::fs::create_dir_all(snapshots).map_err(|e| io("create", snapshots, e))?;
+        store.snapshots_dir()?;
         // "Exists" must mean "complete", also after a power cut: the store
         // marks it as not yet on disk.
         if let Err(e) = store.publish_snapshot(upper, &snapshot) {
