@@ -15,8 +15,8 @@
 use crate::encode::Encoder;
 use crate::graph::Graph;
 use crate::op::{
-    CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, HttpSource, IdOrName, ImageSource,
-    LocalSource, Mode, NetworkMode, Op, Owner,
+    CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, GitSource, HttpSource, IdOrName,
+    ImageSource, LocalSource, Mode, NetworkMode, Op, Owner,
 };
 use kiln_oci::Digest;
 
@@ -24,7 +24,7 @@ use kiln_oci::Digest;
 /// op changes (a field added, a tag renumbered, an order changed): digests
 /// from different versions must never be equal, or a new kiln would reuse a
 /// result an old one computed with different semantics.
-pub const VERSION: &str = "kiln-vertex-v1";
+pub const VERSION: &str = "kiln-vertex-v2";
 
 /// The digest of a vertex running `op` on inputs with digests `inputs`
 /// (in the vertex's input order: swapping two inputs is a different
@@ -84,9 +84,29 @@ pub(crate) fn encode_op(e: &mut Encoder, op: &Op) {
         }
         Op::Http(http) => {
             e.tag(5);
-            let HttpSource { url, filename } = http;
+            let HttpSource {
+                url,
+                filename,
+                checksum,
+            } = http;
             e.str(url);
             e.str(filename);
+            e.option(checksum.as_ref(), |e, s| e.str(s));
+        }
+        Op::Git(git) => {
+            e.tag(6);
+            let GitSource {
+                remote,
+                reference,
+                subdir,
+                keep_git_dir,
+                checksum,
+            } = git;
+            e.str(remote);
+            e.str(reference);
+            e.str(subdir);
+            e.bool(*keep_git_dir);
+            e.option(checksum.as_ref(), |e, s| e.str(s));
         }
     }
 }
@@ -120,6 +140,7 @@ fn encode_exec(e: &mut Encoder, exec: &Exec) {
         cwd,
         user,
         network,
+        insecure,
         mounts,
         // Deliberately not encoded: proxy settings change where traffic
         // goes, not what a step makes (BuildKit keeps them out too).
@@ -134,6 +155,7 @@ fn encode_exec(e: &mut Encoder, exec: &Exec) {
         NetworkMode::None => 1,
         NetworkMode::Host => 2,
     });
+    e.bool(*insecure);
     e.list(mounts, encode_mount);
 }
 
@@ -196,6 +218,22 @@ fn encode_mount(e: &mut Encoder, mount: &ExecMount) {
             e.str(id);
             e.option(target.as_ref(), |e, s| e.str(s));
             e.option(env.as_ref(), |e, s| e.str(s));
+            e.bool(*required);
+            e.u32(*uid);
+            e.u32(*gid);
+            e.u32(*mode);
+        }
+        ExecMount::Ssh {
+            id,
+            target,
+            required,
+            uid,
+            gid,
+            mode,
+        } => {
+            e.tag(4);
+            e.str(id);
+            e.str(target);
             e.bool(*required);
             e.u32(*uid);
             e.u32(*gid);

@@ -20,8 +20,8 @@ pub use cancel::CancelToken;
 pub use digest::vertex_digest;
 pub use graph::{Graph, Vertex, VertexId};
 pub use op::{
-    CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, HttpSource, IdOrName, ImageSource,
-    LocalSource, Mode, NetworkMode, Op, Owner,
+    CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, GitSource, HttpSource, IdOrName,
+    ImageSource, LocalSource, Mode, NetworkMode, Op, Owner,
 };
 pub use progress::{Event, EventKind, Reporter, Stream};
 pub use scheduler::{Job, SolveError, SolveOptions, Solved, Worker, solve};

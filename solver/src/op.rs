@@ -20,6 +20,8 @@ pub enum Op {
     Local(LocalSource),
     /// One file fetched over HTTP(S) (`ADD URL`). No inputs.
     Http(HttpSource),
+    /// A git repository's tree at one commit (`ADD git-ref`). No inputs.
+    Git(GitSource),
     /// A process run over input 0's root file system; its changes are the
     /// output. Other inputs are referenced by its mounts.
     Exec(Exec),
@@ -61,6 +63,29 @@ pub struct HttpSource {
     pub url: String,
     /// The file's name in the output.
     pub filename: String,
+    /// `ADD --checksum`: the digest (`sha256:…`) the content must have.
+    /// With it the content is known before the fetch, so a result made
+    /// earlier may be reused without asking the server (as BuildKit does).
+    pub checksum: Option<String>,
+}
+
+/// A git repository checked out at one commit, submodules included
+/// (BuildKit's git source). The output's root is the checkout's root (or
+/// `subdir` of it); files are owned by root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitSource {
+    /// What `git` fetches from: `https://…`, `git://…`, `ssh://…` or
+    /// `user@host:path`.
+    pub remote: String,
+    /// The branch, tag or commit to check out; empty for the remote's
+    /// default branch (its `HEAD`).
+    pub reference: String,
+    /// Only this directory of the checkout (relative; empty for all).
+    pub subdir: String,
+    /// Keep the `.git` directory (`ADD --keep-git-dir=true`).
+    pub keep_git_dir: bool,
+    /// `ADD --checksum`: the commit the reference must resolve to.
+    pub checksum: Option<String>,
 }
 
 /// A process in a sandbox (`RUN`).
@@ -77,6 +102,9 @@ pub struct Exec {
     pub user: String,
     /// The network the process gets.
     pub network: NetworkMode,
+    /// `RUN --security=insecure`: every capability, no seccomp filter and
+    /// no masked paths (docker's `--privileged`). The build must allow it.
+    pub insecure: bool,
     /// Extra mounts, in the order given.
     pub mounts: Vec<ExecMount>,
     /// `NAME=value` proxy variables (`HTTP_PROXY`…) from build args the
@@ -154,6 +182,23 @@ pub enum ExecMount {
         /// File group.
         gid: u32,
         /// File mode.
+        mode: u32,
+    },
+    /// An SSH agent socket forwarded from the build's `--ssh` (BuildKit's
+    /// `type=ssh`). The socket's path on the host is not part of the
+    /// vertex.
+    Ssh {
+        /// Which `--ssh` (`default` unless named).
+        id: String,
+        /// Where the socket appears.
+        target: String,
+        /// Fail when the build was given no such `--ssh`.
+        required: bool,
+        /// Socket owner.
+        uid: u32,
+        /// Socket group.
+        gid: u32,
+        /// Socket mode.
         mode: u32,
     },
 }

@@ -30,6 +30,14 @@ pub const DOCKER_DEFAULT: [Capability; 14] = [
     Capability::CAP_AUDIT_WRITE,
 ];
 
+/// Every capability kiln itself holds (docker's `--privileged` gives all
+/// the host allows, which may be fewer than the kernel knows).
+pub fn all() -> Vec<Capability> {
+    caps::read(None, CapSet::Permitted)
+        .map(|set| set.into_iter().collect())
+        .unwrap_or_else(|_| DOCKER_DEFAULT.to_vec())
+}
+
 /// A capability set could not be changed.
 #[derive(Debug, Error)]
 #[error("cannot set the {set} capability set: {source}")]

@@ -109,8 +109,9 @@ fn init_main() -> i32 {
 pub(crate) struct Prepared {
     /// The pseudo-terminal's secondary side, when there is one.
     pub tty_path: Option<std::path::PathBuf>,
-    /// The seccomp program to install just before execve.
-    pub seccomp: seccompiler::BpfProgram,
+    /// The seccomp program to install just before execve (none for a
+    /// privileged process).
+    pub seccomp: Option<seccompiler::BpfProgram>,
 }
 
 fn prepare(
@@ -135,6 +136,7 @@ fn prepare(
             mounts: &spec.mounts,
             readonly: spec.readonly_rootfs,
             workdir: spec.workdir(),
+            privileged: spec.privileged,
         },
     )
     .map_err(|e| e.to_string())?;
@@ -154,8 +156,12 @@ fn prepare(
         Some(socket) => Some(crate::tty::open_in_container(socket, spec.console_size)?),
         None => None,
     };
-    let caps = crate::caps::mask(&crate::caps::DOCKER_DEFAULT);
-    let seccomp = crate::seccomp::default_program(caps).map_err(|e| e.to_string())?;
+    let seccomp = if spec.privileged {
+        None
+    } else {
+        let caps = crate::caps::mask(&crate::caps::DOCKER_DEFAULT);
+        Some(crate::seccomp::default_program(caps).map_err(|e| e.to_string())?)
+    };
     Ok(Prepared { tty_path, seccomp })
 }
 

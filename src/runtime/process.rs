@@ -57,16 +57,23 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
     let env = environment(&spec.env, &user, spec.tty);
     enter_workdir(spec.workdir())?;
 
-    if !spec.no_new_privileges {
+    if let Some(seccomp) = &prepared.seccomp
+        && !spec.no_new_privileges
+    {
         // Without no_new_privs the kernel only takes a filter from a
         // thread with CAP_SYS_ADMIN: install it before the capabilities
         // go. Everything after this (prctl, setgroups, setres[ug]id,
         // capset, close_range, execve) is allowed by docker's profile.
-        crate::seccomp::apply_privileged(&prepared.seccomp).map_err(|e| (e.to_string(), 125))?;
+        crate::seccomp::apply_privileged(seccomp).map_err(|e| (e.to_string(), 125))?;
     }
-    caps::drop_bounding(&caps::DOCKER_DEFAULT).map_err(|e| (e.to_string(), 125))?;
+    let keep = if spec.privileged {
+        caps::all()
+    } else {
+        caps::DOCKER_DEFAULT.to_vec()
+    };
+    caps::drop_bounding(&keep).map_err(|e| (e.to_string(), 125))?;
     switch_user(&user, spec.primary_group_supplementary)?;
-    caps::set_process(&caps::DOCKER_DEFAULT).map_err(|e| (e.to_string(), 125))?;
+    caps::set_process(&keep).map_err(|e| (e.to_string(), 125))?;
 
     let Some(arg0) = spec.args.first() else {
         return Err(("no command specified".into(), 125));
@@ -81,8 +88,10 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
         nix::sys::prctl::set_no_new_privs().map_err(setup_err("set no_new_privs"))?;
     }
     close_other_descriptors(status.as_raw_fd())?;
-    if spec.no_new_privileges {
-        crate::seccomp::apply(&prepared.seccomp).map_err(|e| (e.to_string(), 125))?;
+    if let Some(seccomp) = &prepared.seccomp
+        && spec.no_new_privileges
+    {
+        crate::seccomp::apply(seccomp).map_err(|e| (e.to_string(), 125))?;
     }
     let Err(errno) = nix::unistd::execve(&program_c, &args, &env_c);
     Err(exec_failure(arg0, errno))

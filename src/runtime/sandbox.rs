@@ -480,6 +480,7 @@ mod tests {
             extra_hosts: vec![],
             primary_group_supplementary: true,
             no_new_privileges: true,
+            privileged: false,
         }
     }
 

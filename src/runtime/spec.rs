@@ -51,6 +51,10 @@ pub struct RunSpec {
     /// seccomp filter is installed while the process still holds
     /// `CAP_SYS_ADMIN`, and `sudo` works for a non-root user.
     pub no_new_privileges: bool,
+    /// docker's `--privileged` (BuildKit's `RUN --security=insecure`):
+    /// every capability, no seccomp filter, no masked or read-only paths
+    /// and a writable `/sys`. Device access keeps docker's default list.
+    pub privileged: bool,
 }
 
 /// The layers of the root file system, mounted as one overlay.

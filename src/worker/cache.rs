@@ -50,6 +50,25 @@ pub(crate) struct BuildCache {
     pub trail: Mutex<BTreeMap<usize, (TrailStep, bool)>>,
 }
 
+/// The record of a step that added `added` (none: an empty step).
+fn record_of(added: Option<&Layer>, description: &str) -> CacheRecord {
+    CacheRecord {
+        layers: added
+            .iter()
+            .map(|l| RecordLayer {
+                empty: l.empty,
+                chain_id: l.chain_id.clone(),
+                diff_id: l.diff_id.clone(),
+                descriptor: l.descriptor.clone(),
+            })
+            .collect(),
+        created: added
+            .and_then(|l| l.created.clone())
+            .unwrap_or_else(kiln_oci::now_rfc3339_nano),
+        description: description.to_string(),
+    }
+}
+
 /// A step's key, what it is made of, and what it read from the context.
 struct Keyed {
     key: Digest,
@@ -100,25 +119,31 @@ impl Worker {
             _ => return Err(WorkerError::Graph("only steps are cached".into())),
         };
         if self.context_unchanged(job, &keyed.context_reads)? {
-            let added = output.layers()?.last();
-            let record = CacheRecord {
-                layers: added
-                    .iter()
-                    .map(|l| RecordLayer {
-                        empty: l.empty,
-                        chain_id: l.chain_id.clone(),
-                        diff_id: l.diff_id.clone(),
-                        descriptor: l.descriptor.clone(),
-                    })
-                    .collect(),
-                created: added
-                    .and_then(|l| l.created.clone())
-                    .unwrap_or_else(kiln_oci::now_rfc3339_nano),
-                description: job.vertex.name.clone(),
-            };
+            let record = record_of(output.layers()?.last(), &job.vertex.name);
             self.store.put_record(&keyed.key, &record)?;
         }
         Ok(Solved::Done(output))
+    }
+
+    /// Solves a fetched source whose content is known before the fetch
+    /// (a git commit, a URL with `--checksum`) through the cache: `key`
+    /// names that content, and `fetch` makes its one layer when no record
+    /// has it.
+    pub(super) fn cached_source(
+        &self,
+        job: &Job<'_, Output>,
+        key: &Digest,
+        fetch: impl FnOnce() -> Result<Layer, WorkerError>,
+    ) -> Result<Output, WorkerError> {
+        if self.cache.reuse(job.id.0)
+            && let Some(record) = self.store.lookup_record(key)
+        {
+            return Ok(Output::Layers(Arc::new(self.stack(&[], &record))));
+        }
+        let layer = fetch()?;
+        self.store
+            .put_record(key, &record_of(Some(&layer), &job.vertex.name))?;
+        Ok(Output::Layers(Arc::new(vec![layer])))
     }
 
     /// `base` plus the layers of a record.

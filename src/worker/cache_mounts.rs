@@ -178,6 +178,7 @@ mod tests {
             store,
             context: root.to_path_buf(),
             secrets: Default::default(),
+            ssh: Default::default(),
             network: kiln_runtime::Network::None,
             sandboxes: root.join("sandboxes"),
         }

@@ -4,6 +4,7 @@
 
 use super::layers::{ContextDir, Layer, Output, commit, lowers};
 use super::secrets::Secret;
+use super::ssh_agent::AgentProxy;
 use super::{Worker, WorkerError};
 use kiln_runtime::view::View;
 use kiln_runtime::{Mount, Network, Resources, RunSpec, Sandbox, Stdio, Stubs};
@@ -32,13 +33,15 @@ impl Worker {
         for (i, mount) in exec.mounts.iter().enumerate() {
             self.mount(job, mount, i, scratch.path(), &mut step)?;
         }
-        // The cache locks are held until this function returns.
+        // The cache locks and agent relays are held until this function
+        // returns.
         let StepMounts {
             views,
             mounts,
             env,
             binds,
             locks: _locks,
+            agents: _agents,
         } = step;
         let spec = RunSpec {
             rootfs: kiln_runtime::Rootfs {
@@ -61,6 +64,7 @@ impl Worker {
             extra_hosts: Vec::new(),
             primary_group_supplementary: false,
             no_new_privileges: false,
+            privileged: exec.insecure,
         };
         let (code, tail, upper) = kiln_runtime::view::with_views(&views, || {
             // Bind sources are resolved here, where the views are
@@ -174,6 +178,7 @@ impl Worker {
             env,
             binds,
             locks,
+            agents,
         } = step;
         match mount {
             ExecMount::Bind {
@@ -281,6 +286,32 @@ impl Worker {
                     });
                 }
             }
+            ExecMount::Ssh {
+                id,
+                target,
+                required,
+                uid,
+                gid,
+                mode,
+            } => {
+                let Some(upstream) = self.ssh.get(id) else {
+                    if *required {
+                        return Err(WorkerError::Secret(format!(
+                            "ssh agent {id} is required but was not given (use --ssh {id}=SOCKET)"
+                        )));
+                    }
+                    // BuildKit skips an optional agent nobody gave.
+                    return Ok(());
+                };
+                let socket = scratch.join(format!("ssh-{index}.sock"));
+                let proxy = AgentProxy::start(upstream, socket, (*uid, *gid, *mode))?;
+                mounts.push(Mount::Bind {
+                    source: proxy.path().to_path_buf(),
+                    target: target.clone(),
+                    readonly: false,
+                });
+                agents.push(proxy);
+            }
         }
         Ok(())
     }
@@ -305,8 +336,8 @@ fn context_lowers(
 }
 
 /// What a step's `--mount`s turn into: views to mount first, the
-/// sandbox's mounts, its environment (secrets as variables) and the cache
-/// locks held until the step ends.
+/// sandbox's mounts, its environment (secrets as variables), and the cache
+/// locks and agent relays held until the step ends.
 #[derive(Default)]
 struct StepMounts {
     views: Vec<(View, PathBuf)>,
@@ -314,6 +345,7 @@ struct StepMounts {
     env: Vec<String>,
     binds: Vec<PendingBind>,
     locks: Vec<std::fs::File>,
+    agents: Vec<AgentProxy>,
 }
 
 /// A bind mount whose source path is still to be resolved in its root.

@@ -12,14 +12,17 @@ mod context_view;
 pub(crate) mod copy;
 mod exec;
 mod file;
+mod git;
 mod http;
 mod layers;
 mod secrets;
 mod sources;
+mod ssh_agent;
 
 pub(crate) use cache::{BuildCache, CachePolicy};
 pub(crate) use layers::{Layer, Output, lowers};
 pub(crate) use secrets::{Secret, Secrets};
+pub(crate) use ssh_agent::SshAgents;
 
 use kiln_cache::{Store, StoreError};
 use kiln_runtime::Network;
@@ -63,6 +66,9 @@ pub(crate) enum WorkerError {
     /// reported with, is named by the URL).
     #[error("cannot fetch the URL: {0}")]
     Fetch(String),
+    /// `ADD` of a git reference failed (the step is named by the source).
+    #[error("cannot fetch the git repository: {0}")]
+    Git(String),
     /// A secret is missing or unreadable.
     #[error("{0}")]
     Secret(String),
@@ -81,6 +87,8 @@ pub(crate) struct Worker {
     pub context: PathBuf,
     /// `--secret`s.
     pub secrets: Secrets,
+    /// `--ssh` agents.
+    pub ssh: SshAgents,
     /// The network of RUN steps that do not choose one.
     pub network: Network,
     /// Where sandboxes live.
@@ -157,7 +165,8 @@ impl kiln_solver::Worker for Worker {
                 self.image(image)?
             }
             Op::Local(local) => self.local(local)?,
-            Op::Http(http) => self.http(http)?,
+            Op::Http(http) => self.http(job, http)?,
+            Op::Git(git) => self.git(job, git)?,
             Op::Exec(_) | Op::File(_) => return self.cached(job),
         };
         Ok(Solved::Done(output))

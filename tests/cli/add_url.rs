@@ -204,3 +204,75 @@ fn a_failed_fetch_names_the_url_status_and_line_and_keeps_the_tag() {
     );
     assert_eq!(server.requests_of("/x"), 0);
 }
+
+/// `sha256:HEX` of `bytes`.
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+#[test]
+fn add_checksum_checks_the_content_and_a_cached_file_is_not_fetched_again() {
+    let pinned = b"pinned\n";
+    let server = FileServer::start(HashMap::from([(
+        "/pinned.txt".to_string(),
+        (pinned.to_vec(), None),
+    )]));
+    let base = &server.base;
+    let dockerfile =
+        format!("FROM busybox:local\nARG SUM\nADD --checksum=$SUM {base}/pinned.txt /p\n");
+    let Some(f) = fixture(&dockerfile) else {
+        return;
+    };
+    let good = format!("SUM={}", sha256(pinned));
+    let first = f.build_ok(&["-t", "p", "--build-arg", &good]);
+    assert_eq!(f.run("p", &["cat", "/p"]), "pinned\n");
+    assert_eq!(server.requests_of("/pinned.txt"), 1);
+    // The checksum names the content: a rebuild asks the server nothing.
+    assert_eq!(f.build_ok(&["-t", "p", "--build-arg", &good]), first);
+    assert_eq!(server.requests_of("/pinned.txt"), 1);
+
+    // Content that no longer matches fails, naming both digests and the
+    // line, and leaves the tag alone.
+    server
+        .files
+        .lock()
+        .unwrap()
+        .insert("/pinned.txt".to_string(), (b"changed\n".to_vec(), None));
+    let out = f.build(&["-t", "p", "--no-cache", "--build-arg", &good]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(stderr.contains(&sha256(pinned)), "{stderr}");
+    assert!(stderr.contains(&sha256(b"changed\n")), "{stderr}");
+    assert!(stderr.contains("Dockerfile:3"), "{stderr}");
+    assert_eq!(server.requests_of("/pinned.txt"), 2);
+    let inspect: serde_json::Value =
+        serde_json::from_slice(&f.kiln(&["inspect", "p"]).stdout).unwrap();
+    assert_eq!(inspect[0]["Id"], first.as_str());
+
+    // Bad uses are refused before anything is fetched.
+    let local = format!(
+        "FROM busybox:local\nADD --checksum={} local.txt /l\n",
+        sha256(b"x")
+    );
+    let several = format!(
+        "FROM busybox:local\nADD --checksum={} {base}/pinned.txt {base}/other /d/\n",
+        sha256(b"x")
+    );
+    let malformed = format!("FROM busybox:local\nADD --checksum=md5:00 {base}/pinned.txt /p\n");
+    f.file("local.txt", "local\n");
+    for (dockerfile, message) in [
+        (local, "checksum requires HTTP(S) or Git sources"),
+        (several, "checksum can't be specified for multiple sources"),
+        (malformed, "invalid checksum \"md5:00\""),
+    ] {
+        std::fs::write(f.context.join("Dockerfile"), &dockerfile).unwrap();
+        let out = f.build(&[]);
+        assert_eq!(out.status.code(), Some(1), "{dockerfile}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(message), "{dockerfile}: {stderr}");
+        assert!(stderr.contains("Dockerfile:2"), "{stderr}");
+    }
+    assert_eq!(server.requests_of("/pinned.txt"), 2);
+}

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod add_git;
 mod add_url;
 mod build;
 mod cache;
@@ -10,9 +11,11 @@ mod check;
 mod crash;
 mod help;
 mod http;
+mod insecure;
 mod interop;
 mod parse;
 mod registry;
 mod run;
+mod ssh;
 mod store;
 mod support;

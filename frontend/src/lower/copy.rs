@@ -8,11 +8,12 @@
 
 use super::build::{Builder, Stage};
 use super::path;
+use super::remote::{self, Remote};
 use crate::ast::{Instruction, Word};
 use crate::diagnostic::Diagnostic;
 use crate::instructions::{Chmod, Copy};
 use kiln_shell::Lexer;
-use kiln_solver::{FileAction, FileOp, HttpSource, IdOrName, Mode, Op, Owner, Vertex};
+use kiln_solver::{FileAction, FileOp, GitSource, HttpSource, IdOrName, Mode, Op, Owner, Vertex};
 
 impl Builder<'_> {
     pub(crate) fn copy(
@@ -34,6 +35,7 @@ impl Builder<'_> {
         // which only differs when a URL's file and a local source land on
         // the same path).
         let mut urls = Vec::new();
+        let mut gits = Vec::new();
         let mut heredocs = Vec::new();
         for word in &copy.sources {
             if let Some(heredoc) = copy
@@ -48,25 +50,30 @@ impl Builder<'_> {
             if source.is_empty() {
                 continue;
             }
-            if is_http(&source) {
-                if !is_add {
+            match remote::classify(&source) {
+                None => sources.push(source),
+                Some(_) if !is_add => {
+                    // BuildKit's wording, for URLs and git references alike.
                     return Err(Diagnostic::error(
                         word.span,
                         format!("source can't be a URL for COPY: {source}"),
                     ));
                 }
-                urls.push(source);
-                continue;
+                Some(Remote::Http) => urls.push(source),
+                Some(Remote::Git(git)) => gits.push((source, git)),
+                Some(Remote::Unsupported(scheme)) => {
+                    return Err(Diagnostic::error(
+                        word.span,
+                        format!(
+                            "ADD cannot fetch {scheme}:// URLs (only http, https, git and ssh): {source}"
+                        ),
+                    ));
+                }
             }
-            if is_add && is_remote(&source) {
-                return Err(Diagnostic::error(
-                    word.span,
-                    format!("ADD from a git repository is not supported by kiln yet: {source}"),
-                ));
-            }
-            sources.push(source);
         }
-        if sources.len() + urls.len() + heredocs.len() > 1 && !dest.ends_with('/') {
+        let count = sources.len() + urls.len() + gits.len() + heredocs.len();
+        let checksum = self.checksum(stage, copy, count, urls.len(), gits.len())?;
+        if count > 1 && !dest.ends_with('/') {
             return Err(Diagnostic::error(
                 copy.dest.span,
                 format!(
@@ -149,11 +156,12 @@ impl Builder<'_> {
         for url in &urls {
             // BuildKit's dispatchCopy: the file is named after the URL's
             // last path element and copied like a single named file.
-            let filename = url_filename(url);
+            let filename = remote::url_filename(url);
             inputs.push(self.graph.add(Vertex {
                 op: Op::Http(HttpSource {
                     url: url.clone(),
                     filename: filename.clone(),
+                    checksum: checksum.clone(),
                 }),
                 inputs: Vec::new(),
                 name: url.clone(),
@@ -164,6 +172,28 @@ impl Builder<'_> {
                 owner: owner.clone(),
                 mode: mode.clone(),
                 ..kiln_solver::Copy::one_path(inputs.len() - 1, &filename, &dest)
+            }));
+        }
+        for (source, git) in &gits {
+            inputs.push(self.graph.add(Vertex {
+                op: Op::Git(GitSource {
+                    remote: git.remote.clone(),
+                    reference: git.reference.clone(),
+                    subdir: git.subdir.clone(),
+                    keep_git_dir: copy.keep_git_dir,
+                    checksum: checksum.clone(),
+                }),
+                inputs: Vec::new(),
+                name: source.clone(),
+                line: Some(instruction.span.line),
+            }));
+            // BuildKit copies the checkout's root to the destination,
+            // which receives its contents.
+            actions.push(FileAction::Copy(kiln_solver::Copy {
+                owner: owner.clone(),
+                mode: mode.clone(),
+                follow_symlinks: false,
+                ..kiln_solver::Copy::one_path(inputs.len() - 1, "/", &dest)
             }));
         }
         for heredoc in &heredocs {
@@ -193,6 +223,7 @@ impl Builder<'_> {
         }
         let mut shown: Vec<String> = sources.clone();
         shown.extend(urls.iter().cloned());
+        shown.extend(gits.iter().map(|(source, _)| source.clone()));
         shown.extend(heredocs.iter().map(|h| format!("<<{}", h.name)));
         let from_text = copy
             .from
@@ -215,59 +246,54 @@ impl Builder<'_> {
         });
         Ok(())
     }
-}
 
-/// Whether a source is an HTTP(S) URL, fetched by ADD.
-fn is_http(source: &str) -> bool {
-    source.starts_with("http://") || source.starts_with("https://")
-}
-
-/// The name BuildKit gives a fetched file: the last element of the URL's
-/// (unescaped) path as Go's `path.Base` finds it, or `__unnamed__` when
-/// there is none or the URL does not parse.
-fn url_filename(url: &str) -> String {
-    const UNNAMED: &str = "__unnamed__";
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let path = rest.find('/').map_or("", |at| &rest[at..]);
-    let Some(path) = unescape(path) else {
-        return UNNAMED.to_string();
-    };
-    match path.trim_end_matches('/').rsplit('/').next() {
-        Some(base) if !base.is_empty() && base != "." => base.to_string(),
-        _ => UNNAMED.to_string(),
-    }
-}
-
-/// Percent-decoding as Go's `url.PathUnescape`; `None` for a malformed
-/// escape.
-fn unescape(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+    /// `ADD --checksum`, expanded and checked as BuildKit's
+    /// `dispatchCopy` checks it: one source, fetched over HTTP(S) (a
+    /// digest of the content) or from git (the commit, or a prefix of it).
+    fn checksum(
+        &self,
+        stage: &Stage,
+        copy: &Copy,
+        sources: usize,
+        urls: usize,
+        gits: usize,
+    ) -> Result<Option<String>, Diagnostic> {
+        let Some(word) = &copy.checksum else {
+            return Ok(None);
+        };
+        let text = self.expand(stage, word)?;
+        if text.is_empty() {
+            return Ok(None);
         }
+        if sources != 1 {
+            return Err(Diagnostic::error(
+                word.span,
+                "checksum can't be specified for multiple sources",
+            ));
+        }
+        let valid = if urls == 1 {
+            text.parse::<kiln_oci::Digest>().is_ok()
+        } else if gits == 1 {
+            text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+        } else {
+            return Err(Diagnostic::error(
+                word.span,
+                "checksum requires HTTP(S) or Git sources",
+            ));
+        };
+        if !valid {
+            let expected = if urls == 1 {
+                "a digest such as sha256:<64 hex digits>"
+            } else {
+                "a commit hash"
+            };
+            return Err(Diagnostic::error(
+                word.span,
+                format!("invalid checksum {text:?}: expected {expected}"),
+            ));
+        }
+        Ok(Some(text))
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Whether an ADD source is fetched rather than read from the context.
-fn is_remote(source: &str) -> bool {
-    source.starts_with("http://")
-        || source.starts_with("https://")
-        || source.starts_with("git@")
-        || (source.contains("://")
-            && source
-                .split("://")
-                .next()
-                .is_some_and(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')))
 }
 
 /// `--chown=user[:group]`: numbers or names (resolved when the copy runs,
@@ -292,27 +318,4 @@ pub(crate) fn parse_owner(text: &str) -> Owner {
 /// The owner for things created as the stage's USER (none for root).
 pub(crate) fn owner_of_user(user: &str) -> Option<Owner> {
     (!user.is_empty() && user != "root" && user != "0").then(|| parse_owner(user))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_filename;
-
-    #[test]
-    fn fetched_files_are_named_as_buildkit_names_them() {
-        for (url, name) in [
-            ("https://example.com/a/b.tar.gz", "b.tar.gz"),
-            ("https://example.com/a/dir/", "dir"),
-            ("https://example.com/a%20b", "a b"),
-            ("https://example.com/x%2Fy", "y"),
-            ("https://example.com/f?name=other#frag", "f"),
-            ("https://example.com", "__unnamed__"),
-            ("https://example.com/", "__unnamed__"),
-            ("https://example.com/.", "__unnamed__"),
-            ("https://example.com/bad%zz", "__unnamed__"),
-            ("http://user:pw@host:8080/p/q", "q"),
-        ] {
-            assert_eq!(url_filename(url), name, "{url}");
-        }
-    }
 }

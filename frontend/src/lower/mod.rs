@@ -15,6 +15,7 @@ mod copy;
 mod meta;
 mod path;
 mod platform;
+mod remote;
 mod run;
 mod scope;
 mod stages;
@@ -46,6 +47,8 @@ pub struct LowerOptions {
     pub ignore_patterns: Vec<String>,
     /// The time written into new history entries (RFC 3339).
     pub created: String,
+    /// `--allow security.insecure`: `RUN --security=insecure` may run.
+    pub allow_insecure: bool,
 }
 
 /// A base image as the resolver found it.

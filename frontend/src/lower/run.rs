@@ -29,9 +29,17 @@ impl Builder<'_> {
         let mut inputs = vec![stage.vertex];
         let mut mounts = Vec::new();
         let args = self.command(stage, run, &mut inputs, &mut mounts);
+        let mut ssh_sockets = 0;
         for (mount, span) in &run.mounts {
             let mount = self.expand_mount(stage, mount, *span)?;
-            mounts.push(self.exec_mount(stage, index, &mount, *span, &mut inputs)?);
+            mounts.push(self.exec_mount(
+                stage,
+                index,
+                &mount,
+                *span,
+                &mut inputs,
+                &mut ssh_sockets,
+            )?);
         }
         let network = match run.network.as_deref() {
             None | Some("default") => NetworkMode::Default,
@@ -44,13 +52,27 @@ impl Builder<'_> {
                 ));
             }
         };
-        if run.security.as_deref() == Some("insecure") {
+        let insecure = run.security.as_deref() == Some("insecure");
+        if insecure && !self.options.allow_insecure {
+            // BuildKit refuses it too unless the entitlement is granted.
             return Err(Diagnostic::error(
                 instruction.span_of_text(),
-                "RUN --security=insecure is not supported by kiln",
-            ));
+                "RUN --security=insecure needs the security.insecure entitlement",
+            )
+            .with_help("grant it with `kiln build --allow security.insecure`"));
         }
-        let env = stage.run_env.clone();
+        let mut env = stage.run_env.clone();
+        // BuildKit points SSH_AUTH_SOCK at the first forwarded agent,
+        // unless the stage set it.
+        let first_ssh = mounts.iter().find_map(|m| match m {
+            ExecMount::Ssh { target, .. } => Some(target.clone()),
+            _ => None,
+        });
+        if let Some(target) = first_ssh
+            && !has_env(&env, "SSH_AUTH_SOCK")
+        {
+            env.push(format!("SSH_AUTH_SOCK={target}"));
+        }
         let proxy_env = self.proxy_env(stage);
         let history_args: Vec<String> = stage
             .args
@@ -74,6 +96,7 @@ impl Builder<'_> {
                 cwd: stage.workdir().to_string(),
                 user: stage.config.config.user.clone(),
                 network,
+                insecure,
                 mounts,
                 proxy_env,
             }),
@@ -197,6 +220,7 @@ impl Builder<'_> {
         mount: &Mount,
         span: Span,
         inputs: &mut Vec<VertexId>,
+        ssh_sockets: &mut usize,
     ) -> Result<ExecMount, Diagnostic> {
         let workdir = stage.workdir().to_string();
         let target = mount.target.as_deref().map(|t| path::absolute(&workdir, t));
@@ -291,10 +315,25 @@ impl Builder<'_> {
                 }
             }
             MountType::Ssh => {
-                return Err(Diagnostic::error(
-                    span,
-                    "RUN --mount=type=ssh is not supported by kiln yet",
-                ));
+                // BuildKit's defaults: the `default` agent, at
+                // /run/buildkit/ssh_agent.N (N counts the step's ssh
+                // mounts), owned by root, mode 0600.
+                let target = target
+                    .clone()
+                    .unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{ssh_sockets}"));
+                *ssh_sockets += 1;
+                ExecMount::Ssh {
+                    id: mount
+                        .id
+                        .clone()
+                        .filter(|i| !i.is_empty())
+                        .unwrap_or_else(|| "default".to_string()),
+                    target,
+                    required: mount.required,
+                    uid: mount.uid.unwrap_or(0),
+                    gid: mount.gid.unwrap_or(0),
+                    mode: mount.mode.unwrap_or(0o600),
+                }
             }
         })
     }

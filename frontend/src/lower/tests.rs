@@ -224,3 +224,80 @@ fn run_mounts_and_heredocs() {
         }
     ));
 }
+
+#[test]
+fn ssh_mounts_get_buildkit_paths_and_the_first_is_ssh_auth_sock() {
+    let (l, _) = lowered(
+        "FROM bare\nRUN --mount=type=ssh --mount=type=ssh,id=work,target=/a.sock,mode=0640 --mount=type=ssh,required=true true\n",
+        &options(),
+    );
+    let Op::Exec(exec) = &l.graph.vertex(l.target).op else {
+        panic!("not an exec");
+    };
+    let sockets: Vec<(String, String, bool, u32)> = exec
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            ExecMount::Ssh {
+                id,
+                target,
+                required,
+                mode,
+                ..
+            } => Some((id.clone(), target.clone(), *required, *mode)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sockets,
+        vec![
+            (
+                "default".into(),
+                "/run/buildkit/ssh_agent.0".into(),
+                false,
+                0o600
+            ),
+            ("work".into(), "/a.sock".into(), false, 0o640),
+            (
+                "default".into(),
+                "/run/buildkit/ssh_agent.2".into(),
+                true,
+                0o600
+            ),
+        ]
+    );
+    assert!(
+        exec.env
+            .contains(&"SSH_AUTH_SOCK=/run/buildkit/ssh_agent.0".to_string())
+    );
+
+    // A stage's own SSH_AUTH_SOCK is left alone.
+    let (l, _) = lowered(
+        "FROM bare\nENV SSH_AUTH_SOCK=/mine\nRUN --mount=type=ssh true\n",
+        &options(),
+    );
+    let env = exec_env(&l);
+    assert_eq!(
+        env.iter()
+            .filter(|e| e.starts_with("SSH_AUTH_SOCK="))
+            .collect::<Vec<_>>(),
+        vec!["SSH_AUTH_SOCK=/mine"]
+    );
+}
+
+#[test]
+fn insecure_runs_need_the_entitlement() {
+    let text = "FROM bare\nRUN --security=insecure true\n";
+    let dockerfile = crate::parse(text.as_bytes()).unwrap();
+    let err = lower(&dockerfile, &options(), &Fake::default()).unwrap_err();
+    assert!(err.to_string().contains("security.insecure"), "{err}");
+    let allowed = LowerOptions {
+        allow_insecure: true,
+        ..options()
+    };
+    let (l, _) = lowered(text, &allowed);
+    let Op::Exec(exec) = &l.graph.vertex(l.target).op else {
+        panic!("not an exec");
+    };
+    assert!(exec.insecure);
+}

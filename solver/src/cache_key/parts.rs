@@ -7,8 +7,8 @@
 //! so a new field cannot be forgotten here either.
 
 use crate::op::{
-    Copy, Exec, ExecMount, FileAction, FileOp, HttpSource, ImageSource, LocalSource, NetworkMode,
-    Op,
+    Copy, Exec, ExecMount, FileAction, FileOp, GitSource, HttpSource, ImageSource, LocalSource,
+    NetworkMode, Op,
 };
 use kiln_oci::Digest;
 use std::collections::BTreeMap;
@@ -39,9 +39,27 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<String, String> {
             put("include".into(), include.join(" "));
             put("exclude".into(), exclude.join(" "));
         }
-        Op::Http(HttpSource { url, filename }) => {
+        Op::Http(HttpSource {
+            url,
+            filename,
+            checksum,
+        }) => {
             put("url".into(), url.clone());
             put("filename".into(), filename.clone());
+            put("checksum".into(), checksum.clone().unwrap_or_default());
+        }
+        Op::Git(GitSource {
+            remote,
+            reference,
+            subdir,
+            keep_git_dir,
+            checksum,
+        }) => {
+            put("git remote".into(), remote.clone());
+            put("git reference".into(), reference.clone());
+            put("git subdir".into(), subdir.clone());
+            put("keep git dir".into(), keep_git_dir.to_string());
+            put("checksum".into(), checksum.clone().unwrap_or_default());
         }
         Op::Exec(Exec {
             args,
@@ -49,6 +67,7 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<String, String> {
             cwd,
             user,
             network,
+            insecure,
             mounts,
             // Not part of the key (see `Exec::proxy_env`).
             proxy_env: _,
@@ -68,6 +87,10 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<String, String> {
                     NetworkMode::Host => "host",
                 }
                 .into(),
+            );
+            put(
+                "security".into(),
+                if *insecure { "insecure" } else { "sandbox" }.into(),
             );
             for (i, mount) in mounts.iter().enumerate() {
                 put(format!("mount {i}"), describe_mount(mount));

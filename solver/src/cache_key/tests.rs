@@ -10,6 +10,7 @@ fn exec() -> Op {
         cwd: "/src".into(),
         user: String::new(),
         network: NetworkMode::Default,
+        insecure: false,
         mounts: vec![],
         proxy_env: vec!["HTTP_PROXY=http://a".into()],
     })

@@ -101,6 +101,27 @@ fn secret() -> ExecMount {
     }
 }
 
+fn ssh() -> ExecMount {
+    ExecMount::Ssh {
+        id: "default".into(),
+        target: "/run/buildkit/ssh_agent.0".into(),
+        required: true,
+        uid: 5,
+        gid: 6,
+        mode: 0o600,
+    }
+}
+
+fn git() -> GitSource {
+    GitSource {
+        remote: "https://example.com/r.git".into(),
+        reference: "main".into(),
+        subdir: "docs".into(),
+        keep_git_dir: false,
+        checksum: Some("abc123".into()),
+    }
+}
+
 fn exec() -> Exec {
     Exec {
         args: strings(&["sh", "-c", "make"]),
@@ -108,7 +129,8 @@ fn exec() -> Exec {
         cwd: "/src".into(),
         user: "1000:1000".into(),
         network: NetworkMode::Default,
-        mounts: vec![bind(), cache(), tmpfs(), secret()],
+        insecure: false,
+        mounts: vec![bind(), cache(), tmpfs(), secret(), ssh()],
         proxy_env: strings(&["HTTP_PROXY=http://proxy:3128"]),
     }
 }
@@ -161,6 +183,7 @@ fn equal_ops_have_equal_digests() {
         Op::Scratch,
         Op::Image(image()),
         Op::Local(local()),
+        Op::Git(git()),
         Op::Exec(exec()),
         Op::File(file()),
     ] {
@@ -192,8 +215,19 @@ fn each_op_kind_differs() {
                 cwd: String::new(),
                 user: String::new(),
                 network: NetworkMode::Default,
+                insecure: false,
                 mounts: vec![],
                 proxy_env: vec![],
+            }),
+        ),
+        (
+            "git",
+            Op::Git(GitSource {
+                remote: String::new(),
+                reference: String::new(),
+                subdir: String::new(),
+                keep_git_dir: false,
+                checksum: None,
             }),
         ),
         ("file", Op::File(FileOp { actions: vec![] })),
@@ -202,6 +236,7 @@ fn each_op_kind_differs() {
             Op::Http(HttpSource {
                 url: String::new(),
                 filename: String::new(),
+                checksum: None,
             }),
         ),
     ];
@@ -213,10 +248,12 @@ fn every_http_field_counts() {
     let base = HttpSource {
         url: "https://example.com/a.txt".into(),
         filename: "a.txt".into(),
+        checksum: None,
     };
     let HttpSource {
         url: _,
         filename: _,
+        checksum: _,
     } = &base;
     let op = |change: fn(&mut HttpSource)| Op::Http(with(&base, change));
     assert_all_distinct(
@@ -224,6 +261,11 @@ fn every_http_field_counts() {
         vec![
             ("url", op(|h| h.url.push('x'))),
             ("filename", op(|h| h.filename = "b.txt".into())),
+            (
+                "checksum",
+                op(|h| h.checksum = Some(format!("sha256:{}", "a".repeat(64)))),
+            ),
+            ("checksum empty", op(|h| h.checksum = Some(String::new()))),
             // The same text, split differently between the fields.
             (
                 "boundary",
@@ -296,6 +338,7 @@ fn every_exec_field_counts() {
         cwd: _,
         user: _,
         network: _,
+        insecure: _,
         mounts: _,
         proxy_env: _,
     } = &base;
@@ -315,8 +358,10 @@ fn every_exec_field_counts() {
             ("user", op(|x| x.user = String::new())),
             ("network none", op(|x| x.network = NetworkMode::None)),
             ("network host", op(|x| x.network = NetworkMode::Host)),
+            ("insecure", op(|x| x.insecure = true)),
             ("mounts order", op(|x| x.mounts.swap(0, 1))),
             ("mounts fewer", op(|x| x.mounts.truncate(3))),
+            ("ssh mount dropped", op(|x| x.mounts.truncate(4))),
             ("mounts none", op(|x| x.mounts.clear())),
         ],
     );
@@ -606,6 +651,90 @@ fn each_mount_kind_differs() {
             ("cache", op(cache())),
             ("tmpfs", op(tmpfs())),
             ("secret", op(secret())),
+            ("ssh", op(ssh())),
+        ],
+    );
+}
+
+#[test]
+fn every_ssh_mount_field_counts() {
+    let base = ssh();
+    let ExecMount::Ssh {
+        id: _,
+        target: _,
+        required: _,
+        uid: _,
+        gid: _,
+        mode: _,
+    } = &base
+    else {
+        unreachable!()
+    };
+    assert_mount_mutants(
+        base,
+        vec![
+            ("id", |m| {
+                if let ExecMount::Ssh { id, .. } = m {
+                    *id = "work".into();
+                }
+            }),
+            ("target", |m| {
+                if let ExecMount::Ssh { target, .. } = m {
+                    *target = "/a.sock".into();
+                }
+            }),
+            ("required", |m| {
+                if let ExecMount::Ssh { required, .. } = m {
+                    *required = false;
+                }
+            }),
+            ("uid", |m| {
+                if let ExecMount::Ssh { uid, .. } = m {
+                    *uid = 50;
+                }
+            }),
+            ("gid", |m| {
+                if let ExecMount::Ssh { gid, .. } = m {
+                    *gid = 60;
+                }
+            }),
+            ("mode", |m| {
+                if let ExecMount::Ssh { mode, .. } = m {
+                    *mode = 0o660;
+                }
+            }),
+        ],
+    );
+}
+
+#[test]
+fn every_git_field_counts() {
+    let base = git();
+    let GitSource {
+        remote: _,
+        reference: _,
+        subdir: _,
+        keep_git_dir: _,
+        checksum: _,
+    } = &base;
+    let op = |change: fn(&mut GitSource)| Op::Git(with(&base, change));
+    assert_all_distinct(
+        Op::Git(base.clone()),
+        vec![
+            ("remote", op(|g| g.remote.push('x'))),
+            ("reference", op(|g| g.reference = "v1".into())),
+            ("reference empty", op(|g| g.reference.clear())),
+            ("subdir", op(|g| g.subdir.clear())),
+            ("keep git dir", op(|g| g.keep_git_dir = true)),
+            ("checksum none", op(|g| g.checksum = None)),
+            // The same text, split differently between the fields.
+            (
+                "boundary",
+                op(|g| {
+                    g.reference.push_str("docs");
+                    g.subdir.clear();
+                }),
+            ),
         ],
     );
 }
@@ -986,6 +1115,7 @@ fn golden_digest() {
         cwd: "/".into(),
         user: String::new(),
         network: NetworkMode::Default,
+        insecure: false,
         mounts: vec![ExecMount::Tmpfs {
             target: "/tmp".into(),
             size: None,
@@ -993,9 +1123,9 @@ fn golden_digest() {
         proxy_env: vec![],
     });
     let base = Digest::of(b"base");
-    assert_eq!(VERSION, "kiln-vertex-v1");
+    assert_eq!(VERSION, "kiln-vertex-v2");
     assert_eq!(
         vertex_digest(&op, &[base]).as_str(),
-        "sha256:95add48abcef9eee759debe6c682aeed5a035c04b79287562005a05ae653781d"
+        "sha256:f584fef8b513ade5bb7bd845aaa774d4b02f5f2a00bd246be14cbdf7e36388c4"
     );
 }

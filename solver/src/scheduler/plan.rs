@@ -98,6 +98,7 @@ mod tests {
             cwd: "/".into(),
             user: String::new(),
             network: NetworkMode::Default,
+            insecure: false,
             mounts: vec![],
             proxy_env: vec![],
         })

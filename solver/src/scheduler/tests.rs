@@ -229,6 +229,7 @@ fn add_named(
             cwd: "/".into(),
             user: String::new(),
             network: NetworkMode::Default,
+            insecure: false,
             mounts: vec![],
             proxy_env: vec![],
         }),

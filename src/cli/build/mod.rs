@@ -40,6 +40,15 @@ pub(crate) struct BuildArgs {
     /// A secret for `RUN --mount=type=secret`: `id=ID[,src=FILE|env=VAR]`.
     #[arg(long = "secret", value_name = "SPEC")]
     secrets: Vec<String>,
+    /// An SSH agent for `RUN --mount=type=ssh`: `default` or `ID` (the
+    /// agent of `$SSH_AUTH_SOCK`), or `ID=SOCKET`.
+    #[arg(long = "ssh", value_name = "ID[=SOCKET]")]
+    ssh: Vec<String>,
+    /// Grant an entitlement: `security.insecure` (lets `RUN
+    /// --security=insecure` run privileged) or `network.host` (always
+    /// granted).
+    #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
+    allow: Vec<String>,
     /// Do not use cached results (steps still record theirs).
     #[arg(long)]
     no_cache: bool,
@@ -184,6 +193,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         labels: pairs("--label", &args.labels)?,
         ignore_patterns,
         created: now(),
+        allow_insecure: entitlements(&args.allow)?,
     };
     let registry_options = args.registry.options();
     let resolver = resolver::StoreResolver {
@@ -212,11 +222,16 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         let (id, secret) = Secret::parse(spec).map_err(anyhow::Error::msg)?;
         secrets.insert(id, secret);
     }
+    let mut ssh = crate::worker::SshAgents::default();
+    for spec in &args.ssh {
+        ssh.add(spec).map_err(anyhow::Error::msg)?;
+    }
     let stat_cache = Mutex::new(store.stat_cache(&context));
     let worker = Worker {
         store,
         context,
         secrets,
+        ssh,
         network: match args.network {
             NetworkArg::None => Network::None,
             NetworkArg::Host | NetworkArg::Default => Network::Host,
@@ -525,4 +540,21 @@ mod interrupt {
             .context("cannot start the signal thread")?;
         Ok(())
     }
+}
+
+/// `--allow`: whether `security.insecure` was granted. `network.host` is
+/// accepted and changes nothing (RUN steps may always use the host's
+/// network, as with dockerd's BuildKit).
+fn entitlements(allow: &[String]) -> anyhow::Result<bool> {
+    let mut insecure = false;
+    for entitlement in allow {
+        match entitlement.as_str() {
+            "security.insecure" => insecure = true,
+            "network.host" => {}
+            other => anyhow::bail!(
+                "unknown entitlement {other:?} for --allow (expected security.insecure or network.host)"
+            ),
+        }
+    }
+    Ok(insecure)
 }

@@ -64,6 +64,10 @@ pub(crate) struct RunArgs {
     /// Maximum number of processes and threads.
     #[arg(long = "pids-limit", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pids_limit: Option<u64>,
+    /// Give the container every capability, no seccomp filter, no masked
+    /// paths and a writable /sys (docker's `--privileged`).
+    #[arg(long)]
+    privileged: bool,
     /// Replace the image's entrypoint (`""` clears it).
     #[arg(long, value_name = "CMD")]
     entrypoint: Option<String>,
@@ -175,7 +179,9 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         console_size: tty.as_ref().and_then(terminal::Terminal::size),
         extra_hosts: Vec::new(),
         primary_group_supplementary: true,
-        no_new_privileges: true,
+        // docker sets no_new_privs unless the container is privileged.
+        no_new_privileges: !args.privileged,
+        privileged: args.privileged,
     };
     let stdin = if args.interactive {
         None

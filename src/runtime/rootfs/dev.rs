@@ -48,7 +48,14 @@ const LINKS: [(&str, &str); 6] = [
 pub(super) fn mount_kernel_filesystems(
     sys: &dyn Syscall,
     root: &mut Root,
+    privileged: bool,
 ) -> Result<(), RootfsError> {
+    // docker mounts sysfs read-only unless the container is privileged.
+    let sys_flags = if privileged {
+        NOSUID | NODEV | NOEXEC
+    } else {
+        NOSUID | NODEV | NOEXEC | MsFlags::MS_RDONLY
+    };
     mount_special(
         sys,
         root,
@@ -93,7 +100,7 @@ pub(super) fn mount_kernel_filesystems(
         Special {
             target: "/sys",
             fstype: "sysfs",
-            flags: NOSUID | NODEV | NOEXEC | MsFlags::MS_RDONLY,
+            flags: sys_flags,
             data: "",
         },
     ];

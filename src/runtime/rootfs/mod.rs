@@ -78,6 +78,9 @@ pub struct Setup<'a> {
     /// The process's working directory, created (root-owned, 0755) when
     /// missing — before a read-only remount, and resolved inside the root.
     pub workdir: &'a str,
+    /// A privileged sandbox: no masked or read-only paths, `/sys`
+    /// writable.
+    pub privileged: bool,
 }
 
 /// Mounts everything under `setup.rootfs`; returns the stubs created as
@@ -88,7 +91,7 @@ pub fn prepare(sys: &dyn Syscall, setup: &Setup<'_>) -> Result<Vec<String>, Root
         path: "/".into(),
         source,
     })?;
-    dev::mount_kernel_filesystems(sys, &mut root)?;
+    dev::mount_kernel_filesystems(sys, &mut root, setup.privileged)?;
     for (target, source) in setup.etc_files {
         bind(sys, &mut root, source, target, false)?;
     }
@@ -111,8 +114,10 @@ pub fn prepare(sys: &dyn Syscall, setup: &Setup<'_>) -> Result<Vec<String>, Root
     let stubs = root.stubs.len();
     ensure(&mut root, setup.workdir, Kind::Dir)?;
     root.stubs.truncate(stubs);
-    paths::mask(sys, &root)?;
-    paths::make_readonly(sys, &root)?;
+    if !setup.privileged {
+        paths::mask(sys, &root)?;
+        paths::make_readonly(sys, &root)?;
+    }
     if setup.readonly {
         let flags = sys
             .mount_flags(setup.rootfs)

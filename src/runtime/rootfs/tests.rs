@@ -45,6 +45,7 @@ impl Image {
                 mounts,
                 readonly,
                 workdir: "/work/dir",
+                privileged: false,
             },
         )
         .unwrap();

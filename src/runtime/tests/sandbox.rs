@@ -74,6 +74,7 @@ fn spec(image: &Path, script: &str, mounts: Vec<Mount>) -> RunSpec {
         extra_hosts: vec![],
         primary_group_supplementary: true,
         no_new_privileges: true,
+        privileged: false,
     }
 }
 

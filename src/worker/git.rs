@@ -1,0 +1,278 @@
+//! `ADD <git reference>`: the git source, as BuildKit's (`source/git`):
+//! the reference is resolved to a commit with `git ls-remote` on every
+//! build, and the checkout of that commit (submodules included, `.git`
+//! removed unless `--keep-git-dir`) becomes a one-layer output, which the
+//! ADD copies to its destination. The layer is recorded under the commit,
+//! so a rebuild whose reference still names the same commit fetches
+//! nothing.
+//!
+//! kiln runs the host's `git`, as BuildKit does, with prompts off and
+//! local-file transports refused (a submodule must not read the host's
+//! files). An `--ssh default` agent is handed to git for `ssh://` and
+//! `user@host:path` remotes.
+//!
+//! File modes are those of a checkout under umask 022 (git records only
+//! whether a file is executable), owned by root.
+
+use super::layers::{self, Layer, Output};
+use super::{Worker, WorkerError};
+use kiln_oci::Digest;
+use kiln_solver::{GitSource, Job};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::Command;
+
+impl Worker {
+    /// Resolves `source` to a commit and gives its checkout as one layer.
+    pub(crate) fn git(
+        &self,
+        job: &Job<'_, Output>,
+        source: &GitSource,
+    ) -> Result<Output, WorkerError> {
+        let git = Git {
+            agent: self.ssh.get("default"),
+        };
+        let commit = git.resolve(&source.remote, &source.reference)?;
+        if let Some(checksum) = &source.checksum
+            && !commit.starts_with(&checksum.to_ascii_lowercase())
+        {
+            return Err(WorkerError::Git(format!(
+                "checksum mismatch: {} is commit {commit}, expected {checksum}",
+                shown_reference(&source.reference)
+            )));
+        }
+        let key = Digest::of(
+            format!(
+                "kiln-git-source-v1\0{}\0{commit}\0{}\0{}",
+                source.remote, source.subdir, source.keep_git_dir
+            )
+            .as_bytes(),
+        );
+        self.cached_source(job, &key, || self.checkout(&git, source, &commit))
+    }
+
+    /// Fetches and checks out `commit`; commits the tree (or its subdir).
+    fn checkout(&self, git: &Git, source: &GitSource, commit: &str) -> Result<Layer, WorkerError> {
+        let work = self.scratch_dir()?;
+        let tree = work.path().join("tree");
+        let tree_arg = tree.to_string_lossy().into_owned();
+        git.run(None, &["init", "-q", &tree_arg])?;
+        git.run(Some(&tree), &["remote", "add", "origin", &source.remote])?;
+        // A shallow fetch of the commit, as BuildKit tries first; servers
+        // that refuse fetching by commit (or shallow fetches, as the dumb
+        // HTTP protocol does) get a full fetch of branches and tags.
+        let shallow = git.run(
+            Some(&tree),
+            &["fetch", "-q", "--depth=1", "--no-tags", "origin", commit],
+        );
+        if shallow.is_err() {
+            git.run(
+                Some(&tree),
+                &[
+                    "fetch",
+                    "-q",
+                    "--no-tags",
+                    "origin",
+                    "+refs/heads/*:refs/remotes/origin/*",
+                    "+refs/tags/*:refs/tags/*",
+                ],
+            )?;
+        }
+        git.run(Some(&tree), &["checkout", "-q", "--detach", commit])?;
+        let submodules = ["submodule", "update", "-q", "--init", "--recursive"];
+        if git
+            .run(Some(&tree), &[&submodules[..], &["--depth=1"]].concat())
+            .is_err()
+        {
+            git.run(Some(&tree), &submodules)?;
+        }
+        if !source.keep_git_dir {
+            remove_git_metadata(&tree)
+                .map_err(|e| WorkerError::io("cannot remove the checkout's .git", e))?;
+        }
+        normalize_modes(&tree, source.keep_git_dir)
+            .map_err(|e| WorkerError::io("cannot set the checkout's file modes", e))?;
+        let root = match source.subdir.as_str() {
+            "" => tree,
+            subdir => {
+                let root = tree.join(subdir);
+                let is_dir = std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir());
+                if subdir.split('/').any(|part| part == ".." || part == ".") || !is_dir {
+                    return Err(WorkerError::Git(format!(
+                        "{subdir} is not a directory of commit {commit}"
+                    )));
+                }
+                root
+            }
+        };
+        layers::commit(&self.store, &root, &[])
+    }
+}
+
+/// How kiln runs git.
+struct Git<'a> {
+    /// The `--ssh default` agent, for ssh remotes.
+    agent: Option<&'a Path>,
+}
+
+impl Git<'_> {
+    /// Runs git (in `dir`); the error carries what git printed.
+    fn run(&self, dir: Option<&Path>, args: &[&str]) -> Result<String, WorkerError> {
+        let mut command = Command::new("git");
+        // Never read the host's files through a repository's URLs.
+        command.args(["-c", "protocol.file.allow=never"]);
+        if let Some(dir) = dir {
+            command.arg("-C").arg(dir);
+        }
+        command
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .stdin(std::process::Stdio::null());
+        if let Some(agent) = self.agent {
+            command.env("SSH_AUTH_SOCK", agent);
+        }
+        let output = command.output().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                WorkerError::Git("git is not installed (ADD of a git repository runs it)".into())
+            }
+            _ => WorkerError::io("cannot run git", e),
+        })?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(WorkerError::Git(format!(
+                "git {} failed: {}",
+                args.first().copied().unwrap_or_default(),
+                stderr.trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// The commit `reference` names on `remote` (a full commit hash is
+    /// taken as it is; an empty reference is the remote's HEAD).
+    fn resolve(&self, remote: &str, reference: &str) -> Result<String, WorkerError> {
+        if is_commit_hash(reference) {
+            return Ok(reference.to_ascii_lowercase());
+        }
+        let pattern = if reference.is_empty() {
+            "HEAD"
+        } else {
+            reference
+        };
+        // A pattern does not match the peeled `^{}` line of an annotated
+        // tag unless asked for.
+        let peeled = format!("{pattern}^{{}}");
+        let listing = self.run(None, &["ls-remote", "--", remote, pattern, &peeled])?;
+        pick_ref(&listing, pattern).ok_or_else(|| {
+            WorkerError::Git(format!(
+                "{} was not found in {remote}",
+                shown_reference(reference)
+            ))
+        })
+    }
+}
+
+/// `reference` as messages show it.
+fn shown_reference(reference: &str) -> String {
+    match reference {
+        "" => "the default branch".to_string(),
+        other => format!("reference {other:?}"),
+    }
+}
+
+/// A full SHA-1 or SHA-256 commit hash.
+fn is_commit_hash(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Picks the commit of `name` from `git ls-remote` output, in git's own
+/// order of precedence: the exact ref, then a tag (its peeled commit when
+/// annotated), then a branch.
+fn pick_ref(listing: &str, name: &str) -> Option<String> {
+    let refs: Vec<(&str, &str)> = listing
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .collect();
+    let find = |wanted: &str| {
+        refs.iter()
+            .find(|(_, r)| *r == wanted)
+            .map(|(commit, _)| commit.to_string())
+    };
+    let tag = format!("refs/tags/{name}");
+    find(name)
+        .or_else(|| find(&format!("{tag}^{{}}")))
+        .or_else(|| find(&tag))
+        .or_else(|| find(&format!("refs/heads/{name}")))
+}
+
+/// Removes the checkout's `.git` directory and the `.git` files that point
+/// submodules into it.
+fn remove_git_metadata(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if entry.file_name() == ".git" {
+            if kind.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        } else if kind.is_dir() {
+            remove_git_metadata(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Modes as a checkout under umask 022 makes them: directories 0755,
+/// files 0755 when executable, else 0644 (`.git` left as git made it).
+fn normalize_modes(dir: &Path, skip_git: bool) -> std::io::Result<()> {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if skip_git && entry.file_name() == ".git" {
+            continue;
+        }
+        if kind.is_dir() {
+            normalize_modes(&path, skip_git)?;
+        } else if kind.is_file() {
+            let mode = entry.metadata()?.permissions().mode();
+            let wanted = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+            if mode & 0o7777 != wanted {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(wanted))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_commit_hash, pick_ref};
+
+    #[test]
+    fn references_resolve_as_git_resolves_them() {
+        let listing = "\
+1111111111111111111111111111111111111111\tHEAD
+2222222222222222222222222222222222222222\trefs/heads/main
+3333333333333333333333333333333333333333\trefs/heads/v1
+4444444444444444444444444444444444444444\trefs/tags/v1
+5555555555555555555555555555555555555555\trefs/tags/v1^{}
+6666666666666666666666666666666666666666\trefs/tags/light
+";
+        let commit = |n: char| Some(n.to_string().repeat(40));
+        assert_eq!(pick_ref(listing, "HEAD"), commit('1'));
+        assert_eq!(pick_ref(listing, "main"), commit('2'));
+        // A tag beats a branch of the same name; an annotated tag is peeled.
+        assert_eq!(pick_ref(listing, "v1"), commit('5'));
+        assert_eq!(pick_ref(listing, "light"), commit('6'));
+        assert_eq!(pick_ref(listing, "refs/heads/v1"), commit('3'));
+        assert_eq!(pick_ref(listing, "missing"), None);
+        assert!(is_commit_hash(&"a".repeat(40)));
+        assert!(!is_commit_hash("abc123"));
+    }
+}
