@@ -30,12 +30,15 @@ pub const DOCKER_DEFAULT: [Capability; 14] = [
     Capability::CAP_AUDIT_WRITE,
 ];
 
-/// Every capability kiln itself holds (docker's `--privileged` gives all
+/// Every capability this process holds (docker's `--privileged` gives all
 /// the host allows, which may be fewer than the kernel knows).
-pub fn all() -> Vec<Capability> {
+pub fn all() -> Result<Vec<Capability>, CapsError> {
     caps::read(None, CapSet::Permitted)
         .map(|set| set.into_iter().collect())
-        .unwrap_or_else(|_| DOCKER_DEFAULT.to_vec())
+        .map_err(|source| CapsError {
+            set: "permitted",
+            source,
+        })
 }
 
 /// A capability set could not be changed.

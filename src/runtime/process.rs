@@ -67,7 +67,7 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
         crate::seccomp::apply_privileged(seccomp).map_err(|e| (e.to_string(), 125))?;
     }
     let keep = if spec.privileged {
-        caps::all()
+        caps::all().map_err(|e| (e.to_string(), 125))?
     } else {
         caps::DOCKER_DEFAULT.to_vec()
     };

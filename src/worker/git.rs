@@ -6,10 +6,13 @@
 //! so a rebuild whose reference still names the same commit fetches
 //! nothing.
 //!
-//! kiln runs the host's `git`, as BuildKit does, with prompts off and
-//! local-file transports refused (a submodule must not read the host's
-//! files). An `--ssh default` agent is handed to git for `ssh://` and
-//! `user@host:path` remotes.
+//! kiln runs the host's `git`, as BuildKit does, in an environment of its
+//! own: no system or user git config, no `GIT_*` variables of the caller,
+//! no prompts, ssh without the user's config, keys or agent (only an
+//! `--ssh default` agent is handed over, for `ssh://` and `user@host:path`
+//! remotes), and local-file transports refused, so a repository cannot make
+//! the build read the host's files. A subdirectory is resolved without
+//! following symlinks for the same reason.
 //!
 //! File modes are those of a checkout under umask 022 (git records only
 //! whether a file is executable), owned by root.
@@ -29,8 +32,10 @@ impl Worker {
         job: &Job<'_, Output>,
         source: &GitSource,
     ) -> Result<Output, WorkerError> {
+        let home = self.scratch_dir()?;
         let git = Git {
             agent: self.ssh.get("default"),
+            home: home.path(),
         };
         let commit = git.resolve(&source.remote, &source.reference)?;
         if let Some(checksum) = &source.checksum
@@ -66,17 +71,20 @@ impl Worker {
             &["fetch", "-q", "--depth=1", "--no-tags", "origin", commit],
         );
         if shallow.is_err() {
-            git.run(
-                Some(&tree),
-                &[
-                    "fetch",
-                    "-q",
-                    "--no-tags",
-                    "origin",
-                    "+refs/heads/*:refs/remotes/origin/*",
-                    "+refs/tags/*:refs/tags/*",
-                ],
-            )?;
+            let mut refspecs = vec![
+                "+refs/heads/*:refs/remotes/origin/*".to_string(),
+                "+refs/tags/*:refs/tags/*".to_string(),
+            ];
+            // A reference outside branches and tags (`refs/pull/1/head`).
+            if source.reference.starts_with("refs/")
+                && !source.reference.starts_with("refs/heads/")
+                && !source.reference.starts_with("refs/tags/")
+            {
+                refspecs.push(format!("+{}:refs/kiln/wanted", source.reference));
+            }
+            let mut args = vec!["fetch", "-q", "--no-tags", "origin"];
+            args.extend(refspecs.iter().map(String::as_str));
+            git.run(Some(&tree), &args)?;
         }
         git.run(Some(&tree), &["checkout", "-q", "--detach", commit])?;
         let submodules = ["submodule", "update", "-q", "--init", "--recursive"];
@@ -94,26 +102,50 @@ impl Worker {
             .map_err(|e| WorkerError::io("cannot set the checkout's file modes", e))?;
         let root = match source.subdir.as_str() {
             "" => tree,
-            subdir => {
-                let root = tree.join(subdir);
-                let is_dir = std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir());
-                if subdir.split('/').any(|part| part == ".." || part == ".") || !is_dir {
-                    return Err(WorkerError::Git(format!(
-                        "{subdir} is not a directory of commit {commit}"
-                    )));
-                }
-                root
-            }
+            subdir => subdirectory(&tree, subdir).ok_or_else(|| {
+                WorkerError::Git(format!("{subdir} is not a directory of commit {commit}"))
+            })?,
         };
         layers::commit(&self.store, &root, &[])
     }
+}
+
+/// `subdir` of `tree`, when every component of it is a real directory
+/// (not a symlink, which could lead out of the checkout).
+fn subdirectory(tree: &Path, subdir: &str) -> Option<std::path::PathBuf> {
+    let mut path = tree.to_path_buf();
+    for part in subdir.split('/').filter(|p| !p.is_empty()) {
+        if part == "." || part == ".." {
+            return None;
+        }
+        path.push(part);
+        if !std::fs::symlink_metadata(&path).ok()?.is_dir() {
+            return None;
+        }
+    }
+    Some(path)
 }
 
 /// How kiln runs git.
 struct Git<'a> {
     /// The `--ssh default` agent, for ssh remotes.
     agent: Option<&'a Path>,
+    /// An empty directory for `HOME` (no user config or ssh keys).
+    home: &'a Path,
 }
+
+/// The caller's variables git may keep: where programs are, and proxies.
+const KEPT_ENV: [&str; 9] = [
+    "PATH",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
 
 impl Git<'_> {
     /// Runs git (in `dir`); the error carries what git printed.
@@ -124,9 +156,22 @@ impl Git<'_> {
         if let Some(dir) = dir {
             command.arg("-C").arg(dir);
         }
+        command.args(args).env_clear();
+        for name in KEPT_ENV {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
         command
-            .args(args)
+            .env("HOME", self.home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_TERMINAL_PROMPT", "0")
+            // As BuildKit: no ssh config, no host-key prompt, no password.
+            .env(
+                "GIT_SSH_COMMAND",
+                "ssh -F /dev/null -o StrictHostKeyChecking=no -o BatchMode=yes",
+            )
             .env("LC_ALL", "C")
             .stdin(std::process::Stdio::null());
         if let Some(agent) = self.agent {
@@ -187,8 +232,8 @@ fn is_commit_hash(text: &str) -> bool {
 }
 
 /// Picks the commit of `name` from `git ls-remote` output, in git's own
-/// order of precedence: the exact ref, then a tag (its peeled commit when
-/// annotated), then a branch.
+/// order of precedence: the exact ref, then a tag, then a branch; an
+/// annotated tag gives the commit it points to (its peeled `^{}` line).
 fn pick_ref(listing: &str, name: &str) -> Option<String> {
     let refs: Vec<(&str, &str)> = listing
         .lines()
@@ -200,7 +245,8 @@ fn pick_ref(listing: &str, name: &str) -> Option<String> {
             .map(|(commit, _)| commit.to_string())
     };
     let tag = format!("refs/tags/{name}");
-    find(name)
+    find(&format!("{name}^{{}}"))
+        .or_else(|| find(name))
         .or_else(|| find(&format!("{tag}^{{}}")))
         .or_else(|| find(&tag))
         .or_else(|| find(&format!("refs/heads/{name}")))
@@ -252,7 +298,22 @@ fn normalize_modes(dir: &Path, skip_git: bool) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_commit_hash, pick_ref};
+    use super::{is_commit_hash, pick_ref, subdirectory};
+
+    #[test]
+    fn subdirectories_never_follow_symlinks() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tree.path().join("a/b")).unwrap();
+        std::os::unix::fs::symlink("/", tree.path().join("evil")).unwrap();
+        std::os::unix::fs::symlink("a", tree.path().join("alias")).unwrap();
+        assert_eq!(
+            subdirectory(tree.path(), "a/b"),
+            Some(tree.path().join("a/b"))
+        );
+        for bad in ["evil/etc", "evil", "alias/b", "a/../a", "missing", "a/b/f"] {
+            assert_eq!(subdirectory(tree.path(), bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn references_resolve_as_git_resolves_them() {
@@ -271,6 +332,7 @@ mod tests {
         assert_eq!(pick_ref(listing, "v1"), commit('5'));
         assert_eq!(pick_ref(listing, "light"), commit('6'));
         assert_eq!(pick_ref(listing, "refs/heads/v1"), commit('3'));
+        assert_eq!(pick_ref(listing, "refs/tags/v1"), commit('5'));
         assert_eq!(pick_ref(listing, "missing"), None);
         assert!(is_commit_hash(&"a".repeat(40)));
         assert!(!is_commit_hash("abc123"));

@@ -12,6 +12,7 @@
 
 use super::WorkerError;
 use std::collections::HashMap;
+use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -63,6 +64,8 @@ impl SshAgents {
 pub(crate) struct AgentProxy {
     path: PathBuf,
     stop: Arc<AtomicBool>,
+    /// The listening socket, shut down to end the accept loop.
+    listener: UnixListener,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -83,22 +86,34 @@ impl AgentProxy {
         let stop = Arc::new(AtomicBool::new(false));
         let upstream = upstream.to_path_buf();
         let stopped = stop.clone();
+        let accepting = listener.try_clone().map_err(|e| failed("listen on", e))?;
         let accept = std::thread::spawn(move || {
-            for client in listener.incoming() {
+            for client in accepting.incoming() {
                 if stopped.load(Ordering::Acquire) {
                     break;
                 }
-                let Ok(client) = client else { continue };
-                // An agent that cannot be reached closes the client's
-                // connection, which ssh reports as it would locally.
-                if let Ok(agent) = UnixStream::connect(&upstream) {
-                    relay(client, agent);
+                match client {
+                    Ok(client) => {
+                        let upstream = upstream.clone();
+                        // Connecting may block on a busy agent: not here.
+                        std::thread::spawn(move || {
+                            // An agent that cannot be reached closes the
+                            // client's connection, which ssh reports as
+                            // it would locally.
+                            if let Ok(agent) = UnixStream::connect(&upstream) {
+                                relay(client, agent);
+                            }
+                        });
+                    }
+                    // Out of descriptors, say: wait rather than spin.
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
                 }
             }
         });
         Ok(AgentProxy {
             path,
             stop,
+            listener,
             accept: Some(accept),
         })
     }
@@ -112,8 +127,10 @@ impl AgentProxy {
 impl Drop for AgentProxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        // Wake the accept loop, which then sees the flag.
-        let _ = UnixStream::connect(&self.path);
+        // Shutting a listening socket down wakes a blocked accept (with an
+        // error), after which the loop sees the flag.
+        let _ =
+            nix::sys::socket::shutdown(self.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
         }
@@ -121,20 +138,20 @@ impl Drop for AgentProxy {
     }
 }
 
-/// Copies both ways between `a` and `b` on two threads; each direction
-/// passes its end of stream on by shutting down the other side's writes.
+/// Copies both ways between `a` and `b` (one direction on this thread);
+/// each passes its end of stream on by shutting down the other side's
+/// writes. Returns when both directions ended.
 fn relay(a: UnixStream, b: UnixStream) {
     let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) else {
         return;
     };
     let pump = |mut from: UnixStream, mut to: UnixStream| {
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut from, &mut to);
-            let _ = to.shutdown(std::net::Shutdown::Write);
-        })
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Write);
     };
+    let back = std::thread::spawn(move || pump(b, a2));
     pump(a, b2);
-    pump(b, a2);
+    let _ = back.join();
 }
 
 #[cfg(test)]
@@ -176,6 +193,7 @@ mod tests {
 
         drop(proxy);
         assert!(!path.exists(), "the socket goes with the proxy");
+        assert!(UnixStream::connect(&path).is_err());
     }
 
     #[test]

@@ -113,6 +113,20 @@ impl GitServer {
         GitServer { base, url, daemon }
     }
 
+    /// Serves a new repository `NAME.git` with one commit, which `make`
+    /// fills in.
+    fn serve(&self, name: &str, make: impl FnOnce(&Path)) {
+        let dir = self.base.parent().unwrap();
+        let work = dir.join(name);
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["init", "-q"]);
+        make(&work);
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", name]);
+        let bare = format!("served/{name}.git");
+        git(dir, &["clone", "-q", "--bare", name, &bare]);
+    }
+
     /// Commits a new README on `main` of the served repository.
     fn push_readme(&self, content: &str) {
         let dir = self.base.parent().unwrap();
@@ -230,7 +244,7 @@ fn add_git_checksums_and_errors_name_the_reference_and_line() {
         ),
         (
             format!("FROM busybox:local\nCOPY {url}/main.git /v\n"),
-            "source can't be a URL for COPY".to_string(),
+            "source can't be a git ref for COPY".to_string(),
         ),
     ] {
         let line = dockerfile.lines().count();
@@ -243,4 +257,43 @@ fn add_git_checksums_and_errors_name_the_reference_and_line() {
             "{dockerfile}: {stderr}"
         );
     }
+}
+
+#[test]
+fn add_git_never_reads_the_hosts_files() {
+    let Some((f, server)) = served(|_| String::new()) else {
+        return;
+    };
+    // A symlink out of the checkout, named as the subdirectory's parent.
+    server.serve("escape", |work| {
+        std::fs::write(work.join("README"), "escape\n").unwrap();
+        std::os::unix::fs::symlink("/", work.join("root")).unwrap();
+    });
+    // A submodule at a path of the host that serves the repository.
+    let host_repo = server.base.parent().unwrap().join("lib");
+    server.serve("local", |work| {
+        git(
+            work,
+            &["submodule", "add", "-q", host_repo.to_str().unwrap(), "lib"],
+        );
+    });
+    let url = &server.url;
+    for (dockerfile, message) in [
+        (
+            format!("FROM busybox:local\nADD {url}/escape.git#main:root/etc /x\n"),
+            "root/etc is not a directory",
+        ),
+        (
+            format!("FROM busybox:local\nADD {url}/local.git /x\n"),
+            "transport 'file' not allowed",
+        ),
+    ] {
+        std::fs::write(f.context.join("Dockerfile"), &dockerfile).unwrap();
+        let out = f.build(&["-t", "host"]);
+        assert_eq!(out.status.code(), Some(1), "{dockerfile}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(message), "{dockerfile}: {stderr}");
+        assert!(stderr.contains("Dockerfile:2"), "{stderr}");
+    }
+    assert!(!f.kiln(&["inspect", "host"]).status.success());
 }

@@ -51,12 +51,20 @@ impl Builder<'_> {
                 continue;
             }
             match remote::classify(&source) {
+                // COPY, as BuildKit, reads anything else from the context.
+                None | Some(Remote::Unsupported(_)) if !is_add => sources.push(source),
                 None => sources.push(source),
-                Some(_) if !is_add => {
-                    // BuildKit's wording, for URLs and git references alike.
+                // BuildKit's wording for both.
+                Some(Remote::Http) if !is_add => {
                     return Err(Diagnostic::error(
                         word.span,
                         format!("source can't be a URL for COPY: {source}"),
+                    ));
+                }
+                Some(Remote::Git(_)) if !is_add => {
+                    return Err(Diagnostic::error(
+                        word.span,
+                        format!("source can't be a git ref for COPY: {source}"),
                     ));
                 }
                 Some(Remote::Http) => urls.push(source),
