@@ -51,9 +51,9 @@ impl Builder<'_> {
                 continue;
             }
             match remote::classify(&source) {
-                // COPY, as BuildKit, reads anything else from the context.
-                None | Some(Remote::Unsupported(_)) if !is_add => sources.push(source),
                 None => sources.push(source),
+                // COPY, as BuildKit, reads any other scheme from the context.
+                Some(Remote::Unsupported(_)) if !is_add => sources.push(source),
                 // BuildKit's wording for both.
                 Some(Remote::Http) if !is_add => {
                     return Err(Diagnostic::error(
@@ -279,22 +279,23 @@ impl Builder<'_> {
                 "checksum can't be specified for multiple sources",
             ));
         }
-        let valid = if urls == 1 {
-            text.parse::<kiln_oci::Digest>().is_ok()
-        } else if gits == 1 {
-            text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
-        } else {
-            return Err(Diagnostic::error(
-                word.span,
-                "checksum requires HTTP(S) or Git sources",
-            ));
+        let (valid, expected) = match (urls, gits) {
+            (1, _) => (
+                text.parse::<kiln_oci::Digest>().is_ok(),
+                "a digest such as sha256:<64 hex digits>",
+            ),
+            (_, 1) => (
+                text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit()),
+                "a commit hash",
+            ),
+            _ => {
+                return Err(Diagnostic::error(
+                    word.span,
+                    "checksum requires HTTP(S) or Git sources",
+                ));
+            }
         };
         if !valid {
-            let expected = if urls == 1 {
-                "a digest such as sha256:<64 hex digits>"
-            } else {
-                "a commit hash"
-            };
             return Err(Diagnostic::error(
                 word.span,
                 format!("invalid checksum {text:?}: expected {expected}"),
