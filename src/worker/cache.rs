@@ -19,6 +19,7 @@
 
 use super::copy::{self, CopySource, Selected, SourceOwnership};
 use super::layers::{ContextDir, Layer, Output};
+use super::previous::PreviousTrail;
 use super::{Worker, WorkerError};
 use kiln_cache::{CacheRecord, RecordLayer, StatCache, TrailStep};
 use kiln_oci::Digest;
@@ -48,6 +49,8 @@ pub(crate) struct BuildCache {
     pub stat_cache: Mutex<StatCache>,
     /// Each keyed step (by vertex id), and whether it ran.
     pub trail: Mutex<BTreeMap<usize, (TrailStep, bool)>>,
+    /// The trail of the last build of the same name.
+    pub previous: PreviousTrail,
 }
 
 /// The record of a step that added `added` (none: an empty step).
@@ -115,7 +118,7 @@ impl Worker {
         self.note(job, &mut keyed, true);
         let output = match &job.vertex.op {
             Op::Exec(exec) => self.exec(job, exec)?,
-            Op::File(file) => self.file(job, file)?,
+            Op::File(file) => self.file(job, file, self.previous_snapshot(job).as_deref())?,
             _ => return Err(WorkerError::Graph("only steps are cached".into())),
         };
         if self.context_unchanged(job, &keyed.context_reads)? {

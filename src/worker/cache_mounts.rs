@@ -145,7 +145,7 @@ impl Worker {
                 ignore,
                 ownership: copy::SourceOwnership::Preserve,
             };
-            copy::copy(&source, dir, &action).map(|_| ())
+            copy::copy(&source, dir, &action, None).map(|_| ())
         };
         match seed.input {
             Output::Context(context) => Ok(copy_from(&context.root, context.ignore.as_ref())?),
@@ -174,6 +174,7 @@ mod tests {
                 policy: Default::default(),
                 stat_cache: std::sync::Mutex::new(store.stat_cache(root)),
                 trail: Default::default(),
+                previous: Default::default(),
             },
             store,
             context: root.to_path_buf(),

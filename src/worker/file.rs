@@ -1,9 +1,11 @@
 //! File vertices (COPY, ADD, WORKDIR, heredoc files): a writable overlay
 //! of the input's layers, mounted in a private mount namespace together
 //! with read-only views of the copy sources; the actions run on it in
-//! order; the overlay's upper directory becomes the new layer.
+//! order; the overlay's upper directory becomes the new layer. Given the
+//! step's earlier result, a last copy action links the files that did not
+//! change from it ([`copy::Reuse`]).
 
-use super::copy::{self, CopySource, SourceOwnership};
+use super::copy::{self, CopySource, Reuse, SourceOwnership};
 use super::layers::{Layer, Output, commit, lowers};
 use super::{Worker, WorkerError};
 use kiln_runtime::view::{View, with_views};
@@ -12,7 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl Worker {
-    pub(crate) fn file(&self, job: &Job<'_, Output>, op: &FileOp) -> Result<Output, WorkerError> {
+    /// Runs a file step; `previous` is the snapshot of an earlier result
+    /// of the same step, if one is known.
+    pub(crate) fn file(
+        &self,
+        job: &Job<'_, Output>,
+        op: &FileOp,
+        previous: Option<&Path>,
+    ) -> Result<Output, WorkerError> {
         let base = job.inputs[0].layers()?;
         let scratch = self.scratch_dir()?;
         let dir = |name: &str| -> Result<PathBuf, WorkerError> {
@@ -55,7 +64,8 @@ impl Worker {
                 sources[c.input] = Some(path);
             }
         }
-        let applied = with_views(&views, || apply(job, op, &root, &sources))
+        let reuse = previous.map(|p| (p, upper.as_path()));
+        let applied = with_views(&views, || apply(job, op, &root, &sources, reuse))
             .map_err(|e| WorkerError::io("cannot mount the step's file systems", e))?;
         if let Err(e) = applied {
             super::layers::remove_tree(&upper);
@@ -74,8 +84,9 @@ fn apply(
     op: &FileOp,
     root: &Path,
     sources: &[Option<PathBuf>],
+    reuse: Option<(&Path, &Path)>,
 ) -> Result<(), WorkerError> {
-    for action in &op.actions {
+    for (n, action) in op.actions.iter().enumerate() {
         match action {
             FileAction::Copy(c) => {
                 // Context files belong to root in the image, as BuildKit's
@@ -87,6 +98,11 @@ fn apply(
                 let Some(source_root) = &sources[c.input] else {
                     return Err(WorkerError::Graph("copy source not prepared".into()));
                 };
+                // Links made behind the overlay stay unseen by it, so only
+                // the last action may make them.
+                let mut reuse = reuse
+                    .filter(|_| n + 1 == op.actions.len())
+                    .and_then(|(previous, upper)| Reuse::new(previous, upper));
                 copy::copy(
                     &CopySource {
                         root: source_root,
@@ -95,6 +111,7 @@ fn apply(
                     },
                     root,
                     c,
+                    reuse.as_mut(),
                 )?;
             }
             FileAction::Mkdir {

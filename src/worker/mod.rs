@@ -15,6 +15,7 @@ mod file;
 mod git;
 mod http;
 mod layers;
+pub(crate) mod previous;
 mod secrets;
 mod sources;
 mod ssh_agent;

@@ -8,6 +8,7 @@ mod add_url;
 mod build;
 mod cache;
 mod check;
+mod copy_reuse;
 mod crash;
 mod help;
 mod http;

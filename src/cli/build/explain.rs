@@ -4,10 +4,9 @@
 //! environment variable, a build argument, the base image, a mount, the
 //! files it read — or the result of the step it runs on.
 //!
-//! Steps are matched by name first (`[build 2/5] RUN make`), then by stage
-//! and instruction text (a step moved by an inserted line), then by stage
-//! and position (an edited instruction).
+//! Steps are matched as [`crate::worker::previous`] matches them.
 
+use crate::worker::previous::find;
 use kiln_cache::{Trail, TrailStep};
 use kiln_solver::Graph;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,36 +50,6 @@ pub(super) fn explain(
         lines.push(format!("{name}: {reason}"));
     }
     lines
-}
-
-/// The step of `trail` that corresponds to `name`.
-fn find<'t>(trail: &'t Trail, name: &str) -> Option<&'t TrailStep> {
-    if let Some(step) = trail.steps.iter().find(|s| s.name == name) {
-        return Some(step);
-    }
-    let (stage, position, text) = split(name)?;
-    trail
-        .steps
-        .iter()
-        .find(|s| split(&s.name).is_some_and(|(st, _, tx)| st == stage && tx == text))
-        .or_else(|| {
-            trail
-                .steps
-                .iter()
-                .find(|s| split(&s.name).is_some_and(|(st, pos, _)| st == stage && pos == position))
-        })
-}
-
-/// `[stage 2/5] TEXT` → (`stage`, `2`, `TEXT`).
-fn split(name: &str) -> Option<(&str, &str, &str)> {
-    let rest = name.strip_prefix('[')?;
-    let (head, text) = rest.split_once("] ")?;
-    let (stage, count) = match head.rsplit_once(' ') {
-        Some((stage, count)) => (stage, count),
-        None => ("", head),
-    };
-    let (position, _) = count.split_once('/')?;
-    Some((stage, position, text))
 }
 
 /// What differs between two trail entries of the same step.
@@ -214,16 +183,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_split_into_stage_position_and_text() {
-        assert_eq!(
-            split("[build 2/5] RUN make"),
-            Some(("build", "2", "RUN make"))
-        );
-        assert_eq!(split("[3/4] COPY . /"), Some(("", "3", "COPY . /")));
-        assert_eq!(split("[internal] load build context"), None);
-    }
-
-    #[test]
     fn file_changes_name_added_modified_and_removed() {
         let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs
@@ -238,25 +197,5 @@ mod tests {
             "files changed: b (modified), d (added), c (removed)"
         );
         assert_eq!(file_changes(&before, &before), "");
-    }
-
-    #[test]
-    fn steps_are_found_by_name_then_text_then_position() {
-        let step = |name: &str| TrailStep {
-            name: name.to_string(),
-            ..TrailStep::default()
-        };
-        let trail = Trail {
-            name: "t".into(),
-            steps: vec![
-                step("[1/3] FROM base"),
-                step("[2/3] RUN a"),
-                step("[3/3] RUN b"),
-            ],
-        };
-        // An inserted line renumbers: found by text.
-        assert_eq!(find(&trail, "[3/4] RUN a").unwrap().name, "[2/3] RUN a");
-        // An edited instruction: found by position.
-        assert_eq!(find(&trail, "[3/3] RUN c").unwrap().name, "[3/3] RUN b");
     }
 }

@@ -10,6 +10,7 @@ mod resolver;
 use super::store::StoreArgs;
 use super::{Outcome, dockerfile, report};
 use crate::progress::{Mode, Progress};
+use crate::worker::previous::PreviousTrail;
 use crate::worker::{BuildCache, CachePolicy, Output as VertexOutput, Secret, Worker, WorkerError};
 use anyhow::Context as _;
 use kiln_frontend::diagnostic::{Diagnostic, Severity};
@@ -226,6 +227,18 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     for spec in &args.ssh {
         ssh.add(spec).map_err(anyhow::Error::msg)?;
     }
+    let trail_name = format!(
+        "{} target={}",
+        match tags.is_empty() {
+            true => format!("dockerfile={}", input.name),
+            false => tags
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        },
+        args.target.as_deref().unwrap_or("")
+    );
     let stat_cache = Mutex::new(store.stat_cache(&context));
     let worker = Worker {
         store,
@@ -245,20 +258,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
             },
             stat_cache,
             trail: Mutex::default(),
+            previous: PreviousTrail::of(Some(trail_name.clone())),
         },
     };
-    let trail_name = format!(
-        "{} target={}",
-        match tags.is_empty() {
-            true => format!("dockerfile={}", input.name),
-            false => tags
-                .iter()
-                .map(|t| t.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        },
-        args.target.as_deref().unwrap_or("")
-    );
 
     let cancel = CancelToken::new();
     interrupt::cancel_on_signals(&cancel)?;
@@ -379,7 +381,7 @@ fn after_solve(
         return;
     };
     if args.explain {
-        let previous = worker.store.trail(name);
+        let previous = worker.cache.previous.get(&worker.store);
         let steps: Vec<explain::RanStep<'_>> = trail
             .iter()
             .map(|(id, (step, ran))| explain::RanStep {
@@ -398,7 +400,7 @@ fn after_solve(
                 args.no_cache_filter.join(",")
             ));
         }
-        let lines = explain::explain(graph, &steps, previous.as_ref(), &bypass.join(" "));
+        let lines = explain::explain(graph, &steps, previous, &bypass.join(" "));
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "cache misses ({}):", lines.len());
         for line in lines {

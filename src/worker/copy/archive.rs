@@ -116,7 +116,8 @@ pub(super) fn detect(file: &mut File) -> io::Result<Option<Compression>> {
     Ok(is_tar.then_some(compression))
 }
 
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the input ends; how much it read.
+pub(super) fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {

@@ -42,6 +42,7 @@ mod make;
 mod meta;
 mod mode;
 mod owner;
+mod reuse;
 mod root;
 mod select;
 mod sources;
@@ -56,6 +57,7 @@ use kiln_dockerignore::Matcher;
 
 pub use error::CopyError;
 pub use make::{mkdir, mkfile};
+pub use reuse::Reuse;
 pub use select::{Selected, select};
 
 use ignore::Ignore;
@@ -98,6 +100,9 @@ pub enum SourceOwnership {
 pub struct CopyStats {
     /// Regular files written (hard links not included).
     pub files: u64,
+    /// Regular files taken from an earlier result of the step instead
+    /// ([`Reuse`]).
+    pub reused: u64,
     /// Directories created or merged into (the destination's missing
     /// parents not included).
     pub dirs: u64,
@@ -119,12 +124,17 @@ pub struct CopyStats {
 /// (the host directory that is the destination's root file system,
 /// writable).
 ///
+/// With `reuse`, unchanged files of a single-source action may be linked
+/// from an earlier result instead of written; the caller offers it only
+/// for the step's last action, since those links bypass the overlay.
+///
 /// On error the destination may hold part of the copy; the caller discards
 /// the layer being built.
 pub fn copy(
     source: &CopySource<'_>,
     dest_root: &Path,
     action: &kiln_solver::Copy,
+    mut reuse: Option<&mut Reuse>,
 ) -> Result<CopyStats, CopyError> {
     let src = Root::open(source.root, "source")?;
     let dest = Root::open(dest_root, "destination")?;
@@ -156,8 +166,13 @@ pub fn copy(
         ignore: ignore.as_ref(),
     };
     let mut stats = CopyStats::default();
+    // With several sources, a later one may write where an earlier one
+    // linked: the overlay would not see that file.
+    if action.sources.len() > 1 {
+        reuse = None;
+    }
     for raw in &action.sources {
-        run.copy_source(raw, &mut stats)?;
+        run.copy_source(raw, &mut stats, reuse.as_deref_mut())?;
     }
     Ok(stats)
 }
@@ -188,7 +203,12 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// One source string: BuildKit's `docopy` for one `FileActionCopy`.
-    fn copy_source(&self, raw: &str, stats: &mut CopyStats) -> Result<(), CopyError> {
+    fn copy_source(
+        &self,
+        raw: &str,
+        stats: &mut CopyStats,
+        reuse: Option<&mut Reuse>,
+    ) -> Result<(), CopyError> {
         let action = self.action;
         if !action.create_dest_path {
             dest::check_parent(self.dest, &action.dest)?;
@@ -200,6 +220,8 @@ impl Run<'_> {
         if found.is_empty() {
             return Ok(());
         }
+        // Several matches of a wildcard may overlap at the destination.
+        let mut reuse = reuse.filter(|_| found.len() == 1);
         let options = tree::Options {
             owner: self.entry_owner,
             chmod: self.chmod,
@@ -219,7 +241,10 @@ impl Run<'_> {
                 action.dir_contents_only,
                 self.chown,
             )?;
-            tree::copy(self.src, &source, self.dest, &target, &options, stats)?;
+            let reuse = reuse.as_deref_mut();
+            tree::copy(
+                self.src, &source, self.dest, &target, &options, stats, reuse,
+            )?;
         }
         Ok(())
     }

@@ -43,7 +43,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -56,6 +56,7 @@ use super::ignore::{Ignore, slash};
 use super::meta::{self, Meta, Node, Stat};
 use super::mode::Chmod;
 use super::owner::Ids;
+use super::reuse::Reuse;
 use super::root::{Root, read_dir_sorted};
 use super::sources::Source;
 
@@ -81,6 +82,7 @@ pub(super) fn copy(
     target: &Path,
     options: &Options<'_>,
     stats: &mut CopyStats,
+    reuse: Option<&mut Reuse>,
 ) -> Result<(), CopyError> {
     let mut walker = Walker {
         ctx: Ctx {
@@ -89,6 +91,7 @@ pub(super) fn copy(
             options,
             stats,
             inodes: HashMap::new(),
+            reuse,
         },
         levels: Vec::new(),
     };
@@ -176,6 +179,8 @@ struct Ctx<'a, 's> {
     stats: &'s mut CopyStats,
     /// Source inode (device, inode) to the target of its first copy.
     inodes: HashMap<(u32, u32, u64), PathBuf>,
+    /// Where unchanged files may be linked from instead.
+    reuse: Option<&'s mut Reuse>,
 }
 
 struct Walker<'a, 's> {
@@ -454,7 +459,8 @@ impl Ctx<'_, '_> {
             move |e: io::Error| CopyError::io(action, dest.show(dest_rel), e)
         };
         // fsutil's ensureEmptyFileTarget.
-        match meta::stat_at(dest_dir, dest_name).map_err(dest_err("lstat"))? {
+        let existed = meta::stat_at(dest_dir, dest_name).map_err(dest_err("lstat"))?;
+        match existed {
             Some(existing) if existing.is_dir() => {
                 return Err(CopyError::IsADirectory {
                     path: dest.show(dest_rel),
@@ -463,6 +469,18 @@ impl Ctx<'_, '_> {
             Some(_) => rustix::fs::unlinkat(dest_dir, dest_name, AtFlags::empty())
                 .map_err(|e| dest_err("remove")(e.into()))?,
             None => {}
+        }
+        let meta = entry_meta(self.options, stat);
+        // Only onto nothing: a removed lower file leaves a whiteout in the
+        // upper directory, and hard links of the source are kept as links.
+        if existed.is_none()
+            && stat.is_file()
+            && stat.nlink <= 1
+            && let Some(reuse) = self.reuse.as_deref_mut()
+            && reuse.take((src_dir, src_name), stat, &meta, (dest_dir, dest_rel))
+        {
+            self.stats.reused += 1;
+            return Ok(());
         }
         match stat.kind() {
             FileType::RegularFile => {
@@ -485,15 +503,14 @@ impl Ctx<'_, '_> {
                     self.stats.hardlinks += 1;
                 } else {
                     let src = self.src;
-                    let bytes = copy_file(src_dir, src_name, dest_dir, dest_name).map_err(
-                        |(e, on_source)| {
+                    let bytes = copy_file(src_dir, src_name, dest_dir, dest_name, stat.size)
+                        .map_err(|(e, on_source)| {
                             if on_source {
                                 CopyError::io("read", src.show(src_rel), e)
                             } else {
                                 CopyError::io("write", dest.show(dest_rel), e)
                             }
-                        },
-                    )?;
+                        })?;
                     if stat.nlink > 1 {
                         self.inodes.insert(key, dest_rel.to_path_buf());
                     }
@@ -531,7 +548,6 @@ impl Ctx<'_, '_> {
                 ));
             }
         }
-        let meta = entry_meta(self.options, stat);
         meta::apply_at(dest_dir, dest_name, &meta).map_err(dest_err("set metadata of"))?;
         self.stats.xattrs_skipped +=
             meta::copy_xattrs(&Node::at(src_dir, src_name), &Node::at(dest_dir, dest_name));
@@ -612,6 +628,7 @@ fn copy_file(
     src_name: &OsStr,
     dest_dir: BorrowedFd<'_>,
     dest_name: &OsStr,
+    size: u64,
 ) -> Result<u64, (io::Error, bool)> {
     let src = rustix::fs::openat(
         src_dir,
@@ -628,7 +645,31 @@ fn copy_file(
     )
     .map_err(|e| (e.into(), false))?;
     let (mut src, mut dest) = (File::from(src), File::from(dest));
+    if size <= SMALL_FILE {
+        return copy_small(&mut src, &mut dest);
+    }
     // std uses copy_file_range(2) (reflinks on file systems that have them)
     // and falls back to read/write, as fsutil's copyFileContent does.
     io::copy(&mut src, &mut dest).map_err(|e| (e, false))
+}
+
+/// Files up to this size are copied with one read and one write through a
+/// buffer: for them, the failed copy_file_range(2) across file systems
+/// and sendfile(2)'s page-at-a-time splice that `io::copy` goes through
+/// cost more than the bytes.
+const SMALL_FILE: u64 = 64 * 1024;
+
+fn copy_small(src: &mut File, dest: &mut File) -> Result<u64, (io::Error, bool)> {
+    let mut buf = [0u8; SMALL_FILE as usize];
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err((e, true)),
+        };
+        dest.write_all(&buf[..n]).map_err(|e| (e, false))?;
+        total += n as u64;
+    }
 }

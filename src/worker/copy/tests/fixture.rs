@@ -86,7 +86,7 @@ impl Fx {
             ignore,
             ownership,
         };
-        copy(&source, &self.dest, action)
+        copy(&source, &self.dest, action, None)
     }
 
     /// Content of a destination file.

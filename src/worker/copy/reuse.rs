@@ -1,0 +1,238 @@
+//! Taking unchanged files from an earlier result of the same step instead
+//! of writing them again: the edit-build loop's `COPY . /app` re-runs for
+//! one changed file, and without this every other file is created, filled
+//! and given its metadata anew.
+//!
+//! A file is taken only when nothing could tell the difference in the
+//! layer: the earlier result has a regular file at the same path with the
+//! same size, owner, permission bits and mtime (to the nanosecond) that
+//! this copy would give, neither file has extended attributes, and the
+//! contents are equal byte for byte. It is then hard-linked into the
+//! step's upper directory, which is the layer. The layer tar records no
+//! atime or link count for a file seen once (hard links are only written
+//! between names within one layer), so the new layer's bytes are what a
+//! fresh copy would have made.
+//!
+//! Snapshots are never written in place (each step writes through a new
+//! overlay whose upper directory starts empty), so a shared inode stays
+//! what both snapshots recorded. The earlier result is read with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS` like every other root.
+//!
+//! The link goes into the upper directory behind the mounted overlay's
+//! back, so the overlay may still remember the name as absent. The caller
+//! therefore offers only a copy that is the step's last write and touches
+//! each target once (one source, see `Run::copy_source`): nothing looks
+//! the name up through the overlay afterwards.
+//!
+//! Boundary: deciding and making one link. Anything unexpected (the earlier
+//! result pruned meanwhile, another file system) only means the file is
+//! copied the ordinary way.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, OFlags, Timestamps};
+use rustix::io::Errno;
+
+use super::archive::read_full;
+use super::meta::{self, Meta, Stat};
+use super::root::Root;
+
+/// An earlier result of the step and the upper directory of this run.
+pub struct Reuse {
+    previous: Root,
+    upper: Root,
+    /// The upper directory's parent directories opened so far (the walk
+    /// visits a directory's files together, so one is enough).
+    upper_dir: Option<(PathBuf, OwnedFd)>,
+    previous_dir: Option<(PathBuf, Option<OwnedFd>)>,
+    /// Inodes of the earlier result linked so far: two names of this
+    /// layer must never share one (the tar would record a hard link).
+    linked: HashSet<u64>,
+    /// Buffers for comparing contents.
+    buffers: (Vec<u8>, Vec<u8>),
+}
+
+impl Reuse {
+    /// The earlier result `previous` (a snapshot directory) for a copy
+    /// writing through an overlay whose upper directory is `upper`; `None`
+    /// when either cannot be opened.
+    pub fn new(previous: &Path, upper: &Path) -> Option<Reuse> {
+        Some(Reuse {
+            previous: Root::open(previous, "earlier result").ok()?,
+            upper: Root::open(upper, "upper directory").ok()?,
+            upper_dir: None,
+            previous_dir: None,
+            linked: HashSet::new(),
+            buffers: (vec![0; CHUNK], vec![0; CHUNK]),
+        })
+    }
+
+    /// Links the earlier result's file at `dest_rel` into the upper
+    /// directory if it is what copying `src_name` (with `stat`) there with
+    /// `meta` would make; whether it did. `dest_dir` is the overlay's
+    /// directory holding `dest_rel`, where nothing is at that name.
+    pub(super) fn take(
+        &mut self,
+        (src_dir, src_name): (BorrowedFd<'_>, &OsStr),
+        stat: &Stat,
+        meta: &Meta,
+        (dest_dir, dest_rel): (BorrowedFd<'_>, &Path),
+    ) -> bool {
+        let (Some(parent), Some(name)) = (dest_rel.parent(), dest_rel.file_name()) else {
+            return false;
+        };
+        let Some(previous) = self.previous_file(parent, name, stat, meta) else {
+            return false;
+        };
+        if !self.same_content(src_dir, src_name, &previous.0) {
+            return false;
+        }
+        let Some(upper_dir) = self.upper_dir(parent, dest_dir) else {
+            return false;
+        };
+        let linked =
+            rustix::fs::linkat(previous.0.as_fd(), "", upper_dir, name, AtFlags::EMPTY_PATH);
+        if linked.is_err() {
+            return false;
+        }
+        self.linked.insert(previous.1);
+        true
+    }
+
+    /// The earlier result's file at `parent/name`, open, with its inode,
+    /// when its metadata is what the copy would give.
+    fn previous_file(
+        &mut self,
+        parent: &Path,
+        name: &OsStr,
+        stat: &Stat,
+        meta: &Meta,
+    ) -> Option<(File, u64)> {
+        if self.previous_dir.as_ref().is_none_or(|(p, _)| p != parent) {
+            let fd = self.previous.dir(parent).ok();
+            self.previous_dir = Some((parent.to_path_buf(), fd));
+        }
+        let dir = self.previous_dir.as_ref()?.1.as_ref()?;
+        let fd = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok()?;
+        let found = meta::stat_fd(fd.as_fd()).ok()?;
+        let same = found.is_file()
+            && found.size == stat.size
+            && found.uid == meta.uid
+            && found.gid == meta.gid
+            && Some(found.perm()) == meta.mode
+            && found.mtime == meta.mtime
+            && !self.linked.contains(&found.ino)
+            && no_xattrs(fd.as_fd());
+        same.then(|| (File::from(fd), found.ino))
+    }
+
+    /// Whether the source file has the same bytes as `previous` (and no
+    /// extended attributes).
+    fn same_content(&mut self, src_dir: BorrowedFd<'_>, src_name: &OsStr, previous: &File) -> bool {
+        let Ok(src) = rustix::fs::openat(
+            src_dir,
+            src_name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        ) else {
+            return false;
+        };
+        let (x, y) = &mut self.buffers;
+        no_xattrs(src.as_fd())
+            && equal(&mut File::from(src), &mut &*previous, x, y).unwrap_or(false)
+    }
+
+    /// The upper directory's `parent`, which the overlay's `dest_dir` is.
+    /// A directory that exists only in a lower layer is copied up first,
+    /// by setting its times to what they are: the change the overlay would
+    /// have made anyway by creating the file in it.
+    fn upper_dir(&mut self, parent: &Path, dest_dir: BorrowedFd<'_>) -> Option<BorrowedFd<'_>> {
+        if self.upper_dir.as_ref().is_none_or(|(p, _)| p != parent) {
+            let fd = match self.upper.dir(parent) {
+                Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {
+                    let now = meta::stat_fd(dest_dir).ok()?;
+                    let same = Timestamps {
+                        last_access: now.atime,
+                        last_modification: now.mtime,
+                    };
+                    rustix::fs::futimens(dest_dir, &same).ok()?;
+                    self.upper.dir(parent).ok()?
+                }
+                other => other.ok()?,
+            };
+            self.upper_dir = Some((parent.to_path_buf(), fd));
+        }
+        self.upper_dir.as_ref().map(|(_, fd)| fd.as_fd())
+    }
+}
+
+/// Whether the open file has no extended attributes: an empty list fits
+/// any buffer, a name does not fit one byte (ERANGE). (rustix reports 0
+/// for a zero-length buffer whatever the list holds.)
+fn no_xattrs(fd: BorrowedFd<'_>) -> bool {
+    let mut byte = [0u8; 1];
+    rustix::fs::flistxattr(fd, &mut byte[..]) == Ok(0)
+}
+
+/// How much of each file a comparison reads at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// Whether two readers give the same bytes, read through `x` and `y`.
+fn equal(a: &mut impl Read, b: &mut impl Read, x: &mut [u8], y: &mut [u8]) -> io::Result<bool> {
+    loop {
+        let n = read_full(a, x)?;
+        let m = read_full(b, y)?;
+        if n != m || x[..n] != y[..m] {
+            return Ok(false);
+        }
+        if n < x.len() {
+            return Ok(true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(a: &[u8], b: &[u8]) -> bool {
+        let (mut x, mut y) = (vec![0; CHUNK], vec![0; CHUNK]);
+        equal(&mut &a[..], &mut &b[..], &mut x, &mut y).unwrap()
+    }
+
+    #[test]
+    fn a_file_with_an_extended_attribute_is_seen_to_have_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "x").unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(no_xattrs(file.as_fd()));
+        rustix::fs::setxattr(&path, "user.kiln", b"1", rustix::fs::XattrFlags::empty()).unwrap();
+        assert!(!no_xattrs(file.as_fd()));
+    }
+
+    #[test]
+    fn contents_compare_across_chunk_boundaries() {
+        let long: Vec<u8> = (0..3 * CHUNK).map(|i| (i % 251) as u8).collect();
+        assert!(same(&long, &long));
+        assert!(same(&long[..CHUNK], &long[..CHUNK]));
+        assert!(same(b"", b""));
+        let mut late = long.clone();
+        late[2 * CHUNK + 7] ^= 1;
+        assert!(!same(&long, &late));
+        // One is a prefix of the other, ending on a chunk boundary.
+        assert!(!same(&long[..CHUNK], &long[..2 * CHUNK]));
+        assert!(!same(&long[..2 * CHUNK], &long[..CHUNK]));
+    }
+}
