@@ -58,20 +58,27 @@ impl Store {
     /// The record under `key`, if there is a usable one: it parses and
     /// every snapshot and blob it names is present. A hit counts as a use.
     pub fn lookup_record(&self, key: &Digest) -> Option<CacheRecord> {
-        let path = self.record_path(key);
-        let bytes = std::fs::read(&path).ok()?;
+        let record = self.peek_record(key)?;
+        // Last use, for LRU pruning; a failure only makes it look older.
+        if let Ok(file) = std::fs::File::options()
+            .write(true)
+            .open(self.record_path(key))
+        {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        Some(record)
+    }
+
+    /// The usable record under `key`, as [`Store::lookup_record`] finds
+    /// it, without counting a use (a look at an earlier result that is
+    /// not this build's).
+    pub fn peek_record(&self, key: &Digest) -> Option<CacheRecord> {
+        let bytes = std::fs::read(self.record_path(key)).ok()?;
         let record: CacheRecord = serde_json::from_slice(&bytes).ok()?;
         let complete = record.layers.iter().filter(|l| !l.empty).all(|l| {
             self.snapshot_ready(&l.chain_id) && self.blobs().contains(&l.descriptor.digest)
         });
-        if !complete {
-            return None;
-        }
-        // Last use, for LRU pruning; a failure only makes it look older.
-        if let Ok(file) = std::fs::File::options().write(true).open(&path) {
-            let _ = file.set_modified(SystemTime::now());
-        }
-        Some(record)
+        complete.then_some(record)
     }
 
     /// Files `record` under `key`, replacing any older one.

@@ -44,7 +44,7 @@ impl Worker {
     pub(super) fn previous_snapshot(&self, job: &Job<'_, Output>) -> Option<PathBuf> {
         let trail = self.cache.previous.get(&self.store)?;
         let key = find(trail, &job.vertex.name)?.key.as_ref()?;
-        let record = self.store.lookup_record(key)?;
+        let record = self.store.peek_record(key)?;
         let layer = record.layers.last().filter(|l| !l.empty)?;
         Some(self.store.snapshot_path(&layer.chain_id))
     }

@@ -150,3 +150,22 @@ fn rerun_copy_reuses(dockerfile: &str) {
     assert!(reused["app/tagged"].contains("user.kiln"), "{reused:?}");
     assert!(reused["app/big"].contains(&big), "the big file's content");
 }
+
+/// The earlier result had a FIFO where the copy now writes a regular
+/// file: it is never opened (that would block), and the file is copied.
+#[test]
+fn an_earlier_fifo_at_the_path_is_not_opened() {
+    let Some(f) = fixture(
+        "FROM busybox:local AS s\n\
+         ARG KIND\n\
+         RUN mkdir /out && if [ \"$KIND\" = fifo ]; then mkfifo /out/x; else echo file > /out/x; fi\n\
+         FROM busybox:local\n\
+         COPY --from=s /out/ /app/\n",
+    ) else {
+        return;
+    };
+    f.build_ok(&["--build-arg", "KIND=fifo", "-t", "fifo:1"]);
+    assert_eq!(f.run("fifo:1", &["stat", "-c", "%F", "/app/x"]), "fifo\n");
+    f.build_ok(&["--build-arg", "KIND=file", "-t", "fifo:1"]);
+    assert_eq!(f.run("fifo:1", &["cat", "/app/x"]), "file\n");
+}

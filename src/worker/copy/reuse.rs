@@ -6,7 +6,8 @@
 //! A file is taken only when nothing could tell the difference in the
 //! layer: the earlier result has a regular file at the same path with the
 //! same size, owner, permission bits and mtime (to the nanosecond) that
-//! this copy would give, neither file has extended attributes, and the
+//! this copy would give, neither file nor the directory it goes into has
+//! extended attributes (a default ACL would be inherited), and the
 //! contents are equal byte for byte. It is then hard-linked into the
 //! step's upper directory, which is the layer. The layer tar records no
 //! atime or link count for a file seen once (hard links are only written
@@ -47,14 +48,19 @@ pub struct Reuse {
     previous: Root,
     upper: Root,
     /// The upper directory's parent directories opened so far (the walk
-    /// visits a directory's files together, so one is enough).
-    upper_dir: Option<(PathBuf, OwnedFd)>,
+    /// visits a directory's files together, so one is enough); none where
+    /// files may not be linked.
+    upper_dir: Option<(PathBuf, Option<OwnedFd>)>,
     previous_dir: Option<(PathBuf, Option<OwnedFd>)>,
     /// Inodes of the earlier result linked so far: two names of this
     /// layer must never share one (the tar would record a hard link).
     linked: HashSet<u64>,
     /// Buffers for comparing contents.
     buffers: (Vec<u8>, Vec<u8>),
+    /// A link failed: no more are tried, so a kernel that refuses them
+    /// (`AT_EMPTY_PATH` without `CAP_DAC_READ_SEARCH` before Linux 6.10)
+    /// costs one comparison, not one per file.
+    failed: bool,
 }
 
 impl Reuse {
@@ -69,6 +75,7 @@ impl Reuse {
             previous_dir: None,
             linked: HashSet::new(),
             buffers: (vec![0; CHUNK], vec![0; CHUNK]),
+            failed: false,
         })
     }
 
@@ -86,10 +93,15 @@ impl Reuse {
         let (Some(parent), Some(name)) = (dest_rel.parent(), dest_rel.file_name()) else {
             return false;
         };
+        if self.failed {
+            return false;
+        }
         let Some(previous) = self.previous_file(parent, name, stat, meta) else {
             return false;
         };
-        if !self.same_content(src_dir, src_name, &previous.0) {
+        if self.upper_dir(parent, dest_dir).is_none()
+            || !self.same_content(src_dir, src_name, &previous.0)
+        {
             return false;
         }
         let Some(upper_dir) = self.upper_dir(parent, dest_dir) else {
@@ -98,6 +110,7 @@ impl Reuse {
         let linked =
             rustix::fs::linkat(previous.0.as_fd(), "", upper_dir, name, AtFlags::EMPTY_PATH);
         if linked.is_err() {
+            self.failed = true;
             return false;
         }
         self.linked.insert(previous.1);
@@ -118,34 +131,30 @@ impl Reuse {
             self.previous_dir = Some((parent.to_path_buf(), fd));
         }
         let dir = self.previous_dir.as_ref()?.1.as_ref()?;
-        let fd = rustix::fs::openat(
-            dir,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .ok()?;
-        let found = meta::stat_fd(fd.as_fd()).ok()?;
+        // Looked at before it is opened: opening a FIFO would block and
+        // opening a device node (a stage can make one) would reach the
+        // host's device.
+        let found = meta::stat_at(dir.as_fd(), name).ok()??;
         let same = found.is_file()
             && found.size == stat.size
             && found.uid == meta.uid
             && found.gid == meta.gid
             && Some(found.perm()) == meta.mode
             && found.mtime == meta.mtime
-            && !self.linked.contains(&found.ino)
-            && no_xattrs(fd.as_fd());
-        same.then(|| (File::from(fd), found.ino))
+            && !self.linked.contains(&found.ino);
+        if !same {
+            return None;
+        }
+        let fd = open_regular(dir.as_fd(), name)?;
+        let opened = meta::stat_fd(fd.as_fd()).ok()?;
+        (opened.ino == found.ino && opened.dev == found.dev && no_xattrs(fd.as_fd()))
+            .then(|| (File::from(fd), found.ino))
     }
 
     /// Whether the source file has the same bytes as `previous` (and no
     /// extended attributes).
     fn same_content(&mut self, src_dir: BorrowedFd<'_>, src_name: &OsStr, previous: &File) -> bool {
-        let Ok(src) = rustix::fs::openat(
-            src_dir,
-            src_name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        ) else {
+        let Some(src) = open_regular(src_dir, src_name) else {
             return false;
         };
         let (x, y) = &mut self.buffers;
@@ -153,28 +162,53 @@ impl Reuse {
             && equal(&mut File::from(src), &mut &*previous, x, y).unwrap_or(false)
     }
 
-    /// The upper directory's `parent`, which the overlay's `dest_dir` is.
-    /// A directory that exists only in a lower layer is copied up first,
-    /// by setting its times to what they are: the change the overlay would
-    /// have made anyway by creating the file in it.
+    /// The upper directory's `parent`, which the overlay's `dest_dir` is;
+    /// none when files may not be linked into it.
     fn upper_dir(&mut self, parent: &Path, dest_dir: BorrowedFd<'_>) -> Option<BorrowedFd<'_>> {
         if self.upper_dir.as_ref().is_none_or(|(p, _)| p != parent) {
-            let fd = match self.upper.dir(parent) {
-                Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {
-                    let now = meta::stat_fd(dest_dir).ok()?;
-                    let same = Timestamps {
-                        last_access: now.atime,
-                        last_modification: now.mtime,
-                    };
-                    rustix::fs::futimens(dest_dir, &same).ok()?;
-                    self.upper.dir(parent).ok()?
-                }
-                other => other.ok()?,
-            };
+            let fd = open_upper(&self.upper, parent, dest_dir);
             self.upper_dir = Some((parent.to_path_buf(), fd));
         }
-        self.upper_dir.as_ref().map(|(_, fd)| fd.as_fd())
+        self.upper_dir.as_ref()?.1.as_ref().map(|fd| fd.as_fd())
     }
+}
+
+/// Opens `parent` in the upper directory. A directory with extended
+/// attributes is refused: a default ACL there would give a new file an
+/// access ACL the earlier file lacks. One that exists only in a lower
+/// layer is copied up first, by setting its times to what they are: the
+/// change the overlay would have made anyway by creating the file in it.
+fn open_upper(upper: &Root, parent: &Path, dest_dir: BorrowedFd<'_>) -> Option<OwnedFd> {
+    if !no_xattrs(dest_dir) {
+        return None;
+    }
+    match upper.dir(parent) {
+        Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => {
+            let now = meta::stat_fd(dest_dir).ok()?;
+            let same = Timestamps {
+                last_access: now.atime,
+                last_modification: now.mtime,
+            };
+            rustix::fs::futimens(dest_dir, &same).ok()?;
+            upper.dir(parent).ok()
+        }
+        other => other.ok(),
+    }
+}
+
+/// Opens `name` in `dir` for reading without waiting (a FIFO swapped in
+/// would block) and only if it is a regular file.
+fn open_regular(dir: BorrowedFd<'_>, name: &OsStr) -> Option<OwnedFd> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()?;
+    meta::stat_fd(fd.as_fd())
+        .is_ok_and(|st| st.is_file())
+        .then_some(fd)
 }
 
 /// Whether the open file has no extended attributes: an empty list fits
