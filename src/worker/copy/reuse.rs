@@ -47,11 +47,11 @@ use super::root::Root;
 pub struct Reuse {
     previous: Root,
     upper: Root,
-    /// The upper directory's parent directories opened so far (the walk
-    /// visits a directory's files together, so one is enough); none where
-    /// files may not be linked.
-    upper_dir: Option<(PathBuf, Option<OwnedFd>)>,
-    previous_dir: Option<(PathBuf, Option<OwnedFd>)>,
+    /// The directory of the upper directory files are linked into; none
+    /// where they may not be.
+    upper_dir: OpenDir,
+    /// The earlier result's directory they are looked for in.
+    previous_dir: OpenDir,
     /// Inodes of the earlier result linked so far: two names of this
     /// layer must never share one (the tar would record a hard link).
     linked: HashSet<u64>,
@@ -63,6 +63,25 @@ pub struct Reuse {
     failed: bool,
 }
 
+/// One directory, opened once while the walk stays in it (it visits a
+/// directory's files together); none when it could not be used.
+#[derive(Default)]
+struct OpenDir(Option<(PathBuf, Option<OwnedFd>)>);
+
+impl OpenDir {
+    /// The directory `rel`, opened with `open` unless it is the one held.
+    fn get(
+        &mut self,
+        rel: &Path,
+        open: impl FnOnce() -> Option<OwnedFd>,
+    ) -> Option<BorrowedFd<'_>> {
+        if self.0.as_ref().is_none_or(|(held, _)| held != rel) {
+            self.0 = Some((rel.to_path_buf(), open()));
+        }
+        self.0.as_ref()?.1.as_ref().map(|fd| fd.as_fd())
+    }
+}
+
 impl Reuse {
     /// The earlier result `previous` (a snapshot directory) for a copy
     /// writing through an overlay whose upper directory is `upper`; `None`
@@ -71,8 +90,8 @@ impl Reuse {
         Some(Reuse {
             previous: Root::open(previous, "earlier result").ok()?,
             upper: Root::open(upper, "upper directory").ok()?,
-            upper_dir: None,
-            previous_dir: None,
+            upper_dir: OpenDir::default(),
+            previous_dir: OpenDir::default(),
             linked: HashSet::new(),
             buffers: (vec![0; CHUNK], vec![0; CHUNK]),
             failed: false,
@@ -96,24 +115,25 @@ impl Reuse {
         if self.failed {
             return false;
         }
-        let Some(previous) = self.previous_file(parent, name, stat, meta) else {
+        let Some((previous, previous_ino)) = self.previous_file(parent, name, stat, meta) else {
             return false;
         };
-        if self.upper_dir(parent, dest_dir).is_none()
-            || !self.same_content(src_dir, src_name, &previous.0)
-        {
+        let upper = &self.upper;
+        let Some(upper_dir) = self
+            .upper_dir
+            .get(parent, || open_upper(upper, parent, dest_dir))
+        else {
+            return false;
+        };
+        if !same_content(&mut self.buffers, src_dir, src_name, &previous) {
             return false;
         }
-        let Some(upper_dir) = self.upper_dir(parent, dest_dir) else {
-            return false;
-        };
-        let linked =
-            rustix::fs::linkat(previous.0.as_fd(), "", upper_dir, name, AtFlags::EMPTY_PATH);
+        let linked = rustix::fs::linkat(previous.as_fd(), "", upper_dir, name, AtFlags::EMPTY_PATH);
         if linked.is_err() {
             self.failed = true;
             return false;
         }
-        self.linked.insert(previous.1);
+        self.linked.insert(previous_ino);
         true
     }
 
@@ -126,15 +146,14 @@ impl Reuse {
         stat: &Stat,
         meta: &Meta,
     ) -> Option<(File, u64)> {
-        if self.previous_dir.as_ref().is_none_or(|(p, _)| p != parent) {
-            let fd = self.previous.dir(parent).ok();
-            self.previous_dir = Some((parent.to_path_buf(), fd));
-        }
-        let dir = self.previous_dir.as_ref()?.1.as_ref()?;
+        let previous = &self.previous;
+        let dir = self
+            .previous_dir
+            .get(parent, || previous.dir(parent).ok())?;
         // Looked at before it is opened: opening a FIFO would block and
         // opening a device node (a stage can make one) would reach the
         // host's device.
-        let found = meta::stat_at(dir.as_fd(), name).ok()??;
+        let found = meta::stat_at(dir, name).ok()??;
         let same = found.is_file()
             && found.size == stat.size
             && found.uid == meta.uid
@@ -145,32 +164,25 @@ impl Reuse {
         if !same {
             return None;
         }
-        let fd = open_regular(dir.as_fd(), name)?;
+        let fd = open_regular(dir, name)?;
         let opened = meta::stat_fd(fd.as_fd()).ok()?;
         (opened.ino == found.ino && opened.dev == found.dev && no_xattrs(fd.as_fd()))
             .then(|| (File::from(fd), found.ino))
     }
+}
 
-    /// Whether the source file has the same bytes as `previous` (and no
-    /// extended attributes).
-    fn same_content(&mut self, src_dir: BorrowedFd<'_>, src_name: &OsStr, previous: &File) -> bool {
-        let Some(src) = open_regular(src_dir, src_name) else {
-            return false;
-        };
-        let (x, y) = &mut self.buffers;
-        no_xattrs(src.as_fd())
-            && equal(&mut File::from(src), &mut &*previous, x, y).unwrap_or(false)
-    }
-
-    /// The upper directory's `parent`, which the overlay's `dest_dir` is;
-    /// none when files may not be linked into it.
-    fn upper_dir(&mut self, parent: &Path, dest_dir: BorrowedFd<'_>) -> Option<BorrowedFd<'_>> {
-        if self.upper_dir.as_ref().is_none_or(|(p, _)| p != parent) {
-            let fd = open_upper(&self.upper, parent, dest_dir);
-            self.upper_dir = Some((parent.to_path_buf(), fd));
-        }
-        self.upper_dir.as_ref()?.1.as_ref().map(|fd| fd.as_fd())
-    }
+/// Whether the source file has the same bytes as `previous` (and no
+/// extended attributes), compared through `buffers`.
+fn same_content(
+    (x, y): &mut (Vec<u8>, Vec<u8>),
+    src_dir: BorrowedFd<'_>,
+    src_name: &OsStr,
+    previous: &File,
+) -> bool {
+    let Some(src) = open_regular(src_dir, src_name) else {
+        return false;
+    };
+    no_xattrs(src.as_fd()) && equal(&mut File::from(src), &mut &*previous, x, y).unwrap_or(false)
 }
 
 /// Opens `parent` in the upper directory. A directory with extended
