@@ -1,10 +1,12 @@
 //! Build trails: what each step of the last build of a name (a tag, or a
 //! Dockerfile and target) was keyed on, in `cache-v1/trails/`. The next
 //! build of the same name compares its steps with these to say why a
-//! step missed the cache (`kiln build --explain`).
+//! step missed the cache (`kiln build --explain`), and a file step that
+//! runs again learns from it what its earlier result's files hold.
 //!
-//! Boundary: a trail is plain data (step names, keys and labelled key
-//! parts) written and read whole; what the parts mean is the caller's.
+//! Boundary: a trail is plain data (step names, keys, labelled key parts
+//! and file digests) written and read whole; what they mean is the
+//! caller's.
 
 use crate::error::{IoContext as _, StoreError};
 use crate::fsutil::write_atomic;
@@ -38,6 +40,11 @@ pub struct TrailStep {
     pub parts: BTreeMap<String, String>,
     /// Files the step read from its sources: path → content digest.
     pub files: BTreeMap<String, String>,
+    /// Regular files the step wrote whose content its key fixes: path in
+    /// the step's file system → content digest. Like the key's parts, a
+    /// function of the key: every result recorded under it holds them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub written: BTreeMap<String, String>,
 }
 
 impl Store {
@@ -62,7 +69,11 @@ impl Store {
     /// every part and file of its step), so their digest, kept beside it,
     /// tells an unchanged rebuild that there is nothing to write: it then
     /// neither serializes nor syncs the (possibly large) trail.
-    pub fn save_trail(&self, trail: &Trail) -> Result<(), StoreError> {
+    ///
+    /// A step without `written` files (one that was cached, so nothing was
+    /// written) takes those of the replaced trail's step with the same
+    /// key, as they depend on the key alone.
+    pub fn save_trail(&self, trail: &mut Trail) -> Result<(), StoreError> {
         let path = self.trail_path(&trail.name);
         let sidecar = path.with_extension("keys");
         let mut fingerprint = kiln_oci::Hasher::new();
@@ -79,6 +90,9 @@ impl Store {
         if path.is_file() && std::fs::read_to_string(&sidecar).ok() == Some(fingerprint.clone()) {
             return Ok(());
         }
+        if let Some(replaced) = self.trail(&trail.name) {
+            carry_written(replaced, trail);
+        }
         let dir = self.root().join(TRAILS_DIR);
         std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
         let bytes = serde_json::to_vec(trail).map_err(|e| StoreError::Format {
@@ -89,5 +103,23 @@ impl Store {
         let tmp = self.root().join("tmp");
         write_atomic(&tmp, &path, &bytes).at("cannot write", &path)?;
         write_atomic(&tmp, &sidecar, fingerprint.as_bytes()).at("cannot write", &sidecar)
+    }
+}
+
+/// Gives each step of `trail` that has no written files those of the step
+/// of `replaced` with the same key.
+fn carry_written(replaced: Trail, trail: &mut Trail) {
+    let mut by_key: BTreeMap<Digest, BTreeMap<String, String>> = replaced
+        .steps
+        .into_iter()
+        .filter(|s| !s.written.is_empty())
+        .filter_map(|s| Some((s.key?, s.written)))
+        .collect();
+    for step in &mut trail.steps {
+        if step.written.is_empty()
+            && let Some(written) = step.key.as_ref().and_then(|k| by_key.remove(k))
+        {
+            step.written = written;
+        }
     }
 }

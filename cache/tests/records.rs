@@ -197,9 +197,48 @@ fn trails_round_trip_by_name() {
             ..TrailStep::default()
         }],
     };
-    store.save_trail(&trail).unwrap();
+    store.save_trail(&mut trail.clone()).unwrap();
     assert_eq!(store.trail("app:1"), Some(trail));
     assert!(store.trail("app:2").is_none());
+}
+
+#[test]
+fn a_step_without_written_files_takes_those_of_the_replaced_step_with_its_key() {
+    let (_dir, store) = store();
+    let step = |name: &str, key: &[u8], written: &[(&str, &str)]| TrailStep {
+        name: name.into(),
+        key: Some(Digest::of(key)),
+        written: written
+            .iter()
+            .map(|(p, d)| (p.to_string(), d.to_string()))
+            .collect(),
+        ..TrailStep::default()
+    };
+    let trail = |steps| Trail {
+        name: "app".into(),
+        steps,
+    };
+    store
+        .save_trail(&mut trail(vec![
+            step("[1/2] COPY . /a", b"a", &[("a/f", "x")]),
+            step("[2/2] COPY . /b", b"b", &[("b/f", "y")]),
+        ]))
+        .unwrap();
+    // The first step was cached (nothing written), the second ran with a
+    // new key and wrote nothing whose content its key fixes.
+    store
+        .save_trail(&mut trail(vec![
+            step("[1/2] COPY . /a", b"a", &[]),
+            step("[2/2] COPY . /b", b"c", &[]),
+        ]))
+        .unwrap();
+    assert_eq!(
+        store.trail("app").unwrap(),
+        trail(vec![
+            step("[1/2] COPY . /a", b"a", &[("a/f", "x")]),
+            step("[2/2] COPY . /b", b"c", &[]),
+        ])
+    );
 }
 
 #[test]

@@ -18,6 +18,7 @@
 //! `--explain` compares with the last build's.
 
 use super::copy::{self, CopySource, Selected, SourceOwnership};
+use super::file::Recall;
 use super::layers::{ContextDir, Layer, Output};
 use super::previous::PreviousTrail;
 use super::{Worker, WorkerError};
@@ -80,6 +81,9 @@ struct Keyed {
     /// The context selections (the copy action, real or made for a bind
     /// mount, and the digest it gave), re-checked after the step ran.
     context_reads: Vec<(Copy, Digest)>,
+    /// `files` are exactly those a file step's last action copies (it is
+    /// the step's one read of the context).
+    files_of_last_copy: bool,
 }
 
 impl BuildCache {
@@ -115,10 +119,27 @@ impl Worker {
                 self.stack(base, &record),
             ))));
         }
+        // Taken before the trail takes the files.
+        let sources = match keyed.files_of_last_copy {
+            true => keyed.files.clone(),
+            false => BTreeMap::new(),
+        };
         self.note(job, &mut keyed, true);
         let output = match &job.vertex.op {
             Op::Exec(exec) => self.exec(job, exec)?,
-            Op::File(file) => self.file(job, file, self.previous_snapshot(job).as_deref())?,
+            Op::File(file) => {
+                let recall = Recall {
+                    earlier: self.earlier_result(job),
+                    sources: &sources,
+                };
+                let (output, written) = self.file(job, file, recall)?;
+                if let Ok(mut trail) = self.cache.trail.lock()
+                    && let Some((step, _)) = trail.get_mut(&job.id.0)
+                {
+                    step.written = written;
+                }
+                output
+            }
             _ => return Err(WorkerError::Graph("only steps are cached".into())),
         };
         if self.context_unchanged(job, &keyed.context_reads)? {
@@ -174,6 +195,7 @@ impl Worker {
             key: None,
             parts: key_parts(&job.vertex.op, &[], &[]),
             files: BTreeMap::new(),
+            written: BTreeMap::new(),
         };
         if let Ok(mut trail) = self.cache.trail.lock() {
             trail.insert(job.id.0, (step, false));
@@ -188,6 +210,7 @@ impl Worker {
             key: Some(keyed.key.clone()),
             parts: std::mem::take(&mut keyed.parts),
             files: std::mem::take(&mut keyed.files),
+            written: BTreeMap::new(),
         };
         if let Ok(mut trail) = self.cache.trail.lock() {
             trail.insert(job.id.0, (step, ran));
@@ -259,6 +282,13 @@ impl Worker {
         Ok(Keyed {
             key: cache_key(&job.vertex.op, &inputs, &selections),
             parts: key_parts(&job.vertex.op, &inputs, &selections),
+            files_of_last_copy: match &job.vertex.op {
+                Op::File(FileOp { actions }) => {
+                    context_reads.len() == 1
+                        && matches!(actions.last(), Some(FileAction::Copy(c)) if c == &context_reads[0].0)
+                }
+                _ => false,
+            },
             files: files.into_iter().collect(),
             context_reads,
         })

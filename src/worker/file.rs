@@ -3,25 +3,36 @@
 //! with read-only views of the copy sources; the actions run on it in
 //! order; the overlay's upper directory becomes the new layer. Given the
 //! step's earlier result, a last copy action links the files that did not
-//! change from it ([`copy::Reuse`]).
+//! change from it, and it notes what it wrote for the next build
+//! ([`copy::Reuse`]).
 
-use super::copy::{self, CopySource, Reuse, SourceOwnership};
+use super::copy::{self, CopySource, Earlier, Reuse, SourceOwnership};
 use super::layers::{Layer, Output, commit, lowers};
 use super::{Worker, WorkerError};
 use kiln_runtime::view::{View, with_views};
 use kiln_solver::{FileAction, FileOp, Job};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// What a file step's last copy action knows besides its sources.
+pub(crate) struct Recall<'a> {
+    /// The step's earlier result, if one is known.
+    pub earlier: Option<Earlier<'a>>,
+    /// The digests of the files it reads from the build context, by path,
+    /// as the key hashed them (empty: it does not read the context).
+    pub sources: &'a BTreeMap<String, String>,
+}
+
 impl Worker {
-    /// Runs a file step; `previous` is the snapshot of an earlier result
-    /// of the same step, if one is known.
+    /// Runs a file step; returns its output and the files its last copy
+    /// wrote whose content the key fixes ([`Reuse::written`]).
     pub(crate) fn file(
         &self,
         job: &Job<'_, Output>,
         op: &FileOp,
-        previous: Option<&Path>,
-    ) -> Result<Output, WorkerError> {
+        recall: Recall<'_>,
+    ) -> Result<(Output, BTreeMap<String, String>), WorkerError> {
         let base = job.inputs[0].layers()?;
         let scratch = self.scratch_dir()?;
         let dir = |name: &str| -> Result<PathBuf, WorkerError> {
@@ -64,28 +75,34 @@ impl Worker {
                 sources[c.input] = Some(path);
             }
         }
-        let reuse = previous.map(|p| (p, upper.as_path()));
-        let applied = with_views(&views, || apply(job, op, &root, &sources, reuse))
+        let applied = with_views(&views, || apply(job, op, &root, &sources, &upper, recall))
             .map_err(|e| WorkerError::io("cannot mount the step's file systems", e))?;
-        if let Err(e) = applied {
-            super::layers::remove_tree(&upper);
-            return Err(e);
-        }
+        let written = match applied {
+            Ok(written) => written,
+            Err(e) => {
+                super::layers::remove_tree(&upper);
+                return Err(e);
+            }
+        };
         let layer = commit(&self.store, &upper, base)?;
         let mut layers: Vec<Layer> = base.to_vec();
         layers.push(layer);
-        Ok(Output::Layers(Arc::new(layers)))
+        Ok((Output::Layers(Arc::new(layers)), written))
     }
 }
 
-/// Runs the actions on the mounted `root`.
+/// Runs the actions on the mounted `root`, whose overlay writes into
+/// `upper`; returns what the last one noted it wrote.
 fn apply(
     job: &Job<'_, Output>,
     op: &FileOp,
     root: &Path,
     sources: &[Option<PathBuf>],
-    reuse: Option<(&Path, &Path)>,
-) -> Result<(), WorkerError> {
+    upper: &Path,
+    recall: Recall<'_>,
+) -> Result<BTreeMap<String, String>, WorkerError> {
+    let mut recall = Some(recall);
+    let mut written = BTreeMap::new();
     for (n, action) in op.actions.iter().enumerate() {
         match action {
             FileAction::Copy(c) => {
@@ -99,10 +116,12 @@ fn apply(
                     return Err(WorkerError::Graph("copy source not prepared".into()));
                 };
                 // Links made behind the overlay stay unseen by it, so only
-                // the last action may make them.
-                let mut reuse = reuse
-                    .filter(|_| n + 1 == op.actions.len())
-                    .and_then(|(previous, upper)| Reuse::new(previous, upper));
+                // the last action may make them; and only its writes are
+                // certain to be in the result.
+                let mut reuse = (n + 1 == op.actions.len())
+                    .then(|| recall.take())
+                    .flatten()
+                    .map(|r| Reuse::new(r.earlier, upper, r.sources));
                 copy::copy(
                     &CopySource {
                         root: source_root,
@@ -113,6 +132,7 @@ fn apply(
                     c,
                     reuse.as_mut(),
                 )?;
+                written = reuse.map(Reuse::written).unwrap_or_default();
             }
             FileAction::Mkdir {
                 path,
@@ -128,5 +148,5 @@ fn apply(
             } => copy::mkfile(root, path, data, *mode, owner.as_ref())?,
         }
     }
-    Ok(())
+    Ok(written)
 }

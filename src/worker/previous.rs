@@ -7,10 +7,10 @@
 //! and instruction text (a step moved by an inserted line), then by stage
 //! and position (an edited instruction).
 
+use super::copy::Earlier;
 use super::{Output, Worker};
 use kiln_cache::{Store, Trail, TrailStep};
 use kiln_solver::Job;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// The last trail of a name, read when first asked for: a large context's
@@ -39,14 +39,18 @@ impl PreviousTrail {
 }
 
 impl Worker {
-    /// The snapshot the step of the last build that corresponds to `job`
-    /// added, if its record is still complete.
-    pub(super) fn previous_snapshot(&self, job: &Job<'_, Output>) -> Option<PathBuf> {
+    /// The result of the step of the last build that corresponds to
+    /// `job`, if its record is still complete: the snapshot it added and
+    /// what the trail knows of its files.
+    pub(super) fn earlier_result(&self, job: &Job<'_, Output>) -> Option<Earlier<'_>> {
         let trail = self.cache.previous.get(&self.store)?;
-        let key = find(trail, &job.vertex.name)?.key.as_ref()?;
-        let record = self.store.peek_record(key)?;
+        let step = find(trail, &job.vertex.name)?;
+        let record = self.store.peek_record(step.key.as_ref()?)?;
         let layer = record.layers.last().filter(|l| !l.empty)?;
-        Some(self.store.snapshot_path(&layer.chain_id))
+        Some(Earlier {
+            snapshot: self.store.snapshot_path(&layer.chain_id),
+            contents: &step.written,
+        })
     }
 }
 

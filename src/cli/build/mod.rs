@@ -408,7 +408,7 @@ fn after_solve(
         }
     }
     if ok {
-        let saved = worker.store.save_trail(&kiln_cache::Trail {
+        let saved = worker.store.save_trail(&mut kiln_cache::Trail {
             name: name.to_string(),
             steps: std::mem::take(&mut *trail)
                 .into_values()

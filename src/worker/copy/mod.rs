@@ -57,7 +57,7 @@ use kiln_dockerignore::Matcher;
 
 pub use error::CopyError;
 pub use make::{mkdir, mkfile};
-pub use reuse::Reuse;
+pub use reuse::{Earlier, Reuse};
 pub use select::{Selected, select};
 
 use ignore::Ignore;
@@ -134,7 +134,7 @@ pub fn copy(
     source: &CopySource<'_>,
     dest_root: &Path,
     action: &kiln_solver::Copy,
-    mut reuse: Option<&mut Reuse>,
+    mut reuse: Option<&mut Reuse<'_>>,
 ) -> Result<CopyStats, CopyError> {
     let src = Root::open(source.root, "source")?;
     let dest = Root::open(dest_root, "destination")?;
@@ -207,7 +207,7 @@ impl Run<'_> {
         &self,
         raw: &str,
         stats: &mut CopyStats,
-        reuse: Option<&mut Reuse>,
+        reuse: Option<&mut Reuse<'_>>,
     ) -> Result<(), CopyError> {
         let action = self.action;
         if !action.create_dest_path {

@@ -82,7 +82,7 @@ pub(super) fn copy(
     target: &Path,
     options: &Options<'_>,
     stats: &mut CopyStats,
-    reuse: Option<&mut Reuse>,
+    reuse: Option<&mut Reuse<'_>>,
 ) -> Result<(), CopyError> {
     let mut walker = Walker {
         ctx: Ctx {
@@ -108,6 +108,7 @@ pub(super) fn copy(
             (src_dir.as_fd(), src_name, &source.path),
             &source.stat,
             (dest_dir.as_fd(), dest_name, target),
+            false,
         )
     }
 }
@@ -172,7 +173,7 @@ pub(super) enum Decision {
 
 /// What every entry's copy needs, apart from the directory stack (kept
 /// separate so entries can be copied while the stack is borrowed).
-struct Ctx<'a, 's> {
+struct Ctx<'a, 's, 'r> {
     src: &'a Root,
     dest: &'a Root,
     options: &'a Options<'a>,
@@ -180,15 +181,15 @@ struct Ctx<'a, 's> {
     /// Source inode (device, inode) to the target of its first copy.
     inodes: HashMap<(u32, u32, u64), PathBuf>,
     /// Where unchanged files may be linked from instead.
-    reuse: Option<&'s mut Reuse>,
+    reuse: Option<&'s mut Reuse<'r>>,
 }
 
-struct Walker<'a, 's> {
-    ctx: Ctx<'a, 's>,
+struct Walker<'a, 's, 'r> {
+    ctx: Ctx<'a, 's, 'r>,
     levels: Vec<Level>,
 }
 
-impl Walker<'_, '_> {
+impl Walker<'_, '_, '_> {
     fn copy_root_dir(&mut self, source: &Source, target: &Path) -> Result<(), CopyError> {
         let (src, dest, options) = (self.ctx.src, self.ctx.dest, self.ctx.options);
         let src_fd = src
@@ -277,6 +278,7 @@ impl Walker<'_, '_> {
             (level.src_fd.as_fd(), name, &src_rel),
             &stat,
             (dest_fd.as_fd(), name, &dest_rel),
+            level.created,
         )
     }
 
@@ -417,7 +419,7 @@ pub(super) fn decide(
     }
 }
 
-impl Ctx<'_, '_> {
+impl Ctx<'_, '_, '_> {
     /// Metadata of a copied directory, applied once its contents are in.
     fn finish_copied(&mut self, level: &Level) -> Result<(), CopyError> {
         let Some(dest_fd) = level.dest_fd.as_ref() else {
@@ -446,20 +448,25 @@ impl Ctx<'_, '_> {
             .map_err(|e| CopyError::io("set times of", self.dest.show(&level.dest_rel), e.into()))
     }
 
-    /// Copies one non-directory entry: `(dir, name, path for messages)` on
-    /// each side.
+    /// Copies one non-directory entry: `(dir, name, path)` on each side.
+    /// `fresh`: the target directory was made empty by this copy, which
+    /// writes each name in it once, so nothing can be at the target.
     fn copy_leaf(
         &mut self,
         (src_dir, src_name, src_rel): (BorrowedFd<'_>, &OsStr, &Path),
         stat: &Stat,
         (dest_dir, dest_name, dest_rel): (BorrowedFd<'_>, &OsStr, &Path),
+        fresh: bool,
     ) -> Result<(), CopyError> {
         let dest = self.dest;
         let dest_err = |action: &'static str| {
             move |e: io::Error| CopyError::io(action, dest.show(dest_rel), e)
         };
         // fsutil's ensureEmptyFileTarget.
-        let existed = meta::stat_at(dest_dir, dest_name).map_err(dest_err("lstat"))?;
+        let existed = match fresh {
+            true => None,
+            false => meta::stat_at(dest_dir, dest_name).map_err(dest_err("lstat"))?,
+        };
         match existed {
             Some(existing) if existing.is_dir() => {
                 return Err(CopyError::IsADirectory {
@@ -477,7 +484,12 @@ impl Ctx<'_, '_> {
             && stat.is_file()
             && stat.nlink <= 1
             && let Some(reuse) = self.reuse.as_deref_mut()
-            && reuse.take((src_dir, src_name), stat, &meta, (dest_dir, dest_rel))
+            && reuse.take(
+                (src_dir, src_name, src_rel),
+                stat,
+                &meta,
+                (dest_dir, dest_rel),
+            )
         {
             self.stats.reused += 1;
             return Ok(());
@@ -516,6 +528,9 @@ impl Ctx<'_, '_> {
                     }
                     self.stats.files += 1;
                     self.stats.bytes += bytes;
+                }
+                if let Some(reuse) = self.reuse.as_deref_mut() {
+                    reuse.wrote(src_rel, dest_rel);
                 }
             }
             FileType::Symlink => {
@@ -557,7 +572,11 @@ impl Ctx<'_, '_> {
 
 /// Creates (or adopts) the target directory of a level whose parent's
 /// target exists: fsutil's `copyDirectoryOnly`.
-fn materialize(ctx: &mut Ctx<'_, '_>, parent: &Level, level: &mut Level) -> Result<(), CopyError> {
+fn materialize(
+    ctx: &mut Ctx<'_, '_, '_>,
+    parent: &Level,
+    level: &mut Level,
+) -> Result<(), CopyError> {
     let dest = ctx.dest;
     let Some(parent_fd) = parent.dest_fd.as_ref() else {
         return Ok(());

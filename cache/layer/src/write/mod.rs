@@ -11,6 +11,7 @@
 //! and a rebuild can be verified (reproducible-builds.org,
 //! `SOURCE_DATE_EPOCH`).
 
+mod ahead;
 mod error;
 mod overlay;
 mod sink;

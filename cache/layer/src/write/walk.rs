@@ -13,6 +13,7 @@ use std::path::Path;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
 
+use super::ahead::Ahead;
 use super::overlay::{self, Verdict};
 use super::{SourceKind, WriteError, WriteOptions};
 use crate::format::header::encode;
@@ -29,6 +30,8 @@ struct Child {
     name: CString,
     dir: bool,
     whiteout: bool,
+    /// A regular file, as the listing says (read ahead).
+    regular: bool,
 }
 
 impl Child {
@@ -152,28 +155,35 @@ impl<'a, W: Write> Walker<'a, W> {
                 name: name.to_owned(),
                 dir: file_type == FileType::Directory,
                 whiteout,
+                regular: file_type == FileType::RegularFile,
             });
         }
         children.sort_unstable_by(Child::order);
         let dirfd = dir
             .fd()
             .map_err(|e| self.read_err("list", prefix, e.into()))?;
-        for child in &children {
+        let mut ahead = Ahead::new();
+        for (i, child) in children.iter().enumerate() {
+            let opened = ahead.take(dirfd, i, |j| {
+                children.get(j).map(|c| (c.name.as_c_str(), c.regular))
+            });
             let len = prefix.len();
             prefix.extend_from_slice(child.name.as_bytes());
-            let result = self.child(dirfd, &child.name, prefix);
+            let result = self.child(dirfd, &child.name, prefix, opened);
             prefix.truncate(len);
             result?;
         }
         Ok(())
     }
 
-    /// Archives one child `name` of `dirfd`; `path` is its entry name.
+    /// Archives one child `name` of `dirfd`; `path` is its entry name,
+    /// `opened` the file if it was opened ahead.
     fn child(
         &mut self,
         dirfd: BorrowedFd<'_>,
         name: &CString,
         path: &mut Vec<u8>,
+        opened: Option<OwnedFd>,
     ) -> Result<(), WriteError> {
         let st = rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| self.read_err("stat", path, e.into()))?;
@@ -205,7 +215,7 @@ impl<'a, W: Write> Walker<'a, W> {
 
         match file_type {
             FileType::Directory => self.directory(dirfd, name, &st, entry, path),
-            FileType::RegularFile => self.regular(dirfd, name, &st, entry),
+            FileType::RegularFile => self.regular(dirfd, name, &st, entry, opened),
             FileType::Socket => Ok(()),
             FileType::Symlink
             | FileType::CharacterDevice
@@ -297,18 +307,23 @@ impl<'a, W: Write> Walker<'a, W> {
         name: &CString,
         st: &Stat,
         mut entry: Entry,
+        opened: Option<OwnedFd>,
     ) -> Result<(), WriteError> {
         if let Some(target) = self.hardlink(st, &entry.path) {
             entry.kind = Kind::Hardlink { target };
             return self.emit(&entry);
         }
-        let fd = rustix::fs::openat(
-            dirfd,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| self.read_err("open", &entry.path, e.into()))?;
+        // One opened ahead is checked like one opened now (`same_inode`).
+        let fd = match opened {
+            Some(fd) => fd,
+            None => rustix::fs::openat(
+                dirfd,
+                name,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| self.read_err("open", &entry.path, e.into()))?,
+        };
         let fst = self.same_inode(fd.as_fd(), st, &entry.path)?;
         let all = self
             .xattrs
