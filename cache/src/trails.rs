@@ -42,7 +42,9 @@ pub struct TrailStep {
     pub files: BTreeMap<String, String>,
     /// Regular files the step wrote whose content its key fixes: path in
     /// the step's file system → content digest. Like the key's parts, a
-    /// function of the key: every result recorded under it holds them.
+    /// function of the key: every result recorded under it holds these
+    /// files. Empty when unknown (the step was cached, or its copy did not
+    /// read the build context).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub written: BTreeMap<String, String>,
 }
@@ -66,9 +68,12 @@ impl Store {
     /// Saves `trail`, replacing the previous one of its name.
     ///
     /// A trail is a function of its steps' names and keys (a key covers
-    /// every part and file of its step), so their digest, kept beside it,
-    /// tells an unchanged rebuild that there is nothing to write: it then
-    /// neither serializes nor syncs the (possibly large) trail.
+    /// every part and file of its step, and fixes what it wrote), so their
+    /// digest, kept beside it, tells an unchanged rebuild that there is
+    /// nothing to write: it then neither serializes nor syncs the
+    /// (possibly large) trail. The one thing this forgoes: written files
+    /// learnt by a step that ran again with an unchanged key (`--no-cache`)
+    /// are not added to a saved trail that lacks them.
     ///
     /// A step without `written` files (one that was cached, so nothing was
     /// written) takes those of the replaced trail's step with the same

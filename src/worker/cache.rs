@@ -81,8 +81,9 @@ struct Keyed {
     /// The context selections (the copy action, real or made for a bind
     /// mount, and the digest it gave), re-checked after the step ran.
     context_reads: Vec<(Copy, Digest)>,
-    /// `files` are exactly those a file step's last action copies (it is
-    /// the step's one read of the context).
+    /// `files` are what a file step's last action reads from the context
+    /// (its one read of the context), so they give each copied file's
+    /// content by its path there.
     files_of_last_copy: bool,
 }
 
@@ -119,8 +120,10 @@ impl Worker {
                 self.stack(base, &record),
             ))));
         }
-        // Taken before the trail takes the files.
-        let sources = match keyed.files_of_last_copy {
+        // Taken before the trail takes the files. Not with `--no-cache`:
+        // a rebuild without the cache compares what it reuses byte for
+        // byte, trusting no digest the cache remembers.
+        let sources = match keyed.files_of_last_copy && self.cache.reuse(job.id.0) {
             true => keyed.files.clone(),
             false => BTreeMap::new(),
         };

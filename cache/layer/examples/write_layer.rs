@@ -17,7 +17,7 @@ fn main() {
         "zstd" => Compression::Zstd { level: 3 },
         other => panic!("unknown compression {other}"),
     };
-    let out: Box<dyn std::io::Write> = match args.get(3) {
+    let out: Box<dyn std::io::Write + Send> = match args.get(3) {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).unwrap(),
         )),

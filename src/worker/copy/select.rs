@@ -30,7 +30,7 @@ use kiln_oci::{Digest, Hasher};
 use rustix::fs::{FileType, Mode, OFlags};
 
 use super::error::CopyError;
-use super::ignore::{Ignore, slash};
+use super::ignore::Ignore;
 use super::meta::{self, Stat};
 use super::root::{Root, read_dir_sorted};
 use super::sources;
@@ -38,12 +38,15 @@ use super::tree::{Decision, Options, States, decide};
 use super::{CopySource, SourceOwnership};
 
 /// The selection's digest, and the files in it (path in the source →
-/// content digest) for `--explain`.
+/// content digest): `--explain` names changed files from them, and a copy
+/// that runs again knows from them which content each file has.
 #[derive(Debug, Clone)]
 pub struct Selected {
     /// Digest over every selected entry.
     pub digest: Digest,
-    /// Regular files and symlinks, by their path in the source.
+    /// Regular files (content digest) and symlinks (digest of the target),
+    /// by their path in the source; paths that are not UTF-8 are not
+    /// listed.
     pub files: Vec<(String, Digest)>,
 }
 
@@ -283,14 +286,13 @@ impl<'a, 'c> Walk<'a, 'c> {
             FileType::RegularFile => {
                 let digest = self.content(dir, name, src_rel, stat)?;
                 self.field(digest.as_str().as_bytes());
-                self.files.push((slash(src_rel), digest));
+                self.list(src_rel, digest);
             }
             FileType::Symlink => {
                 let target = rustix::fs::readlinkat(dir, name, Vec::new())
                     .map_err(|e| CopyError::io("readlink", self.src.show(src_rel), e.into()))?;
                 self.field(target.as_bytes());
-                self.files
-                    .push((slash(src_rel), Digest::of(target.as_bytes())));
+                self.list(src_rel, Digest::of(target.as_bytes()));
             }
             FileType::CharacterDevice | FileType::BlockDevice => {
                 self.field(&stat.rdev.0.to_be_bytes());
@@ -299,6 +301,16 @@ impl<'a, 'c> Walk<'a, 'c> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Lists a file by its exact path. A name that is not UTF-8 is left
+    /// out: written lossily it could be another file's name, and the list
+    /// also tells a re-run copy which content each file has ([`Selected`]).
+    /// It still counts in the digest.
+    fn list(&mut self, src_rel: &Path, digest: Digest) {
+        if let Some(path) = src_rel.to_str() {
+            self.files.push((path.to_string(), digest));
+        }
     }
 
     /// A regular file's content digest, from the stat cache when it still

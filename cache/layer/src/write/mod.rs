@@ -2,7 +2,9 @@
 //!
 //! One pass over the tree produces the tar, its diffID, the compressed blob
 //! and the blob's digest and size; nothing is buffered beyond one read
-//! buffer and the compressor's window, whatever the layer's size.
+//! buffer, a few buffers on their way to the thread that hashes,
+//! compresses and writes ([`pipe`]), and the compressor's window, whatever
+//! the layer's size.
 //!
 //! The output is a function of the tree alone (names, types, contents,
 //! modes, numeric owners, xattrs, mtimes clamped to `source_date_epoch`),
@@ -14,10 +16,11 @@
 mod ahead;
 mod error;
 mod overlay;
+mod pipe;
 mod sink;
 mod walk;
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use kiln_oci::Digest;
@@ -28,9 +31,6 @@ pub use error::WriteError;
 use crate::Compression;
 use sink::TarSink;
 use walk::Walker;
-
-/// How much tar output is gathered before it goes to the compressor.
-const OUTPUT_BUFFER: usize = 256 * 1024;
 
 /// What the directory handed to [`write_layer`] is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl WrittenLayer {
 /// The tree must not change while it is archived (it is a finished build
 /// step's output); a file that shrinks or changes type meanwhile is an
 /// error rather than a silently inconsistent layer.
-pub fn write_layer<W: Write>(
+pub fn write_layer<W: Write + Send>(
     root: &Path,
     options: &WriteOptions,
     out: W,
@@ -113,11 +113,9 @@ pub fn write_layer<W: Write>(
     })?;
 
     let sink = TarSink::new(options.compression, out).map_err(WriteError::Output)?;
-    let buffered = BufWriter::with_capacity(OUTPUT_BUFFER, sink);
-    let buffered = Walker::new(root, options, buffered).run(root_fd)?;
-    let sink = buffered
-        .into_inner()
-        .map_err(|e| WriteError::Output(e.into_error()))?;
+    let sink = pipe::piped(sink, |writer| {
+        Walker::new(root, options, writer).run(root_fd).map(drop)
+    })?;
     let finished = sink.finish().map_err(WriteError::Output)?;
     Ok(WrittenLayer {
         diff_id: finished.diff_id,

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
 
-use super::ahead::Ahead;
+use super::ahead::{Ahead, Listed};
 use super::overlay::{self, Verdict};
 use super::{SourceKind, WriteError, WriteOptions};
 use crate::format::header::encode;
@@ -30,8 +30,8 @@ struct Child {
     name: CString,
     dir: bool,
     whiteout: bool,
-    /// A regular file, as the listing says (read ahead).
-    regular: bool,
+    /// What the listing says it is (for reading ahead).
+    listed: Listed,
 }
 
 impl Child {
@@ -155,7 +155,11 @@ impl<'a, W: Write> Walker<'a, W> {
                 name: name.to_owned(),
                 dir: file_type == FileType::Directory,
                 whiteout,
-                regular: file_type == FileType::RegularFile,
+                listed: match file_type {
+                    FileType::RegularFile => Listed::Regular,
+                    FileType::Directory => Listed::Directory,
+                    _ => Listed::Other,
+                },
             });
         }
         children.sort_unstable_by(Child::order);
@@ -165,7 +169,7 @@ impl<'a, W: Write> Walker<'a, W> {
         let mut ahead = Ahead::new();
         for (i, child) in children.iter().enumerate() {
             let opened = ahead.take(dirfd, i, |j| {
-                children.get(j).map(|c| (c.name.as_c_str(), c.regular))
+                children.get(j).map(|c| (c.name.as_c_str(), c.listed))
             });
             let len = prefix.len();
             prefix.extend_from_slice(child.name.as_bytes());
