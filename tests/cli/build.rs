@@ -400,3 +400,46 @@ fn a_new_cache_mount_starts_from_its_from_stage() {
     // The same cache, used again without from=: its content stays.
     assert_eq!(f.run("seeded", &["cat", "/list"]), "added\nsub\n");
 }
+
+#[test]
+fn a_mount_target_through_a_dangling_symlink_is_made_where_it_points() {
+    // BuildKit resolves a target inside the root and creates what is
+    // missing, following a symlink whose target does not exist yet; the
+    // directories made for the mount stay, as theirs do.
+    let Some(f) = fixture(
+        "FROM busybox:local\n\
+         ADD rootfs.tar /\n\
+         RUN ln -s /notyet/x /dangl && ln -s missing/deeper /rel\n\
+         RUN --mount=type=cache,target=/dangl/y echo a > /dangl/y/f && cat /notyet/x/y/f > /seen\n\
+         RUN --mount=type=tmpfs,target=/rel/t test -d /missing/deeper/t && echo ok > /tmpfs\n\
+         RUN test -f /etc/resolv.conf && echo resolv > /resolv\n",
+    ) else {
+        return;
+    };
+    // A systemd root file system's resolv.conf: a link into /run, which
+    // only exists while the system runs.
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Symlink);
+    header.set_mode(0o777);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_size(0);
+    archive
+        .append_link(
+            &mut header,
+            "etc/resolv.conf",
+            "../run/systemd/resolve/stub-resolv.conf",
+        )
+        .unwrap();
+    std::fs::write(f.context.join("rootfs.tar"), archive.into_inner().unwrap()).unwrap();
+    f.build_ok(&["-t", "dangl"]);
+    assert_eq!(
+        f.run("dangl", &["cat", "/seen", "/tmpfs", "/resolv"]),
+        "a\nok\nresolv\n"
+    );
+    let script = "test -d /notyet/x/y && test -d /missing/deeper/t && \
+                  test -f /etc/resolv.conf && echo made";
+    assert_eq!(f.run("dangl", &["sh", "-c", script]), "made\n");
+}

@@ -336,9 +336,12 @@ impl<'a> Builder<'a> {
                     ));
                 }
                 // Spans point into the trigger text, not the Dockerfile:
-                // errors name the trigger instead.
+                // errors name the trigger instead, and its steps fail at
+                // the FROM line.
+                let first = self.graph.len();
                 self.dispatch_trigger(stage, instruction, &command)
                     .map_err(|e| in_trigger(e.message))?;
+                self.graph.attribute_to_line(first, from.span.line);
             }
         }
         Ok(())

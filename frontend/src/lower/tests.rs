@@ -147,6 +147,29 @@ fn onbuild_triggers_fire_once() {
 }
 
 #[test]
+fn a_triggers_steps_are_placed_at_the_from_that_fires_it() {
+    let (l, _) = lowered(
+        "FROM bare AS a\nONBUILD RUN make\n\n# child\nFROM a\nRUN after\n",
+        &options(),
+    );
+    let lines: Vec<(String, Option<usize>)> = l
+        .graph
+        .iter()
+        .filter(|(_, v)| matches!(v.op, Op::Exec(_)))
+        .map(|(_, v)| (v.name.clone(), v.line))
+        .collect();
+    // The count is of the Dockerfile's instructions, as BuildKit's ("3/2"
+    // after a trigger).
+    assert_eq!(
+        lines,
+        [
+            ("[stage-1 2/2] RUN make".to_string(), Some(5)),
+            ("[stage-1 3/2] RUN after".to_string(), Some(6)),
+        ]
+    );
+}
+
+#[test]
 fn copy_paths_and_workdir() {
     let (l, _) = lowered(
         "FROM base\nWORKDIR /app\nUSER 7\nWORKDIR sub\nCOPY --chown=u:g a b ./\n",

@@ -13,7 +13,8 @@
 //! caller removes them from the upper directory after the process exits, so
 //! `/etc/hosts` and friends never reach a layer.
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,10 @@ pub struct Root {
 }
 
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+
+/// Symlinks followed while creating one path before giving up (the
+/// kernel's own limit for one lookup).
+const MAX_LINKS: usize = 40;
 
 impl Root {
     /// Opens the root directory at `path` (a host path).
@@ -70,30 +75,68 @@ impl Root {
 
     /// Opens `path`, creating it (and missing parents, as directories) when
     /// it does not exist. Created paths are recorded in [`Root::stubs`].
+    ///
+    /// A symlink on the way whose target is missing is followed to where it
+    /// points (inside the root) and that is created, as BuildKit's
+    /// executors do: they resolve a mount target within the root lexically
+    /// and `MkdirAll` the result.
     pub fn ensure(&mut self, path: &str, kind: Kind) -> io::Result<OwnedFd> {
         if let Some(fd) = self.find(path)? {
             return Ok(fd);
         }
-        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let Some((last, parents)) = parts.split_last() else {
-            // The root itself always exists; find() only fails on it for
-            // reasons other than absence.
-            return Err(io::Error::other("cannot create the root directory"));
-        };
+        let mut todo: VecDeque<String> = components(path).collect();
+        if let Some(last @ (".." | ".")) = todo.back().map(String::as_str) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot create a mountpoint named {last:?}"),
+            ));
+        }
         let mut prefix = String::new();
-        for part in parents {
-            let next = if prefix.is_empty() {
-                part.to_string()
-            } else {
-                format!("{prefix}/{part}")
-            };
-            if self.find(&next)?.is_none() {
-                self.create_in(&prefix, part, Kind::Dir)?;
+        let mut links = 0;
+        while let Some(part) = todo.pop_front() {
+            let next = join(&prefix, &part);
+            if self.find(&next)?.is_some() {
+                prefix = next;
+                continue;
             }
+            if let Some(target) = self.link_target(&next)? {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(rustix::io::Errno::LOOP.into());
+                }
+                if target.starts_with('/') {
+                    prefix.clear();
+                }
+                for part in components(&target).collect::<Vec<_>>().into_iter().rev() {
+                    todo.push_front(part);
+                }
+                continue;
+            }
+            let what = if todo.is_empty() { kind } else { Kind::Dir };
+            self.create_in(&prefix, &part, what)?;
             prefix = next;
         }
-        self.create_in(&prefix, last, kind)?;
         self.open_rel(&relative(path))
+    }
+
+    /// The target of `rel` when it is a symlink (not followed).
+    fn link_target(&self, rel: &str) -> io::Result<Option<String>> {
+        let fd = match rustix::fs::openat2(
+            &self.fd,
+            rel,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE,
+        ) {
+            Ok(fd) => fd,
+            Err(e) if e == rustix::io::Errno::NOENT => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::Symlink {
+            return Ok(None);
+        }
+        let target = rustix::fs::readlinkat(&fd, "", Vec::new())?;
+        Ok(Some(target.to_string_lossy().into_owned()))
     }
 
     /// Creates `name` in the directory `parent` resolves to, and records
@@ -159,6 +202,22 @@ fn fd_path(fd: &impl AsFd) -> io::Result<PathBuf> {
     std::fs::read_link(proc_fd_path(fd))
 }
 
+/// The names of a path, empty ones left out.
+fn components(path: &str) -> impl Iterator<Item = String> + '_ {
+    path.split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
+/// `prefix/name`, or `name` below the root.
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
 /// A container path made relative to the root (`/` becomes `.`).
 fn relative(path: &str) -> String {
     let trimmed = path.trim_start_matches('/');
@@ -195,12 +254,37 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), dir.path().join("etc")).unwrap();
         std::os::unix::fs::symlink("/../../real", dir.path().join("up")).unwrap();
         let mut root = Root::open(dir.path()).unwrap();
-        // Inside the root the link dangles: creating through it is refused.
-        root.ensure("/etc/hosts", Kind::File).unwrap_err();
-        assert!(!outside.path().join("hosts").exists());
         root.ensure("/up/hosts", Kind::File).unwrap();
         assert!(dir.path().join("real/hosts").is_file());
-        assert_eq!(root.stubs, ["real/hosts"]);
+        // Inside the root the link dangles: what it points to is created
+        // there, never outside.
+        root.ensure("/etc/hosts", Kind::File).unwrap();
+        assert!(!outside.path().join("hosts").exists());
+        let inside = outside.path().strip_prefix("/").unwrap();
+        assert!(dir.path().join(inside).join("hosts").is_file());
+        assert_eq!(root.stubs[0], "real/hosts");
+        assert_eq!(
+            root.stubs.last().unwrap(),
+            &inside.join("hosts").to_string_lossy()
+        );
+    }
+
+    #[test]
+    fn a_dangling_relative_link_is_followed_and_its_target_created() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        // /a/cache -> ../var/cache, which does not exist yet.
+        std::os::unix::fs::symlink("../var/cache", dir.path().join("a/cache")).unwrap();
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        let mut root = Root::open(dir.path()).unwrap();
+        root.ensure("/a/cache/pip", Kind::Dir).unwrap();
+        assert!(dir.path().join("var/cache/pip").is_dir());
+        assert_eq!(root.stubs, ["var", "var/cache", "var/cache/pip"]);
+        let err = root.ensure("/loop/x", Kind::Dir).unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::LOOP.raw_os_error())
+        );
     }
 
     #[test]
