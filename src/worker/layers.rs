@@ -15,7 +15,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub(crate) struct Layer {
     /// The step changed nothing: no blob, no snapshot; the image gets no
-    /// layer for it (BuildKit drops empty layers too).
+    /// layer for it (as BuildKit's own image exporter; docker's keeps an
+    /// empty one, see docs/differences.md).
     pub empty: bool,
     /// The unpacked layer (an overlay lower).
     pub snapshot: PathBuf,

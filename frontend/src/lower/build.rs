@@ -40,6 +40,9 @@ pub(crate) struct Stage {
     pub run_env: Vec<String>,
     /// The stage's ARGs.
     pub args: Args,
+    /// Every ARG declaration of the stage by name, repeats included (what
+    /// a RUN's history lists, as BuildKit's `buildArgs`).
+    pub declared_args: Vec<String>,
     /// A CMD was set in this stage (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
     /// Steps so far and in all, for progress names.
@@ -286,6 +289,7 @@ impl<'a> Builder<'a> {
             config,
             run_env,
             args: Args::default(),
+            declared_args: Vec::new(),
             cmd_set: false,
             step: 1,
             total,

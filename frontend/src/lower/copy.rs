@@ -37,6 +37,9 @@ impl Builder<'_> {
         let mut urls = Vec::new();
         let mut gits = Vec::new();
         let mut heredocs = Vec::new();
+        // The history lists the sources as written (expanded), the inline
+        // documents after them, as BuildKit's `dispatchCopy` does.
+        let mut shown = Vec::new();
         for word in &copy.sources {
             if let Some(heredoc) = copy
                 .heredocs
@@ -50,6 +53,7 @@ impl Builder<'_> {
             if source.is_empty() {
                 continue;
             }
+            shown.push(source.clone());
             match remote::classify(&source) {
                 None => sources.push(source),
                 // COPY, as BuildKit, reads any other scheme from the context.
@@ -229,21 +233,12 @@ impl Builder<'_> {
                 owner: owner.clone(),
             });
         }
-        let mut shown: Vec<String> = sources.clone();
-        shown.extend(urls.iter().cloned());
-        shown.extend(gits.iter().map(|(source, _)| source.clone()));
         shown.extend(heredocs.iter().map(|h| format!("<<{}", h.name)));
-        let from_text = copy
-            .from
-            .as_ref()
-            .map(|f| format!("--from={} ", f.value))
-            .unwrap_or_default();
+        // No flags: docker 20.10's BuildKit writes none (later versions
+        // add `--chown`/`--chmod`, never `--from`).
         self.history(
             stage,
-            format!(
-                "{keyword} {from_text}{} {dest_text} # buildkit",
-                shown.join(" ")
-            ),
+            format!("{keyword} {} {dest_text} # buildkit", shown.join(" ")),
             true,
         );
         stage.vertex = self.graph.add(Vertex {

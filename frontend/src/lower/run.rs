@@ -5,7 +5,7 @@
 use super::build::{Builder, Stage, expand_word};
 use super::meta::shell_of;
 use super::path;
-use super::scope::{PROXY_ARGS, has_env};
+use super::scope::{env_value, has_env};
 use crate::ast::{Instruction, Word};
 use crate::diagnostic::Diagnostic;
 use crate::instructions::{CommandLine, Mount, MountType, Run, Sharing};
@@ -74,11 +74,14 @@ impl Builder<'_> {
             env.push(format!("SSH_AUTH_SOCK={target}"));
         }
         let proxy_env = self.proxy_env(stage);
+        // BuildKit's `runCommandString`: every ARG declaration of the stage
+        // (repeats and declared proxy args included), valued as the
+        // step's environment has it (an ENV of the same name shows), or
+        // empty.
         let history_args: Vec<String> = stage
-            .args
-            .with_values()
-            .filter(|(k, _)| !PROXY_ARGS.contains(k))
-            .map(|(k, v)| format!("{k}={v}"))
+            .declared_args
+            .iter()
+            .map(|k| format!("{k}={}", env_value(&stage.run_env, k).unwrap_or_default()))
             .collect();
         let prefix = match history_args.len() {
             0 => String::new(),

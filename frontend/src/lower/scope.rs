@@ -85,13 +85,6 @@ impl Args {
         self.0.retain(|(k, _)| *k != name);
         self.0.push((name, value));
     }
-
-    /// Declared args that have a value, in declaration order.
-    pub(crate) fn with_values(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?)))
-    }
 }
 
 impl Env for Args {
@@ -130,6 +123,14 @@ pub(crate) fn set_env(env: &mut Vec<String>, name: &str, value: &str) {
         Some(slot) => *slot = entry,
         None => env.push(entry),
     }
+}
+
+/// The value `env` gives `name`.
+pub(crate) fn env_value<'e>(env: &'e [String], name: &str) -> Option<&'e str> {
+    env.iter()
+        .filter_map(|e| e.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 /// Whether `env` has an entry for `name`.

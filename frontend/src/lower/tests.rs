@@ -147,6 +147,49 @@ fn onbuild_triggers_fire_once() {
 }
 
 #[test]
+fn history_texts_follow_buildkit() {
+    let mut opts = options();
+    opts.build_args
+        .insert("HTTP_PROXY".into(), "http://p.invalid".into());
+    opts.build_args.insert("Y".into(), "yy".into());
+    let (l, _) = lowered(
+        "FROM bare AS p\nARG X=1\nARG X\nARG HTTP_PROXY\nENV X=env\nEXPOSE 80\nEXPOSE 81/udp\n\
+         SHELL [\"/bin/sh\", \"-c\"]\nONBUILD RUN x\nRUN true\n\
+         FROM p\nARG Y\nCOPY --from=p --chmod=600 b a /d/\nRUN echo\n",
+        &opts,
+    );
+    let texts: Vec<(&str, bool)> = l
+        .config
+        .history
+        .iter()
+        .map(|h| (h.created_by.as_str(), h.empty_layer))
+        .collect();
+    // As docker 20.10's BuildKit wrote them for the same Dockerfile (no
+    // entry for ONBUILD).
+    assert_eq!(
+        texts,
+        [
+            ("ARG X=1", true),
+            ("ARG X", true),
+            ("ARG HTTP_PROXY", true),
+            ("ENV X=env", true),
+            ("EXPOSE map[80/tcp:{}]", true),
+            ("EXPOSE map[81/udp:{}]", true),
+            ("SHELL [/bin/sh -c]", true),
+            (
+                "RUN |3 X=env X=env HTTP_PROXY=http://p.invalid /bin/sh -c true # buildkit",
+                false
+            ),
+            // The trigger, fired by `FROM p`.
+            ("RUN /bin/sh -c x # buildkit", false),
+            ("ARG Y", true),
+            ("COPY b a /d/ # buildkit", false),
+            ("RUN |1 Y=yy /bin/sh -c echo # buildkit", false),
+        ]
+    );
+}
+
+#[test]
 fn a_triggers_steps_are_placed_at_the_from_that_fires_it() {
     let (l, _) = lowered(
         "FROM bare AS a\nONBUILD RUN make\n\n# child\nFROM a\nRUN after\n",
