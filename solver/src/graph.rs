@@ -58,12 +58,15 @@ impl Graph {
             .map(|(i, v)| (VertexId(i), v))
     }
 
-    /// Puts the vertices from the `first`-th on source line `line`: steps
-    /// made from text that is not in the Dockerfile (an ONBUILD trigger of
-    /// the base) are reported at the line that brought them in.
+    /// Puts the vertices from the `first`-th that have a source line on
+    /// line `line`: steps made from text that is not in the Dockerfile (an
+    /// ONBUILD trigger of the base) are reported at the line that brought
+    /// them in. Vertices without a line (the build context) keep none.
     pub fn attribute_to_line(&mut self, first: usize, line: usize) {
         for vertex in self.vertices.iter_mut().skip(first) {
-            vertex.line = Some(line);
+            if vertex.line.is_some() {
+                vertex.line = Some(line);
+            }
         }
     }
 

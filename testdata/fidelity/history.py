@@ -71,6 +71,9 @@ def main():
             if a is None or b is None or not same(a, b):
                 print(f"  #{i} docker {a}\n  #{i} kiln   {b}")
     print(f"history: {checked - failed} same, {failed} differ")
+    if checked == 0:
+        print("history: no case had both archives; nothing was compared")
+        return 1
     return 1 if failed else 0
 
 

@@ -5,6 +5,7 @@
 
 use super::build::{Builder, Stage, expand_word};
 use super::copy::owner_of_user;
+use super::gofmt;
 use super::path;
 use crate::ast::{Instruction, Word};
 use crate::diagnostic::Diagnostic;
@@ -126,7 +127,7 @@ impl Builder<'_> {
             }
             Command::Cmd(line) => {
                 let cmd = with_shell(stage, line);
-                self.history(stage, format!("CMD {}", go_quoted(&cmd)), false);
+                self.history(stage, format!("CMD {}", gofmt::quote_list(&cmd)), false);
                 stage.config.config.cmd = cmd;
                 stage.cmd_set = true;
             }
@@ -134,7 +135,7 @@ impl Builder<'_> {
                 let entrypoint = with_shell(stage, line);
                 self.history(
                     stage,
-                    format!("ENTRYPOINT {}", go_quoted(&entrypoint)),
+                    format!("ENTRYPOINT {}", gofmt::quote_list(&entrypoint)),
                     false,
                 );
                 stage.config.config.entrypoint = entrypoint;
@@ -179,7 +180,7 @@ impl Builder<'_> {
                 };
                 self.history(
                     stage,
-                    format!("HEALTHCHECK {}", go_healthcheck(&healthcheck)),
+                    format!("HEALTHCHECK {}", gofmt::healthcheck(&healthcheck)),
                     false,
                 );
                 stage.config.config.healthcheck = Some(healthcheck);
@@ -284,96 +285,6 @@ pub(crate) fn shell_of(stage: &Stage) -> Vec<String> {
     }
 }
 
-/// `["a" "b"]`, as Go's `%q` prints a string slice in BuildKit's history.
-fn go_quoted(args: &[String]) -> String {
-    let quoted: Vec<String> = args
-        .iter()
-        .map(|a| serde_json::to_string(a).unwrap_or_default())
-        .collect();
-    format!("[{}]", quoted.join(" "))
-}
-
-/// Go's `%q` of a `*HealthConfig`, as BuildKit writes HEALTHCHECK's history:
-/// `&{["CMD-SHELL" "x"] "30s" "0s" "0s" '\x03'}` (the test, interval,
-/// timeout and start period as Go durations, the retries as a rune). The
-/// start interval, which docker 20.10 lacks, shows only when set.
-fn go_healthcheck(check: &ConfigHealthcheck) -> String {
-    let mut durations = vec![check.interval, check.timeout, check.start_period];
-    if check.start_interval != 0 {
-        durations.push(check.start_interval);
-    }
-    let durations: Vec<String> = durations
-        .into_iter()
-        .map(|ns| format!("\"{}\"", go_duration(ns)))
-        .collect();
-    format!(
-        "&{{{} {} {}}}",
-        go_quoted(&check.test),
-        durations.join(" "),
-        go_rune(check.retries)
-    )
-}
-
-/// Go's `time.Duration.String`: `0s`, `1.5s`, `1m30s`, `2h0m0s`, and
-/// below a second `ms`, `µs` or `ns` with a decimal fraction.
-fn go_duration(ns: i64) -> String {
-    if ns == 0 {
-        return "0s".to_string();
-    }
-    let sign = if ns < 0 { "-" } else { "" };
-    let ns = ns.unsigned_abs();
-    // `whole.fraction` of `ns` in units of `unit` ns, trailing zeros dropped.
-    let decimal = |value: u64, unit: u64| {
-        let (whole, rest) = (value / unit, value % unit);
-        if rest == 0 {
-            return whole.to_string();
-        }
-        let digits = unit.ilog10() as usize;
-        let fraction = format!("{rest:0digits$}");
-        format!("{whole}.{}", fraction.trim_end_matches('0'))
-    };
-    if ns < 1_000 {
-        return format!("{sign}{ns}ns");
-    }
-    if ns < 1_000_000 {
-        return format!("{sign}{}µs", decimal(ns, 1_000));
-    }
-    if ns < 1_000_000_000 {
-        return format!("{sign}{}ms", decimal(ns, 1_000_000));
-    }
-    let (hours, rest) = (ns / 3_600_000_000_000, ns % 3_600_000_000_000);
-    let (minutes, rest) = (rest / 60_000_000_000, rest % 60_000_000_000);
-    let seconds = format!("{}s", decimal(rest, 1_000_000_000));
-    match (hours, minutes) {
-        (0, 0) => format!("{sign}{seconds}"),
-        (0, m) => format!("{sign}{m}m{seconds}"),
-        (h, m) => format!("{sign}{h}h{m}m{seconds}"),
-    }
-}
-
-/// Go's `%q` of an integer: a quoted rune (`'\x03'`, `'A'`).
-fn go_rune(value: i64) -> String {
-    let escaped = match u32::try_from(value).ok().and_then(char::from_u32) {
-        Some('\x07') => "\\a".to_string(),
-        Some('\x08') => "\\b".to_string(),
-        Some('\x0c') => "\\f".to_string(),
-        Some('\n') => "\\n".to_string(),
-        Some('\r') => "\\r".to_string(),
-        Some('\t') => "\\t".to_string(),
-        Some('\x0b') => "\\v".to_string(),
-        Some('\'') => "\\'".to_string(),
-        Some('\\') => "\\\\".to_string(),
-        Some(c) if (c as u32) < 0x80 && !c.is_ascii_control() => c.to_string(),
-        Some(c) if (c as u32) < 0x80 => format!("\\x{:02x}", c as u32),
-        Some(c) if !c.is_control() => c.to_string(),
-        Some(c) if (c as u32) <= 0xffff => format!("\\u{:04x}", c as u32),
-        Some(c) => format!("\\U{:08x}", c as u32),
-        // Not a rune: Go prints the replacement character.
-        None => '\u{fffd}'.to_string(),
-    };
-    format!("'{escaped}'")
-}
-
 /// EXPOSE's `port[-port][/proto]` as the config's `port/proto` keys (moby's
 /// `nat.ParsePortSpecs`: ranges expand, the protocol defaults to tcp).
 fn expose_ports(spec: &str) -> Result<Vec<String>, String> {
@@ -410,50 +321,6 @@ mod tests {
         assert_eq!(super::mkdir_all_dirs("/a/../b/./c/"), ["/a", "/b/c"]);
         assert_eq!(super::mkdir_all_dirs("/x/y"), ["/x/y"]);
         assert_eq!(super::mkdir_all_dirs("//d//e"), ["/d/e"]);
-    }
-
-    #[test]
-    fn durations_print_as_go_prints_them() {
-        let cases = [
-            (0, "0s"),
-            (999, "999ns"),
-            (1_500, "1.5µs"),
-            (100_000_000, "100ms"),
-            (1_500_000_000, "1.5s"),
-            (90_000_000_000, "1m30s"),
-            (60_500_000_000, "1m0.5s"),
-            (3_600_000_000_000, "1h0m0s"),
-        ];
-        for (ns, text) in cases {
-            assert_eq!(super::go_duration(ns), text, "{ns}");
-        }
-    }
-
-    #[test]
-    fn retries_print_as_a_go_rune() {
-        assert_eq!(super::go_rune(0), r"'\x00'");
-        assert_eq!(super::go_rune(3), r"'\x03'");
-        assert_eq!(super::go_rune(10), r"'\n'");
-        assert_eq!(super::go_rune(65), "'A'");
-        assert_eq!(super::go_rune(39), r"'\''");
-    }
-
-    #[test]
-    fn a_healthcheck_prints_as_docker_20_10_history_shows_it() {
-        let check = kiln_oci::Healthcheck {
-            test: vec![
-                "CMD-SHELL".into(),
-                "curl -f http://localhost/ || exit 1".into(),
-            ],
-            interval: 90_000_000_000,
-            timeout: 10_000_000_000,
-            retries: 2,
-            ..Default::default()
-        };
-        assert_eq!(
-            super::go_healthcheck(&check),
-            r#"&{["CMD-SHELL" "curl -f http://localhost/ || exit 1"] "1m30s" "10s" "0s" '\x02'}"#
-        );
     }
 
     #[test]

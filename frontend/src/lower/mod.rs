@@ -12,6 +12,7 @@
 
 mod build;
 mod copy;
+mod gofmt;
 mod meta;
 mod path;
 mod platform;
