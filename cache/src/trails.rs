@@ -38,7 +38,9 @@ pub struct TrailStep {
     /// Labelled parts of the key other than files: the instruction,
     /// environment entries, the base's result, mounts.
     pub parts: BTreeMap<String, String>,
-    /// Files the step read from its sources: path → content digest.
+    /// Files the step read from its sources: path → content digest. Like
+    /// `written`, a function of the key; a step that was cached has none of
+    /// its own and takes them from the replaced trail.
     pub files: BTreeMap<String, String>,
     /// Regular files the step wrote whose content its key fixes: path in
     /// the step's file system → content digest. Like the key's parts, a
@@ -75,9 +77,9 @@ impl Store {
     /// learnt by a step that ran again with an unchanged key (`--no-cache`)
     /// are not added to a saved trail that lacks them.
     ///
-    /// A step without `written` files (one that was cached, so nothing was
-    /// written) takes those of the replaced trail's step with the same
-    /// key, as they depend on the key alone.
+    /// A step without `files` or `written` files (one that was cached:
+    /// nothing was listed or written) takes those of the replaced trail's
+    /// step with the same key, as they depend on the key alone.
     pub fn save_trail(&self, trail: &mut Trail) -> Result<(), StoreError> {
         let path = self.trail_path(&trail.name);
         let sidecar = path.with_extension("keys");
@@ -96,7 +98,7 @@ impl Store {
             return Ok(());
         }
         if let Some(replaced) = self.trail(&trail.name) {
-            carry_written(replaced, trail);
+            carry_by_key(replaced, trail);
         }
         let dir = self.root().join(TRAILS_DIR);
         std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
@@ -111,20 +113,23 @@ impl Store {
     }
 }
 
-/// Gives each step of `trail` that has no written files those of the step
-/// of `replaced` with the same key.
-fn carry_written(replaced: Trail, trail: &mut Trail) {
-    let mut by_key: BTreeMap<Digest, BTreeMap<String, String>> = replaced
+/// Gives each step of `trail` without files or written files those of the
+/// step of `replaced` with the same key.
+fn carry_by_key(replaced: Trail, trail: &mut Trail) {
+    let mut by_key: BTreeMap<Digest, TrailStep> = replaced
         .steps
         .into_iter()
-        .filter(|s| !s.written.is_empty())
-        .filter_map(|s| Some((s.key?, s.written)))
+        .filter_map(|s| Some((s.key.clone()?, s)))
         .collect();
     for step in &mut trail.steps {
-        if step.written.is_empty()
-            && let Some(written) = step.key.as_ref().and_then(|k| by_key.remove(k))
-        {
-            step.written = written;
+        let Some(old) = step.key.as_ref().and_then(|k| by_key.get_mut(k)) else {
+            continue;
+        };
+        if step.files.is_empty() {
+            step.files = std::mem::take(&mut old.files);
+        }
+        if step.written.is_empty() {
+            step.written = std::mem::take(&mut old.written);
         }
     }
 }

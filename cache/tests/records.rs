@@ -203,15 +203,21 @@ fn trails_round_trip_by_name() {
 }
 
 #[test]
-fn a_step_without_written_files_takes_those_of_the_replaced_step_with_its_key() {
+fn a_cached_step_takes_the_files_of_the_replaced_step_with_its_key() {
     let (_dir, store) = store();
-    let step = |name: &str, key: &[u8], written: &[(&str, &str)]| TrailStep {
-        name: name.into(),
-        key: Some(Digest::of(key)),
-        written: written
+    let map = |entries: &[(&str, &str)]| {
+        entries
             .iter()
             .map(|(p, d)| (p.to_string(), d.to_string()))
-            .collect(),
+            .collect()
+    };
+    // Read and written files alike: the test gives a step the same list
+    // for both.
+    let step = |name: &str, key: &[u8], files: &[(&str, &str)]| TrailStep {
+        name: name.into(),
+        key: Some(Digest::of(key)),
+        files: map(files),
+        written: map(files),
         ..TrailStep::default()
     };
     let trail = |steps| Trail {
@@ -224,8 +230,8 @@ fn a_step_without_written_files_takes_those_of_the_replaced_step_with_its_key() 
             step("[2/2] COPY . /b", b"b", &[("b/f", "y")]),
         ]))
         .unwrap();
-    // The first step was cached (nothing written), the second ran with a
-    // new key and wrote nothing whose content its key fixes.
+    // The first step was cached (nothing listed or written), the second
+    // ran with a new key and read and wrote nothing of the context.
     store
         .save_trail(&mut trail(vec![
             step("[1/2] COPY . /a", b"a", &[]),

@@ -77,6 +77,9 @@ fn record_of(added: Option<&Layer>, description: &str) -> CacheRecord {
 struct Keyed {
     key: Digest,
     parts: BTreeMap<String, String>,
+    /// The context files it reads (path → digest), listed only when the
+    /// step runs ([`Worker::list_files`]): a cached step's are in the last
+    /// trail already.
     files: BTreeMap<String, String>,
     /// The context selections (the copy action, real or made for a bind
     /// mount, and the digest it gave), re-checked after the step ran.
@@ -120,10 +123,13 @@ impl Worker {
                 self.stack(base, &record),
             ))));
         }
-        // Taken before the trail takes the files. Not with `--no-cache`:
-        // a rebuild without the cache compares what it reuses byte for
-        // byte, trusting no digest the cache remembers.
-        let sources = match keyed.files_of_last_copy && self.cache.reuse(job.id.0) {
+        // The step runs: its files go to the trail, and tell a copy which
+        // content each source has. Only when they are what the key hashed
+        // (the context did not change meanwhile), and not with
+        // `--no-cache`: a rebuild without the cache compares what it
+        // reuses byte for byte, trusting no digest the cache remembers.
+        let as_keyed = self.list_files(job, &mut keyed)?;
+        let sources = match keyed.files_of_last_copy && as_keyed && self.cache.reuse(job.id.0) {
             true => keyed.files.clone(),
             false => BTreeMap::new(),
         };
@@ -231,20 +237,11 @@ impl Worker {
             })
             .collect();
         let mut selections = Vec::new();
-        // Collected in order, made a map at once: a map built from sorted
-        // entries costs no comparisons, one filled entry by entry does.
-        let mut files = Vec::new();
         let mut context_reads = Vec::new();
         let mut select = |use_index: usize, input: usize, action: &Copy| {
             let digest = match job.inputs.get(input) {
                 Some(Output::Context(context)) => {
-                    let selected = self.select_context(context, action)?;
-                    files.extend(
-                        selected
-                            .files
-                            .into_iter()
-                            .map(|(path, digest)| (path, digest.into_string())),
-                    );
+                    let selected = self.select_context(context, action, false)?;
                     context_reads.push((action.clone(), selected.digest.clone()));
                     selected.digest
                 }
@@ -292,13 +289,43 @@ impl Worker {
                 }
                 _ => false,
             },
-            files: files.into_iter().collect(),
+            files: BTreeMap::new(),
             context_reads,
         })
     }
 
-    /// What `action` reads from the build context.
-    fn select_context(&self, context: &ContextDir, action: &Copy) -> Result<Selected, WorkerError> {
+    /// Lists the context files the step reads into `keyed.files`; whether
+    /// they are what its key hashed.
+    fn list_files(&self, job: &Job<'_, Output>, keyed: &mut Keyed) -> Result<bool, WorkerError> {
+        // Collected in order, made a map at once: a map built from sorted
+        // entries costs no comparisons, one filled entry by entry does.
+        let mut files = Vec::new();
+        let mut as_keyed = true;
+        for (action, digest) in &keyed.context_reads {
+            let Some(Output::Context(context)) = job.inputs.get(action.input) else {
+                continue;
+            };
+            let selected = self.select_context(context, action, true)?;
+            as_keyed &= &selected.digest == digest;
+            files.extend(
+                selected
+                    .files
+                    .into_iter()
+                    .map(|(path, digest)| (path, digest.into_string())),
+            );
+        }
+        keyed.files = files.into_iter().collect();
+        Ok(as_keyed)
+    }
+
+    /// What `action` reads from the build context (with the files listed
+    /// when `list`).
+    fn select_context(
+        &self,
+        context: &ContextDir,
+        action: &Copy,
+        list: bool,
+    ) -> Result<Selected, WorkerError> {
         let mut stat_cache = self
             .cache
             .stat_cache
@@ -312,6 +339,7 @@ impl Worker {
             },
             action,
             Some(&mut stat_cache),
+            list,
         )?)
     }
 
@@ -339,7 +367,7 @@ impl Worker {
                 ignore: None,
                 ownership: SourceOwnership::Preserve,
             };
-            copy::select(&source, action, None)
+            copy::select(&source, action, None, false)
         })??;
         self.store
             .put_memo(MEMO, &memo_key, selected.digest.as_str())?;
@@ -358,7 +386,7 @@ impl Worker {
             let Some(Output::Context(context)) = job.inputs.get(action.input) else {
                 continue;
             };
-            if &self.select_context(context, action)?.digest != before {
+            if &self.select_context(context, action, false)?.digest != before {
                 return Ok(false);
             }
         }

@@ -16,7 +16,7 @@ fn digest(fx: &Fx, action: &kiln_solver::Copy, ignore: Option<&Matcher>) -> Dige
         ignore,
         ownership: SourceOwnership::Root,
     };
-    select(&source, action, None).unwrap().digest
+    select(&source, action, None, false).unwrap().digest
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn a_missing_source_fails_as_the_copy_would() {
         ignore: None,
         ownership: SourceOwnership::Root,
     };
-    let err = select(&source, &copy_action(&["nope"], "/"), None).unwrap_err();
+    let err = select(&source, &copy_action(&["nope"], "/"), None, false).unwrap_err();
     assert_eq!(err.to_string(), "/nope: no such file or directory");
 }
 
@@ -112,13 +112,17 @@ fn a_settled_stat_cache_entry_is_used_without_reading_the_file() {
         ownership: SourceOwnership::Root,
     };
     let action = copy_action(&["data"], "/");
-    let selected = select(&source, &action, Some(&mut cache)).unwrap();
+    let selected = select(&source, &action, Some(&mut cache), true).unwrap();
     assert_eq!(selected.files, [("data".to_string(), planted)]);
     // A changed file is hashed for real, and remembered.
     fx.file("data", "new content!");
-    let selected = select(&source, &action, Some(&mut cache)).unwrap();
+    let selected = select(&source, &action, Some(&mut cache), true).unwrap();
     assert_eq!(
         selected.files,
         [("data".to_string(), Digest::of(b"new content!"))]
     );
+    // Without the list, the same digest.
+    let unlisted = select(&source, &action, Some(&mut cache), false).unwrap();
+    assert!(unlisted.files.is_empty());
+    assert_eq!(unlisted.digest, selected.digest);
 }
