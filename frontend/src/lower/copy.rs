@@ -303,9 +303,16 @@ impl Builder<'_> {
 /// `--chown=user[:group]`: numbers or names (resolved when the copy runs,
 /// against the destination's `/etc/passwd` and `/etc/group`).
 pub(crate) fn parse_owner(text: &str) -> Owner {
-    let id_or_name = |s: &str| match s.parse::<u32>() {
-        Ok(id) => IdOrName::Id(id),
-        Err(_) => IdOrName::Name(s.to_string()),
+    // As BuildKit's llb `WithUser` reads each part: digits (that fit 32
+    // bits) or `root` are an id, an empty part is id 0 (an unnamed user
+    // marshals as id 0), anything else is a name looked up in the
+    // destination's /etc/passwd or /etc/group.
+    let id_or_name = |s: &str| match s {
+        "" | "root" => IdOrName::Id(0),
+        digits if digits.bytes().all(|b| b.is_ascii_digit()) => digits
+            .parse::<u32>()
+            .map_or_else(|_| IdOrName::Name(s.to_string()), IdOrName::Id),
+        name => IdOrName::Name(name.to_string()),
     };
     match text.split_once(':') {
         Some((user, group)) => Owner {
@@ -322,4 +329,40 @@ pub(crate) fn parse_owner(text: &str) -> Owner {
 /// The owner for things created as the stage's USER (none for root).
 pub(crate) fn owner_of_user(user: &str) -> Option<Owner> {
     (!user.is_empty() && user != "root" && user != "0").then(|| parse_owner(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_owner;
+    use kiln_solver::{IdOrName, Owner};
+
+    fn owner(user: IdOrName, group: Option<IdOrName>) -> Owner {
+        Owner { user, group }
+    }
+
+    #[test]
+    fn chown_parts_read_as_buildkit_reads_them() {
+        let name = |s: &str| IdOrName::Name(s.to_string());
+        assert_eq!(parse_owner("app"), owner(name("app"), None));
+        assert_eq!(
+            parse_owner("10:20"),
+            owner(IdOrName::Id(10), Some(IdOrName::Id(20)))
+        );
+        // An empty part is id 0, `root` needs no passwd.
+        assert_eq!(
+            parse_owner(":grp"),
+            owner(IdOrName::Id(0), Some(name("grp")))
+        );
+        assert_eq!(
+            parse_owner("app:"),
+            owner(name("app"), Some(IdOrName::Id(0)))
+        );
+        assert_eq!(
+            parse_owner("root:root"),
+            owner(IdOrName::Id(0), Some(IdOrName::Id(0)))
+        );
+        // Go's ParseUint takes digits only, within 32 bits.
+        assert_eq!(parse_owner("+5"), owner(name("+5"), None));
+        assert_eq!(parse_owner("4294967296"), owner(name("4294967296"), None));
+    }
 }
