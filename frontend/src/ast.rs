@@ -110,6 +110,13 @@ pub struct Heredoc {
 }
 
 impl Heredoc {
+    /// Whether the source word `word` as written (`<<EOF`, `<<-"EOF"`,
+    /// `<<'EOF'`) names this heredoc: its delimiter, quotes removed, is
+    /// this one's (BuildKit's `ParseHeredoc` on each COPY source).
+    pub fn is_named_by(&self, word: &str) -> bool {
+        crate::parser::heredoc_name(word).as_deref() == Some(self.name.as_str())
+    }
+
     /// The body as the instruction uses it: with `<<-`, leading tabs removed
     /// from every line.
     pub fn chomped_content(&self) -> String {

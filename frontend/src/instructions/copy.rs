@@ -80,12 +80,11 @@ pub(super) fn parse(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Copy>
         );
         return None;
     };
-    if dest.value.starts_with("<<")
-        && ctx
-            .instruction
-            .heredocs
-            .iter()
-            .any(|h| dest.value.ends_with(h.name.as_str()))
+    if ctx
+        .instruction
+        .heredocs
+        .iter()
+        .any(|h| h.is_named_by(&dest.value))
     {
         errors.push(Diagnostic::error(
             dest.span,

@@ -41,11 +41,7 @@ impl Builder<'_> {
         // documents after them, as BuildKit's `dispatchCopy` does.
         let mut shown = Vec::new();
         for word in &copy.sources {
-            if let Some(heredoc) = copy
-                .heredocs
-                .iter()
-                .find(|h| word.value.starts_with("<<") && word.value.ends_with(h.name.as_str()))
-            {
+            if let Some(heredoc) = copy.heredocs.iter().find(|h| h.is_named_by(&word.value)) {
                 heredocs.push(heredoc);
                 continue;
             }
@@ -208,6 +204,7 @@ impl Builder<'_> {
                 ..kiln_solver::Copy::one_path(inputs.len() - 1, "/", &dest)
             }));
         }
+        let mut made_parents = Vec::new();
         for heredoc in &heredocs {
             let mut data = heredoc.chomped_content();
             if heredoc.expand {
@@ -226,6 +223,19 @@ impl Builder<'_> {
                 Some(Mode::Octal(bits)) => *bits,
                 _ => 0o644,
             };
+            // BuildKit copies the document with `CreateDestPath`: missing
+            // parents are made (0755, the --chown owner), existing ones
+            // are left alone.
+            let parent = path::parent(&path);
+            if parent != "/" && !made_parents.contains(&parent) {
+                actions.push(FileAction::Mkdir {
+                    path: parent.clone(),
+                    mode: 0o755,
+                    parents: true,
+                    owner: owner.clone(),
+                });
+                made_parents.push(parent);
+            }
             actions.push(FileAction::Mkfile {
                 path,
                 data: data.into_bytes(),

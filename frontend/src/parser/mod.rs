@@ -216,6 +216,12 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The delimiter a word names when it is a heredoc marker (`<<"EOF"` →
+/// `EOF`), as the parser reads markers.
+pub(crate) fn heredoc_name(word: &str) -> Option<String> {
+    heredoc::marker(word).ok().flatten().map(|m| m.name)
+}
+
 /// Where heredocs of this instruction go: RUN, COPY and ADD in shell form,
 /// also as ONBUILD's trigger.
 fn heredoc_target(instruction: &mut Instruction) -> Option<&mut Vec<crate::ast::Heredoc>> {
