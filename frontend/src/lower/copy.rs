@@ -204,7 +204,6 @@ impl Builder<'_> {
                 ..kiln_solver::Copy::one_path(inputs.len() - 1, "/", &dest)
             }));
         }
-        let mut made_parents = Vec::new();
         for heredoc in &heredocs {
             let mut data = heredoc.chomped_content();
             if heredoc.expand {
@@ -214,34 +213,39 @@ impl Builder<'_> {
                     .map_err(|e| Diagnostic::error(heredoc.span, e.to_string()))?
                     .value;
             }
-            let path = if dest.ends_with('/') {
-                format!("{dest}{}", heredoc.name)
-            } else {
-                dest.clone()
-            };
-            let bits = match &mode {
-                Some(Mode::Octal(bits)) => *bits,
-                _ => 0o644,
-            };
-            // BuildKit copies the document with `CreateDestPath`: missing
-            // parents are made (0755, the --chown owner), existing ones
-            // are left alone.
-            let parent = path::parent(&path);
-            if parent != "/" && !made_parents.contains(&parent) {
-                actions.push(FileAction::Mkdir {
-                    path: parent.clone(),
-                    mode: 0o755,
-                    parents: true,
-                    owner: owner.clone(),
-                });
-                made_parents.push(parent);
-            }
-            actions.push(FileAction::Mkfile {
-                path,
-                data: data.into_bytes(),
-                mode: bits,
-                owner: owner.clone(),
+            // As BuildKit's dispatchCopy: the document is made as a file
+            // named after its delimiter (0644) on an empty file system, then
+            // copied like a named file, so an existing directory receives
+            // it, missing parents are made (0755, the --chown owner) and
+            // --chmod applies as to any file.
+            let scratch = self.graph.add(Vertex {
+                op: Op::Scratch,
+                inputs: Vec::new(),
+                name: "scratch".to_string(),
+                line: None,
             });
+            inputs.push(self.graph.add(Vertex {
+                op: Op::File(FileOp {
+                    actions: vec![FileAction::Mkfile {
+                        path: format!("/{}", heredoc.name),
+                        data: data.into_bytes(),
+                        mode: 0o644,
+                        owner: None,
+                    }],
+                }),
+                inputs: vec![scratch],
+                name: format!("heredoc {}", heredoc.name),
+                line: Some(heredoc.span.line),
+            }));
+            actions.push(FileAction::Copy(kiln_solver::Copy {
+                owner: owner.clone(),
+                mode: mode.clone(),
+                ..kiln_solver::Copy::one_path(
+                    inputs.len() - 1,
+                    &format!("/{}", heredoc.name),
+                    &dest,
+                )
+            }));
         }
         shown.extend(heredocs.iter().map(|h| format!("<<{}", h.name)));
         // No flags: docker 20.10's BuildKit writes none (later versions

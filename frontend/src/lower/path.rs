@@ -50,26 +50,9 @@ pub(crate) fn copy_dest(workdir: &str, dest: &str) -> String {
     }
 }
 
-/// The directory holding the absolute `path` (`/` for `/x` and `/`).
-pub(crate) fn parent(path: &str) -> String {
-    let cleaned = clean(path);
-    match cleaned.rsplit_once('/') {
-        Some(("", _)) | None => "/".to_string(),
-        Some((dir, _)) => dir.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parents() {
-        assert_eq!(parent("/a/b/c"), "/a/b");
-        assert_eq!(parent("/a"), "/");
-        assert_eq!(parent("/"), "/");
-        assert_eq!(parent("/a/b/"), "/a");
-    }
 
     #[test]
     fn cleans_like_go() {
