@@ -4,12 +4,12 @@
 use super::scope::{Args, BuildArgs, StageEnv, has_env};
 use super::stages::{Stages, split};
 use super::{ImageResolver, LowerOptions, Lowered, platform};
-use crate::ast::{Dockerfile, Instruction, Word};
+use crate::ast::{Dockerfile, Heredoc, Instruction, Word};
 use crate::diagnostic::Diagnostic;
 use crate::instructions::Command;
 use kiln_oci::{History, ImageConfig, Platform};
 use kiln_shell::{Env, Lexer};
-use kiln_solver::{ImageSource, LocalSource, Op, Vertex, VertexId};
+use kiln_solver::{FileAction, FileOp, ImageSource, LocalSource, Op, Vertex, VertexId};
 use std::collections::HashMap;
 
 /// The PATH BuildKit gives an image whose config has none (moby's
@@ -464,6 +464,30 @@ impl<'a> Builder<'a> {
     }
 
     /// Adds a history entry for the step (`layer`: it made a layer).
+    /// A heredoc's document as a file `/NAME` (mode `mode`) on an empty
+    /// file system: what a RUN mounts as its script and a COPY copies.
+    pub(crate) fn heredoc_file(&mut self, heredoc: &Heredoc, data: Vec<u8>, mode: u32) -> VertexId {
+        let scratch = self.graph.add(Vertex {
+            op: Op::Scratch,
+            inputs: Vec::new(),
+            name: "scratch".to_string(),
+            line: None,
+        });
+        self.graph.add(Vertex {
+            op: Op::File(FileOp {
+                actions: vec![FileAction::Mkfile {
+                    path: format!("/{}", heredoc.name),
+                    data,
+                    mode,
+                    owner: None,
+                }],
+            }),
+            inputs: vec![scratch],
+            name: format!("heredoc {}", heredoc.name),
+            line: Some(heredoc.span.line),
+        })
+    }
+
     pub(crate) fn history(&self, stage: &mut Stage, created_by: String, layer: bool) {
         stage.config.history.push(History {
             created: Some(self.options.created.clone()),

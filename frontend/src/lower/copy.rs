@@ -218,25 +218,7 @@ impl Builder<'_> {
             // copied like a named file, so an existing directory receives
             // it, missing parents are made (0755, the --chown owner) and
             // --chmod applies as to any file.
-            let scratch = self.graph.add(Vertex {
-                op: Op::Scratch,
-                inputs: Vec::new(),
-                name: "scratch".to_string(),
-                line: None,
-            });
-            inputs.push(self.graph.add(Vertex {
-                op: Op::File(FileOp {
-                    actions: vec![FileAction::Mkfile {
-                        path: format!("/{}", heredoc.name),
-                        data: data.into_bytes(),
-                        mode: 0o644,
-                        owner: None,
-                    }],
-                }),
-                inputs: vec![scratch],
-                name: format!("heredoc {}", heredoc.name),
-                line: Some(heredoc.span.line),
-            }));
+            inputs.push(self.heredoc_file(heredoc, data.into_bytes(), 0o644));
             actions.push(FileAction::Copy(kiln_solver::Copy {
                 owner: owner.clone(),
                 mode: mode.clone(),

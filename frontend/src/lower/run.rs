@@ -10,9 +10,7 @@ use crate::ast::{Instruction, Word};
 use crate::diagnostic::Diagnostic;
 use crate::instructions::{CommandLine, Mount, MountType, Run, Sharing};
 use crate::source::Span;
-use kiln_solver::{
-    CacheSharing, Exec, ExecMount, FileAction, FileOp, NetworkMode, Op, Vertex, VertexId,
-};
+use kiln_solver::{CacheSharing, Exec, ExecMount, NetworkMode, Op, Vertex, VertexId};
 
 /// Where BuildKit mounts a heredoc script that has a `#!` line.
 const HEREDOC_DIR: &str = "/dev/pipes";
@@ -135,25 +133,7 @@ impl Builder<'_> {
             let script = heredoc.chomped_content();
             if script.starts_with("#!") {
                 let path = format!("{HEREDOC_DIR}/{}", heredoc.name);
-                let scratch = self.graph.add(Vertex {
-                    op: Op::Scratch,
-                    inputs: Vec::new(),
-                    name: "scratch".to_string(),
-                    line: None,
-                });
-                let file = self.graph.add(Vertex {
-                    op: Op::File(FileOp {
-                        actions: vec![FileAction::Mkfile {
-                            path: format!("/{}", heredoc.name),
-                            data: script.into_bytes(),
-                            mode: 0o755,
-                            owner: None,
-                        }],
-                    }),
-                    inputs: vec![scratch],
-                    name: format!("heredoc {}", heredoc.name),
-                    line: Some(heredoc.span.line),
-                });
+                let file = self.heredoc_file(heredoc, script.into_bytes(), 0o755);
                 inputs.push(file);
                 mounts.push(ExecMount::Bind {
                     input: inputs.len() - 1,

@@ -43,6 +43,9 @@ const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGIC
 /// kernel's own limit for one lookup).
 const MAX_LINKS: usize = 40;
 
+/// Attempts of one lookup that races renames elsewhere ([`Root::open_in_root`]).
+const OPEN_ATTEMPTS: usize = 64;
+
 impl Root {
     /// Opens the root directory at `path` (a host path).
     pub fn open(path: &Path) -> io::Result<Root> {
@@ -121,16 +124,10 @@ impl Root {
 
     /// The target of `rel` when it is a symlink (not followed).
     fn link_target(&self, rel: &str) -> io::Result<Option<String>> {
-        let fd = match rustix::fs::openat2(
-            &self.fd,
-            rel,
-            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-            RESOLVE,
-        ) {
+        let fd = match self.open_in_root(rel, OFlags::PATH | OFlags::NOFOLLOW) {
             Ok(fd) => fd,
-            Err(e) if e == rustix::io::Errno::NOENT => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
         };
         if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::Symlink {
             return Ok(None);
@@ -172,23 +169,34 @@ impl Root {
 
     fn open_dir(&self, rel: &str) -> io::Result<OwnedFd> {
         let path = if rel.is_empty() { "." } else { rel };
-        Ok(rustix::fs::openat2(
-            &self.fd,
-            path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-            RESOLVE,
-        )?)
+        self.open_in_root(path, OFlags::PATH | OFlags::DIRECTORY)
     }
 
     fn open_rel(&self, rel: &str) -> io::Result<OwnedFd> {
-        Ok(rustix::fs::openat2(
-            &self.fd,
-            rel,
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-            RESOLVE,
-        )?)
+        self.open_in_root(rel, OFlags::PATH)
+    }
+
+    /// openat2(2) inside the root. With `RESOLVE_IN_ROOT` the kernel
+    /// refuses a `..` step with EAGAIN when a rename or mount anywhere on
+    /// the system raced the lookup (a followed relative link makes such
+    /// steps); the man page's advice is to retry, which this does.
+    fn open_in_root(&self, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
+        let open = || {
+            rustix::fs::openat2(
+                &self.fd,
+                rel,
+                flags | OFlags::CLOEXEC,
+                Mode::empty(),
+                RESOLVE,
+            )
+        };
+        for _ in 1..OPEN_ATTEMPTS {
+            match open() {
+                Err(rustix::io::Errno::AGAIN) => continue,
+                other => return Ok(other?),
+            }
+        }
+        Ok(open()?)
     }
 }
 
