@@ -97,9 +97,7 @@ impl Store {
         if path.is_file() && std::fs::read_to_string(&sidecar).ok() == Some(fingerprint.clone()) {
             return Ok(());
         }
-        if let Some(replaced) = self.trail(&trail.name) {
-            carry_by_key(replaced, trail);
-        }
+        carry_by_key(self.trail(&trail.name).unwrap_or_default(), trail);
         let dir = self.root().join(TRAILS_DIR);
         std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
         let bytes = serde_json::to_vec(trail).map_err(|e| StoreError::Format {
@@ -113,23 +111,38 @@ impl Store {
     }
 }
 
-/// Gives each step of `trail` without files or written files those of the
-/// step of `replaced` with the same key.
+/// Gives each step of `trail` without files or written files those of a
+/// step with the same key: another step of `trail` (two stages can make
+/// the same step; one runs, the other waits and is cached), else the
+/// step of `replaced`.
 fn carry_by_key(replaced: Trail, trail: &mut Trail) {
-    let mut by_key: BTreeMap<Digest, TrailStep> = replaced
+    // Per key, the lists known: `files` and `written` of a step.
+    let mut by_key: BTreeMap<Digest, TrailStep> = BTreeMap::new();
+    for step in replaced
         .steps
         .into_iter()
-        .filter_map(|s| Some((s.key.clone()?, s)))
-        .collect();
+        .chain(trail.steps.iter().cloned())
+    {
+        let Some(key) = step.key.clone() else {
+            continue;
+        };
+        let known = by_key.entry(key).or_default();
+        if !step.files.is_empty() {
+            known.files = step.files;
+        }
+        if !step.written.is_empty() {
+            known.written = step.written;
+        }
+    }
     for step in &mut trail.steps {
-        let Some(old) = step.key.as_ref().and_then(|k| by_key.get_mut(k)) else {
+        let Some(known) = step.key.as_ref().and_then(|k| by_key.get(k)) else {
             continue;
         };
         if step.files.is_empty() {
-            step.files = std::mem::take(&mut old.files);
+            step.files = known.files.clone();
         }
         if step.written.is_empty() {
-            step.written = std::mem::take(&mut old.written);
+            step.written = known.written.clone();
         }
     }
 }

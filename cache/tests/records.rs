@@ -340,3 +340,33 @@ fn prune_all_removes_the_whole_build_cache() {
     assert!(!dir.path().join(kiln_cache::CACHE_MOUNTS_DIR).exists());
     assert!(store.doctor(true).unwrap().problems.is_empty());
 }
+
+#[test]
+fn a_cached_twin_of_a_step_that_ran_takes_its_files_in_a_first_trail() {
+    let (_dir, store) = store();
+    let files: std::collections::BTreeMap<String, String> =
+        [("a".to_string(), "sha256:1".to_string())].into();
+    let ran = TrailStep {
+        name: "[one 2/2] COPY a /".into(),
+        key: Some(Digest::of(b"same")),
+        files: files.clone(),
+        ..TrailStep::default()
+    };
+    // Two stages made the same step: one ran, the other waited and was
+    // cached, with no list of its own and no earlier trail to take one from.
+    let cached = TrailStep {
+        name: "[two 2/2] COPY a /".into(),
+        ..ran.clone()
+    };
+    let cached = TrailStep {
+        files: Default::default(),
+        ..cached
+    };
+    let mut trail = Trail {
+        name: "first".into(),
+        steps: vec![ran, cached],
+    };
+    store.save_trail(&mut trail).unwrap();
+    let saved = store.trail("first").unwrap();
+    assert_eq!(saved.steps[1].files, files);
+}

@@ -129,6 +129,10 @@ impl Worker {
         // `--no-cache`: a rebuild without the cache compares what it
         // reuses byte for byte, trusting no digest the cache remembers.
         let as_keyed = self.list_files(job, &mut keyed)?;
+        if !as_keyed {
+            // Not what the key hashed: no list beats a wrong one.
+            keyed.files.clear();
+        }
         let sources = match keyed.files_of_last_copy && as_keyed && self.cache.reuse(job.id.0) {
             true => keyed.files.clone(),
             false => BTreeMap::new(),

@@ -463,7 +463,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Adds a history entry for the step (`layer`: it made a layer).
     /// A heredoc's document as a file `/NAME` (mode `mode`) on an empty
     /// file system: what a RUN mounts as its script and a COPY copies.
     pub(crate) fn heredoc_file(&mut self, heredoc: &Heredoc, data: Vec<u8>, mode: u32) -> VertexId {
@@ -488,6 +487,7 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// Adds a history entry for the step (`layer`: it made a layer).
     pub(crate) fn history(&self, stage: &mut Stage, created_by: String, layer: bool) {
         stage.config.history.push(History {
             created: Some(self.options.created.clone()),

@@ -299,16 +299,17 @@ impl Builder<'_> {
 /// `--chown=user[:group]`: numbers or names (resolved when the copy runs,
 /// against the destination's `/etc/passwd` and `/etc/group`).
 pub(crate) fn parse_owner(text: &str) -> Owner {
-    // As BuildKit's llb `WithUser` reads each part: digits (that fit 32
-    // bits) or `root` are an id, an empty part is id 0 (an unnamed user
-    // marshals as id 0), anything else is a name looked up in the
+    // As BuildKit's llb `WithUser` reads each part: a signed 32-bit
+    // decimal (Go's `ParseInt(s, 10, 32)`, taken as `uint32`, so `-1` is
+    // 4294967295) or `root` is an id, an empty part is id 0 (an unnamed
+    // user marshals as id 0), anything else is a name looked up in the
     // destination's /etc/passwd or /etc/group.
     let id_or_name = |s: &str| match s {
         "" | "root" => IdOrName::Id(0),
-        digits if digits.bytes().all(|b| b.is_ascii_digit()) => digits
-            .parse::<u32>()
-            .map_or_else(|_| IdOrName::Name(s.to_string()), IdOrName::Id),
-        name => IdOrName::Name(name.to_string()),
+        other => other.parse::<i32>().map_or_else(
+            |_| IdOrName::Name(other.to_string()),
+            |id| IdOrName::Id(id as u32),
+        ),
     };
     match text.split_once(':') {
         Some((user, group)) => Owner {
@@ -357,8 +358,10 @@ mod tests {
             parse_owner("root:root"),
             owner(IdOrName::Id(0), Some(IdOrName::Id(0)))
         );
-        // Go's ParseUint takes digits only, within 32 bits.
-        assert_eq!(parse_owner("+5"), owner(name("+5"), None));
-        assert_eq!(parse_owner("4294967296"), owner(name("4294967296"), None));
+        // Go's ParseInt(s, 10, 32), taken as uint32.
+        assert_eq!(parse_owner("+5"), owner(IdOrName::Id(5), None));
+        assert_eq!(parse_owner("-1"), owner(IdOrName::Id(u32::MAX), None));
+        assert_eq!(parse_owner("2147483648"), owner(name("2147483648"), None));
+        assert_eq!(parse_owner("0x10"), owner(name("0x10"), None));
     }
 }

@@ -72,9 +72,14 @@ fn differences(
             graph, current.id, label, old, new, ran, previous,
         ));
     }
-    let files = file_changes(&before.files, &now.files);
     // Context selections list their files; name them instead of the
-    // selection digests.
+    // selection digests. A step without a list (cached with no trail to
+    // take one from, or whose context changed while it was listed) leaves
+    // the selection's own reason.
+    let files = match before.files.is_empty() || now.files.is_empty() {
+        true => String::new(),
+        false => file_changes(&before.files, &now.files),
+    };
     if !files.is_empty() {
         reasons.retain(|r| !r.starts_with("the files it reads from the build context"));
         reasons.push(files);
