@@ -129,10 +129,6 @@ impl Worker {
         // `--no-cache`: a rebuild without the cache compares what it
         // reuses byte for byte, trusting no digest the cache remembers.
         let as_keyed = self.list_files(job, &mut keyed)?;
-        if !as_keyed {
-            // Not what the key hashed: no list beats a wrong one.
-            keyed.files.clear();
-        }
         let sources = match keyed.files_of_last_copy && as_keyed && self.cache.reuse(job.id.0) {
             true => keyed.files.clone(),
             false => BTreeMap::new(),
@@ -299,7 +295,8 @@ impl Worker {
     }
 
     /// Lists the context files the step reads into `keyed.files`; whether
-    /// they are what its key hashed.
+    /// they are what its key hashed. When they are not (the context
+    /// changed since), the list stays empty: no list beats a wrong one.
     fn list_files(&self, job: &Job<'_, Output>, keyed: &mut Keyed) -> Result<bool, WorkerError> {
         // Collected in order, made a map at once: a map built from sorted
         // entries costs no comparisons, one filled entry by entry does.
@@ -318,7 +315,9 @@ impl Worker {
                     .map(|(path, digest)| (path, digest.into_string())),
             );
         }
-        keyed.files = files.into_iter().collect();
+        if as_keyed {
+            keyed.files = files.into_iter().collect();
+        }
         Ok(as_keyed)
     }
 
