@@ -1,5 +1,5 @@
-//! Cache keys (DESIGN.md, "Cache keys"): what a step's result depends on,
-//! hashed. A key is sha256 over a versioned encoding of
+//! Cache keys (docs/architecture.md, "Cache keys"): what a step's result
+//! depends on, hashed. A key is sha256 over a versioned encoding of
 //!
 //! - the op, encoded exactly as for its vertex digest ([`crate::digest`]),
 //!   but with each input's *result* in place of the input vertex's digest:

@@ -1,7 +1,7 @@
 //! Vertex digests: sha256 over a versioned canonical encoding of a vertex's
 //! op and its inputs' digests. Two vertices with equal digests do the same
 //! work on the same inputs, so the scheduler solves them once; the digest
-//! is also the op part of a cache key (DESIGN.md, "Cache keys").
+//! is also the op part of a cache key (docs/architecture.md, "Cache keys").
 //!
 //! Boundary: this module decides which bytes identify a vertex, nothing
 //! else. It never reads `Vertex::name` or `Vertex::line` (presentation),

@@ -4,7 +4,7 @@
 //!
 //! The solver defines the traits it needs (the worker that runs a vertex,
 //! the progress reporter) and implements none of them: no namespaces, no
-//! HTTP, no Dockerfile. See `../shared/DESIGN.md`.
+//! HTTP, no Dockerfile. See `docs/architecture.md`.
 
 pub mod cache_key;
 pub mod cancel;

@@ -1,4 +1,4 @@
-//! `import`: a root file system tarball (plain, gzip or zstd) becomes a
+//! `import`: a root file system tarball (plain, gzip, bzip2, xz or zstd) becomes a
 //! one-layer image, as `docker import` makes it. The tar is stored
 //! uncompressed (its digest is then its diff ID); it is parsed on the way
 //! in, in the same pass, so a file that is not a tar is refused before any
@@ -6,6 +6,7 @@
 
 use anyhow::Context as _;
 use kiln_cache::{BlobWriter, Store};
+use kiln_layer::read::TarReader;
 
 use kiln_oci::{
     Descriptor, Digest, History, ImageConfig, Manifest, Platform, Reference, media_type,
@@ -28,10 +29,14 @@ pub fn import(
         out: store.blobs().writer()?,
     };
     {
-        let mut archive = tar::Archive::new(&mut tee);
-        for entry in archive.entries().context("not a tar archive")? {
-            entry.context("not a valid tar archive")?;
-        }
+        // Read as every layer is read later (kiln-layer's reader): a
+        // tarball it refuses never becomes an image.
+        let mut archive = TarReader::new(&mut tee);
+        while archive
+            .next_member()
+            .context("not a valid tar archive")?
+            .is_some()
+        {}
     }
     // Whatever follows the end-of-archive blocks still belongs to the blob.
     std::io::copy(&mut tee.input, &mut tee.out).context("cannot read the tarball")?;

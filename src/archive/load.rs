@@ -116,7 +116,12 @@ fn layer_diff_id(store: &Store, digest: &Digest) -> anyhow::Result<(&'static str
         }
         hasher.update(&buf[..n]);
     }
-    Ok((kind.media_type(), hasher.finish()))
+    let Some(media_type) = kind.media_type() else {
+        anyhow::bail!(
+            "layer {digest} is compressed with {kind:?}, which no OCI layer media type names"
+        );
+    };
+    Ok((media_type, hasher.finish()))
 }
 
 fn load_oci(store: &Store, files: &ArchiveFiles) -> anyhow::Result<Vec<Loaded>> {

@@ -8,6 +8,7 @@
 
 use anyhow::{Context as _, bail};
 use kiln_cache::Store;
+use kiln_layer::read::{Kind, TarReader};
 use kiln_oci::Digest;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -26,58 +27,40 @@ pub(crate) struct ArchiveFiles {
 }
 
 impl ArchiveFiles {
-    /// Reads every member of the tar stream `input`.
+    /// Reads every member of the tar stream `input` (with kiln-layer's
+    /// reader, the one every archive goes through).
     pub fn read(store: &Store, input: impl Read) -> anyhow::Result<ArchiveFiles> {
-        let mut archive = tar::Archive::new(input);
+        let mut archive = TarReader::new(input);
         let mut files = ArchiveFiles {
             documents: BTreeMap::new(),
             stored: BTreeMap::new(),
             links: BTreeMap::new(),
         };
-        for entry in archive.entries().context("not a tar archive")? {
-            let mut entry = entry.context("corrupt tar archive")?;
-            let raw = entry
-                .path()
-                .context("corrupt tar archive: bad entry name")?;
-            let path = normalize(&raw.to_string_lossy());
-            let kind = entry.header().entry_type();
-            if kind.is_symlink() || kind.is_hard_link() {
-                let Some(target) = entry.link_name().context("corrupt tar archive: bad link")?
-                else {
+        while let Some(member) = archive.next_member().context("corrupt tar archive")? {
+            let path = normalize(&member.entry.path);
+            let size = match member.entry.kind {
+                Kind::Symlink { target } => {
+                    let target = resolve_relative(&path, &target);
+                    files.links.insert(path, target);
                     continue;
-                };
-                let target = target.to_string_lossy();
-                let target = if kind.is_symlink() {
-                    resolve_relative(&path, &target)
-                } else {
-                    normalize(&target)
-                };
-                files.links.insert(path, target);
-                continue;
-            }
-            if !kind.is_file() {
-                continue;
-            }
-            let size = entry.size();
+                }
+                Kind::Hardlink { target } => {
+                    files.links.insert(path, normalize(&target));
+                    continue;
+                }
+                Kind::Regular { size } if member.unsupported.is_none() => size,
+                _ => continue,
+            };
+            let mut data = archive.data();
             if is_document(&path) && size <= MAX_DOCUMENT {
                 let mut bytes = Vec::with_capacity(size as usize);
-                entry
-                    .read_to_end(&mut bytes)
+                data.read_to_end(&mut bytes)
                     .with_context(|| format!("corrupt tar archive: cannot read {path}"))?;
-                if bytes.len() as u64 != size {
-                    bail!(
-                        "corrupt tar archive: {path} is cut short ({} of {size} bytes)",
-                        bytes.len()
-                    );
-                }
                 files.documents.insert(path, bytes);
             } else {
                 let mut writer = store.blobs().writer()?;
-                let copied = std::io::copy(&mut entry, &mut writer)
+                std::io::copy(&mut data, &mut writer)
                     .with_context(|| format!("corrupt tar archive: cannot read {path}"))?;
-                if copied != size {
-                    bail!("corrupt tar archive: {path} is cut short ({copied} of {size} bytes)");
-                }
                 let stored = writer.commit(None, Some(size))?;
                 files.stored.insert(path, stored);
             }
@@ -140,27 +123,17 @@ fn is_document(path: &str) -> bool {
 }
 
 /// `./a/b` and `a/b` name the same archive member.
-fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    parts.join("/")
+fn normalize(path: impl AsRef<[u8]>) -> String {
+    kiln_rootpath::relative(path).to_string_lossy().into_owned()
 }
 
 /// A symlink target taken relative to the link's directory.
-fn resolve_relative(link: &str, target: &str) -> String {
-    if target.starts_with('/') {
+fn resolve_relative(link: &str, target: &[u8]) -> String {
+    if target.starts_with(b"/") {
         return normalize(target);
     }
     match link.rsplit_once('/') {
-        Some((dir, _)) => normalize(&format!("{dir}/{target}")),
+        Some((dir, _)) => normalize([dir.as_bytes(), b"/", target].concat()),
         None => normalize(target),
     }
 }
@@ -171,13 +144,13 @@ mod tests {
 
     #[test]
     fn paths_and_links() {
-        assert_eq!(normalize("./a//b/"), "a/b");
-        assert_eq!(normalize("a/../../b"), "b");
+        assert_eq!(normalize(b"./a//b/"), "a/b");
+        assert_eq!(normalize(b"a/../../b"), "b");
         assert_eq!(
-            resolve_relative("x/layer.tar", "../y/layer.tar"),
+            resolve_relative("x/layer.tar", b"../y/layer.tar"),
             "y/layer.tar"
         );
-        assert_eq!(resolve_relative("layer.tar", "/abs/l.tar"), "abs/l.tar");
+        assert_eq!(resolve_relative("layer.tar", b"/abs/l.tar"), "abs/l.tar");
         assert!(is_document("manifest.json"));
         assert!(is_document("abc.json"));
         assert!(!is_document("abc/json"));

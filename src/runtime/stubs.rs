@@ -13,10 +13,12 @@
 //! The program may have renamed a stub's parent and put a symlink in its
 //! place (`mv /etc /e; ln -s /host/dir /etc` works on an upper-only
 //! directory); kiln runs as root on the host, so every step here goes
-//! through descriptors opened with `RESOLVE_NO_SYMLINKS` beneath the upper
-//! directory and never follows a link out of it.
+//! through descriptors opened beneath the upper directory with no symlink
+//! on the way (kiln-rootpath's `open_beneath`) and never follows a link out
+//! of it.
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use kiln_rootpath::Root;
+use rustix::fs::{AtFlags, FileType, OFlags};
 use std::collections::BTreeSet;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt as _;
@@ -27,11 +29,7 @@ use std::path::{Path, PathBuf};
 /// read-only layers, topmost first. With `keep_dirs`, stub directories
 /// stay and only stub files go.
 pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String], keep_dirs: bool) {
-    let Ok(top) = rustix::fs::open(
-        upper,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
+    let Ok(top) = Root::open(upper) else {
         return;
     };
     let mut parents = BTreeSet::new();
@@ -78,20 +76,9 @@ pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String], keep_di
 }
 
 /// Opens the directory `rel` beneath `top` without following any symlink.
-fn open_dir(top: &OwnedFd, rel: &Path) -> Option<OwnedFd> {
-    let rel = if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        rel
-    };
-    rustix::fs::openat2(
-        top,
-        rel,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )
-    .ok()
+fn open_dir(top: &Root, rel: &Path) -> Option<OwnedFd> {
+    top.open_beneath(rel, OFlags::RDONLY | OFlags::DIRECTORY)
+        .ok()
 }
 
 fn is_empty_dir(dir: &OwnedFd) -> bool {

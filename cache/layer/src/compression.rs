@@ -1,7 +1,10 @@
 //! Layer blob compression: the codecs an OCI layer may use (image-spec
 //! `media-types.md`: `…layer.v1.tar`, `…tar+gzip`, `…tar+zstd`), the
-//! streaming encoder behind [`crate::write_layer`], and magic-byte detection
-//! for [`crate::unpack_layer`].
+//! streaming encoder behind [`crate::write_layer`], and the one magic-byte
+//! detection in kiln, behind [`crate::unpack_layer`], [`crate::Decompressor`]
+//! (`kiln import`, `kiln load`) and ADD's archive extraction. It knows the
+//! codecs docker's archive package and BuildKit's ADD read: gzip, bzip2, xz,
+//! zstd and none.
 //!
 //! Determinism matters more here than anywhere else in the crate: the blob
 //! digest is the layer's identity in manifests and registries, so the same
@@ -43,35 +46,55 @@ pub enum CompressionKind {
     None,
     /// gzip.
     Gzip,
+    /// bzip2: read (docker's archive package and ADD accept it), never
+    /// written; no OCI layer media type exists for it.
+    Bzip2,
+    /// xz: read, never written, as bzip2.
+    Xz,
     /// zstd.
     Zstd,
 }
 
-/// gzip member magic (RFC 1952 §2.3.1).
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// gzip member magic with the deflate method (RFC 1952 §2.3.1), as
+/// containerd's and moby's `DetectCompression` match it.
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
+/// bzip2 stream magic: `BZh`.
+const BZIP2_MAGIC: [u8; 3] = *b"BZh";
+/// xz stream header magic (xz file format §2.1.1.1).
+const XZ_MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0x00];
 /// zstd frame magic, little-endian 0xFD2FB528 (RFC 8878 §3.1.1).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
+/// Bytes [`CompressionKind::detect`] looks at.
+pub const MAGIC_LEN: usize = XZ_MAGIC.len();
+
 impl CompressionKind {
-    /// The OCI media type of a layer blob compressed this way.
-    pub fn media_type(self) -> &'static str {
+    /// The OCI media type of a layer blob compressed this way; `None` for
+    /// bzip2 and xz, which have none.
+    pub fn media_type(self) -> Option<&'static str> {
         match self {
-            CompressionKind::None => "application/vnd.oci.image.layer.v1.tar",
-            CompressionKind::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
-            CompressionKind::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+            CompressionKind::None => Some("application/vnd.oci.image.layer.v1.tar"),
+            CompressionKind::Gzip => Some("application/vnd.oci.image.layer.v1.tar+gzip"),
+            CompressionKind::Zstd => Some("application/vnd.oci.image.layer.v1.tar+zstd"),
+            CompressionKind::Bzip2 | CompressionKind::Xz => None,
         }
     }
 
-    /// The codec of a stream starting with `magic` (up to 4 bytes).
+    /// The codec of a stream starting with `magic` (up to [`MAGIC_LEN`]
+    /// bytes).
     ///
     /// zstd skippable frames (magic 0x184D2A50–5F, RFC 8878 §3.1.2) count as
     /// zstd; anything unrecognised is taken for a plain tar, whose first
     /// bytes are a file name.
-    pub(crate) fn detect(magic: &[u8]) -> CompressionKind {
+    pub fn detect(magic: &[u8]) -> CompressionKind {
         if magic.starts_with(&GZIP_MAGIC) {
             CompressionKind::Gzip
+        } else if magic.starts_with(&BZIP2_MAGIC) {
+            CompressionKind::Bzip2
+        } else if magic.starts_with(&XZ_MAGIC) {
+            CompressionKind::Xz
         } else if magic.starts_with(&ZSTD_MAGIC)
-            || (magic.len() == 4 && magic[0] & 0xf0 == 0x50 && magic[1..] == [0x2a, 0x4d, 0x18])
+            || (magic.len() >= 4 && magic[0] & 0xf0 == 0x50 && magic[1..4] == [0x2a, 0x4d, 0x18])
         {
             CompressionKind::Zstd
         } else {
@@ -92,7 +115,11 @@ impl Compression {
 
     /// The OCI media type of a layer blob compressed this way.
     pub fn media_type(self) -> &'static str {
-        self.kind().media_type()
+        match self {
+            Compression::None => "application/vnd.oci.image.layer.v1.tar",
+            Compression::Gzip { .. } => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Zstd { .. } => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
     }
 
     /// Why the level is out of range, if it is.
@@ -235,8 +262,20 @@ mod tests {
             CompressionKind::detect(&[0x5e, 0x2a, 0x4d, 0x18]),
             CompressionKind::Zstd
         );
+        assert_eq!(CompressionKind::detect(b"BZh91AY"), CompressionKind::Bzip2);
+        assert_eq!(CompressionKind::detect(&XZ_MAGIC), CompressionKind::Xz);
         assert_eq!(CompressionKind::detect(b"etc/"), CompressionKind::None);
         assert_eq!(CompressionKind::detect(b""), CompressionKind::None);
+        // A cut magic, or gzip with another method than deflate, is none.
+        assert_eq!(CompressionKind::detect(&[0x1f]), CompressionKind::None);
+        assert_eq!(
+            CompressionKind::detect(&[0x1f, 0x8b, 7]),
+            CompressionKind::None
+        );
+        assert_eq!(
+            CompressionKind::detect(&XZ_MAGIC[..5]),
+            CompressionKind::None
+        );
     }
 
     /// As for gzip (see `pgzip`): zstd output is tied to the libzstd that

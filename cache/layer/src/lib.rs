@@ -32,7 +32,14 @@ mod whiteout;
 mod write;
 mod xattr;
 
-pub use compression::{Compression, CompressionKind, ENCODING_VERSION, compress};
+pub use compression::{Compression, CompressionKind, ENCODING_VERSION, MAGIC_LEN, compress};
+
+/// Reading tar archives: the one reader kiln has, following Go's
+/// `archive/tar` (see its module docs), for layers and every other archive.
+pub mod read {
+    pub use crate::format::reader::{Data, Member, ReadError, TarReader, Time, is_header};
+    pub use crate::format::{BLOCK, Entry, Kind};
+}
 pub use name::EntryName;
 pub use unpack::{Decompressor, OpaqueXattr, UnpackError, UnpackOptions, Unpacked, unpack_layer};
 pub use write::{SourceKind, WriteError, WriteOptions, WrittenLayer, write_layer};

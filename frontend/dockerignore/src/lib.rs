@@ -16,7 +16,6 @@
 //! Paths given to the matcher are clean, `/`-separated and relative to the context
 //! root (`src/main.rs`, never `./src` or `/src`).
 
-mod clean;
 mod error;
 mod file;
 mod glob;

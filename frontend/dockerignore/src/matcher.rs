@@ -5,10 +5,10 @@
 //! `MatchesUsingParentResults`, where the walker hands each directory's per-pattern
 //! results to its children so ancestors are never matched twice.
 
-use crate::clean::dir;
 use crate::error::ParseError;
 use crate::pattern::Pattern;
 use crate::read::read_all;
+use kiln_rootpath::dir;
 
 /// Compiled ignore patterns, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! Only the line rules live here; whether a pattern is valid is `pattern`'s business,
 //! exactly as upstream splits `ReadAll` from `patternmatcher.New`.
 
-use crate::clean::clean;
 use crate::error::ParseError;
+use kiln_rootpath::clean;
 
 /// The UTF-8 byte order mark; editors on Windows like to start files with it.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";

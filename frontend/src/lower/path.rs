@@ -1,31 +1,8 @@
 //! Paths inside the image: made absolute against WORKDIR and cleaned the
-//! way Go's `path.Clean` does, which is what BuildKit applies.
+//! way Go's `path.Clean` does (kiln-rootpath's [`clean`]), which is what
+//! BuildKit applies.
 
-/// Cleans an absolute or relative `/`-separated path: no `.`, no `..`
-/// above the root, no repeated or trailing slashes (`/` stays `/`).
-pub(crate) fn clean(path: &str) -> String {
-    let absolute = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !absolute {
-                    parts.push("..");
-                }
-            }
-            _ => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    match (absolute, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    }
-}
+pub(crate) use kiln_rootpath::clean;
 
 /// `path` made absolute against `workdir` (which is absolute) and cleaned.
 pub(crate) fn absolute(workdir: &str, path: &str) -> String {
@@ -55,17 +32,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cleans_like_go() {
-        for (input, want) in [
-            ("/", "/"),
-            ("/a/../..", "/"),
-            ("a/./b/", "a/b"),
-            ("//x//y/", "/x/y"),
-            ("..", ".."),
-            ("", "."),
-        ] {
-            assert_eq!(clean(input), want, "{input}");
-        }
+    fn absolute_against_the_workdir() {
         assert_eq!(absolute("/srv", "app/../x"), "/srv/x");
         assert_eq!(absolute("", "x"), "/x");
         assert_eq!(copy_dest("/w", "."), "/w/");

@@ -2,21 +2,23 @@
 //! root without ever leaving it.
 //!
 //! Image content is untrusted: `/etc` may be a symlink to `/../../host/etc`.
-//! Every lookup goes through openat2(2) with `RESOLVE_IN_ROOT`, which makes
-//! `..` and absolute symlinks stop at the root, and `RESOLVE_NO_MAGICLINKS`,
-//! so a `/proc/self/fd/N` link cannot point at a host file (the class of
-//! escape behind CVE-2019-19921 and CVE-2021-30465 in runc). The resulting
-//! `O_PATH` descriptor is then used as the mount target through
-//! `/proc/self/fd/N`, so what is mounted on is exactly what was checked.
+//! Every lookup is kiln-rootpath's in-root resolution (openat2 with
+//! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`, or its component walk), which
+//! makes `..` and absolute symlinks stop at the root and never lets a
+//! `/proc/self/fd/N` link reach a host file (the class of escape behind
+//! CVE-2019-19921 and CVE-2021-30465 in runc). The resulting `O_PATH`
+//! descriptor is then used as the mount target through `/proc/self/fd/N`,
+//! so what is mounted on is exactly what was checked.
 //!
 //! Mountpoints that do not exist are created and remembered as *stubs*: the
 //! caller removes them from the upper directory after the process exits, so
 //! `/etc/hosts` and friends never reach a layer.
 
-use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
-use std::collections::VecDeque;
+use kiln_rootpath::Root as InRoot;
+use rustix::fs::{Mode, OFlags};
+use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// What to create when a mountpoint is missing.
@@ -30,32 +32,18 @@ pub enum Kind {
 
 /// The container's root directory, opened once.
 pub struct Root {
-    fd: OwnedFd,
+    root: InRoot,
     path: PathBuf,
     /// Paths (relative to the root, parents before children) this root
     /// created as mountpoints.
     pub stubs: Vec<String>,
 }
 
-const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
-
-/// Symlinks followed while creating one path before giving up (the
-/// kernel's own limit for one lookup).
-const MAX_LINKS: usize = 40;
-
-/// Attempts of one lookup that races renames elsewhere ([`Root::open_in_root`]).
-const OPEN_ATTEMPTS: usize = 64;
-
 impl Root {
     /// Opens the root directory at `path` (a host path).
     pub fn open(path: &Path) -> io::Result<Root> {
-        let fd = rustix::fs::open(
-            path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
         Ok(Root {
-            fd,
+            root: InRoot::open(path)?,
             path: path.to_path_buf(),
             stubs: Vec::new(),
         })
@@ -69,7 +57,7 @@ impl Root {
     /// Opens `path` (inside the container) as an `O_PATH` descriptor, or
     /// `None` when it does not exist.
     pub fn find(&self, path: &str) -> io::Result<Option<OwnedFd>> {
-        match self.open_rel(&relative(path)) {
+        match self.root.open_in_root(Path::new(path), OFlags::PATH) {
             Ok(fd) => Ok(Some(fd)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -87,116 +75,30 @@ impl Root {
         if let Some(fd) = self.find(path)? {
             return Ok(fd);
         }
-        let mut todo: VecDeque<String> = components(path).collect();
-        if let Some(last @ (".." | ".")) = todo.back().map(String::as_str) {
+        if let Some(last @ (".." | ".")) = path.rsplit('/').find(|p| !p.is_empty()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("cannot create a mountpoint named {last:?}"),
             ));
         }
-        let mut prefix = String::new();
-        let mut links = 0;
-        while let Some(part) = todo.pop_front() {
-            let next = join(&prefix, &part);
-            if self.find(&next)?.is_some() {
-                prefix = next;
-                continue;
-            }
-            if let Some(target) = self.link_target(&next)? {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(rustix::io::Errno::LOOP.into());
-                }
-                if target.starts_with('/') {
-                    prefix.clear();
-                }
-                for part in components(&target).collect::<Vec<_>>().into_iter().rev() {
-                    todo.push_front(part);
-                }
-                continue;
-            }
-            let what = if todo.is_empty() { kind } else { Kind::Dir };
-            self.create_in(&prefix, &part, what)?;
-            prefix = next;
-        }
-        self.open_rel(&relative(path))
-    }
-
-    /// The target of `rel` when it is a symlink (not followed).
-    fn link_target(&self, rel: &str) -> io::Result<Option<String>> {
-        let fd = match self.open_in_root(rel, OFlags::PATH | OFlags::NOFOLLOW) {
-            Ok(fd) => fd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::Symlink {
-            return Ok(None);
-        }
-        let target = rustix::fs::readlinkat(&fd, "", Vec::new())?;
-        Ok(Some(target.to_string_lossy().into_owned()))
-    }
-
-    /// Creates `name` in the directory `parent` resolves to, and records
-    /// where it really landed (a parent may be a symlink inside the root).
-    fn create_in(&mut self, parent: &str, name: &str, kind: Kind) -> io::Result<()> {
-        if name == ".." || name == "." {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("cannot create a mountpoint named {name:?}"),
-            ));
-        }
-        let dir = self.open_dir(parent)?;
-        match kind {
-            Kind::Dir => rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755))?,
-            Kind::File => {
+        let stubs = &mut self.stubs;
+        let mut make = |dir: BorrowedFd<'_>, name: &OsStr, rel: &Path, last: bool| {
+            if last && kind == Kind::File {
                 let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
                 drop(rustix::fs::openat(
-                    &dir,
+                    dir,
                     name,
                     flags,
                     Mode::from_raw_mode(0o644),
                 )?);
+            } else {
+                rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o755))?;
             }
-        }
-        let real_parent = fd_path(&dir)?;
-        let rel = real_parent
-            .strip_prefix(&self.path)
-            .map_err(|_| io::Error::other("a mountpoint's parent resolved outside the root"))?;
-        self.stubs
-            .push(rel.join(name).to_string_lossy().into_owned());
-        Ok(())
-    }
-
-    fn open_dir(&self, rel: &str) -> io::Result<OwnedFd> {
-        let path = if rel.is_empty() { "." } else { rel };
-        self.open_in_root(path, OFlags::PATH | OFlags::DIRECTORY)
-    }
-
-    fn open_rel(&self, rel: &str) -> io::Result<OwnedFd> {
-        self.open_in_root(rel, OFlags::PATH)
-    }
-
-    /// openat2(2) inside the root. With `RESOLVE_IN_ROOT` the kernel
-    /// refuses a `..` step with EAGAIN when a rename or mount anywhere on
-    /// the system raced the lookup (a followed relative link makes such
-    /// steps); the man page's advice is to retry, which this does.
-    fn open_in_root(&self, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
-        let open = || {
-            rustix::fs::openat2(
-                &self.fd,
-                rel,
-                flags | OFlags::CLOEXEC,
-                Mode::empty(),
-                RESOLVE,
-            )
+            stubs.push(rel.to_string_lossy().into_owned());
+            Ok(())
         };
-        for _ in 1..OPEN_ATTEMPTS {
-            match open() {
-                Err(rustix::io::Errno::AGAIN) => continue,
-                other => return Ok(other?),
-            }
-        }
-        Ok(open()?)
+        self.root
+            .make_in_root(Path::new(path), OFlags::PATH, &mut make)
     }
 }
 
@@ -204,36 +106,6 @@ impl Root {
 /// exactly the opened object.
 pub fn proc_fd_path(fd: &impl AsFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
-}
-
-fn fd_path(fd: &impl AsFd) -> io::Result<PathBuf> {
-    std::fs::read_link(proc_fd_path(fd))
-}
-
-/// The names of a path, empty ones left out.
-fn components(path: &str) -> impl Iterator<Item = String> + '_ {
-    path.split('/')
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-}
-
-/// `prefix/name`, or `name` below the root.
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}/{name}")
-    }
-}
-
-/// A container path made relative to the root (`/` becomes `.`).
-fn relative(path: &str) -> String {
-    let trimmed = path.trim_start_matches('/');
-    if trimmed.is_empty() {
-        ".".to_string()
-    } else {
-        trimmed.to_string()
-    }
 }
 
 #[cfg(test)]

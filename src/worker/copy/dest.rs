@@ -29,23 +29,23 @@ use std::path::{Path, PathBuf};
 
 use super::error::CopyError;
 use super::owner::Ids;
-use super::root::{self, Root};
+use super::root::Root;
 use super::sources::Source;
 
 /// Whether the destination as written names a directory to copy into.
 fn names_directory(raw: &str) -> bool {
-    raw.ends_with('/') || raw.ends_with("/.") || root::clean(raw).as_os_str().is_empty()
+    raw.ends_with('/') || raw.ends_with("/.") || kiln_rootpath::relative(raw).as_os_str().is_empty()
 }
 
 /// Fails when the destination's parent is missing (an action that may not
 /// create it: BuildKit's `CreateDestPath` unset).
 pub(super) fn check_parent(root: &Root, raw: &str) -> Result<(), CopyError> {
-    let dst = root.resolve(&root::clean(raw), true, None)?;
+    let dst = root.resolve(&kiln_rootpath::relative(raw), true, None)?;
     let parent = dst.parent().unwrap_or(Path::new(""));
     match root.lstat(parent) {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(CopyError::DestParentMissing {
-            path: root.show(&root::clean(raw)),
+            path: root.show(&kiln_rootpath::relative(raw)),
         }),
         Err(e) => Err(CopyError::io("lstat", root.show(parent), e)),
     }
@@ -54,7 +54,7 @@ pub(super) fn check_parent(root: &Root, raw: &str) -> Result<(), CopyError> {
 /// Steps 1 and 2: creates the destination's directory part and returns
 /// the destination resolved inside the root.
 pub(super) fn prepare(root: &Root, raw: &str, owner: Option<Ids>) -> Result<PathBuf, CopyError> {
-    let clean = root::clean(raw);
+    let clean = kiln_rootpath::relative(raw);
     let ensure = if names_directory(raw) {
         clean.clone()
     } else {

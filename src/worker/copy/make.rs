@@ -33,7 +33,7 @@ use rustix::io::Errno;
 use super::error::CopyError;
 use super::meta;
 use super::owner;
-use super::root::{self, Root};
+use super::root::Root;
 
 /// Creates the directory `path` (absolute, inside the root `root`).
 pub fn mkdir(
@@ -48,7 +48,7 @@ pub fn mkdir(
         .map(|o| owner::resolve(&root, o))
         .transpose()?
         .map(|ids| (ids.uid, ids.gid));
-    let rel = root.resolve(&root::clean(path), true, None)?;
+    let rel = root.resolve(&kiln_rootpath::relative(path), true, None)?;
     let mode = mode & 0o777;
     if parents {
         return root.mkdir_all(&rel, mode, ids);
@@ -82,7 +82,7 @@ pub fn mkfile(
 ) -> Result<(), CopyError> {
     let root = Root::open(root, "destination")?;
     let ids = owner.map(|o| owner::resolve(&root, o)).transpose()?;
-    let rel = root.resolve(&root::clean(path), true, None)?;
+    let rel = root.resolve(&kiln_rootpath::relative(path), true, None)?;
     let err = |e: std::io::Error| CopyError::io("mkfile", root.show(&rel), e);
     let Some(name) = rel.file_name() else {
         return Err(err(Errno::ISDIR.into()));

@@ -43,7 +43,7 @@ pub(super) struct Stat {
 }
 
 impl Stat {
-    fn from_statx(s: &rustix::fs::Statx) -> Stat {
+    pub(super) fn from_statx(s: &rustix::fs::Statx) -> Stat {
         let time = |t: &rustix::fs::StatxTimestamp| Timespec {
             tv_sec: t.tv_sec,
             tv_nsec: t.tv_nsec.into(),

@@ -256,17 +256,15 @@ impl Run<'_> {
             .src
             .open_file(&source.path)
             .map_err(|e| CopyError::io("open", shown.clone(), e))?;
-        let Some(compression) =
-            archive::detect(&mut file).map_err(|e| CopyError::io("read", shown.clone(), e))?
-        else {
+        if !archive::is_archive(&mut file).map_err(|e| CopyError::io("read", shown.clone(), e))? {
             return Ok(false);
-        };
+        }
         let into = self
             .dest
-            .resolve(&root::clean(&self.action.dest), true, None)?;
+            .resolve(&kiln_rootpath::relative(&self.action.dest), true, None)?;
         self.dest
             .mkdir_all(&into, 0o755, self.chown.map(|o| (o.uid, o.gid)))?;
-        archive::unpack(&file, compression, self.dest, &into, &shown, stats)?;
+        archive::unpack(&file, self.dest, &into, &shown, stats)?;
         Ok(true)
     }
 }

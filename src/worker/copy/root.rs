@@ -4,33 +4,27 @@
 //!
 //! Everything in these trees is untrusted: an image may ship
 //! `/var/run -> /run` (fine) or `/etc -> /../../../host/etc` (an attack), a
-//! context may hold `link -> /home/user/.ssh`. Paths are resolved here the
-//! way BuildKit resolves them (containerd/continuity `fs.RootPath`, itself
-//! moby's `FollowSymlinkInScope`): component by component, a symlink's
-//! target read and followed *inside* the root, absolute targets restarting
-//! at the root, `..` stopping at it, at most 255 links, and a missing
-//! component kept as written so it can be created. The result is a clean
-//! relative path made of real directories only.
+//! context may hold `link -> /home/user/.ssh`. Paths are resolved by
+//! kiln-rootpath the way BuildKit resolves them (`fs.RootPath`: links
+//! followed inside the root, a missing component kept as written), into a
+//! clean relative path of real directories; every later access opens that
+//! path beneath the root with no symlink allowed on the way, so a tree that
+//! changed underneath makes the call fail rather than reach outside.
 //!
-//! Every later access opens that path with openat2(2) under
-//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS` relative
-//! to the root's descriptor, so even a tree that changed underneath (a
-//! directory swapped for a symlink) makes the call fail rather than reach
-//! outside: the guard that runc lacked in CVE-2021-30465 and that BuildKit
-//! relies on `fs.RootPath` plus a private mount for.
-//!
-//! Boundary: path resolution and the few whole-path operations (`mkdir -p`,
-//! `rm -r`) on one root. What is copied where is decided by the callers.
+//! This file adds the copy's own policy: how the root is named in messages,
+//! errors as [`CopyError`], `.dockerignore` hiding during resolution, and
+//! the modes and owners of the directories `mkdir -p` makes.
 
-use std::collections::VecDeque;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
+use kiln_rootpath::ResolveError;
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
+
+pub(super) use kiln_rootpath::read_dir_sorted;
 
 use super::error::CopyError;
 use super::ignore::Ignore;
@@ -39,16 +33,9 @@ use super::meta::{self, Stat};
 /// `S_ISGID`.
 const SETGID: u32 = 0o2000;
 
-/// moby's `maxSymlinkLimit`, the bound `fs.RootPath` applies.
-const MAX_LINKS: usize = 255;
-
-const BENEATH: ResolveFlags = ResolveFlags::BENEATH
-    .union(ResolveFlags::NO_SYMLINKS)
-    .union(ResolveFlags::NO_MAGICLINKS);
-
 /// An open directory that paths are resolved in.
 pub(super) struct Root {
-    fd: OwnedFd,
+    root: kiln_rootpath::Root,
     /// How the root itself is named in messages: `/` for a file system,
     /// the destination path for an extraction root.
     shown: String,
@@ -57,18 +44,13 @@ pub(super) struct Root {
 impl Root {
     /// Opens the host directory `host` as a root shown as `/`.
     pub fn open(host: &Path, role: &'static str) -> Result<Root, CopyError> {
-        let fd = rustix::fs::open(
-            host,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| CopyError::OpenRoot {
+        let root = kiln_rootpath::Root::open(host).map_err(|source| CopyError::OpenRoot {
             role,
             path: host.display().to_string(),
-            source: e.into(),
+            source,
         })?;
         Ok(Root {
-            fd,
+            root,
             shown: "/".to_owned(),
         })
     }
@@ -77,10 +59,11 @@ impl Root {
     /// root), shown as this root shows `rel`.
     pub fn subroot(&self, rel: &Path) -> Result<Root, CopyError> {
         let fd = self
+            .root
             .open_beneath(rel, OFlags::PATH | OFlags::DIRECTORY)
             .map_err(|e| CopyError::io("open", self.show(rel), e))?;
         Ok(Root {
-            fd,
+            root: kiln_rootpath::Root::from_fd(fd),
             shown: self.show(rel),
         })
     }
@@ -95,31 +78,17 @@ impl Root {
         }
     }
 
-    fn open_beneath(&self, rel: &Path, flags: OFlags) -> io::Result<OwnedFd> {
-        let path: &Path = if rel.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            rel
-        };
-        Ok(rustix::fs::openat2(
-            &self.fd,
-            path,
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            BENEATH,
-        )?)
-    }
-
     /// Opens the directory `rel` (a resolved path) for reading entries and
     /// for the `*at` calls that create them.
     pub fn dir(&self, rel: &Path) -> io::Result<OwnedFd> {
-        self.open_beneath(rel, OFlags::RDONLY | OFlags::DIRECTORY)
+        self.root
+            .open_beneath(rel, OFlags::RDONLY | OFlags::DIRECTORY)
     }
 
     /// Opens the regular file `rel` (a resolved path) for reading.
     pub fn open_file(&self, rel: &Path) -> io::Result<std::fs::File> {
-        let fd = self.open_beneath(rel, OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK)?;
-        Ok(std::fs::File::from(fd))
+        let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK;
+        Ok(std::fs::File::from(self.root.open_beneath(rel, flags)?))
     }
 
     /// The parent directory of `rel` (opened) and the last element.
@@ -133,22 +102,7 @@ impl Root {
     /// `lstat` of the resolved path `rel`; `None` when it (or a parent)
     /// does not exist.
     pub fn lstat(&self, rel: &Path) -> io::Result<Option<Stat>> {
-        let Some(name) = rel.file_name() else {
-            return meta::stat_fd(self.fd.as_fd()).map(Some);
-        };
-        let parent = rel.parent().unwrap_or(Path::new(""));
-        let dir = match self.open_beneath(parent, OFlags::PATH | OFlags::DIRECTORY) {
-            Ok(dir) => dir,
-            Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        meta::stat_at(dir.as_fd(), name)
-    }
-
-    fn readlink(&self, rel: &Path) -> io::Result<PathBuf> {
-        let (dir, name) = self.parent(rel)?;
-        let target = rustix::fs::readlinkat(&dir, name, Vec::new())?;
-        Ok(PathBuf::from(OsString::from_vec(target.into_bytes())))
+        Ok(self.root.lstat(rel)?.as_ref().map(Stat::from_statx))
     }
 
     /// Resolves `path` inside the root the way `fs.RootPath` does and
@@ -162,50 +116,21 @@ impl Root {
         follow_last: bool,
         ignore: Option<&Ignore<'_>>,
     ) -> Result<PathBuf, CopyError> {
-        let mut pending = parts(path);
-        let mut done = PathBuf::new();
-        let mut links = 0;
-        while let Some(part) = pending.pop_front() {
-            let name = match part {
-                Part::Up => {
-                    // `..` at the root stays at the root.
-                    done.pop();
-                    continue;
+        let mut hide = |rel: &Path, st: &rustix::fs::Statx| match ignore {
+            Some(ignore) => ignore.hides(self, rel, &Stat::from_statx(st)),
+            None => Ok(false),
+        };
+        self.root
+            .resolve(path, follow_last, Some(&mut hide))
+            .map_err(|e| match e {
+                ResolveError::TooManyLinks => CopyError::TooManyLinks {
+                    path: self.show(path),
+                },
+                ResolveError::Io { op, path, source } => {
+                    CopyError::io(op, self.show(&path), source)
                 }
-                Part::Name(name) => name,
-            };
-            let candidate = done.join(&name);
-            let mut stat = self
-                .lstat(&candidate)
-                .map_err(|e| CopyError::io("lstat", self.show(&candidate), e))?;
-            if let (Some(st), Some(ignore)) = (&stat, ignore)
-                && ignore.hides(self, &candidate, st)?
-            {
-                stat = None;
-            }
-            let last = pending.is_empty();
-            match stat {
-                Some(st) if st.is_symlink() && (follow_last || !last) => {
-                    links += 1;
-                    if links > MAX_LINKS {
-                        return Err(CopyError::TooManyLinks {
-                            path: self.show(path),
-                        });
-                    }
-                    let target = self
-                        .readlink(&candidate)
-                        .map_err(|e| CopyError::io("readlink", self.show(&candidate), e))?;
-                    if target.has_root() {
-                        done = PathBuf::new();
-                    }
-                    for part in parts(&target).into_iter().rev() {
-                        pending.push_front(part);
-                    }
-                }
-                _ => done.push(&name),
-            }
-        }
-        Ok(done)
+                ResolveError::Hide(e) => e,
+            })
     }
 
     /// `mkdir -p` of the resolved path `rel`: every missing directory is
@@ -221,113 +146,34 @@ impl Root {
         mode: u32,
         owner: Option<(u32, u32)>,
     ) -> Result<(), CopyError> {
-        let mut prefix = PathBuf::new();
-        for part in rel.components() {
-            let Component::Normal(name) = part else {
-                continue;
-            };
-            let path = prefix.join(name);
-            let err = |e: io::Error| CopyError::io("mkdir", self.show(&path), e);
-            let dir = self.dir(&prefix).map_err(err)?;
-            match meta::stat_at(dir.as_fd(), name).map_err(err)? {
-                Some(st) if st.is_dir() => {}
-                Some(_) => return Err(err(Errno::NOTDIR.into())),
-                None => {
-                    match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o700)) {
-                        Ok(()) => {}
-                        Err(Errno::EXIST) => {}
-                        Err(e) => return Err(err(e.into())),
-                    }
-                    if let Some((uid, gid)) = owner {
-                        meta::chown_at(dir.as_fd(), name, uid, gid).map_err(err)?;
-                    }
-                    // A setgid parent passes its group and its setgid bit
-                    // to new directories (mkdir(2)); Go's MkdirAll, which
-                    // BuildKit uses, keeps both, so the exact mode set here
-                    // must too.
-                    let inherited = meta::stat_at(dir.as_fd(), name)
-                        .map_err(err)?
-                        .map_or(0, |st| st.mode & SETGID);
-                    meta::chmod_at(dir.as_fd(), name, mode | inherited).map_err(err)?;
-                }
+        let mut make = |dir: BorrowedFd<'_>, name: &OsStr, _: &Path, _: bool| {
+            rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700))?;
+            if let Some((uid, gid)) = owner {
+                meta::chown_at(dir, name, uid, gid)?;
             }
-            prefix = path;
-        }
-        Ok(())
+            // A setgid parent passes its group and its setgid bit to new
+            // directories (mkdir(2)); Go's MkdirAll, which BuildKit uses,
+            // keeps both, so the exact mode set here must too.
+            let inherited = meta::stat_at(dir, name)?.map_or(0, |st| st.mode & SETGID);
+            meta::chmod_at(dir, name, mode | inherited)
+        };
+        self.root
+            .make_beneath(rel, OFlags::PATH | OFlags::DIRECTORY, &mut make)
+            .map(drop)
+            .map_err(|e| CopyError::io("mkdir", self.show(rel), e))
     }
 
     /// Removes the resolved path `rel` and everything below it, never
     /// following a symlink. Missing is fine.
     pub fn remove_all(&self, rel: &Path) -> Result<(), CopyError> {
-        let err = |e: io::Error| CopyError::io("remove", self.show(rel), e);
-        let (dir, name) = self.parent(rel).map_err(err)?;
-        remove_in(dir.as_fd(), name).map_err(err)
+        self.root
+            .remove_all(rel)
+            .map_err(|e| CopyError::io("remove", self.show(rel), e))
     }
 }
 
-fn remove_in(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
-    match meta::stat_at(dir, name)? {
-        None => Ok(()),
-        Some(st) if st.is_dir() => {
-            let sub = rustix::fs::openat(
-                dir,
-                name,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )?;
-            for child in read_dir_sorted(sub.as_fd())? {
-                remove_in(sub.as_fd(), &child)?;
-            }
-            Ok(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
-        }
-        Some(_) => Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?),
+impl AsFd for Root {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.root.as_fd()
     }
-}
-
-/// The names in a directory, sorted by bytes as Go's `os.ReadDir` sorts
-/// them, so copies (and hard-link choices) happen in a stable order.
-pub(super) fn read_dir_sorted(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
-    let mut names = Vec::new();
-    for entry in rustix::fs::Dir::read_from(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
-        if name != b"." && name != b".." {
-            names.push(OsString::from_vec(name.to_vec()));
-        }
-    }
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    Ok(names)
-}
-
-/// One element of a path being resolved.
-enum Part {
-    Up,
-    Name(OsString),
-}
-
-fn parts(path: &Path) -> VecDeque<Part> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::ParentDir => Some(Part::Up),
-            Component::Normal(name) => Some(Part::Name(name.to_owned())),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-        })
-        .collect()
-}
-
-/// Cleans a path lexically the way Go's `path.Join("/", p)` does and
-/// returns it relative (`/a/./b/../c/` becomes `a/c`, `../../x` becomes
-/// `x`): the form every source and destination starts from.
-pub(super) fn clean(path: &str) -> PathBuf {
-    let mut out: Vec<&str> = Vec::new();
-    for element in path.split('/') {
-        match element {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            name => out.push(name),
-        }
-    }
-    out.iter().collect()
 }

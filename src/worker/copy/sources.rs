@@ -35,7 +35,7 @@ use super::error::CopyError;
 use super::glob;
 use super::ignore::{Ignore, slash};
 use super::meta::{self, Stat};
-use super::root::{self, Root, read_dir_sorted};
+use super::root::{Root, read_dir_sorted};
 
 /// One path to copy.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ pub(super) fn resolve(
     wildcard: bool,
     follow: bool,
 ) -> Result<Vec<Source>, CopyError> {
-    let clean = root::clean(raw);
+    let clean = kiln_rootpath::relative(raw);
     let names = if wildcard {
         expand(root, ignore, &clean, follow)?
     } else {
@@ -120,7 +120,7 @@ pub(super) fn for_action(
     )?;
     if found.is_empty() && !action.allow_empty_wildcard {
         return Err(CopyError::NoMatch {
-            pattern: root.show(&root::clean(&start)),
+            pattern: root.show(&kiln_rootpath::relative(&start)),
         });
     }
     Ok(Found { found, include })
@@ -258,7 +258,7 @@ pub(super) fn split_parents(raw: &str) -> (String, String) {
         Some((start, pattern)) => (start, pattern),
         None => ("/", raw),
     };
-    (start.to_owned(), slash(&root::clean(pattern)))
+    (start.to_owned(), slash(&kiln_rootpath::relative(pattern)))
 }
 
 #[cfg(test)]
@@ -266,17 +266,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sources_are_cleaned_inside_the_root() {
-        assert_eq!(root::clean("/a/./b/../c/"), PathBuf::from("a/c"));
-        assert_eq!(root::clean("../../etc/passwd"), PathBuf::from("etc/passwd"));
-        assert_eq!(root::clean("."), PathBuf::from(""));
-        assert_eq!(root::clean("/"), PathBuf::from(""));
-        assert_eq!(root::clean("a//b"), PathBuf::from("a/b"));
-    }
-
-    #[test]
     fn wildcards_split_at_the_first_pattern_element() {
-        let split = |p: &str| split_wildcards(&root::clean(p));
+        let split = |p: &str| split_wildcards(&kiln_rootpath::relative(p));
         assert_eq!(split("a/b/c"), (PathBuf::from("a/b/c"), String::new()));
         assert_eq!(split("a/*.txt"), (PathBuf::from("a"), "*.txt".to_owned()));
         assert_eq!(split("a/b*/c/d"), (PathBuf::from("a"), "b*/c/d".to_owned()));

@@ -14,7 +14,7 @@ pub(crate) mod pax;
 pub(crate) mod reader;
 
 /// Size of a tar block.
-pub(crate) const BLOCK: usize = 512;
+pub const BLOCK: usize = 512;
 
 /// Bytes of padding after `len` bytes of data, up to the next block.
 pub(crate) fn padding(len: u64) -> usize {
@@ -24,33 +24,55 @@ pub(crate) fn padding(len: u64) -> usize {
 
 /// What an entry is, with what its header carries besides common metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// A regular file with `size` bytes of data following the header.
-    Regular { size: u64 },
+    Regular {
+        /// Bytes of data.
+        size: u64,
+    },
     /// A directory.
     Directory,
     /// A symbolic link to `target` (not interpreted).
-    Symlink { target: Vec<u8> },
+    Symlink {
+        /// The link's text.
+        target: Vec<u8>,
+    },
     /// Another name for the earlier entry `target`.
-    Hardlink { target: Vec<u8> },
+    Hardlink {
+        /// The earlier entry's name, as written.
+        target: Vec<u8>,
+    },
     /// A character device.
-    Char { major: u32, minor: u32 },
+    Char {
+        /// Device major number.
+        major: u32,
+        /// Device minor number.
+        minor: u32,
+    },
     /// A block device.
-    Block { major: u32, minor: u32 },
+    Block {
+        /// Device major number.
+        major: u32,
+        /// Device minor number.
+        minor: u32,
+    },
     /// A named pipe.
     Fifo,
 }
 
 /// One archive member, as written or read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub struct Entry {
     /// The name. Written without a trailing `/` (the encoder adds it for
     /// directories); read as it is in the archive.
     pub path: Vec<u8>,
+    /// What it is.
     pub kind: Kind,
     /// Permission bits with setuid, setgid and sticky (`07777`).
     pub mode: u32,
+    /// Owner id.
     pub uid: u64,
+    /// Group id.
     pub gid: u64,
     /// Seconds since the epoch (whole seconds: sub-second times are not
     /// archived, which keeps the output independent of file system

@@ -33,22 +33,79 @@ const MAX_LONG_NAME: u64 = 1 << 20;
 /// Why the stream could not be read; `offset` is the position in the
 /// uncompressed tar.
 #[derive(Debug)]
-pub(crate) enum ReadError {
-    Io { offset: u64, source: io::Error },
-    Malformed { offset: u64, reason: String },
+pub enum ReadError {
+    /// Reading the stream failed.
+    Io {
+        /// Where in the tar.
+        offset: u64,
+        /// The error.
+        source: io::Error,
+    },
+    /// The bytes are not a tar as Go's reader reads one.
+    Malformed {
+        /// Where in the tar.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io { offset, source } => write!(f, "read failed at byte {offset}: {source}"),
+            ReadError::Malformed { offset, reason } => {
+                write!(f, "malformed tar at byte {offset}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io { source, .. } => Some(source),
+            ReadError::Malformed { .. } => None,
+        }
+    }
+}
+
+impl From<ReadError> for io::Error {
+    fn from(e: ReadError) -> io::Error {
+        match e {
+            ReadError::Io { source, .. } => source,
+            malformed => io::Error::new(io::ErrorKind::InvalidData, malformed.to_string()),
+        }
+    }
+}
+
+/// A time as a pax record gives it: seconds since the epoch (floored for
+/// times before it) and nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Time {
+    /// Whole seconds, floored.
+    pub secs: i64,
+    /// Nanoseconds after `secs`, below 1e9.
+    pub nanos: u32,
 }
 
 /// One member read from the archive.
 #[derive(Debug)]
-pub(crate) struct Member {
+pub struct Member {
+    /// The entry (its `mtime` in whole seconds).
     pub entry: Entry,
     /// A typeflag kiln does not apply (GNU sparse, volume labels, …). The
     /// entry is then a `Regular` whose data is skipped.
     pub unsupported: Option<u8>,
+    /// The modification time with the fraction a pax `mtime` may carry.
+    pub mtime: Time,
+    /// A pax `atime`, when the archive records one.
+    pub atime: Option<Time>,
 }
 
-/// Streams members out of a tar.
-pub(crate) struct TarReader<R> {
+/// Streams members out of a tar: kiln's one tar reader, for layers, ADD's
+/// archives, `kiln import` and `kiln load` alike.
+pub struct TarReader<R> {
     inner: R,
     offset: u64,
     /// Data bytes of the current member not yet read.
@@ -59,7 +116,8 @@ pub(crate) struct TarReader<R> {
 }
 
 impl<R: Read> TarReader<R> {
-    pub(crate) fn new(inner: R) -> Self {
+    /// A reader of the tar stream `inner` (decompressed already).
+    pub fn new(inner: R) -> Self {
         TarReader {
             inner,
             offset: 0,
@@ -75,7 +133,7 @@ impl<R: Read> TarReader<R> {
     }
 
     /// The next member, or `None` at the end of the archive.
-    pub(crate) fn next_member(&mut self) -> Result<Option<Member>, ReadError> {
+    pub fn next_member(&mut self) -> Result<Option<Member>, ReadError> {
         if self.ended {
             return Ok(None);
         }
@@ -143,8 +201,13 @@ impl<R: Read> TarReader<R> {
         }
     }
 
+    /// The current member's data as a reader.
+    pub fn data(&mut self) -> Data<'_, R> {
+        Data(self)
+    }
+
     /// Reads data of the current member; 0 at its end.
-    pub(crate) fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
+    pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
         if self.remaining == 0 || buf.is_empty() {
             return Ok(0);
         }
@@ -211,6 +274,23 @@ impl<R: Read> TarReader<R> {
         }
         Ok(())
     }
+}
+
+/// The current member's data ([`TarReader::data`]).
+pub struct Data<'a, R>(&'a mut TarReader<R>);
+
+impl<R: Read> Read for Data<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.0.read_data(buf)?)
+    }
+}
+
+/// Whether a 512-byte block is a tar header as Go's reader takes one: not
+/// all zeros (the end of an archive), and the checksum field holding the
+/// unsigned or the signed sum of the block. What ADD's detection asks of an
+/// archive's first block (BuildKit's `isArchive`).
+pub fn is_header(block: &[u8; BLOCK]) -> bool {
+    !block.iter().all(|b| *b == 0) && check_checksum(block).is_ok()
 }
 
 /// `size` rounded up to whole blocks, if that fits.
@@ -337,8 +417,11 @@ fn parse_member(
     let mut size = header_size;
     let mut uid = field(108..116, "uid")?;
     let mut gid = field(116..124, "gid")?;
-    let mut mtime =
-        i64::try_from(field(136..148, "mtime")?).map_err(|_| bad("mtime out of range"))?;
+    let mut mtime = Time {
+        secs: i64::try_from(field(136..148, "mtime")?).map_err(|_| bad("mtime out of range"))?,
+        nanos: 0,
+    };
+    let mut atime = None;
     // Old tars put the file type bits in the mode field too.
     let mode = u32::try_from(field(100..108, "mode")? & 0o7777).unwrap_or(0);
     let mut xattrs = Vec::new();
@@ -362,6 +445,7 @@ fn parse_member(
                 b"uid" => uid = number()?,
                 b"gid" => gid = number()?,
                 b"mtime" => mtime = pax_time(value).ok_or_else(|| bad("invalid pax mtime"))?,
+                b"atime" => atime = Some(pax_time(value).ok_or_else(|| bad("invalid pax atime"))?),
                 _ => {
                     if let Some(name) = key.strip_prefix(XATTR_PREFIX) {
                         if name.is_empty() || name.contains(&0) {
@@ -410,28 +494,37 @@ fn parse_member(
             mode,
             uid,
             gid,
-            mtime,
+            mtime: mtime.secs,
             xattrs,
         },
         unsupported,
+        mtime,
+        atime,
     })
 }
 
-/// A pax time (`[-]seconds[.fraction]`), floored to whole seconds.
-fn pax_time(value: &[u8]) -> Option<i64> {
+/// A pax time (`[-]seconds[.fraction]`, Go's `parsePAXTime`): whole
+/// seconds floored, the fraction to nanoseconds (digits past the ninth
+/// dropped).
+fn pax_time(value: &[u8]) -> Option<Time> {
     let text = std::str::from_utf8(value).ok()?;
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     if !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let secs: i64 = int.parse().ok()?;
-    if secs < 0 || int.starts_with('-') {
-        // -1.5 is 1.5 s before the epoch: floor to -2.
-        if frac.bytes().any(|b| b != b'0') {
-            return secs.checked_sub(1);
-        }
+    let mut nanos: u32 = 0;
+    for digit in frac.bytes().chain(std::iter::repeat(b'0')).take(9) {
+        nanos = nanos * 10 + u32::from(digit - b'0');
     }
-    Some(secs)
+    if int.starts_with('-') && nanos > 0 {
+        // -1.5 is 1.5 s before the epoch: -2 s and 0.5 s.
+        return Some(Time {
+            secs: secs.checked_sub(1)?,
+            nanos: 1_000_000_000 - nanos,
+        });
+    }
+    Some(Time { secs, nanos })
 }
 
 #[cfg(test)]
@@ -478,10 +571,16 @@ mod tests {
         assert_eq!(numeric(&[0x80, 0, 0, 0, 0, 0, 1, 0]), Ok(256));
         assert!(numeric(b"0009\0").is_err());
         assert!(numeric(&[0xff; 8]).is_err());
-        assert_eq!(pax_time(b"12.5"), Some(12));
-        assert_eq!(pax_time(b"-1.5"), Some(-2));
-        assert_eq!(pax_time(b"-3"), Some(-3));
+        let t = |secs, nanos| Some(Time { secs, nanos });
+        assert_eq!(pax_time(b"12.5"), t(12, 500_000_000));
+        assert_eq!(pax_time(b"1700000000.25"), t(1_700_000_000, 250_000_000));
+        assert_eq!(pax_time(b"1.1234567891"), t(1, 123_456_789));
+        assert_eq!(pax_time(b"-1.5"), t(-2, 500_000_000));
+        assert_eq!(pax_time(b"-1.0"), t(-1, 0));
+        assert_eq!(pax_time(b"-3"), t(-3, 0));
+        assert_eq!(pax_time(b"42"), t(42, 0));
         assert_eq!(pax_time(b"x"), None);
+        assert_eq!(pax_time(b"1.x"), None);
     }
 
     #[test]

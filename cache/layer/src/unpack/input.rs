@@ -9,6 +9,7 @@ use flate2::read::MultiGzDecoder;
 use kiln_oci::Digest;
 
 use crate::CompressionKind;
+use crate::compression::MAGIC_LEN;
 use crate::hashing::HashingReader;
 
 /// Buffer in front of the tar reader for plain (uncompressed) blobs.
@@ -23,6 +24,9 @@ pub(crate) enum Decoded<R: Read> {
     // Several gzip members in a row are one stream (RFC 1952 §2.2), as
     // `gzip -d` and Go's gzip reader treat them.
     Gzip(Box<MultiGzDecoder<Raw<R>>>),
+    // Concatenated streams are read through, as Go's readers do.
+    Bzip2(Box<bzip2::read::MultiBzDecoder<Raw<R>>>),
+    Xz(Box<liblzma::read::XzDecoder<Raw<R>>>),
     // The decoder also reads consecutive frames and skips skippable ones.
     Zstd(zstd::stream::read::Decoder<'static, BufReader<Raw<R>>>),
 }
@@ -31,7 +35,7 @@ impl<R: Read> Decoded<R> {
     /// Peeks at the first bytes of `input` and sets up decompression.
     pub(crate) fn open(input: R) -> io::Result<(CompressionKind, Self)> {
         let mut hashing = HashingReader::new(input);
-        let mut magic = vec![0u8; 4];
+        let mut magic = vec![0u8; MAGIC_LEN];
         let mut filled = 0;
         while filled < magic.len() {
             match hashing.read(&mut magic[filled..]) {
@@ -47,6 +51,12 @@ impl<R: Read> Decoded<R> {
         let decoded = match kind {
             CompressionKind::None => Decoded::Plain(BufReader::with_capacity(PLAIN_BUFFER, raw)),
             CompressionKind::Gzip => Decoded::Gzip(Box::new(MultiGzDecoder::new(raw))),
+            CompressionKind::Bzip2 => {
+                Decoded::Bzip2(Box::new(bzip2::read::MultiBzDecoder::new(raw)))
+            }
+            CompressionKind::Xz => {
+                Decoded::Xz(Box::new(liblzma::read::XzDecoder::new_multi_decoder(raw)))
+            }
             CompressionKind::Zstd => Decoded::Zstd(zstd::stream::read::Decoder::new(raw)?),
         };
         Ok((kind, decoded))
@@ -57,6 +67,8 @@ impl<R: Read> Decoded<R> {
         let raw = match self {
             Decoded::Plain(r) => r.into_inner(),
             Decoded::Gzip(r) => r.into_inner(),
+            Decoded::Bzip2(r) => r.into_inner(),
+            Decoded::Xz(r) => r.into_inner(),
             Decoded::Zstd(r) => r.finish().into_inner(),
         };
         let (_, mut hashing) = raw.into_inner();
@@ -71,14 +83,17 @@ impl<R: Read> Read for Decoded<R> {
         match self {
             Decoded::Plain(r) => r.read(buf),
             Decoded::Gzip(r) => r.read(buf),
+            Decoded::Bzip2(r) => r.read(buf),
+            Decoded::Xz(r) => r.read(buf),
             Decoded::Zstd(r) => r.read(buf),
         }
     }
 }
 
-/// A reader that decompresses a gzip, zstd or plain stream, detected by
-/// its magic bytes, and hashes the compressed bytes on the way (for
-/// `kiln import`, which accepts any of the three).
+/// A reader that decompresses a gzip, bzip2, xz, zstd or plain stream,
+/// detected by its magic bytes, and hashes the compressed bytes on the way:
+/// what `kiln import`, `kiln load` and ADD's archive extraction read
+/// through.
 pub struct Decompressor<R: Read> {
     inner: Decoded<R>,
 }
@@ -114,6 +129,18 @@ mod tests {
         enc.finish().unwrap()
     }
 
+    fn bzip2_of(data: &[u8]) -> Vec<u8> {
+        let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn xz_of(data: &[u8]) -> Vec<u8> {
+        let mut enc = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
     #[test]
     fn reads_concatenated_gzip_members_and_hashes_the_whole_blob() {
         let blob = [gzip(b"hello "), gzip(b"world")].concat();
@@ -134,6 +161,21 @@ mod tests {
         let mut out = Vec::new();
         decoded.read_to_end(&mut out).unwrap();
         assert_eq!(out, b"zstd data");
+
+        for (kind, blob) in [
+            (CompressionKind::Bzip2, bzip2_of(b"bz data")),
+            (CompressionKind::Xz, xz_of(b"xz data")),
+        ] {
+            let (found, mut decoded) = Decoded::open(&blob[..]).unwrap();
+            assert_eq!(found, kind);
+            let mut out = Vec::new();
+            decoded.read_to_end(&mut out).unwrap();
+            assert_eq!(&out[3..], b"data");
+            assert_eq!(
+                decoded.finish().unwrap(),
+                (Digest::of(&blob), blob.len() as u64)
+            );
+        }
 
         let (kind, mut decoded) = Decoded::open(&b"ab"[..]).unwrap();
         assert_eq!(kind, CompressionKind::None);

@@ -2,21 +2,17 @@
 //! same path replaces the earlier one, except that a directory over a
 //! directory merges (keeps the contents).
 //!
-//! Whole trees are removed depth-first with one open descriptor at a time
-//! (climbing back through `..`), not one per level and not by recursion, so
-//! a hostile layer nesting directories thousands deep cannot exhaust the
-//! stack or the descriptor table. Every step is relative to a descriptor
-//! and never follows symlinks, so a removal cannot leave the snapshot.
+//! Whole trees are removed by kiln-rootpath's `remove_tree`: depth-first
+//! with one descriptor at a time, never following a symlink, so a hostile
+//! layer nesting directories thousands deep cannot exhaust the stack or the
+//! descriptor table, nor lead a removal out of the snapshot.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::ffi::OsStr;
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType};
 use rustix::io::{Errno, Result};
-
-const DIR_FLAGS: OFlags = OFlags::RDONLY
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::NOFOLLOW)
-    .union(OFlags::CLOEXEC);
 
 /// What was at a path before an entry took it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +37,8 @@ pub(crate) fn clear(dir: BorrowedFd<'_>, name: &[u8], keep_dir: bool) -> Result<
     match FileType::from_raw_mode(st.st_mode) {
         FileType::Directory if keep_dir => Ok(Previous::KeptDir),
         FileType::Directory => {
-            remove_tree(dir, name)?;
+            kiln_rootpath::remove_tree(dir, OsStr::from_bytes(name))
+                .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
             Ok(Previous::Removed)
         }
         file_type => {
@@ -55,95 +52,29 @@ pub(crate) fn clear(dir: BorrowedFd<'_>, name: &[u8], keep_dir: bool) -> Result<
     }
 }
 
-/// Removes the directory `name` in `parent` and everything under it.
-pub(crate) fn remove_tree(parent: BorrowedFd<'_>, name: &[u8]) -> Result<()> {
-    let mut current: OwnedFd = rustix::fs::openat(parent, name, DIR_FLAGS, Mode::empty())?;
-    // Names from `name` (exclusive) down to `current`.
-    let mut path: Vec<Vec<u8>> = Vec::new();
-    loop {
-        let mut subdir = None;
-        for (child, is_dir) in children(current.as_fd())? {
-            if is_dir {
-                subdir.get_or_insert(child);
-            } else {
-                rustix::fs::unlinkat(&current, child.as_slice(), AtFlags::empty())?;
-            }
-        }
-        if let Some(child) = subdir {
-            current = rustix::fs::openat(&current, child.as_slice(), DIR_FLAGS, Mode::empty())?;
-            path.push(child);
-            continue;
-        }
-        // `current` is empty now.
-        match path.pop() {
-            Some(done) => {
-                let up = rustix::fs::openat(&current, c"..", DIR_FLAGS, Mode::empty())?;
-                rustix::fs::unlinkat(&up, done.as_slice(), AtFlags::REMOVEDIR)?;
-                current = up;
-            }
-            None => return rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR),
-        }
-    }
-}
-
-/// The entries of a directory, read fully before anything is removed (what
-/// readdir returns while entries are being unlinked is unspecified).
-fn children(dir: BorrowedFd<'_>) -> Result<Vec<(Vec<u8>, bool)>> {
-    let mut out = Vec::new();
-    let mut reader = Dir::read_from(dir)?;
-    while let Some(entry) = reader.read() {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
-        let is_dir = match entry.file_type() {
-            FileType::Unknown => {
-                let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-                FileType::from_raw_mode(st.st_mode) == FileType::Directory
-            }
-            t => t == FileType::Directory,
-        };
-        out.push((name.to_vec(), is_dir));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::fs::{Mode, OFlags};
+    use std::os::fd::AsFd;
     use std::os::unix::fs::symlink;
 
+    /// Deep trees and symlinks are kiln-rootpath's tests (`remove_tree`);
+    /// this is what `clear` makes of each kind of previous entry.
     #[test]
-    fn removes_deep_trees_without_following_symlinks() {
+    fn clear_keeps_removes_or_reports_the_previous_entry() {
         let tmp = tempfile::tempdir().unwrap();
-        let outside = tmp.path().join("outside");
-        std::fs::create_dir(&outside).unwrap();
-        std::fs::write(outside.join("keep"), b"x").unwrap();
-        let mut deep = tmp.path().join("root/victim");
-        for i in 0..300 {
-            deep.push(format!("d{i}"));
-        }
-        std::fs::create_dir_all(&deep).unwrap();
-        std::fs::write(deep.join("f"), b"x").unwrap();
-        symlink(&outside, tmp.path().join("root/victim/d0/link")).unwrap();
-        std::fs::create_dir_all(tmp.path().join("root/victim/d0/other/x")).unwrap();
-
-        let root =
-            rustix::fs::open(tmp.path().join("root"), OFlags::RDONLY, Mode::empty()).unwrap();
-        assert_eq!(
-            clear(root.as_fd(), b"victim", true).unwrap(),
-            Previous::KeptDir
-        );
-        assert_eq!(
-            clear(root.as_fd(), b"victim", false).unwrap(),
-            Previous::Removed
-        );
-        assert!(!tmp.path().join("root/victim").exists());
-        assert!(outside.join("keep").exists());
-        assert_eq!(
-            clear(root.as_fd(), b"victim", false).unwrap(),
-            Previous::Nothing
-        );
+        std::fs::create_dir_all(tmp.path().join("dir/sub")).unwrap();
+        std::fs::write(tmp.path().join("dir/sub/f"), b"x").unwrap();
+        std::fs::write(tmp.path().join("file"), b"x").unwrap();
+        symlink("/", tmp.path().join("link")).unwrap();
+        let root = rustix::fs::open(tmp.path(), OFlags::RDONLY, Mode::empty()).unwrap();
+        let clear = |name: &[u8], keep| clear(root.as_fd(), name, keep).unwrap();
+        assert_eq!(clear(b"dir", true), Previous::KeptDir);
+        assert_eq!(clear(b"dir", false), Previous::Removed);
+        assert_eq!(clear(b"file", true), Previous::Removed);
+        assert_eq!(clear(b"link", true), Previous::Removed);
+        assert_eq!(clear(b"dir", false), Previous::Nothing);
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     }
 }

@@ -1,13 +1,20 @@
-//! Lexical path cleaning as Go's `path/filepath.Clean` does it on Unix.
+//! Lexical path cleaning as Go's `path.Clean` (and `path/filepath.Clean` on
+//! Unix, the same function there) does it.
 //!
-//! Upstream cleans every pattern with `filepath.Clean` (ignorefile.ReadAll and
-//! patternmatcher.New), so `foo//bar/./baz/..` and `foo/bar` are the same pattern.
-//! Purely lexical: `..` cancels the previous element even if that was a symlink.
+//! BuildKit cleans with it everywhere a path is written by a user: WORKDIR and
+//! COPY destinations (`path.Join`, which cleans), `.dockerignore` patterns
+//! (ignorefile.ReadAll and patternmatcher.New), copy sources. Purely lexical:
+//! `..` cancels the previous element even if that was a symlink, so it is
+//! never enough on its own to keep a path inside a root (see [`crate::Root`]).
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 
 /// Returns the shortest path lexically equivalent to `path`: repeated `/` collapsed,
 /// `.` elements dropped, `x/..` removed, `..` directly under the root dropped, trailing
 /// `/` removed. An empty result becomes `.` (or `/` for a rooted path).
-pub(crate) fn clean(path: &str) -> String {
+pub fn clean(path: &str) -> String {
     let rooted = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
@@ -35,7 +42,7 @@ pub(crate) fn clean(path: &str) -> String {
 }
 
 /// Go's `filepath.Dir`: everything before the last `/`, cleaned; `.` when there is no `/`.
-pub(crate) fn dir(path: &str) -> String {
+pub fn dir(path: &str) -> String {
     match path.rfind('/') {
         // `i` is the byte index of an ASCII `/`, so `..=i` is a char boundary.
         Some(i) => clean(path.get(..=i).unwrap_or_default()),
@@ -43,9 +50,51 @@ pub(crate) fn dir(path: &str) -> String {
     }
 }
 
+/// `path` as Go's `path.Join("/", path)` cleans it, made relative: the
+/// form a path inside a root starts from (`/a/./b/../c/` becomes `a/c`,
+/// `../../x` becomes `x`, `/` and `.` become the empty path). Bytes, not
+/// text: names in archives and file systems need not be UTF-8.
+pub fn relative(path: impl AsRef<[u8]>) -> PathBuf {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for element in path.as_ref().split(|b| *b == b'/') {
+        match element {
+            b"" | b"." => {}
+            // `..` at the root stays at the root.
+            b".." => {
+                parts.pop();
+            }
+            name => parts.push(name),
+        }
+    }
+    PathBuf::from(OsString::from_vec(parts.join(&b'/')))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{clean, dir};
+    use super::{clean, dir, relative};
+    use std::path::PathBuf;
+
+    #[test]
+    fn relative_is_clean_below_the_root() {
+        assert_eq!(relative("/a/./b/../c/"), PathBuf::from("a/c"));
+        assert_eq!(relative("../../etc/passwd"), PathBuf::from("etc/passwd"));
+        assert_eq!(relative("."), PathBuf::from(""));
+        assert_eq!(relative("/"), PathBuf::from(""));
+        assert_eq!(relative("a//b"), PathBuf::from("a/b"));
+        assert_eq!(relative("/../x"), PathBuf::from("x"));
+        assert_eq!(relative(b"a/\xff/../b"), PathBuf::from("a/b"));
+        // The same answer as cleaning below a root, on every Go case.
+        for p in [
+            "",
+            "abc/def/../../..",
+            "/abc/def/../../..",
+            "a/./../b/",
+            "//x//y/",
+        ] {
+            let rooted = clean(&format!("/{p}"));
+            assert_eq!(relative(p), PathBuf::from(rooted.trim_start_matches('/')));
+        }
+    }
 
     #[test]
     fn clean_matches_go() {
