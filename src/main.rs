@@ -3,6 +3,7 @@
 //! errors, exit codes) lives in [`cli`].
 
 mod archive;
+mod build;
 mod cli;
 mod export;
 mod parallel;

@@ -52,4 +52,10 @@ impl Store {
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
     }
+
+    /// Where the sandboxes of running builds and containers live (each in a
+    /// directory of its own, removed when it ends).
+    pub fn sandboxes_dir(&self) -> PathBuf {
+        self.root.join("sandboxes")
+    }
 }

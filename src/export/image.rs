@@ -2,7 +2,7 @@
 //! `empty_layer`, as BuildKit does when it drops empty layers), OCI
 //! manifest (image-spec `manifest.md`), both written as blobs.
 
-use crate::worker::Layer;
+use super::layer::Layer;
 use kiln_cache::Store;
 use kiln_oci::{Descriptor, Digest, ImageConfig, Manifest, media_type};
 

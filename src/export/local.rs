@@ -4,19 +4,26 @@
 //! hard links and xattrs exactly (GNU coreutils is on every host kiln
 //! supports); whiteouts never show, since the overlay applies them.
 
-use crate::worker::{Layer, Worker, WorkerError};
+use super::layer::{Layer, lowers};
+use anyhow::Context as _;
+use kiln_cache::Store;
 use kiln_runtime::view::{View, with_views};
 use std::path::Path;
 
-/// Writes the file system of `layers` into `dest` (created if missing).
-pub(crate) fn write_local(worker: &Worker, layers: &[Layer], dest: &Path) -> anyhow::Result<()> {
+/// Writes the file system of `layers` (snapshots of `store`) into `dest`
+/// (created if missing).
+pub(crate) fn write_local(store: &Store, layers: &[Layer], dest: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dest)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dest.display()))?;
     let dest = std::fs::canonicalize(dest)?;
-    let scratch = worker.scratch_dir()?;
+    let tmp = store.root().join("tmp");
+    let scratch = tempfile::Builder::new()
+        .prefix("export-")
+        .tempdir_in(&tmp)
+        .with_context(|| format!("cannot create a directory in {}", tmp.display()))?;
     let root = scratch.path().join("root");
     std::fs::create_dir(&root)?;
-    let lowers = crate::worker::lowers(layers);
+    let lowers = lowers(layers);
     let status = with_views(&[(View::ReadOnly { lowers }, root.clone())], || {
         std::process::Command::new("cp")
             .arg("-a")
@@ -24,7 +31,7 @@ pub(crate) fn write_local(worker: &Worker, layers: &[Layer], dest: &Path) -> any
             .arg(&dest)
             .status()
     })
-    .map_err(|e| WorkerError::io("cannot mount the image", e))?
+    .context("cannot mount the image")?
     .map_err(|e| anyhow::anyhow!("cannot run cp: {e}"))?;
     if !status.success() {
         anyhow::bail!("copying the image to {} failed ({status})", dest.display());

@@ -18,10 +18,12 @@
 //! `--explain` compares with the last build's.
 
 use super::copy::{self, CopySource, Selected, SourceOwnership};
+use super::error::WorkerError;
 use super::file::Recall;
-use super::layers::{ContextDir, Layer, Output};
+use super::layers::{ContextDir, Output};
 use super::previous::PreviousTrail;
-use super::{Worker, WorkerError};
+use super::vertex::Worker;
+use crate::export::Layer;
 use kiln_cache::{CacheRecord, RecordLayer, StatCache, TrailStep};
 use kiln_oci::Digest;
 use kiln_solver::{

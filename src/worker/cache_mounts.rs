@@ -11,8 +11,9 @@
 //! ("a base of the cache mount"); an existing cache keeps its content.
 
 use super::copy;
+use super::error::WorkerError;
 use super::layers::Output;
-use super::{Worker, WorkerError};
+use super::vertex::Worker;
 use kiln_oci::Digest;
 use kiln_solver::CacheSharing;
 use std::fs::File;
@@ -112,7 +113,7 @@ impl Worker {
             .prefix("new-")
             .tempdir_in(&parent)
             .map_err(io)?;
-        super::set_owner_and_mode(staging.path(), uid, gid, mode).map_err(io)?;
+        super::dirs::set_owner_and_mode(staging.path(), uid, gid, mode).map_err(io)?;
         if let Some(seed) = seed {
             self.seed(staging.path(), seed)?;
         }
@@ -159,7 +160,7 @@ impl Worker {
 /// Creates `dir` with the cache mount's owner and mode.
 fn make_dir(dir: &Path, uid: u32, gid: u32, mode: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    super::set_owner_and_mode(dir, uid, gid, mode)
+    super::dirs::set_owner_and_mode(dir, uid, gid, mode)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::path::Path;
 /// `context` that `ignore` excludes.
 pub(crate) fn hide_ignored(context: &Path, ignore: &Matcher, whiteouts: &Path) -> io::Result<()> {
     let meta = std::fs::metadata(context)?;
-    super::set_owner_and_mode(whiteouts, meta.uid(), meta.gid(), meta.mode())?;
+    super::dirs::set_owner_and_mode(whiteouts, meta.uid(), meta.gid(), meta.mode())?;
     walk(context, "", ignore, &ignore.root(), whiteouts)
 }
 
@@ -49,7 +49,7 @@ fn walk(
                 let dir = whiteouts.join(&path);
                 std::fs::create_dir(&dir)?;
                 let meta = entry.metadata()?;
-                super::set_owner_and_mode(&dir, meta.uid(), meta.gid(), meta.mode())?;
+                super::dirs::set_owner_and_mode(&dir, meta.uid(), meta.gid(), meta.mode())?;
                 walk(context, &path, ignore, &verdict.state, whiteouts)?;
             }
         } else if ignore.is_excluded(&path, state) {

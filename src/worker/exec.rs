@@ -2,10 +2,12 @@
 //! output streams to the progress reporter; its overlay upper directory
 //! becomes the new layer.
 
-use super::layers::{ContextDir, Layer, Output, commit, lowers};
+use super::error::WorkerError;
+use super::layers::{ContextDir, Output, commit};
 use super::secrets::Secret;
 use super::ssh_agent::AgentProxy;
-use super::{Worker, WorkerError};
+use super::vertex::Worker;
+use crate::export::{Layer, lowers};
 use kiln_runtime::view::View;
 use kiln_runtime::{Mount, Network, Resources, RunSpec, Sandbox, Stdio, Stubs};
 use kiln_solver::{EventKind, Exec, ExecMount, Job, NetworkMode, Stream};
@@ -201,12 +203,12 @@ impl Worker {
                             Output::Context(context) => context_lowers(context, scratch, index)?,
                         };
                         let point = scratch.join(format!("mount-{index}"));
-                        super::create_dir(&point)?;
+                        super::dirs::create_dir(&point)?;
                         let view = if *readonly {
                             View::ReadOnly { lowers }
                         } else {
                             let upper = scratch.join(format!("upper-{index}"));
-                            super::writable_view(scratch, &index.to_string(), lowers, upper)?
+                            super::dirs::writable_view(scratch, &index.to_string(), lowers, upper)?
                         };
                         views.push((view, point.clone()));
                         point
@@ -327,7 +329,7 @@ fn context_lowers(
     let mut lowers = vec![context.root.clone()];
     if let Some(ignore) = &context.ignore {
         let hidden = scratch.join(format!("ignored-{index}"));
-        super::create_dir(&hidden)?;
+        super::dirs::create_dir(&hidden)?;
         super::context_view::hide_ignored(&context.root, ignore, &hidden)
             .map_err(|e| WorkerError::io("cannot hide the .dockerignore'd context files", e))?;
         lowers.insert(0, hidden);

@@ -7,8 +7,10 @@
 //! ([`copy::Reuse`]).
 
 use super::copy::{self, CopySource, Earlier, Reuse, SourceOwnership};
-use super::layers::{Layer, Output, commit, lowers};
-use super::{Worker, WorkerError};
+use super::error::WorkerError;
+use super::layers::{Output, commit};
+use super::vertex::Worker;
+use crate::export::{Layer, lowers};
 use kiln_runtime::view::{View, with_views};
 use kiln_solver::{FileAction, FileOp, Job};
 use std::collections::BTreeMap;
@@ -37,13 +39,13 @@ impl Worker {
         let scratch = self.scratch_dir()?;
         let dir = |name: &str| -> Result<PathBuf, WorkerError> {
             let path = scratch.path().join(name);
-            super::create_dir(&path)?;
+            super::dirs::create_dir(&path)?;
             Ok(path)
         };
         let root = dir("root")?;
         let upper = self.scratch_path()?;
         let mut views = vec![(
-            super::writable_view(scratch.path(), "root", lowers(base), upper.clone())?,
+            super::dirs::writable_view(scratch.path(), "root", lowers(base), upper.clone())?,
             root.clone(),
         )];
         // Where each input's files are, once the views are mounted.

@@ -17,8 +17,10 @@
 //! File modes are those of a checkout under umask 022 (git records only
 //! whether a file is executable), owned by root.
 
-use super::layers::{self, Layer, Output};
-use super::{Worker, WorkerError};
+use super::error::WorkerError;
+use super::layers::{self, Output};
+use super::vertex::Worker;
+use crate::export::Layer;
 use kiln_oci::Digest;
 use kiln_solver::{GitSource, Job};
 use std::os::unix::fs::PermissionsExt as _;

@@ -14,8 +14,9 @@
 //! `Last-Modified` when it sends one. Redirects are followed; any answer
 //! other than a success is an error naming the URL and the status.
 
+use super::error::WorkerError;
 use super::layers::{Output, commit};
-use super::{Worker, WorkerError};
+use super::vertex::Worker;
 use kiln_oci::Digest;
 use kiln_solver::{HttpSource, Job};
 use sha2::Digest as _;

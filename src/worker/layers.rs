@@ -3,35 +3,14 @@
 //! of a finished step's overlay upper directory into a new layer — the
 //! upper directory *is* the layer, so this costs O(changed files).
 
-use super::WorkerError;
+use super::error::WorkerError;
+use crate::export::Layer;
 use kiln_cache::Store;
 use kiln_dockerignore::Matcher;
 use kiln_layer::{Compression, SourceKind, WriteOptions, write_layer};
 use kiln_oci::{Descriptor, Digest, child_chain_id, media_type};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// One layer of a result.
-#[derive(Clone, Debug)]
-pub(crate) struct Layer {
-    /// The step changed nothing: no blob, no snapshot; the image gets no
-    /// layer for it (as BuildKit's own image exporter; docker's keeps an
-    /// empty one, see docs/differences.md).
-    pub empty: bool,
-    /// The unpacked layer (an overlay lower).
-    pub snapshot: PathBuf,
-    /// The chain ID of this layer on its parents.
-    pub chain_id: Digest,
-    /// The uncompressed tar's digest.
-    pub diff_id: Digest,
-    /// The blob as the manifest lists it.
-    pub descriptor: Descriptor,
-    /// When the step that made it first ran (RFC 3339): kept in its cache
-    /// record, so a cached rebuild dates the layer's history entry as the
-    /// first build did and the image ID stays the same (as BuildKit's).
-    /// `None` for a base image's layers.
-    pub created: Option<String>,
-}
 
 /// A vertex's output.
 #[derive(Clone, Debug)]
@@ -62,16 +41,6 @@ impl Output {
             )),
         }
     }
-}
-
-/// The overlay lowers for `layers`: topmost first, empty layers skipped.
-pub(crate) fn lowers(layers: &[Layer]) -> Vec<PathBuf> {
-    layers
-        .iter()
-        .rev()
-        .filter(|l| !l.empty)
-        .map(|l| l.snapshot.clone())
-        .collect()
 }
 
 /// Turns a finished step's upper directory into a layer on `parent`:

@@ -8,7 +8,8 @@
 //! and position (an edited instruction).
 
 use super::copy::Earlier;
-use super::{Output, Worker};
+use super::layers::Output;
+use super::vertex::Worker;
 use kiln_cache::{Store, Trail, TrailStep};
 use kiln_solver::Job;
 use std::sync::OnceLock;

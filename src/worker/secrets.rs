@@ -4,7 +4,7 @@
 //! stub from its upper directory, so a secret never reaches a layer, and a
 //! secret's value is never part of a vertex digest or cache record.
 
-use super::WorkerError;
+use super::error::WorkerError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,10 @@
 //! Source vertices: a base image becomes its unpacked layers; the build
 //! context becomes a filtered view of its directory.
 
-use super::layers::{ContextDir, Layer, Output};
-use super::{Worker, WorkerError};
+use super::error::WorkerError;
+use super::layers::{ContextDir, Output};
+use super::vertex::Worker;
+use crate::export::Layer;
 use kiln_dockerignore::Matcher;
 use kiln_oci::{Descriptor, Digest, chain_ids, media_type};
 use kiln_solver::{ImageSource, LocalSource};

@@ -10,7 +10,7 @@
 //! Only agent sockets are forwarded: buildx also accepts private key files
 //! and runs an agent for them; kiln asks for `ssh-add` instead.
 
-use super::WorkerError;
+use super::error::WorkerError;
 use std::collections::HashMap;
 use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};

@@ -3,25 +3,22 @@
 //! stdout carries only the image ID; progress and errors go to stderr. A
 //! failed or interrupted build changes no tag.
 
-mod explain;
 mod output;
-mod resolver;
 
 use super::store::StoreArgs;
 use super::{Outcome, dockerfile, report};
+use crate::build::{self, BuildError};
 use crate::progress::{Mode, Progress};
-use crate::worker::previous::PreviousTrail;
-use crate::worker::{BuildCache, CachePolicy, Output as VertexOutput, Secret, Worker, WorkerError};
+use crate::worker::{Secret, WorkerError};
 use anyhow::Context as _;
 use kiln_frontend::diagnostic::{Diagnostic, Severity};
-use kiln_frontend::lower::{LowerOptions, lower};
+use kiln_frontend::lower::LowerOptions;
 use kiln_oci::{Platform, Reference};
 use kiln_runtime::Network;
-use kiln_solver::{CancelToken, SolveError, SolveOptions, solve};
+use kiln_solver::{CancelToken, SolveError};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BuildArgs {
@@ -89,7 +86,7 @@ pub(crate) struct BuildArgs {
         default_missing_value = "always",
         require_equals = true
     )]
-    pull: resolver::PullPolicy,
+    pull: build::PullPolicy,
     /// Push the image to each tag's registry once it is built.
     #[arg(long)]
     push: bool,
@@ -177,47 +174,17 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
                 .collect()
         })
         .unwrap_or_default();
-
-    let store = store_args.open()?;
-    let _lease = store.lease()?;
-    let sandboxes = super::run::options::sandboxes_dir(store.root());
-    if let Err(e) = kiln_runtime::remove_stale(&sandboxes) {
-        report::warning(&format!("cannot clean up stale sandboxes: {e}"));
-    }
-
     let platform = Platform::host();
-    let options = LowerOptions {
+    let lower = LowerOptions {
         build_args: build_args(&args.build_args)?,
         target: args.target.clone(),
         platform: platform.clone(),
         build_platform: platform,
         labels: pairs("--label", &args.labels)?,
         ignore_patterns,
-        created: now(),
+        created: crate::build::creation_time(),
         allow_insecure: entitlements(&args.allow)?,
     };
-    let registry_options = args.registry.options();
-    let resolver = resolver::StoreResolver {
-        store: &store,
-        pull: args.pull,
-        registry: &registry_options,
-        quiet: args.quiet,
-    };
-    let lowered = match lower(&parsed, &options, &resolver) {
-        Ok(lowered) => lowered,
-        Err(diagnostic) => {
-            report::diagnostics(&input.name, &parsed.source, &[diagnostic]);
-            return Ok(Outcome::Failed);
-        }
-    };
-    let warnings: Vec<Diagnostic> = findings
-        .into_iter()
-        .chain(lowered.warnings.clone())
-        .collect();
-    if !warnings.is_empty() && !args.quiet {
-        report::diagnostics(&input.name, &parsed.source, &warnings);
-    }
-
     let mut secrets = crate::worker::Secrets::new();
     for spec in &args.secrets {
         let (id, secret) = Secret::parse(spec).map_err(anyhow::Error::msg)?;
@@ -227,98 +194,81 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     for spec in &args.ssh {
         ssh.add(spec).map_err(anyhow::Error::msg)?;
     }
-    let trail_name = format!(
-        "{} target={}",
-        match tags.is_empty() {
-            true => format!("dockerfile={}", input.name),
-            false => tags
-                .iter()
-                .map(|t| t.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        },
-        args.target.as_deref().unwrap_or("")
-    );
-    let stat_cache = Mutex::new(store.stat_cache(&context));
-    let worker = Worker {
-        store,
+    let options = build::Options {
         context,
+        dockerfile: parsed.clone(),
+        dockerfile_name: input.name.clone(),
+        lower,
+        tags: tags.clone(),
         secrets,
         ssh,
         network: match args.network {
             NetworkArg::None => Network::None,
             NetworkArg::Host | NetworkArg::Default => Network::Host,
         },
-        sandboxes,
-        cache: BuildCache {
-            policy: CachePolicy {
-                disabled: args.no_cache,
-                no_cache_stages: args.no_cache_filter.iter().cloned().collect(),
-                stage_of: lowered.stage_of.clone(),
-            },
-            stat_cache,
-            trail: Mutex::default(),
-            previous: PreviousTrail::of(Some(trail_name.clone())),
-        },
+        no_cache: args.no_cache,
+        no_cache_filter: args.no_cache_filter.clone(),
+        explain: args.explain,
+        pull: args.pull,
     };
+
+    let registry_options = args.registry.options();
+    let puller = PullShown {
+        registry: &registry_options,
+        quiet: args.quiet,
+    };
+    let prepared = match build::prepare(store_args.open()?, options, &puller) {
+        Ok(prepared) => prepared,
+        Err(BuildError::Lower(diagnostic)) => {
+            report::diagnostics(&input.name, &parsed.source, &[*diagnostic]);
+            return Ok(Outcome::Failed);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let warnings: Vec<Diagnostic> = findings
+        .into_iter()
+        .chain(prepared.warnings().iter().cloned())
+        .collect();
+    if !warnings.is_empty() && !args.quiet {
+        report::diagnostics(&input.name, &parsed.source, &warnings);
+    }
 
     let cancel = CancelToken::new();
     interrupt::cancel_on_signals(&cancel)?;
     // `-q` shows no progress at all.
-    let progress = (!args.quiet).then(|| Progress::new(&lowered.graph, args.progress));
+    let progress = (!args.quiet).then(|| Progress::new(prepared.graph(), args.progress));
     let reporter: &dyn kiln_solver::Reporter = match &progress {
         Some(progress) => progress,
         None => &Quiet,
     };
-    let solve_options = SolveOptions {
-        cancel,
-        ..SolveOptions::default()
-    };
-    let run = || {
-        solve(
-            &lowered.graph,
-            &[lowered.target],
-            &worker,
-            reporter,
-            &solve_options,
-        )
-    };
-    let result = match &progress {
-        Some(progress) => progress.while_running(run),
-        None => run(),
+    let (result, build_report) = match &progress {
+        Some(progress) => progress.while_running(|| prepared.run(reporter, cancel)),
+        None => prepared.run(reporter, cancel),
     };
     if let Some(progress) = &progress {
         progress.finish();
     }
-    after_solve(&worker, &lowered.graph, &args, &trail_name, result.is_ok());
-    let outputs = match result {
-        Ok(outputs) => outputs,
-        Err(error) => {
+    for note in &build_report.notes {
+        report::warning(note);
+    }
+    if let Some(lines) = &build_report.explain {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "cache misses ({}):", lines.len());
+        for line in lines {
+            let _ = writeln!(err, "  {line}");
+        }
+    }
+    let built = match result {
+        Ok(built) => built,
+        Err(BuildError::Solve(error)) => {
             build_failed(&input.name, &parsed, &error);
             return Ok(Outcome::Failed);
         }
+        Err(other) => return Err(other.into()),
     };
-    let Some(VertexOutput::Layers(layers)) = outputs.into_iter().next() else {
-        anyhow::bail!("the target did not produce a file system");
-    };
-    // SOURCE_DATE_EPOCH fixes every date; otherwise steps are dated as
-    // their layers were first made.
-    let redate = std::env::var_os("SOURCE_DATE_EPOCH")
-        .is_none()
-        .then_some(options.created.as_str());
-    let built = crate::export::write_image(&worker.store, lowered.config, &layers, redate)?;
-    let store = &worker.store;
-    if tags.is_empty() {
-        store.add_untagged(&built.manifest)?;
-    } else {
-        let pairs: Vec<_> = tags
-            .iter()
-            .map(|t| (t.clone(), built.manifest.clone()))
-            .collect();
-        store.set_tags(&pairs)?;
-    }
+    let store = prepared.store();
     if args.push {
-        let image = store.image(&built.manifest)?;
+        let image = store.image(&built.image.manifest)?;
         for tag in &tags {
             super::registry::push_image(
                 store,
@@ -332,14 +282,14 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         }
     }
     if let Some(path) = &args.iidfile {
-        std::fs::write(path, built.id.to_string())
+        std::fs::write(path, built.image.id.to_string())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let mut to_stdout = true;
     match output {
         output::Output::Image => {}
         output::Output::Archive(format, dest) => {
-            let image = store.image(&built.manifest)?;
+            let image = store.image(&built.image.manifest)?;
             let requests = [crate::archive::SaveRequest {
                 image,
                 names: tags.clone(),
@@ -354,70 +304,30 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
             }
         }
         output::Output::Local(dest) => {
-            crate::export::write_local(&worker, &layers, Path::new(&dest))?;
+            crate::export::write_local(store, &built.layers, Path::new(&dest))?;
         }
     }
     if to_stdout {
-        let _ = writeln!(std::io::stdout().lock(), "{}", built.id);
+        let _ = writeln!(std::io::stdout().lock(), "{}", built.image.id);
     }
     Ok(Outcome::Success)
 }
 
-/// Saves what the next build needs (the stat cache; the trail, when the
-/// build succeeded) and prints `--explain`'s findings.
-fn after_solve(
-    worker: &Worker,
-    graph: &kiln_solver::Graph,
-    args: &BuildArgs,
-    name: &str,
-    ok: bool,
-) {
-    if let Ok(mut stat_cache) = worker.cache.stat_cache.lock()
-        && let Err(e) = worker.store.save_stat_cache(&mut stat_cache)
-    {
-        report::warning(&format!("cannot save the stat cache: {e}"));
-    }
-    let Ok(mut trail) = worker.cache.trail.lock() else {
-        return;
-    };
-    if args.explain {
-        let previous = worker.cache.previous.get(&worker.store);
-        let steps: Vec<explain::RanStep<'_>> = trail
-            .iter()
-            .map(|(id, (step, ran))| explain::RanStep {
-                id: *id,
-                step,
-                ran: *ran,
-            })
-            .collect();
-        let mut bypass = Vec::new();
-        if args.no_cache {
-            bypass.push("--no-cache".to_string());
-        }
-        if !args.no_cache_filter.is_empty() {
-            bypass.push(format!(
-                "--no-cache-filter {}",
-                args.no_cache_filter.join(",")
-            ));
-        }
-        let lines = explain::explain(graph, &steps, previous, &bypass.join(" "));
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "cache misses ({}):", lines.len());
-        for line in lines {
-            let _ = writeln!(err, "  {line}");
-        }
-    }
-    if ok {
-        let saved = worker.store.save_trail(&mut kiln_cache::Trail {
-            name: name.to_string(),
-            steps: std::mem::take(&mut *trail)
-                .into_values()
-                .map(|(step, _)| step)
-                .collect(),
-        });
-        if let Err(e) = saved {
-            report::warning(&format!("cannot save the build trail: {e}"));
-        }
+/// Pulls for the build, showing what it does on stderr (unless `-q`).
+struct PullShown<'a> {
+    registry: &'a crate::registry::RegistryOptions,
+    quiet: bool,
+}
+
+impl build::Puller for PullShown<'_> {
+    fn pull(
+        &self,
+        store: &kiln_cache::Store,
+        reference: &Reference,
+        platform: &Platform,
+    ) -> Result<kiln_oci::Descriptor, String> {
+        super::registry::pull_image(store, reference, platform, self.registry, self.quiet)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -500,19 +410,6 @@ fn pairs(flag: &str, values: &[String]) -> anyhow::Result<BTreeMap<String, Strin
                 .with_context(|| format!("invalid {flag} {v:?}: expected NAME=VALUE"))
         })
         .collect()
-}
-
-/// The current time in RFC 3339 with nanoseconds, as BuildKit writes it;
-/// `SOURCE_DATE_EPOCH` replaces it when set (reproducible builds).
-fn now() -> String {
-    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.parse::<i64>().ok())
-        && let Some(text) = kiln_oci::format_rfc3339_nano(epoch, 0)
-    {
-        return text;
-    }
-    kiln_oci::now_rfc3339_nano()
 }
 
 mod interrupt {

@@ -121,7 +121,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     // Held until the sandbox is gone: prune must not collect the snapshots
     // the overlay is made of.
     let _lease = store.lease()?;
-    let sandboxes = options::sandboxes_dir(store.root());
+    let sandboxes = store.sandboxes_dir();
     // Leftovers of a kiln that was killed: directories and cgroups.
     if let Err(e) = kiln_runtime::remove_stale(&sandboxes) {
         super::report::warning(&format!("cannot clean up stale sandboxes: {e}"));

@@ -7,7 +7,7 @@
 use anyhow::{Context as _, bail};
 use kiln_oci::ContainerConfig;
 use kiln_runtime::{Mount, env_key};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// argv from the image config and the flags (docker's merge).
 pub(crate) fn command(
@@ -173,11 +173,6 @@ pub(crate) fn random_hostname() -> String {
         bytes.copy_from_slice(&nanos.to_le_bytes()[..6]);
     }
     hex::encode(bytes)
-}
-
-/// The sandbox directories' parent in the store.
-pub(crate) fn sandboxes_dir(store_root: &Path) -> PathBuf {
-    store_root.join("sandboxes")
 }
 
 #[cfg(test)]

@@ -1,11 +1,22 @@
 //! Base images for lowering: from the local store, pulled from their
-//! registry when the `--pull` policy says so.
+//! registry when the `--pull` policy says so. How a pull is made and shown
+//! is the caller's ([`Puller`]).
 
-use crate::cli::registry::pull_image;
-use crate::registry::RegistryOptions;
 use kiln_cache::{Store, StoreError};
 use kiln_frontend::lower::{ImageResolver, ResolvedImage};
-use kiln_oci::{Platform, Reference};
+use kiln_oci::{Descriptor, Platform, Reference};
+
+/// Pulls an image into the store for the build; the CLI's shows progress.
+pub(crate) trait Puller {
+    /// Pulls `reference` for `platform` into `store`; returns the manifest
+    /// (the platform's, when the registry has an index).
+    fn pull(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        platform: &Platform,
+    ) -> Result<Descriptor, String>;
+}
 
 /// When `FROM` and `COPY --from` images are pulled (`--pull`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,11 +30,10 @@ pub(crate) enum PullPolicy {
 }
 
 /// Finds `FROM` and `COPY --from` images in the store, pulling per policy.
-pub(crate) struct StoreResolver<'a> {
+pub(super) struct StoreResolver<'a> {
     pub store: &'a Store,
     pub pull: PullPolicy,
-    pub registry: &'a RegistryOptions,
-    pub quiet: bool,
+    pub puller: &'a dyn Puller,
 }
 
 impl ImageResolver for StoreResolver<'_> {
@@ -50,7 +60,9 @@ impl ImageResolver for StoreResolver<'_> {
                 ));
             }
             None => {
-                let manifest = pull_image(self.store, &parsed, platform, self.registry, self.quiet)
+                let manifest = self
+                    .puller
+                    .pull(self.store, &parsed, platform)
                     .map_err(|e| format!("cannot pull {normalized}: {e}"))?;
                 self.store
                     .image(&manifest)

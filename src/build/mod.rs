@@ -1,0 +1,348 @@
+//! The build as a library call: validated [`Options`] in, the built image
+//! (tagged in the store) and its layers out, the build cache's records and
+//! trail written on the way.
+//!
+//! Two steps, so that a caller can show the plan before it runs:
+//! [`prepare`] lowers the Dockerfile to a graph (base images resolved,
+//! pulled through the caller's [`Puller`]) and sets up the backend;
+//! [`Prepared::run`] solves the graph, saves what the next build needs
+//! (stat cache, trail, `--explain`'s comparison), writes the image and
+//! tags it. A failed or canceled build changes no tag.
+//!
+//! Boundary: no flag parsing, no terminal. Progress goes to the caller's
+//! [`kiln_solver::Reporter`], problems come back as values (diagnostics
+//! with their Dockerfile spans, the solver's error, notes to show). The
+//! backend today is the local worker (`crate::worker`); another backend
+//! (BuildKit over LLB) takes the same `Prepared` graph and hands back
+//! [`Layer`]s, and the exporters (`crate::export`) take a store and layers
+//! from either. Remote cache import and export plug in around `run`'s
+//! solve; a multi-platform build prepares one graph holding every
+//! platform's vertices. See docs/architecture.md.
+
+mod explain;
+mod resolver;
+
+pub(crate) use resolver::{PullPolicy, Puller};
+
+use crate::export::Layer;
+use crate::worker::previous::PreviousTrail;
+use crate::worker::{
+    BuildCache, CachePolicy, Output as VertexOutput, Secrets, SshAgents, Worker, WorkerError,
+};
+use kiln_cache::{Lease, Store, StoreError};
+use kiln_frontend::ast::Dockerfile;
+use kiln_frontend::diagnostic::Diagnostic;
+use kiln_frontend::lower::{LowerOptions, Lowered, lower};
+use kiln_oci::Reference;
+use kiln_runtime::Network;
+use kiln_solver::{CancelToken, Graph, Reporter, SolveError, SolveOptions, solve};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// What to build, validated: every path exists, every name parses.
+pub(crate) struct Options {
+    /// The build context: a directory, canonical.
+    pub context: PathBuf,
+    /// The Dockerfile, parsed and checked without errors.
+    pub dockerfile: Dockerfile,
+    /// How the Dockerfile is named in messages and in the trail's name.
+    pub dockerfile_name: String,
+    /// Build arguments, target, platforms, labels, `.dockerignore`
+    /// patterns, the creation time, entitlements.
+    pub lower: LowerOptions,
+    /// The names the image gets (none: it is stored untagged).
+    pub tags: Vec<Reference>,
+    /// `--secret`s.
+    pub secrets: Secrets,
+    /// `--ssh` agents.
+    pub ssh: SshAgents,
+    /// The network of RUN steps that do not choose one.
+    pub network: Network,
+    /// `--no-cache`: no step uses a cached result (all still record).
+    pub no_cache: bool,
+    /// `--no-cache-filter`: the stages whose steps use no cached result.
+    pub no_cache_filter: Vec<String>,
+    /// `--explain`: compare every step that ran with the last build.
+    pub explain: bool,
+    /// When base images are pulled.
+    pub pull: PullPolicy,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BuildError {
+    /// Lowering found a problem in the Dockerfile (at its span).
+    #[error("{}", .0.message)]
+    Lower(Box<Diagnostic>),
+    /// A step failed, or the build was canceled.
+    #[error(transparent)]
+    Solve(SolveError<WorkerError>),
+    /// The target did not produce a file system.
+    #[error("the target did not produce a file system")]
+    NoFileSystem,
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A build ready to run: its graph and the backend that runs it.
+pub(crate) struct Prepared {
+    lowered: Lowered,
+    worker: Worker,
+    options: Rest,
+    /// Held for the whole build: `kiln prune` waits for it.
+    _lease: Lease,
+    notes: Vec<String>,
+}
+
+/// The options `run` still needs after `prepare`.
+struct Rest {
+    tags: Vec<Reference>,
+    trail_name: String,
+    explain: Option<String>,
+    created: String,
+}
+
+/// A finished build (its image is in the store, tagged with every
+/// requested name).
+pub(crate) struct Built {
+    /// The image: its manifest and ID.
+    pub image: crate::export::Built,
+    /// The target's layers, base first (what the exporters take).
+    pub layers: Vec<Layer>,
+}
+
+/// What a build run leaves besides its result: `--explain`'s lines and
+/// notes that are not errors (a cache that could not be saved).
+#[derive(Default)]
+pub(crate) struct Report {
+    /// One line per step that ran, saying why it missed the cache (with
+    /// `--explain`).
+    pub explain: Option<Vec<String>>,
+    /// Things to tell the user.
+    pub notes: Vec<String>,
+}
+
+/// Lowers the Dockerfile and sets up the local worker over `store`.
+pub(crate) fn prepare(
+    store: Store,
+    options: Options,
+    puller: &dyn Puller,
+) -> Result<Prepared, BuildError> {
+    let lease = store.lease()?;
+    let mut notes = Vec::new();
+    let sandboxes = store.sandboxes_dir();
+    if let Err(e) = kiln_runtime::remove_stale(&sandboxes) {
+        notes.push(format!("cannot clean up stale sandboxes: {e}"));
+    }
+    let resolver = resolver::StoreResolver {
+        store: &store,
+        pull: options.pull,
+        puller,
+    };
+    let lowered = lower(&options.dockerfile, &options.lower, &resolver)
+        .map_err(|d| BuildError::Lower(Box::new(d)))?;
+    let trail_name = trail_name(&options);
+    let stat_cache = Mutex::new(store.stat_cache(&options.context));
+    let worker = Worker {
+        store,
+        context: options.context,
+        secrets: options.secrets,
+        ssh: options.ssh,
+        network: options.network,
+        sandboxes,
+        cache: BuildCache {
+            policy: CachePolicy {
+                disabled: options.no_cache,
+                no_cache_stages: options.no_cache_filter.iter().cloned().collect(),
+                stage_of: lowered.stage_of.clone(),
+            },
+            stat_cache,
+            trail: Mutex::default(),
+            previous: PreviousTrail::of(Some(trail_name.clone())),
+        },
+    };
+    let explain = options
+        .explain
+        .then(|| bypass(options.no_cache, &options.no_cache_filter));
+    Ok(Prepared {
+        lowered,
+        worker,
+        options: Rest {
+            tags: options.tags,
+            trail_name,
+            explain,
+            created: options.lower.created,
+        },
+        _lease: lease,
+        notes,
+    })
+}
+
+/// The trail's name: the tags (or the Dockerfile) and the target, so that
+/// `--explain` compares with the last build of the same thing.
+fn trail_name(options: &Options) -> String {
+    let what = match options.tags.is_empty() {
+        true => format!("dockerfile={}", options.dockerfile_name),
+        false => options
+            .tags
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    };
+    let target = options.lower.target.as_deref().unwrap_or("");
+    format!("{what} target={target}")
+}
+
+/// The cache bypass flags in force, as `--explain` names them.
+fn bypass(no_cache: bool, no_cache_filter: &[String]) -> String {
+    let mut flags = Vec::new();
+    if no_cache {
+        flags.push("--no-cache".to_string());
+    }
+    if !no_cache_filter.is_empty() {
+        flags.push(format!("--no-cache-filter {}", no_cache_filter.join(",")));
+    }
+    flags.join(" ")
+}
+
+impl Prepared {
+    /// The graph to be solved (for progress).
+    pub(crate) fn graph(&self) -> &Graph {
+        &self.lowered.graph
+    }
+
+    /// Lowering's warnings (unused build args, …).
+    pub(crate) fn warnings(&self) -> &[Diagnostic] {
+        &self.lowered.warnings
+    }
+
+    /// The store the build reads and writes (held under a lease while
+    /// this lives).
+    pub(crate) fn store(&self) -> &Store {
+        &self.worker.store
+    }
+
+    /// Solves the graph, reporting to `reporter` and stopping when `cancel`
+    /// fires, then writes and tags the image. The report comes back either
+    /// way.
+    pub(crate) fn run(
+        &self,
+        reporter: &dyn Reporter,
+        cancel: CancelToken,
+    ) -> (Result<Built, BuildError>, Report) {
+        let Prepared {
+            lowered,
+            worker,
+            options,
+            notes,
+            ..
+        } = self;
+        let solve_options = SolveOptions {
+            cancel,
+            ..SolveOptions::default()
+        };
+        let result = solve(
+            &lowered.graph,
+            &[lowered.target],
+            worker,
+            reporter,
+            &solve_options,
+        );
+        let mut report = Report {
+            explain: None,
+            notes: notes.clone(),
+        };
+        after_solve(worker, &lowered.graph, options, result.is_ok(), &mut report);
+        let built = result
+            .map_err(BuildError::Solve)
+            .and_then(|outputs| match outputs.into_iter().next() {
+                Some(VertexOutput::Layers(layers)) => Ok(layers.to_vec()),
+                _ => Err(BuildError::NoFileSystem),
+            })
+            .and_then(|layers| export(&worker.store, lowered, options, layers));
+        (built, report)
+    }
+}
+
+/// Writes the image of `layers` and tags it.
+fn export(
+    store: &Store,
+    lowered: &Lowered,
+    options: &Rest,
+    layers: Vec<Layer>,
+) -> Result<Built, BuildError> {
+    // SOURCE_DATE_EPOCH fixes every date; otherwise steps are dated as
+    // their layers were first made.
+    let redate = std::env::var_os("SOURCE_DATE_EPOCH")
+        .is_none()
+        .then_some(options.created.as_str());
+    let image = crate::export::write_image(store, lowered.config.clone(), &layers, redate)?;
+    if options.tags.is_empty() {
+        store.add_untagged(&image.manifest)?;
+    } else {
+        let pairs: Vec<_> = options
+            .tags
+            .iter()
+            .map(|t| (t.clone(), image.manifest.clone()))
+            .collect();
+        store.set_tags(&pairs)?;
+    }
+    Ok(Built { image, layers })
+}
+
+/// Saves what the next build needs (the stat cache; the trail, when the
+/// build succeeded) and makes `--explain`'s lines.
+fn after_solve(worker: &Worker, graph: &Graph, options: &Rest, ok: bool, report: &mut Report) {
+    if let Ok(mut stat_cache) = worker.cache.stat_cache.lock()
+        && let Err(e) = worker.store.save_stat_cache(&mut stat_cache)
+    {
+        report
+            .notes
+            .push(format!("cannot save the stat cache: {e}"));
+    }
+    let Ok(mut trail) = worker.cache.trail.lock() else {
+        return;
+    };
+    if let Some(bypass) = &options.explain {
+        let previous = worker.cache.previous.get(&worker.store);
+        let steps: Vec<explain::RanStep<'_>> = trail
+            .iter()
+            .map(|(id, (step, ran))| explain::RanStep {
+                id: *id,
+                step,
+                ran: *ran,
+            })
+            .collect();
+        report.explain = Some(explain::explain(graph, &steps, previous, bypass));
+    }
+    if ok {
+        let saved = worker.store.save_trail(&mut kiln_cache::Trail {
+            name: options.trail_name.clone(),
+            steps: std::mem::take(&mut *trail)
+                .into_values()
+                .map(|(step, _)| step)
+                .collect(),
+        });
+        if let Err(e) = saved {
+            report
+                .notes
+                .push(format!("cannot save the build trail: {e}"));
+        }
+    }
+}
+
+/// The time written into new history entries: now in RFC 3339 with
+/// nanoseconds, as BuildKit writes it, or `SOURCE_DATE_EPOCH` when set
+/// (reproducible builds).
+pub(crate) fn creation_time() -> String {
+    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        && let Some(text) = kiln_oci::format_rfc3339_nano(epoch, 0)
+    {
+        return text;
+    }
+    kiln_oci::now_rfc3339_nano()
+}

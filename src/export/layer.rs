@@ -1,0 +1,38 @@
+//! [`Layer`]: what a build hands the exporters. A backend (today the local
+//! worker) makes them; exporters read them with the store, never the
+//! backend.
+
+use kiln_oci::{Descriptor, Digest};
+use std::path::PathBuf;
+
+/// One layer of a result.
+#[derive(Clone, Debug)]
+pub(crate) struct Layer {
+    /// The step changed nothing: no blob, no snapshot; the image gets no
+    /// layer for it (as BuildKit's own image exporter; docker's keeps an
+    /// empty one, see docs/differences.md).
+    pub empty: bool,
+    /// The unpacked layer (an overlay lower).
+    pub snapshot: PathBuf,
+    /// The chain ID of this layer on its parents.
+    pub chain_id: Digest,
+    /// The uncompressed tar's digest.
+    pub diff_id: Digest,
+    /// The blob as the manifest lists it.
+    pub descriptor: Descriptor,
+    /// When the step that made it first ran (RFC 3339): kept in its cache
+    /// record, so a cached rebuild dates the layer's history entry as the
+    /// first build did and the image ID stays the same (as BuildKit's).
+    /// `None` for a base image's layers.
+    pub created: Option<String>,
+}
+
+/// The overlay lowers for `layers`: topmost first, empty layers skipped.
+pub(crate) fn lowers(layers: &[Layer]) -> Vec<PathBuf> {
+    layers
+        .iter()
+        .rev()
+        .filter(|l| !l.empty)
+        .map(|l| l.snapshot.clone())
+        .collect()
+}

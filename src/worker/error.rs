@@ -1,0 +1,67 @@
+//! Why a vertex failed: the worker's one error type, which the solver
+//! reports with the step's name and line.
+
+use kiln_cache::StoreError;
+
+use crate::worker::copy;
+
+/// Why a vertex failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WorkerError {
+    /// The step's command exited non-zero.
+    #[error("process \"{}\" did not complete successfully: exit code: {code}", command.join(" "))]
+    Exec {
+        /// argv.
+        command: Vec<String>,
+        /// Its exit code (128+n for a signal).
+        code: i32,
+        /// The last lines it printed.
+        output: Vec<u8>,
+    },
+    /// The sandbox could not start.
+    #[error("{0}")]
+    Start(String),
+    /// A store operation failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file-system operation failed.
+    #[error("{message}: {source}")]
+    Io {
+        /// What was being done.
+        message: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A layer could not be written.
+    #[error("cannot write the layer: {0}")]
+    Layer(String),
+    /// COPY/ADD failed.
+    #[error(transparent)]
+    Copy(#[from] copy::CopyError),
+    /// `ADD URL` could not fetch the URL (the step, which the error is
+    /// reported with, is named by the URL).
+    #[error("cannot fetch the URL: {0}")]
+    Fetch(String),
+    /// `ADD` of a git reference failed (the step is named by the source).
+    #[error("cannot fetch the git repository: {0}")]
+    Git(String),
+    /// A secret is missing or unreadable.
+    #[error("{0}")]
+    Secret(String),
+    /// The graph asked for something impossible.
+    #[error("{0}")]
+    Graph(String),
+    /// The build was canceled while the step ran.
+    #[error("canceled")]
+    Canceled,
+}
+
+impl WorkerError {
+    /// A failed file-system operation: `message` says what was being done.
+    pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> WorkerError {
+        WorkerError::Io {
+            message: message.into(),
+            source,
+        }
+    }
+}
