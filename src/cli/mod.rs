@@ -11,6 +11,7 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod logging;
 mod login;
 mod parse;
 mod prune;
@@ -33,6 +34,11 @@ use std::process::ExitCode;
 struct Cli {
     #[command(flatten)]
     store: store::StoreArgs,
+    /// Log what kiln decides (cache hits and misses, retries, mounts) to
+    /// stderr at this level; `RUST_LOG` gives a finer filter. Off by
+    /// default.
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    log_level: Option<logging::Level>,
     #[command(subcommand)]
     command: Command,
 }
@@ -93,6 +99,10 @@ pub(crate) enum Outcome {
 /// Runs the command line of this process.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = logging::init(cli.log_level) {
+        report::error(&error);
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Df(args) => df::run(args, &cli.store),

@@ -140,6 +140,7 @@ impl Auth {
                 },
             };
             attempt += 1;
+            tracing::info!(%realm, attempt, reason = %failure, "token request failed");
             if attempt > retries {
                 return Err(RegistryError::GaveUp {
                     what: format!("getting a token from {realm}"),

@@ -247,6 +247,7 @@ impl Registry {
                 Err(text) => text,
             };
             attempt += 1;
+            tracing::info!(host = %host, attempt, reason = %failure, "ping failed");
             if attempt > self.options.retries.min(3) {
                 return Err(RegistryError::Unreachable {
                     host,
@@ -390,6 +391,7 @@ impl Registry {
         message: &str,
     ) -> Result<(), RegistryError> {
         if attempt > self.options.retries {
+            tracing::info!(host = %self.host(), what, attempt, reason = message, "giving up");
             return Err(RegistryError::GaveUp {
                 what: what.to_string(),
                 host: self.host().to_string(),
@@ -397,6 +399,7 @@ impl Registry {
                 message: message.to_string(),
             });
         }
+        tracing::info!(host = %self.host(), what, attempt, reason = message, "retrying");
         Ok(())
     }
 

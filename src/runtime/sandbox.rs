@@ -142,6 +142,16 @@ impl Sandbox {
         )
         .map_err(bundle_err)?;
         let bundle = Bundle::create(&dir, spec).map_err(bundle_err)?;
+        tracing::debug!(
+            sandbox = %name,
+            layers = spec.rootfs.layers.len(),
+            network = ?spec.network,
+            privileged = spec.privileged,
+            "starting a sandbox"
+        );
+        for mount in &spec.mounts {
+            tracing::debug!(sandbox = %name, ?mount, "mount");
+        }
         let cgroup = match Cgroup::create(&name, &limits(spec)) {
             Ok(c) => c,
             Err(e) => {

@@ -117,9 +117,16 @@ impl Worker {
         else {
             return Err(WorkerError::Canceled);
         };
-        if self.cache.reuse(job.id.0)
-            && let Some(record) = self.store.lookup_record(&keyed.key)
-        {
+        let step = &job.vertex.name;
+        for (part, value) in &keyed.parts {
+            tracing::trace!(%step, %part, %value, "cache key part");
+        }
+        let reuse = self.cache.reuse(job.id.0);
+        if !reuse {
+            tracing::info!(%step, key = %keyed.key, "cache not used (--no-cache or --no-cache-filter)");
+        }
+        if reuse && let Some(record) = self.store.lookup_record(&keyed.key) {
+            tracing::info!(%step, key = %keyed.key, "cache hit");
             self.note(job, &mut keyed, false);
             return Ok(Solved::Cached(Output::Layers(Arc::new(
                 self.stack(base, &record),
@@ -130,6 +137,9 @@ impl Worker {
         // (the context did not change meanwhile), and not with
         // `--no-cache`: a rebuild without the cache compares what it
         // reuses byte for byte, trusting no digest the cache remembers.
+        if reuse {
+            tracing::info!(%step, key = %keyed.key, "cache miss: no record of this key (--explain names what changed)");
+        }
         let as_keyed = self.list_files(job, &mut keyed)?;
         let sources = match keyed.files_of_last_copy && as_keyed && self.cache.reuse(job.id.0) {
             true => keyed.files.clone(),
@@ -156,6 +166,9 @@ impl Worker {
         if self.context_unchanged(job, &keyed.context_reads)? {
             let record = record_of(output.layers()?.last(), &job.vertex.name);
             self.store.put_record(&keyed.key, &record)?;
+            tracing::debug!(%step, key = %keyed.key, "result recorded");
+        } else {
+            tracing::info!(%step, key = %keyed.key, "result not recorded: context files it read changed while it ran");
         }
         Ok(Solved::Done(output))
     }

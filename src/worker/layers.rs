@@ -87,9 +87,11 @@ pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<La
         None => written.diff_id.clone(),
     };
     let snapshot = store.snapshot_path(&chain_id);
+    tracing::debug!(%chain_id, diff_id = %written.diff_id, bytes = size, "layer written");
     if store.snapshot_ready(&chain_id) {
         // The same change on the same parents exists already (another
         // build, or a step whose cache record was lost).
+        tracing::debug!(%chain_id, "snapshot exists already: the new one is dropped");
         remove_tree(upper);
     } else {
         store.snapshots_dir()?;

@@ -47,6 +47,7 @@ impl Fixture {
             .arg(&self.root)
             .args(args)
             .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .output()
             .unwrap()

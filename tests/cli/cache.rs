@@ -348,3 +348,95 @@ fn prune_keeps_the_build_cache_until_told_and_df_shows_it() {
         text(&out.stderr)
     );
 }
+
+/// Log lines: `   0.123s  INFO kiln::worker::cache: ...` (uptime, level,
+/// module).
+fn log_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.split_once("s ").is_some_and(|(t, rest)| {
+                t.parse::<f64>().is_ok()
+                    && ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
+                        .iter()
+                        .any(|level| rest.trim_start().starts_with(level))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn logs_are_off_by_default_and_say_each_cache_decision_when_asked() {
+    let Some(f) = fixture("FROM busybox:local\nRUN echo one > /one\n") else {
+        return;
+    };
+    let first = f.build(&["-t", "logs"]);
+    let stderr = text(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    assert_eq!(log_lines(&stderr), Vec::<&str>::new(), "{stderr}");
+
+    // Cached now: the hit, the scheduler's view and the key's parts.
+    let out = f.build(&["-t", "logs", "--log-level", "trace"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let logs = log_lines(&stderr);
+    let has = |level: &str, needle: &str| {
+        logs.iter()
+            .any(|l| l.contains(level) && l.contains(needle) && l.contains("RUN echo one"))
+    };
+    assert!(has("INFO", "cache hit"), "{stderr}");
+    assert!(has("DEBUG", "step cached"), "{stderr}");
+    assert!(has("TRACE", "cache key part"), "{stderr}");
+    // Progress is still there, apart from the logs.
+    assert!(stderr.lines().any(|l| l.ends_with(" CACHED")), "{stderr}");
+
+    // RUST_LOG's filter: a miss, why, and the sandbox's mounts.
+    std::fs::write(
+        f.context.join("Dockerfile"),
+        "FROM busybox:local\nRUN echo two > /two\n",
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+    let out = cmd
+        .arg("--root")
+        .arg(&f.root)
+        .args(["build", "--progress", "plain", "-t", "logs"])
+        .arg(&f.context)
+        .env("RUST_LOG", "kiln::worker=info,kiln_runtime=debug")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let logs = log_lines(&stderr);
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("INFO") && l.contains("cache miss") && l.contains("RUN echo two")),
+        "{stderr}"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("starting a sandbox")),
+        "{stderr}"
+    );
+    assert!(
+        !logs
+            .iter()
+            .any(|l| l.contains("kiln_solver") || l.contains("layer written")),
+        "RUST_LOG left the solver and the worker's debug events out: {stderr}"
+    );
+
+    // A filter that does not parse is a usage error naming it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("--root")
+        .arg(&f.root)
+        .arg("images")
+        .env("RUST_LOG", "kiln=loud")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("invalid RUST_LOG \"kiln=loud\""),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -141,6 +141,7 @@ impl<'p, W: Worker> Run<'p, W> {
             reporter: shared.reporter,
         };
         report(shared, id, EventKind::Started);
+        tracing::debug!(vertex = id.0, step = %vertex.name, "step started");
         let sender = sender.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("kiln-solve-{}", id.0))
@@ -190,19 +191,23 @@ impl<'p, W: Worker> Run<'p, W> {
         let vertex = shared.graph.vertex(id);
         match outcome {
             Outcome::Solved(Solved::Done(output)) => {
+                tracing::debug!(vertex = id.0, step = %vertex.name, ?elapsed, "step done");
                 report(shared, id, EventKind::Completed { elapsed });
                 self.solved(shared, id, output);
             }
             Outcome::Solved(Solved::Cached(output)) => {
+                tracing::debug!(vertex = id.0, step = %vertex.name, "step cached");
                 report(shared, id, EventKind::Cached);
                 self.solved(shared, id, output);
             }
             // Most likely the job noticed the cancellation and gave up.
             Outcome::Error(_) if shared.cancel.is_canceled() => {
+                tracing::debug!(vertex = id.0, step = %vertex.name, "step canceled");
                 report(shared, id, EventKind::Canceled);
             }
             Outcome::Error(source) => {
                 let message = error_chain(&source);
+                tracing::debug!(vertex = id.0, step = %vertex.name, %message, "step failed; canceling the rest");
                 report(shared, id, EventKind::Failed { message, elapsed });
                 self.fail(
                     shared,
@@ -236,6 +241,11 @@ impl<'p, W: Worker> Run<'p, W> {
 
     fn solved(&mut self, shared: &Shared<'_, W>, id: VertexId, output: W::Output) {
         for &duplicate in &self.plan.duplicates[id.0] {
+            tracing::debug!(
+                vertex = duplicate.0,
+                same_as = id.0,
+                "step solved once for both"
+            );
             report(shared, duplicate, EventKind::Started);
             report(shared, duplicate, EventKind::Cached);
         }
