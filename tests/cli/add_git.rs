@@ -4,8 +4,7 @@
 //! a checkout makes them, the cache keyed by commit, `--checksum`, and
 //! errors that name the reference and the Dockerfile line.
 
-use super::build::{Fixture, fixture};
-use super::support::text;
+use super::support::{TestContext, text};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
@@ -140,8 +139,8 @@ impl GitServer {
     }
 }
 
-fn served(dockerfile: impl Fn(&str) -> String) -> Option<(Fixture, GitServer)> {
-    let placeholder = fixture("")?;
+fn served(dockerfile: impl Fn(&str) -> String) -> Option<(TestContext, GitServer)> {
+    let placeholder = TestContext::for_build("")?;
     let server = GitServer::start(&placeholder.context.join("../git"));
     std::fs::write(
         placeholder.context.join("Dockerfile"),

@@ -4,8 +4,8 @@
 //! owners), archives left packed, `--chown`/`--chmod`, the cache, and a
 //! failed fetch that names the URL, the status and the Dockerfile line.
 
-use super::build::fixture;
 use super::http::{Head, response};
+use super::support::TestContext;
 use super::support::text;
 use std::collections::HashMap;
 use std::io::{BufReader, Write as _};
@@ -108,7 +108,7 @@ fn add_url_names_the_file_after_the_url_and_keeps_it_private_and_packed() {
          ADD --chmod=755 {base}/files/hello.txt?query=1#part /mode/\n\
          ADD {base}/files/hello.txt local.txt /mixed/\n"
     );
-    let Some(f) = fixture(&dockerfile) else {
+    let Some(f) = TestContext::for_build(&dockerfile) else {
         return;
     };
     f.file("local.txt", "from the context\n");
@@ -153,7 +153,7 @@ fn add_url_is_fetched_every_build_and_a_changed_file_rebuilds() {
         "FROM busybox:local\nADD {}/v /v\nRUN cat /v > /copy\n",
         server.base
     );
-    let Some(f) = fixture(&dockerfile) else {
+    let Some(f) = TestContext::for_build(&dockerfile) else {
         return;
     };
     let first = f.build_ok(&["-t", "v"]);
@@ -175,7 +175,7 @@ fn a_failed_fetch_names_the_url_status_and_line_and_keeps_the_tag() {
         "FROM busybox:local\nRUN true\nADD {}/missing.txt /m\n",
         server.base
     );
-    let Some(f) = fixture(&dockerfile) else {
+    let Some(f) = TestContext::for_build(&dockerfile) else {
         return;
     };
     let out = f.build(&["-t", "never"]);
@@ -221,7 +221,7 @@ fn add_checksum_checks_the_content_and_a_cached_file_is_not_fetched_again() {
     let base = &server.base;
     let dockerfile =
         format!("FROM busybox:local\nARG SUM\nADD --checksum=$SUM {base}/pinned.txt /p\n");
-    let Some(f) = fixture(&dockerfile) else {
+    let Some(f) = TestContext::for_build(&dockerfile) else {
         return;
     };
     let good = format!("SUM={}", sha256(pinned));

@@ -3,120 +3,14 @@
 //! mounts, outputs, failures and interrupts; each image is then run with
 //! `kiln run` or read back from the store.
 
-use super::support::{busybox_store, privileged, text};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use super::support::{TestContext, privileged, text};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const KILN: &str = env!("CARGO_BIN_EXE_kiln");
-
-/// A store with `busybox:local`, and a context directory.
-pub(super) struct Fixture {
-    _dir: tempfile::TempDir,
-    pub root: PathBuf,
-    pub context: PathBuf,
-}
-
-pub(super) fn fixture(dockerfile: &str) -> Option<Fixture> {
-    if !privileged("kiln build test", &["/bin/busybox"]) {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let root = busybox_store(dir.path(), "busybox:local");
-    let context = dir.path().join("context");
-    std::fs::create_dir(&context).unwrap();
-    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
-    Some(Fixture {
-        _dir: dir,
-        root,
-        context,
-    })
-}
-
-impl Fixture {
-    pub(super) fn file(&self, path: &str, content: &str) -> &Self {
-        let path = self.context.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
-        self
-    }
-
-    pub(super) fn kiln(&self, args: &[&str]) -> Output {
-        Command::new(KILN)
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    /// Builds the context with `args`; returns the output after checking
-    /// that no sandbox or scratch directory was left behind.
-    pub(super) fn build(&self, args: &[&str]) -> Output {
-        let out = self.build_leaving_leftovers(args);
-        self.assert_clean();
-        out
-    }
-
-    /// Builds without checking the store's tmp/ afterwards (it may hold
-    /// what killed builds left).
-    pub(super) fn build_leaving_leftovers(&self, args: &[&str]) -> Output {
-        let mut all = vec!["build", "--progress", "plain"];
-        all.extend_from_slice(args);
-        let context = self.context.to_str().unwrap();
-        all.push(context);
-        self.kiln(&all)
-    }
-
-    pub(super) fn build_ok(&self, args: &[&str]) -> String {
-        let out = self.build(args);
-        assert!(out.status.success(), "build failed: {}", text(&out.stderr));
-        let id = text(&out.stdout);
-        // stdout carries the image ID and nothing else.
-        assert!(
-            id.starts_with("sha256:") && id.trim_end().len() == 71 && id.lines().count() == 1,
-            "stdout: {id:?}"
-        );
-        id.trim_end().to_string()
-    }
-
-    /// `kiln run --rm IMAGE ARGS`: stdout, after checking it exited 0.
-    pub(super) fn run(&self, image: &str, args: &[&str]) -> String {
-        let mut all = vec!["run", "--rm", image];
-        all.extend_from_slice(args);
-        let out = self.kiln(&all);
-        assert!(out.status.success(), "run {args:?}: {}", text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    pub(super) fn config(&self, image: &str) -> serde_json::Value {
-        let out = self.kiln(&["inspect", image]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        value[0]["Config"].clone()
-    }
-
-    fn assert_clean(&self) {
-        for dir in ["sandboxes", "tmp"] {
-            let path = self.root.join(dir);
-            let left: Vec<_> = std::fs::read_dir(&path)
-                .map(|d| d.flatten().map(|e| e.file_name()).collect())
-                .unwrap_or_default();
-            let left: Vec<_> = left
-                .into_iter()
-                .filter(|n| !n.to_string_lossy().starts_with('.'))
-                .collect();
-            assert!(left.is_empty(), "left in {}: {left:?}", path.display());
-        }
-    }
-}
 
 #[test]
 fn run_steps_copy_and_config_make_a_runnable_image() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          ENV APP=/srv/app GREETING=\"hello world\"\n\
          WORKDIR $APP\n\
@@ -170,7 +64,7 @@ fn run_steps_copy_and_config_make_a_runnable_image() {
 
 #[test]
 fn stages_target_args_and_heredocs() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "ARG BASE=busybox:local\n\
          FROM $BASE AS builder\n\
          ARG NAME=world\n\
@@ -208,7 +102,7 @@ fn stages_target_args_and_heredocs() {
 
 #[test]
 fn a_failed_run_names_the_line_shows_output_and_keeps_the_tag() {
-    let Some(f) = fixture("FROM busybox:local\nRUN echo first > /f\n") else {
+    let Some(f) = TestContext::for_build("FROM busybox:local\nRUN echo first > /f\n") else {
         return;
     };
     let first = f.build_ok(&["-t", "keep"]);
@@ -231,7 +125,7 @@ fn a_failed_run_names_the_line_shows_output_and_keeps_the_tag() {
 
 #[test]
 fn secrets_never_reach_a_layer_and_cache_mounts_persist() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          RUN --mount=type=secret,id=tok test \"$(wc -c < /run/secrets/tok)\" -eq 12 && test \"$(cut -c1-3 /run/secrets/tok)\" = s3c && echo used > /used\n\
          RUN --mount=type=secret,id=tok,env=TOKEN test \"${#TOKEN}\" -eq 12\n\
@@ -272,9 +166,9 @@ fn secrets_never_reach_a_layer_and_cache_mounts_persist() {
 
 #[test]
 fn outputs_and_add_archives() {
-    let Some(f) =
-        fixture("FROM busybox:local\nADD bundle.tar.gz /opt/\nRUN cat /opt/inner/file > /copied\n")
-    else {
+    let Some(f) = TestContext::for_build(
+        "FROM busybox:local\nADD bundle.tar.gz /opt/\nRUN cat /opt/inner/file > /copied\n",
+    ) else {
         return;
     };
     let staging = f.context.parent().unwrap().join("bundle");
@@ -308,10 +202,10 @@ fn outputs_and_add_archives() {
 
 #[test]
 fn an_interrupted_build_tags_nothing_and_leaves_nothing() {
-    let Some(f) = fixture("FROM busybox:local\nRUN sleep 60\n") else {
+    let Some(f) = TestContext::for_build("FROM busybox:local\nRUN sleep 60\n") else {
         return;
     };
-    let child = Command::new(KILN)
+    let child = Command::new(env!("CARGO_BIN_EXE_kiln"))
         .arg("--root")
         .arg(&f.root)
         .args(["build", "--progress", "plain", "-t", "never"])
@@ -356,14 +250,15 @@ fn has_sandbox(dir: &Path) -> bool {
 
 #[test]
 fn tty_progress_timers_move_while_a_step_is_silent() {
-    let Some(f) = fixture("FROM busybox:local\nRUN sleep 1.2\n") else {
+    let Some(f) = TestContext::for_build("FROM busybox:local\nRUN sleep 1.2\n") else {
         return;
     };
     if !privileged("kiln build tty progress test", &["/usr/bin/script"]) {
         return;
     }
     let command = format!(
-        "{KILN} --root {} build --progress tty {}",
+        "{} --root {} build --progress tty {}",
+        env!("CARGO_BIN_EXE_kiln"),
         f.root.display(),
         f.context.display()
     );
@@ -387,7 +282,7 @@ fn tty_progress_timers_move_while_a_step_is_silent() {
 
 #[test]
 fn a_new_cache_mount_starts_from_its_from_stage() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local AS seed\n\
          RUN mkdir -p /s/sub && echo seeded > /s/sub/file && chown 7:8 /s/sub/file\n\
          FROM busybox:local\n\
@@ -407,7 +302,7 @@ fn a_mount_target_through_a_dangling_symlink_is_made_where_it_points() {
     // BuildKit resolves a target inside the root and creates what is
     // missing, following a symlink whose target does not exist yet; the
     // directories made for the mount stay, as theirs do.
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          ADD rootfs.tar /\n\
          RUN ln -s /notyet/x /dangl && ln -s missing/deeper /rel\n\

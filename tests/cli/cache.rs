@@ -2,8 +2,7 @@
 //! and writes no layer; a change reruns exactly the steps that depend on
 //! it; `--no-cache`, `--no-cache-filter` and `--explain`.
 
-use super::build::{Fixture, fixture};
-use super::support::text;
+use super::support::{TestContext, text};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -52,7 +51,7 @@ impl Steps {
     }
 }
 
-fn build(f: &Fixture, args: &[&str]) -> Steps {
+fn build(f: &TestContext, args: &[&str]) -> Steps {
     let out = f.build(args);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "build failed: {stderr}");
@@ -79,7 +78,7 @@ fn files_below(dir: &Path) -> BTreeSet<String> {
 
 #[test]
 fn an_unchanged_rebuild_runs_nothing_and_writes_no_layer() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          COPY app/ /app/\n\
          RUN echo ran >> /log && cat /app/main > /copy\n\
@@ -113,7 +112,7 @@ fn an_unchanged_rebuild_runs_nothing_and_writes_no_layer() {
 
 #[test]
 fn a_changed_file_reruns_exactly_what_reads_it() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          COPY src/ /src/\n\
          RUN cat /src/* > /all\n\
@@ -155,7 +154,7 @@ fn a_changed_file_reruns_exactly_what_reads_it() {
 
 #[test]
 fn args_invalidate_from_their_first_use_and_proxies_never() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          RUN echo before > /before\n\
          ARG V=1\n\
@@ -191,7 +190,7 @@ fn args_invalidate_from_their_first_use_and_proxies_never() {
 
 #[test]
 fn identical_results_keep_later_steps_cached() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local AS build\n\
          ARG REV=1\n\
          RUN echo $REV > /rev && echo artifact > /artifact\n\
@@ -214,7 +213,7 @@ fn identical_results_keep_later_steps_cached() {
 
 #[test]
 fn no_cache_and_no_cache_filter_run_what_they_name() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local AS base\n\
          RUN echo base > /base\n\
          FROM base AS app\n\
@@ -233,7 +232,7 @@ fn no_cache_and_no_cache_filter_run_what_they_name() {
 
 #[test]
 fn a_new_base_image_invalidates_its_stage() {
-    let Some(f) = fixture("FROM busybox:local\nRUN echo x > /x\n") else {
+    let Some(f) = TestContext::for_build("FROM busybox:local\nRUN echo x > /x\n") else {
         return;
     };
     build(&f, &["-t", "t"]);
@@ -265,7 +264,7 @@ fn a_new_base_image_invalidates_its_stage() {
 
 #[test]
 fn explain_names_the_file_and_the_arg_that_changed() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          ARG MODE=debug\n\
          COPY conf/ /conf/\n\
@@ -307,7 +306,8 @@ fn explain_names_the_file_and_the_arg_that_changed() {
 
 #[test]
 fn prune_keeps_the_build_cache_until_told_and_df_shows_it() {
-    let Some(f) = fixture("FROM busybox:local\nRUN echo x > /x\nRUN echo y > /y\n") else {
+    let Some(f) = TestContext::for_build("FROM busybox:local\nRUN echo x > /x\nRUN echo y > /y\n")
+    else {
         return;
     };
     build(&f, &["-t", "t"]);
@@ -368,7 +368,7 @@ fn log_lines(stderr: &str) -> Vec<&str> {
 
 #[test]
 fn logs_are_off_by_default_and_say_each_cache_decision_when_asked() {
-    let Some(f) = fixture("FROM busybox:local\nRUN echo one > /one\n") else {
+    let Some(f) = TestContext::for_build("FROM busybox:local\nRUN echo one > /one\n") else {
         return;
     };
     let first = f.build(&["-t", "logs"]);

@@ -2,15 +2,14 @@
 //! last result (hard links into the new layer) and still makes the layer a
 //! fresh copy would: same entries, modes, owners, contents and times.
 
-use super::build::{Fixture, fixture};
-use super::support::text;
+use super::support::{TestContext, text};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The snapshot directories of the store that hold `rel`.
-fn snapshots_with(f: &Fixture, rel: &str) -> Vec<PathBuf> {
+fn snapshots_with(f: &TestContext, rel: &str) -> Vec<PathBuf> {
     std::fs::read_dir(f.root.join("snapshots"))
         .unwrap()
         .flatten()
@@ -22,7 +21,7 @@ fn snapshots_with(f: &Fixture, rel: &str) -> Vec<PathBuf> {
 /// The top layer of `image` as (name → type, mode, owner, size, mtime,
 /// content), read from the store's uncompressed blob; directory times are
 /// left out (a created destination directory gets the time of the copy).
-fn top_layer(f: &Fixture, image: &str) -> BTreeMap<String, String> {
+fn top_layer(f: &TestContext, image: &str) -> BTreeMap<String, String> {
     let out = f.kiln(&["inspect", image]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let inspect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -86,7 +85,7 @@ fn a_rerun_copy_into_an_existing_directory_links_too() {
 /// Builds `dockerfile` (which copies the context's `app/` to `/app/`),
 /// changes some files, builds again, and compares with a fresh copy.
 fn rerun_copy_reuses(dockerfile: &str) {
-    let Some(f) = fixture(dockerfile) else {
+    let Some(f) = TestContext::for_build(dockerfile) else {
         return;
     };
     let big: String = (0..20_000).map(|i| format!("{i:05} ")).collect();
@@ -155,7 +154,7 @@ fn rerun_copy_reuses(dockerfile: &str) {
 /// file: it is never opened (that would block), and the file is copied.
 #[test]
 fn an_earlier_fifo_at_the_path_is_not_opened() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local AS s\n\
          ARG KIND\n\
          RUN mkdir /out && if [ \"$KIND\" = fifo ]; then mkfifo /out/x; else echo file > /out/x; fi\n\

@@ -4,16 +4,13 @@
 //! the store (`kiln doctor` stays clean) and the next build reuses the
 //! steps that finished.
 
-use super::build::fixture;
-use super::support::text;
-use std::process::{Command, Stdio};
+use super::support::{TestContext, text};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-const KILN: &str = env!("CARGO_BIN_EXE_kiln");
 
 #[test]
 fn concurrent_builds_share_their_common_step() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          RUN sleep 1 && date +%s%N > /shared\n\
          ARG WHICH\n\
@@ -23,16 +20,21 @@ fn concurrent_builds_share_their_common_step() {
     };
     let context = f.context.to_str().unwrap().to_string();
     let spawn = |which: &str| {
-        Command::new(KILN)
-            .arg("--root")
-            .arg(&f.root)
-            .args(["build", "--progress", "plain", "-t", which])
-            .args(["--build-arg", &format!("WHICH={which}"), &context])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        f.command(&[
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            which,
+            "--build-arg",
+            &format!("WHICH={which}"),
+            &context,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
     };
     let (a, b) = (spawn("a"), spawn("b"));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
@@ -76,7 +78,7 @@ impl Lcg {
 
 #[test]
 fn sigkill_at_random_points_never_damages_the_store() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          COPY data/ /data/\n\
          RUN for i in 1 2 3 4 5 6 7 8; do head -c 200000 /dev/urandom > /r$i; done\n\
@@ -108,10 +110,8 @@ fn sigkill_at_random_points_never_damages_the_store() {
         // A new N every time: the later steps have work to do again, the
         // earlier ones stay cached once one build finished them.
         let n = format!("N={i}");
-        let mut child = Command::new(KILN)
-            .arg("--root")
-            .arg(&f.root)
-            .args(["build", "-q", "-t", "crash", "--build-arg", &n, &context])
+        let mut child = f
+            .command(&["build", "-q", "-t", "crash", "--build-arg", &n, &context])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -159,7 +159,7 @@ fn sigkill_at_random_points_never_damages_the_store() {
 
 #[test]
 fn prune_during_a_build_waits_and_collects_nothing_it_uses() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          RUN echo first > /first\n\
          RUN sleep 1.5 && echo second > /second\n",
@@ -167,10 +167,8 @@ fn prune_during_a_build_waits_and_collects_nothing_it_uses() {
         return;
     };
     let context = f.context.to_str().unwrap().to_string();
-    let build = Command::new(KILN)
-        .arg("--root")
-        .arg(&f.root)
-        .args(["build", "-q", "-t", "leased", &context])
+    let build = f
+        .command(&["build", "-q", "-t", "leased", &context])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -3,8 +3,7 @@
 //! masked paths and a writable /sys, while ordinary steps keep docker's
 //! sandbox. Without the entitlement the step is refused at its line.
 
-use super::build::fixture;
-use super::support::text;
+use super::support::{TestContext, text};
 
 /// The value of `field` in this process's /proc/self/status.
 fn host_status(field: &str) -> String {
@@ -24,7 +23,7 @@ const PROBE: &str = "grep -E '^(CapEff|Seccomp):' /proc/self/status; \
 
 #[test]
 fn insecure_steps_are_privileged_only_when_allowed() {
-    let Some(f) = fixture(&format!(
+    let Some(f) = TestContext::for_build(&format!(
         "FROM busybox:local\n\
          RUN --security=insecure sh -c \"{PROBE}\" > /insecure 2>&1\n\
          RUN sh -c \"{PROBE}\" > /sandboxed 2>&1\n"

@@ -7,12 +7,8 @@
 //! Needs root and the peers; without them the test says so loudly and
 //! skips, except under `CI=true`, where a skip is a failure.
 
-use super::support::text;
-use std::path::Path;
+use super::support::{DOCKER, TestContext, docker, text};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-pub(super) const DOCKER: &str = "/usr/bin/docker";
 
 /// Whether the peers are here; panics under CI when they are not.
 fn peers_available() -> bool {
@@ -41,49 +37,6 @@ pub(super) fn run(cmd: &mut Command) -> Output {
     out
 }
 
-/// A running dockerd: the machine's, or one started here (left running
-/// for later tests; it lives in its own data root). The registry tests
-/// use it too.
-pub(super) fn docker() {
-    static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| {
-        if Command::new(DOCKER)
-            .arg("info")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return;
-        }
-        let log = std::fs::File::create("/var/tmp/kiln-test-dockerd.log").unwrap();
-        // Left running for later tests; .ci/run stops it at the end.
-        #[allow(clippy::zombie_processes)]
-        Command::new("/usr/sbin/dockerd")
-            .args([
-                "--data-root",
-                "/var/lib/kiln-test-docker",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-            ])
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        for _ in 0..60 {
-            if Command::new(DOCKER)
-                .arg("info")
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        }
-        panic!("dockerd did not start; see /var/tmp/kiln-test-dockerd.log");
-    });
-}
-
 fn inspect(name: &str) -> (String, String) {
     let out = run(Command::new(DOCKER).args([
         "image",
@@ -97,22 +50,16 @@ fn inspect(name: &str) -> (String, String) {
     (id.to_string(), layers.to_string())
 }
 
-fn kiln(root: &Path, args: &[&str]) -> Output {
-    run(Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("--root")
-        .arg(root)
-        .args(args))
-}
-
 #[test]
 fn docker_kiln_docker_round_trip_and_oci_readers() {
     if !peers_available() {
         return;
     }
     docker();
-    let dir = tempfile::tempdir().unwrap();
+    let cx = TestContext::new();
+    let dir = cx.dir();
     let name = format!("kiln-interop-{}:local", std::process::id());
-    let rootfs = super::support::busybox_rootfs(dir.path());
+    let rootfs = super::support::busybox_rootfs(dir);
     let tar = run(Command::new("tar")
         .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
         .arg(&rootfs)
@@ -127,15 +74,15 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
     assert!(import.wait().unwrap().success());
     let before = inspect(&name);
 
-    let docker_tar = dir.path().join("docker-save.tar");
+    let docker_tar = dir.join("docker-save.tar");
     run(Command::new(DOCKER)
         .args(["save", &name, "-o"])
         .arg(&docker_tar));
-    let store = dir.path().join("store");
-    let out = kiln(&store, &["load", "-i", docker_tar.to_str().unwrap()]);
+    let store = &cx.root;
+    let out = run(&mut cx.command(&["load", "-i", docker_tar.to_str().unwrap()]));
     assert_eq!(text(&out.stdout), format!("Loaded image: {name}\n"));
-    let kiln_tar = dir.path().join("kiln-save.tar");
-    kiln(&store, &["save", "-o", kiln_tar.to_str().unwrap(), &name]);
+    let kiln_tar = dir.join("kiln-save.tar");
+    cx.ok(&["save", "-o", kiln_tar.to_str().unwrap(), &name]);
 
     run(Command::new(DOCKER).args(["rmi", &name]));
     run(Command::new(DOCKER).arg("load").arg("-i").arg(&kiln_tar));
@@ -159,7 +106,7 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
     // The store is an OCI layout that skopeo and umoci read.
     let full = format!("docker.io/library/{name}");
     let images: serde_json::Value =
-        serde_json::from_slice(&kiln(&store, &["images", "--format", "json"]).stdout).unwrap();
+        serde_json::from_str(&cx.ok(&["images", "--format", "json"])).unwrap();
     let out = run(Command::new("skopeo")
         .arg("inspect")
         .arg(format!("oci:{}:{full}", store.display())));
@@ -169,7 +116,7 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
         skopeo["Layers"][0].as_str().unwrap(),
         before.1.trim_matches(['[', ']'])
     );
-    let bundle = dir.path().join("bundle");
+    let bundle = dir.join("bundle");
     run(Command::new("umoci")
         .args(["unpack", "--rootless", "--image"])
         .arg(format!("{}:{full}", store.display()))

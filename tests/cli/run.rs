@@ -4,40 +4,32 @@
 //! mount in the host's namespace, no cgroup, no sandbox directory — after
 //! every run, including a run whose kiln was killed with SIGKILL.
 
-use super::support::{busybox_store, privileged, text};
+use super::support::{TestContext, privileged, text};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const KILN: &str = env!("CARGO_BIN_EXE_kiln");
-
-/// A store holding the image `box`, in a temporary directory.
-struct Fixture {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-}
-
-fn fixture() -> Option<Fixture> {
+/// A store holding the image `box`.
+fn fixture() -> Option<TestContext> {
     if !privileged("kiln run test", &["/bin/busybox"]) {
         return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let root = busybox_store(dir.path(), "box");
-    Some(Fixture { dir, root })
+    Some(TestContext::with_busybox("box"))
 }
 
-impl Fixture {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(KILN);
-        cmd.args(["--root", self.root.to_str().unwrap(), "run"])
-            .args(args);
-        cmd
+/// What `kiln run` tests add to the test kit.
+impl TestContext {
+    /// `kiln run ARGS`, not started.
+    fn run_command(&self, args: &[&str]) -> Command {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        self.command(&all)
     }
 
     /// `kiln run ARGS`, then checks nothing of that kiln is left.
-    fn run(&self, args: &[&str]) -> Output {
+    fn kiln_run(&self, args: &[&str]) -> Output {
         let child = self
-            .command(args)
+            .run_command(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -45,13 +37,13 @@ impl Fixture {
             .unwrap();
         let pid = child.id();
         let out = child.wait_with_output().unwrap();
-        self.assert_clean(pid);
+        self.assert_nothing_left(pid);
         out
     }
 
     /// No sandbox directory, no cgroup named after kiln `pid`, and no mount
     /// under the store in the host's mount table.
-    fn assert_clean(&self, pid: u32) {
+    fn assert_nothing_left(&self, pid: u32) {
         let sandboxes = self.root.join("sandboxes");
         // `.rootfs` and `.init` are the shared mountpoints; they stay.
         let left: Vec<_> = std::fs::read_dir(&sandboxes)
@@ -80,7 +72,7 @@ impl Fixture {
             );
         }
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let store = self.dir.path().to_str().unwrap();
+        let store = self.dir().to_str().unwrap();
         assert!(
             !mounts.lines().any(|l| l.contains(store)),
             "a sandbox mount leaked into the host's namespace"
@@ -111,7 +103,7 @@ fn stdout_of(out: &Output) -> String {
 #[test]
 fn own_pid_namespace_hostname_and_no_host_mounts() {
     let Some(f) = fixture() else { return };
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "--hostname",
         "boxhost",
         "box",
@@ -160,7 +152,7 @@ fn own_pid_namespace_hostname_and_no_host_mounts() {
 #[test]
 fn default_capabilities_no_new_privs_and_seccomp() {
     let Some(f) = fixture() else { return };
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "box",
         "grep",
         "-E",
@@ -190,11 +182,11 @@ fn default_capabilities_no_new_privs_and_seccomp() {
     // missing, as on this machine).
     let (soft, hard) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
-    let out = f.run(&["box", "sh", "-c", "ulimit -Sn; ulimit -Hn"]);
+    let out = f.kiln_run(&["box", "sh", "-c", "ulimit -Sn; ulimit -Hn"]);
     assert_eq!(stdout_of(&out), format!("{soft}\n{hard}\n"));
 
     // A non-root user keeps the bounding set but has no effective capability.
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "-u",
         "app",
         "box",
@@ -211,7 +203,7 @@ fn default_capabilities_no_new_privs_and_seccomp() {
 #[test]
 fn seccomp_blocks_namespace_mount_keyring_and_bpf_calls_and_the_init_binary_is_closed() {
     let Some(f) = fixture() else { return };
-    let bin = f.dir.path().join("syscalls");
+    let bin = f.dir().join("syscalls");
     let source = super::support::root().join("testdata/runtime/syscalls.c");
     let gcc = Command::new("gcc")
         .args(["-static", "-O1", "-o"])
@@ -221,7 +213,7 @@ fn seccomp_blocks_namespace_mount_keyring_and_bpf_calls_and_the_init_binary_is_c
         .expect("gcc is needed to build the seccomp probe");
     assert!(gcc.status.success(), "gcc: {}", text(&gcc.stderr));
     let volume = format!("{}:/probe:ro", bin.display());
-    let out = f.run(&["-v", &volume, "box", "/probe"]);
+    let out = f.kiln_run(&["-v", &volume, "box", "/probe"]);
     assert_eq!(
         stdout_of(&out),
         "unshare EPERM\nmount EPERM\nkeyctl EPERM\nadd_key EPERM\nbpf EPERM\nclone3 ENOSYS\ngetpid ok\nopen_init_exe EACCES\nread_init_exe EACCES\n"
@@ -252,7 +244,7 @@ fn masked_paths_are_unreadable_and_kernel_knobs_read_only() {
          touch /sys/kiln 2>/dev/null && echo sysfs-writable || echo sysfs-readonly",
         masked.join(" ")
     );
-    let out = f.run(&["box", "sh", "-c", &script]);
+    let out = f.kiln_run(&["box", "sh", "-c", &script]);
     let expected: String = masked
         .iter()
         .map(|p| format!("{p}=0\n"))
@@ -265,7 +257,7 @@ fn masked_paths_are_unreadable_and_kernel_knobs_read_only() {
 fn memory_limit_oom_kills_only_the_sandbox() {
     let Some(f) = fixture() else { return };
     // `tail` keeps the last "line" of /dev/zero, which never ends.
-    let out = f.run(&["--memory", "32m", "box", "tail", "/dev/zero"]);
+    let out = f.kiln_run(&["--memory", "32m", "box", "tail", "/dev/zero"]);
     assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("OOM killer"),
@@ -279,7 +271,7 @@ fn pids_limit_stops_a_fork_bomb() {
     let Some(f) = fixture() else { return };
     // Prints a count after every successful fork; busybox sh gives up at
     // the first fork the pids controller refuses.
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "--pids-limit",
         "10",
         "box",
@@ -297,12 +289,12 @@ fn pids_limit_stops_a_fork_bomb() {
 #[test]
 fn volumes_bind_read_write_and_read_only() {
     let Some(f) = fixture() else { return };
-    let host = f.dir.path().join("shared");
+    let host = f.dir().join("shared");
     std::fs::create_dir(&host).unwrap();
     std::fs::write(host.join("in.txt"), "from host\n").unwrap();
     let rw = format!("{}:/rw", host.display());
     let ro = format!("{}:/ro:ro", host.display());
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "-v",
         &rw,
         "-v",
@@ -319,7 +311,7 @@ fn volumes_bind_read_write_and_read_only() {
     );
     assert!(!host.join("x").exists());
 
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "--tmpfs",
         "/scratch",
         "--read-only",
@@ -334,7 +326,7 @@ fn volumes_bind_read_write_and_read_only() {
 #[test]
 fn users_groups_workdir_and_environment_as_docker() {
     let Some(f) = fixture() else { return };
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "-u",
         "app",
         "-w",
@@ -350,9 +342,9 @@ fn users_groups_workdir_and_environment_as_docker() {
         stdout_of(&out),
         "uid=1000(app) gid=1000(app) groups=10(wheel),29(audio),1000(app)\n/work/dir\n/home/app 1 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
     );
-    let out = f.run(&["-u", "4242:29", "box", "id"]);
+    let out = f.kiln_run(&["-u", "4242:29", "box", "id"]);
     assert_eq!(stdout_of(&out), "uid=4242 gid=29(audio) groups=29(audio)\n");
-    let out = f.run(&["-u", "ghost", "box", "id"]);
+    let out = f.kiln_run(&["-u", "ghost", "box", "id"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
         text(&out.stderr).contains("unable to find user ghost"),
@@ -364,22 +356,27 @@ fn users_groups_workdir_and_environment_as_docker() {
 #[test]
 fn exit_codes_follow_docker() {
     let Some(f) = fixture() else { return };
-    assert_eq!(f.run(&["box", "sh", "-c", "exit 3"]).status.code(), Some(3));
     assert_eq!(
-        f.run(&["box", "sh", "-c", "kill -TERM $$"]).status.code(),
+        f.kiln_run(&["box", "sh", "-c", "exit 3"]).status.code(),
+        Some(3)
+    );
+    assert_eq!(
+        f.kiln_run(&["box", "sh", "-c", "kill -TERM $$"])
+            .status
+            .code(),
         Some(143)
     );
-    let missing = f.run(&["box", "no-such-program"]);
+    let missing = f.kiln_run(&["box", "no-such-program"]);
     assert_eq!(missing.status.code(), Some(127));
     assert!(text(&missing.stderr).contains("executable file not found in $PATH"));
-    assert_eq!(f.run(&["box", "/etc/passwd"]).status.code(), Some(126));
+    assert_eq!(f.kiln_run(&["box", "/etc/passwd"]).status.code(), Some(126));
 }
 
 #[test]
 fn signals_to_kiln_reach_the_program() {
     let Some(f) = fixture() else { return };
     let mut child = f
-        .command(&[
+        .run_command(&[
             "box",
             "sh",
             "-c",
@@ -405,7 +402,7 @@ fn signals_to_kiln_reach_the_program() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     assert_eq!(rest, "got-term\n");
     assert_eq!(status.code(), Some(7));
-    f.assert_clean(pid);
+    f.assert_nothing_left(pid);
 }
 
 #[test]
@@ -413,7 +410,7 @@ fn a_killed_kiln_takes_its_sandbox_along_and_the_next_run_cleans_up() {
     let Some(f) = fixture() else { return };
     let marker = format!("{}.{}", std::process::id(), 4321);
     let mut child = f
-        .command(&[
+        .run_command(&[
             "box",
             "sh",
             "-c",
@@ -445,9 +442,9 @@ fn a_killed_kiln_takes_its_sandbox_along_and_the_next_run_cleans_up() {
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .count();
     assert_eq!(left, 1);
-    let out = f.run(&["box", "true"]);
+    let out = f.kiln_run(&["box", "true"]);
     assert!(out.status.success());
-    f.assert_clean(pid);
+    f.assert_nothing_left(pid);
 }
 
 /// Whether a process runs `sleep MARKER`.
@@ -459,14 +456,15 @@ fn sleeping(marker: &str) -> bool {
     })
 }
 
-impl Fixture {
+impl TestContext {
     /// Runs `setup; kiln run ARGS` under script(1), which gives kiln a real
     /// terminal of 30 rows and 100 columns; returns whether it succeeded
     /// and its output with the terminal's CRs removed. `setup` may start
     /// background work on the terminal (`/dev/tty`).
     fn run_in_terminal(&self, setup: &str, args: &str) -> (bool, String) {
         let script = format!(
-            "stty rows 30 cols 100; {setup} {KILN} --root {} run {args}",
+            "stty rows 30 cols 100; {setup} {} --root {} run {args}",
+            env!("CARGO_BIN_EXE_kiln"),
             self.root.display()
         );
         let out = Command::new("script")
@@ -503,7 +501,7 @@ fn no_host_descriptor_reaches_the_container() {
         nix::sys::stat::Mode::empty(),
     )
     .unwrap();
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "box",
         "sh",
         "-c",
@@ -520,7 +518,7 @@ fn the_init_reaps_orphans() {
     // The inner shell exits at once, orphaning its background sleep to
     // PID 1; once the sleep ends, only a reaping init keeps it from
     // staying a zombie.
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "box",
         "sh",
         "-c",
@@ -532,27 +530,28 @@ fn the_init_reaps_orphans() {
 #[test]
 fn stdin_only_with_i_and_clear_errors_for_bad_input() {
     let Some(f) = fixture() else { return };
-    let piped =
-        |args: &[&str]| super::support::output_with_stdin(&mut f.command(args), b"from stdin\n");
+    let piped = |args: &[&str]| {
+        super::support::output_with_stdin(&mut f.run_command(args), b"from stdin\n")
+    };
     // docker gives the program /dev/null unless -i keeps stdin open.
     assert_eq!(stdout_of(&piped(&["-i", "box", "cat"])), "from stdin\n");
     assert_eq!(stdout_of(&piped(&["box", "cat"])), "");
 
-    let missing = f.run(&["no-such-image"]);
+    let missing = f.kiln_run(&["no-such-image"]);
     assert_eq!(missing.status.code(), Some(125));
     assert!(
         text(&missing.stderr).contains("no-such-image"),
         "{}",
         text(&missing.stderr)
     );
-    let volume = f.run(&["-v", "relative:/data", "box", "true"]);
+    let volume = f.kiln_run(&["-v", "relative:/data", "box", "true"]);
     assert_eq!(volume.status.code(), Some(125));
     assert!(
         text(&volume.stderr).contains("named volumes are not supported"),
         "{}",
         text(&volume.stderr)
     );
-    let memory = f.run(&["--memory", "12x", "box", "true"]);
+    let memory = f.kiln_run(&["--memory", "12x", "box", "true"]);
     assert_eq!(memory.status.code(), Some(2), "a usage error");
 }
 
@@ -561,7 +560,7 @@ fn signal_dispositions_and_umask_do_not_leak_from_kiln() {
     let Some(f) = fixture() else { return };
     // Rust ignores SIGPIPE in kiln; the program must get the default
     // action back, or `yes` would end with EPIPE (1) instead of 141.
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "box",
         "sh",
         "-c",
@@ -573,7 +572,7 @@ fn signal_dispositions_and_umask_do_not_leak_from_kiln() {
         .args([
             "-c",
             "umask 077; exec \"$0\" \"$@\"",
-            KILN,
+            env!("CARGO_BIN_EXE_kiln"),
             "--root",
             f.root.to_str().unwrap(),
         ])
@@ -587,7 +586,7 @@ fn signal_dispositions_and_umask_do_not_leak_from_kiln() {
 #[test]
 fn read_only_volumes_are_read_only_all_the_way_down() {
     let Some(f) = fixture() else { return };
-    // Outside the fixture's directory: assert_clean looks for mounts there.
+    // Outside the test directory: assert_nothing_left looks for mounts there.
     let host = tempfile::tempdir().unwrap();
     std::fs::create_dir(host.path().join("sub")).unwrap();
     let sub = host.path().join("sub");
@@ -600,7 +599,7 @@ fn read_only_volumes_are_read_only_all_the_way_down() {
     )
     .unwrap();
     let volume = format!("{}:/v:ro", host.path().display());
-    let out = f.run(&[
+    let out = f.kiln_run(&[
         "-v",
         &volume,
         "box",

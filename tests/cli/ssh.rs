@@ -5,8 +5,7 @@
 //! agent is a socket the test answers; the client is a small static C
 //! program (busybox has no unix-socket client).
 
-use super::build::fixture;
-use super::support::text;
+use super::support::{TestContext, text};
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -66,7 +65,7 @@ fn agent(path: &Path) {
 
 #[test]
 fn ssh_mounts_reach_the_agent_and_leave_nothing_behind() {
-    let Some(f) = fixture(
+    let Some(f) = TestContext::for_build(
         "FROM busybox:local\n\
          COPY client /client\n\
          RUN --mount=type=ssh sh -c 'echo $SSH_AUTH_SOCK; stat -c \"%F %a %u:%g\" $SSH_AUTH_SOCK; /client' > /out\n\
@@ -104,7 +103,9 @@ fn ssh_mounts_reach_the_agent_and_leave_nothing_behind() {
 
 #[test]
 fn missing_or_unusable_agents_are_errors() {
-    let Some(f) = fixture("FROM busybox:local\nRUN --mount=type=ssh,required=true true\n") else {
+    let Some(f) =
+        TestContext::for_build("FROM busybox:local\nRUN --mount=type=ssh,required=true true\n")
+    else {
         return;
     };
     let out = f.build(&[]);

@@ -3,8 +3,7 @@
 //! remove tags and prune. (Interop with real docker, skopeo and umoci is in
 //! the interop tests.)
 
-use super::support::{kiln_in, text};
-use std::path::Path;
+use super::support::{TestContext, text};
 use std::process::Output;
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -41,53 +40,44 @@ fn docker_archive() -> (Vec<u8>, String) {
     (archive, config_hex)
 }
 
-fn kiln(root: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut full = vec!["--root", root.to_str().unwrap()];
-    full.extend_from_slice(args);
-    kiln_in(root.parent().unwrap(), &full, stdin)
-}
-
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "kiln failed: {}", text(&out.stderr));
     text(&out.stdout)
 }
 
-fn images_json(root: &Path) -> serde_json::Value {
-    serde_json::from_str(&ok(kiln(root, &["images", "--format", "json"], b""))).unwrap()
+fn images_json(cx: &TestContext) -> serde_json::Value {
+    serde_json::from_str(&cx.ok(&["images", "--format", "json"])).unwrap()
 }
 
 #[test]
 fn load_list_tag_save_reload_rmi_prune() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
+    let cx = TestContext::new();
     let (archive, config_hex) = docker_archive();
 
-    let out = ok(kiln(&root, &["load"], &archive));
+    let out = ok(cx.kiln_with_stdin(&["load"], &archive));
     assert_eq!(out, "Loaded image: hello:v1\n");
-    let images = images_json(&root);
+    let images = images_json(&cx);
     assert_eq!(images[0]["repository"], "hello");
     assert_eq!(images[0]["tag"], "v1");
     assert_eq!(images[0]["id"], format!("sha256:{config_hex}"));
 
-    ok(kiln(
-        &root,
+    ok(cx.kiln_with_stdin(
         &["tag", "hello:v1", "registry.example:5000/team/hello"],
         b"",
     ));
-    ok(kiln(&root, &["tag", &config_hex[..8], "hello:v2"], b""));
-    assert_eq!(images_json(&root).as_array().unwrap().len(), 3);
+    ok(cx.kiln_with_stdin(&["tag", &config_hex[..8], "hello:v2"], b""));
+    assert_eq!(images_json(&cx).as_array().unwrap().len(), 3);
 
     let inspect: serde_json::Value =
-        serde_json::from_str(&ok(kiln(&root, &["inspect", "hello:v2"], b""))).unwrap();
+        serde_json::from_str(&ok(cx.kiln_with_stdin(&["inspect", "hello:v2"], b""))).unwrap();
     assert_eq!(inspect[0]["Id"], format!("sha256:{config_hex}"));
     assert_eq!(inspect[0]["Config"]["Cmd"][0], "/hello");
     let tags = inspect[0]["RepoTags"].as_array().unwrap();
     assert_eq!(tags.len(), 3);
 
     for format in ["docker", "oci"] {
-        let saved = dir.path().join(format!("saved-{format}.tar"));
-        ok(kiln(
-            &root,
+        let saved = cx.dir().join(format!("saved-{format}.tar"));
+        ok(cx.kiln_with_stdin(
             &[
                 "save",
                 "--format",
@@ -98,8 +88,8 @@ fn load_list_tag_save_reload_rmi_prune() {
             ],
             b"",
         ));
-        let again = dir.path().join(format!("reloaded-{format}"));
-        let out = ok(kiln(&again, &["load", "-i", saved.to_str().unwrap()], b""));
+        let again = TestContext::new();
+        let out = ok(again.kiln_with_stdin(&["load", "-i", saved.to_str().unwrap()], b""));
         assert_eq!(out, "Loaded image: hello:v1\n", "{format}");
         let reloaded = images_json(&again);
         assert_eq!(
@@ -108,9 +98,8 @@ fn load_list_tag_save_reload_rmi_prune() {
             "{format}"
         );
         // Saving is deterministic.
-        let twice = dir.path().join(format!("twice-{format}.tar"));
-        ok(kiln(
-            &root,
+        let twice = cx.dir().join(format!("twice-{format}.tar"));
+        ok(cx.kiln_with_stdin(
             &[
                 "save",
                 "--format",
@@ -129,21 +118,20 @@ fn load_list_tag_save_reload_rmi_prune() {
 
     // Removing tags keeps the blobs until prune; removing the last tag
     // lets prune free them.
-    let out = ok(kiln(&root, &["rmi", "hello:v2"], b""));
+    let out = ok(cx.kiln_with_stdin(&["rmi", "hello:v2"], b""));
     assert_eq!(out, "Untagged: hello:v2\n");
-    let out = ok(kiln(&root, &["prune"], b""));
+    let out = ok(cx.kiln_with_stdin(&["prune"], b""));
     assert!(out.ends_with("(0 blobs, 0 cache records)\n"), "{out}");
-    ok(kiln(&root, &["rmi", &config_hex], b""));
-    let out = ok(kiln(&root, &["prune"], b""));
+    ok(cx.kiln_with_stdin(&["rmi", &config_hex], b""));
+    let out = ok(cx.kiln_with_stdin(&["prune"], b""));
     assert!(out.ends_with("(3 blobs, 0 cache records)\n"), "{out}");
-    assert_eq!(images_json(&root).as_array().unwrap().len(), 0);
+    assert_eq!(images_json(&cx).as_array().unwrap().len(), 0);
 }
 
 #[test]
 fn clear_errors_for_missing_images_and_corrupt_archives() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
-    let out = kiln(&root, &["inspect", "nosuch:tag"], b"");
+    let cx = TestContext::new();
+    let out = cx.kiln_with_stdin(&["inspect", "nosuch:tag"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("no such image: nosuch:tag"),
@@ -151,8 +139,7 @@ fn clear_errors_for_missing_images_and_corrupt_archives() {
         text(&out.stderr)
     );
 
-    let out = kiln(
-        &root,
+    let out = cx.kiln_with_stdin(
         &["load"],
         b"this is not a tar archive at all, just some text........",
     );
@@ -162,22 +149,21 @@ fn clear_errors_for_missing_images_and_corrupt_archives() {
     // A layer whose content does not match the config's diff ID.
     let (archive, _) = docker_archive();
     let corrupt = String::from_utf8_lossy(&archive).replace("hello\n", "HELLO\n");
-    let out = kiln(&root, &["load"], corrupt.as_bytes());
+    let out = cx.kiln_with_stdin(&["load"], corrupt.as_bytes());
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("but the image config says sha256:"), "{err}");
-    assert_eq!(images_json(&root).as_array().unwrap().len(), 0);
+    assert_eq!(images_json(&cx).as_array().unwrap().len(), 0);
 }
 
 #[test]
 fn import_plain_and_gzip_tarballs_and_refuse_other_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
+    let cx = TestContext::new();
     let rootfs = tar_of(&[("etc/motd", b"hi\n")]);
 
-    let id = ok(kiln(&root, &["import", "-", "plain:1"], &rootfs));
+    let id = ok(cx.kiln_with_stdin(&["import", "-", "plain:1"], &rootfs));
     let inspect: serde_json::Value =
-        serde_json::from_str(&ok(kiln(&root, &["inspect", "plain:1"], b""))).unwrap();
+        serde_json::from_str(&ok(cx.kiln_with_stdin(&["inspect", "plain:1"], b""))).unwrap();
     assert_eq!(inspect[0]["Id"], id.trim());
     assert_eq!(
         inspect[0]["RootFS"]["diff_ids"][0],
@@ -185,7 +171,7 @@ fn import_plain_and_gzip_tarballs_and_refuse_other_input() {
     );
     assert_eq!(inspect[0]["History"][0]["comment"], "Imported from -");
 
-    let tarball = dir.path().join("rootfs.tar");
+    let tarball = cx.dir().join("rootfs.tar");
     std::fs::write(&tarball, &rootfs).unwrap();
     let status = std::process::Command::new("gzip")
         .arg("-kn")
@@ -193,25 +179,21 @@ fn import_plain_and_gzip_tarballs_and_refuse_other_input() {
         .status()
         .unwrap();
     assert!(status.success());
-    let gz = dir.path().join("rootfs.tar.gz");
-    ok(kiln(&root, &["import", gz.to_str().unwrap(), "gz:1"], b""));
+    let gz = cx.dir().join("rootfs.tar.gz");
+    ok(cx.kiln_with_stdin(&["import", gz.to_str().unwrap(), "gz:1"], b""));
     let gz_inspect: serde_json::Value =
-        serde_json::from_str(&ok(kiln(&root, &["inspect", "gz:1"], b""))).unwrap();
+        serde_json::from_str(&ok(cx.kiln_with_stdin(&["inspect", "gz:1"], b""))).unwrap();
     // Same content, same layer, whatever the compression of the tarball.
     assert_eq!(gz_inspect[0]["RootFS"], inspect[0]["RootFS"]);
 
-    let out = kiln(
-        &root,
-        &["import", "-", "bad:1"],
-        b"definitely not a tar archive",
-    );
+    let out = cx.kiln_with_stdin(&["import", "-", "bad:1"], b"definitely not a tar archive");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("not a valid tar archive"),
         "{}",
         text(&out.stderr)
     );
-    let out = kiln(&root, &["inspect", "bad:1"], b"");
+    let out = cx.kiln_with_stdin(&["inspect", "bad:1"], b"");
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -256,8 +238,7 @@ fn config_for(diff_ids: &[String]) -> String {
 
 #[test]
 fn docker_archives_with_linked_and_gzip_layers() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
+    let cx = TestContext::new();
     let layer = tar_of(&[("a.txt", b"a\n")]);
     let diff_id = sha256_hex(&layer);
     // Two images sharing a layer: docker < 25 saves it once and links it.
@@ -275,7 +256,7 @@ fn docker_archives_with_linked_and_gzip_layers() {
         Member::Link("l2/layer.tar", "../l1/layer.tar"),
         Member::File("manifest.json", manifest.as_bytes()),
     ]);
-    let out = ok(kiln(&root, &["load"], &archive));
+    let out = ok(cx.kiln_with_stdin(&["load"], &archive));
     assert_eq!(out, "Loaded image: base:1\nLoaded image: app:1\n");
 
     // A gzip layer is checked against its diff ID after decompression.
@@ -297,14 +278,14 @@ fn docker_archives_with_linked_and_gzip_layers() {
         Member::File("l/layer.tar", &gzipped),
         Member::File("manifest.json", manifest.as_bytes()),
     ]);
-    let out = kiln(&root, &["load"], &bad);
+    let out = cx.kiln_with_stdin(&["load"], &bad);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains(&format!("has content digest sha256:{diff_id}")),
         "{}",
         text(&out.stderr)
     );
-    let out = kiln(&root, &["inspect", "gz:bad"], b"");
+    let out = cx.kiln_with_stdin(&["inspect", "gz:bad"], b"");
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -314,14 +295,12 @@ fn docker_archives_with_linked_and_gzip_layers() {
 
 #[test]
 fn untagged_images_and_broken_entries_can_be_listed_and_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
+    let cx = TestContext::new();
     let (archive, config_hex) = docker_archive();
-    ok(kiln(&root, &["load"], &archive));
+    ok(cx.kiln_with_stdin(&["load"], &archive));
     // Save as OCI without names, load into a second store: untagged.
-    let saved = dir.path().join("unnamed.tar");
-    ok(kiln(
-        &root,
+    let saved = cx.dir().join("unnamed.tar");
+    ok(cx.kiln_with_stdin(
         &[
             "save",
             "--format",
@@ -332,30 +311,30 @@ fn untagged_images_and_broken_entries_can_be_listed_and_removed() {
         ],
         b"",
     ));
-    let second = dir.path().join("second");
-    let out = ok(kiln(&second, &["load", "-i", saved.to_str().unwrap()], b""));
+    let second = TestContext::new();
+    let out = ok(second.kiln_with_stdin(&["load", "-i", saved.to_str().unwrap()], b""));
     assert!(out.starts_with("Loaded image ID: sha256:"), "{out}");
     let images = images_json(&second);
     assert_eq!(images[0]["repository"], "<none>");
-    let out = ok(kiln(&second, &["rmi", &config_hex[..12]], b""));
+    let out = ok(second.kiln_with_stdin(&["rmi", &config_hex[..12]], b""));
     assert_eq!(out, format!("Deleted: sha256:{config_hex}\n"));
-    let out = ok(kiln(&second, &["prune"], b""));
+    let out = ok(second.kiln_with_stdin(&["prune"], b""));
     assert!(out.contains("(3 blobs, 0 cache records)"), "{out}");
 
     // A tag whose manifest blob went missing: images lists the rest and
     // warns; rmi still removes the broken tag.
-    ok(kiln(&root, &["tag", "hello:v1", "other:1"], b""));
+    ok(cx.kiln_with_stdin(&["tag", "hello:v1", "other:1"], b""));
     let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(cx.root.join("index.json")).unwrap()).unwrap();
     let manifest = index["manifests"][0]["digest"]
         .as_str()
         .unwrap()
         .to_string();
     let other = tar_of(&[("x", b"x")]);
-    let import = ok(kiln(&root, &["import", "-", "fine:1"], &other));
+    let import = ok(cx.kiln_with_stdin(&["import", "-", "fine:1"], &other));
     assert!(import.starts_with("sha256:"));
-    std::fs::remove_file(root.join("blobs/sha256").join(&manifest[7..])).unwrap();
-    let out = kiln(&root, &["images", "--format", "json"], b"");
+    std::fs::remove_file(cx.root.join("blobs/sha256").join(&manifest[7..])).unwrap();
+    let out = cx.kiln_with_stdin(&["images", "--format", "json"], b"");
     assert!(out.status.success());
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -366,7 +345,7 @@ fn untagged_images_and_broken_entries_can_be_listed_and_removed() {
         text(&out.stderr)
     );
     assert_eq!(
-        ok(kiln(&root, &["rmi", "hello:v1"], b"")),
+        ok(cx.kiln_with_stdin(&["rmi", "hello:v1"], b"")),
         "Untagged: hello:v1\n"
     );
 }

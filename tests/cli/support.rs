@@ -1,7 +1,9 @@
 //! Running the binary and reading shared and golden data.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -23,7 +25,8 @@ pub fn kiln_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_kiln"))
             .args(args)
             .current_dir(dir)
-            .env("NO_COLOR", "1"),
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG"),
         stdin,
     )
 }
@@ -125,25 +128,288 @@ pub fn busybox_store(dir: &Path, name: &str) -> PathBuf {
     root
 }
 
-/// Whether this test may use root-only features; panics under `CI=true`
-/// when it may not (a skip there is a failure), else prints a loud skip.
+/// Whether this test may use root-only features and the programs in
+/// `needs` (kiln-testkit's one rule: a loud skip, a failure under
+/// `CI=true`).
 pub fn privileged(what: &str, needs: &[&str]) -> bool {
-    let missing: Vec<&&str> = needs.iter().filter(|p| !Path::new(p).exists()).collect();
-    let root = rustix::process::geteuid().is_root();
-    if root && missing.is_empty() {
-        return true;
+    kiln_testkit::require_root(what, "runs kiln as root", needs)
+}
+
+/// The docker client.
+pub const DOCKER: &str = "/usr/bin/docker";
+
+/// A running dockerd for the tests that compare with docker or use it as
+/// a peer: the machine's, or one started here (left running for later
+/// tests; it lives in its own data root, and `.ci/run` stops it).
+pub fn docker() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        if Command::new(DOCKER)
+            .arg("info")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return;
+        }
+        let log = std::fs::File::create("/var/tmp/kiln-test-dockerd.log").unwrap();
+        // Left running for later tests; .ci/run stops it at the end.
+        #[allow(clippy::zombie_processes)]
+        Command::new("/usr/sbin/dockerd")
+            .args([
+                "--data-root",
+                "/var/lib/kiln-test-docker",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        for _ in 0..60 {
+            if Command::new(DOCKER)
+                .arg("info")
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        panic!("dockerd did not start; see /var/tmp/kiln-test-dockerd.log");
+    });
+}
+
+/// Proxy variables are dropped from every command a test runs: a proxy
+/// would see (or refuse) traffic meant for the fixtures on loopback.
+pub fn no_proxy(cmd: &mut Command) -> &mut Command {
+    for var in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        cmd.env_remove(var).env_remove(var.to_uppercase());
     }
-    let why = format!(
-        "{what} skipped: needs root (euid {}) and {missing:?}",
-        rustix::process::geteuid().as_raw()
-    );
-    assert!(
-        std::env::var_os("CI").is_none_or(|v| v != "true"),
-        "{why}; a skip is a failure under CI=true"
-    );
-    #[allow(clippy::print_stderr)] // the loud skip the brief asks for
-    {
-        eprintln!("\n!!!!!!!! {why} !!!!!!!!\n");
+    cmd
+}
+
+/// The one fixture of the integration tests: a temporary directory holding
+/// a store (`root`), a build context (`context`), a docker config directory
+/// (`DOCKER_CONFIG`) and a certs.d base (`KILN_CERTS_D`), and the `kiln`
+/// binary run against them with nothing of the host's leaking in (no
+/// `~/.docker`, no `/etc/docker/certs.d`, no proxy, no `RUST_LOG`). A base
+/// image ([`TestContext::with_busybox`]), a registry
+/// (`registry::fixture::Registry`) and dockerd ([`docker`]) are added by
+/// the tests that need them.
+pub struct TestContext {
+    dir: tempfile::TempDir,
+    /// The store.
+    pub root: PathBuf,
+    /// The build context directory (made by [`TestContext::dockerfile`] or
+    /// [`TestContext::file`]).
+    pub context: PathBuf,
+    docker_config: PathBuf,
+    certs_d: PathBuf,
+    path: Option<OsString>,
+    stall_timeout: Option<u64>,
+}
+
+impl TestContext {
+    /// An empty store (made by kiln on first use); needs no privileges.
+    pub fn new() -> TestContext {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        TestContext::in_dir(dir, root)
     }
-    false
+
+    /// A store holding busybox as image `name` (imported with `kiln
+    /// import`); the caller has checked [`privileged`] for `/bin/busybox`.
+    pub fn with_busybox(name: &str) -> TestContext {
+        let dir = tempfile::tempdir().unwrap();
+        let root = busybox_store(dir.path(), name);
+        TestContext::in_dir(dir, root)
+    }
+
+    /// A build test's context: root and busybox as `busybox:local`, and
+    /// `dockerfile` in the context; `None` after a loud skip.
+    pub fn for_build(dockerfile: &str) -> Option<TestContext> {
+        if !privileged("kiln build test", &["/bin/busybox"]) {
+            return None;
+        }
+        let cx = TestContext::with_busybox("busybox:local");
+        cx.dockerfile(dockerfile);
+        Some(cx)
+    }
+
+    fn in_dir(dir: tempfile::TempDir, root: PathBuf) -> TestContext {
+        let docker_config = dir.path().join("docker");
+        let certs_d = dir.path().join("certs.d");
+        let context = dir.path().join("context");
+        for d in [&docker_config, &certs_d, &context] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        TestContext {
+            dir,
+            root,
+            context,
+            docker_config,
+            certs_d,
+            path: None,
+            stall_timeout: None,
+        }
+    }
+
+    /// The temporary directory, for files a test makes.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The docker config directory kiln is given (`DOCKER_CONFIG`).
+    pub fn docker_config(&self) -> &Path {
+        &self.docker_config
+    }
+
+    /// Gives up on a silent registry transfer after `seconds` (kiln's
+    /// `KILN_REGISTRY_STALL_TIMEOUT`) instead of a minute.
+    pub fn stall_timeout(&mut self, seconds: u64) {
+        self.stall_timeout = Some(seconds);
+    }
+
+    /// Uses `certs_d` as the certs.d base from now on.
+    pub fn trust(&mut self, certs_d: PathBuf) {
+        self.certs_d = certs_d;
+    }
+
+    /// Puts `dir` first on kiln's `PATH` (for credential helpers).
+    pub fn path_first(&mut self, dir: &Path) {
+        let mut path = OsString::from(dir);
+        if let Some(rest) = std::env::var_os("PATH") {
+            path.push(":");
+            path.push(rest);
+        }
+        self.path = Some(path);
+    }
+
+    /// `program` with this context's environment (stdin closed).
+    pub fn environment(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("NO_COLOR", "1")
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env("KILN_CERTS_D", &self.certs_d)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        if let Some(path) = &self.path {
+            cmd.env("PATH", path);
+        }
+        if let Some(seconds) = self.stall_timeout {
+            cmd.env("KILN_REGISTRY_STALL_TIMEOUT", seconds.to_string());
+        }
+        no_proxy(&mut cmd);
+        cmd
+    }
+
+    /// `kiln --root STORE ARGS` with this context's environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.environment(env!("CARGO_BIN_EXE_kiln"));
+        cmd.arg("--root").arg(&self.root).args(args);
+        cmd
+    }
+
+    /// `kiln ARGS`; its output.
+    pub fn kiln(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `kiln ARGS` with `stdin` as standard input.
+    pub fn kiln_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        output_with_stdin(&mut self.command(args), stdin)
+    }
+
+    /// `kiln ARGS`, which must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kiln(args);
+        assert!(
+            out.status.success(),
+            "kiln {args:?} failed ({}): {}{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Writes the context's Dockerfile; the context directory.
+    pub fn dockerfile(&self, content: &str) -> PathBuf {
+        self.file("Dockerfile", content);
+        self.context.clone()
+    }
+
+    /// Writes `path` (relative to the context), with missing parents.
+    pub fn file(&self, path: &str, content: &str) -> &Self {
+        let path = self.context.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        self
+    }
+
+    /// Builds the context with `args` (plain progress); returns the output
+    /// after checking that no sandbox or scratch directory was left behind.
+    pub fn build(&self, args: &[&str]) -> Output {
+        let out = self.build_leaving_leftovers(args);
+        self.assert_clean();
+        out
+    }
+
+    /// Builds without checking the store's tmp/ afterwards (it may hold
+    /// what killed builds left).
+    pub fn build_leaving_leftovers(&self, args: &[&str]) -> Output {
+        let mut all = vec!["build", "--progress", "plain"];
+        all.extend_from_slice(args);
+        let context = self.context.to_str().unwrap();
+        all.push(context);
+        self.kiln(&all)
+    }
+
+    /// Builds, which must succeed; the image ID, after checking that
+    /// stdout carries it and nothing else.
+    pub fn build_ok(&self, args: &[&str]) -> String {
+        let out = self.build(args);
+        assert!(out.status.success(), "build failed: {}", text(&out.stderr));
+        let id = text(&out.stdout);
+        assert!(
+            id.starts_with("sha256:") && id.trim_end().len() == 71 && id.lines().count() == 1,
+            "stdout: {id:?}"
+        );
+        id.trim_end().to_string()
+    }
+
+    /// `kiln run --rm IMAGE ARGS`: stdout, after checking it exited 0.
+    pub fn run(&self, image: &str, args: &[&str]) -> String {
+        let mut all = vec!["run", "--rm", image];
+        all.extend_from_slice(args);
+        let out = self.kiln(&all);
+        assert!(out.status.success(), "run {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// The image's config (`Config` of `kiln inspect`).
+    pub fn config(&self, image: &str) -> serde_json::Value {
+        let out = self.kiln(&["inspect", image]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        value[0]["Config"].clone()
+    }
+
+    /// Nothing left in the store's `sandboxes/` and `tmp/` (but the
+    /// shared dot-directories).
+    pub fn assert_clean(&self) {
+        for dir in ["sandboxes", "tmp"] {
+            let path = self.root.join(dir);
+            let left: Vec<_> = std::fs::read_dir(&path)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            let left: Vec<_> = left
+                .into_iter()
+                .filter(|n| !n.to_string_lossy().starts_with('.'))
+                .collect();
+            assert!(left.is_empty(), "left in {}: {left:?}", path.display());
+        }
+    }
 }

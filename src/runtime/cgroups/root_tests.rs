@@ -19,23 +19,14 @@ use super::*;
 
 const MIB: u64 = 1024 * 1024;
 
-/// True when running as root. Otherwise: a failure under `CI=true` (a skip
-/// there would hide a regression), a loud skip elsewhere.
+/// Whether a test that needs root may run (kiln-testkit's rule: a loud
+/// skip, a failure under `CI=true`).
 fn root_or_skip(test: &str) -> bool {
-    if rustix::process::geteuid().is_root() {
-        return true;
-    }
-    let why = "needs root: creates cgroups under /sys/fs/cgroup and moves processes into them";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} {why}, and CI=true does not allow skipping it");
-    }
-    // Straight to the stderr handle: libtest captures `eprintln!` of
-    // passing tests, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!! SKIPPED {test}: {why} (run the tests as root) !!!\n"
-    );
-    false
+    kiln_testkit::require_root(
+        test,
+        "creates cgroups under /sys/fs/cgroup and moves processes into them",
+        &[],
+    )
 }
 
 /// A shell that joins every procs file, reports it, then runs `then`.

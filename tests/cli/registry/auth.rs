@@ -8,7 +8,7 @@ use super::super::support::text;
 use super::base64;
 use super::fault_proxy::FaultProxy;
 use super::fixture::Registry;
-use super::{BUSYBOX, Client, failed, ready, skopeo_inspect};
+use super::{BUSYBOX, TestContext, failed, ready, skopeo_inspect};
 use std::os::unix::fs::PermissionsExt as _;
 
 const USER: &str = "alice";
@@ -22,7 +22,7 @@ fn auth_field(user: &str, password: &str) -> String {
 }
 
 /// `kiln login -u USER --password-stdin ADDR`, typing `password`.
-fn login(client: &Client, addr: &str, password: &str) -> std::process::Output {
+fn login(client: &TestContext, addr: &str, password: &str) -> std::process::Output {
     let stdin = format!("{password}\n");
     let args = ["login", "-u", USER, "--password-stdin", addr];
     client.kiln_with_stdin(&args, stdin.as_bytes())
@@ -30,7 +30,7 @@ fn login(client: &Client, addr: &str, password: &str) -> std::process::Output {
 
 /// Writes USER's credentials for `addr` into the client's config.json,
 /// as `kiln login` would; returns the config.
-fn save_credentials(client: &Client, addr: &str) -> serde_json::Value {
+fn save_credentials(client: &TestContext, addr: &str) -> serde_json::Value {
     let config = serde_json::json!({"auths": {addr: {"auth": auth_field(USER, PASSWORD)}}});
     client.write_config_json(&config);
     config
@@ -66,7 +66,7 @@ fn basic_auth_push_needs_credentials_which_login_stores_and_logout_removes() {
     }
     let registry = Registry::basic(USER, PASSWORD);
     let addr = registry.addr();
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let reference = format!("{addr}/test/private:1");
 
     let out = client.kiln(&["push", BUSYBOX, &reference]);
@@ -86,7 +86,7 @@ fn basic_auth_push_needs_credentials_which_login_stores_and_logout_removes() {
     let creds = format!("--creds={USER}:{PASSWORD}");
     let inspect = skopeo_inspect(&reference, &["--tls-verify=false", &creds]);
     assert_eq!(inspect["Digest"], digest.as_str());
-    let puller = Client::empty();
+    let puller = TestContext::new();
     puller.write_config_json(&config);
     assert_eq!(puller.pull(&[&reference]), digest);
 
@@ -104,7 +104,7 @@ fn a_wrong_password_fails_clearly_and_is_never_shown() {
     }
     let registry = Registry::basic(USER, PASSWORD);
     let addr = registry.addr();
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
 
     let out = login(&client, addr, WRONG);
     assert_auth_failure(&failed(&out, "login with a wrong password"), addr);
@@ -127,7 +127,7 @@ fn a_wrong_password_fails_clearly_and_is_never_shown() {
 
 /// Runs `kiln ARGS` in a terminal and types each answer once its prompt
 /// shows; returns whether kiln succeeded and what the terminal showed.
-fn in_terminal(client: &Client, args: &str, answers: &[(&str, &str)]) -> (bool, String) {
+fn in_terminal(client: &TestContext, args: &str, answers: &[(&str, &str)]) -> (bool, String) {
     use std::io::{Read as _, Write as _};
     use std::sync::{Arc, Mutex};
     let mut child = client
@@ -183,7 +183,7 @@ fn login_asks_for_the_username_and_password_on_a_terminal_only() {
     }
     let registry = Registry::basic(USER, PASSWORD);
     let addr = registry.addr();
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
 
     // Without a terminal there is nobody to ask.
     let out = client.kiln(&["login", addr]);
@@ -225,7 +225,7 @@ fn credentials_come_from_a_docker_credential_helper() {
     }
     let registry = Registry::basic(USER, PASSWORD);
     let addr = registry.addr();
-    let mut client = Client::with_busybox();
+    let mut client = TestContext::with_busybox(BUSYBOX);
     let helpers = client.dir().join("helpers");
     std::fs::create_dir(&helpers).unwrap();
     let asked = client.dir().join("helper-asked");
@@ -270,7 +270,7 @@ fn token_auth_push_and_pull_with_cached_tokens() {
     // Through a pass-through proxy, to count the registry's requests.
     let proxy = FaultProxy::start(registry.addr());
     let addr = proxy.addr();
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let config = save_credentials(&client, addr);
 
     let reference = format!("{addr}/test/app:1");
@@ -299,7 +299,7 @@ fn token_auth_push_and_pull_with_cached_tokens() {
         proxy.summary()
     );
 
-    let puller = Client::empty();
+    let puller = TestContext::new();
     puller.write_config_json(&config);
     assert_eq!(puller.pull(&[&reference]), digest);
     puller.assert_runs(&reference);
@@ -313,7 +313,7 @@ fn token_auth_fetches_a_new_token_when_the_last_one_expires() {
         return;
     }
     let registry = Registry::token_lasting(USER, PASSWORD, 2);
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let addr = registry.addr();
     let config = save_credentials(&client, addr);
     let reference = format!("{addr}/test/brief:1");
@@ -327,7 +327,7 @@ fn token_auth_fetches_a_new_token_when_the_last_one_expires() {
         "only {} tokens: {requests:?}",
         requests.len()
     );
-    let puller = Client::empty();
+    let puller = TestContext::new();
     puller.write_config_json(&config);
     assert_eq!(puller.pull(&[&reference]), digest);
 }
@@ -340,7 +340,7 @@ fn token_auth_fetches_a_new_token_when_the_registry_refuses_one_still_valid() {
         return;
     }
     let registry = Registry::token_stale(USER, PASSWORD, 1);
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let addr = registry.addr();
     save_credentials(&client, addr);
     let reference = format!("{addr}/test/stale:1");
@@ -382,7 +382,7 @@ fn token_auth_refuses_anonymous_pushes_and_wrong_passwords_but_allows_anonymous_
     }
     let registry = Registry::token(USER, PASSWORD);
     let addr = registry.addr();
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let reference = format!("{addr}/test/public:1");
 
     let out = client.kiln(&["push", BUSYBOX, &reference]);
@@ -398,7 +398,7 @@ fn token_auth_refuses_anonymous_pushes_and_wrong_passwords_but_allows_anonymous_
 
     // The token server gives anonymous clients pull access.
     let before = registry.token_requests().len();
-    let anonymous = Client::empty();
+    let anonymous = TestContext::new();
     assert_eq!(anonymous.pull(&[&reference]), digest);
     let requests = registry.token_requests();
     let pull = &requests[before..];

@@ -5,7 +5,7 @@
 
 use super::fault_proxy::{Fault, FaultProxy, Kind, Rule, UPLOADS};
 use super::fixture::Registry;
-use super::{BUSYBOX, Client, assert_no_manifest, failed, ready, registry_digest};
+use super::{BUSYBOX, TestContext, assert_no_manifest, failed, ready, registry_digest};
 
 /// Larger than the image config, smaller than the busybox layer (over a
 /// megabyte compressed or not): rules with it hit the layer only.
@@ -24,14 +24,14 @@ fn push_survives_resets_and_503s_and_the_image_arrives_whole() {
     proxy.add(Rule::new(Fault::ResetRequestAfter(LAYER_SIZED / 2), UPLOADS).min_body(LAYER_SIZED));
     proxy.add(Rule::new(Fault::Unavailable, &[Kind::UploadStart]).skip(1));
     proxy.add(Rule::new(Fault::Unavailable, &[Kind::ManifestPut]));
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let digest = client.push(&[BUSYBOX, &format!("{}/test/flaky:1", proxy.addr())]);
     assert_eq!(proxy.injected(), 3, "{}", proxy.summary());
 
     // Straight from the registry, past the proxy.
     let reference = format!("{}/test/flaky:1", registry.addr());
     assert_eq!(registry_digest(&reference), digest);
-    let puller = Client::empty();
+    let puller = TestContext::new();
     assert_eq!(puller.pull(&[&reference]), digest);
     puller.assert_runs(&reference);
 }
@@ -44,7 +44,7 @@ fn a_push_that_can_never_upload_fails_and_leaves_no_tag() {
     let registry = Registry::plain();
     let proxy = FaultProxy::start(registry.addr());
     proxy.add(Rule::new(Fault::Unavailable, UPLOADS).always());
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let out = client.kiln(&["push", BUSYBOX, &format!("{}/test/doomed:1", proxy.addr())]);
     let stderr = failed(&out, "push through a 503 wall");
     let lower = stderr.to_lowercase();
@@ -61,7 +61,7 @@ fn a_push_that_can_never_upload_fails_and_leaves_no_tag() {
 /// in front of it; the digest pushed and the reference through the proxy.
 fn busybox_behind_proxy(name: &str) -> (Registry, FaultProxy, String, String) {
     let registry = Registry::plain();
-    let pusher = Client::with_busybox();
+    let pusher = TestContext::with_busybox(BUSYBOX);
     let digest = pusher.push(&[BUSYBOX, &format!("{}/test/{name}:1", registry.addr())]);
     let proxy = FaultProxy::start(registry.addr());
     let reference = format!("{}/test/{name}:1", proxy.addr());
@@ -80,7 +80,7 @@ fn pull_survives_a_503_and_a_reset_in_the_middle_of_a_layer() {
         Fault::ResetResponseAfter(LAYER_SIZED),
         &[Kind::BlobGet],
     ));
-    let puller = Client::empty();
+    let puller = TestContext::new();
     assert_eq!(puller.pull(&[&reference]), digest);
     assert_eq!(proxy.injected(), 2, "{}", proxy.summary());
     puller.assert_runs(&reference);
@@ -100,7 +100,7 @@ fn pull_resumes_from_a_registry_that_ignores_ranges() {
         Fault::ResetResponseAfter(LAYER_SIZED),
         &[Kind::BlobGet],
     ));
-    let puller = Client::empty();
+    let puller = TestContext::new();
     assert_eq!(puller.pull(&[&reference]), digest);
     assert_eq!(proxy.injected(), 1, "{}", proxy.summary());
     assert_eq!(proxy.count(Kind::BlobGet), 3, "{}", proxy.summary());
@@ -121,7 +121,7 @@ fn pull_resumes_a_layer_whose_transfer_stalls() {
         Fault::StallResponseAfter(LAYER_SIZED),
         &[Kind::BlobGet],
     ));
-    let mut puller = Client::empty();
+    let mut puller = TestContext::new();
     puller.stall_timeout(2);
     assert_eq!(puller.pull(&[&reference]), digest);
     assert_eq!(proxy.injected(), 1, "{}", proxy.summary());
@@ -151,8 +151,8 @@ fn a_large_upload_cut_twice_continues_in_chunks_and_arrives_whole() {
     proxy.add(
         Rule::new(Fault::ResetRequestAfter(12 << 20), &[Kind::UploadChunk]).min_body(16 << 20),
     );
-    let client = Client::with_busybox();
-    let context = client.context(
+    let client = TestContext::with_busybox(BUSYBOX);
+    let context = client.dockerfile(
         "FROM busybox\nRUN head -c 41943040 /dev/urandom > /big && md5sum /big > /big.md5\n",
     );
     client.ok(&["build", "-q", "-t", "big", context.to_str().unwrap()]);
@@ -162,7 +162,7 @@ fn a_large_upload_cut_twice_continues_in_chunks_and_arrives_whole() {
     assert!(proxy.count(Kind::UploadChunk) >= 2, "{}", proxy.summary());
 
     let reference = format!("{}/test/big:1", registry.addr());
-    let puller = Client::empty();
+    let puller = TestContext::new();
     assert_eq!(puller.pull(&[&reference]), digest);
     assert_eq!(
         puller.ok(&["run", &reference, "md5sum", "-c", "/big.md5"]),

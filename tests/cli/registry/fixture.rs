@@ -155,7 +155,7 @@ impl Registry {
         // curl checks the chain too: a registry that comes up ready has a
         // certificate a verifying client accepts.
         setup.probe = vec!["--cacert".into(), ca.cert.clone().into()];
-        let client = client_auth.then(|| ca.issue("client", &Role::Client, KeyType::EcP256));
+        let client = client_auth.then(|| ca.issue("client", &Role::TestContext, KeyType::EcP256));
         if let Some(client) = &client {
             let clientcas = format!("    clientcas:\n      - {}\n", ca.cert.display());
             setup.http.push_str(&clientcas);

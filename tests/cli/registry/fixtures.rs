@@ -8,7 +8,9 @@
 use super::super::support::text;
 use super::fault_proxy::{Fault, FaultProxy, Kind, Rule, UPLOADS};
 use super::fixture::Registry;
-use super::{Client, assert_no_manifest, raw_manifest, ready, registry_digest, skopeo_inspect};
+use super::{
+    TestContext, assert_no_manifest, raw_manifest, ready, registry_digest, skopeo_inspect,
+};
 use std::process::Command;
 
 const PLAIN: &str = "--dest-tls-verify=false";
@@ -24,7 +26,7 @@ fn fixture_plain_and_basic_auth_registries_serve_skopeo() {
     if !ready("registry fixture test") {
         return;
     }
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(super::BUSYBOX);
     let plain = Registry::plain();
     let dest = format!("{}/fixture/busybox:1", plain.addr());
     let out = client.skopeo_push_busybox(&dest, &[PLAIN]);
@@ -49,7 +51,7 @@ fn fixture_tls_registries_serve_skopeo_with_their_certs_d() {
     if !ready("registry fixture test") {
         return;
     }
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(super::BUSYBOX);
     for registry in [Registry::tls(), Registry::tls_client_auth()] {
         let dest = format!("{}/fixture/busybox:1", registry.addr());
         assert!(!registry.addr().starts_with("127."), "not loopback");
@@ -87,7 +89,7 @@ fn fixture_token_server_issues_tokens_the_registry_accepts() {
     if !ready("registry fixture test") {
         return;
     }
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(super::BUSYBOX);
     let registry = Registry::token("alice", "s3cret");
     let dest = format!("{}/fixture/busybox:1", registry.addr());
     let out = client.skopeo_push_busybox(&dest, &[PLAIN, "--dest-no-creds"]);
@@ -123,7 +125,7 @@ fn fixture_fault_proxy_counts_passes_through_and_injects_faults() {
     if !ready("registry fixture test") {
         return;
     }
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(super::BUSYBOX);
     let registry = Registry::plain();
     let proxy = FaultProxy::start(registry.addr());
     let dest = format!("{}/fixture/busybox:1", proxy.addr());

@@ -3,10 +3,11 @@
 //! registry is on 127.0.0.1, which dockerd treats as insecure by default,
 //! so plain HTTP works for both without configuring the daemon.
 
-use super::super::interop::{DOCKER, docker, run};
+use super::super::interop::run;
+use super::super::support::{DOCKER, docker};
 use super::super::support::{privileged, text};
 use super::fixture::Registry;
-use super::{BUSYBOX, Client, ready, registry_digest};
+use super::{BUSYBOX, TestContext, ready, registry_digest};
 use std::process::Command;
 
 /// Images given to dockerd, removed when the test ends, passed or not.
@@ -38,7 +39,7 @@ fn docker_pulls_what_kiln_pushed_and_kiln_pulls_what_docker_pushed() {
     let from_docker = format!("{addr}/interop/from-docker:1");
     let _cleanup = DockerImages(vec![from_kiln.clone(), from_docker.clone()]);
 
-    let digest = Client::with_busybox().push(&[BUSYBOX, &from_kiln]);
+    let digest = TestContext::with_busybox(BUSYBOX).push(&[BUSYBOX, &from_kiln]);
     run(Command::new(DOCKER).args(["pull", &from_kiln]));
     let out = run(Command::new(DOCKER).args([
         "image",
@@ -67,7 +68,7 @@ fn docker_pulls_what_kiln_pushed_and_kiln_pulls_what_docker_pushed() {
     run(Command::new(DOCKER).args(["tag", &from_kiln, &from_docker]));
     run(Command::new(DOCKER).args(["push", &from_docker]));
     let pushed_by_docker = registry_digest(&from_docker);
-    let puller = Client::empty();
+    let puller = TestContext::new();
     assert_eq!(puller.pull(&[&from_docker]), pushed_by_docker);
     puller.assert_runs(&from_docker);
 }

@@ -8,8 +8,9 @@
 //! `fixtures` checks the fixtures with skopeo alone, so that when a kiln
 //! test here fails, the fixture is known to work. Every kiln here runs
 //! with its own store, `DOCKER_CONFIG` and `KILN_CERTS_D` in a temporary
-//! directory: nothing of the host's `~/.docker` or `/etc/docker/certs.d`
-//! leaks in, and no proxy variable sends loopback traffic elsewhere.
+//! directory (the test kit's `TestContext`): nothing of the host's
+//! `~/.docker` or `/etc/docker/certs.d` leaks in, and no proxy variable
+//! sends loopback traffic elsewhere.
 //!
 //! Needs root (`kiln run`, and the address the HTTPS registry listens on)
 //! and the peers; without them a test says so loudly and skips, except
@@ -28,16 +29,12 @@ mod push_pull;
 mod tls;
 mod token_server;
 
-use super::support::{busybox_store, privileged, text};
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use super::support::{TestContext, no_proxy, privileged, text};
+use std::process::{Command, Output};
 
-const KILN: &str = env!("CARGO_BIN_EXE_kiln");
 const SKOPEO: &str = "/usr/bin/skopeo";
 
-/// The local name of the busybox image in stores made by
-/// [`Client::with_busybox`].
+/// The local name of the busybox image in the stores of these tests.
 const BUSYBOX: &str = "busybox";
 
 /// Whether registry tests can run here; see [`privileged`].
@@ -58,144 +55,19 @@ fn ready(what: &str) -> bool {
     )
 }
 
-/// Proxy variables are dropped from every command: a proxy would see
-/// (or refuse) traffic meant for the fixtures.
-fn no_proxy(cmd: &mut Command) -> &mut Command {
-    for var in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
-        cmd.env_remove(var).env_remove(var.to_uppercase());
-    }
-    cmd
-}
-
-/// One kiln user: a store, a docker config directory (`DOCKER_CONFIG`)
-/// and a certs.d base (`KILN_CERTS_D`, empty unless [`Client::trust`]),
-/// all in one temporary directory.
-struct Client {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    docker_config: PathBuf,
-    certs_d: PathBuf,
-    path: Option<OsString>,
-    stall_timeout: Option<u64>,
-}
-
-impl Client {
-    /// A client whose store holds busybox as [`BUSYBOX`].
-    fn with_busybox() -> Client {
-        let dir = tempfile::tempdir().unwrap();
-        let root = busybox_store(dir.path(), BUSYBOX);
-        Client::new(dir, root)
-    }
-
-    /// A client with an empty store.
-    fn empty() -> Client {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("store");
-        Client::new(dir, root)
-    }
-
-    fn new(dir: tempfile::TempDir, root: PathBuf) -> Client {
-        let docker_config = dir.path().join("docker");
-        let certs_d = dir.path().join("certs.d");
-        std::fs::create_dir(&docker_config).unwrap();
-        std::fs::create_dir(&certs_d).unwrap();
-        Client {
-            dir,
-            root,
-            docker_config,
-            certs_d,
-            path: None,
-            stall_timeout: None,
-        }
-    }
-
-    /// Gives up on a silent transfer after `seconds` (kiln's
-    /// `KILN_REGISTRY_STALL_TIMEOUT`) instead of a minute.
-    fn stall_timeout(&mut self, seconds: u64) {
-        self.stall_timeout = Some(seconds);
-    }
-
-    /// Uses `certs_d` as the certs.d base from now on.
-    fn trust(&mut self, certs_d: PathBuf) {
-        self.certs_d = certs_d;
-    }
-
-    /// Puts `dir` first on kiln's `PATH` (for credential helpers).
-    fn path_first(&mut self, dir: &Path) {
-        let mut path = OsString::from(dir);
-        if let Some(rest) = std::env::var_os("PATH") {
-            path.push(":");
-            path.push(rest);
-        }
-        self.path = Some(path);
-    }
-
-    /// The client's temporary directory, for files a test makes.
-    fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// `kiln --root STORE ARGS` with this client's environment.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = self.environment(KILN);
-        cmd.arg("--root").arg(&self.root).args(args);
-        cmd
-    }
-
+/// What the registry tests add to the test kit.
+impl TestContext {
     /// `kiln --root STORE ARGS` in a real terminal: under script(1), whose
     /// standard input and output are the terminal's keyboard and screen.
     fn command_in_terminal(&self, args: &str) -> Command {
-        let line = format!("{KILN} --root {} {args}", self.root.display());
+        let line = format!(
+            "{} --root {} {args}",
+            env!("CARGO_BIN_EXE_kiln"),
+            self.root.display()
+        );
         let mut cmd = self.environment("/usr/bin/script");
         cmd.args(["-qec", &line, "/dev/null"]);
         cmd
-    }
-
-    /// `program` with this client's environment.
-    fn environment(&self, program: &str) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env("NO_COLOR", "1")
-            .env("DOCKER_CONFIG", &self.docker_config)
-            .env("KILN_CERTS_D", &self.certs_d)
-            .stdin(Stdio::null());
-        if let Some(path) = &self.path {
-            cmd.env("PATH", path);
-        }
-        if let Some(seconds) = self.stall_timeout {
-            cmd.env("KILN_REGISTRY_STALL_TIMEOUT", seconds.to_string());
-        }
-        no_proxy(&mut cmd);
-        cmd
-    }
-
-    /// A build context in this client's directory holding `dockerfile`.
-    fn context(&self, dockerfile: &str) -> PathBuf {
-        let context = self.dir().join("context");
-        std::fs::create_dir(&context).unwrap();
-        std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
-        context
-    }
-
-    fn kiln(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// `kiln ARGS` with `stdin` as standard input.
-    fn kiln_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        super::support::output_with_stdin(&mut self.command(args), stdin)
-    }
-
-    /// `kiln ARGS`, which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.kiln(args);
-        assert!(
-            out.status.success(),
-            "kiln {args:?} failed ({}): {}{}",
-            out.status,
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
     }
 
     /// `kiln push ARGS`, which must succeed; the digest it printed.
@@ -218,14 +90,14 @@ impl Client {
 
     /// `$DOCKER_CONFIG/config.json`; `null` when there is none.
     fn config_json(&self) -> serde_json::Value {
-        std::fs::read(self.docker_config.join("config.json"))
+        std::fs::read(self.docker_config().join("config.json"))
             .map(|b| serde_json::from_slice(&b).unwrap())
             .unwrap_or(serde_json::Value::Null)
     }
 
     /// Writes `$DOCKER_CONFIG/config.json`.
     fn write_config_json(&self, config: &serde_json::Value) {
-        let path = self.docker_config.join("config.json");
+        let path = self.docker_config().join("config.json");
         std::fs::write(path, config.to_string()).unwrap();
     }
 

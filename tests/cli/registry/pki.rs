@@ -24,7 +24,7 @@ pub(super) enum Role {
     /// A TLS server reached at this IP address.
     Server(String),
     /// A TLS client (docker's `client.cert`).
-    Client,
+    TestContext,
     /// A token signer (its certificate travels in the JWT's `x5c`).
     Signer,
 }
@@ -135,7 +135,7 @@ fn extensions(role: &Role, key_type: KeyType) -> String {
                 "subjectAltName=IP:{ip}\nextendedKeyUsage=serverAuth\n"
             ));
         }
-        Role::Client => ext.push_str("extendedKeyUsage=clientAuth\n"),
+        Role::TestContext => ext.push_str("extendedKeyUsage=clientAuth\n"),
         Role::Signer => {}
     }
     ext

@@ -5,7 +5,7 @@
 
 use super::fault_proxy::{FaultProxy, Kind};
 use super::fixture::Registry;
-use super::{Client, failed, ready, skopeo};
+use super::{TestContext, failed, ready, skopeo};
 use kiln_oci::Digest;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -86,8 +86,8 @@ fn two_platform_layout(store: &Path, layout: &Path) {
 /// Copies the two-platform index (busybox as amd64 and arm64) to
 /// `reference` with skopeo.
 fn push_two_platforms(reference: &str) {
-    let source = Client::with_busybox();
-    let layout = source.dir.path().join("layout");
+    let source = TestContext::with_busybox(super::BUSYBOX);
+    let layout = source.dir().join("layout");
     two_platform_layout(&source.root, &layout);
     let out = skopeo(&[
         "copy",
@@ -134,12 +134,12 @@ fn pull_resolves_an_index_by_platform_and_names_the_platforms_it_lacks() {
     };
     let (amd64, arm64) = (served_digest("amd64"), served_digest("arm64"));
     assert_ne!(amd64, arm64);
-    let here = Client::empty();
+    let here = TestContext::new();
     assert_eq!(here.pull(&[&reference]), amd64, "this machine's platform");
     here.assert_runs(&reference);
-    let arm = Client::empty();
+    let arm = TestContext::new();
     assert_eq!(arm.pull(&["--platform", "linux/arm64", &reference]), arm64);
-    let none = Client::empty();
+    let none = TestContext::new();
     let stderr = failed(
         &none.kiln(&["pull", "--platform", "linux/s390x", &reference]),
         "pull for a platform the index lacks",
@@ -173,8 +173,8 @@ fn a_base_named_by_index_digest_is_pulled_once() {
     let index = Digest::of(&raw.stdout);
 
     let proxy = FaultProxy::start(registry.addr());
-    let client = Client::empty();
-    let context = client.context(&format!(
+    let client = TestContext::new();
+    let context = client.dockerfile(&format!(
         "FROM {}/test/multi@{index}\nRUN echo built > /built\n",
         proxy.addr()
     ));

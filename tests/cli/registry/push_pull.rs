@@ -6,7 +6,7 @@
 use super::super::support::text;
 use super::fault_proxy::{FaultProxy, Kind};
 use super::fixture::Registry;
-use super::{BUSYBOX, Client, failed, raw_manifest, ready, registry_digest};
+use super::{BUSYBOX, TestContext, failed, raw_manifest, ready, registry_digest};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -17,12 +17,12 @@ fn push_prints_the_digest_the_registry_serves_and_pull_gets_a_runnable_image() {
         return;
     }
     let registry = Registry::plain();
-    let pusher = Client::with_busybox();
+    let pusher = TestContext::with_busybox(BUSYBOX);
     let reference = format!("{}/test/busybox:1", registry.addr());
     let digest = pusher.push(&[BUSYBOX, &reference]);
     assert_eq!(registry_digest(&reference), digest, "{}", registry.log());
 
-    let puller = Client::empty();
+    let puller = TestContext::new();
     assert_eq!(puller.pull(&[&reference]), digest);
     // The layer was unpacked as it downloaded: its snapshot (named by
     // chain ID, the diff ID for a single layer) is there before any run.
@@ -70,7 +70,7 @@ fn a_layer_that_does_not_match_its_digest_fails_the_pull_and_leaves_nothing() {
         return;
     }
     let registry = Registry::plain();
-    let pusher = Client::with_busybox();
+    let pusher = TestContext::with_busybox(BUSYBOX);
     let reference = format!("{}/test/damaged:1", registry.addr());
     pusher.push(&[BUSYBOX, &reference]);
     let layer = raw_manifest(&reference)["layers"][0]["digest"]
@@ -79,7 +79,7 @@ fn a_layer_that_does_not_match_its_digest_fails_the_pull_and_leaves_nothing() {
         .to_string();
     registry.corrupt_blob(&layer);
 
-    let puller = Client::empty();
+    let puller = TestContext::new();
     let stderr = failed(
         &puller.kiln(&["pull", &reference]),
         "pull of a damaged layer",
@@ -103,7 +103,7 @@ fn push_without_a_destination_pushes_to_the_images_own_name() {
         return;
     }
     let registry = Registry::plain();
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let reference = format!("{}/test/own:2", registry.addr());
     client.ok(&["tag", BUSYBOX, &reference]);
     let digest = client.push(&[&reference]);
@@ -117,7 +117,7 @@ fn pushing_an_unchanged_image_again_uploads_no_blob() {
     }
     let registry = Registry::plain();
     let proxy = FaultProxy::start(registry.addr());
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let reference = format!("{}/test/again:1", proxy.addr());
     let first = client.push(&[BUSYBOX, &reference]);
     // Config and layer, at least one request each.
@@ -142,7 +142,7 @@ fn push_format_docker_gives_a_v2s2_manifest_and_oci_is_the_default() {
         return;
     }
     let registry = Registry::plain();
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
 
     let oci = format!("{}/test/format:oci", registry.addr());
     let digest = client.push(&[BUSYBOX, &oci]);
@@ -173,7 +173,7 @@ fn push_format_docker_gives_a_v2s2_manifest_and_oci_is_the_default() {
     }
 
     // What docker's format carries pulls and runs like the OCI one.
-    let puller = Client::empty();
+    let puller = TestContext::new();
     assert_eq!(puller.pull(&[&docker]), digest);
     puller.assert_runs(&docker);
     let inspect: serde_json::Value =
@@ -187,7 +187,7 @@ fn pull_of_a_missing_image_fails_naming_it() {
         return;
     }
     let registry = Registry::plain();
-    let client = Client::empty();
+    let client = TestContext::new();
     let reference = format!("{}/test/nosuch:1", registry.addr());
     let stderr = failed(
         &client.kiln(&["pull", &reference]),
@@ -204,8 +204,8 @@ fn build_push_pushes_the_built_image() {
         return;
     }
     let registry = Registry::plain();
-    let client = Client::with_busybox();
-    let context = client.context("FROM busybox\nRUN echo built > /built\n");
+    let client = TestContext::with_busybox(BUSYBOX);
+    let context = client.dockerfile("FROM busybox\nRUN echo built > /built\n");
     let reference = format!("{}/app:1", registry.addr());
     let out = client.kiln(&[
         "build",
@@ -223,7 +223,7 @@ fn build_push_pushes_the_built_image() {
         registry.log()
     );
 
-    let puller = Client::empty();
+    let puller = TestContext::new();
     let digest = puller.pull(&[&reference]);
     assert_eq!(registry_digest(&reference), digest);
     assert_eq!(puller.ok(&["run", &reference, "cat", "/built"]), "built\n");
@@ -236,10 +236,10 @@ fn build_pulls_a_missing_base_image_unless_told_never_to() {
     }
     let registry = Registry::plain();
     let base = format!("{}/base/busybox:1", registry.addr());
-    Client::with_busybox().push(&[BUSYBOX, &base]);
+    TestContext::with_busybox(BUSYBOX).push(&[BUSYBOX, &base]);
 
-    let client = Client::empty();
-    let context = client.context(&format!("FROM {base}\nRUN echo on-pulled-base > /note\n"));
+    let client = TestContext::new();
+    let context = client.dockerfile(&format!("FROM {base}\nRUN echo on-pulled-base > /note\n"));
     let build = |pull: &str, tag: &str| {
         client.kiln(&[
             "build",

@@ -7,7 +7,7 @@
 
 use super::super::support::text;
 use super::fixture::Registry;
-use super::{BUSYBOX, Client, failed, ready, skopeo_inspect};
+use super::{BUSYBOX, TestContext, failed, ready, skopeo_inspect};
 use std::path::{Path, PathBuf};
 
 /// skopeo's view of `reference`, trusting `certs_d`'s entry for `addr`.
@@ -24,7 +24,7 @@ fn push_and_pull_trust_the_ca_in_certs_d() {
     }
     let registry = Registry::tls();
     let addr = registry.addr();
-    let mut client = Client::with_busybox();
+    let mut client = TestContext::with_busybox(BUSYBOX);
     client.trust(registry.certs_d());
     let reference = format!("{addr}/test/secure:1");
     let digest = client.push(&[BUSYBOX, &reference]);
@@ -35,7 +35,7 @@ fn push_and_pull_trust_the_ca_in_certs_d() {
         registry.log()
     );
 
-    let mut puller = Client::empty();
+    let mut puller = TestContext::new();
     puller.trust(registry.certs_d());
     assert_eq!(puller.pull(&[&reference]), digest);
     puller.assert_runs(&reference);
@@ -49,7 +49,7 @@ fn an_untrusted_certificate_fails_unless_verification_is_off() {
     let registry = Registry::tls();
     let addr = registry.addr();
     // The client's own certs.d is empty: nothing vouches for the registry.
-    let client = Client::with_busybox();
+    let client = TestContext::with_busybox(BUSYBOX);
     let reference = format!("{addr}/test/untrusted:1");
     let stderr = failed(
         &client.kiln(&["push", BUSYBOX, &reference]),
@@ -61,14 +61,14 @@ fn an_untrusted_certificate_fails_unless_verification_is_off() {
     );
     assert!(stderr.contains(addr), "does not name {addr}: {stderr}");
     let stderr = failed(
-        &Client::empty().kiln(&["pull", &reference]),
+        &TestContext::new().kiln(&["pull", &reference]),
         "pull from an untrusted registry",
     );
     assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
 
     let digest = client.push(&["--tls-verify=false", BUSYBOX, &reference]);
     assert_eq!(skopeo_digest(&reference, &registry.certs_d(), addr), digest);
-    let puller = Client::empty();
+    let puller = TestContext::new();
     assert_eq!(puller.pull(&["--tls-verify=false", &reference]), digest);
     puller.assert_runs(&reference);
 }
@@ -84,7 +84,7 @@ fn a_client_certificate_in_certs_d_gets_past_a_registry_that_demands_one() {
 
     // The CA alone: the server is trusted, but the client has nothing to
     // show.
-    let mut client = Client::with_busybox();
+    let mut client = TestContext::with_busybox(BUSYBOX);
     client.trust(ca_only(&client, &registry));
     let out = client.kiln(&["push", BUSYBOX, &reference]);
     let stderr = failed(&out, "push without a client certificate");
@@ -98,7 +98,7 @@ fn a_client_certificate_in_certs_d_gets_past_a_registry_that_demands_one() {
         text(&out.stderr),
         registry.log()
     );
-    let mut puller = Client::empty();
+    let mut puller = TestContext::new();
     puller.trust(registry.certs_d());
     let digest = puller.pull(&[&reference]);
     assert_eq!(text(&out.stdout), format!("{digest}\n"));
@@ -107,7 +107,7 @@ fn a_client_certificate_in_certs_d_gets_past_a_registry_that_demands_one() {
 
 /// A certs.d base in `client`'s directory holding only the registry's
 /// CA.
-fn ca_only(client: &Client, registry: &Registry) -> PathBuf {
+fn ca_only(client: &TestContext, registry: &Registry) -> PathBuf {
     let base = client.dir().join("certs.d-ca-only");
     let host_dir = base.join(registry.addr());
     std::fs::create_dir_all(&host_dir).unwrap();

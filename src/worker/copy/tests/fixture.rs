@@ -226,21 +226,8 @@ pub fn name(s: &str) -> IdOrName {
     IdOrName::Name(s.to_owned())
 }
 
-/// True when running as root. Otherwise: a failure under `CI=true` (a skip
-/// there would hide a regression), a loud skip elsewhere.
+/// Whether a test that needs root may run (kiln-testkit's rule: a loud
+/// skip, a failure under `CI=true`).
 pub fn root_or_skip(test: &str) -> bool {
-    if rustix::process::geteuid().is_root() {
-        return true;
-    }
-    let why = "needs root: changes file owners or creates device nodes";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} {why}, and CI=true does not allow skipping it");
-    }
-    // Straight to the stderr handle: libtest captures `eprintln!` of
-    // passing tests, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!! SKIPPED {test}: {why} (run the tests as root) !!!\n"
-    );
-    false
+    kiln_testkit::require_root(test, "changes file owners or creates device nodes", &[])
 }
