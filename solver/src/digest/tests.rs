@@ -1129,3 +1129,56 @@ fn golden_digest() {
         "sha256:f584fef8b513ade5bb7bd845aaa774d4b02f5f2a00bd246be14cbdf7e36388c4"
     );
 }
+
+/// The fields whose types carry parsed data (an image's manifest digest,
+/// an HTTP checksum, a symbolic `--chmod`) encode as the text they were
+/// written as: these digests were written down while those fields were
+/// strings, so a typed field that encodes differently fails here.
+#[test]
+fn golden_digests_of_typed_fields() {
+    let image = Op::Image(image());
+    let http = Op::Http(HttpSource {
+        url: "https://example.com/f.tgz".into(),
+        filename: "f.tgz".into(),
+        checksum: Some(format!("sha256:{}", "a".repeat(64)).parse().unwrap()),
+    });
+    let mut symbolic = copy();
+    symbolic.mode = Some(Mode::Symbolic("u=rwX,go=rX,+t".parse().unwrap()));
+    let file = Op::File(FileOp {
+        actions: vec![FileAction::Copy(symbolic)],
+    });
+    let found: Vec<String> = [&image, &http, &file]
+        .iter()
+        .map(|op| digest(op).to_string())
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "sha256:1b8ead3eea8be4b92aa6223cb9ff3f0ca5d63e9eb323478ea4afbfbe3ef814fc",
+            "sha256:ffff4ad02a0be71856ca1699e7adc4c764d67d640b20d81132508f616af00c7e",
+            "sha256:0aa96d446b6b4f0c6fd3ae376f02d1d0c551d8cdc86b64ceb5bcc8cfbe558257"
+        ]
+    );
+    // And `--explain`'s parts read as they did (trails of earlier builds
+    // hold them).
+    let part = |op: &Op, label: &str| -> String {
+        crate::key_parts(op, &[], &[])
+            .into_iter()
+            .find(|(l, _)| l.to_string() == label)
+            .map(|(_, v)| v)
+            .unwrap()
+    };
+    assert_eq!(
+        part(&image, "image digest"),
+        format!("sha256:{}", "a".repeat(64))
+    );
+    assert_eq!(
+        part(&http, "checksum"),
+        format!("sha256:{}", "a".repeat(64))
+    );
+    assert!(
+        part(&file, "action 0").contains(r#"mode=Some(Symbolic("u=rwX,go=rX,+t"))"#),
+        "{}",
+        part(&file, "action 0")
+    );
+}
