@@ -117,7 +117,12 @@ fn describe(case: &Path) -> String {
         if matches!(vertex.op, Op::Exec(_) | Op::File(_)) {
             writeln!(out, "    key {}", cache_key(&vertex.op, &inputs, &[])).unwrap();
         }
-        for (label, value) in key_parts(&vertex.op, &inputs, &[]) {
+        // By label, as a build's trail stores them.
+        let parts: BTreeMap<String, String> = key_parts(&vertex.op, &inputs, &[])
+            .into_iter()
+            .map(|(part, value)| (part.to_string(), value))
+            .collect();
+        for (label, value) in parts {
             writeln!(out, "    {label}: {value:?}").unwrap();
         }
     }

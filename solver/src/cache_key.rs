@@ -85,16 +85,19 @@ pub fn key_parts(
     op: &Op,
     inputs: &[InputKey],
     selections: &[Selection],
-) -> BTreeMap<String, String> {
+) -> BTreeMap<KeyPart, String> {
     let mut parts = parts_of_op(op);
     for (i, input) in inputs.iter().enumerate() {
         if let InputKey::Result(digest) = input {
-            parts.insert(format!("input {i}"), digest.to_string());
+            parts.insert(KeyPart::Input(i), digest.to_string());
         }
     }
     for s in selections {
         parts.insert(
-            format!("files of use {} (input {})", s.use_index, s.input),
+            KeyPart::Files {
+                use_index: s.use_index,
+                input: s.input,
+            },
             s.digest.to_string(),
         );
     }
@@ -102,5 +105,6 @@ pub fn key_parts(
 }
 
 mod parts;
+pub use parts::KeyPart;
 #[cfg(test)]
 mod tests;

@@ -91,7 +91,7 @@ pub(crate) fn encode_op(e: &mut Encoder, op: &Op) {
             } = http;
             e.str(url);
             e.str(filename);
-            e.option(checksum.as_ref(), |e, s| e.str(s));
+            e.option(checksum.as_ref(), |e, d| e.str(d.as_str()));
         }
         Op::Git(git) => {
             e.tag(6);
@@ -118,7 +118,7 @@ fn encode_image(e: &mut Encoder, image: &ImageSource) {
         platform,
     } = image;
     e.str(reference);
-    e.str(digest);
+    e.str(digest.as_str());
     e.str(platform);
 }
 
@@ -300,9 +300,9 @@ fn encode_copy(e: &mut Encoder, copy: &Copy) {
             e.tag(0);
             e.u32(*bits);
         }
-        Mode::Symbolic(text) => {
+        Mode::Symbolic(symbolic) => {
             e.tag(1);
-            e.str(text);
+            e.str(symbolic.as_str());
         }
     });
     e.bool(*allow_wildcard);

@@ -11,14 +11,16 @@ pub mod cancel;
 pub mod digest;
 mod encode;
 pub mod graph;
+pub mod mode;
 pub mod op;
 pub mod progress;
 pub mod scheduler;
 
-pub use cache_key::{InputKey, Selection, cache_key, key_parts};
+pub use cache_key::{InputKey, KeyPart, Selection, cache_key, key_parts};
 pub use cancel::CancelToken;
 pub use digest::vertex_digest;
 pub use graph::{Graph, Vertex, VertexId};
+pub use mode::SymbolicMode;
 pub use op::{
     CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, GitSource, HttpSource, IdOrName,
     ImageSource, LocalSource, Mode, NetworkMode, Op, Owner,

@@ -7,6 +7,9 @@
 //! names a host path except [`LocalSource::name`]'s meaning, which the
 //! worker maps to a directory.
 
+use crate::mode::SymbolicMode;
+use kiln_oci::Digest;
+
 /// One step of a build.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -36,7 +39,7 @@ pub struct ImageSource {
     /// The reference as normalized (`docker.io/library/busybox:latest`).
     pub reference: String,
     /// The manifest digest it resolved to: a new digest is a new vertex.
-    pub digest: String,
+    pub digest: Digest,
     /// The platform it was resolved for (`linux/amd64`).
     pub platform: String,
 }
@@ -66,7 +69,7 @@ pub struct HttpSource {
     /// `ADD --checksum`: the digest (`sha256:…`) the content must have.
     /// With it the content is known before the fetch, so a result made
     /// earlier may be reused without asking the server (as BuildKit does).
-    pub checksum: Option<String>,
+    pub checksum: Option<Digest>,
 }
 
 /// A git repository checked out at one commit, submodules included
@@ -330,6 +333,6 @@ pub enum IdOrName {
 pub enum Mode {
     /// Octal permission bits.
     Octal(u32),
-    /// Symbolic (`u+x,g-w`), as written; directories get `X` rules.
-    Symbolic(String),
+    /// Symbolic (`u+x,g-w`), parsed; directories get `X` rules.
+    Symbolic(SymbolicMode),
 }

@@ -8,8 +8,12 @@
 
 use crate::worker::previous::find;
 use kiln_cache::{Trail, TrailStep};
-use kiln_solver::Graph;
+use kiln_solver::{Graph, KeyPart, Op, VertexId};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The reason given for a changed selection of the build context, which
+/// the list of changed files replaces when both builds listed them.
+const CONTEXT_FILES: &str = "the files it reads from the build context changed";
 
 /// What a vertex was, for the explanation.
 pub(super) struct RanStep<'a> {
@@ -81,7 +85,7 @@ fn differences(
         false => file_changes(&before.files, &now.files),
     };
     if !files.is_empty() {
-        reasons.retain(|r| !r.starts_with("the files it reads from the build context"));
+        reasons.retain(|r| r != CONTEXT_FILES);
         reasons.push(files);
     }
     if reasons.is_empty() {
@@ -103,54 +107,42 @@ fn describe_part(
         Some(v) => format!("{:?}", shorten(v)),
         None => "(none)".to_string(),
     };
-    if let Some(index) = label.strip_prefix("input ")
-        && let Ok(index) = index.parse::<usize>()
-    {
-        let vertex = graph.vertex(kiln_solver::VertexId(id));
-        let what = vertex
+    let vertex = graph.vertex(VertexId(id));
+    let input_name = |index: usize| {
+        vertex
             .inputs
             .get(index)
             .map(|input| graph.vertex(*input).name.clone())
-            .unwrap_or_else(|| format!("input {index}"));
-        let input_ran = vertex.inputs.get(index).is_some_and(|i| ran.contains(&i.0));
-        // A base image: name the digests.
-        if let Some(kiln_solver::Op::Image(image)) =
-            vertex.inputs.get(index).map(|i| &graph.vertex(*i).op)
-        {
-            let was = find(previous, &what)
-                .and_then(|step| step.parts.get("image digest"))
-                .map_or("(unknown)".to_string(), |d| d.clone());
-            if was != image.digest {
-                return format!(
-                    "the base image {} changed from {was} to {}",
-                    image.reference, image.digest
-                );
+    };
+    match KeyPart::parse(label) {
+        Some(KeyPart::Input(index)) => {
+            let what = input_name(index).unwrap_or_else(|| format!("input {index}"));
+            let input_ran = vertex.inputs.get(index).is_some_and(|i| ran.contains(&i.0));
+            // A base image: name the digests.
+            if let Some(Op::Image(image)) = vertex.inputs.get(index).map(|i| &graph.vertex(*i).op) {
+                let was = find(previous, &what)
+                    .and_then(|step| step.parts.get(&KeyPart::ImageDigest.to_string()))
+                    .map_or("(unknown)".to_string(), |d| d.clone());
+                if was != image.digest.as_str() {
+                    return format!(
+                        "the base image {} changed from {was} to {}",
+                        image.reference, image.digest
+                    );
+                }
+            }
+            match input_ran {
+                true => format!("the file system it starts from changed: `{what}` ran again"),
+                false => format!("the file system it starts from changed: `{what}` is different"),
             }
         }
-        return match input_ran {
-            true => format!("the file system it starts from changed: `{what}` ran again"),
-            false => format!("the file system it starts from changed: `{what}` is different"),
-        };
-    }
-    if let Some(rest) = label.strip_prefix("files of use ") {
-        let vertex = graph.vertex(kiln_solver::VertexId(id));
-        let source = rest
-            .split_once("(input ")
-            .and_then(|(_, i)| i.trim_end_matches(')').parse::<usize>().ok())
-            .and_then(|i| vertex.inputs.get(i))
-            .map(|input| graph.vertex(*input).name.clone());
-        return match source {
-            Some(name) if name.starts_with("[internal]") => {
-                "the files it reads from the build context changed".to_string()
-            }
+        Some(KeyPart::Files { input, .. }) => match input_name(input) {
+            Some(name) if name.starts_with("[internal]") => CONTEXT_FILES.to_string(),
             Some(name) => format!("the files it reads from `{name}` changed"),
             None => "the files it reads changed".to_string(),
-        };
+        },
+        Some(KeyPart::Env(name)) => format!("{name} changed from {} to {}", show(old), show(new)),
+        _ => format!("{label} changed from {} to {}", show(old), show(new)),
     }
-    if let Some(name) = label.strip_prefix("env ") {
-        return format!("{name} changed from {} to {}", show(old), show(new));
-    }
-    format!("{label} changed from {} to {}", show(old), show(new))
 }
 
 /// Added, removed and modified files, a few named.

@@ -76,7 +76,7 @@ pub(crate) enum BuildError {
     Lower(Box<Diagnostic>),
     /// A step failed, or the build was canceled.
     #[error(transparent)]
-    Solve(SolveError<WorkerError>),
+    Solve(Box<SolveError<WorkerError>>),
     /// The target did not produce a file system.
     #[error("the target did not produce a file system")]
     NoFileSystem,
@@ -256,7 +256,7 @@ impl Prepared {
         };
         after_solve(worker, &lowered.graph, options, result.is_ok(), &mut report);
         let built = result
-            .map_err(BuildError::Solve)
+            .map_err(|e| BuildError::Solve(Box::new(e)))
             .and_then(|outputs| match outputs.into_iter().next() {
                 Some(VertexOutput::Layers(layers)) => Ok(layers.to_vec()),
                 _ => Err(BuildError::NoFileSystem),

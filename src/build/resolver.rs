@@ -75,7 +75,7 @@ impl ImageResolver for StoreResolver<'_> {
         }
         Ok(ResolvedImage {
             reference: normalized,
-            digest: image.manifest_descriptor.digest.to_string(),
+            digest: image.manifest_descriptor.digest,
             config: image.config,
         })
     }

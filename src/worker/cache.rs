@@ -27,7 +27,8 @@ use crate::export::Layer;
 use kiln_cache::{CacheRecord, RecordLayer, StatCache, TrailStep};
 use kiln_oci::Digest;
 use kiln_solver::{
-    Copy, ExecMount, FileAction, FileOp, InputKey, Job, Op, Selection, Solved, cache_key, key_parts,
+    Copy, ExecMount, FileAction, FileOp, InputKey, Job, KeyPart, Op, Selection, Solved, cache_key,
+    key_parts,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -78,7 +79,7 @@ fn record_of(added: Option<&Layer>, description: &str) -> CacheRecord {
 /// A step's key, what it is made of, and what it read from the context.
 struct Keyed {
     key: Digest,
-    parts: BTreeMap<String, String>,
+    parts: BTreeMap<KeyPart, String>,
     /// The context files it reads (path → digest), listed only when the
     /// step runs ([`Worker::list_files`]): a cached step's are in the last
     /// trail already.
@@ -217,7 +218,7 @@ impl Worker {
         let step = TrailStep {
             name: job.vertex.name.clone(),
             key: None,
-            parts: key_parts(&job.vertex.op, &[], &[]),
+            parts: labelled(key_parts(&job.vertex.op, &[], &[])),
             files: BTreeMap::new(),
             written: BTreeMap::new(),
         };
@@ -232,7 +233,7 @@ impl Worker {
         let step = TrailStep {
             name: job.vertex.name.clone(),
             key: Some(keyed.key.clone()),
-            parts: std::mem::take(&mut keyed.parts),
+            parts: labelled(std::mem::take(&mut keyed.parts)),
             files: std::mem::take(&mut keyed.files),
             written: BTreeMap::new(),
         };
@@ -428,4 +429,13 @@ pub(crate) fn identity(layers: &[Layer]) -> Digest {
 /// is seeded from its `from=` stage.
 pub(crate) fn copy_of_path(input: usize, source: &str) -> Copy {
     Copy::one_path(input, source, "/")
+}
+
+/// Key parts as a trail stores them: by their labels (read back with
+/// [`KeyPart::parse`]).
+fn labelled(parts: BTreeMap<KeyPart, String>) -> BTreeMap<String, String> {
+    parts
+        .into_iter()
+        .map(|(part, value)| (part.to_string(), value))
+        .collect()
 }

@@ -18,9 +18,9 @@ pub(crate) enum WorkerError {
         /// The last lines it printed.
         output: Vec<u8>,
     },
-    /// The sandbox could not start.
-    #[error("{0}")]
-    Start(String),
+    /// The sandbox could not start, or be taken down.
+    #[error(transparent)]
+    Sandbox(#[from] kiln_runtime::RuntimeError),
     /// A store operation failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -34,20 +34,35 @@ pub(crate) enum WorkerError {
     },
     /// A layer could not be written.
     #[error("cannot write the layer: {0}")]
-    Layer(String),
+    Layer(#[source] kiln_layer::WriteError),
     /// COPY/ADD failed.
     #[error(transparent)]
     Copy(#[from] copy::CopyError),
     /// `ADD URL` could not fetch the URL (the step, which the error is
     /// reported with, is named by the URL).
     #[error("cannot fetch the URL: {0}")]
-    Fetch(String),
+    Fetch(#[from] crate::worker::http::FetchError),
     /// `ADD` of a git reference failed (the step is named by the source).
     #[error("cannot fetch the git repository: {0}")]
-    Git(String),
-    /// A secret is missing or unreadable.
-    #[error("{0}")]
-    Secret(String),
+    Git(#[from] crate::worker::git::GitError),
+    /// `RUN --mount=type=secret,required` without that `--secret`.
+    #[error("secret {id} is required but was not given (use --secret id={id},src=FILE)")]
+    SecretMissing {
+        /// The secret's id.
+        id: String,
+    },
+    /// `RUN --mount=type=ssh,required` without that `--ssh`.
+    #[error("ssh agent {id} is required but was not given (use --ssh {id}=SOCKET)")]
+    SshAgentMissing {
+        /// The agent's id.
+        id: String,
+    },
+    /// `--secret id=…,env=NAME` with `NAME` unset.
+    #[error("secret environment variable {name} is not set")]
+    SecretEnvUnset {
+        /// The variable.
+        name: String,
+    },
     /// The graph asked for something impossible.
     #[error("{0}")]
     Graph(String),

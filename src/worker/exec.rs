@@ -119,7 +119,7 @@ impl Worker {
                 stderr: Some(err_write),
             },
         );
-        let mut sandbox = started.map_err(|e| WorkerError::Start(e.to_string()))?;
+        let mut sandbox = started?;
         let tail = std::sync::Mutex::new(Vec::new());
         let done = AtomicBool::new(false);
         let pid = sandbox.pid();
@@ -149,19 +149,15 @@ impl Worker {
             code
         });
         // The exit status is read from `finish`, with the OOM verdict.
-        code.map_err(|e| WorkerError::Start(e.to_string()))?;
-        let (exit, bundle) = sandbox
-            .finish_with(Stubs::KeepDirectories)
-            .map_err(|e| WorkerError::Start(e.to_string()))?;
+        code?;
+        let (exit, bundle) = sandbox.finish_with(Stubs::KeepDirectories)?;
         let upper = bundle.upper();
         // Keep the upper directory: move it out of the bundle before the
         // bundle's directory is removed.
         let kept = self.scratch_path()?;
         std::fs::rename(&upper, &kept)
             .map_err(|e| WorkerError::io(format!("cannot keep {}", upper.display()), e))?;
-        bundle
-            .remove()
-            .map_err(|e| WorkerError::Start(e.to_string()))?;
+        bundle.remove()?;
         let tail = tail.into_inner().unwrap_or_default();
         Ok((exit.code, tail, kept))
     }
@@ -269,9 +265,7 @@ impl Worker {
             } => {
                 let Some(secret) = self.secrets.get(id) else {
                     if *required {
-                        return Err(WorkerError::Secret(format!(
-                            "secret {id} is required but was not given (use --secret id={id},src=FILE)"
-                        )));
+                        return Err(WorkerError::SecretMissing { id: id.clone() });
                     }
                     return Ok(());
                 };
@@ -298,9 +292,7 @@ impl Worker {
             } => {
                 let Some(upstream) = self.ssh.get(id) else {
                     if *required {
-                        return Err(WorkerError::Secret(format!(
-                            "ssh agent {id} is required but was not given (use --ssh {id}=SOCKET)"
-                        )));
+                        return Err(WorkerError::SshAgentMissing { id: id.clone() });
                     }
                     // BuildKit skips an optional agent nobody gave.
                     return Ok(());

@@ -43,10 +43,12 @@ impl Worker {
         if let Some(checksum) = &source.checksum
             && !commit.starts_with(&checksum.to_ascii_lowercase())
         {
-            return Err(WorkerError::Git(format!(
-                "checksum mismatch: {} is commit {commit}, expected {checksum}",
-                shown_reference(&source.reference)
-            )));
+            return Err(GitError::Checksum {
+                reference: shown_reference(&source.reference),
+                commit,
+                expected: checksum.clone(),
+            }
+            .into());
         }
         let key = Digest::of(
             format!(
@@ -104,8 +106,9 @@ impl Worker {
             .map_err(|e| WorkerError::io("cannot set the checkout's file modes", e))?;
         let root = match source.subdir.as_str() {
             "" => tree,
-            subdir => subdirectory(&tree, subdir).ok_or_else(|| {
-                WorkerError::Git(format!("{subdir} is not a directory of commit {commit}"))
+            subdir => subdirectory(&tree, subdir).ok_or_else(|| GitError::NoSubdirectory {
+                subdir: subdir.to_string(),
+                commit: commit.to_string(),
             })?,
         };
         layers::commit(&self.store, &root, &[])
@@ -180,18 +183,16 @@ impl Git<'_> {
             command.env("SSH_AUTH_SOCK", agent);
         }
         let output = command.output().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                WorkerError::Git("git is not installed (ADD of a git repository runs it)".into())
-            }
+            std::io::ErrorKind::NotFound => GitError::NotInstalled.into(),
             _ => WorkerError::io("cannot run git", e),
         })?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(WorkerError::Git(format!(
-                "git {} failed: {}",
-                args.first().copied().unwrap_or_default(),
-                stderr.trim()
-            )));
+            return Err(GitError::Failed {
+                command: args.first().copied().unwrap_or_default().to_string(),
+                stderr: stderr.trim().to_string(),
+            }
+            .into());
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
@@ -212,12 +213,55 @@ impl Git<'_> {
         let peeled = format!("{pattern}^{{}}");
         let listing = self.run(None, &["ls-remote", "--", remote, pattern, &peeled])?;
         pick_ref(&listing, pattern).ok_or_else(|| {
-            WorkerError::Git(format!(
-                "{} was not found in {remote}",
-                shown_reference(reference)
-            ))
+            GitError::NoReference {
+                reference: shown_reference(reference),
+                remote: remote.to_string(),
+            }
+            .into()
         })
     }
+}
+
+/// Why `ADD` of a git reference failed (the step is named by the source).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GitError {
+    /// The reference resolved to another commit than `--checksum` said.
+    #[error("checksum mismatch: {reference} is commit {commit}, expected {expected}")]
+    Checksum {
+        /// The reference as shown.
+        reference: String,
+        /// The commit it resolved to.
+        commit: String,
+        /// `--checksum`.
+        expected: String,
+    },
+    /// `#ref:subdir` names no directory of the checkout.
+    #[error("{subdir} is not a directory of commit {commit}")]
+    NoSubdirectory {
+        /// The subdirectory asked for.
+        subdir: String,
+        /// The commit checked out.
+        commit: String,
+    },
+    /// The host has no `git`.
+    #[error("git is not installed (ADD of a git repository runs it)")]
+    NotInstalled,
+    /// A git command failed.
+    #[error("git {command} failed: {stderr}")]
+    Failed {
+        /// Its subcommand.
+        command: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// The remote has no such branch or tag.
+    #[error("{reference} was not found in {remote}")]
+    NoReference {
+        /// The reference as shown.
+        reference: String,
+        /// The remote.
+        remote: String,
+    },
 }
 
 /// `reference` as messages show it.

@@ -32,24 +32,14 @@ impl Worker {
         job: &Job<'_, Output>,
         source: &HttpSource,
     ) -> Result<Output, WorkerError> {
-        let fetch_error = WorkerError::Fetch;
         if source.filename.is_empty()
             || source.filename.contains('/')
             || source.filename == "."
             || source.filename == ".."
         {
-            return Err(fetch_error(format!(
-                "cannot name the fetched file {:?}",
-                source.filename
-            )));
+            return Err(FetchError::Filename(source.filename.clone()).into());
         }
-        let checksum = match &source.checksum {
-            Some(text) => Some(
-                text.parse::<Digest>()
-                    .map_err(|e| WorkerError::Fetch(format!("invalid checksum: {e}")))?,
-            ),
-            None => None,
-        };
+        let checksum = source.checksum.clone();
         let fetch_layer = || {
             let upper = self.scratch_path()?;
             let fetched = fetch(
@@ -57,7 +47,7 @@ impl Worker {
                 &upper.join(&source.filename),
                 checksum.as_ref(),
             )
-            .map_err(fetch_error);
+            .map_err(WorkerError::from);
             if let Err(e) = fetched {
                 let _ = std::fs::remove_dir_all(&upper);
                 return Err(e);
@@ -126,30 +116,74 @@ impl std::io::Write for CheckedFile<'_> {
     }
 }
 
+/// Why `ADD URL` could not fetch (the step is named by the URL).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The URL gives no usable file name.
+    #[error("cannot name the fetched file {0:?}")]
+    Filename(String),
+    /// The request failed.
+    #[error("{}", crate::registry::describe_http_error(.0))]
+    Request(#[source] reqwest::Error),
+    /// The server answered, but not with the file.
+    #[error("the server answered {}", status_text(*.0))]
+    Status(reqwest::StatusCode),
+    /// The answer broke off.
+    #[error("cannot read the answer: {}", crate::registry::describe_http_error(.0))]
+    Body(#[source] reqwest::Error),
+    /// `--checksum` did not match the content.
+    #[error("checksum mismatch: expected {expected}, the content is {actual}")]
+    Checksum {
+        /// What `--checksum` said.
+        expected: Digest,
+        /// The content's digest, in the same algorithm.
+        actual: String,
+    },
+    /// The fetched file could not be written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn status_text(status: reqwest::StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .trim_end()
+    .to_string()
+}
+
 /// GETs `url` into a new file at `path` (mode 0600), checking the content
 /// against `checksum` when there is one; the error says what failed,
 /// without the URL (the caller adds it).
-fn fetch(url: &str, path: &Path, checksum: Option<&Digest>) -> Result<(), String> {
+fn fetch(url: &str, path: &Path, checksum: Option<&Digest>) -> Result<(), FetchError> {
+    let file_error = |action| {
+        move |source| FetchError::File {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
     crate::registry::install_crypto_provider();
     let client = reqwest::blocking::Client::builder()
         .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
         .timeout(None)
         .connect_timeout(std::time::Duration::from_secs(30))
         .build()
-        .map_err(|e| crate::registry::describe_http_error(&e))?;
-    let mut response = client
-        .get(url)
-        .send()
-        .map_err(|e| crate::registry::describe_http_error(&e))?;
+        .map_err(FetchError::Request)?;
+    let mut response = client.get(url).send().map_err(FetchError::Request)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(format!(
-            "the server answered {} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        )
-        .trim_end()
-        .to_string());
+        return Err(FetchError::Status(status));
     }
     let modified = response
         .headers()
@@ -161,36 +195,31 @@ fn fetch(url: &str, path: &Path, checksum: Option<&Digest>) -> Result<(), String
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        .map_err(file_error("create"))?;
     let mut checked = CheckedFile {
         file: &mut file,
         checker: checksum.map(Checker::new),
     };
-    response.copy_to(&mut checked).map_err(|e| {
-        format!(
-            "cannot read the answer: {}",
-            crate::registry::describe_http_error(&e)
-        )
-    })?;
+    response.copy_to(&mut checked).map_err(FetchError::Body)?;
     if let (Some(expected), Some(checker)) = (checksum, checked.checker.take()) {
         let actual = checker.finish();
         if actual != expected.as_str() {
-            return Err(format!(
-                "checksum mismatch: expected {expected}, the content is {actual}"
-            ));
+            return Err(FetchError::Checksum {
+                expected: expected.clone(),
+                actual,
+            });
         }
     }
-    file.flush()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.flush().map_err(file_error("write"))?;
     // Exactly 0600 whatever the umask.
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
+        .map_err(file_error("set the mode of"))?;
     if let Some(modified) = modified {
         let times = std::fs::FileTimes::new()
             .set_accessed(modified)
             .set_modified(modified);
         file.set_times(times)
-            .map_err(|e| format!("cannot set the times of {}: {e}", path.display()))?;
+            .map_err(file_error("set the times of"))?;
     }
     Ok(())
 }

@@ -80,7 +80,7 @@ pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<La
         },
         &mut writer,
     )
-    .map_err(|e| WorkerError::Layer(e.to_string()))?;
+    .map_err(WorkerError::Layer)?;
     let (digest, size) = writer.commit(Some(&written.digest), None)?;
     let chain_id = match parent_chain {
         Some(parent) => child_chain_id(parent, &written.diff_id),

@@ -57,9 +57,7 @@ impl Secret {
             }),
             Secret::Env(name) => std::env::var_os(name)
                 .map(|v| v.into_encoded_bytes())
-                .ok_or_else(|| {
-                    WorkerError::Secret(format!("secret environment variable {name} is not set"))
-                }),
+                .ok_or_else(|| WorkerError::SecretEnvUnset { name: name.clone() }),
         }
     }
 

@@ -6,7 +6,7 @@ use super::layers::{ContextDir, Output};
 use super::vertex::Worker;
 use crate::export::Layer;
 use kiln_dockerignore::Matcher;
-use kiln_oci::{Descriptor, Digest, chain_ids, media_type};
+use kiln_oci::{Descriptor, chain_ids, media_type};
 use kiln_solver::{ImageSource, LocalSource};
 use std::sync::Arc;
 
@@ -14,10 +14,7 @@ impl Worker {
     /// The layers of the image whose manifest is `image.digest` (the
     /// resolver pinned it when lowering).
     pub(crate) fn image(&self, image: &ImageSource) -> Result<Output, WorkerError> {
-        let digest: Digest = image
-            .digest
-            .parse()
-            .map_err(|e| WorkerError::Graph(format!("bad digest {}: {e}", image.digest)))?;
+        let digest = image.digest.clone();
         let size = self.store.blobs().verify(&digest)?;
         let found = self
             .store

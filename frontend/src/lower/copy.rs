@@ -116,7 +116,7 @@ impl Builder<'_> {
                 )?;
                 match Chmod::parse(&text) {
                     Some(Chmod::Octal(bits)) => Some(Mode::Octal(bits)),
-                    Some(Chmod::Symbolic(_)) => Some(Mode::Symbolic(text)),
+                    Some(Chmod::Symbolic(symbolic)) => Some(Mode::Symbolic(symbolic)),
                     _ => {
                         return Err(Diagnostic::error(
                             *span,
@@ -169,7 +169,7 @@ impl Builder<'_> {
                 op: Op::Http(HttpSource {
                     url: url.clone(),
                     filename: filename.clone(),
-                    checksum: checksum.clone(),
+                    checksum: Checksum::content(&checksum),
                 }),
                 inputs: Vec::new(),
                 name: url.clone(),
@@ -189,7 +189,7 @@ impl Builder<'_> {
                     reference: git.reference.clone(),
                     subdir: git.subdir.clone(),
                     keep_git_dir: copy.keep_git_dir,
-                    checksum: checksum.clone(),
+                    checksum: Checksum::commit(&checksum),
                 }),
                 inputs: Vec::new(),
                 name: source.clone(),
@@ -256,7 +256,7 @@ impl Builder<'_> {
         sources: usize,
         urls: usize,
         gits: usize,
-    ) -> Result<Option<String>, Diagnostic> {
+    ) -> Result<Option<Checksum>, Diagnostic> {
         let Some(word) = &copy.checksum else {
             return Ok(None);
         };
@@ -270,13 +270,14 @@ impl Builder<'_> {
                 "checksum can't be specified for multiple sources",
             ));
         }
-        let (valid, expected) = match (urls, gits) {
+        let (checksum, expected) = match (urls, gits) {
             (1, _) => (
-                text.parse::<kiln_oci::Digest>().is_ok(),
+                text.parse::<kiln_oci::Digest>().ok().map(Checksum::Content),
                 "a digest such as sha256:<64 hex digits>",
             ),
             (_, 1) => (
-                text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit()),
+                (text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then(|| Checksum::Commit(text.clone())),
                 "a commit hash",
             ),
             _ => {
@@ -286,13 +287,37 @@ impl Builder<'_> {
                 ));
             }
         };
-        if !valid {
-            return Err(Diagnostic::error(
+        checksum.map(Some).ok_or_else(|| {
+            Diagnostic::error(
                 word.span,
                 format!("invalid checksum {text:?}: expected {expected}"),
-            ));
+            )
+        })
+    }
+}
+
+/// `ADD --checksum`, parsed for the one kind of source it may go with.
+#[derive(Clone)]
+enum Checksum {
+    /// The digest of a URL's content.
+    Content(kiln_oci::Digest),
+    /// A git commit (or a prefix of one).
+    Commit(String),
+}
+
+impl Checksum {
+    fn content(checksum: &Option<Checksum>) -> Option<kiln_oci::Digest> {
+        match checksum {
+            Some(Checksum::Content(digest)) => Some(digest.clone()),
+            _ => None,
         }
-        Ok(Some(text))
+    }
+
+    fn commit(checksum: &Option<Checksum>) -> Option<String> {
+        match checksum {
+            Some(Checksum::Commit(commit)) => Some(commit.clone()),
+            _ => None,
+        }
     }
 }
 

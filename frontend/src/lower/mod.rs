@@ -58,7 +58,7 @@ pub struct ResolvedImage {
     /// The normalized reference (`docker.io/library/busybox:latest`).
     pub reference: String,
     /// The manifest digest it resolved to.
-    pub digest: String,
+    pub digest: kiln_oci::Digest,
     /// Its config.
     pub config: ImageConfig,
 }

@@ -25,7 +25,7 @@ impl ImageResolver for Fake {
         }
         Ok(ResolvedImage {
             reference: reference.to_string(),
-            digest: format!("sha256:{:064}", reference.len()),
+            digest: format!("sha256:{:064}", reference.len()).parse().unwrap(),
             config,
         })
     }

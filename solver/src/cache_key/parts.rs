@@ -12,41 +12,188 @@ use crate::op::{
 };
 use kiln_oci::Digest;
 use std::collections::BTreeMap;
+use std::fmt;
+
+/// What one labelled part of a key is: the label `--explain` shows and a
+/// trail stores (as its text, [`KeyPart`]'s `Display`; read back with
+/// `parse`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyPart {
+    /// `op`: what kind of op (only `scratch` has this).
+    Op,
+    /// `image`: a base image's reference.
+    Image,
+    /// `image digest`: the manifest digest a base image resolved to.
+    ImageDigest,
+    /// `platform`: the platform a base image was resolved for.
+    Platform,
+    /// `local`: which local directory.
+    Local,
+    /// `include`: a local source's include patterns.
+    Include,
+    /// `exclude`: a local source's exclude patterns.
+    Exclude,
+    /// `url`: an HTTP source.
+    Url,
+    /// `filename`: the fetched file's name.
+    Filename,
+    /// `checksum`: `ADD --checksum`.
+    Checksum,
+    /// `git remote`.
+    GitRemote,
+    /// `git reference`.
+    GitReference,
+    /// `git subdir`.
+    GitSubdir,
+    /// `keep git dir`.
+    KeepGitDir,
+    /// `command`: a RUN's argv.
+    Command,
+    /// `env NAME`: one environment variable of a RUN.
+    Env(String),
+    /// `workdir`.
+    Workdir,
+    /// `user`.
+    User,
+    /// `network`.
+    Network,
+    /// `security`: sandbox or insecure.
+    Security,
+    /// `mount N`: a RUN's mount.
+    Mount(usize),
+    /// `action N`: a file op's action.
+    Action(usize),
+    /// `input N`: the result an input contributes.
+    Input(usize),
+    /// `files of use N (input M)`: the content a selection reads.
+    Files {
+        /// The action's or mount's index.
+        use_index: usize,
+        /// The input it reads.
+        input: usize,
+    },
+}
+
+impl fmt::Display for KeyPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fixed = match self {
+            KeyPart::Op => "op",
+            KeyPart::Image => "image",
+            KeyPart::ImageDigest => "image digest",
+            KeyPart::Platform => "platform",
+            KeyPart::Local => "local",
+            KeyPart::Include => "include",
+            KeyPart::Exclude => "exclude",
+            KeyPart::Url => "url",
+            KeyPart::Filename => "filename",
+            KeyPart::Checksum => "checksum",
+            KeyPart::GitRemote => "git remote",
+            KeyPart::GitReference => "git reference",
+            KeyPart::GitSubdir => "git subdir",
+            KeyPart::KeepGitDir => "keep git dir",
+            KeyPart::Command => "command",
+            KeyPart::Workdir => "workdir",
+            KeyPart::User => "user",
+            KeyPart::Network => "network",
+            KeyPart::Security => "security",
+            KeyPart::Env(name) => return write!(f, "env {name}"),
+            KeyPart::Mount(i) => return write!(f, "mount {i}"),
+            KeyPart::Action(i) => return write!(f, "action {i}"),
+            KeyPart::Input(i) => return write!(f, "input {i}"),
+            KeyPart::Files { use_index, input } => {
+                return write!(f, "files of use {use_index} (input {input})");
+            }
+        };
+        f.write_str(fixed)
+    }
+}
+
+impl KeyPart {
+    /// The part a label names (as `Display` writes it); `None` for a label
+    /// this kiln does not know (a trail written by another version).
+    pub fn parse(label: &str) -> Option<KeyPart> {
+        let number = |s: &str| s.parse::<usize>().ok();
+        if let Some(name) = label.strip_prefix("env ") {
+            return Some(KeyPart::Env(name.to_string()));
+        }
+        if let Some(i) = label.strip_prefix("mount ") {
+            return number(i).map(KeyPart::Mount);
+        }
+        if let Some(i) = label.strip_prefix("action ") {
+            return number(i).map(KeyPart::Action);
+        }
+        if let Some(i) = label.strip_prefix("input ") {
+            return number(i).map(KeyPart::Input);
+        }
+        if let Some(rest) = label.strip_prefix("files of use ") {
+            let (use_index, input) = rest.split_once(" (input ")?;
+            return Some(KeyPart::Files {
+                use_index: number(use_index)?,
+                input: number(input.strip_suffix(')')?)?,
+            });
+        }
+        Some(match label {
+            "op" => KeyPart::Op,
+            "image" => KeyPart::Image,
+            "image digest" => KeyPart::ImageDigest,
+            "platform" => KeyPart::Platform,
+            "local" => KeyPart::Local,
+            "include" => KeyPart::Include,
+            "exclude" => KeyPart::Exclude,
+            "url" => KeyPart::Url,
+            "filename" => KeyPart::Filename,
+            "checksum" => KeyPart::Checksum,
+            "git remote" => KeyPart::GitRemote,
+            "git reference" => KeyPart::GitReference,
+            "git subdir" => KeyPart::GitSubdir,
+            "keep git dir" => KeyPart::KeepGitDir,
+            "command" => KeyPart::Command,
+            "workdir" => KeyPart::Workdir,
+            "user" => KeyPart::User,
+            "network" => KeyPart::Network,
+            "security" => KeyPart::Security,
+            _ => return None,
+        })
+    }
+}
 
 /// The labelled parts of `op`.
-pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<String, String> {
+pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<KeyPart, String> {
     let mut parts = BTreeMap::new();
-    let mut put = |label: String, value: String| {
-        parts.insert(label, value);
+    let mut put = |part: KeyPart, value: String| {
+        parts.insert(part, value);
     };
     match op {
-        Op::Scratch => put("op".into(), "scratch".into()),
+        Op::Scratch => put(KeyPart::Op, "scratch".into()),
         Op::Image(ImageSource {
             reference,
             digest,
             platform,
         }) => {
-            put("image".into(), reference.clone());
-            put("image digest".into(), digest.clone());
-            put("platform".into(), platform.clone());
+            put(KeyPart::Image, reference.clone());
+            put(KeyPart::ImageDigest, digest.to_string());
+            put(KeyPart::Platform, platform.clone());
         }
         Op::Local(LocalSource {
             name,
             include,
             exclude,
         }) => {
-            put("local".into(), name.clone());
-            put("include".into(), include.join(" "));
-            put("exclude".into(), exclude.join(" "));
+            put(KeyPart::Local, name.clone());
+            put(KeyPart::Include, include.join(" "));
+            put(KeyPart::Exclude, exclude.join(" "));
         }
         Op::Http(HttpSource {
             url,
             filename,
             checksum,
         }) => {
-            put("url".into(), url.clone());
-            put("filename".into(), filename.clone());
-            put("checksum".into(), checksum.clone().unwrap_or_default());
+            put(KeyPart::Url, url.clone());
+            put(KeyPart::Filename, filename.clone());
+            put(
+                KeyPart::Checksum,
+                checksum.as_ref().map(Digest::to_string).unwrap_or_default(),
+            );
         }
         Op::Git(GitSource {
             remote,
@@ -55,11 +202,11 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<String, String> {
             keep_git_dir,
             checksum,
         }) => {
-            put("git remote".into(), remote.clone());
-            put("git reference".into(), reference.clone());
-            put("git subdir".into(), subdir.clone());
-            put("keep git dir".into(), keep_git_dir.to_string());
-            put("checksum".into(), checksum.clone().unwrap_or_default());
+            put(KeyPart::GitRemote, remote.clone());
+            put(KeyPart::GitReference, reference.clone());
+            put(KeyPart::GitSubdir, subdir.clone());
+            put(KeyPart::KeepGitDir, keep_git_dir.to_string());
+            put(KeyPart::Checksum, checksum.clone().unwrap_or_default());
         }
         Op::Exec(Exec {
             args,
@@ -72,15 +219,15 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<String, String> {
             // Not part of the key (see `Exec::proxy_env`).
             proxy_env: _,
         }) => {
-            put("command".into(), format!("{args:?}"));
+            put(KeyPart::Command, format!("{args:?}"));
             for entry in env {
                 let (name, value) = entry.split_once('=').unwrap_or((entry, ""));
-                put(format!("env {name}"), value.to_string());
+                put(KeyPart::Env(name.to_string()), value.to_string());
             }
-            put("workdir".into(), cwd.clone());
-            put("user".into(), user.clone());
+            put(KeyPart::Workdir, cwd.clone());
+            put(KeyPart::User, user.clone());
             put(
-                "network".into(),
+                KeyPart::Network,
                 match network {
                     NetworkMode::Default => "default",
                     NetworkMode::None => "none",
@@ -89,16 +236,16 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<String, String> {
                 .into(),
             );
             put(
-                "security".into(),
+                KeyPart::Security,
                 if *insecure { "insecure" } else { "sandbox" }.into(),
             );
             for (i, mount) in mounts.iter().enumerate() {
-                put(format!("mount {i}"), describe_mount(mount));
+                put(KeyPart::Mount(i), describe_mount(mount));
             }
         }
         Op::File(FileOp { actions }) => {
             for (i, action) in actions.iter().enumerate() {
-                put(format!("action {i}"), describe_action(action));
+                put(KeyPart::Action(i), describe_action(action));
             }
         }
     }

@@ -124,7 +124,65 @@ fn parts_name_what_changed() {
     };
     changed.env[1] = "V=2".into();
     let b = key_parts(&Op::Exec(changed), &[InputKey::Result(d("base"))], &[]);
-    let differing: Vec<&String> = a.keys().filter(|k| a.get(*k) != b.get(*k)).collect();
+    let differing: Vec<String> = a
+        .keys()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| k.to_string())
+        .collect();
     assert_eq!(differing, ["env V"]);
-    assert!(!a.keys().any(|k| k.contains("PROXY")), "{a:?}");
+    assert!(!a.keys().any(|k| k.to_string().contains("PROXY")), "{a:?}");
+}
+
+/// Every part's label reads back as the same part: trails store labels.
+#[test]
+fn key_part_labels_read_back() {
+    use crate::KeyPart;
+    let parts = [
+        KeyPart::Op,
+        KeyPart::Image,
+        KeyPart::ImageDigest,
+        KeyPart::Platform,
+        KeyPart::Local,
+        KeyPart::Include,
+        KeyPart::Exclude,
+        KeyPart::Url,
+        KeyPart::Filename,
+        KeyPart::Checksum,
+        KeyPart::GitRemote,
+        KeyPart::GitReference,
+        KeyPart::GitSubdir,
+        KeyPart::KeepGitDir,
+        KeyPart::Command,
+        KeyPart::Env("PATH".into()),
+        KeyPart::Env("A B".into()),
+        KeyPart::Workdir,
+        KeyPart::User,
+        KeyPart::Network,
+        KeyPart::Security,
+        KeyPart::Mount(3),
+        KeyPart::Action(0),
+        KeyPart::Input(12),
+        KeyPart::Files {
+            use_index: 2,
+            input: 1,
+        },
+    ];
+    for part in parts {
+        assert_eq!(
+            KeyPart::parse(&part.to_string()),
+            Some(part.clone()),
+            "{part}"
+        );
+    }
+    assert_eq!(
+        KeyPart::Files {
+            use_index: 2,
+            input: 1
+        }
+        .to_string(),
+        "files of use 2 (input 1)"
+    );
+    for unknown in ["", "mount x", "files of use 1", "colour"] {
+        assert_eq!(KeyPart::parse(unknown), None, "{unknown}");
+    }
 }

@@ -47,7 +47,7 @@ fn owner() -> Owner {
 fn image() -> ImageSource {
     ImageSource {
         reference: "docker.io/library/busybox:latest".into(),
-        digest: format!("sha256:{}", "a".repeat(64)),
+        digest: format!("sha256:{}", "a".repeat(64)).parse().unwrap(),
         platform: "linux/amd64".into(),
     }
 }
@@ -196,7 +196,7 @@ fn each_op_kind_differs() {
     // Empty payloads, so only the variant tag tells them apart.
     let empty_image = ImageSource {
         reference: String::new(),
-        digest: String::new(),
+        digest: Digest::of(b""),
         platform: String::new(),
     };
     let empty_local = LocalSource {
@@ -263,9 +263,12 @@ fn every_http_field_counts() {
             ("filename", op(|h| h.filename = "b.txt".into())),
             (
                 "checksum",
-                op(|h| h.checksum = Some(format!("sha256:{}", "a".repeat(64)))),
+                op(|h| h.checksum = Some(format!("sha256:{}", "a".repeat(64)).parse().unwrap())),
             ),
-            ("checksum empty", op(|h| h.checksum = Some(String::new()))),
+            (
+                "checksum of nothing",
+                op(|h| h.checksum = Some(Digest::of(b""))),
+            ),
             // The same text, split differently between the fields.
             (
                 "boundary",
@@ -293,7 +296,7 @@ fn every_image_field_counts() {
             ("reference", op(|i| i.reference.push('x'))),
             (
                 "digest",
-                op(|i| i.digest = format!("sha256:{}", "b".repeat(64))),
+                op(|i| i.digest = format!("sha256:{}", "b".repeat(64)).parse().unwrap()),
             ),
             ("platform", op(|i| i.platform = "linux/arm64".into())),
         ],
@@ -847,7 +850,7 @@ fn every_copy_field_counts() {
             ("mode octal", action(|c| c.mode = Some(Mode::Octal(0o600)))),
             (
                 "mode symbolic",
-                action(|c| c.mode = Some(Mode::Symbolic("u+x".into()))),
+                action(|c| c.mode = Some(Mode::Symbolic("u+x".parse().unwrap()))),
             ),
             ("allow_wildcard", action(|c| c.allow_wildcard = false)),
             (
@@ -1081,7 +1084,7 @@ fn graph_digests_chain_input_digests() {
     // A change at the root changes every digest downstream of it.
     let mut other = Graph::new();
     let mut changed = image();
-    changed.digest = format!("sha256:{}", "c".repeat(64));
+    changed.digest = format!("sha256:{}", "c".repeat(64)).parse().unwrap();
     other.add(vertex(Op::Image(changed), &[], "FROM", Some(1)));
     other.add(vertex(Op::Local(local()), &[], "context", None));
     other.add(vertex(Op::File(file()), &[0, 1], "COPY", Some(2)));
@@ -1164,7 +1167,7 @@ fn golden_digests_of_typed_fields() {
     let part = |op: &Op, label: &str| -> String {
         crate::key_parts(op, &[], &[])
             .into_iter()
-            .find(|(l, _)| l.to_string() == label)
+            .find(|(l, _)| *l == crate::KeyPart::parse(label).unwrap())
             .map(|(_, v)| v)
             .unwrap()
     };

@@ -49,12 +49,6 @@ pub enum CopyError {
         /// What is wrong with it.
         source: kiln_dockerignore::ParseError,
     },
-    /// A symbolic `--chmod` that does not parse.
-    #[error("invalid --chmod value {value}")]
-    Chmod {
-        /// The value as written.
-        value: String,
-    },
     /// A `--chown` user name that the destination's `/etc/passwd` lacks.
     #[error("unable to find user {name}: no matching entries in /etc/passwd")]
     UnknownUser {

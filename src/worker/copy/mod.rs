@@ -145,7 +145,7 @@ pub fn copy(
         .as_ref()
         .map(|o| owner::resolve(&dest, o))
         .transpose()?;
-    let chmod = Chmod::new(action.mode.as_ref())?;
+    let chmod = Chmod::new(action.mode.as_ref());
     let exclude = exclude_matcher(action)?;
     let ignore = source.ignore.and_then(Ignore::new);
     let entry_owner = chown.or(match source.ownership {

@@ -16,10 +16,7 @@
 //!
 //! Boundary: computing bits. Setting them is [`super::meta`].
 
-use kiln_frontend::instructions::SymbolicMode;
-use kiln_solver::Mode;
-
-use super::error::CopyError;
+use kiln_solver::{Mode, SymbolicMode};
 
 /// How the permission bits of copied entries are chosen.
 #[derive(Debug, Clone)]
@@ -33,16 +30,12 @@ pub(super) enum Chmod {
 }
 
 impl Chmod {
-    /// Parses the action's `--chmod`.
-    pub fn new(mode: Option<&Mode>) -> Result<Chmod, CopyError> {
+    /// The action's `--chmod` (parsed once, by the frontend).
+    pub fn new(mode: Option<&Mode>) -> Chmod {
         match mode {
-            None => Ok(Chmod::Keep),
-            Some(Mode::Octal(bits)) => Ok(Chmod::Octal(bits & 0o7777)),
-            Some(Mode::Symbolic(text)) => SymbolicMode::parse(text)
-                .map(Chmod::Symbolic)
-                .ok_or_else(|| CopyError::Chmod {
-                    value: text.clone(),
-                }),
+            None => Chmod::Keep,
+            Some(Mode::Octal(bits)) => Chmod::Octal(bits & 0o7777),
+            Some(Mode::Symbolic(symbolic)) => Chmod::Symbolic(symbolic.clone()),
         }
     }
 
@@ -62,12 +55,12 @@ mod tests {
     use super::*;
 
     fn chmod(mode: Mode) -> Chmod {
-        Chmod::new(Some(&mode)).unwrap()
+        Chmod::new(Some(&mode))
     }
 
     #[test]
     fn keep_preserves_special_bits() {
-        let keep = Chmod::new(None).unwrap();
+        let keep = Chmod::new(None);
         assert_eq!(keep.apply(0o4755, false), 0o4755);
         assert_eq!(keep.apply(0o1777, true), 0o1777);
         assert_eq!(keep.apply(0o100644, false), 0o644, "type bits never leak");
@@ -83,19 +76,13 @@ mod tests {
 
     #[test]
     fn symbolic_applies_per_entry() {
-        let m = chmod(Mode::Symbolic("u=rwX,go=rX".into()));
+        let m = chmod(Mode::Symbolic("u=rwX,go=rX".parse().unwrap()));
         assert_eq!(m.apply(0o600, false), 0o644);
         assert_eq!(m.apply(0o700, false), 0o755);
         assert_eq!(m.apply(0o700, true), 0o755);
         assert_eq!(
-            chmod(Mode::Symbolic("+x".into())).apply(0o4644, false),
+            chmod(Mode::Symbolic("+x".parse().unwrap())).apply(0o4644, false),
             0o4755
         );
-    }
-
-    #[test]
-    fn bad_symbolic_mode_is_an_error() {
-        let err = Chmod::new(Some(&Mode::Symbolic("u+q".into()))).unwrap_err();
-        assert_eq!(err.to_string(), "invalid --chmod value u+q");
     }
 }

@@ -63,7 +63,7 @@ pub fn select(
     let src = Root::open(source.root, "source")?;
     let exclude = super::exclude_matcher(action)?;
     let ignore = source.ignore.and_then(Ignore::new);
-    let chmod = super::mode::Chmod::new(None)?;
+    let chmod = super::mode::Chmod::new(None);
     let mut walk = Walk::new(
         &src,
         source.ownership == SourceOwnership::Preserve,

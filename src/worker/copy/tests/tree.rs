@@ -148,7 +148,7 @@ fn symbolic_chmod_applies_per_entry() {
     chmod(&fx.dir("dir/sub"), 0o700);
     let action = with_mode(
         copy_action(&["dir"], "/app"),
-        Mode::Symbolic("u=rwX,go=rX".into()),
+        Mode::Symbolic("u=rwX,go=rX".parse().unwrap()),
     );
     fx.run(&action).unwrap();
     assert_eq!(fx.mode("app/exe"), 0o755);
