@@ -32,11 +32,15 @@ pub fn import(
         // Read as every layer is read later (kiln-layer's reader): a
         // tarball it refuses never becomes an image.
         let mut archive = TarReader::new(&mut tee);
-        while archive
-            .next_member()
-            .context("not a valid tar archive")?
-            .is_some()
-        {}
+        while let Some(member) = archive.next_member().context("not a valid tar archive")? {
+            if let Some(flag) = member.unsupported {
+                anyhow::bail!(
+                    "not a usable root file system: {} has the unsupported entry type {:?}",
+                    String::from_utf8_lossy(&member.entry.path),
+                    char::from(flag)
+                );
+            }
+        }
     }
     // Whatever follows the end-of-archive blocks still belongs to the blob.
     std::io::copy(&mut tee.input, &mut tee.out).context("cannot read the tarball")?;

@@ -218,6 +218,12 @@ impl Prepared {
         &self.lowered.warnings
     }
 
+    /// Things to tell the user before the build runs (a leftover of a
+    /// killed process that could not be removed).
+    pub(crate) fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// The store the build reads and writes (held under a lease while
     /// this lives).
     pub(crate) fn store(&self) -> &Store {
@@ -236,7 +242,6 @@ impl Prepared {
             lowered,
             worker,
             options,
-            notes,
             ..
         } = self;
         let solve_options = SolveOptions {
@@ -250,10 +255,7 @@ impl Prepared {
             reporter,
             &solve_options,
         );
-        let mut report = Report {
-            explain: None,
-            notes: notes.clone(),
-        };
+        let mut report = Report::default();
         after_solve(worker, &lowered.graph, options, result.is_ok(), &mut report);
         let built = result
             .map_err(|e| BuildError::Solve(Box::new(e)))

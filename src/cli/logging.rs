@@ -43,13 +43,16 @@ impl Level {
 }
 
 /// Installs the subscriber when logs were asked for (`level`, else a
-/// non-empty `RUST_LOG`); an invalid `RUST_LOG` is an error naming it.
+/// non-empty `RUST_LOG`). A `RUST_LOG` that does not parse (one meant for
+/// another program, say) is an error naming it, which the caller shows as
+/// a warning: kiln then runs without logs.
 pub(super) fn init(level: Option<Level>) -> anyhow::Result<()> {
     let filter = match level {
         Some(level) => EnvFilter::try_new(format!("{KILN_TARGET}={}", level.name()))?,
         None => match std::env::var("RUST_LOG") {
-            Ok(value) if !value.trim().is_empty() => EnvFilter::try_new(&value)
-                .map_err(|e| anyhow::anyhow!("invalid RUST_LOG {value:?}: {e}"))?,
+            Ok(value) if !value.trim().is_empty() => EnvFilter::try_new(&value).map_err(|e| {
+                anyhow::anyhow!("ignoring RUST_LOG {value:?}, which does not parse: {e}")
+            })?,
             _ => return Ok(()),
         },
     };

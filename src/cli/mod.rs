@@ -100,8 +100,7 @@ pub(crate) enum Outcome {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     if let Err(error) = logging::init(cli.log_level) {
-        report::error(&error);
-        return ExitCode::from(2);
+        report::warning(&error.to_string());
     }
     let result = match cli.command {
         Command::Check(args) => check::run(args),

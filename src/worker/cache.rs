@@ -18,7 +18,7 @@
 //! `--explain` compares with the last build's.
 
 use super::copy::{self, CopySource, Selected, SourceOwnership};
-use super::error::WorkerError;
+use super::error::{GraphError, WorkerError};
 use super::file::Recall;
 use super::layers::{ContextDir, Output};
 use super::previous::PreviousTrail;
@@ -162,7 +162,7 @@ impl Worker {
                 }
                 output
             }
-            _ => return Err(WorkerError::Graph("only steps are cached".into())),
+            _ => return Err(GraphError::NotAStep.into()),
         };
         if self.context_unchanged(job, &keyed.context_reads)? {
             let record = record_of(output.layers()?.last(), &job.vertex.name);
@@ -263,7 +263,10 @@ impl Worker {
                 }
                 Some(Output::Layers(layers)) => self.select_layers(layers, action)?,
                 None => {
-                    return Err(WorkerError::Graph(format!("input {input} is missing")));
+                    return Err(WorkerError::Graph(GraphError::MissingInput {
+                        what: "input",
+                        input,
+                    }));
                 }
             };
             selections.push(Selection {
@@ -349,7 +352,7 @@ impl Worker {
             .cache
             .stat_cache
             .lock()
-            .map_err(|_| WorkerError::Graph("the stat cache is poisoned".into()))?;
+            .map_err(|_| GraphError::StatCachePoisoned)?;
         Ok(copy::select(
             &CopySource {
                 root: &context.root,

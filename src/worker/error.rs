@@ -64,8 +64,8 @@ pub(crate) enum WorkerError {
         name: String,
     },
     /// The graph asked for something impossible.
-    #[error("{0}")]
-    Graph(String),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
     /// The build was canceled while the step ran.
     #[error("canceled")]
     Canceled,
@@ -79,4 +79,39 @@ impl WorkerError {
             source,
         }
     }
+}
+
+/// What the graph asked for that cannot be done: a lowering bug or a
+/// graph made by hand, never a user's mistake in a Dockerfile.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GraphError {
+    /// An op names an input the vertex does not have.
+    #[error("{what} {input} is missing")]
+    MissingInput {
+        /// What the input was for: `input`, `copy input`, `cache seed input`.
+        what: &'static str,
+        /// Its index.
+        input: usize,
+    },
+    /// A copy's source was not prepared before the copy ran.
+    #[error("copy source not prepared")]
+    CopySourceNotPrepared,
+    /// The build context where a root file system is needed.
+    #[error("the build context cannot be used as a root file system")]
+    ContextAsRoot,
+    /// A cache lookup for a vertex that is not a step.
+    #[error("only steps are cached")]
+    NotAStep,
+    /// A local source other than the context.
+    #[error("unknown local source {0:?}")]
+    UnknownLocal(String),
+    /// The context's exclude patterns do not parse.
+    #[error("invalid .dockerignore pattern: {0}")]
+    Ignore(#[source] kiln_dockerignore::ParseError),
+    /// A RUN bind mount's source is not in its root.
+    #[error("bind mount source {0} does not exist")]
+    NoBindSource(String),
+    /// A thread panicked while holding the stat cache.
+    #[error("the stat cache is poisoned")]
+    StatCachePoisoned,
 }

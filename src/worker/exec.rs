@@ -2,7 +2,7 @@
 //! output streams to the progress reporter; its overlay upper directory
 //! becomes the new layer.
 
-use super::error::WorkerError;
+use super::error::{GraphError, WorkerError};
 use super::layers::{ContextDir, Output, commit};
 use super::secrets::Secret;
 use super::ssh_agent::AgentProxy;
@@ -235,8 +235,9 @@ impl Worker {
             } => {
                 let seed = match from {
                     Some((input, source)) => Some(super::cache_mounts::Seed {
-                        input: job.inputs.get(*input).ok_or_else(|| {
-                            WorkerError::Graph(format!("cache seed input {input} is missing"))
+                        input: job.inputs.get(*input).ok_or(GraphError::MissingInput {
+                            what: "cache seed input",
+                            input: *input,
                         })?,
                         source,
                     }),
@@ -367,10 +368,7 @@ fn resolve_binds(mounts: &mut [Mount], binds: &[PendingBind]) -> Result<(), Work
         let root = kiln_runtime::rootfs::resolve::Root::open(&bind.root).map_err(failed)?;
         let found = root.find(&bind.source).map_err(failed)?;
         let Some(fd) = found else {
-            return Err(WorkerError::Graph(format!(
-                "bind mount source {} does not exist",
-                bind.source
-            )));
+            return Err(GraphError::NoBindSource(bind.source.clone()).into());
         };
         let resolved =
             std::fs::read_link(kiln_runtime::rootfs::resolve::proc_fd_path(&fd)).map_err(failed)?;

@@ -7,7 +7,7 @@
 //! ([`copy::Reuse`]).
 
 use super::copy::{self, CopySource, Earlier, Reuse, SourceOwnership};
-use super::error::WorkerError;
+use super::error::{GraphError, WorkerError};
 use super::layers::{Output, commit};
 use super::vertex::Worker;
 use crate::export::{Layer, lowers};
@@ -68,10 +68,11 @@ impl Worker {
                     }
                     Some(Output::Context(context)) => context.root.clone(),
                     None => {
-                        return Err(WorkerError::Graph(format!(
-                            "copy input {} is missing",
-                            c.input
-                        )));
+                        return Err(GraphError::MissingInput {
+                            what: "copy input",
+                            input: c.input,
+                        }
+                        .into());
                     }
                 };
                 sources[c.input] = Some(path);
@@ -115,7 +116,7 @@ fn apply(
                     Output::Layers(_) => (None, SourceOwnership::Preserve),
                 };
                 let Some(source_root) = &sources[c.input] else {
-                    return Err(WorkerError::Graph("copy source not prepared".into()));
+                    return Err(GraphError::CopySourceNotPrepared.into());
                 };
                 // Links made behind the overlay stay unseen by it, so only
                 // the last action may make them; and only its writes are

@@ -3,7 +3,7 @@
 //! of a finished step's overlay upper directory into a new layer — the
 //! upper directory *is* the layer, so this costs O(changed files).
 
-use super::error::WorkerError;
+use super::error::{GraphError, WorkerError};
 use crate::export::Layer;
 use kiln_cache::Store;
 use kiln_dockerignore::Matcher;
@@ -36,9 +36,7 @@ impl Output {
     pub(crate) fn layers(&self) -> Result<&[Layer], WorkerError> {
         match self {
             Output::Layers(layers) => Ok(layers),
-            Output::Context(_) => Err(WorkerError::Graph(
-                "the build context cannot be used as a root file system".into(),
-            )),
+            Output::Context(_) => Err(GraphError::ContextAsRoot.into()),
         }
     }
 }

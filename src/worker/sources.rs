@@ -1,7 +1,7 @@
 //! Source vertices: a base image becomes its unpacked layers; the build
 //! context becomes a filtered view of its directory.
 
-use super::error::WorkerError;
+use super::error::{GraphError, WorkerError};
 use super::layers::{ContextDir, Output};
 use super::vertex::Worker;
 use crate::export::Layer;
@@ -41,19 +41,13 @@ impl Worker {
     /// The context directory with the `.dockerignore` patterns.
     pub(crate) fn local(&self, local: &LocalSource) -> Result<Output, WorkerError> {
         if local.name != "context" {
-            return Err(WorkerError::Graph(format!(
-                "unknown local source {:?}",
-                local.name
-            )));
+            return Err(GraphError::UnknownLocal(local.name.clone()).into());
         }
-        let ignore =
-            if local.exclude.is_empty() {
-                None
-            } else {
-                Some(Matcher::new(&local.exclude).map_err(|e| {
-                    WorkerError::Graph(format!("invalid .dockerignore pattern: {e}"))
-                })?)
-            };
+        let ignore = if local.exclude.is_empty() {
+            None
+        } else {
+            Some(Matcher::new(&local.exclude).map_err(GraphError::Ignore)?)
+        };
         Ok(Output::Context(Arc::new(ContextDir {
             root: self.context.clone(),
             ignore,

@@ -425,7 +425,8 @@ fn logs_are_off_by_default_and_say_each_cache_decision_when_asked() {
         "RUST_LOG left the solver and the worker's debug events out: {stderr}"
     );
 
-    // A filter that does not parse is a usage error naming it.
+    // A filter that does not parse (meant for another program, say) is
+    // named in a warning; the command runs, without logs.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
         .arg("--root")
         .arg(&f.root)
@@ -433,9 +434,9 @@ fn logs_are_off_by_default_and_say_each_cache_decision_when_asked() {
         .env("RUST_LOG", "kiln=loud")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("invalid RUST_LOG \"kiln=loud\""),
+        text(&out.stderr).contains("ignoring RUST_LOG \"kiln=loud\""),
         "{}",
         text(&out.stderr)
     );

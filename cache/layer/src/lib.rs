@@ -41,5 +41,7 @@ pub mod read {
     pub use crate::format::{BLOCK, Entry, Kind};
 }
 pub use name::EntryName;
-pub use unpack::{Decompressor, OpaqueXattr, UnpackError, UnpackOptions, Unpacked, unpack_layer};
+pub use unpack::{
+    Decompressor, OpaqueXattr, UnpackError, UnpackOptions, Unpacked, decompress, unpack_layer,
+};
 pub use write::{SourceKind, WriteError, WriteOptions, WrittenLayer, write_layer};

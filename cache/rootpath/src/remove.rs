@@ -36,8 +36,13 @@ pub fn remove_any(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
 /// Removes the directory `name` in `parent` and everything under it.
 pub fn remove_tree(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     let mut current: OwnedFd = rustix::fs::openat(parent, name, DIR_FLAGS, Mode::empty())?;
-    // Names from `name` (exclusive) down to `current`.
+    // Names from `name` (exclusive) down to `current`, and the identity
+    // (device, inode) of each directory above `current` on the way down: a
+    // climb through `..` must land where the descent came from, or the
+    // tree was moved meanwhile and the removal stops rather than go on
+    // somewhere else.
     let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut above: Vec<(u64, u64)> = Vec::new();
     loop {
         let mut subdir = None;
         for (child, is_dir) in children(current.as_fd())? {
@@ -48,20 +53,32 @@ pub fn remove_tree(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
             }
         }
         if let Some(child) = subdir {
+            above.push(identity(current.as_fd())?);
             current = rustix::fs::openat(&current, child.as_slice(), DIR_FLAGS, Mode::empty())?;
             path.push(child);
             continue;
         }
         // `current` is empty now.
-        match path.pop() {
-            Some(done) => {
+        match (path.pop(), above.pop()) {
+            (Some(done), Some(expected)) => {
                 let up = rustix::fs::openat(&current, c"..", DIR_FLAGS, Mode::empty())?;
+                if identity(up.as_fd())? != expected {
+                    return Err(io::Error::other(
+                        "a directory being removed was moved meanwhile",
+                    ));
+                }
                 rustix::fs::unlinkat(&up, done.as_slice(), AtFlags::REMOVEDIR)?;
                 current = up;
             }
-            None => return Ok(rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?),
+            _ => return Ok(rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)?),
         }
     }
+}
+
+/// A directory's device and inode.
+fn identity(dir: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    let st = rustix::fs::fstat(dir)?;
+    Ok((st.st_dev, st.st_ino))
 }
 
 /// The entries of a directory, read fully before anything is removed (what

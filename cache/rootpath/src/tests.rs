@@ -354,3 +354,44 @@ fn remove_all_never_follows_a_link() {
         Errno::ISDIR
     );
 }
+
+/// The host's own root as the root, so that `/proc` is a real procfs and
+/// `/proc/self/fd/N` a magic link to a directory this test opened: both
+/// strategies refuse it (`ELOOP`), also when asked to create below it —
+/// the walk must not read the link as text and make the host's path.
+#[test]
+fn magic_links_on_procfs_are_refused_also_when_creating() {
+    use std::os::fd::AsRawFd;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("sub")).unwrap();
+    let dir = std::fs::File::open(tmp.path()).unwrap();
+    let magic = PathBuf::from(format!("proc/self/fd/{}/sub", dir.as_raw_fd()));
+    for r in roots(Path::new("/")) {
+        let err = r.open_in_root(&magic, OFlags::PATH).unwrap_err();
+        assert_eq!(errno(err), Errno::LOOP);
+        let err = r
+            .make_in_root(&magic.join("new"), DIR, &mut mkdir_0755)
+            .unwrap_err();
+        assert_eq!(errno(err), Errno::LOOP);
+    }
+    assert!(!tmp.path().join("sub/new").exists());
+}
+
+#[test]
+fn trailing_slashes_and_absolute_beneath_paths_answer_as_the_kernel() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("d")).unwrap();
+    std::fs::write(tmp.path().join("f"), b"").unwrap();
+    symlink("d", tmp.path().join("link")).unwrap();
+    for r in roots(tmp.path()) {
+        let err = r.open_in_root(Path::new("f/"), OFlags::PATH).unwrap_err();
+        assert_eq!(errno(err), Errno::NOTDIR);
+        // A trailing slash follows a final symlink, O_NOFOLLOW or not.
+        let fd = r
+            .open_in_root(Path::new("link/"), OFlags::PATH | OFlags::NOFOLLOW)
+            .unwrap();
+        assert!(same(&fd, &tmp.path().join("d")));
+        let err = r.open_beneath(Path::new("/d"), DIR).unwrap_err();
+        assert_eq!(errno(err), Errno::XDEV);
+    }
+}

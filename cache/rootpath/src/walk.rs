@@ -11,9 +11,11 @@
 //! pops a directory but never the root itself. No host path is ever
 //! resolved, so there is no check-then-use window as with `canonicalize`
 //! followed by `open`: a name swapped for a symlink between the look and
-//! the open makes the open fail, it is never followed. A magic link
-//! (`/proc/self/fd/N`) is only read as text and that text resolved in the
-//! root, so it cannot reach the object it names on the host.
+//! the open makes the open fail, it is never followed. A symlink on procfs
+//! (`/proc/self/fd/N`, `/proc/self/root`: a magic link) is refused with
+//! `ELOOP`, as `RESOLVE_NO_MAGICLINKS` refuses it: even read as text and
+//! resolved in the root it would name a host path (the object's, on the
+//! host) and create directories there.
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
@@ -55,6 +57,12 @@ pub(crate) enum Scope {
 /// walk will follow).
 pub type Maker<'a> = &'a mut dyn FnMut(BorrowedFd<'_>, &OsStr, &Path, bool) -> io::Result<()>;
 
+/// Whether the directory `dir` is on procfs, where every symlink is a
+/// possible magic link.
+fn on_procfs(dir: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(rustix::fs::fstatfs(dir)?.f_type == rustix::fs::PROC_SUPER_MAGIC)
+}
+
 /// The names of `path` to walk: `.` and empty ones left out, `..` kept.
 fn names(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
     path.split(|b| *b == b'/')
@@ -71,7 +79,18 @@ pub(crate) fn walk(
     scope: Scope,
     mut make: Option<Maker<'_>>,
 ) -> io::Result<OwnedFd> {
-    let follow_last = !flags.contains(OFlags::NOFOLLOW);
+    let bytes = path.as_os_str().as_bytes();
+    if scope == Scope::Beneath && bytes.starts_with(b"/") {
+        // RESOLVE_BENEATH refuses absolute paths.
+        return Err(Errno::XDEV.into());
+    }
+    // A trailing `/` (or `/.`, `/..`) asks for a directory, and a final
+    // symlink is then followed whatever `O_NOFOLLOW` says (path_resolution(7)).
+    let dir_wanted = bytes.ends_with(b"/") || bytes.ends_with(b"/.") || bytes.ends_with(b"/..");
+    let (flags, follow_last) = match dir_wanted {
+        true => (flags.union(OFlags::DIRECTORY), true),
+        false => (flags, !flags.contains(OFlags::NOFOLLOW)),
+    };
     let mut pending: VecDeque<OsString> = names(path.as_os_str().as_bytes())
         .map(|n| OsStr::from_bytes(n).to_owned())
         .collect();
@@ -115,11 +134,15 @@ pub(crate) fn walk(
                 return Err(Errno::LOOP.into());
             }
             links += 1;
-            if links > MAX_LINKS {
+            if links > MAX_LINKS || on_procfs(here)? {
                 return Err(Errno::LOOP.into());
             }
             let target = rustix::fs::readlinkat(here, name.as_os_str(), Vec::new())?;
             let target = target.as_bytes();
+            if target.is_empty() {
+                // An empty symlink resolves to nothing.
+                return Err(Errno::NOENT.into());
+            }
             if target.starts_with(b"/") {
                 stack.clear();
             }

@@ -225,6 +225,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         }
         Err(other) => return Err(other.into()),
     };
+    for note in prepared.notes() {
+        report::warning(note);
+    }
     let warnings: Vec<Diagnostic> = findings
         .into_iter()
         .chain(prepared.warnings().iter().cloned())

@@ -46,7 +46,6 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use kiln_layer::Decompressor;
 use kiln_layer::read::{BLOCK, Kind, Member, TarReader, Time};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec};
 use rustix::io::Errno;
@@ -66,7 +65,7 @@ pub(super) fn is_archive(file: &mut File) -> io::Result<bool> {
     let mut block = [0u8; BLOCK];
     // Any failure to decompress or to read a whole block means "not an
     // archive": BuildKit's isArchivePath answers false on every error.
-    let found = match Decompressor::new(&*file) {
+    let found = match kiln_layer::decompress(&*file) {
         Ok((_, mut reader)) => read_full(&mut reader, &mut block)
             .is_ok_and(|n| n == BLOCK && kiln_layer::read::is_header(&block)),
         Err(_) => false,
@@ -104,7 +103,7 @@ pub(super) fn unpack(
         detail,
     };
     let (_, decompressed) =
-        Decompressor::new(file).map_err(|e| bad(format!("cannot decompress: {e}")))?;
+        kiln_layer::decompress(file).map_err(|e| bad(format!("cannot decompress: {e}")))?;
     let mut archive = TarReader::new(decompressed);
     let mut dirs: Vec<(PathBuf, Timespec, Timespec)> = Vec::new();
     while let Some(member) = archive

@@ -15,40 +15,47 @@ use crate::hashing::HashingReader;
 /// Buffer in front of the tar reader for plain (uncompressed) blobs.
 const PLAIN_BUFFER: usize = 256 * 1024;
 
-/// The blob bytes: the peeked magic, then the rest, all hashed.
-type Raw<R> = Chain<Cursor<Vec<u8>>, HashingReader<R>>;
+/// A stream with its peeked magic bytes put back in front.
+type Peeked<S> = Chain<Cursor<Vec<u8>>, S>;
 
-/// A decompressing reader over a layer blob.
-pub(crate) enum Decoded<R: Read> {
-    Plain(BufReader<Raw<R>>),
+/// The blob bytes: the peeked magic, then the rest, all hashed.
+type Raw<R> = Peeked<HashingReader<R>>;
+
+/// A decompressing reader over `S`, the compressed bytes.
+pub(crate) enum Decoded<S: Read> {
+    Plain(BufReader<S>),
     // Several gzip members in a row are one stream (RFC 1952 §2.2), as
     // `gzip -d` and Go's gzip reader treat them.
-    Gzip(Box<MultiGzDecoder<Raw<R>>>),
+    Gzip(Box<MultiGzDecoder<S>>),
     // Concatenated streams are read through, as Go's readers do.
-    Bzip2(Box<bzip2::read::MultiBzDecoder<Raw<R>>>),
-    Xz(Box<liblzma::read::XzDecoder<Raw<R>>>),
+    Bzip2(Box<bzip2::read::MultiBzDecoder<S>>),
+    Xz(Box<liblzma::read::XzDecoder<S>>),
     // The decoder also reads consecutive frames and skips skippable ones.
-    Zstd(zstd::stream::read::Decoder<'static, BufReader<Raw<R>>>),
+    Zstd(zstd::stream::read::Decoder<'static, BufReader<S>>),
 }
 
-impl<R: Read> Decoded<R> {
-    /// Peeks at the first bytes of `input` and sets up decompression.
-    pub(crate) fn open(input: R) -> io::Result<(CompressionKind, Self)> {
-        let mut hashing = HashingReader::new(input);
-        let mut magic = vec![0u8; MAGIC_LEN];
-        let mut filled = 0;
-        while filled < magic.len() {
-            match hashing.read(&mut magic[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+/// Reads the first bytes of `input` and tells its codec; the stream comes
+/// back whole.
+fn peek<S: Read>(mut input: S) -> io::Result<(CompressionKind, Peeked<S>)> {
+    let mut magic = vec![0u8; MAGIC_LEN];
+    let mut filled = 0;
+    while filled < magic.len() {
+        match input.read(&mut magic[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        magic.truncate(filled);
-        let kind = CompressionKind::detect(&magic);
-        let raw = Cursor::new(magic).chain(hashing);
-        let decoded = match kind {
+    }
+    magic.truncate(filled);
+    let kind = CompressionKind::detect(&magic);
+    Ok((kind, Cursor::new(magic).chain(input)))
+}
+
+impl<S: Read> Decoded<S> {
+    /// Decompresses `raw` as `kind`.
+    fn of(kind: CompressionKind, raw: S) -> io::Result<Self> {
+        Ok(match kind {
             CompressionKind::None => Decoded::Plain(BufReader::with_capacity(PLAIN_BUFFER, raw)),
             CompressionKind::Gzip => Decoded::Gzip(Box::new(MultiGzDecoder::new(raw))),
             CompressionKind::Bzip2 => {
@@ -58,27 +65,39 @@ impl<R: Read> Decoded<R> {
                 Decoded::Xz(Box::new(liblzma::read::XzDecoder::new_multi_decoder(raw)))
             }
             CompressionKind::Zstd => Decoded::Zstd(zstd::stream::read::Decoder::new(raw)?),
-        };
-        Ok((kind, decoded))
+        })
     }
 
-    /// Reads the blob to its end and returns its digest and size.
-    pub(crate) fn finish(self) -> io::Result<(Digest, u64)> {
-        let raw = match self {
+    /// The compressed stream, where decompression stopped.
+    fn into_source(self) -> S {
+        match self {
             Decoded::Plain(r) => r.into_inner(),
             Decoded::Gzip(r) => r.into_inner(),
             Decoded::Bzip2(r) => r.into_inner(),
             Decoded::Xz(r) => r.into_inner(),
             Decoded::Zstd(r) => r.finish().into_inner(),
-        };
-        let (_, mut hashing) = raw.into_inner();
+        }
+    }
+}
+
+impl<R: Read> Decoded<Raw<R>> {
+    /// Peeks at the first bytes of `input` and sets up decompression, the
+    /// compressed bytes hashed on the way.
+    pub(crate) fn open(input: R) -> io::Result<(CompressionKind, Self)> {
+        let (kind, raw) = peek(HashingReader::new(input))?;
+        Ok((kind, Decoded::of(kind, raw)?))
+    }
+
+    /// Reads the blob to its end and returns its digest and size.
+    pub(crate) fn finish(self) -> io::Result<(Digest, u64)> {
+        let (_, mut hashing) = self.into_source().into_inner();
         hashing.drain()?;
         let (_, digest, size) = hashing.finish();
         Ok((digest, size))
     }
 }
 
-impl<R: Read> Read for Decoded<R> {
+impl<S: Read> Read for Decoded<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Decoded::Plain(r) => r.read(buf),
@@ -90,12 +109,18 @@ impl<R: Read> Read for Decoded<R> {
     }
 }
 
+/// `input` decompressed as its magic bytes say (gzip, bzip2, xz, zstd or
+/// none), without hashing it: what ADD's archive extraction reads through.
+pub fn decompress<R: Read>(input: R) -> io::Result<(CompressionKind, impl Read)> {
+    let (kind, raw) = peek(input)?;
+    Ok((kind, Decoded::of(kind, raw)?))
+}
+
 /// A reader that decompresses a gzip, bzip2, xz, zstd or plain stream,
 /// detected by its magic bytes, and hashes the compressed bytes on the way:
-/// what `kiln import`, `kiln load` and ADD's archive extraction read
-/// through.
+/// what `kiln import` and `kiln load` read through.
 pub struct Decompressor<R: Read> {
-    inner: Decoded<R>,
+    inner: Decoded<Raw<R>>,
 }
 
 impl<R: Read> Decompressor<R> {

@@ -35,7 +35,7 @@ use rustix::fs::{Mode, OFlags};
 
 pub use error::UnpackError;
 use input::Decoded;
-pub use input::Decompressor;
+pub use input::{Decompressor, decompress};
 
 use crate::CompressionKind;
 use crate::format::reader::TarReader;
