@@ -7,22 +7,10 @@ use kiln_cache::Store;
 use kiln_oci::{Descriptor, Digest, ImageConfig, Manifest, Platform, Reference, media_type};
 use std::os::unix::fs::MetadataExt as _;
 
-/// Unpacking sets owners and device nodes: root only. Loud skip, and a
-/// failure under CI=true.
+/// Unpacking sets owners and device nodes: root only (kiln-testkit's
+/// rule: a loud skip, a failure under `CI=true`).
 fn root_or_skip() -> bool {
-    if rustix::process::geteuid().is_root() {
-        return true;
-    }
-    let why = "snapshot tests need root (ownership, device nodes)";
-    assert!(
-        std::env::var_os("CI").is_none_or(|v| v != "true"),
-        "{why}; a skip is a failure under CI=true"
-    );
-    #[allow(clippy::print_stderr)] // the loud skip
-    {
-        eprintln!("\n!!!!!!!! SKIPPED: {why} !!!!!!!!\n");
-    }
-    false
+    kiln_testkit::require_root("snapshot test", "sets owners and makes device nodes", &[])
 }
 
 fn layer(files: &[(&str, &str)]) -> Vec<u8> {

@@ -12,6 +12,7 @@
 pub(crate) mod header;
 pub(crate) mod pax;
 pub(crate) mod reader;
+pub(crate) mod sparse;
 
 /// Size of a tar block.
 pub const BLOCK: usize = 512;

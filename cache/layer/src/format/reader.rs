@@ -14,7 +14,9 @@
 //!   entries from one reader and show them to another;
 //! - pax `path`/`linkpath`/`size`/`uid`/`gid`/`mtime` override the header,
 //!   a pax `path` beats a GNU long name, and NUL bytes in names are errors;
-//! - typeflag NUL with a trailing `/` is a directory (pre-POSIX tar).
+//! - typeflag NUL with a trailing `/` is a directory (pre-POSIX tar);
+//! - sparse members (old GNU `S`, pax 0.0, 0.1, 1.0) read as the whole
+//!   file, holes as zeros (`sparse.rs`).
 //!
 //! Extension payloads are capped (pax records 8 MiB, GNU long names 1 MiB)
 //! and pax global headers are skipped unread, so a hostile layer cannot
@@ -23,6 +25,7 @@
 use std::io::{self, Read};
 
 use super::pax::{XATTR_PREFIX, parse_records};
+use super::sparse::{self, Sparse, SparseHeader, Step};
 use super::{BLOCK, Entry, Kind, padding};
 
 /// Largest pax extended header accepted (xattrs included).
@@ -94,8 +97,9 @@ pub struct Time {
 pub struct Member {
     /// The entry (its `mtime` in whole seconds).
     pub entry: Entry,
-    /// A typeflag kiln does not apply (GNU sparse, volume labels, …). The
-    /// entry is then a `Regular` whose data is skipped.
+    /// A typeflag kiln does not apply (volume labels, multi-volume
+    /// continuations, …). The entry is then a `Regular` whose data is
+    /// skipped.
     pub unsupported: Option<u8>,
     /// The modification time with the fraction a pax `mtime` may carry.
     pub mtime: Time,
@@ -112,6 +116,8 @@ pub struct TarReader<R> {
     remaining: u64,
     /// Padding after the current member's data.
     pad: u64,
+    /// The current member's sparse map, when it is sparse.
+    sparse: Option<Sparse>,
     ended: bool,
 }
 
@@ -123,6 +129,7 @@ impl<R: Read> TarReader<R> {
             offset: 0,
             remaining: 0,
             pad: 0,
+            sparse: None,
             ended: false,
         }
     }
@@ -141,6 +148,7 @@ impl<R: Read> TarReader<R> {
         self.skip(self.remaining + self.pad)?;
         self.remaining = 0;
         self.pad = 0;
+        self.sparse = None;
 
         let mut pax: Option<Vec<u8>> = None;
         let mut long_name: Option<Vec<u8>> = None;
@@ -187,15 +195,14 @@ impl<R: Read> TarReader<R> {
                     long_link = Some(name);
                 }
                 _ => {
-                    let member = parse_member(&block, start, size, pax, long_name, long_link)?;
-                    let data = match member.entry.kind {
-                        Kind::Regular { size } => size,
-                        _ => 0,
-                    };
-                    padded(data).ok_or_else(|| malformed(start, "size overflow"))?;
-                    self.remaining = data;
-                    self.pad = padding(data) as u64;
-                    return Ok(Some(member));
+                    let parsed = parse_member(&block, start, size, pax, long_name, long_link)?;
+                    padded(parsed.data).ok_or_else(|| malformed(start, "size overflow"))?;
+                    self.remaining = parsed.data;
+                    self.pad = padding(parsed.data) as u64;
+                    if let Some((header, size)) = parsed.sparse {
+                        self.start_sparse(header, size, start)?;
+                    }
+                    return Ok(Some(parsed.member));
                 }
             }
         }
@@ -206,8 +213,44 @@ impl<R: Read> TarReader<R> {
         Data(self)
     }
 
-    /// Reads data of the current member; 0 at its end.
+    /// Reads data of the current member; 0 at its end. A sparse member's
+    /// holes read as zeros.
     pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let Some(sparse) = &mut self.sparse else {
+            return self.read_stored(buf);
+        };
+        match sparse.step(buf.len()) {
+            Step::End if self.remaining > 0 => Err(malformed(
+                self.offset,
+                "sparse member has data no region of its map refers to",
+            )),
+            Step::End => Ok(0),
+            Step::Zeros(n) => {
+                buf[..n].fill(0);
+                sparse.advance(n);
+                Ok(n)
+            }
+            Step::Data(n) => {
+                let got = self.read_stored(&mut buf[..n])?;
+                if got == 0 {
+                    return Err(malformed(
+                        self.offset,
+                        "sparse member has less data than its map says",
+                    ));
+                }
+                if let Some(sparse) = &mut self.sparse {
+                    sparse.advance(got);
+                }
+                Ok(got)
+            }
+        }
+    }
+
+    /// Reads the member's data as stored in the archive; 0 at its end.
+    fn read_stored(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
         if self.remaining == 0 || buf.is_empty() {
             return Ok(0);
         }
@@ -225,6 +268,65 @@ impl<R: Read> TarReader<R> {
         self.remaining -= n as u64;
         self.offset += n as u64;
         Ok(n)
+    }
+
+    /// Reads the rest of a sparse member's map (old GNU extension blocks
+    /// after the header, or pax 1.0's text at the start of the data),
+    /// checks it against the file's `size`, and reads the data through it
+    /// from now on.
+    fn start_sparse(
+        &mut self,
+        header: SparseHeader,
+        size: u64,
+        start: u64,
+    ) -> Result<(), ReadError> {
+        let regions = match header {
+            SparseHeader::Regions {
+                mut regions,
+                mut extended,
+            } => {
+                while extended {
+                    let at = self.offset;
+                    let mut block = [0u8; BLOCK];
+                    if !self.read_block(&mut block)? {
+                        return Err(truncated(at));
+                    }
+                    let (more, again) =
+                        sparse::old_gnu_extension(&block, numeric).map_err(|r| malformed(at, r))?;
+                    regions.extend(more);
+                    extended = again;
+                }
+                regions
+            }
+            SparseHeader::MapInData => {
+                let mut text = Vec::new();
+                loop {
+                    let at = self.offset;
+                    if self.remaining < BLOCK as u64 || text.len() as u64 >= MAX_PAX {
+                        return Err(malformed(at, "sparse map cut short"));
+                    }
+                    let mut block = [0u8; BLOCK];
+                    let mut filled = 0;
+                    while filled < BLOCK {
+                        filled += self.read_stored(&mut block[filled..])?;
+                    }
+                    text.extend_from_slice(&block);
+                    if let Some(map) = sparse::map_in_data(&text) {
+                        break map.map_err(|r| malformed(at, r))?;
+                    }
+                }
+            }
+        };
+        sparse::validate(&regions, size).map_err(|r| malformed(start, r))?;
+        let sparse = Sparse::new(regions, size);
+        if sparse.data_len() != self.remaining {
+            return Err(malformed(
+                start,
+                "sparse member's data does not match its map",
+            ));
+        }
+        self.sparse = Some(sparse);
+        Ok(())
     }
 
     fn read_block(&mut self, block: &mut [u8; BLOCK]) -> Result<bool, ReadError> {
@@ -384,6 +486,86 @@ fn check_checksum(block: &[u8; BLOCK]) -> Result<(), &'static str> {
     }
 }
 
+/// A member's headers, read.
+struct Parsed {
+    member: Member,
+    /// Bytes of data stored in the archive after the headers.
+    data: u64,
+    /// For a sparse member: what its headers say of the map, and the
+    /// file's size.
+    sparse: Option<(SparseHeader, u64)>,
+}
+
+/// The pax records of the GNU sparse formats (Go's `paxGNUSparse*`).
+#[derive(Default)]
+struct SparseRecords {
+    major: Option<String>,
+    minor: Option<String>,
+    map: Option<String>,
+    numblocks: Option<String>,
+    /// 0.0's `GNU.sparse.offset` and `GNU.sparse.numbytes`, in order.
+    pairs: Vec<String>,
+    size: Option<String>,
+    realsize: Option<String>,
+    name: Option<Vec<u8>>,
+}
+
+impl SparseRecords {
+    /// Takes one record if it is a sparse one.
+    fn take(&mut self, key: &[u8], value: &[u8]) -> Result<bool, &'static str> {
+        let text = || String::from_utf8_lossy(value).into_owned();
+        match key {
+            b"GNU.sparse.major" => self.major = Some(text()),
+            b"GNU.sparse.minor" => self.minor = Some(text()),
+            b"GNU.sparse.map" => self.map = Some(text()),
+            b"GNU.sparse.numblocks" => self.numblocks = Some(text()),
+            b"GNU.sparse.size" => self.size = Some(text()),
+            b"GNU.sparse.realsize" => self.realsize = Some(text()),
+            b"GNU.sparse.name" => self.name = Some(value.to_vec()),
+            b"GNU.sparse.offset" | b"GNU.sparse.numbytes" => {
+                // Offsets and lengths alternate, as Go's parsePAX checks.
+                let offset_turn = self.pairs.len().is_multiple_of(2);
+                if offset_turn != (key == b"GNU.sparse.offset") || value.contains(&b',') {
+                    return Err("GNU.sparse.offset and numbytes records out of order");
+                }
+                self.pairs.push(text());
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// What the records make of the member (Go's
+    /// `readGNUSparsePAXHeaders`): nothing when it is not sparse (or of an
+    /// unknown sparse version), else the map so far and the file's size.
+    fn header(mut self) -> Result<Option<(SparseHeader, Option<u64>)>, &'static str> {
+        if !self.pairs.is_empty() {
+            self.map = Some(self.pairs.join(","));
+        }
+        let map_in_data = match (self.major.as_deref(), self.minor.as_deref()) {
+            (Some("0"), Some("0" | "1")) => false,
+            (Some("1"), Some("0")) => true,
+            (None, None) if self.map.as_deref().is_some_and(|m| !m.is_empty()) => false,
+            _ => return Ok(None),
+        };
+        let size = match self.size.or(self.realsize) {
+            Some(size) => Some(size.parse::<u64>().map_err(|_| "invalid GNU.sparse.size")?),
+            None => None,
+        };
+        let header = match map_in_data {
+            true => SparseHeader::MapInData,
+            false => SparseHeader::Regions {
+                regions: sparse::pax_map(
+                    self.map.as_deref().unwrap_or(""),
+                    self.numblocks.as_deref().unwrap_or(""),
+                )?,
+                extended: false,
+            },
+        };
+        Ok(Some((header, size)))
+    }
+}
+
 fn parse_member(
     block: &[u8; BLOCK],
     offset: u64,
@@ -391,7 +573,7 @@ fn parse_member(
     pax: Option<Vec<u8>>,
     long_name: Option<Vec<u8>>,
     long_link: Option<Vec<u8>>,
-) -> Result<Member, ReadError> {
+) -> Result<Parsed, ReadError> {
     let bad = |reason: &str| malformed(offset, reason);
     let field = |range: std::ops::Range<usize>, what: &str| {
         numeric(&block[range]).map_err(|_| malformed(offset, &format!("invalid {what} field")))
@@ -425,10 +607,14 @@ fn parse_member(
     // Old tars put the file type bits in the mode field too.
     let mode = u32::try_from(field(100..108, "mode")? & 0o7777).unwrap_or(0);
     let mut xattrs = Vec::new();
+    let mut sparse_records = SparseRecords::default();
 
     if let Some(pax) = &pax {
         let records = parse_records(pax).map_err(bad)?;
         for (key, value) in records {
+            if sparse_records.take(key, value).map_err(bad)? {
+                continue;
+            }
             let number = || -> Result<u64, ReadError> {
                 std::str::from_utf8(value)
                     .ok()
@@ -463,6 +649,30 @@ fn parse_member(
     xattrs.dedup_by(|later, earlier| later.0 == earlier.0);
 
     let typeflag = block[156];
+    // A sparse member: the old GNU `S` entry, or pax records on a regular
+    // one. `size` then is the file's; the archive stores less.
+    let mut sparse = None;
+    let sparse_name = sparse_records.name.take().filter(|n| !n.is_empty());
+    if typeflag == b'S' {
+        if &block[257..265] != b"ustar  \0" {
+            return Err(bad("sparse entry not in the GNU format"));
+        }
+        let real = field(483..495, "sparse real size")?;
+        let header = sparse::old_gnu_header(block, numeric).map_err(bad)?;
+        sparse = Some((header, real));
+    } else if let Some((header, real)) = sparse_records.header().map_err(bad)? {
+        if !matches!(typeflag, b'0' | 0 | b'7') || path.ends_with(b"/") {
+            return Err(bad("sparse records on an entry that has no data"));
+        }
+        sparse = Some((header, real.unwrap_or(size)));
+        if let Some(name) = sparse_name {
+            path = name;
+        }
+    }
+    let data = size;
+    if let Some((_, real)) = &sparse {
+        size = *real;
+    }
     let device = |what: &str, range: std::ops::Range<usize>| -> Result<u32, ReadError> {
         u32::try_from(field(range, what)?).map_err(|_| bad("device number out of range"))
     };
@@ -482,24 +692,35 @@ fn parse_member(
         },
         b'5' => Kind::Directory,
         b'6' => Kind::Fifo,
+        b'S' => Kind::Regular { size },
         other => {
             unsupported = Some(other);
             Kind::Regular { size }
         }
     };
-    Ok(Member {
-        entry: Entry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-            mtime: mtime.secs,
-            xattrs,
+    // Links, devices, directories and fifos store no data, whatever the
+    // size field says (Go's `isHeaderOnlyType`).
+    let data = match kind {
+        Kind::Regular { .. } => data,
+        _ => 0,
+    };
+    Ok(Parsed {
+        member: Member {
+            entry: Entry {
+                path,
+                kind,
+                mode,
+                uid,
+                gid,
+                mtime: mtime.secs,
+                xattrs,
+            },
+            unsupported,
+            mtime,
+            atime,
         },
-        unsupported,
-        mtime,
-        atime,
+        data,
+        sparse,
     })
 }
 

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -10,23 +9,14 @@ use std::path::{Path, PathBuf};
 use kiln_layer::{Compression, SourceKind, UnpackOptions, WriteOptions, WrittenLayer};
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, XattrFlags};
 
-/// True when running as root. Otherwise: a failure under `CI=true` (a skip
-/// there would hide a regression), a loud skip elsewhere.
+/// Whether a test that needs root may run (kiln-testkit's rule: a loud
+/// skip, a failure under `CI=true`).
 pub fn root_or_skip(test: &str) -> bool {
-    if rustix::process::geteuid().is_root() {
-        return true;
-    }
-    let why = "needs root: mknod, chown, trusted.* xattrs and overlay mounts";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test} {why}, and CI=true does not allow skipping it");
-    }
-    // Straight to the stderr handle: libtest captures `eprintln!` of passing
-    // tests, and a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!! SKIPPED {test}: {why} (run the tests as root) !!!\n"
-    );
-    false
+    kiln_testkit::require_root(
+        test,
+        "mknod, chown, trusted.* xattrs and overlay mounts",
+        &[],
+    )
 }
 
 /// One file system object, as compared between trees.
