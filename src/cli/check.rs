@@ -12,7 +12,7 @@ pub(crate) struct CheckArgs {
 }
 
 pub(crate) fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
-    let input = dockerfile::read(&args.file)?;
+    let input = dockerfile::read(&args.file, None)?;
     let Some(parsed) = dockerfile::parse(&input) else {
         return Ok(Outcome::Failed);
     };

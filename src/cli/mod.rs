@@ -13,6 +13,7 @@ mod inspect;
 mod load;
 mod logging;
 mod login;
+mod outfile;
 mod parse;
 mod prune;
 mod pull;

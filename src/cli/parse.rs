@@ -16,7 +16,7 @@ pub(crate) struct ParseArgs {
 }
 
 pub(crate) fn run(args: ParseArgs) -> anyhow::Result<Outcome> {
-    let input = dockerfile::read(&args.file)?;
+    let input = dockerfile::read(&args.file, None)?;
     let Some(parsed) = dockerfile::parse(&input) else {
         return Ok(Outcome::Failed);
     };

@@ -1,11 +1,12 @@
 //! `kiln save -o FILE [--format docker|oci] IMAGE...`: write images to an
 //! archive that `docker load` (docker format) or OCI tools (both formats)
-//! read. The file appears only when complete.
+//! read. A new or regular file appears only when complete; a device, FIFO
+//! or symlink is written through (`super::outfile`).
 
 use super::Outcome;
 use super::store::StoreArgs;
 use crate::archive::{Format, SaveRequest, save};
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use kiln_oci::Reference;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -51,21 +52,7 @@ pub(crate) fn run(args: SaveArgs, store: &StoreArgs) -> anyhow::Result<Outcome> 
     };
     match args.output.as_deref() {
         Some(path) if path.as_os_str() != "-" => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-            save(
-                &store,
-                &requests,
-                format,
-                std::io::BufWriter::new(tmp.as_file_mut()),
-            )?;
-            tmp.as_file().sync_all()?;
-            tmp.persist(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            super::outfile::write_file(path, |out| save(&store, &requests, format, out))?;
         }
         _ => {
             let stdout = std::io::stdout();

@@ -339,3 +339,65 @@ fn a_mount_target_through_a_dangling_symlink_is_made_where_it_points() {
                   test -f /etc/resolv.conf && echo made";
     assert_eq!(f.run("dangl", &["sh", "-c", script]), "made\n");
 }
+
+/// The Dockerfile and `.dockerignore` of a context are untrusted: a
+/// symlink resolves inside the context (never to a host file, whose lines
+/// would be echoed as "unknown instruction"), only a regular file is read
+/// (a FIFO or `/dev/zero` would hang or grow without end), and at most
+/// 16 MiB of it. `-f` outside the context is the user's choice, with the
+/// same checks.
+#[test]
+fn dockerfile_and_dockerignore_are_read_inside_the_context_and_bounded() {
+    let cx = TestContext::new();
+    let secret = cx.dir().join("secret.txt");
+    std::fs::write(&secret, "TOPSECRET line one\nTOPSECRET[ line two\n").unwrap();
+    let dockerfile = cx.context.join("Dockerfile");
+    let build = |args: &[&str]| {
+        let mut all = vec!["build", "--progress", "plain"];
+        all.extend_from_slice(args);
+        all.push(cx.context.to_str().unwrap());
+        cx.kiln(&all)
+    };
+    let failed = |out: &std::process::Output, needle: &str| {
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+        assert!(
+            !stderr.contains("TOPSECRET"),
+            "a host file leaked: {stderr}"
+        );
+    };
+
+    std::os::unix::fs::symlink(&secret, &dockerfile).unwrap();
+    failed(&build(&[]), "no such file in the build context");
+    std::fs::remove_file(&dockerfile).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &dockerfile).unwrap();
+    failed(&build(&[]), "no such file in the build context");
+    std::fs::remove_file(&dockerfile).unwrap();
+    nix::unistd::mkfifo(&dockerfile, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    failed(&build(&[]), "not a regular file");
+    std::fs::remove_file(&dockerfile).unwrap();
+    std::fs::write(&dockerfile, vec![b'#'; 17 << 20]).unwrap();
+    failed(&build(&[]), "larger than");
+    failed(&build(&["-f", "/dev/zero"]), "not a regular file");
+
+    // `kiln check -f` and `kiln parse -f` read no context: the same checks.
+    let out = cx.kiln(&["check", "-f", "/dev/zero"]);
+    failed(&out, "not a regular file");
+
+    // A .dockerignore symlink to a host file is passed over (it resolves to
+    // nothing inside the context): its content never reaches an error.
+    if let Some(f) = TestContext::for_build("FROM busybox:local\nCOPY . /ctx/\n") {
+        f.file("kept.txt", "kept\n");
+        std::os::unix::fs::symlink(&secret, f.context.join(".dockerignore")).unwrap();
+        // A Dockerfile that is a symlink inside the context is followed.
+        std::fs::rename(
+            f.context.join("Dockerfile"),
+            f.context.join("real.Dockerfile"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("real.Dockerfile", f.context.join("Dockerfile")).unwrap();
+        f.build_ok(&["-t", "confined"]);
+        assert_eq!(f.run("confined", &["cat", "/ctx/kept.txt"]), "kept\n");
+    }
+}

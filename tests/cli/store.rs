@@ -349,3 +349,53 @@ fn untagged_images_and_broken_entries_can_be_listed_and_removed() {
         "Untagged: hello:v1\n"
     );
 }
+
+/// `save -o` writes through what is at the path and never replaces a
+/// device, a FIFO or a symlink (issue 20's `-o /dev/full` turned the host's
+/// device node into a regular file); a directory is an error naming it.
+#[test]
+fn save_writes_through_devices_and_symlinks_and_refuses_directories() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let cx = TestContext::new();
+    let (archive, _) = docker_archive();
+    cx.ok_with_stdin(&["load"], &archive);
+
+    let out = cx.kiln(&["save", "-o", "/dev/null", "hello:v1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let out = cx.kiln(&["save", "-o", "/dev/full", "hello:v1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        std::fs::metadata("/dev/full")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+
+    let target = cx.dir().join("target.tar");
+    let link = cx.dir().join("link.tar");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    cx.ok(&["save", "-o", link.to_str().unwrap(), "hello:v1"]);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let again = TestContext::new();
+    let out = again.ok(&["load", "-i", target.to_str().unwrap()]);
+    assert_eq!(out, "Loaded image: hello:v1\n");
+
+    let out = cx.kiln(&["save", "-o", cx.dir().to_str().unwrap(), "hello:v1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is a directory"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -324,7 +324,13 @@ impl TestContext {
 
     /// `kiln ARGS`, which must succeed; its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.kiln(args);
+        self.ok_with_stdin(args, b"")
+    }
+
+    /// `kiln ARGS` with `stdin` as standard input, which must succeed; its
+    /// stdout.
+    pub fn ok_with_stdin(&self, args: &[&str], stdin: &[u8]) -> String {
+        let out = self.kiln_with_stdin(args, stdin);
         assert!(
             out.status.success(),
             "kiln {args:?} failed ({}): {}{}",

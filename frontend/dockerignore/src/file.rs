@@ -79,8 +79,35 @@ pub fn load_ignore_file(
         Ok(content) => content,
         Err(source) => return Err(LoadError::Io { path, source }),
     };
-    match Matcher::parse(&content) {
-        Ok(matcher) => Ok(Some(IgnoreFile { path, matcher })),
+    compile(path, &content).map(Some)
+}
+
+/// [`load_ignore_file`] with the caller's reader: `read` gives a
+/// candidate's bytes, or `None` when it is missing or not a regular file
+/// (passed over). kiln's build reads through the context's confinement
+/// (a symlink resolves inside the context) with a size bound.
+pub fn load_ignore_file_with(
+    dockerfile: Option<&Path>,
+    context_dir: &Path,
+    read: &mut dyn FnMut(&Path) -> std::io::Result<Option<Vec<u8>>>,
+) -> Result<Option<IgnoreFile>, LoadError> {
+    let specific = dockerfile.and_then(dockerfile_ignore_path);
+    let candidates = specific
+        .into_iter()
+        .chain(std::iter::once(context_dir.join(DOCKERIGNORE)));
+    for path in candidates {
+        match read(&path) {
+            Ok(Some(content)) => return compile(path, &content).map(Some),
+            Ok(None) => continue,
+            Err(source) => return Err(LoadError::Io { path, source }),
+        }
+    }
+    Ok(None)
+}
+
+fn compile(path: PathBuf, content: &[u8]) -> Result<IgnoreFile, LoadError> {
+    match Matcher::parse(content) {
+        Ok(matcher) => Ok(IgnoreFile { path, matcher }),
         Err(source) => Err(LoadError::Parse { path, source }),
     }
 }

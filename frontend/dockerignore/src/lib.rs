@@ -26,6 +26,7 @@ mod read;
 pub use error::{LoadError, ParseError, PatternError};
 pub use file::{
     DOCKERIGNORE, IgnoreFile, dockerfile_ignore_path, find_ignore_file, load_ignore_file,
+    load_ignore_file_with,
 };
 pub use matcher::{DirState, DirVerdict, Matcher};
 pub use pattern::Pattern;

@@ -149,7 +149,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
             .unwrap_or_else(|| context.join("Dockerfile"));
         (context, file)
     };
-    let input = dockerfile::read(&dockerfile_path)?;
+    let input = dockerfile::read(&dockerfile_path, Some(&context))?;
     let Some(parsed) = dockerfile::parse(&input) else {
         return Ok(Outcome::Failed);
     };
@@ -158,7 +158,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         report::diagnostics(&input.name, &parsed.source, &findings);
         return Ok(Outcome::Failed);
     }
-    let ignore = kiln_frontend::dockerignore::load_ignore_file(
+    let ignore = dockerfile::load_ignore(
         (dockerfile_path != Path::new("-")).then_some(dockerfile_path.as_path()),
         &context,
     )?;
@@ -285,8 +285,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         }
     }
     if let Some(path) = &args.iidfile {
-        std::fs::write(path, built.image.id.to_string())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        super::outfile::write_file(path, |out| {
+            Ok(out.write_all(built.image.id.to_string().as_bytes())?)
+        })?;
     }
     let mut to_stdout = true;
     match output {
@@ -301,9 +302,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
                 to_stdout = false;
                 crate::archive::save(store, &requests, format, std::io::stdout().lock())?;
             } else {
-                let file = std::fs::File::create(&dest)
-                    .with_context(|| format!("cannot create {dest}"))?;
-                crate::archive::save(store, &requests, format, std::io::BufWriter::new(file))?;
+                super::outfile::write_file(Path::new(&dest), |out| {
+                    crate::archive::save(store, &requests, format, out)
+                })?;
             }
         }
         output::Output::Local(dest) => {
