@@ -72,14 +72,18 @@ pub fn load_ignore_file(
     dockerfile: Option<&Path>,
     context_dir: &Path,
 ) -> Result<Option<IgnoreFile>, LoadError> {
-    let Some(path) = find_ignore_file(dockerfile, context_dir)? else {
-        return Ok(None);
-    };
-    let content = match std::fs::read(&path) {
-        Ok(content) => content,
-        Err(source) => return Err(LoadError::Io { path, source }),
-    };
-    compile(path, &content).map(Some)
+    load_ignore_file_with(
+        dockerfile,
+        context_dir,
+        &mut |candidate| match std::fs::metadata(candidate) {
+            Ok(meta) if meta.is_file() => std::fs::read(candidate).map(Some),
+            Ok(_) => Ok(None),
+            Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        },
+    )
 }
 
 /// [`load_ignore_file`] with the caller's reader: `read` gives a
