@@ -21,6 +21,16 @@ pub enum ExpandError {
         text: String,
     },
 
+    /// The expanded word grew past [`crate::MAX_WORD`] bytes (a variable
+    /// pasted into itself line after line doubles each time).
+    #[error("the expansion of {text} is longer than {limit} bytes")]
+    TooLong {
+        /// The word as written (its start).
+        text: String,
+        /// The limit.
+        limit: usize,
+    },
+
     /// The input ended inside `${…`.
     #[error("missing '}}' in {text}")]
     MissingBrace {

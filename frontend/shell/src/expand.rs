@@ -105,6 +105,26 @@ impl<'a, E: Env + ?Sized> Expander<'a, E> {
         value
     }
 
+    /// An error when an expansion of `len` bytes is past [`crate::MAX_WORD`].
+    pub(crate) fn bounded(&self, len: usize) -> Result<(), ExpandError> {
+        match len <= crate::MAX_WORD {
+            true => Ok(()),
+            false => Err(self.too_long()),
+        }
+    }
+
+    /// The error for an expansion past [`crate::MAX_WORD`].
+    pub(crate) fn too_long(&self) -> ExpandError {
+        let shown: String = self.input.iter().take(40).collect();
+        ExpandError::TooLong {
+            text: match self.input.len() > 40 {
+                true => format!("{shown}…"),
+                false => shown,
+            },
+            limit: crate::MAX_WORD,
+        }
+    }
+
     /// Scans the whole input.
     pub(crate) fn process_all(&mut self, raw_escapes: bool) -> Result<Output, ExpandError> {
         let (output, _) = self.scan(None, raw_escapes)?;
@@ -144,6 +164,7 @@ impl<'a, E: Env + ?Sized> Expander<'a, E> {
             match c {
                 '$' => {
                     let value = self.dollar()?;
+                    self.bounded(text.len() + value.len())?;
                     text.push_str(&value);
                     // An unquoted expansion is split into words like
                     // literal text is.
@@ -156,6 +177,7 @@ impl<'a, E: Env + ?Sized> Expander<'a, E> {
                 }
                 '"' if quotes => {
                     let value = self.double_quote(raw_escapes)?;
+                    self.bounded(text.len() + value.len())?;
                     text.push_str(&value);
                     words.push_raw_str(&value);
                 }
@@ -242,6 +264,7 @@ impl<'a, E: Env + ?Sized> Expander<'a, E> {
                 }
                 '$' => {
                     let value = self.dollar()?;
+                    self.bounded(out.len() + value.len())?;
                     out.push_str(&value);
                 }
                 _ => {

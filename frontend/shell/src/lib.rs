@@ -25,7 +25,9 @@
 //! **Safety on any input.** The input is scanned as `char`s with checked
 //! reads, so no input panics or splits a multi-byte character, and glob
 //! matching is iterative and memoised, so no pattern overflows the stack or
-//! takes exponential time.
+//! takes exponential time. No expansion grows past [`MAX_WORD`] bytes: a
+//! variable pasted into itself line after line (`ENV A2=$A1$A1`, …) would
+//! otherwise double until memory runs out.
 
 mod env;
 mod error;
@@ -37,6 +39,10 @@ mod words;
 
 #[cfg(test)]
 mod tests;
+
+/// The longest expanded word, in bytes (1 MiB; BuildKit has no limit, real
+/// Dockerfiles stay below a few KiB).
+pub const MAX_WORD: usize = 1 << 20;
 
 pub use env::Env;
 pub use error::{ExpandError, PatternError};

@@ -297,7 +297,14 @@ impl<E: Env + ?Sized> Expander<'_, E> {
                 text: self.text(start, self.pos),
                 reason,
             })?;
-        Ok(pattern.replace(value.unwrap_or_default(), &replacement, all))
+        pattern
+            .replace(
+                value.unwrap_or_default(),
+                &replacement,
+                all,
+                crate::MAX_WORD,
+            )
+            .ok_or_else(|| self.too_long())
     }
 
     fn missing_slash(&self, start: usize) -> ExpandError {

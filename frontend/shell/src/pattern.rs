@@ -112,7 +112,14 @@ impl Pattern {
     /// the search resumes at its end (one character further for an empty
     /// match), and an empty match right after a previous match is not
     /// replaced.
-    pub(crate) fn replace(&self, value: &str, replacement: &str, all: bool) -> String {
+    /// `None` when the result would be longer than `limit` bytes.
+    pub(crate) fn replace(
+        &self,
+        value: &str,
+        replacement: &str,
+        all: bool,
+        limit: usize,
+    ) -> Option<String> {
         let chars: Vec<char> = value.chars().collect();
         let mut matcher = Matcher::new(&self.tokens, &chars, true);
         let slice = |from: usize, to: usize| chars.get(from..to).unwrap_or_default().iter();
@@ -128,6 +135,9 @@ impl Pattern {
             if end > last_end || start == 0 {
                 out.push_str(replacement);
             }
+            if out.len() > limit {
+                return None;
+            }
             last_end = end;
             if !all {
                 break;
@@ -135,7 +145,7 @@ impl Pattern {
             search = if end > search { end } else { search + 1 };
         }
         out.extend(slice(last_end, chars.len()));
-        out
+        (out.len() <= limit).then_some(out)
     }
 }
 
@@ -341,38 +351,81 @@ mod tests {
     #[test]
     fn stars_stop_at_newlines() {
         assert_eq!(pattern("*").trim_prefix("ab\ncd", true), "\ncd");
-        assert_eq!(pattern("a?c").replace("a\nc abc", "X", true), "a\nc X");
+        assert_eq!(
+            pattern("a?c")
+                .replace("a\nc abc", "X", true, usize::MAX)
+                .unwrap(),
+            "a\nc X"
+        );
     }
 
     #[test]
     fn replaces_first_or_all() {
         let value = "/foo*/*/*.txt";
-        assert_eq!(pattern("\\*/").replace(value, ".", false), "/foo.*/*.txt");
-        assert_eq!(pattern("\\*/").replace(value, ".", true), "/foo..*.txt");
         assert_eq!(
-            pattern("/?/").replace("/a/foo/b/c.txt", "/", true),
+            pattern("\\*/")
+                .replace(value, ".", false, usize::MAX)
+                .unwrap(),
+            "/foo.*/*.txt"
+        );
+        assert_eq!(
+            pattern("\\*/")
+                .replace(value, ".", true, usize::MAX)
+                .unwrap(),
+            "/foo..*.txt"
+        );
+        assert_eq!(
+            pattern("/?/")
+                .replace("/a/foo/b/c.txt", "/", true, usize::MAX)
+                .unwrap(),
             "/foo/c.txt"
         );
         assert_eq!(
-            pattern("/").replace("/tmp/foo.txt", "\\/", true),
+            pattern("/")
+                .replace("/tmp/foo.txt", "\\/", true, usize::MAX)
+                .unwrap(),
             "\\/tmp\\/foo.txt"
         );
         // Greedy: `o*` takes the whole run.
-        assert_eq!(pattern("o*").replace("foo bar", "0", false), "f0");
+        assert_eq!(
+            pattern("o*")
+                .replace("foo bar", "0", false, usize::MAX)
+                .unwrap(),
+            "f0"
+        );
         // Empty matches, as Go's ReplaceAllString handles them.
-        assert_eq!(pattern("").replace("xxyy", "ww", false), "wwxxyy");
-        assert_eq!(pattern("").replace("ab", "-", true), "-a-b-");
-        assert_eq!(pattern("").replace("", "-", true), "-");
-        assert_eq!(pattern("x*").replace("axb", "-", true), "a-");
+        assert_eq!(
+            pattern("")
+                .replace("xxyy", "ww", false, usize::MAX)
+                .unwrap(),
+            "wwxxyy"
+        );
+        assert_eq!(
+            pattern("").replace("ab", "-", true, usize::MAX).unwrap(),
+            "-a-b-"
+        );
+        assert_eq!(pattern("").replace("", "-", true, usize::MAX).unwrap(), "-");
+        assert_eq!(
+            pattern("x*").replace("axb", "-", true, usize::MAX).unwrap(),
+            "a-"
+        );
         // Go, unlike Perl, does not replace the empty match at the end.
-        assert_eq!(pattern("*").replace("ab", "-", true), "-");
+        assert_eq!(
+            pattern("*").replace("ab", "-", true, usize::MAX).unwrap(),
+            "-"
+        );
     }
 
     #[test]
     fn works_on_characters_not_bytes() {
         assert_eq!(pattern("?").trim_prefix("한국어", false), "국어");
         assert_eq!(pattern("?").trim_suffix("한국어", false), "한국");
-        assert_eq!(pattern("국").replace("한국어", "-", true), "한-어");
+        assert_eq!(
+            pattern("국")
+                .replace("한국어", "-", true, usize::MAX)
+                .unwrap(),
+            "한-어"
+        );
     }
 
     #[test]
@@ -380,6 +433,9 @@ mod tests {
         let pat = pattern(&"*a".repeat(200));
         let value = "a".repeat(150);
         assert_eq!(pat.trim_prefix(&value, false), value);
-        assert_eq!(pat.replace(&value, "", true), value);
+        assert_eq!(
+            pat.replace(&value, "", true, usize::MAX),
+            Some(value.clone())
+        );
     }
 }

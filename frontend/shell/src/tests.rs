@@ -484,3 +484,24 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         "x"
     );
 }
+
+/// A variable pasted into itself doubles with every line; no expansion may
+/// grow past `MAX_WORD`, whichever way it grows (concatenation, quotes, a
+/// global replacement).
+#[test]
+fn expansions_stop_at_the_word_limit() {
+    let half = "x".repeat(crate::MAX_WORD / 2 + 1);
+    let env = vec![format!("A={half}")];
+    let lexer = Lexer::new('\\');
+    for word in ["$A$A", "\"$A$A\"", "${A//x/yy}", "$A\"$A\""] {
+        let err = lexer.process_word(word, &env).unwrap_err();
+        assert!(matches!(err, ExpandError::TooLong { .. }), "{word}: {err}");
+        assert!(
+            err.to_string().contains("longer than 1048576 bytes"),
+            "{err}"
+        );
+    }
+    // Right at the limit is fine.
+    let ok = lexer.process_word("$A", &env).unwrap();
+    assert_eq!(ok.value.len(), half.len());
+}

@@ -16,6 +16,25 @@ use kiln_solver::{FileAction, FileOp, Op, Vertex};
 /// The shell of a stage without SHELL.
 pub(crate) const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
+/// The most a stage's variables (ENV and ARG values with their names) may
+/// add up to, in bytes: 16 MiB, far above real Dockerfiles, low enough that
+/// a Dockerfile cannot make every step carry gigabytes. Each expanded word
+/// is bounded on its own (`kiln_shell::MAX_WORD`).
+pub(crate) const MAX_ENV: usize = 16 << 20;
+
+/// An error at `span` when the stage's variables add up to more than
+/// [`MAX_ENV`] bytes.
+fn env_within_bounds(stage: &Stage, span: crate::source::Span) -> Result<(), Diagnostic> {
+    let size = |env: &[String]| env.iter().map(String::len).sum::<usize>();
+    if size(&stage.run_env).max(size(&stage.config.config.env)) > MAX_ENV {
+        return Err(Diagnostic::error(
+            span,
+            format!("the stage's variables add up to more than {MAX_ENV} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 impl Builder<'_> {
     pub(crate) fn meta(&mut self, stage: &mut Stage, command: &Command) -> Result<(), Diagnostic> {
         match command {
@@ -35,6 +54,9 @@ impl Builder<'_> {
                     super::scope::set_env(&mut stage.config.config.env, &key, &value);
                     super::scope::set_env(&mut stage.run_env, &key, &value);
                     text.push(format!("{key}={value}"));
+                }
+                if let Some(pair) = pairs.first() {
+                    env_within_bounds(stage, pair.key.span)?;
                 }
                 self.history(stage, format!("ENV {}", text.join(" ")), false);
             }
@@ -70,6 +92,7 @@ impl Builder<'_> {
                     let value = self.build_args.take(&name).or(default).or_else(inherited);
                     if let Some(value) = &value {
                         super::scope::set_env(&mut stage.run_env, &name, value);
+                        env_within_bounds(stage, decl.name.span)?;
                     }
                     stage.args.declare(name, value);
                 }

@@ -367,3 +367,42 @@ fn insecure_runs_need_the_entitlement() {
     };
     assert!(exec.insecure);
 }
+
+/// Issue 20: a variable pasted into itself doubles with every line; 39
+/// lines would need 512 GiB. Lowering stops at the line whose expansion
+/// passes the word limit, and a stage whose variables add up past 16 MiB
+/// is stopped at the line that does it.
+#[test]
+fn variables_cannot_grow_without_bound() {
+    let mut text = String::from("FROM base\nENV A0=xxxxxxxxxxxxxxxx\n");
+    for i in 1..40 {
+        text.push_str(&format!("ENV A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1));
+    }
+    text.push_str("RUN true\n");
+    let dockerfile = crate::parse(text.as_bytes()).unwrap();
+    let error = lower(&dockerfile, &options(), &Fake::default()).unwrap_err();
+    // A16 is 16 * 2^16 = 1 MiB; A17 is the first past the limit.
+    assert_eq!(error.span.line, 19, "{}", error.message);
+    assert!(
+        error.message.contains("longer than 1048576 bytes"),
+        "{}",
+        error.message
+    );
+
+    let mut text = String::from("FROM base\nARG A0=xxxxxxxxxxxxxxxx\n");
+    for i in 1..17 {
+        text.push_str(&format!("ARG A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1));
+    }
+    for i in 0..20 {
+        text.push_str(&format!("ENV B{i}=$A16\n"));
+    }
+    let dockerfile = crate::parse(text.as_bytes()).unwrap();
+    let error = lower(&dockerfile, &options(), &Fake::default()).unwrap_err();
+    assert!(
+        error.message.contains("add up to more than"),
+        "{}",
+        error.message
+    );
+    // 17 ARG lines, then ENV B0..: the variables pass 16 MiB at B14 or so.
+    assert!((30..=39).contains(&error.span.line), "{}", error.span.line);
+}
