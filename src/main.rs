@@ -6,6 +6,7 @@ mod archive;
 mod build;
 mod cli;
 mod export;
+mod infile;
 mod parallel;
 mod progress;
 mod registry;

@@ -27,6 +27,7 @@ pub fn import(
     let mut tee = Tee {
         input: decompressed,
         out: store.blobs().writer()?,
+        count: 0,
     };
     {
         // Read as every layer is read later (kiln-layer's reader): a
@@ -44,6 +45,9 @@ pub fn import(
     }
     // Whatever follows the end-of-archive blocks still belongs to the blob.
     std::io::copy(&mut tee.input, &mut tee.out).context("cannot read the tarball")?;
+    if tee.count == 0 {
+        anyhow::bail!("the tarball is empty: not a root file system");
+    }
     let (diff_id, size) = tee.out.commit(None, None)?;
 
     let created = kiln_oci::now_rfc3339_nano();
@@ -74,12 +78,15 @@ pub fn import(
 struct Tee<R> {
     input: R,
     out: BlobWriter,
+    /// Bytes passed through.
+    count: u64,
 }
 
 impl<R: Read> Read for Tee<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.input.read(buf)?;
         self.out.write_all(&buf[..n])?;
+        self.count += n as u64;
         Ok(n)
     }
 }

@@ -9,81 +9,25 @@
 //! resolved through the context's own confinement (kiln-rootpath: a
 //! symlink resolves inside the context), and wherever it comes from, only
 //! a regular file of at most [`MAX_FILE`] bytes is read, opened without
-//! blocking. `-f PATH` outside the context is the user's explicit choice:
-//! followed as the host resolves it, with the same two checks.
+//! blocking (`crate::infile`). `-f PATH` outside the context is the user's
+//! explicit choice: followed as the host resolves it, with the same two
+//! checks.
 
 use super::report;
+use crate::infile::Found;
 use anyhow::{Context as _, bail};
 use kiln_frontend::ast::Dockerfile;
-use rustix::fs::OFlags;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// The largest Dockerfile or ignore file read (16 MiB; real ones are a few
 /// KiB).
 pub(crate) const MAX_FILE: u64 = 16 << 20;
 
-/// What reading a file of the build gave.
-pub(crate) enum Read {
-    /// Its bytes.
-    Bytes(Vec<u8>),
-    /// Nothing there (or a symlink that resolves to nothing in the context).
-    Missing,
-    /// Something other than a regular file.
-    NotRegular,
-}
-
-/// Reads `path` (absolute or relative to the working directory) as
-/// described in the module docs: through `context`'s confinement when it
-/// lies inside the context directory.
-pub(crate) fn read_file(path: &Path, context: Option<&Path>) -> anyhow::Result<Read> {
-    let shown = path.display();
-    let absolute = std::path::absolute(path).with_context(|| format!("cannot read {shown}"))?;
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let inside = context.and_then(|c| Some((c, absolute.strip_prefix(c).ok()?)));
-    let opened = match inside {
-        Some((context, rel)) => kiln_rootpath::Root::open(context)
-            .and_then(|root| root.open_in_root(rel, flags))
-            .map(std::fs::File::from),
-        None => rustix::fs::open(&absolute, flags, rustix::fs::Mode::empty())
-            .map(std::fs::File::from)
-            .map_err(std::io::Error::from),
-    };
-    let file = match opened {
-        Ok(file) => file,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            return Ok(Read::Missing);
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {shown}")),
-    };
-    let meta = file
-        .metadata()
-        .with_context(|| format!("cannot read {shown}"))?;
-    if !meta.is_file() {
-        return Ok(Read::NotRegular);
-    }
-    if meta.len() > MAX_FILE {
-        bail!("{shown} is larger than {MAX_FILE} bytes");
-    }
-    bounded(file, &shown.to_string()).map(Read::Bytes)
-}
-
-/// Reads at most [`MAX_FILE`] bytes; more is an error naming `what`.
-fn bounded(input: impl std::io::Read, what: &str) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    input
-        .take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {what}"))?;
-    if bytes.len() as u64 > MAX_FILE {
-        bail!("{what} is larger than {MAX_FILE} bytes");
-    }
-    Ok(bytes)
+/// Reads `path` as an input of the build (`crate::infile`): through the
+/// context's confinement when it lies inside `context`.
+pub(crate) fn read_file(path: &Path, context: Option<&Path>) -> anyhow::Result<Found> {
+    crate::infile::read(path, context, MAX_FILE)
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The ignore file that applies to a build (the Dockerfile's own, else the
@@ -94,8 +38,8 @@ pub(crate) fn load_ignore(
 ) -> anyhow::Result<Option<kiln_frontend::dockerignore::IgnoreFile>> {
     let mut read = |candidate: &Path| -> std::io::Result<Option<Vec<u8>>> {
         match read_file(candidate, Some(context)) {
-            Ok(Read::Bytes(bytes)) => Ok(Some(bytes)),
-            Ok(Read::Missing | Read::NotRegular) => Ok(None),
+            Ok(Found::Bytes(bytes)) => Ok(Some(bytes)),
+            Ok(Found::Missing | Found::NotRegular) => Ok(None),
             Err(e) => Err(std::io::Error::other(format!("{e:#}"))),
         }
     };
@@ -114,7 +58,8 @@ pub(crate) struct DockerfileInput {
 /// [`read_file`]), or standard input for `-`.
 pub(crate) fn read(path: &Path, context: Option<&Path>) -> anyhow::Result<DockerfileInput> {
     if path == Path::new("-") {
-        let bytes = bounded(std::io::stdin(), "the Dockerfile on standard input")?;
+        let bytes = crate::infile::bounded(std::io::stdin(), MAX_FILE)
+            .context("cannot read the Dockerfile from standard input")?;
         return Ok(DockerfileInput {
             name: "<stdin>".to_string(),
             bytes,
@@ -122,12 +67,12 @@ pub(crate) fn read(path: &Path, context: Option<&Path>) -> anyhow::Result<Docker
     }
     let name = path.display().to_string();
     let bytes = match read_file(path, context)? {
-        Read::Bytes(bytes) => bytes,
-        Read::Missing if context.is_some_and(|c| in_context(path, c)) => bail!(
+        Found::Bytes(bytes) => bytes,
+        Found::Missing if context.is_some_and(|c| in_context(path, c)) => bail!(
             "cannot read Dockerfile {name}: no such file in the build context (symlinks resolve inside it)"
         ),
-        Read::Missing => bail!("cannot read Dockerfile {name}: no such file"),
-        Read::NotRegular => bail!("cannot read Dockerfile {name}: not a regular file"),
+        Found::Missing => bail!("cannot read Dockerfile {name}: no such file"),
+        Found::NotRegular => bail!("cannot read Dockerfile {name}: not a regular file"),
     };
     Ok(DockerfileInput { name, bytes })
 }

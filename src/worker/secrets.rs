@@ -17,6 +17,10 @@ pub(crate) enum Secret {
     Env(String),
 }
 
+/// The largest secret read from a file: BuildKit's `MaxSecretSize`
+/// (500 KiB). The file must be regular: a FIFO would hang the step.
+const MAX_SECRET: u64 = 500 * 1024;
+
 impl Secret {
     /// Parses one `--secret` value: `id=ID[,src=PATH|source=PATH|env=VAR]`
     /// (docker's syntax; `src` defaults to an env var named like the id
@@ -52,7 +56,7 @@ impl Secret {
     /// The secret's value.
     pub(crate) fn read(&self) -> Result<Vec<u8>, WorkerError> {
         match self {
-            Secret::File(path) => std::fs::read(path).map_err(|e| {
+            Secret::File(path) => crate::infile::read_required(path, MAX_SECRET).map_err(|e| {
                 WorkerError::io(format!("cannot read secret file {}", path.display()), e)
             }),
             Secret::Env(name) => std::env::var_os(name)

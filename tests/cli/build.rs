@@ -401,3 +401,22 @@ fn dockerfile_and_dockerignore_are_read_inside_the_context_and_bounded() {
         assert_eq!(f.run("confined", &["cat", "/ctx/kept.txt"]), "kept\n");
     }
 }
+
+/// `--secret src=` of a FIFO (or a device) fails the step at once, naming
+/// the file; before, the build hung on the read.
+#[test]
+fn a_secret_that_is_not_a_regular_file_fails_the_step() {
+    let Some(f) = TestContext::for_build(
+        "FROM busybox:local\nRUN --mount=type=secret,id=tok cat /run/secrets/tok\n",
+    ) else {
+        return;
+    };
+    let fifo = f.dir().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let secret = format!("id=tok,src={}", fifo.display());
+    let out = f.build(&["--secret", &secret]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(stderr.contains(&fifo.display().to_string()), "{stderr}");
+}

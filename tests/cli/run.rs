@@ -553,6 +553,23 @@ fn stdin_only_with_i_and_clear_errors_for_bad_input() {
     );
     let memory = f.kiln_run(&["--memory", "12x", "box", "true"]);
     assert_eq!(memory.status.code(), Some(2), "a usage error");
+    // As docker: a relative working directory is refused.
+    let workdir = f.kiln_run(&["-w", "relative", "box", "pwd"]);
+    assert_eq!(workdir.status.code(), Some(125));
+    assert!(
+        text(&workdir.stderr).contains("needs to be an absolute path"),
+        "{}",
+        text(&workdir.stderr)
+    );
+    // An env file that is not a regular file fails at once (before, a FIFO
+    // or /dev/zero hung kiln).
+    let env = f.kiln_run(&["--env-file", "/dev/zero", "box", "true"]);
+    assert_eq!(env.status.code(), Some(125));
+    assert!(
+        text(&env.stderr).contains("not a regular file"),
+        "{}",
+        text(&env.stderr)
+    );
 }
 
 #[test]

@@ -186,6 +186,10 @@ fn import_plain_and_gzip_tarballs_and_refuse_other_input() {
     // Same content, same layer, whatever the compression of the tarball.
     assert_eq!(gz_inspect[0]["RootFS"], inspect[0]["RootFS"]);
 
+    // Nothing at all is no root file system (before, an empty image).
+    let out = cx.kiln(&["import", "/dev/null", "empty:1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("empty"), "{}", text(&out.stderr));
     let out = cx.kiln_with_stdin(&["import", "-", "bad:1"], b"definitely not a tar archive");
     assert_eq!(out.status.code(), Some(1));
     assert!(

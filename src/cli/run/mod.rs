@@ -152,6 +152,11 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
         env.insert(0, format!("HOSTNAME={hostname}"));
     }
+    if let Some(dir) = &args.workdir
+        && !dir.starts_with('/')
+    {
+        anyhow::bail!("the working directory {dir:?} is invalid, it needs to be an absolute path");
+    }
     let tty = args.tty.then(terminal::Terminal::new).transpose()?;
     let spec = RunSpec {
         rootfs: kiln_runtime::Rootfs { layers },

@@ -25,6 +25,10 @@ pub(crate) fn command(
     entry.into_iter().chain(cmd.iter().cloned()).collect()
 }
 
+/// The largest `--env-file` read (1 MiB; a regular file only: a FIFO or
+/// `/dev/zero` would hang or never end).
+const MAX_ENV_FILE: u64 = 1 << 20;
+
 /// The image's environment with the flags' entries merged in, by name.
 pub(crate) fn environment(
     image: &[String],
@@ -33,8 +37,10 @@ pub(crate) fn environment(
 ) -> anyhow::Result<Vec<String>> {
     let mut extra = Vec::new();
     for file in env_files {
-        let text = std::fs::read_to_string(file)
+        let bytes = crate::infile::read_required(file, MAX_ENV_FILE)
             .with_context(|| format!("cannot read the env file {}", file.display()))?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("the env file {} is not UTF-8", file.display()))?;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
