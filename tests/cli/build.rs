@@ -420,3 +420,66 @@ fn a_secret_that_is_not_a_regular_file_fails_the_step() {
     assert!(stderr.contains("not a regular file"), "{stderr}");
     assert!(stderr.contains(&fifo.display().to_string()), "{stderr}");
 }
+
+/// Issue 20: `-o type=local` writes an untrusted image's files on the host
+/// as root. Device nodes are not created and set-user/group-ID bits are
+/// cleared (a warning lists them), unless `preserve=true` asks for them.
+#[test]
+fn local_outputs_drop_devices_and_setid_bits_unless_asked() {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    let Some(f) = TestContext::for_build(
+        "FROM busybox:local\n\
+         RUN mkdir /d && mknod /d/null c 1 3 && cp /bin/busybox /d/suid && chmod 4755 /d/suid \
+         && echo plain > /d/plain && chmod 2644 /d/plain && chmod 1777 /d\n",
+    ) else {
+        return;
+    };
+    let out_dir = f.dir().join("out");
+    let spec = format!("type=local,dest={}", out_dir.display());
+    let out = f.build(&["-o", &spec]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("device nodes of the image were not written"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("d/null"), "{stderr}");
+    assert!(
+        stderr.contains("set-user-ID and set-group-ID bits were cleared"),
+        "{stderr}"
+    );
+    assert!(!out_dir.join("d/null").exists());
+    let mode = |p: &str| {
+        std::fs::metadata(out_dir.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("d/suid"), 0o755);
+    assert_eq!(mode("d/plain"), 0o644);
+    assert_eq!(mode("d"), 0o1777, "the sticky bit is no set-id bit");
+    assert!(out_dir.join("bin/busybox").is_file());
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".kiln-export-"))
+        .collect();
+    assert!(left.is_empty(), "staging left behind");
+
+    let kept = f.dir().join("kept");
+    let spec = format!("type=local,dest={},preserve=true", kept.display());
+    let out = f.build(&["-o", &spec]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        std::fs::symlink_metadata(kept.join("d/null"))
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let mode = std::fs::metadata(kept.join("d/suid"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o4755);
+}

@@ -307,8 +307,28 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
                 })?;
             }
         }
-        output::Output::Local(dest) => {
-            crate::export::write_local(store, &built.layers, Path::new(&dest))?;
+        output::Output::Local(dest, preserve) => {
+            let dropped =
+                crate::export::write_local(store, &built.layers, Path::new(&dest), preserve)?;
+            let list = |paths: &[String]| {
+                let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
+                match paths.len() > 5 {
+                    true => format!("{}, … ({} in all)", shown.join(", "), paths.len()),
+                    false => shown.join(", "),
+                }
+            };
+            if !dropped.devices.is_empty() {
+                report::warning(&format!(
+                    "device nodes of the image were not written to {dest} (preserve=true writes them): {}",
+                    list(&dropped.devices)
+                ));
+            }
+            if !dropped.setid.is_empty() {
+                report::warning(&format!(
+                    "set-user-ID and set-group-ID bits were cleared in {dest} (preserve=true keeps them): {}",
+                    list(&dropped.setid)
+                ));
+            }
         }
     }
     if to_stdout {
