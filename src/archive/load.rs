@@ -68,6 +68,14 @@ fn load_docker(store: &Store, files: &ArchiveFiles) -> anyhow::Result<Vec<Loaded
                 entry.layers.len()
             );
         }
+        if entry.layers.len() > kiln_oci::MAX_LAYERS {
+            bail!(
+                "image {} has {} layers, more than the {} an image may have",
+                entry.config,
+                entry.layers.len(),
+                kiln_oci::MAX_LAYERS
+            );
+        }
         let (config_digest, config_size) = files.blob(store, &entry.config)?;
         let mut layers = Vec::new();
         for (path, diff_id) in entry.layers.iter().zip(diff_ids) {
@@ -148,6 +156,32 @@ fn load_oci(store: &Store, files: &ArchiveFiles) -> anyhow::Result<Vec<Loaded>> 
     Ok(loaded)
 }
 
+/// Stores a manifest's config and checks it is one: an image config (not,
+/// say, a layer) whose diff IDs match the layers, of at most
+/// `kiln_oci::MAX_LAYERS` layers. Before any tag changes, so an image
+/// kiln could not use is never named.
+fn check_config(store: &Store, files: &ArchiveFiles, manifest: &Manifest) -> anyhow::Result<()> {
+    let config = &manifest.config;
+    let path = config.digest.blob_path();
+    if !files.has(&path) {
+        bail!("the archive is missing blob {}", config.digest);
+    }
+    let (digest, size) = files.blob(store, &path)?;
+    if digest != config.digest || size != config.size {
+        bail!(
+            "blob {path} has digest {digest} ({size} bytes), expected {} ({} bytes)",
+            config.digest,
+            config.size
+        );
+    }
+    if size > 16 << 20 {
+        bail!("its config {digest} is {size} bytes: not an image config");
+    }
+    let parsed = ImageConfig::from_json(&store.blobs().read(&digest)?)
+        .with_context(|| format!("its config {digest} is not an image config"))?;
+    manifest.check_image(&parsed).map_err(anyhow::Error::msg)
+}
+
 /// Stores the blob `descriptor` names and everything it references,
 /// checking each against its descriptor.
 fn copy_tree(store: &Store, files: &ArchiveFiles, descriptor: &Descriptor) -> anyhow::Result<()> {
@@ -178,7 +212,8 @@ fn copy_tree(store: &Store, files: &ArchiveFiles, descriptor: &Descriptor) -> an
             pending.extend(Index::from_json(&store.blobs().read(&digest)?)?.manifests);
         } else if media_type::is_manifest(&d.media_type) {
             let manifest = Manifest::from_json(&store.blobs().read(&digest)?)?;
-            pending.push(manifest.config);
+            check_config(store, files, &manifest)
+                .with_context(|| format!("image {digest} cannot be loaded"))?;
             pending.extend(manifest.layers);
         }
     }

@@ -62,14 +62,13 @@ pub fn pull(
         &manifest.config.digest,
         platform,
     )?;
+    // An image kiln could not use (a config whose diff IDs do not match
+    // the layers, too many layers) is refused before its layers download.
+    manifest
+        .check_image(&config)
+        .map_err(|message| invalid(registry, &format!("image {reference}"), message))?;
     let diff_ids = &config.rootfs.diff_ids;
-    // A config that does not list one diff ID per layer is reported when
-    // the image is first used; its layers are only downloaded here.
-    let chain_ids = if diff_ids.len() == manifest.layers.len() {
-        kiln_oci::chain_ids(diff_ids)
-    } else {
-        Vec::new()
-    };
+    let chain_ids = kiln_oci::chain_ids(diff_ids);
     let layers: Vec<(&Descriptor, Option<Snapshot<'_>>)> = manifest
         .layers
         .iter()

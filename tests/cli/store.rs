@@ -403,3 +403,58 @@ fn save_writes_through_devices_and_symlinks_and_refuses_directories() {
         text(&out.stderr)
     );
 }
+
+/// Issue 20: load refuses images kiln could not use before naming them: an
+/// OCI manifest whose config is a layer, a docker archive of more layers
+/// than an image may have. Nothing is tagged, and the store stays sound.
+#[test]
+fn load_refuses_images_it_could_not_use() {
+    let cx = TestContext::new();
+    let layer = tar_of(&[("hello.txt", b"hello\n")]);
+    let layer_hex = sha256_hex(&layer);
+    let blob = |hex: &str| format!("blobs/sha256/{hex}");
+    // The config descriptor names the layer's blob.
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{layer_hex}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:{layer_hex}","size":{}}}]}}"#,
+        layer.len(),
+        layer.len()
+    );
+    let manifest_hex = sha256_hex(manifest.as_bytes());
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{manifest_hex}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"o/i:t"}}}}]}}"#,
+        manifest.len()
+    );
+    let archive = tar_of(&[
+        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#),
+        ("index.json", index.as_bytes()),
+        (&blob(&manifest_hex), manifest.as_bytes()),
+        (&blob(&layer_hex), &layer),
+    ]);
+    let out = cx.kiln_with_stdin(&["load"], &archive);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not an image config"), "{stderr}");
+
+    // 128 layers (one layer listed 128 times): one too many.
+    let diff_ids: Vec<String> = (0..128).map(|_| layer_hex.clone()).collect();
+    let config = config_for(&diff_ids);
+    let config_hex = sha256_hex(config.as_bytes());
+    let layers: Vec<String> = (0..128).map(|_| "\"l/layer.tar\"".to_string()).collect();
+    let manifest = format!(
+        r#"[{{"Config":"{config_hex}.json","RepoTags":["many:1"],"Layers":[{}]}}]"#,
+        layers.join(",")
+    );
+    let config_path = format!("{config_hex}.json");
+    let archive = tar_of(&[
+        (&config_path, config.as_bytes()),
+        ("l/layer.tar", &layer),
+        ("manifest.json", manifest.as_bytes()),
+    ]);
+    let out = cx.kiln_with_stdin(&["load"], &archive);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("more than the 127"), "{stderr}");
+
+    assert_eq!(images_json(&cx).as_array().unwrap().len(), 0);
+    cx.ok(&["doctor"]);
+}

@@ -30,7 +30,7 @@ pub use digest::{Digest, DigestError, Hasher, HashingWriter};
 pub use error::FormatError;
 pub use index::Index;
 pub use json::{JsonStyle, to_go_json};
-pub use manifest::Manifest;
+pub use manifest::{MAX_LAYERS, Manifest};
 pub use platform::{Platform, PlatformError};
 pub use reference::{DEFAULT_DOMAIN, DEFAULT_TAG, Reference, ReferenceError};
 pub use timestamp::{format_rfc3339_nano, now_rfc3339_nano};

@@ -14,6 +14,11 @@ use crate::media_type;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The most layers an image may have: docker's limit. More cannot be
+/// stacked as one overlay (its mount options outgrow a page), and a store
+/// would unpack them all before finding out.
+pub const MAX_LAYERS: usize = 127;
+
 /// An image manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -100,8 +105,59 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// Whether `config` can be this manifest's image config: one diff ID
+    /// per layer, at most [`MAX_LAYERS`] layers. What does not fit, said
+    /// for the user.
+    pub fn check_image(&self, config: &crate::ImageConfig) -> Result<(), String> {
+        let (layers, diff_ids) = (self.layers.len(), config.rootfs.diff_ids.len());
+        if layers > MAX_LAYERS {
+            return Err(format!(
+                "the image has {layers} layers, more than the {MAX_LAYERS} an image may have"
+            ));
+        }
+        if layers != diff_ids {
+            return Err(format!(
+                "the manifest lists {layers} layers but the image config {diff_ids} diff IDs"
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn check_image_wants_one_diff_id_per_layer_and_at_most_127() {
+        let layer = Descriptor::new(media_type::OCI_LAYER_TAR, Digest::of(b"l"), 1);
+        let config_for = |n: usize| {
+            let mut c = crate::ImageConfig::new(&crate::Platform::new("linux", "amd64"));
+            c.rootfs.diff_ids = vec![Digest::of(b"l"); n];
+            c
+        };
+        let manifest = |n: usize| {
+            super::Manifest::new(
+                media_type::OCI_MANIFEST,
+                Descriptor::new(media_type::OCI_CONFIG, Digest::of(b"c"), 1),
+                vec![layer.clone(); n],
+            )
+        };
+        assert!(manifest(3).check_image(&config_for(3)).is_ok());
+        assert!(
+            manifest(3)
+                .check_image(&config_for(2))
+                .unwrap_err()
+                .contains("3 layers")
+        );
+        assert!(manifest(127).check_image(&config_for(127)).is_ok());
+        assert!(
+            manifest(128)
+                .check_image(&config_for(128))
+                .unwrap_err()
+                .contains("127")
+        );
+    }
+
     use super::*;
 
     const CONFIG: &str = "sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741";
