@@ -156,24 +156,33 @@ fn load_oci(store: &Store, files: &ArchiveFiles) -> anyhow::Result<Vec<Loaded>> 
     Ok(loaded)
 }
 
+/// Stores the archive's blob that `d` names, checked against it.
+fn stored_blob(
+    store: &Store,
+    files: &ArchiveFiles,
+    d: &Descriptor,
+) -> anyhow::Result<(Digest, u64)> {
+    let path = d.digest.blob_path();
+    if !files.has(&path) {
+        bail!("the archive is missing blob {}", d.digest);
+    }
+    let (digest, size) = files.blob(store, &path)?;
+    if digest != d.digest || size != d.size {
+        bail!(
+            "blob {path} has digest {digest} ({size} bytes), expected {} ({} bytes)",
+            d.digest,
+            d.size
+        );
+    }
+    Ok((digest, size))
+}
+
 /// Stores a manifest's config and checks it is one: an image config (not,
 /// say, a layer) whose diff IDs match the layers, of at most
 /// `kiln_oci::MAX_LAYERS` layers. Before any tag changes, so an image
 /// kiln could not use is never named.
 fn check_config(store: &Store, files: &ArchiveFiles, manifest: &Manifest) -> anyhow::Result<()> {
-    let config = &manifest.config;
-    let path = config.digest.blob_path();
-    if !files.has(&path) {
-        bail!("the archive is missing blob {}", config.digest);
-    }
-    let (digest, size) = files.blob(store, &path)?;
-    if digest != config.digest || size != config.size {
-        bail!(
-            "blob {path} has digest {digest} ({size} bytes), expected {} ({} bytes)",
-            config.digest,
-            config.size
-        );
-    }
+    let (digest, size) = stored_blob(store, files, &manifest.config)?;
     if size > 16 << 20 {
         bail!("its config {digest} is {size} bytes: not an image config");
     }
@@ -196,18 +205,7 @@ fn copy_tree(store: &Store, files: &ArchiveFiles, descriptor: &Descriptor) -> an
     }
     let mut pending = vec![descriptor.clone()];
     while let Some(d) = pending.pop() {
-        let path = d.digest.blob_path();
-        if !files.has(&path) {
-            bail!("the archive is missing blob {}", d.digest);
-        }
-        let (digest, size) = files.blob(store, &path)?;
-        if digest != d.digest || size != d.size {
-            bail!(
-                "blob {path} has digest {digest} ({size} bytes), expected {} ({} bytes)",
-                d.digest,
-                d.size
-            );
-        }
+        let (digest, _) = stored_blob(store, files, &d)?;
         if media_type::is_index(&d.media_type) {
             pending.extend(Index::from_json(&store.blobs().read(&digest)?)?.manifests);
         } else if media_type::is_manifest(&d.media_type) {
