@@ -131,7 +131,7 @@ impl Auth {
                 Ok(answer) => return self.read_token(answer),
                 Err(e) => match retry::classify(&e) {
                     retry::Failure::Transient(text) => text,
-                    retry::Failure::Certificate(text) => {
+                    retry::Failure::Certificate(text) | retry::Failure::Permanent(text) => {
                         return Err(RegistryError::Unreachable {
                             host: self.host.clone(),
                             message: format!("token service {realm}: {text}"),

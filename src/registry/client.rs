@@ -236,6 +236,9 @@ impl Registry {
                             message,
                         });
                     }
+                    retry::Failure::Permanent(message) => {
+                        return Err(RegistryError::Unreachable { host, message });
+                    }
                     retry::Failure::Transient(text) => text,
                 }),
             };
@@ -348,6 +351,10 @@ impl Registry {
                     retry::Failure::Certificate(message) => Err(RegistryError::Certificate {
                         host: self.host().to_string(),
                         certs_dir: self.options.certs_d.display().to_string(),
+                        message,
+                    }),
+                    retry::Failure::Permanent(message) => Err(RegistryError::Unreachable {
+                        host: self.host().to_string(),
                         message,
                     }),
                     retry::Failure::Transient(message) => Ok(Attempt::Transient {

@@ -5,7 +5,10 @@
 //! than 501/505 (which will not change). The wait doubles from 200 ms up to
 //! 10 s, with jitter so parallel transfers do not retry in lockstep, and a
 //! `Retry-After` header (RFC 9110 §10.2.3, seconds) is honoured up to a
-//! minute. A certificate that does not verify is never retried.
+//! minute. A certificate that does not verify is never retried, nor is a
+//! request that cannot be made at all (a `file://` token realm, a URL
+//! reqwest refuses) or a redirect kiln refused: another attempt would fail
+//! the same way (issue 20 saw seven attempts, about 15 s, for these).
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -50,6 +53,9 @@ pub(crate) enum Failure {
     Transient(String),
     /// The server's certificate was refused: no attempt will fix it.
     Certificate(String),
+    /// The request cannot be made (its URL, a refused redirect): no
+    /// attempt will fix it.
+    Permanent(String),
 }
 
 /// Classifies a failed request.
@@ -62,6 +68,9 @@ pub(crate) fn classify(error: &reqwest::Error) -> Failure {
         )
     {
         return Failure::Certificate(tls.to_string());
+    }
+    if error.is_builder() || error.is_redirect() {
+        return Failure::Permanent(text);
     }
     Failure::Transient(text)
 }
@@ -110,6 +119,19 @@ pub(crate) fn describe(error: &(dyn StdError + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A request that cannot be made (the red team's `file://` token realm)
+    /// fails at once: no attempt would get further.
+    #[test]
+    fn requests_that_cannot_be_made_are_not_retried() {
+        crate::registry::install_crypto_provider();
+        let client = reqwest::blocking::Client::new();
+        let error = client.get("file:///etc/passwd").send().unwrap_err();
+        assert!(
+            matches!(classify(&error), Failure::Permanent(_)),
+            "{error:?}"
+        );
+    }
+
     use super::*;
 
     #[test]
