@@ -28,8 +28,9 @@ pub fn import(
         input: decompressed,
         out: store.blobs().writer()?,
         count: 0,
+        write_error: None,
     };
-    {
+    let read = (|| -> anyhow::Result<()> {
         // Read as every layer is read later (kiln-layer's reader): a
         // tarball it refuses never becomes an image.
         let mut archive = TarReader::new(&mut tee);
@@ -42,9 +43,20 @@ pub fn import(
                 );
             }
         }
+        // Whatever follows the end-of-archive blocks still belongs to the
+        // blob.
+        std::io::copy(&mut tee, &mut std::io::sink()).context("cannot read the tarball")?;
+        Ok(())
+    })();
+    // A failed write to the store (a full disk) is the store's error, not
+    // a fault of the tarball.
+    if let Some(e) = tee.write_error.take() {
+        return Err(anyhow::Error::new(e).context(format!(
+            "cannot write to the store in {}",
+            store.root().display()
+        )));
     }
-    // Whatever follows the end-of-archive blocks still belongs to the blob.
-    std::io::copy(&mut tee.input, &mut tee.out).context("cannot read the tarball")?;
+    read?;
     if tee.count == 0 {
         anyhow::bail!("the tarball is empty: not a root file system");
     }
@@ -80,12 +92,18 @@ struct Tee<R> {
     out: BlobWriter,
     /// Bytes passed through.
     count: u64,
+    /// Why writing to the blob failed, told apart from the input's faults.
+    write_error: Option<std::io::Error>,
 }
 
 impl<R: Read> Read for Tee<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.input.read(buf)?;
-        self.out.write_all(&buf[..n])?;
+        if let Err(e) = self.out.write_all(&buf[..n]) {
+            let kind = e.kind();
+            self.write_error = Some(e);
+            return Err(std::io::Error::new(kind, "the store could not be written"));
+        }
         self.count += n as u64;
         Ok(n)
     }

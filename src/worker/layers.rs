@@ -44,8 +44,18 @@ impl Output {
 /// Turns a finished step's upper directory into a layer on `parent`:
 /// archived once into a blob (uncompressed, so its digest is its diff
 /// ID; compression waits for an export or push), then renamed into the
-/// snapshot store under its chain ID. Consumes `upper`.
+/// snapshot store under its chain ID. Consumes `upper`, also when the
+/// commit fails (a full disk must not keep the step's files in `tmp/`
+/// until the next prune).
 pub(crate) fn commit(store: &Store, upper: &Path, parent: &[Layer]) -> Result<Layer, WorkerError> {
+    let committed = commit_upper(store, upper, parent);
+    if committed.is_err() && upper.exists() {
+        remove_tree(upper);
+    }
+    committed
+}
+
+fn commit_upper(store: &Store, upper: &Path, parent: &[Layer]) -> Result<Layer, WorkerError> {
     let io = |what: &str, path: &Path, e| {
         WorkerError::io(format!("cannot {what} {}", path.display()), e)
     };

@@ -458,3 +458,47 @@ fn load_refuses_images_it_could_not_use() {
     assert_eq!(images_json(&cx).as_array().unwrap().len(), 0);
     cx.ok(&["doctor"]);
 }
+
+/// Issue 20: a store that runs out of space is reported as the store's
+/// error (with the OS's reason), not as a broken tarball.
+#[test]
+fn a_full_store_is_reported_as_such() {
+    if !super::support::privileged("full store test", &[]) {
+        return;
+    }
+    let cx = TestContext::new();
+    let small = cx.dir().join("small");
+    std::fs::create_dir(&small).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &small,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=256k"),
+    )
+    .unwrap();
+    let big: Vec<u8> = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let tarball = tar_of(&[("big.bin", &big)]);
+    let store = small.join("store");
+    let out = cx
+        .environment(env!("CARGO_BIN_EXE_kiln"))
+        .args(["--root", store.to_str().unwrap(), "import", "-", "big:1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            let _ = child.stdin.take().unwrap().write_all(&tarball);
+            child.wait_with_output()
+        })
+        .unwrap();
+    let _ = nix::mount::umount(&small);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write to the store"), "{stderr}");
+    assert!(stderr.contains("No space left"), "{stderr}");
+    assert!(!stderr.contains("not a valid tar archive"), "{stderr}");
+}
