@@ -17,9 +17,10 @@
 
 use crate::error::{IoContext as _, StoreError};
 use crate::fsutil::persist_durable;
+use kiln_layer::HoleWriter;
 use kiln_oci::{Digest, Hasher};
 use std::fs::File;
-use std::io::{BufWriter, Read as _, Write};
+use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
@@ -135,7 +136,7 @@ impl BlobStore {
         let tmp =
             NamedTempFile::new_in(&tmp_dir).at("cannot create a temporary file in", &tmp_dir)?;
         Ok(BlobWriter {
-            out: BufWriter::with_capacity(1 << 20, tmp),
+            out: HoleWriter::new(tmp, 1 << 20),
             hasher,
             written: 0,
             advised: 0,
@@ -147,7 +148,8 @@ impl BlobStore {
 /// A blob being written: hashed (unless its producer hashes it) as it
 /// streams into a temporary file.
 pub struct BlobWriter {
-    out: BufWriter<NamedTempFile>,
+    /// Blocks of zeros (a sparse file in a layer) stay holes on disk.
+    out: HoleWriter<NamedTempFile>,
     hasher: Option<Hasher>,
     written: u64,
     /// Bytes of the file up to which the kernel was last advised.
@@ -179,7 +181,7 @@ impl BlobWriter {
     /// before it: pages still being written back are dropped by a later
     /// call. Advice only: an error changes nothing that matters.
     fn write_behind(&mut self) {
-        let in_file = self.written - self.out.buffer().len() as u64;
+        let in_file = self.written - self.out.buffered() as u64;
         if in_file < self.advised + WRITE_BEHIND {
             return;
         }
@@ -244,8 +246,7 @@ impl BlobWriter {
         }
         let tmp = self
             .out
-            .into_inner()
-            .map_err(|e| e.into_error())
+            .finish()
             .at("cannot write blob to", self.store.root.join("tmp"))?;
         let path = self.store.path(&digest);
         if path.is_file() {

@@ -154,7 +154,7 @@ impl Store {
                     if counted.insert(layer.chain_id.clone()) {
                         bytes += disk_usage(&self.snapshot_path(&layer.chain_id));
                         if !images.blobs.contains(&layer.descriptor.digest) {
-                            bytes += layer.descriptor.size;
+                            bytes += disk_usage(&self.blobs().path(&layer.descriptor.digest));
                         }
                     }
                 }
@@ -252,7 +252,7 @@ impl Store {
             if live.blobs.contains(&digest) {
                 continue;
             }
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            let size = entry.metadata().map(|m| allocated(&m)).unwrap_or(0);
             std::fs::remove_file(entry.path()).at("cannot remove", entry.path())?;
             pruned.bytes += size;
             pruned.blobs.push(digest);
@@ -323,7 +323,7 @@ impl Store {
         let mut blob_sizes = BTreeMap::new();
         for entry in std::fs::read_dir(&blob_dir).at("cannot list", &blob_dir)? {
             let entry = entry.at("cannot list", &blob_dir)?;
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            let size = entry.metadata().map(|m| allocated(&m)).unwrap_or(0);
             if let Ok(digest) =
                 format!("sha256:{}", entry.file_name().to_string_lossy()).parse::<Digest>()
             {
@@ -374,13 +374,20 @@ fn remove(path: &Path) -> Result<(), StoreError> {
     result.at("cannot remove", path)
 }
 
-/// Bytes of the regular files at or below `path` (links not followed).
+/// Bytes a file takes on disk: its allocated blocks, so a sparse file
+/// counts what its data takes, not its length (`du`, not `ls -l`).
+fn allocated(meta: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::blocks(meta) * 512
+}
+
+/// Bytes the regular files at or below `path` take on disk (links not
+/// followed).
 fn disk_usage(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return 0;
     };
     if !meta.is_dir() {
-        return if meta.is_file() { meta.len() } else { 0 };
+        return if meta.is_file() { allocated(&meta) } else { 0 };
     }
     let Ok(entries) = std::fs::read_dir(path) else {
         return 0;

@@ -483,3 +483,54 @@ fn local_outputs_drop_devices_and_setid_bits_unless_asked() {
         .mode();
     assert_eq!(mode & 0o7777, 0o4755);
 }
+
+/// Issue 20: a sparse file keeps its holes: in the layer blob, in the
+/// unpacked snapshot, and in what `kiln df` counts (before, `truncate -s
+/// 2G` stored a 2.3 GB blob and `truncate -s 1T` filled the disk).
+#[test]
+fn sparse_files_stay_sparse_in_the_store() {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some(f) = TestContext::for_build(
+        "FROM busybox:local\nRUN truncate -s 256M /sparse && echo end >> /sparse\n",
+    ) else {
+        return;
+    };
+    f.build_ok(&["-t", "sparse"]);
+    // The content is whole: 256 MiB of zeros, then the line.
+    assert_eq!(
+        f.run(
+            "sparse",
+            &["sh", "-c", "wc -c < /sparse; tail -c 4 /sparse"]
+        ),
+        "268435460\nend\n"
+    );
+    let allocated = |path: &std::path::Path| {
+        let meta = std::fs::metadata(path).unwrap();
+        (meta.len(), meta.blocks() * 512)
+    };
+    let mut biggest = (0, 0);
+    for entry in std::fs::read_dir(f.root.join("blobs/sha256"))
+        .unwrap()
+        .flatten()
+    {
+        biggest = biggest.max(allocated(&entry.path()));
+    }
+    assert!(
+        biggest.0 > 256 << 20,
+        "the layer blob is {} bytes long",
+        biggest.0
+    );
+    assert!(
+        biggest.1 < 16 << 20,
+        "the layer blob takes {} bytes",
+        biggest.1
+    );
+    // `df` counts what the store takes on disk: the image's row (blobs and
+    // snapshots, busybox included) stays in kB or a few MB.
+    let df = f.ok(&["df"]);
+    let images = df.lines().find(|l| l.starts_with("Images")).unwrap();
+    let size = images.split_whitespace().nth(2).unwrap();
+    let small = size.ends_with("kB")
+        || size.ends_with("MB") && size.trim_end_matches("MB").parse::<f64>().unwrap() < 20.0;
+    assert!(small, "{df}");
+}

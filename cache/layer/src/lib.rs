@@ -25,6 +25,7 @@
 mod compression;
 mod format;
 mod hashing;
+mod holes;
 mod name;
 mod pgzip;
 mod unpack;
@@ -40,6 +41,7 @@ pub mod read {
     pub use crate::format::reader::{Data, Member, ReadError, TarReader, Time, is_header};
     pub use crate::format::{BLOCK, Entry, Kind};
 }
+pub use holes::HoleWriter;
 pub use name::EntryName;
 pub use unpack::{
     Decompressor, OpaqueXattr, UnpackError, UnpackOptions, Unpacked, decompress, unpack_layer,

@@ -345,7 +345,13 @@ impl<'a> Applier<'a> {
             Mode::from_raw_mode(0o600),
         )
         .map_err(failed("create", entry))?;
-        let mut file = File::from(fd);
+        // Blocks of zeros stay holes: a sparse file unpacks sparse.
+        let mut out = crate::HoleWriter::new(File::from(fd), COPY_BUFFER);
+        let write_error = |source| UnpackError::Apply {
+            action: "write",
+            entry: EntryName::new(entry.path.as_slice()),
+            source,
+        };
         loop {
             let n = reader
                 .read_data(&mut self.buf)
@@ -353,13 +359,9 @@ impl<'a> Applier<'a> {
             if n == 0 {
                 break;
             }
-            file.write_all(&self.buf[..n])
-                .map_err(|e| UnpackError::Apply {
-                    action: "write",
-                    entry: EntryName::new(entry.path.as_slice()),
-                    source: e,
-                })?;
+            out.write_all(&self.buf[..n]).map_err(write_error)?;
         }
+        let file = out.finish().map_err(write_error)?;
         self.owner_mode_xattrs(file.as_fd(), entry)?;
         rustix::fs::futimens(&file, &times(entry.mtime)).map_err(failed("set times of", entry))
     }
