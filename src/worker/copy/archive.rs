@@ -174,9 +174,11 @@ pub(super) fn unpack(
                     Mode::from_raw_mode(0o600),
                 )
                 .map_err(|e| err("create")(e.into()))?;
-                let mut out = File::from(out);
-                let bytes = io::copy(&mut archive.data(), &mut out)
+                // Blocks of zeros stay holes: a sparse member extracts sparse.
+                let mut sparse = kiln_layer::HoleWriter::new(File::from(out), 1 << 20);
+                let bytes = io::copy(&mut archive.data(), &mut sparse)
                     .map_err(|e| bad(format!("entry {shown_name}: {e}")))?;
+                let out = sparse.finish().map_err(err("write"))?;
                 meta::apply_at(dir.as_fd(), leaf, &meta).map_err(err("set metadata of"))?;
                 stats.files += 1;
                 stats.bytes += bytes;
