@@ -16,7 +16,10 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     let Some(parsed) = dockerfile::parse(&input) else {
         return Ok(Outcome::Failed);
     };
-    let findings = kiln_frontend::check::check(&parsed);
+    let mut findings = kiln_frontend::check::check(&parsed);
+    if !findings.iter().any(|d| d.severity == Severity::Error) {
+        findings.extend(kiln_frontend::check::bounds(&parsed));
+    }
     report::diagnostics(&input.name, &parsed.source, &findings);
     let errors = findings
         .iter()

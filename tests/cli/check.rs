@@ -59,3 +59,18 @@ fn defaults_to_dockerfile_in_the_current_directory() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("Dockerfile:2:1: COPY requires at least two arguments"));
 }
+
+/// Issue 20: `kiln check` reports what a build would stop on, a variable
+/// pasted into itself until its expansion passes 1 MiB, at that line.
+#[test]
+fn check_reports_expansions_past_the_bounds() {
+    let mut dockerfile = String::from("FROM busybox\nENV A0=xxxxxxxxxxxxxxxx\n");
+    for i in 1..40 {
+        dockerfile.push_str(&format!("ENV A{i}=${{A{}}}${{A{}}}\n", i - 1, i - 1));
+    }
+    let out = kiln_in(&root(), &["check", "-f", "-"], dockerfile.as_bytes());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("<stdin>:19:"), "{stderr}");
+    assert!(stderr.contains("longer than 1048576 bytes"), "{stderr}");
+}

@@ -13,6 +13,38 @@ use crate::ast::Dockerfile;
 use crate::diagnostic::Diagnostic;
 use crate::instructions::{Command, typed};
 
+/// What lowering's size bounds on expansions (`kiln_shell::MAX_WORD`, a
+/// stage's variables) say of `dockerfile`, which must have passed [`check`]
+/// without errors: it is lowered against empty base images and no build
+/// arguments, and only a bound's error is reported (anything else is a
+/// build's to find, with the real base images).
+pub fn bounds(dockerfile: &Dockerfile) -> Option<Diagnostic> {
+    use crate::lower::{BOUNDS_HELP, ImageResolver, LowerOptions, ResolvedImage, lower};
+    struct Empty;
+    impl ImageResolver for Empty {
+        fn resolve(
+            &self,
+            reference: &str,
+            platform: &kiln_oci::Platform,
+        ) -> Result<ResolvedImage, String> {
+            Ok(ResolvedImage {
+                reference: reference.to_string(),
+                digest: kiln_oci::Digest::of(reference.as_bytes()),
+                config: kiln_oci::ImageConfig::new(platform),
+            })
+        }
+    }
+    let platform = kiln_oci::Platform::new("linux", "amd64");
+    let options = LowerOptions {
+        platform: platform.clone(),
+        build_platform: platform,
+        ..LowerOptions::default()
+    };
+    lower(dockerfile, &options, &Empty)
+        .err()
+        .filter(|d| d.help.as_deref() == Some(BOUNDS_HELP))
+}
+
 /// Checks a parsed Dockerfile. An empty result means it is clean.
 pub fn check(dockerfile: &Dockerfile) -> Vec<Diagnostic> {
     let mut findings: Vec<Diagnostic> = dockerfile

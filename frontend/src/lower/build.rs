@@ -513,5 +513,12 @@ pub(crate) fn expand_word(
     lexer
         .process_word(&word.value, env)
         .map(|e| e.value)
-        .map_err(|e| Diagnostic::error(word.span, e.to_string()))
+        .map_err(|e| {
+            let bound = matches!(e, kiln_shell::ExpandError::TooLong { .. });
+            let diagnostic = Diagnostic::error(word.span, e.to_string());
+            match bound {
+                true => diagnostic.with_help(super::BOUNDS_HELP),
+                false => diagnostic,
+            }
+        })
 }

@@ -30,7 +30,8 @@ fn env_within_bounds(stage: &Stage, span: crate::source::Span) -> Result<(), Dia
         return Err(Diagnostic::error(
             span,
             format!("the stage's variables add up to more than {MAX_ENV} bytes"),
-        ));
+        )
+        .with_help(super::BOUNDS_HELP));
     }
     Ok(())
 }
