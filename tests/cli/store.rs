@@ -467,6 +467,10 @@ fn a_full_store_is_reported_as_such() {
         return;
     }
     let cx = TestContext::new();
+    let big: Vec<u8> = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let tarball = tar_of(&[("big.bin", &big)]);
     let small = cx.dir().join("small");
     std::fs::create_dir(&small).unwrap();
     nix::mount::mount(
@@ -477,10 +481,14 @@ fn a_full_store_is_reported_as_such() {
         Some("size=256k"),
     )
     .unwrap();
-    let big: Vec<u8> = (0..(1u32 << 20))
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    let tarball = tar_of(&[("big.bin", &big)]);
+    // Unmounted however the test ends, so the temporary directory goes too.
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount(self.0);
+        }
+    }
+    let _unmount = Unmount(&small);
     let store = small.join("store");
     let out = cx
         .environment(env!("CARGO_BIN_EXE_kiln"))
@@ -495,7 +503,6 @@ fn a_full_store_is_reported_as_such() {
             child.wait_with_output()
         })
         .unwrap();
-    let _ = nix::mount::umount(&small);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot write to the store"), "{stderr}");
