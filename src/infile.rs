@@ -57,6 +57,13 @@ pub(crate) fn read(path: &Path, context: Option<&Path>, limit: u64) -> io::Resul
     bounded(file, limit).map(Found::Bytes)
 }
 
+/// Whether `path` (absolute, or relative to the working directory) lies
+/// in the directory `context`, lexically: what [`read`] resolves through
+/// the context's confinement.
+pub(crate) fn in_context(path: &Path, context: &Path) -> bool {
+    std::path::absolute(path).is_ok_and(|p| p.starts_with(context))
+}
+
 /// Reads at most `limit` bytes of `input`; more is an `InvalidData` error.
 pub(crate) fn bounded(input: impl io::Read, limit: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();

@@ -17,7 +17,7 @@ use super::report;
 use crate::infile::Found;
 use anyhow::{Context as _, bail};
 use kiln_frontend::ast::Dockerfile;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The largest Dockerfile or ignore file read (16 MiB; real ones are a few
 /// KiB).
@@ -68,18 +68,13 @@ pub(crate) fn read(path: &Path, context: Option<&Path>) -> anyhow::Result<Docker
     let name = path.display().to_string();
     let bytes = match read_file(path, context)? {
         Found::Bytes(bytes) => bytes,
-        Found::Missing if context.is_some_and(|c| in_context(path, c)) => bail!(
+        Found::Missing if context.is_some_and(|c| crate::infile::in_context(path, c)) => bail!(
             "cannot read Dockerfile {name}: no such file in the build context (symlinks resolve inside it)"
         ),
         Found::Missing => bail!("cannot read Dockerfile {name}: no such file"),
         Found::NotRegular => bail!("cannot read Dockerfile {name}: not a regular file"),
     };
     Ok(DockerfileInput { name, bytes })
-}
-
-/// Whether `path` lies in the directory `context` (lexically).
-fn in_context(path: &Path, context: &Path) -> bool {
-    std::path::absolute(path).is_ok_and(|p: PathBuf| p.starts_with(context))
 }
 
 /// Parses `input`; on failure renders the error with its source line and

@@ -72,15 +72,17 @@ impl Root {
     /// executors do: they resolve a mount target within the root lexically
     /// and `MkdirAll` the result.
     pub fn ensure(&mut self, path: &str, kind: Kind) -> io::Result<OwnedFd> {
-        if let Some(fd) = self.find(path)? {
-            return Ok(fd);
-        }
+        // A path ending in `.` or `..` names a directory that must exist:
+        // there is no name to create.
         if let Some(last @ (".." | ".")) = path.rsplit('/').find(|p| !p.is_empty()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("cannot create a mountpoint named {last:?}"),
-            ));
+            return self.find(path)?.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("cannot create a mountpoint named {last:?}"),
+                )
+            });
         }
+        // An existing path is opened by `make_in_root`'s first lookup.
         let stubs = &mut self.stubs;
         let mut make = |dir: BorrowedFd<'_>, name: &OsStr, rel: &Path, last: bool| {
             if last && kind == Kind::File {
