@@ -12,6 +12,7 @@ bench_setup() {
   command -v buildah >/dev/null || need+=(buildah)
   command -v bc >/dev/null || need+=(bc)
   [ -x /bin/busybox ] || need+=(busybox-static)
+  command -v slirp4netns >/dev/null || need+=(slirp4netns)
   if [ "${#need[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"

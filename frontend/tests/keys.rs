@@ -91,6 +91,7 @@ fn options(case: &Path) -> LowerOptions {
         ignore_patterns,
         created: "2020-01-01T00:00:00Z".into(),
         allow_insecure: true,
+        allow_network_host: true,
     }
 }
 

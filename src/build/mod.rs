@@ -22,19 +22,20 @@
 mod explain;
 mod resolver;
 
+pub use crate::worker::BuildNetwork;
 pub(crate) use resolver::{PullPolicy, Puller};
 
 use crate::export::Layer;
 use crate::worker::previous::PreviousTrail;
 use crate::worker::{
-    BuildCache, CachePolicy, Output as VertexOutput, Secrets, SshAgents, Worker, WorkerError,
+    BuildCache, CachePolicy, Networks, Output as VertexOutput, Secrets, SshAgents, Worker,
+    WorkerError,
 };
 use kiln_cache::{Lease, Store, StoreError};
 use kiln_frontend::ast::Dockerfile;
 use kiln_frontend::diagnostic::Diagnostic;
 use kiln_frontend::lower::{LowerOptions, Lowered, lower};
 use kiln_oci::Reference;
-use kiln_runtime::Network;
 use kiln_solver::{CancelToken, Graph, Reporter, SolveError, SolveOptions, solve};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -57,7 +58,7 @@ pub(crate) struct Options {
     /// `--ssh` agents.
     pub ssh: SshAgents,
     /// The network of RUN steps that do not choose one.
-    pub network: Network,
+    pub network: BuildNetwork,
     /// `--no-cache`: no step uses a cached result (all still record).
     pub no_cache: bool,
     /// `--no-cache-filter`: the stages whose steps use no cached result.
@@ -149,7 +150,7 @@ pub(crate) fn prepare(
         context: options.context,
         secrets: options.secrets,
         ssh: options.ssh,
-        network: options.network,
+        networks: Networks::new(options.network),
         sandboxes,
         cache: BuildCache {
             policy: CachePolicy {

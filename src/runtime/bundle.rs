@@ -106,7 +106,7 @@ impl Bundle {
             etc_dir: self.shared().join(".etc"),
             etc_files: vec![
                 ("/etc/hosts".into(), hosts_file(spec)),
-                ("/etc/resolv.conf".into(), resolv_conf()),
+                ("/etc/resolv.conf".into(), resolv_conf(&spec.network)),
                 ("/etc/hostname".into(), format!("{}\n", spec.hostname)),
             ],
         }
@@ -163,7 +163,44 @@ fn hosts_file(spec: &RunSpec) -> String {
 }
 
 /// The host's resolver configuration, as docker copies it (an empty file
-/// when the host has none).
-fn resolv_conf() -> String {
-    std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+/// when the host has none). In a prepared namespace the host's nameservers
+/// may be unreachable (a loopback resolver certainly is): its own replace
+/// them, as docker's `--dns` does, and the rest of the file stays.
+fn resolv_conf(network: &Network) -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    match network {
+        Network::Join { nameservers, .. } => with_nameservers(&host, nameservers),
+        Network::None | Network::Host => host,
+    }
+}
+
+/// `conf` with its `nameserver` lines replaced by `nameservers`.
+fn with_nameservers(conf: &str, nameservers: &[std::net::IpAddr]) -> String {
+    let mut text: String = nameservers
+        .iter()
+        .map(|ip| format!("nameserver {ip}\n"))
+        .collect();
+    for line in conf.lines() {
+        if line.split_whitespace().next() != Some("nameserver") {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prepared_namespace_replaces_only_the_nameservers() {
+        let host = "# generated\nnameserver 127.0.0.53\nsearch example.test\n nameserver 10.1.1.1\noptions edns0\n";
+        let ours = [std::net::IpAddr::from([10, 0, 2, 3])];
+        assert_eq!(
+            with_nameservers(host, &ours),
+            "nameserver 10.0.2.3\n# generated\nsearch example.test\noptions edns0\n"
+        );
+        assert_eq!(with_nameservers("", &ours), "nameserver 10.0.2.3\n");
+    }
 }

@@ -229,11 +229,23 @@ impl Sandbox {
             dir: exe.clone(),
             source: std::io::ErrorKind::InvalidInput.into(),
         })?;
-        let pre = PreExec::new(exe_source, exe_target, procs, fds, status_w.as_raw_fd());
+        // Opened here, where allocation and errors are allowed; the child
+        // only calls setns(2) on it (its copy closes with the rest).
+        let netns = match &spec.network {
+            Network::Join { namespace, .. } => Some(std::fs::File::open(namespace).map_err(
+                |source| RuntimeError::Bundle {
+                    dir: namespace.clone(),
+                    source,
+                },
+            )?),
+            Network::None | Network::Host => None,
+        };
+        let mut pre = PreExec::new(exe_source, exe_target, procs, fds, status_w.as_raw_fd());
+        pre.netns = netns.as_ref().map_or(-1, |f| f.as_raw_fd());
         self.init =
             spawn::clone_init(&pre, clone_flags(spec)).map_err(sys("clone the sandbox's init"))?;
         // The child has its copies; ours must go so EOF can be seen.
-        drop((spec_r, status_w, stdio));
+        drop((spec_r, status_w, stdio, netns));
         let console_parent = console.map(|(parent, child)| {
             drop(child);
             parent
@@ -385,7 +397,8 @@ impl Drop for Sandbox {
 
 /// The namespaces the init is cloned into. The cgroup namespace is not
 /// among them: it must be created after the init has joined its cgroup
-/// (see [`crate::spawn`]), so that its root is the sandbox's cgroup.
+/// (see [`crate::spawn`]), so that its root is the sandbox's cgroup. A
+/// prepared network namespace is joined there too.
 fn clone_flags(spec: &RunSpec) -> CloneFlags {
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
@@ -505,6 +518,12 @@ mod tests {
             private | CloneFlags::CLONE_NEWNET
         );
         assert_eq!(clone_flags(&spec(Network::Host)), private);
+        // Joined with setns in the child instead (see spawn.rs).
+        let join = Network::Join {
+            namespace: "/proc/self/fd/9".into(),
+            nameservers: vec![],
+        };
+        assert_eq!(clone_flags(&spec(join)), private);
         // Created later, after joining the cgroup (see spawn.rs).
         assert!(!clone_flags(&spec(Network::None)).contains(CloneFlags::CLONE_NEWCGROUP));
     }

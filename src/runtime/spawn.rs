@@ -13,6 +13,9 @@
 //!    nothing stays mounted or running.
 //! 2. `setsid`: the sandbox leaves kiln's session, so a terminal's Ctrl-C
 //!    reaches kiln (which forwards it) and not the container directly.
+//!    Then `setns` into a prepared network namespace when the spec names
+//!    one (`Network::Join`), before any mount: the init's sysfs shows that
+//!    namespace's interfaces.
 //! 3. `MS_REC|MS_PRIVATE` on `/`: no mount made in the sandbox propagates
 //!    back to the host.
 //! 4. kiln's binary is bind-mounted read-only on `<dir>/init` and executed
@@ -59,6 +62,8 @@ pub(crate) struct PreExec {
     /// The status pipe's write end in the parent's numbering, for errors
     /// before the renumbering.
     pub status_fd: RawFd,
+    /// A network namespace to join, or -1.
+    pub netns: RawFd,
     /// The init's argv, NUL-terminated C strings kept alive by `_args`.
     pub argv: Vec<*const c_char>,
     pub _args: Vec<CString>,
@@ -81,6 +86,7 @@ impl PreExec {
             procs_files,
             fds,
             status_fd,
+            netns: -1,
             argv,
             _args: args,
         }
@@ -148,6 +154,9 @@ fn child(pre: &PreExec) -> isize {
         // the spec pipe's EOF catches this case in the init.)
         if libc::setsid() < 0 {
             fail(pre.status_fd, b"start a new session");
+        }
+        if pre.netns >= 0 && libc::setns(pre.netns, libc::CLONE_NEWNET) != 0 {
+            fail(pre.status_fd, b"join the network namespace");
         }
         let root = c"/";
         if libc::mount(

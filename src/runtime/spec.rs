@@ -7,6 +7,7 @@
 //! is inside the container.
 
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// One process to run in a fresh sandbox.
@@ -66,13 +67,22 @@ pub struct Rootfs {
 }
 
 /// Which network namespace the process gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Network {
     /// A new network namespace with only the loopback interface, up.
     #[default]
     None,
     /// The host's network namespace.
     Host,
+    /// A namespace the caller prepared (kiln-network's private network),
+    /// joined with setns(2) before anything else is set up.
+    Join {
+        /// The namespace: an nsfs file such as `/proc/PID/fd/N`.
+        namespace: PathBuf,
+        /// The nameservers of the sandbox's `/etc/resolv.conf`, in place of
+        /// the host's (whose `search` and `options` lines are kept).
+        nameservers: Vec<IpAddr>,
+    },
 }
 
 /// A mount the caller asks for, on top of the standard ones.

@@ -181,7 +181,7 @@ mod tests {
             context: root.to_path_buf(),
             secrets: Default::default(),
             ssh: Default::default(),
-            network: kiln_runtime::Network::None,
+            networks: super::super::Networks::new(super::super::BuildNetwork::None),
             sandboxes: root.join("sandboxes"),
         }
     }

@@ -21,6 +21,9 @@ pub(crate) enum WorkerError {
     /// The sandbox could not start, or be taken down.
     #[error(transparent)]
     Sandbox(#[from] kiln_runtime::RuntimeError),
+    /// The step's network could not be prepared.
+    #[error(transparent)]
+    Network(#[from] kiln_network::NetworkError),
     /// A store operation failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -9,8 +9,8 @@ use super::ssh_agent::AgentProxy;
 use super::vertex::Worker;
 use crate::export::{Layer, lowers};
 use kiln_runtime::view::View;
-use kiln_runtime::{Mount, Network, Resources, RunSpec, Sandbox, Stdio, Stubs};
-use kiln_solver::{EventKind, Exec, ExecMount, Job, NetworkMode, Stream};
+use kiln_runtime::{Mount, Resources, RunSpec, Sandbox, Stdio, Stubs};
+use kiln_solver::{EventKind, Exec, ExecMount, Job, Stream};
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -54,10 +54,7 @@ impl Worker {
             cwd: exec.cwd.clone(),
             user: exec.user.clone(),
             hostname: HOSTNAME.to_string(),
-            network: match (exec.network, self.network) {
-                (NetworkMode::None, _) | (NetworkMode::Default, Network::None) => Network::None,
-                (NetworkMode::Host, _) | (NetworkMode::Default, Network::Host) => Network::Host,
-            },
+            network: self.networks.for_step(exec.network)?,
             mounts,
             readonly_rootfs: false,
             resources: Resources::default(),

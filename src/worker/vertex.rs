@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use kiln_cache::Store;
-use kiln_runtime::Network;
 use kiln_solver::{Job, Op, Solved};
 
 use super::cache::BuildCache;
 use super::dirs::create_dir;
 use super::error::WorkerError;
 use super::layers::Output;
+use super::network::Networks;
 use super::secrets::Secrets;
 use super::ssh_agent::SshAgents;
 use crate::export::{Layer, lowers};
@@ -25,8 +25,8 @@ pub(crate) struct Worker {
     pub secrets: Secrets,
     /// `--ssh` agents.
     pub ssh: SshAgents,
-    /// The network of RUN steps that do not choose one.
-    pub network: Network,
+    /// The networks of RUN steps.
+    pub networks: Networks,
     /// Where sandboxes live.
     pub sandboxes: PathBuf,
     /// The build cache: policy, stat cache, trail.

@@ -14,6 +14,7 @@ mod help;
 mod http;
 mod insecure;
 mod interop;
+mod network;
 mod parse;
 mod registry;
 mod run;

@@ -205,13 +205,7 @@ fn seccomp_blocks_namespace_mount_keyring_and_bpf_calls_and_the_init_binary_is_c
     let Some(f) = fixture() else { return };
     let bin = f.dir().join("syscalls");
     let source = super::support::root().join("testdata/runtime/syscalls.c");
-    let gcc = Command::new("gcc")
-        .args(["-static", "-O1", "-o"])
-        .arg(&bin)
-        .arg(&source)
-        .output()
-        .expect("gcc is needed to build the seccomp probe");
-    assert!(gcc.status.success(), "gcc: {}", text(&gcc.stderr));
+    super::support::static_binary(&source, &bin);
     let volume = format!("{}:/probe:ro", bin.display());
     let out = f.kiln_run(&["-v", &volume, "box", "/probe"]);
     assert_eq!(

@@ -40,13 +40,7 @@ int main(void) {
 "#,
     )
     .unwrap();
-    let out = std::process::Command::new("gcc")
-        .args(["-static", "-O1", "-o"])
-        .arg(dir.join("client"))
-        .arg(&source)
-        .output()
-        .expect("gcc (apt-get install gcc libc6-dev)");
-    assert!(out.status.success(), "gcc: {}", text(&out.stderr));
+    super::support::static_binary(&source, &dir.join("client"));
     std::fs::remove_file(source).unwrap();
 }
 

@@ -128,6 +128,23 @@ pub fn busybox_store(dir: &Path, name: &str) -> PathBuf {
     root
 }
 
+/// Compiles the C program `source` into the static executable `out`
+/// (gcc and libc6-dev; a static binary runs in any test image).
+pub fn static_binary(source: &Path, out: &Path) {
+    let gcc = Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(out)
+        .arg(source)
+        .output()
+        .expect("gcc is needed to build test programs (apt-get install gcc libc6-dev)");
+    assert!(
+        gcc.status.success(),
+        "gcc {}: {}",
+        source.display(),
+        text(&gcc.stderr)
+    );
+}
+
 /// Whether this test may use root-only features and the programs in
 /// `needs` (kiln-testkit's one rule: a loud skip, a failure under
 /// `CI=true`).

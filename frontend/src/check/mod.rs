@@ -35,9 +35,13 @@ pub fn bounds(dockerfile: &Dockerfile) -> Option<Diagnostic> {
         }
     }
     let platform = kiln_oci::Platform::new("linux", "amd64");
+    // Entitlements granted: a step that would need one must not hide a
+    // bound further down.
     let options = LowerOptions {
         platform: platform.clone(),
         build_platform: platform,
+        allow_insecure: true,
+        allow_network_host: true,
         ..LowerOptions::default()
     };
     lower(dockerfile, &options, &Empty)

@@ -50,6 +50,8 @@ pub struct LowerOptions {
     pub created: String,
     /// `--allow security.insecure`: `RUN --security=insecure` may run.
     pub allow_insecure: bool,
+    /// `--allow network.host`: `RUN --network=host` may run.
+    pub allow_network_host: bool,
 }
 
 /// The help of an error that is one of kiln's size bounds on expansions

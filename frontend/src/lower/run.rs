@@ -50,6 +50,16 @@ impl Builder<'_> {
                 ));
             }
         };
+        if network == NetworkMode::Host && !self.options.allow_network_host {
+            // BuildKit's rule: the host's network is an entitlement, since
+            // a step there reads the host's packets and reaches its
+            // loopback services.
+            return Err(Diagnostic::error(
+                instruction.span_of_text(),
+                "RUN --network=host needs the network.host entitlement",
+            )
+            .with_help("grant it with `kiln build --allow network.host`"));
+        }
         let insecure = run.security.as_deref() == Some("insecure");
         if insecure && !self.options.allow_insecure {
             // BuildKit refuses it too unless the entitlement is granted.

@@ -4,7 +4,7 @@
 
 use super::{ImageResolver, LowerOptions, Lowered, ResolvedImage, lower};
 use kiln_oci::{ImageConfig, Platform};
-use kiln_solver::{ExecMount, FileAction, Op};
+use kiln_solver::{ExecMount, FileAction, NetworkMode, Op};
 use std::cell::RefCell;
 
 #[derive(Default)]
@@ -366,6 +366,30 @@ fn insecure_runs_need_the_entitlement() {
         panic!("not an exec");
     };
     assert!(exec.insecure);
+}
+
+/// Issue 20: the host's network is BuildKit's `network.host` entitlement.
+#[test]
+fn host_network_runs_need_the_entitlement() {
+    let text = "FROM bare\nRUN --network=host true\n";
+    let dockerfile = crate::parse(text.as_bytes()).unwrap();
+    let err = lower(&dockerfile, &options(), &Fake::default()).unwrap_err();
+    assert!(err.to_string().contains("network.host"), "{err}");
+    assert_eq!(err.span.line, 2);
+    let allowed = LowerOptions {
+        allow_network_host: true,
+        ..options()
+    };
+    let (l, _) = lowered(text, &allowed);
+    let Op::Exec(exec) = &l.graph.vertex(l.target).op else {
+        panic!("not an exec");
+    };
+    assert_eq!(exec.network, NetworkMode::Host);
+    let (l, _) = lowered("FROM bare\nRUN --network=none true\n", &options());
+    let Op::Exec(exec) = &l.graph.vertex(l.target).op else {
+        panic!("not an exec");
+    };
+    assert_eq!(exec.network, NetworkMode::None);
 }
 
 /// Issue 20: a variable pasted into itself doubles with every line; 39

@@ -14,7 +14,6 @@ use anyhow::Context as _;
 use kiln_frontend::diagnostic::{Diagnostic, Severity};
 use kiln_frontend::lower::LowerOptions;
 use kiln_oci::{Platform, Reference};
-use kiln_runtime::Network;
 use kiln_solver::{CancelToken, SolveError};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -43,8 +42,8 @@ pub(crate) struct BuildArgs {
     #[arg(long = "ssh", value_name = "ID[=SOCKET]")]
     ssh: Vec<String>,
     /// Grant an entitlement: `security.insecure` (lets `RUN
-    /// --security=insecure` run privileged) or `network.host` (always
-    /// granted).
+    /// --security=insecure` run privileged) or `network.host` (lets `RUN
+    /// --network=host` use the host's network).
     #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
     allow: Vec<String>,
     /// Do not use cached results (steps still record theirs).
@@ -57,8 +56,11 @@ pub(crate) struct BuildArgs {
     /// build of the same tags and target.
     #[arg(long)]
     explain: bool,
-    /// The network of RUN steps that do not set `--network`.
-    #[arg(long, value_enum, default_value = "host")]
+    /// The network of RUN steps that do not set `--network`: `default` is
+    /// a network of the build's own with outbound access (through
+    /// slirp4netns); `host` shares the host's (and grants `RUN
+    /// --network=host`); `none` has only loopback.
+    #[arg(long, value_enum, default_value = "default")]
     network: NetworkArg,
     /// Add a label to the image (`NAME=value`).
     #[arg(long = "label", value_name = "NAME=VALUE")]
@@ -105,7 +107,7 @@ enum NetworkArg {
     Host,
     /// Only loopback.
     None,
-    /// The default (host; kiln has no bridge network).
+    /// A network of the build's own, with outbound access.
     Default,
 }
 
@@ -175,6 +177,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         })
         .unwrap_or_default();
     let platform = Platform::host();
+    let entitlements = entitlements(&args.allow)?;
     let lower = LowerOptions {
         build_args: build_args(&args.build_args)?,
         target: args.target.clone(),
@@ -183,7 +186,8 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         labels: pairs("--label", &args.labels)?,
         ignore_patterns,
         created: crate::build::creation_time(),
-        allow_insecure: entitlements(&args.allow)?,
+        allow_insecure: entitlements.insecure,
+        allow_network_host: entitlements.network_host || matches!(args.network, NetworkArg::Host),
     };
     let mut secrets = crate::worker::Secrets::new();
     for spec in &args.secrets {
@@ -203,8 +207,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         secrets,
         ssh,
         network: match args.network {
-            NetworkArg::None => Network::None,
-            NetworkArg::Host | NetworkArg::Default => Network::Host,
+            NetworkArg::None => build::BuildNetwork::None,
+            NetworkArg::Host => build::BuildNetwork::Host,
+            NetworkArg::Default => build::BuildNetwork::Private,
         },
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
@@ -465,19 +470,26 @@ mod interrupt {
     }
 }
 
-/// `--allow`: whether `security.insecure` was granted. `network.host` is
-/// accepted and changes nothing (RUN steps may always use the host's
-/// network, as with dockerd's BuildKit).
-fn entitlements(allow: &[String]) -> anyhow::Result<bool> {
-    let mut insecure = false;
+/// The entitlements `--allow` grants (BuildKit's names).
+#[derive(Debug, Default)]
+struct Entitlements {
+    /// `security.insecure`.
+    insecure: bool,
+    /// `network.host`.
+    network_host: bool,
+}
+
+/// `--allow`: which entitlements were granted.
+fn entitlements(allow: &[String]) -> anyhow::Result<Entitlements> {
+    let mut granted = Entitlements::default();
     for entitlement in allow {
         match entitlement.as_str() {
-            "security.insecure" => insecure = true,
-            "network.host" => {}
+            "security.insecure" => granted.insecure = true,
+            "network.host" => granted.network_host = true,
             other => anyhow::bail!(
                 "unknown entitlement {other:?} for --allow (expected security.insecure or network.host)"
             ),
         }
     }
-    Ok(insecure)
+    Ok(granted)
 }

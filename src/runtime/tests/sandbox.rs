@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // a test binary
 
 use kiln_runtime::{Mount, Network, Resources, Rootfs, RunSpec, Sandbox, Stdio};
+use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -21,7 +22,7 @@ fn main() {
     ) {
         return;
     }
-    let tests: [(&str, fn()); 3] = [
+    let tests: [(&str, fn()); 4] = [
         (
             "upper_holds_only_the_programs_changes",
             upper_holds_only_the_programs_changes,
@@ -31,6 +32,10 @@ fn main() {
             a_directory_written_into_stays,
         ),
         ("start_failures_leave_nothing", start_failures_leave_nothing),
+        (
+            "a_prepared_network_namespace_is_joined",
+            a_prepared_network_namespace_is_joined,
+        ),
     ];
     for (name, test) in tests {
         eprint!("test {name} ... ");
@@ -46,7 +51,7 @@ fn image(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("etc")).unwrap();
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-    for applet in ["sh", "echo", "mkdir", "cat", "touch"] {
+    for applet in ["sh", "echo", "mkdir", "cat", "touch", "readlink"] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
@@ -118,6 +123,48 @@ fn upper_holds_only_the_programs_changes() {
     assert_eq!(code, 0);
     assert_eq!(upper, ["new"], "the upper directory holds only the change");
     assert_eq!(std::fs::read_to_string(volume.join("v")).unwrap(), "v\n");
+}
+
+/// `Network::Join`: the process lives in the namespace it was given (not
+/// a new one, not the host's), and its resolv.conf names the given
+/// nameservers.
+fn a_prepared_network_namespace_is_joined() {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path());
+    let namespace = std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        std::fs::File::open("/proc/thread-self/ns/net").unwrap()
+    })
+    .join()
+    .unwrap();
+    let inode = namespace.metadata().unwrap().ino();
+    let volume = dir.path().join("volume");
+    std::fs::create_dir(&volume).unwrap();
+    let mounts = vec![Mount::Bind {
+        source: volume.clone(),
+        target: "/mnt/data".into(),
+        readonly: false,
+    }];
+    let mut spec = spec(
+        &image,
+        "readlink /proc/self/ns/net > /mnt/data/ns && cat /etc/resolv.conf > /mnt/data/resolv",
+        mounts,
+    );
+    spec.network = Network::Join {
+        namespace: PathBuf::from(format!("/proc/self/fd/{}", namespace.as_raw_fd())),
+        nameservers: vec![std::net::IpAddr::from([10, 9, 9, 9])],
+    };
+    let (code, _) = run(dir.path(), &spec);
+    assert_eq!(code, 0);
+    let ns = std::fs::read_to_string(volume.join("ns")).unwrap();
+    assert_eq!(ns, format!("net:[{inode}]\n"));
+    let resolv = std::fs::read_to_string(volume.join("resolv")).unwrap();
+    assert!(resolv.starts_with("nameserver 10.9.9.9\n"), "{resolv}");
+    assert!(
+        !resolv.lines().skip(1).any(|l| l.starts_with("nameserver")),
+        "{resolv}"
+    );
 }
 
 fn a_directory_written_into_stays() {

@@ -5,9 +5,14 @@
 # directory under /var/tmp, so the user's store is untouched).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-if [ ! -x /bin/busybox ]; then
+# busybox-static for the base; slirp4netns connects RUN steps' own network
+# namespace (kiln's default network for RUN).
+need=()
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v slirp4netns >/dev/null || need+=(slirp4netns)
+if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 cargo build --release --locked --quiet
 kiln=$PWD/target/release/kiln
