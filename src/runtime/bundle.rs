@@ -105,7 +105,10 @@ impl Bundle {
             work: self.dir.join("work"),
             etc_dir: self.shared().join(".etc"),
             etc_files: vec![
-                ("/etc/hosts".into(), hosts_file(spec)),
+                (
+                    "/etc/hosts".into(),
+                    spec.hosts_file.clone().unwrap_or_else(|| hosts_file(spec)),
+                ),
                 ("/etc/resolv.conf".into(), resolv_conf(&spec.network)),
                 ("/etc/hostname".into(), format!("{}\n", spec.hostname)),
             ],

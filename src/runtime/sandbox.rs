@@ -501,6 +501,7 @@ mod tests {
             tty: false,
             console_size: None,
             extra_hosts: vec![],
+            hosts_file: None,
             primary_group_supplementary: true,
             no_new_privileges: true,
             privileged: false,

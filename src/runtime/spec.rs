@@ -43,9 +43,14 @@ pub struct RunSpec {
     pub console_size: Option<(u16, u16)>,
     /// Extra `/etc/hosts` lines (`address name...`) after the defaults.
     pub extra_hosts: Vec<String>,
+    /// The whole `/etc/hosts`, when the caller writes it (BuildKit's RUN
+    /// steps have their own, whatever the network); `None`: `docker run`'s
+    /// (the host's file under [`Network::Host`], otherwise the loopback
+    /// names, the host name and `extra_hosts`).
+    pub hosts_file: Option<String>,
     /// Put the primary group among the supplementary groups too, as
-    /// `docker run` has done since CVE-2022-36109; BuildKit's RUN steps
-    /// get only the groups that list the user.
+    /// `docker run` has done since CVE-2022-36109 and BuildKit's RUN steps
+    /// since v0.12 (`ensureAdditionalGids`, the same CVE).
     pub primary_group_supplementary: bool,
     /// Set `no_new_privs` before exec (then setuid programs cannot gain
     /// privileges). Off, as in docker 20.10's BuildKit RUN steps, the

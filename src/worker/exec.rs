@@ -24,6 +24,12 @@ const TAIL_BYTES: usize = 4096;
 /// make the same files.
 const HOSTNAME: &str = "buildkitsandbox";
 
+/// BuildKit's `/etc/hosts` of a RUN step, on every network
+/// (`executor/oci/hosts.go`; docker 20.10 writes the same bytes).
+fn hosts_file() -> String {
+    format!("127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+}
+
 impl Worker {
     pub(crate) fn exec(&self, job: &Job<'_, Output>, exec: &Exec) -> Result<Output, WorkerError> {
         let base = job.inputs[0].layers()?;
@@ -61,7 +67,8 @@ impl Worker {
             tty: false,
             console_size: None,
             extra_hosts: Vec::new(),
-            primary_group_supplementary: false,
+            hosts_file: Some(hosts_file()),
+            primary_group_supplementary: true,
             no_new_privileges: false,
             privileged: exec.insecure,
         };

@@ -144,8 +144,17 @@ impl<'a> Builder<'a> {
                     Some(word) => Some(expand_word(&self.lexer, word, &globals)?),
                     None => None,
                 };
-                let value = self.build_args.take(&decl.name.value).or(default);
-                globals.declare(decl.name.value.clone(), value);
+                // BuildKit's `buildMetaArgs`: a global ARG without a value
+                // (and no --build-arg) leaves an earlier value alone, so an
+                // automatic platform ARG keeps its value (docker 20.10's
+                // BuildKit emptied it).
+                match self.build_args.take(&decl.name.value).or(default) {
+                    Some(value) => globals.declare(decl.name.value.clone(), Some(value)),
+                    None if globals.get(&decl.name.value).is_none() => {
+                        globals.declare(decl.name.value.clone(), None)
+                    }
+                    None => {}
+                }
             }
         }
         self.globals = globals;

@@ -81,14 +81,10 @@ impl Builder<'_> {
         }
         let count = sources.len() + urls.len() + gits.len() + heredocs.len();
         let checksum = self.checksum(stage, copy, count, urls.len(), gits.len())?;
-        if count > 1 && !dest.ends_with('/') {
-            return Err(Diagnostic::error(
-                copy.dest.span,
-                format!(
-                    "when using {keyword} with more than one source file, the destination must be a directory and end with a /"
-                ),
-            ));
-        }
+        // Several sources onto a destination without a trailing `/` are
+        // not an error (the classic builder's "must be a directory and end
+        // with a /" is gone from BuildKit): each is copied there in turn,
+        // so the last file wins (fsutil's `Copy` per source).
 
         let owner = match &copy.chown {
             Some(word) => {

@@ -107,9 +107,18 @@ impl Builder<'_> {
                         .process_words(&word.value, &stage.env())
                         .map_err(|e| Diagnostic::error(word.span, e.to_string()))?;
                     for spec in expanded.value {
-                        for port in
-                            expose_ports(&spec).map_err(|m| Diagnostic::error(word.span, m))?
-                        {
+                        let (ports, mapped) =
+                            expose_ports(&spec).map_err(|m| Diagnostic::error(word.span, m))?;
+                        if mapped {
+                            // BuildKit's ExposeInvalidFormat.
+                            self.warnings.push(Diagnostic::warning(
+                                word.span,
+                                format!(
+                                    "EXPOSE instruction should not define an IP address or host port: {spec} (only the container port is exposed)"
+                                ),
+                            ));
+                        }
+                        for port in ports {
                             stage.config.config.exposed_ports.insert(port.clone());
                             added.insert(port);
                         }
@@ -231,9 +240,12 @@ impl Builder<'_> {
         word: &Word,
     ) -> Result<(), Diagnostic> {
         let value = expand_word(&self.lexer, word, &stage.env())?;
-        // docker 20.10's BuildKit keeps an absolute WORKDIR as written
-        // (`/a/../b/` stays, and `/a` is created too); only a relative one
-        // is joined and cleaned.
+        // BuildKit keeps an absolute WORKDIR as written in the config
+        // (`/a/../b/` stays: `NormalizeWorkdir` cleans only on Windows); a
+        // relative one is joined and cleaned. Only the cleaned path is
+        // created (`llb.Mkdir` cleans it): `/b`, never `/a`. docker
+        // 20.10's BuildKit also made `/a`, as Go's MkdirAll of the raw
+        // path does.
         let dir = if value.starts_with('/') {
             value.clone()
         } else {
@@ -244,15 +256,12 @@ impl Builder<'_> {
         let name = Self::step_name(stage, instruction);
         stage.vertex = self.graph.add(Vertex {
             op: Op::File(FileOp {
-                actions: mkdir_all_dirs(&dir)
-                    .into_iter()
-                    .map(|path| FileAction::Mkdir {
-                        path,
-                        mode: 0o755,
-                        parents: true,
-                        owner: owner.clone(),
-                    })
-                    .collect(),
+                actions: vec![FileAction::Mkdir {
+                    path: path::clean(&dir),
+                    mode: 0o755,
+                    parents: true,
+                    owner,
+                }],
             }),
             inputs: vec![stage.vertex],
             name,
@@ -261,29 +270,6 @@ impl Builder<'_> {
         self.history(stage, format!("WORKDIR {dir}"), true);
         Ok(())
     }
-}
-
-/// The directories Go's `os.MkdirAll` makes for `dir` as written, which
-/// BuildKit uses for WORKDIR: every prefix before a `..` (`/a/../b` makes
-/// `/a` too), then the cleaned path.
-fn mkdir_all_dirs(dir: &str) -> Vec<String> {
-    let mut dirs = Vec::new();
-    let mut prefix = String::new();
-    for part in dir.split('/').filter(|p| !p.is_empty()) {
-        if part == ".." && !prefix.is_empty() {
-            let cleaned = path::clean(&prefix);
-            if cleaned != "/" && !dirs.contains(&cleaned) {
-                dirs.push(cleaned);
-            }
-        }
-        prefix.push('/');
-        prefix.push_str(part);
-    }
-    let last = path::clean(dir);
-    if !dirs.contains(&last) {
-        dirs.push(last);
-    }
-    dirs
 }
 
 /// CMD/ENTRYPOINT arguments: exec form as is, shell form through the
@@ -309,9 +295,16 @@ pub(crate) fn shell_of(stage: &Stage) -> Vec<String> {
     }
 }
 
-/// EXPOSE's `port[-port][/proto]` as the config's `port/proto` keys (moby's
-/// `nat.ParsePortSpecs`: ranges expand, the protocol defaults to tcp).
-fn expose_ports(spec: &str) -> Result<Vec<String>, String> {
+/// EXPOSE's `[[ip:]hostPort:]port[-port][/proto]` as the config's
+/// `port/proto` keys, as current BuildKit reads it (its copy of moby's
+/// `nat.ParsePortSpec`, `dockerfile2llb/convert_expose.go`): ranges
+/// expand, the protocol is matched case-insensitively and stored in lower
+/// case (tcp by default), and of a mapping only the container port is
+/// kept; the address must still parse and a host range must be as long as
+/// the container range unless that is one port. The second value says
+/// whether an address or host port was given (BuildKit's
+/// ExposeInvalidFormat warning).
+fn expose_ports(spec: &str) -> Result<(Vec<String>, bool), String> {
     let (ports, proto) = match spec.split_once('/') {
         Some((ports, proto)) => (ports, proto.to_lowercase()),
         None => (spec, "tcp".to_string()),
@@ -319,40 +312,87 @@ fn expose_ports(spec: &str) -> Result<Vec<String>, String> {
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
         return Err(format!("invalid proto: {proto}"));
     }
-    let parse = |p: &str| {
-        p.parse::<u16>()
-            .map_err(|_| format!("invalid containerPort: {spec}"))
+    let parts: Vec<&str> = ports.split(':').collect();
+    let (ip, host, container) = match parts.as_slice() {
+        [container] => ("", "", *container),
+        [host, container] => ("", *host, *container),
+        [rest @ .., host, container] => (&ports[..rest.join(":").len()], *host, *container),
+        [] => ("", "", ""),
     };
-    let (start, end) = match ports.split_once('-') {
-        Some((a, b)) => (parse(a)?, parse(b)?),
-        None => {
-            let p = parse(ports)?;
-            (p, p)
-        }
-    };
-    if end < start {
-        return Err(format!("invalid range specified for containerPort: {spec}"));
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("invalid IP address: {ip}"));
     }
-    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
+    let range = |text: &str, what: &str| -> Result<(u16, u16), String> {
+        let parse = |p: &str| {
+            p.parse::<u16>()
+                .map_err(|_| format!("invalid {what}: {text}"))
+        };
+        let (start, end) = match text.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => {
+                let p = parse(text)?;
+                (p, p)
+            }
+        };
+        if end < start {
+            return Err(format!("invalid range specified for {what}: {text}"));
+        }
+        Ok((start, end))
+    };
+    let (start, end) = range(container, "containerPort")?;
+    if !host.is_empty() {
+        let (host_start, host_end) = range(host, "hostPort")?;
+        if end != start && host_end - host_start != end - start {
+            return Err(format!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            ));
+        }
+    }
+    let ports = (start..=end).map(|p| format!("{p}/{proto}")).collect();
+    Ok((ports, !ip.is_empty() || !host.is_empty()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::expose_ports;
 
-    #[test]
-    fn workdir_dirs_as_mkdir_all_makes_them() {
-        assert_eq!(super::mkdir_all_dirs("/a/../b/./c/"), ["/a", "/b/c"]);
-        assert_eq!(super::mkdir_all_dirs("/x/y"), ["/x/y"]);
-        assert_eq!(super::mkdir_all_dirs("//d//e"), ["/d/e"]);
+    fn ports(spec: &str) -> Vec<String> {
+        expose_ports(spec).unwrap().0
     }
 
     #[test]
     fn ports_expand() {
-        assert_eq!(expose_ports("80").unwrap(), ["80/tcp"]);
-        assert_eq!(expose_ports("53/UDP").unwrap(), ["53/udp"]);
-        assert_eq!(expose_ports("1-3").unwrap(), ["1/tcp", "2/tcp", "3/tcp"]);
+        assert_eq!(ports("80"), ["80/tcp"]);
+        assert_eq!(ports("53/UDP"), ["53/udp"]);
+        assert_eq!(ports("1-3"), ["1/tcp", "2/tcp", "3/tcp"]);
+        assert!(!expose_ports("80").unwrap().1);
         assert!(expose_ports("x").is_err());
         assert!(expose_ports("80/foo").is_err());
+    }
+
+    /// BuildKit's `TestParsePorts*` (convert_expose_test.go) cases: a
+    /// mapping exposes the container port, and says it was a mapping.
+    #[test]
+    fn mappings_expose_the_container_port() {
+        assert_eq!(
+            expose_ports("127.0.0.1:8080:80/tcp").unwrap(),
+            (vec!["80/tcp".to_string()], true)
+        );
+        assert_eq!(ports("8080:80"), ["80/tcp"]);
+        assert_eq!(ports("[::1]:80:80"), ["80/tcp"]);
+        assert_eq!(ports("::1:80:80/udp"), ["80/udp"]);
+        assert_eq!(
+            ports("0.0.0.0:1234-1235:3333-3334/tcp"),
+            ["3333/tcp", "3334/tcp"]
+        );
+        assert_eq!(ports("1234-1236:80"), ["80/tcp"]);
+        assert!(
+            expose_ports("localhost:8080:80")
+                .unwrap_err()
+                .contains("invalid IP address")
+        );
+        assert!(expose_ports("1234-1235:80-82").is_err());
+        assert!(expose_ports("x:80").is_err());
     }
 }

@@ -183,6 +183,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         tty: args.tty,
         console_size: tty.as_ref().and_then(terminal::Terminal::size),
         extra_hosts: Vec::new(),
+        hosts_file: None,
         primary_group_supplementary: true,
         // docker sets no_new_privs unless the container is privileged.
         no_new_privileges: !args.privileged,

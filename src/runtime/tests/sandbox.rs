@@ -75,6 +75,7 @@ fn spec(image: &Path, script: &str, mounts: Vec<Mount>) -> RunSpec {
         tty: false,
         console_size: None,
         extra_hosts: vec![],
+        hosts_file: None,
         primary_group_supplementary: true,
         no_new_privileges: true,
         privileged: false,

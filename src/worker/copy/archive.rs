@@ -32,10 +32,12 @@
 //! - Missing parents are created 0755 owned by root; an existing entry is
 //!   removed (recursively) unless both it and the new one are directories,
 //!   which are merged.
-//! - Owner, mode (special bits included), times and `SCHILY.xattr.*`
-//!   records come from the archive; `--chown` only owns the destination
-//!   directory it creates (docker 20.10 keeps the archive's owners), and
-//!   `--chmod` does not apply. Directory times are set last, deepest first.
+//! - Mode (special bits included), times and `SCHILY.xattr.*` records come
+//!   from the archive, and so does the owner unless `--chown` is given:
+//!   then it owns every entry and the destination directory (current
+//!   BuildKit, `file/unpack.go`: the untar gets `ChownOpts`; docker 20.10
+//!   kept the archive's owners). Parents the archive only implies stay
+//!   root's. `--chmod` does not apply. Directory times are set last, deepest first.
 //! - Exclude patterns and `.dockerignore` do not look inside archives.
 //!
 //! Boundary: detecting and extracting one archive. Whether a source is
@@ -89,11 +91,13 @@ pub(super) fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<us
 }
 
 /// Extracts the archive `file` into the existing directory `into` of
-/// `dest`. `shown` names the archive in errors.
+/// `dest`, every entry owned by `chown` when it is given. `shown` names
+/// the archive in errors.
 pub(super) fn unpack(
     file: &File,
     dest: &Root,
     into: &Path,
+    chown: Option<owner::Ids>,
     shown: &str,
     stats: &mut CopyStats,
 ) -> Result<(), CopyError> {
@@ -121,7 +125,11 @@ pub(super) fn unpack(
         let Some(name) = entry_path(&raw_name) else {
             continue;
         };
-        let info = EntryInfo::of(&member).map_err(|e| bad(format!("entry {shown_name}: {e}")))?;
+        let mut info =
+            EntryInfo::of(&member).map_err(|e| bad(format!("entry {shown_name}: {e}")))?;
+        if let Some(ids) = chown {
+            (info.uid, info.gid) = (ids.uid, ids.gid);
+        }
         let kind = member.entry.kind;
         let is_dir = kind == Kind::Directory;
         let rel = root.resolve(&name, is_dir, None)?;
@@ -277,9 +285,7 @@ impl EntryInfo {
     fn of(member: &Member) -> io::Result<EntryInfo> {
         let entry = &member.entry;
         // Root in the archive is root as this process can give it (BuildKit
-        // maps header ids through its identity mapping the same way). The
-        // entries keep the archive's owners even with `--chown`, as docker
-        // 20.10's BuildKit extracts them.
+        // maps header ids through its identity mapping the same way).
         let (root_uid, root_gid) = owner::root_ids();
         let id = |id: u64, what: &str, root: u32| match u32::try_from(id) {
             Ok(0) => Ok(root),

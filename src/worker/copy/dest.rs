@@ -8,9 +8,9 @@
 //! directories in its path." BuildKit implements this in fsutil
 //! (copy/copy.go `Copy` and `prepareTargetDir`), per source:
 //!
-//! 1. The destination's directory part is created (`mkdir -p`, 0755,
-//!    owned by `--chown` when given): the whole path when it ends in `/`
-//!    or `/.`, its parent otherwise.
+//! 1. The destination's directory part is created (`mkdir -p`, 0755 or an
+//!    octal `--chmod`'s permission bits, owned by `--chown` when given):
+//!    the whole path when it ends in `/` or `/.`, its parent otherwise.
 //! 2. The destination is resolved inside the root, following symlinks even
 //!    as its last element: `/var/run -> /run` is honoured, and an absolute
 //!    link target means the same path *inside* the root.
@@ -51,9 +51,15 @@ pub(super) fn check_parent(root: &Root, raw: &str) -> Result<(), CopyError> {
     }
 }
 
-/// Steps 1 and 2: creates the destination's directory part and returns
-/// the destination resolved inside the root.
-pub(super) fn prepare(root: &Root, raw: &str, owner: Option<Ids>) -> Result<PathBuf, CopyError> {
+/// Steps 1 and 2: creates the destination's directory part (missing
+/// directories get `mode`) and returns the destination resolved inside the
+/// root.
+pub(super) fn prepare(
+    root: &Root,
+    raw: &str,
+    owner: Option<Ids>,
+    mode: u32,
+) -> Result<PathBuf, CopyError> {
     let clean = kiln_rootpath::relative(raw);
     let ensure = if names_directory(raw) {
         clean.clone()
@@ -61,18 +67,19 @@ pub(super) fn prepare(root: &Root, raw: &str, owner: Option<Ids>) -> Result<Path
         clean.parent().map(Path::to_path_buf).unwrap_or_default()
     };
     let ensure = root.resolve(&ensure, true, None)?;
-    root.mkdir_all(&ensure, 0o755, owner.map(|o| (o.uid, o.gid)))?;
+    root.mkdir_all(&ensure, mode, owner.map(|o| (o.uid, o.gid)))?;
     root.resolve(&clean, true, None)
 }
 
 /// Step 3: the path `source` is copied to, given the resolved destination
-/// `dst`; creates the directory it goes into.
+/// `dst`; creates the directory it goes into (with `mode` when missing).
 pub(super) fn target(
     root: &Root,
     dst: &Path,
     source: &Source,
     contents_only: bool,
     owner: Option<Ids>,
+    mode: u32,
 ) -> Result<PathBuf, CopyError> {
     let existing = root
         .lstat(dst)
@@ -87,14 +94,14 @@ pub(super) fn target(
         _ => dst.to_path_buf(),
     };
     // The directory a file is written in, or the directory whose contents
-    // are being filled (created here so it gets 0755 and `--chown`, not
+    // are being filled (created here so it gets `mode` and `--chown`, not
     // the source directory's mode: moby/buildkit#1941).
     let holder = if src_dir && contents_only && existing.is_none() {
         target.clone()
     } else {
         target.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    root.mkdir_all(&holder, 0o755, owner.map(|o| (o.uid, o.gid)))?;
+    root.mkdir_all(&holder, mode, owner.map(|o| (o.uid, o.gid)))?;
     Ok(target)
 }
 

@@ -49,18 +49,6 @@ pub enum CopyError {
         /// What is wrong with it.
         source: kiln_dockerignore::ParseError,
     },
-    /// A `--chown` user name that the destination's `/etc/passwd` lacks.
-    #[error("unable to find user {name}: no matching entries in /etc/passwd")]
-    UnknownUser {
-        /// The name.
-        name: String,
-    },
-    /// A `--chown` group name that the destination's `/etc/group` lacks.
-    #[error("unable to find group {name}: no matching entries in /etc/group")]
-    UnknownGroup {
-        /// The name.
-        name: String,
-    },
     /// A directory would be copied onto something that is not one.
     #[error("cannot copy to non-directory: {path}")]
     NotADirectory {

@@ -233,13 +233,15 @@ impl Run<'_> {
             if action.unpack_archives && source.stat.is_file() && self.unpack(&source, stats)? {
                 continue;
             }
-            let dst = dest::prepare(self.dest, &action.dest, self.chown)?;
+            let made = self.made_dir_mode();
+            let dst = dest::prepare(self.dest, &action.dest, self.chown, made)?;
             let target = dest::target(
                 self.dest,
                 &dst,
                 &source,
                 action.dir_contents_only,
                 self.chown,
+                made,
             )?;
             let reuse = reuse.as_deref_mut();
             tree::copy(
@@ -247,6 +249,19 @@ impl Run<'_> {
             )?;
         }
         Ok(())
+    }
+
+    /// The mode of directories made only because a copy needs them (the
+    /// destination's missing ancestors): an octal `--chmod`'s permission
+    /// bits, as current BuildKit makes them (fsutil `Copy` with a mode,
+    /// since BuildKit v0.21: testCopyChmod's `/parent` is 0777 after
+    /// `COPY --chmod=777 foo /parent/foo`; Go's `os.FileMode` of the value
+    /// keeps no special bit), otherwise 0755.
+    fn made_dir_mode(&self) -> u32 {
+        match self.chmod {
+            Chmod::Octal(bits) => bits & 0o777,
+            Chmod::Keep | Chmod::Symbolic(_) => 0o755,
+        }
     }
 
     /// Extracts `source` if it is a tar archive; whether it was one.
@@ -264,7 +279,7 @@ impl Run<'_> {
             .resolve(&kiln_rootpath::relative(&self.action.dest), true, None)?;
         self.dest
             .mkdir_all(&into, 0o755, self.chown.map(|o| (o.uid, o.gid)))?;
-        archive::unpack(&file, self.dest, &into, &shown, stats)?;
+        archive::unpack(&file, self.dest, &into, self.chown, &shown, stats)?;
         Ok(true)
     }
 }

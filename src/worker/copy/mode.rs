@@ -12,7 +12,9 @@
 //!
 //! Directories that only exist because a copy needs a parent (the
 //! destination and its missing ancestors) are not copied entries: they get
-//! 0755 whatever `--chmod` says (fsutil `MkdirAll(..., 0755, ...)`).
+//! an octal `--chmod`'s permission bits (no special bit), 0755 otherwise
+//! (fsutil's `Copy` with a mode since BuildKit v0.21; docker 20.10 made
+//! them 0755 always). See `Run::made_dir_mode`.
 //!
 //! Boundary: computing bits. Setting them is [`super::meta`].
 

@@ -7,10 +7,13 @@
 //! /etc/group in the container's root filesystem. If these files are
 //! missing or don't contain the specified names, the build fails."
 //!
-//! What BuildKit does in detail (solver/llbsolver/file/user_linux.go
-//! `readUser`): a user given by name takes uid *and* primary gid from its
-//! passwd line; a user given by number takes that number for both; a group,
-//! when given, then replaces the gid. The files are read from the
+//! BuildKit does not fail, whatever the reference says, and kiln follows
+//! what it does (solver/llbsolver/ops/user_linux.go `readUser`): the ids
+//! start at 0:0; a user given by name takes uid *and* primary gid from its
+//! passwd line, and a name the file lacks (or a missing file) leaves 0:0; a
+//! user given by number takes that number for both; a group, when given,
+//! then replaces the gid, and a group name the file lacks leaves it as it
+//! was. The files are read from the
 //! destination's root (the file op's input), through its symlinks but never
 //! out of it, and before anything is copied: a `COPY --chown=app passwd
 //! /etc/passwd` resolves `app` in the old file.
@@ -45,14 +48,14 @@ pub(super) fn root_ids() -> (u32, u32) {
     }
 }
 
-/// Resolves `owner` against the account files of `root`.
+/// Resolves `owner` against the account files of `root`; names they lack
+/// resolve as BuildKit resolves them (see the module's docs).
 pub(super) fn resolve(root: &Root, owner: &Owner) -> Result<Ids, CopyError> {
     let (uid, mut gid) = match &owner.user {
         IdOrName::Id(id) => (*id, *id),
         IdOrName::Name(name) => {
             let passwd = read_account_file(root, "etc/passwd")?;
-            user_by_name(&passwd, name)
-                .ok_or_else(|| CopyError::UnknownUser { name: name.clone() })?
+            user_by_name(&passwd, name).unwrap_or_else(root_ids)
         }
     };
     match &owner.group {
@@ -60,8 +63,7 @@ pub(super) fn resolve(root: &Root, owner: &Owner) -> Result<Ids, CopyError> {
         Some(IdOrName::Id(id)) => gid = *id,
         Some(IdOrName::Name(name)) => {
             let group = read_account_file(root, "etc/group")?;
-            gid = group_by_name(&group, name)
-                .ok_or_else(|| CopyError::UnknownGroup { name: name.clone() })?;
+            gid = group_by_name(&group, name).unwrap_or(gid);
         }
     }
     Ok(Ids { uid, gid })

@@ -30,7 +30,7 @@ fn a_file_goes_into_an_existing_directory() {
 }
 
 #[test]
-fn missing_parents_are_created_0755() {
+fn missing_parents_are_created_0755_or_with_the_chmod() {
     let fx = Fx::new();
     fx.file("f", "F");
     chmod(&fx.src, 0o700);
@@ -45,14 +45,25 @@ fn missing_parents_are_created_0755() {
     fx.file("tight/x", "X");
     fx.run(&copy_action(&["tight"], "/t")).unwrap();
     assert_eq!(fx.mode("t"), 0o755);
-    // --chmod does not apply to them either.
+    // An octal --chmod gives them its permission bits (BuildKit v0.21+,
+    // testCopyChmod: `COPY --chmod=777 foo /parent/foo` makes /parent
+    // 0777), never a special bit; existing ones keep theirs.
     let action = with_mode(
         copy_action(&["f"], "/m/n/"),
         kiln_solver::Mode::Octal(0o600),
     );
     fx.run(&action).unwrap();
-    assert_eq!(fx.mode("m/n"), 0o755);
+    assert_eq!(fx.mode("m"), 0o600);
+    assert_eq!(fx.mode("m/n"), 0o600);
     assert_eq!(fx.mode("m/n/f"), 0o600);
+    let action = with_mode(
+        copy_action(&["f"], "/m/sub/f"),
+        kiln_solver::Mode::Octal(0o4770),
+    );
+    fx.run(&action).unwrap();
+    assert_eq!(fx.mode("m"), 0o600, "an existing parent keeps its mode");
+    assert_eq!(fx.mode("m/sub"), 0o770);
+    assert_eq!(fx.mode("m/sub/f"), 0o4770);
 }
 
 #[test]
