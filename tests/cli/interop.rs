@@ -56,6 +56,7 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
         return;
     }
     docker();
+    let _docker_images = super::support::docker_images_lock();
     let cx = TestContext::new();
     let dir = cx.dir();
     let name = format!("kiln-interop-{}:local", std::process::id());

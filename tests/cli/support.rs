@@ -198,6 +198,15 @@ pub fn docker() {
     });
 }
 
+/// Held by each test that adds images to dockerd and removes them: both
+/// interop tests import the same busybox layer, and dockerd 20.10 can
+/// lose a layer one test's `rmi` shares with another's `load` or `run`
+/// in flight ("stat /bin/echo: no such file or directory" in a CI run).
+pub fn docker_images_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Proxy variables are dropped from every command a test runs: a proxy
 /// would see (or refuse) traffic meant for the fixtures on loopback.
 pub fn no_proxy(cmd: &mut Command) -> &mut Command {

@@ -33,6 +33,7 @@ fn docker_pulls_what_kiln_pushed_and_kiln_pulls_what_docker_pushed() {
         return;
     }
     docker();
+    let _docker_images = super::super::support::docker_images_lock();
     let registry = Registry::plain();
     let addr = registry.addr();
     let from_kiln = format!("{addr}/interop/busybox:1");
