@@ -57,6 +57,8 @@ pub struct Warning {
     pub message: String,
     /// Where.
     pub span: Span,
+    /// The BuildKit build check it is, when it is one.
+    pub rule: Option<&'static crate::check::lint::Rule>,
 }
 
 /// A piece of argument text and where it came from.

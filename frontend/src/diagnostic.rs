@@ -23,10 +23,14 @@ pub struct Diagnostic {
     pub message: String,
     /// The text it is about.
     pub span: Span,
-    /// A short label for the caret, if it says more than the message.
-    pub label: Option<String>,
+    /// A short label for the caret, if it says more than the message
+    /// (boxed: the type stays small enough to be every `Err`).
+    pub label: Option<Box<str>>,
     /// A hint such as "did you mean `COPY`?".
     pub help: Option<String>,
+    /// The BuildKit build check this finding is (`FromAsCasing`), when it
+    /// is one (see [`crate::check::lint`]).
+    pub rule: Option<&'static crate::check::lint::Rule>,
 }
 
 impl Diagnostic {
@@ -38,6 +42,7 @@ impl Diagnostic {
             span,
             label: None,
             help: None,
+            rule: None,
         }
     }
 
@@ -56,6 +61,13 @@ impl Diagnostic {
         self
     }
 
+    /// Marks the finding as the build check `rule`.
+    #[must_use]
+    pub fn with_rule(mut self, rule: &'static crate::check::lint::Rule) -> Self {
+        self.rule = Some(rule);
+        self
+    }
+
     /// Adds a hint when there is one.
     #[must_use]
     pub fn with_optional_help(mut self, help: Option<String>) -> Self {
@@ -66,7 +78,7 @@ impl Diagnostic {
     /// Adds a caret label.
     #[must_use]
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+        self.label = Some(label.into().into_boxed_str());
         self
     }
 }

@@ -228,9 +228,22 @@ fn stages_missing_out_of_order_and_circular() {
 fn duplicate_stage_names_warn_and_the_latest_wins() {
     let file = parse(b"FROM a AS x\nFROM b AS X\nFROM c\nCOPY --from=x /a /b\n").unwrap();
     let found = check(&file);
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].severity, Severity::Warning);
-    assert_eq!(found[0].message, "duplicate stage name \"x\"");
+    // `AS X` is also StageNameCasing's.
+    let rules: Vec<&str> = found
+        .iter()
+        .filter_map(|d| d.rule.map(|r| r.name))
+        .collect();
+    assert_eq!(
+        rules,
+        ["StageNameCasing", "DuplicateStageName"],
+        "{found:?}"
+    );
+    let duplicate = &found[1];
+    assert_eq!(duplicate.severity, Severity::Warning);
+    assert_eq!(
+        duplicate.message,
+        "Duplicate stage name \"x\", stage names should be unique"
+    );
 }
 
 #[test]

@@ -63,17 +63,65 @@ pub(crate) fn diagnostics(name: &str, source: &str, findings: &[Diagnostic]) {
     let shared: Arc<str> = Arc::from(source);
     for finding in findings {
         let position = format!("{name}:{}:{}", finding.span.line, finding.span.column);
+        let (message, help) = match finding.rule {
+            // A build check: its name first, its reason and page as help.
+            Some(rule) => (
+                format!("{position}: {}: {}", rule.name, finding.message),
+                Some(
+                    [
+                        finding.help.clone(),
+                        Some(format!("{} ({})", rule.description, rule.url())),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                ),
+            ),
+            None => (
+                format!("{position}: {}", finding.message),
+                finding.help.clone(),
+            ),
+        };
         render(&Report {
-            message: format!("{position}: {}", finding.message),
+            message,
             severity: match finding.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,
             },
-            help: finding.help.clone(),
+            help,
             code: NamedSource::new(name, Arc::clone(&shared)),
-            label: LabeledSpan::new_with_span(finding.label.clone(), finding.span.range()),
+            label: LabeledSpan::new_with_span(
+                finding.label.as_deref().map(String::from),
+                finding.span.range(),
+            ),
         });
     }
+}
+
+/// The warnings of a build, after it, in docker's short form: `N warnings
+/// found` and one ` - Rule: message (line N)` each.
+pub(crate) fn warning_list(warnings: &[Diagnostic]) {
+    if warnings.is_empty() {
+        return;
+    }
+    let mut text = format!(
+        "\n{} warning{} found (`kiln check` or `kiln build --check` shows them in full):\n",
+        warnings.len(),
+        if warnings.len() == 1 { "" } else { "s" }
+    );
+    for warning in warnings {
+        let rule = warning
+            .rule
+            .map(|r| format!("{}: ", r.name))
+            .unwrap_or_default();
+        let line = match warning.span.line {
+            0 => String::new(),
+            n => format!(" (line {n})"),
+        };
+        text.push_str(&format!(" - {rule}{}{line}\n", warning.message));
+    }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Prints a parse error with its place in `source`.

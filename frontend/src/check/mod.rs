@@ -1,9 +1,12 @@
 //! `kiln check`: every rule that can be checked without building. Each
 //! instruction is typed ([`crate::instructions::typed`]), then whole-file
 //! rules run over the stages ([`stages`]): instructions before the first
-//! FROM, stage names, references to stages by name or index, and cycles.
-//! All findings are returned together, errors and warnings, in file order.
+//! FROM, stage names, references to stages by name or index, and cycles;
+//! then BuildKit's build checks ([`lint`]), as the `# check=` directive
+//! (or `BUILDKIT_DOCKERFILE_CHECK`) configures them. All findings are
+//! returned together, errors and warnings, in file order.
 
+pub mod lint;
 mod reference;
 mod stages;
 
@@ -49,12 +52,26 @@ pub fn bounds(dockerfile: &Dockerfile) -> Option<Diagnostic> {
         .filter(|d| d.help.as_deref() == Some(BOUNDS_HELP))
 }
 
-/// Checks a parsed Dockerfile. An empty result means it is clean.
+/// Checks a parsed Dockerfile, build checks configured by its `# check=`
+/// directive. An empty result means it is clean.
 pub fn check(dockerfile: &Dockerfile) -> Vec<Diagnostic> {
+    check_with(dockerfile, None)
+}
+
+/// [`check`], with `BUILDKIT_DOCKERFILE_CHECK`'s value `over` in place of
+/// the directive when given. A configuration that does not parse is an
+/// error finding.
+pub fn check_with(dockerfile: &Dockerfile, over: Option<&str>) -> Vec<Diagnostic> {
     let mut findings: Vec<Diagnostic> = dockerfile
         .warnings
         .iter()
-        .map(|w| Diagnostic::warning(w.span, w.message.clone()))
+        .map(|w| {
+            let finding = Diagnostic::warning(w.span, w.message.clone());
+            match w.rule {
+                Some(rule) => finding.with_rule(rule),
+                None => finding,
+            }
+        })
         .collect();
     let mut commands: Vec<(usize, Command)> = Vec::new();
     for (i, instruction) in dockerfile.instructions.iter().enumerate() {
@@ -65,6 +82,11 @@ pub fn check(dockerfile: &Dockerfile) -> Vec<Diagnostic> {
         }
     }
     findings.extend(stages::check(dockerfile, &commands));
+    findings.extend(lint::lint(dockerfile));
+    match lint::config(dockerfile, over) {
+        Ok(config) => findings.retain(|d| d.rule.is_none_or(|rule| config.enabled(rule.name))),
+        Err(error) => findings.push(error),
+    }
     findings.sort_by_key(|d| (d.span.start, d.severity));
     findings
 }

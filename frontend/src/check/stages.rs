@@ -53,11 +53,15 @@ pub(super) fn check(dockerfile: &Dockerfile, commands: &[(usize, Command)]) -> V
                         findings.push(
                             Diagnostic::warning(
                                 name.span,
-                                format!("duplicate stage name \"{}\"", name.value),
+                                format!(
+                                    "Duplicate stage name {:?}, stage names should be unique",
+                                    name.value
+                                ),
                             )
                             .with_help(format!(
                                 "stage {first} has the same name; later references use this one"
-                            )),
+                            ))
+                            .with_rule(&super::lint::DUPLICATE_STAGE_NAME),
                         );
                     }
                     names.insert(&name.value, index);

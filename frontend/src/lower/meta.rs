@@ -107,17 +107,10 @@ impl Builder<'_> {
                         .process_words(&word.value, &stage.env())
                         .map_err(|e| Diagnostic::error(word.span, e.to_string()))?;
                     for spec in expanded.value {
-                        let (ports, mapped) =
+                        // A mapping is also BuildKit's ExposeInvalidFormat
+                        // warning (check::lint).
+                        let ports =
                             expose_ports(&spec).map_err(|m| Diagnostic::error(word.span, m))?;
-                        if mapped {
-                            // BuildKit's ExposeInvalidFormat.
-                            self.warnings.push(Diagnostic::warning(
-                                word.span,
-                                format!(
-                                    "EXPOSE instruction should not define an IP address or host port: {spec} (only the container port is exposed)"
-                                ),
-                            ));
-                        }
                         for port in ports {
                             stage.config.config.exposed_ports.insert(port.clone());
                             added.insert(port);
@@ -301,10 +294,8 @@ pub(crate) fn shell_of(stage: &Stage) -> Vec<String> {
 /// expand, the protocol is matched case-insensitively and stored in lower
 /// case (tcp by default), and of a mapping only the container port is
 /// kept; the address must still parse and a host range must be as long as
-/// the container range unless that is one port. The second value says
-/// whether an address or host port was given (BuildKit's
-/// ExposeInvalidFormat warning).
-fn expose_ports(spec: &str) -> Result<(Vec<String>, bool), String> {
+/// the container range unless that is one port.
+fn expose_ports(spec: &str) -> Result<Vec<String>, String> {
     let (ports, proto) = match spec.split_once('/') {
         Some((ports, proto)) => (ports, proto.to_lowercase()),
         None => (spec, "tcp".to_string()),
@@ -349,8 +340,7 @@ fn expose_ports(spec: &str) -> Result<(Vec<String>, bool), String> {
             ));
         }
     }
-    let ports = (start..=end).map(|p| format!("{p}/{proto}")).collect();
-    Ok((ports, !ip.is_empty() || !host.is_empty()))
+    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
 }
 
 #[cfg(test)]
@@ -358,7 +348,7 @@ mod tests {
     use super::expose_ports;
 
     fn ports(spec: &str) -> Vec<String> {
-        expose_ports(spec).unwrap().0
+        expose_ports(spec).unwrap()
     }
 
     #[test]
@@ -366,19 +356,15 @@ mod tests {
         assert_eq!(ports("80"), ["80/tcp"]);
         assert_eq!(ports("53/UDP"), ["53/udp"]);
         assert_eq!(ports("1-3"), ["1/tcp", "2/tcp", "3/tcp"]);
-        assert!(!expose_ports("80").unwrap().1);
         assert!(expose_ports("x").is_err());
         assert!(expose_ports("80/foo").is_err());
     }
 
     /// BuildKit's `TestParsePorts*` (convert_expose_test.go) cases: a
-    /// mapping exposes the container port, and says it was a mapping.
+    /// mapping exposes the container port.
     #[test]
     fn mappings_expose_the_container_port() {
-        assert_eq!(
-            expose_ports("127.0.0.1:8080:80/tcp").unwrap(),
-            (vec!["80/tcp".to_string()], true)
-        );
+        assert_eq!(ports("127.0.0.1:8080:80/tcp"), ["80/tcp"]);
         assert_eq!(ports("8080:80"), ["80/tcp"]);
         assert_eq!(ports("[::1]:80:80"), ["80/tcp"]);
         assert_eq!(ports("::1:80:80/udp"), ["80/udp"]);

@@ -145,7 +145,8 @@ impl<'a> Parser<'a> {
             }
             if let Some(blank) = empty_continuation {
                 self.warnings.push(Warning {
-                    message: "empty continuation line: blank lines inside a continued instruction are deprecated and will become errors".to_string(),
+                    message: "Empty continuation line".to_string(),
+                    rule: Some(&crate::check::lint::NO_EMPTY_CONTINUATION),
                     span: self.index.span(self.source, blank.start, blank.start),
                 });
             }

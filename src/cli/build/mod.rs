@@ -3,6 +3,7 @@
 //! stdout carries only the image ID; progress and errors go to stderr. A
 //! failed or interrupted build changes no tag.
 
+mod checks;
 mod output;
 
 use super::store::StoreArgs;
@@ -11,7 +12,7 @@ use crate::build::{self, BuildError};
 use crate::progress::{Mode, Progress};
 use crate::worker::{Secret, WorkerError};
 use anyhow::Context as _;
-use kiln_frontend::diagnostic::{Diagnostic, Severity};
+use kiln_frontend::diagnostic::Diagnostic;
 use kiln_frontend::lower::LowerOptions;
 use kiln_oci::{Platform, Reference};
 use kiln_solver::{CancelToken, SolveError};
@@ -56,6 +57,10 @@ pub(crate) struct BuildArgs {
     /// build of the same tags and target.
     #[arg(long)]
     explain: bool,
+    /// Only check the Dockerfile (kiln's rules and BuildKit's build
+    /// checks), as `docker build --check`; exit 1 on any finding.
+    #[arg(long)]
+    check: bool,
     /// The network of RUN steps that do not set `--network`: `default` is
     /// a network of the build's own with outbound access (through
     /// slirp4netns); `host` shares the host's (and grants `RUN
@@ -155,11 +160,13 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     let Some(parsed) = dockerfile::parse(&input) else {
         return Ok(Outcome::Failed);
     };
-    let findings = kiln_frontend::check::check(&parsed);
-    if findings.iter().any(|d| d.severity == Severity::Error) {
-        report::diagnostics(&input.name, &parsed.source, &findings);
-        return Ok(Outcome::Failed);
-    }
+    let mut build_args = build_args(&args.build_args)?;
+    let check_arg = build_args.remove(checks::CHECK_ARG);
+    let findings =
+        match checks::before_build(&input.name, &parsed, check_arg.as_deref(), args.check) {
+            checks::Next::Build(warnings) => warnings,
+            checks::Next::Stop(outcome) => return Ok(outcome),
+        };
     let ignore = dockerfile::load_ignore(
         (dockerfile_path != Path::new("-")).then_some(dockerfile_path.as_path()),
         &context,
@@ -179,7 +186,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     let platform = Platform::host();
     let entitlements = entitlements(&args.allow)?;
     let lower = LowerOptions {
-        build_args: build_args(&args.build_args)?,
+        build_args,
         target: args.target.clone(),
         platform: platform.clone(),
         build_platform: platform,
@@ -237,9 +244,10 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         .into_iter()
         .chain(prepared.warnings().iter().cloned())
         .collect();
-    if !warnings.is_empty() && !args.quiet {
-        report::diagnostics(&input.name, &parsed.source, &warnings);
-    }
+    // Listed after the build, whatever its end, as docker lists them.
+    let _list_warnings = ListOnDrop {
+        warnings: (!args.quiet).then_some(warnings),
+    };
 
     let cancel = CancelToken::new();
     interrupt::cancel_on_signals(&cancel)?;
@@ -492,4 +500,18 @@ fn entitlements(allow: &[String]) -> anyhow::Result<Entitlements> {
         }
     }
     Ok(granted)
+}
+
+/// Lists the build's warnings when dropped: after the build, however it
+/// ended.
+struct ListOnDrop {
+    warnings: Option<Vec<Diagnostic>>,
+}
+
+impl Drop for ListOnDrop {
+    fn drop(&mut self) {
+        if let Some(warnings) = &self.warnings {
+            report::warning_list(warnings);
+        }
+    }
 }

@@ -1,0 +1,184 @@
+//! BuildKit's build checks (`docker build --check`), by their names and
+//! with their messages: the rule set of Dockerfile frontend 1.26
+//! (`frontend/dockerfile/linter/ruleset.go`; the reference is
+//! `frontend/dockerfile/docs/rules/`). A finding is a warning carrying its
+//! rule's name ([`Diagnostic::rule`]); `# check=skip=…;error=true` and the
+//! `BUILDKIT_DOCKERFILE_CHECK` build argument choose which rules run and
+//! whether a finding fails the build ([`Config`]).
+//!
+//! Boundary: the rules that need nothing but the Dockerfile. Those that
+//! need the base image's config, the build arguments or the context
+//! (UndefinedVar, InvalidBaseImagePlatform, CopyIgnoredFile) are not
+//! checked yet; docs/differences.md lists them.
+
+mod rules;
+
+use crate::ast::Dockerfile;
+use crate::diagnostic::Diagnostic;
+use std::collections::BTreeSet;
+
+/// One build check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// BuildKit's name (`FromAsCasing`).
+    pub name: &'static str,
+    /// Its one-line reason, as BuildKit describes it.
+    pub description: &'static str,
+    /// The last part of its documentation URL.
+    slug: &'static str,
+}
+
+impl Rule {
+    /// Its documentation page.
+    pub fn url(&self) -> String {
+        format!("https://docs.docker.com/go/dockerfile/rule/{}/", self.slug)
+    }
+}
+
+macro_rules! rules {
+    ($($konst:ident $name:literal $slug:literal $description:literal;)*) => {
+        $(
+            #[doc = $description]
+            pub const $konst: Rule = Rule { name: $name, description: $description, slug: $slug };
+        )*
+        /// Every rule kiln checks, in BuildKit's order.
+        pub const RULES: &[Rule] = &[$($konst),*];
+    };
+}
+
+rules! {
+    STAGE_NAME_CASING "StageNameCasing" "stage-name-casing"
+        "Stage names should be lowercase";
+    FROM_AS_CASING "FromAsCasing" "from-as-casing"
+        "The 'as' keyword should match the case of the 'from' keyword";
+    NO_EMPTY_CONTINUATION "NoEmptyContinuation" "no-empty-continuation"
+        "Empty continuation lines will become errors in a future release";
+    CONSISTENT_INSTRUCTION_CASING "ConsistentInstructionCasing" "consistent-instruction-casing"
+        "All commands within the Dockerfile should use the same casing (either upper or lower)";
+    DUPLICATE_STAGE_NAME "DuplicateStageName" "duplicate-stage-name"
+        "Stage names should be unique";
+    RESERVED_STAGE_NAME "ReservedStageName" "reserved-stage-name"
+        "Reserved words should not be used as stage names";
+    JSON_ARGS_RECOMMENDED "JSONArgsRecommended" "json-args-recommended"
+        "JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals";
+    MAINTAINER_DEPRECATED "MaintainerDeprecated" "maintainer-deprecated"
+        "The MAINTAINER instruction is deprecated, use a label instead to define an image author";
+    UNDEFINED_ARG_IN_FROM "UndefinedArgInFrom" "undefined-arg-in-from"
+        "FROM command must use declared ARGs";
+    WORKDIR_RELATIVE_PATH "WorkdirRelativePath" "workdir-relative-path"
+        "Relative workdir without an absolute workdir declared within the build can have unexpected results if the base image changes";
+    MULTIPLE_INSTRUCTIONS_DISALLOWED "MultipleInstructionsDisallowed" "multiple-instructions-disallowed"
+        "Multiple instructions of the same type should not be used in the same stage";
+    LEGACY_KEY_VALUE_FORMAT "LegacyKeyValueFormat" "legacy-key-value-format"
+        "Legacy key/value format with whitespace separator should not be used";
+    REDUNDANT_TARGET_PLATFORM "RedundantTargetPlatform" "redundant-target-platform"
+        "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior";
+    SECRETS_USED_IN_ARG_OR_ENV "SecretsUsedInArgOrEnv" "secrets-used-in-arg-or-env"
+        "Sensitive data should not be used in the ARG or ENV commands";
+    INVALID_DEFAULT_ARG_IN_FROM "InvalidDefaultArgInFrom" "invalid-default-arg-in-from"
+        "Default value for global ARG results in an empty or invalid base image name";
+    FROM_PLATFORM_FLAG_CONST_DISALLOWED "FromPlatformFlagConstDisallowed" "from-platform-flag-const-disallowed"
+        "FROM --platform flag should not use a constant value";
+    EXPOSE_PROTO_CASING "ExposeProtoCasing" "expose-proto-casing"
+        "Protocol in EXPOSE instruction should be lowercase";
+    EXPOSE_INVALID_FORMAT "ExposeInvalidFormat" "expose-invalid-format"
+        "IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release";
+}
+
+/// The rule named `name`.
+pub fn rule(name: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.name == name)
+}
+
+/// Which rules run and what a finding does (BuildKit's
+/// `linter.ParseLintOptions`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// `skip=all`.
+    pub skip_all: bool,
+    /// `skip=A,B` (names as given; unknown ones are ignored).
+    pub skip: BTreeSet<String>,
+    /// `error=true`: a finding fails the build.
+    pub error: bool,
+}
+
+impl Config {
+    /// Parses `skip=…;experimental=…;error=…` (at most three parts).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let mut config = Config::default();
+        for part in text.splitn(3, ';') {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            match key.trim() {
+                "skip" => {
+                    let value = value.trim();
+                    if value == "all" {
+                        config.skip_all = true;
+                    } else {
+                        config
+                            .skip
+                            .extend(value.split(',').map(|s| s.trim().to_string()));
+                    }
+                }
+                // No experimental rule is checked; naming them is allowed.
+                "experimental" => {}
+                "error" => config.error = parse_bool(value.trim())?,
+                other => return Err(format!("invalid check option {other:?}")),
+            }
+        }
+        Ok(config)
+    }
+
+    /// Whether `rule` runs.
+    pub fn enabled(&self, rule: &str) -> bool {
+        !self.skip_all && !self.skip.contains(rule)
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {text:?}: invalid syntax"
+        )),
+    }
+}
+
+/// The Dockerfile's `# check=` directive, or `over` (the
+/// `BUILDKIT_DOCKERFILE_CHECK` build argument), which replaces it whole.
+/// The directive's value ends at its first blank, as BuildKit reads it.
+pub fn config(dockerfile: &Dockerfile, over: Option<&str>) -> Result<Config, Diagnostic> {
+    if let Some(text) = over {
+        return Config::parse(text).map_err(|e| {
+            Diagnostic::error(
+                crate::source::Span::default(),
+                format!("failed to parse build-arg:BUILDKIT_DOCKERFILE_CHECK: {e}"),
+            )
+        });
+    }
+    let Some(directive) = dockerfile
+        .directives
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case("check"))
+    else {
+        return Ok(Config::default());
+    };
+    let value = directive.value.split_whitespace().next().unwrap_or("");
+    Config::parse(value).map_err(|e| {
+        Diagnostic::error(
+            directive.span,
+            format!("failed to parse check options: {e}"),
+        )
+    })
+}
+
+/// Runs the rules of this module on `dockerfile` (the parser's
+/// NoEmptyContinuation and the stage rules' DuplicateStageName come with
+/// their own findings); every finding is a warning naming its rule.
+pub fn lint(dockerfile: &Dockerfile) -> Vec<Diagnostic> {
+    rules::run(dockerfile)
+}
+
+#[cfg(test)]
+mod tests;

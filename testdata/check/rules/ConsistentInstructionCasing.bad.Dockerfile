@@ -1,0 +1,4 @@
+FROM busybox
+run true
+RUN true
+CMD ["true"]

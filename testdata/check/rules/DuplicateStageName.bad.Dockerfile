@@ -1,0 +1,4 @@
+FROM busybox AS b
+RUN true
+FROM busybox AS b
+RUN true

@@ -1,0 +1,2 @@
+FROM busybox
+EXPOSE 80 443/tcp

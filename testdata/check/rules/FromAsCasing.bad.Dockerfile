@@ -1,0 +1,2 @@
+from busybox AS build
+run true

@@ -1,0 +1,2 @@
+from busybox as build
+run true

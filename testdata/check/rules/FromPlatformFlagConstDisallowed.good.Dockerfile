@@ -1,0 +1,2 @@
+FROM --platform=linux/amd64 busybox AS build-amd64
+FROM --platform=$BUILDPLATFORM busybox

@@ -1,0 +1,4 @@
+ARG TAG=latest
+ARG V
+FROM busybox:${TAG}
+FROM busybox:stable${V}

@@ -1,0 +1,3 @@
+FROM busybox
+ENTRYPOINT my-app --serve
+CMD echo hi

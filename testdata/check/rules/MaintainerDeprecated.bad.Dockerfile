@@ -1,0 +1,2 @@
+FROM busybox
+MAINTAINER me <me@example.com>

@@ -1,0 +1,6 @@
+FROM busybox
+CMD ["a"]
+HEALTHCHECK NONE
+CMD ["b"]
+ENTRYPOINT ["c"]
+ENTRYPOINT ["d"]

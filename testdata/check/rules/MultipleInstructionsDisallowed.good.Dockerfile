@@ -1,0 +1,4 @@
+FROM busybox AS a
+CMD ["a"]
+FROM a
+CMD ["b"]

@@ -1,0 +1,2 @@
+FROM busybox AS scratchpad
+RUN true

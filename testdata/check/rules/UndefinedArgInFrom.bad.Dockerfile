@@ -1,0 +1,3 @@
+ARG VERSION=1
+FROM busybox:${VERSIO}
+FROM --platform=$BUILDPLATFROM busybox

@@ -1,0 +1,3 @@
+ARG VERSION=1
+FROM busybox:${VERSION}
+FROM --platform=$BUILDPLATFORM busybox:$TARGETARCH

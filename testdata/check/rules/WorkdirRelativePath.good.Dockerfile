@@ -1,0 +1,4 @@
+FROM busybox AS base
+WORKDIR /app
+FROM base
+WORKDIR sub
