@@ -1,9 +1,12 @@
-//! The sandbox's PID 1: kiln's own binary, executed read-only from the
-//! sandbox directory (see [`crate::spawn`]).
+//! The sandbox's first process: kiln's own binary, executed read-only from
+//! the sandbox directory (see [`crate::spawn`]).
 //!
-//! It builds the root file system, pivots into it, sets the host name,
-//! then forks the container process and stays behind as a minimal init:
-//! it reaps every zombie (orphans in the PID namespace are re-parented to
+//! It builds the root file system, pivots into it and sets the host name.
+//! Then, as docker does, it becomes the program itself ([`process::exec`]
+//! in this very process): the program is PID 1 of its namespace, and no
+//! kiln process is left inside. Under `RunSpec::init` (docker's `--init`)
+//! it forks the program instead and stays behind as a minimal init: it
+//! reaps every zombie (orphans in the PID namespace are re-parented to
 //! it), forwards the signals kiln sends it to the process, and exits with
 //! the process's status (its exit code, or 128 + the signal number), which
 //! takes every other process of the namespace down with it.
@@ -84,6 +87,10 @@ fn init_main() -> i32 {
             return 125;
         }
     };
+    if !config.spec.init {
+        // The program is PID 1: become it.
+        process::exec(&config, prepared, status)
+    }
     // Every signal is blocked and collected with sigwait below; the child
     // unblocks them before it execs.
     let all = SigSet::all();

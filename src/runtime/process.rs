@@ -1,5 +1,6 @@
-//! The container process: the init's child, PID 2, which becomes the
-//! user's program.
+//! The container process, which becomes the user's program: the sandbox's
+//! first process itself (PID 1, as docker runs it), or the init's child
+//! under `--init`.
 //!
 //! Before execve it takes, in this order (runc's, because each step needs
 //! privileges the next one drops): a clean signal mask and its own
@@ -7,7 +8,8 @@
 //! the user resolved from the container's own passwd and group files; the
 //! working directory, created when missing; the bounding set cut to
 //! docker's capabilities; the uid/gid switch (keeping the permitted set
-//! across it); the final capability sets; no_new_privs, so no setuid
+//! across it); the final capability sets; the parent-death signal again
+//! (the uid switch cleared it); no_new_privs, so no setuid
 //! binary or file capability can raise privileges again; and last the
 //! seccomp filter, which must come after every call it would forbid.
 
@@ -47,7 +49,10 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
     SigSet::empty()
         .thread_set_mask()
         .map_err(setup_err("unblock signals"))?;
-    nix::unistd::setsid().map_err(setup_err("start a session"))?;
+    // As PID 1 the process leads the session spawn.rs made already.
+    if nix::unistd::getsid(None) != Ok(nix::unistd::getpid()) {
+        nix::unistd::setsid().map_err(setup_err("start a session"))?;
+    }
     if let Some(tty) = &prepared.tty_path {
         crate::tty::become_controlling(tty).map_err(|e| (e, 125))?;
     }
@@ -74,6 +79,7 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
     caps::drop_bounding(&keep).map_err(|e| (e.to_string(), 125))?;
     switch_user(&user, spec.primary_group_supplementary)?;
     caps::set_process(&keep).map_err(|e| (e.to_string(), 125))?;
+    rearm_parent_death(status)?;
 
     let Some(arg0) = spec.args.first() else {
         return Err(("no command specified".into(), 125));
@@ -159,6 +165,27 @@ fn switch_user(user: &ExecUser, primary_supplementary: bool) -> Result<(), Failu
     let uid = Uid::from_raw(user.uid);
     nix::unistd::setresuid(uid, uid, uid).map_err(setup_err("set the user id"))?;
     nix::sys::prctl::set_keepcaps(false).map_err(setup_err("reset keepcaps"))
+}
+
+/// Sets the parent-death signal again: a change of user id or group id
+/// clears it (commit_creds), and as PID 1 the program has no init whose
+/// death would take it along when kiln dies. kiln may have died before
+/// the signal was set again: then kiln's end of the status pipe is closed
+/// (poll reports POLLERR on this end), and the process leaves.
+fn rearm_parent_death(status: &File) -> Result<(), Failure> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd as _;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(setup_err("set the parent-death signal"))?;
+    let mut fds = [PollFd::new(status.as_fd(), PollFlags::POLLOUT)];
+    let gone = poll(&mut fds, PollTimeout::ZERO).is_ok()
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP));
+    if gone {
+        std::process::exit(125);
+    }
+    Ok(())
 }
 
 /// The program to execute: `arg0` itself when it has a slash, else the

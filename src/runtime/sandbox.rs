@@ -505,6 +505,7 @@ mod tests {
             primary_group_supplementary: true,
             no_new_privileges: true,
             privileged: false,
+            init: false,
         }
     }
 

@@ -61,6 +61,10 @@ pub struct RunSpec {
     /// every capability, no seccomp filter, no masked or read-only paths
     /// and a writable `/sys`. Device access keeps docker's default list.
     pub privileged: bool,
+    /// docker's `--init`: kiln's init stays as PID 1 (it reaps orphans and
+    /// forwards signals) and the program is its child. Without it the
+    /// program itself is PID 1, as in `docker run` and `docker build`.
+    pub init: bool,
 }
 
 /// The layers of the root file system, mounted as one overlay.

@@ -71,6 +71,8 @@ impl Worker {
             primary_group_supplementary: true,
             no_new_privileges: false,
             privileged: exec.insecure,
+            // The command is PID 1, as in docker build.
+            init: false,
         };
         let (code, tail, upper) = kiln_runtime::view::with_views(&views, || {
             // Bind sources are resolved here, where the views are

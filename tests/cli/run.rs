@@ -113,14 +113,15 @@ fn own_pid_namespace_hostname_and_no_host_mounts() {
     ]);
     let stdout = stdout_of(&out);
     let mut lines = stdout.lines();
-    // The built-in init is PID 1; the program is its child.
-    assert_eq!(lines.next(), Some("pid=2 ppid=1"));
-    assert_eq!(lines.next().map(str::trim), Some("kiln-init"));
+    // The program is PID 1, as docker runs it; its parent is outside.
+    assert_eq!(lines.next(), Some("pid=1 ppid=0"));
+    let cmdline = lines.next().unwrap();
+    assert!(cmdline.starts_with("sh -c echo pid="), "{cmdline}");
     assert_eq!(lines.next(), Some("boxhost"));
     assert_eq!(lines.next(), Some("HOSTNAME=boxhost"));
-    // init, sh, ls and grep: no host process is visible.
+    // sh, ls and grep: no host process, and no kiln process, is visible.
     let visible: usize = lines.next().unwrap().parse().unwrap();
-    assert!(visible <= 4, "{visible} processes visible");
+    assert!(visible <= 3, "{visible} processes visible");
     let mountinfo: Vec<&str> = lines.collect();
     let points: Vec<&str> = mountinfo
         .iter()
@@ -207,7 +208,9 @@ fn seccomp_blocks_namespace_mount_keyring_and_bpf_calls_and_the_init_binary_is_c
     let source = super::support::root().join("testdata/runtime/syscalls.c");
     super::support::static_binary(&source, &bin);
     let volume = format!("{}:/probe:ro", bin.display());
-    let out = f.kiln_run(&["-v", &volume, "box", "/probe"]);
+    // With --init, PID 1 is kiln's init binary, which the probe must not
+    // open for writing or reading.
+    let out = f.kiln_run(&["--init", "-v", &volume, "box", "/probe"]);
     assert_eq!(
         stdout_of(&out),
         "unshare EPERM\nmount EPERM\nkeyctl EPERM\nadd_key EPERM\nbpf EPERM\nclone3 ENOSYS\ngetpid ok\nopen_init_exe EACCES\nread_init_exe EACCES\n"
@@ -354,8 +357,16 @@ fn exit_codes_follow_docker() {
         f.kiln_run(&["box", "sh", "-c", "exit 3"]).status.code(),
         Some(3)
     );
+    // As PID 1, a shell without a handler ignores its own SIGTERM, as in
+    // docker (exit 0); as the child of --init's init it dies of it.
     assert_eq!(
         f.kiln_run(&["box", "sh", "-c", "kill -TERM $$"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        f.kiln_run(&["--init", "box", "sh", "-c", "kill -TERM $$"])
             .status
             .code(),
         Some(143)
@@ -399,12 +410,50 @@ fn signals_to_kiln_reach_the_program() {
     f.assert_nothing_left(pid);
 }
 
+/// A PID 1 without a handler ignores SIGTERM (docker's case too): kiln
+/// passes it on, then kills the program once `--stop-timeout` passes, as
+/// `docker stop` does.
+#[test]
+fn a_pid_1_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
+    let Some(f) = fixture() else { return };
+    let mut child = f
+        .run_command(&[
+            "--stop-timeout",
+            "1",
+            "box",
+            "sh",
+            "-c",
+            "echo ready; while :; do sleep 0.1; done",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    // 137 (SIGKILL), not 143: SIGTERM itself did not end it.
+    assert_eq!(status.code(), Some(137));
+    f.assert_nothing_left(pid);
+}
+
 #[test]
 fn a_killed_kiln_takes_its_sandbox_along_and_the_next_run_cleans_up() {
     let Some(f) = fixture() else { return };
     let marker = format!("{}.{}", std::process::id(), 4321);
+    // As another user: the uid change clears the parent-death signal,
+    // which the program, PID 1 here, must have set again.
     let mut child = f
         .run_command(&[
+            "-u",
+            "nobody",
             "box",
             "sh",
             "-c",
@@ -509,10 +558,11 @@ fn no_host_descriptor_reaches_the_container() {
 #[test]
 fn the_init_reaps_orphans() {
     let Some(f) = fixture() else { return };
-    // The inner shell exits at once, orphaning its background sleep to
-    // PID 1; once the sleep ends, only a reaping init keeps it from
-    // staying a zombie.
+    // Under --init: the inner shell exits at once, orphaning its
+    // background sleep to PID 1; once the sleep ends, only a reaping init
+    // keeps it from staying a zombie.
     let out = f.kiln_run(&[
+        "--init",
         "box",
         "sh",
         "-c",

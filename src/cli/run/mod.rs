@@ -3,11 +3,15 @@
 //! applies them. kiln's exit code is the program's (128 + signal when a
 //! signal ended it; 125/126/127 when it could not start, as docker).
 //!
-//! kiln stays in the foreground: it forwards SIGINT, SIGTERM, SIGHUP,
-//! SIGQUIT, SIGUSR1 and SIGUSR2 to the sandbox, relays the terminal under
-//! `-t`, and removes everything the sandbox used when it ends. If kiln
-//! itself is killed, the sandbox dies with it (parent-death signal) and the
-//! next kiln removes the directory and cgroup left behind.
+//! The program is PID 1 of its namespace, as in docker (`--init` puts
+//! kiln's small init there instead). kiln stays in the foreground: it
+//! forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the
+//! sandbox, and after SIGINT or SIGTERM sends SIGKILL once
+//! `--stop-timeout` seconds pass, as `docker stop` does (a PID 1 without
+//! a handler ignores both); it relays the terminal under `-t`, and removes
+//! everything the sandbox used when it ends. If kiln itself is killed, the
+//! sandbox dies with it (parent-death signal) and the next kiln removes the
+//! directory and cgroup left behind.
 
 pub(crate) mod options;
 mod terminal;
@@ -68,6 +72,16 @@ pub(crate) struct RunArgs {
     /// paths and a writable /sys (docker's `--privileged`).
     #[arg(long)]
     privileged: bool,
+    /// Run kiln's small init as PID 1 (it reaps orphans and forwards
+    /// signals) with the program as its child; without it the program is
+    /// PID 1, as with docker.
+    #[arg(long)]
+    init: bool,
+    /// Seconds between passing on SIGINT or SIGTERM and SIGKILL, for a
+    /// program that does not stop (a PID 1 without a handler ignores both),
+    /// as `docker stop` waits.
+    #[arg(long = "stop-timeout", value_name = "SECONDS", default_value_t = 10)]
+    stop_timeout: u32,
     /// Replace the image's entrypoint (`""` clears it).
     #[arg(long, value_name = "CMD")]
     entrypoint: Option<String>,
@@ -188,6 +202,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         // docker sets no_new_privs unless the container is privileged.
         no_new_privileges: !args.privileged,
         privileged: args.privileged,
+        init: args.init,
     };
     let stdin = if args.interactive {
         None
@@ -207,6 +222,8 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     }
     waited.add(Signal::SIGCHLD);
     waited.add(Signal::SIGWINCH);
+    // The stop timeout's alarm (alarm(2)).
+    waited.add(Signal::SIGALRM);
     waited.thread_block().context("cannot block signals")?;
 
     let started = Sandbox::start(
@@ -229,6 +246,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         (Some(t), Some(console)) => Some(t.relay(console, args.interactive)?),
         _ => None,
     };
+    let mut stopping = false;
     loop {
         if sandbox.try_wait()?.is_some() {
             break;
@@ -240,12 +258,25 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
                     r.resize();
                 }
             }
+            Ok(Signal::SIGALRM) => {
+                // The stop timeout passed: as docker stop, kill.
+                let _ = sandbox.signal(Signal::SIGKILL);
+            }
             Ok(signal) => {
                 // The sandbox may have just exited; a failed send is fine.
                 let _ = sandbox.signal(signal);
+                // The first stop request starts the clock; a repeat keeps
+                // it running.
+                if matches!(signal, Signal::SIGINT | Signal::SIGTERM) && !stopping {
+                    stopping = true;
+                    nix::unistd::alarm::set(args.stop_timeout.max(1));
+                }
             }
             Err(_) => continue,
         }
+    }
+    if stopping {
+        nix::unistd::alarm::cancel();
     }
     if let Some(r) = relay {
         r.finish();

@@ -79,6 +79,7 @@ fn spec(image: &Path, script: &str, mounts: Vec<Mount>) -> RunSpec {
         primary_group_supplementary: true,
         no_new_privileges: true,
         privileged: false,
+        init: false,
     }
 }
 
