@@ -377,31 +377,42 @@ fn exit_codes_follow_docker() {
     assert_eq!(f.kiln_run(&["box", "/etc/passwd"]).status.code(), Some(126));
 }
 
-#[test]
-fn signals_to_kiln_reach_the_program() {
-    let Some(f) = fixture() else { return };
+/// `kiln run ARGS` in the background, once its program has printed
+/// `ready`; the child (stdout piped, the `ready` read) and its pid.
+fn run_until_ready(f: &TestContext, args: &[&str]) -> (std::process::Child, u32) {
     let mut child = f
-        .run_command(&[
-            "box",
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
-        ])
+        .run_command(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let mut stdout = child.stdout.take().unwrap();
     let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
     assert_eq!(&first, b"ready\n");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    let pid = child.id();
+    (child, pid)
+}
+
+/// Sends `signal` to the process `pid`.
+fn send(pid: u32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+}
+
+#[test]
+fn signals_to_kiln_reach_the_program() {
+    let Some(f) = fixture() else { return };
+    let (mut child, pid) = run_until_ready(
+        &f,
+        &[
+            "box",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+        ],
+    );
+    send(pid, nix::sys::signal::Signal::SIGTERM);
+    let mut stdout = child.stdout.take().unwrap();
     let status = child.wait().unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
@@ -416,28 +427,18 @@ fn signals_to_kiln_reach_the_program() {
 #[test]
 fn a_pid_1_that_ignores_sigterm_is_killed_after_the_stop_timeout() {
     let Some(f) = fixture() else { return };
-    let mut child = f
-        .run_command(&[
+    let (mut child, pid) = run_until_ready(
+        &f,
+        &[
             "--stop-timeout",
             "1",
             "box",
             "sh",
             "-c",
             "echo ready; while :; do sleep 0.1; done",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+        ],
+    );
+    send(pid, nix::sys::signal::Signal::SIGTERM);
     let status = child.wait().unwrap();
     // 137 (SIGKILL), not 143: SIGTERM itself did not end it.
     assert_eq!(status.code(), Some(137));
@@ -450,23 +451,17 @@ fn a_killed_kiln_takes_its_sandbox_along_and_the_next_run_cleans_up() {
     let marker = format!("{}.{}", std::process::id(), 4321);
     // As another user: the uid change clears the parent-death signal,
     // which the program, PID 1 here, must have set again.
-    let mut child = f
-        .run_command(&[
+    let (mut child, pid) = run_until_ready(
+        &f,
+        &[
             "-u",
             "nobody",
             "box",
             "sh",
             "-c",
             &format!("echo ready; exec sleep {marker}"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        ],
+    );
     child.kill().unwrap(); // SIGKILL: no clean-up code of kiln runs
     child.wait().unwrap();
     // The parent-death signal kills the init, and the PID namespace with it.

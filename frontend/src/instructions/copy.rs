@@ -111,7 +111,10 @@ pub(super) fn parse(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Copy>
             .collect(),
         checksum: word("checksum"),
         keep_git_dir: ctx.flags.is_set("keep-git-dir"),
-        unpack: ctx.flags.get("unpack").map(|f| f.value == "true"),
+        unpack: ctx
+            .flags
+            .get("unpack")
+            .map(|f| f.value.eq_ignore_ascii_case("true")),
     })
 }
 

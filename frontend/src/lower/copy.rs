@@ -171,10 +171,13 @@ impl Builder<'_> {
                 name: url.clone(),
                 line: Some(instruction.span.line),
             }));
-            // Fetched archives stay archives: `one_path` never unpacks.
+            // Fetched archives stay archives unless `--unpack=true`
+            // (Dockerfile 1.17): then one is extracted into the
+            // destination, anything else copied (`convert_copy.go`).
             actions.push(FileAction::Copy(kiln_solver::Copy {
                 owner: owner.clone(),
                 mode: mode.clone(),
+                unpack_archives: copy.unpack == Some(true),
                 ..kiln_solver::Copy::one_path(inputs.len() - 1, &filename, &dest)
             }));
         }
