@@ -161,6 +161,7 @@ pub fn copy(
         action,
         chown,
         entry_owner,
+        context: source.ownership == SourceOwnership::Root,
         chmod: &chmod,
         exclude: exclude.as_ref(),
         ignore: ignore.as_ref(),
@@ -196,6 +197,8 @@ struct Run<'a> {
     chown: Option<Ids>,
     /// Owner of copied entries (`--chown`, or root for the context).
     entry_owner: Option<Ids>,
+    /// The source is the build context (see [`tree::Options::context`]).
+    context: bool,
     chmod: &'a Chmod,
     exclude: Option<&'a Matcher>,
     ignore: Option<&'a Ignore<'a>>,
@@ -228,6 +231,7 @@ impl Run<'_> {
             ignore: self.ignore,
             exclude: self.exclude,
             include: include.as_ref(),
+            context: self.context,
         };
         for source in found {
             if action.unpack_archives && source.stat.is_file() && self.unpack(&source, stats)? {

@@ -81,6 +81,7 @@ pub fn select(
             ignore: ignore.as_ref(),
             exclude: exclude.as_ref(),
             include: include.as_ref(),
+            context: source.ownership == SourceOwnership::Root,
         };
         for found in found {
             walk.field(b"found");

@@ -72,6 +72,11 @@ pub(super) struct Options<'a> {
     pub exclude: Option<&'a Matcher>,
     /// `--parents`: only paths matching (or below a match) are copied.
     pub include: Option<&'a Matcher>,
+    /// The source is the build context as a client sends it: a socket
+    /// there arrives as an empty regular file with the socket's
+    /// permission bits (fsutil clears the socket bit; a socket cannot be
+    /// sent), where another stage's socket is made again.
+    pub context: bool,
 }
 
 /// Copies `source` (from `src`) to `target` (in `dest`).
@@ -539,6 +544,21 @@ impl Ctx<'_, '_, '_> {
                 rustix::fs::symlinkat(target.as_c_str(), dest_dir, dest_name)
                     .map_err(|e| dest_err("symlink")(e.into()))?;
                 self.stats.symlinks += 1;
+            }
+            FileType::Socket if self.options.context => {
+                let file = rustix::fs::openat(
+                    dest_dir,
+                    dest_name,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(|e| dest_err("create")(e.into()))?;
+                drop(file);
+                self.stats.files += 1;
             }
             kind @ (FileType::CharacterDevice
             | FileType::BlockDevice

@@ -232,6 +232,29 @@ fn fifos_are_recreated() {
     assert_eq!(stats.special, 1);
 }
 
+/// fsutil cannot send a socket: one in the build context arrives as an
+/// empty regular file with its permission bits; from another stage it is
+/// made again.
+#[test]
+fn context_sockets_arrive_as_empty_files() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let fx = Fx::new();
+    fx.dir("dir");
+    let _listener = std::os::unix::net::UnixListener::bind(fx.src.join("dir/sock")).unwrap();
+    let perm = fs::symlink_metadata(fx.src.join("dir/sock"))
+        .unwrap()
+        .mode()
+        & 0o7777;
+    fx.run_with(&copy_action(&["dir"], "/ctx"), None, SourceOwnership::Root)
+        .unwrap();
+    let meta = fx.meta("ctx/sock");
+    assert!(meta.file_type().is_file(), "{:?}", meta.file_type());
+    assert_eq!(meta.len(), 0);
+    assert_eq!(fx.mode("ctx/sock"), perm);
+    fx.run(&copy_action(&["dir"], "/stage")).unwrap();
+    assert!(fx.meta("stage/sock").file_type().is_socket());
+}
+
 #[test]
 fn device_nodes_are_recreated() {
     if !root_or_skip("device_nodes_are_recreated") {
