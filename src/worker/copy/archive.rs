@@ -49,7 +49,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use kiln_layer::read::{BLOCK, Kind, Member, TarReader, Time};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec};
+use rustix::fs::{AtFlags, FileType, Mode, Timespec};
 use rustix::io::Errno;
 
 use super::CopyStats;
@@ -171,17 +171,7 @@ pub(super) fn unpack(
                 stats.dirs += 1;
             }
             Kind::Regular { .. } => {
-                let out = rustix::fs::openat(
-                    &dir,
-                    leaf,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(|e| err("create")(e.into()))?;
+                let out = meta::create_new_at(dir.as_fd(), leaf).map_err(err("create"))?;
                 // Blocks of zeros stay holes: a sparse member extracts sparse.
                 let mut sparse = kiln_layer::HoleWriter::new(File::from(out), 1 << 20);
                 let bytes = io::copy(&mut archive.data(), &mut sparse)

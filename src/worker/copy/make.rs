@@ -27,7 +27,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kiln_solver::Owner;
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::Mode;
 use rustix::io::Errno;
 
 use super::error::CopyError;
@@ -98,12 +98,7 @@ pub fn mkfile(
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
     let write = || -> std::io::Result<()> {
-        let fd = rustix::fs::openat(
-            &dir,
-            temp.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )?;
+        let fd = super::meta::create_new_at(dir.as_fd(), temp.as_str())?;
         let mut file = std::fs::File::from(fd);
         file.write_all(data)?;
         if let Some(ids) = ids {

@@ -97,6 +97,22 @@ pub(super) fn stat_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<St
 }
 
 /// `fstat` of an open descriptor.
+/// Creates the regular file `name` in `dir`, which must not exist yet (a
+/// symlink there is not followed: the call fails), mode 0600 until its
+/// metadata is applied; open for writing.
+pub(super) fn create_new_at<P: rustix::path::Arg>(
+    dir: BorrowedFd<'_>,
+    name: P,
+) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::OFlags;
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )?)
+}
+
 pub(super) fn stat_fd(fd: BorrowedFd<'_>) -> io::Result<Stat> {
     let s = rustix::fs::statx(
         fd,

@@ -546,18 +546,7 @@ impl Ctx<'_, '_, '_> {
                 self.stats.symlinks += 1;
             }
             FileType::Socket if self.options.context => {
-                let file = rustix::fs::openat(
-                    dest_dir,
-                    dest_name,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(|e| dest_err("create")(e.into()))?;
-                drop(file);
+                drop(meta::create_new_at(dest_dir, dest_name).map_err(dest_err("create"))?);
                 self.stats.files += 1;
             }
             kind @ (FileType::CharacterDevice
@@ -676,13 +665,7 @@ fn copy_file(
         Mode::empty(),
     )
     .map_err(|e| (e.into(), true))?;
-    let dest = rustix::fs::openat(
-        dest_dir,
-        dest_name,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )
-    .map_err(|e| (e.into(), false))?;
+    let dest = meta::create_new_at(dest_dir, dest_name).map_err(|e| (e, false))?;
     let (mut src, mut dest) = (File::from(src), File::from(dest));
     if size <= SMALL_FILE {
         return copy_small(&mut src, &mut dest);
