@@ -109,12 +109,20 @@ fn sandbox_name() -> String {
 pub enum Stubs {
     /// Every stub the init made (images `docker commit` would make).
     RemoveAll,
-    /// Only the empty files; the directories the init made stay, as they
-    /// do in the layers docker 20.10's BuildKit writes for RUN steps
-    /// (`/proc`, `/dev`, `/sys`, a bind mount's target, a secret's parent
-    /// directory).
-    KeepDirectories,
+    /// Every stub but the kernel file systems' mountpoints (`/proc`,
+    /// `/dev`, `/sys`), which the OCI runtime under BuildKit makes before
+    /// BuildKit's stub cleaner looks, so they stay in RUN layers. The rest
+    /// go while empty: the targets of the caller's mounts, `/etc/hosts`,
+    /// `/etc/resolv.conf` and the parents made for them, symlinks in the
+    /// way resolved inside the root (BuildKit ≥ 0.11,
+    /// `executor/stubs.go` `MountStubsCleaner` in recursive mode, which
+    /// `client/llb` always asks for; docker 20.10's BuildKit removed only
+    /// the empty files).
+    KeepKernelMountpoints,
 }
+
+/// The mountpoints [`Stubs::KeepKernelMountpoints`] keeps.
+const KERNEL_MOUNTPOINTS: &[&str] = &["proc", "dev", "sys"];
 
 impl Sandbox {
     /// Starts `spec` in a new sandbox whose directory is created under
@@ -343,12 +351,11 @@ impl Sandbox {
     /// [`Sandbox::finish`], choosing which stubs go.
     pub fn finish_with(mut self, stubs: Stubs) -> Result<(Exit, Bundle), RuntimeError> {
         let exit = self.end();
-        crate::stubs::remove(
-            &self.bundle.upper(),
-            &self.layers,
-            &self.stubs,
-            stubs == Stubs::KeepDirectories,
-        );
+        let keep: &[&str] = match stubs {
+            Stubs::RemoveAll => &[],
+            Stubs::KeepKernelMountpoints => KERNEL_MOUNTPOINTS,
+        };
+        crate::stubs::remove(&self.bundle.upper(), &self.layers, &self.stubs, keep);
         Ok((exit?, self.bundle.clone()))
     }
 

@@ -26,21 +26,23 @@ use std::path::{Path, PathBuf};
 
 /// Removes `stubs` (relative paths, parents before children) and the
 /// copied-up parents that only held them from `upper`; `lowers` are the
-/// read-only layers, topmost first. With `keep_dirs`, stub directories
-/// stay and only stub files go.
-pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String], keep_dirs: bool) {
+/// read-only layers, topmost first. The stubs listed in `keep` stay.
+pub(crate) fn remove(upper: &Path, lowers: &[PathBuf], stubs: &[String], keep: &[&str]) {
     let Ok(top) = Root::open(upper) else {
         return;
     };
     let mut parents = BTreeSet::new();
     for stub in stubs.iter().rev() {
+        if keep.contains(&stub.as_str()) {
+            continue;
+        }
         let rel = Path::new(stub);
         if let (Some(parent), Some(name)) = (rel.parent(), rel.file_name())
             && let Some(dir) = open_dir(&top, parent)
             && let Ok(st) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
         {
             match FileType::from_raw_mode(st.st_mode) {
-                FileType::Directory if !keep_dirs => {
+                FileType::Directory => {
                     let _ = rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR);
                 }
                 FileType::RegularFile if st.st_size == 0 => {
@@ -136,14 +138,14 @@ mod tests {
         fs::write(upper.join("var/lib/state"), "x").unwrap();
         fs::create_dir(upper.join("var/lib/mnt")).unwrap();
         let stubs = ["etc/hosts", "proc", "var/lib/mnt", "srv/data"].map(String::from);
-        remove(&upper, std::slice::from_ref(&lower), &stubs, false);
+        remove(&upper, std::slice::from_ref(&lower), &stubs, &[]);
         let mut left: Vec<String> = walk(&upper);
         left.sort();
         assert_eq!(left, ["var", "var/lib", "var/lib/state"]);
     }
 
     #[test]
-    fn build_steps_keep_the_stub_directories() {
+    fn build_steps_keep_only_the_kernel_mountpoints() {
         let dir = tempfile::tempdir().unwrap();
         let (upper, lower) = (dir.path().join("upper"), dir.path().join("lower"));
         fs::create_dir_all(lower.join("etc")).unwrap();
@@ -154,12 +156,18 @@ mod tests {
         fs::write(upper.join("run/secrets/tok"), "").unwrap();
         let stubs =
             ["etc/hosts", "proc", "run", "run/secrets", "run/secrets/tok"].map(String::from);
-        remove(&upper, std::slice::from_ref(&lower), &stubs, true);
+        remove(
+            &upper,
+            std::slice::from_ref(&lower),
+            &stubs,
+            &["proc", "dev", "sys"],
+        );
         let mut left: Vec<String> = walk(&upper);
         left.sort();
-        // The copied-up etc held only a file stub: it goes; the directories
-        // the init made stay, as in docker 20.10's RUN layers.
-        assert_eq!(left, ["proc", "run", "run/secrets"]);
+        // The copied-up etc held only a file stub: it goes; so do the
+        // secret's directories, made only to hold its mountpoint (BuildKit's
+        // recursive MountStubsCleaner); /proc stays, as runc makes it.
+        assert_eq!(left, ["proc"]);
     }
 
     #[test]
@@ -169,7 +177,7 @@ mod tests {
         fs::create_dir_all(upper.join("data")).unwrap();
         fs::write(upper.join("data/kept"), "x").unwrap();
         fs::write(upper.join("hosts"), "not empty").unwrap();
-        remove(&upper, &[], &["data".into(), "hosts".into()], false);
+        remove(&upper, &[], &["data".into(), "hosts".into()], &[]);
         let mut left = walk(&upper);
         left.sort();
         assert_eq!(left, ["data", "data/kept", "hosts"]);
@@ -188,7 +196,7 @@ mod tests {
             &upper,
             &[],
             &["etc".into(), "etc/hosts".into(), "etc/empty".into()],
-            false,
+            &[],
         );
         assert!(outside.join("hosts").exists(), "followed the symlink");
         assert!(outside.join("empty").exists(), "followed the symlink");

@@ -156,7 +156,7 @@ impl Worker {
         });
         // The exit status is read from `finish`, with the OOM verdict.
         code?;
-        let (exit, bundle) = sandbox.finish_with(Stubs::KeepDirectories)?;
+        let (exit, bundle) = sandbox.finish_with(Stubs::KeepKernelMountpoints)?;
         let upper = bundle.upper();
         // Keep the upper directory: move it out of the bundle before the
         // bundle's directory is removed.
