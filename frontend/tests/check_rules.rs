@@ -260,13 +260,25 @@ RUN
 ONBUILD COPY x
 ONBUILD FOO bar
 ONBUILD RUN --bogus x
-RUN --device=vendor.com/gpu=all nvidia-smi
 ";
     assert_eq!(errors(text), vec![]);
     let file = parse(text.as_bytes()).unwrap();
     let warnings = check(&file);
     assert!(warnings.iter().all(|d| d.severity == Severity::Warning));
-    assert_eq!(warnings.len(), 8, "{warnings:#?}");
+    assert_eq!(warnings.len(), 7, "{warnings:#?}");
+}
+
+/// `RUN --device` is labs-only in Dockerfile 1.26: the stable frontend
+/// refuses it, and so does kiln, naming the versions.
+#[test]
+fn run_device_is_refused_as_the_stable_frontend_refuses_it() {
+    let got = messages("FROM a\nRUN --device=vendor.com/gpu=all nvidia-smi\n");
+    assert_eq!(
+        got,
+        [
+            "RUN --device is only supported in Dockerfile frontend 1.14.0-labs or later (stable from 1.27.0); kiln does not support it"
+        ]
+    );
 }
 
 #[test]

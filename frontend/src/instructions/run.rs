@@ -52,11 +52,16 @@ pub(super) fn parse_run(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<R
             "RUN has no command",
         ));
     }
+    // The stable Dockerfile 1.26 frontend refuses it too (its
+    // `convert_norundevice.go`): CDI devices are labs-only there.
     for device in ctx.flags.all("device") {
-        errors.push(Diagnostic::warning(
-            device.span,
-            "RUN --device (CDI devices) is not supported by kiln; the step will run without it",
-        ));
+        errors.push(
+            Diagnostic::error(
+                device.span,
+                "RUN --device is only supported in Dockerfile frontend 1.14.0-labs or later (stable from 1.27.0); kiln does not support it",
+            )
+            .with_help("CDI devices are not available in kiln builds; remove the flag"),
+        );
     }
     let mut mounts = Vec::new();
     for flag in ctx.flags.all("mount") {
