@@ -106,7 +106,7 @@ pub(crate) fn warning_list(warnings: &[Diagnostic]) {
         return;
     }
     let mut text = format!(
-        "\n{} warning{} found (`kiln check` or `kiln build --check` shows them in full):\n",
+        "\n{} warning{} found:\n",
         warnings.len(),
         if warnings.len() == 1 { "" } else { "s" }
     );

@@ -7,6 +7,7 @@ use super::{ImageResolver, LowerOptions, Lowered, platform};
 use crate::ast::{Dockerfile, Heredoc, Instruction, Word};
 use crate::diagnostic::Diagnostic;
 use crate::instructions::Command;
+use crate::source::Span;
 use kiln_oci::{History, ImageConfig, Platform};
 use kiln_shell::{Env, Lexer};
 use kiln_solver::{FileAction, FileOp, ImageSource, LocalSource, Op, Vertex, VertexId};
@@ -76,6 +77,8 @@ pub(crate) struct Builder<'a> {
     images: HashMap<(String, String), (VertexId, ImageConfig)>,
     contexts: HashMap<Vec<String>, VertexId>,
     pub warnings: Vec<Diagnostic>,
+    /// UndefinedVar findings, noted while expanding (see `expand`).
+    undefined: std::cell::RefCell<Vec<Diagnostic>>,
     pub lexer: Lexer,
     target: usize,
 }
@@ -121,6 +124,7 @@ impl<'a> Builder<'a> {
             images: HashMap::new(),
             contexts: HashMap::new(),
             warnings: Vec::new(),
+            undefined: std::cell::RefCell::default(),
             lexer: Lexer::new(dockerfile.escape),
             target,
         })
@@ -192,11 +196,13 @@ impl<'a> Builder<'a> {
                 ),
             ));
         }
+        let mut warnings = self.warnings;
+        warnings.extend(self.undefined.into_inner());
         Ok(Lowered {
             graph: self.graph,
             target: result.vertex,
             config,
-            warnings: self.warnings,
+            warnings,
             stage_of,
         })
     }
@@ -508,8 +514,57 @@ impl<'a> Builder<'a> {
     }
 
     /// Expands one word with the stage's variables.
+    /// Expands `word` with the stage's variables, noting each variable it
+    /// uses that the stage does not define (BuildKit's UndefinedVar, which
+    /// checks the words of ENV, LABEL, ADD/COPY, WORKDIR, USER, VOLUME,
+    /// STOPSIGNAL, RUN's mount options and stage ARG defaults).
     pub(crate) fn expand(&self, stage: &Stage, word: &Word) -> Result<String, Diagnostic> {
+        let expansion = expansion_of(&self.lexer, word, &stage.env())?;
+        self.note_undefined(stage, word.span, &expansion.unset);
+        Ok(expansion.value)
+    }
+
+    /// [`Builder::expand`] for the words UndefinedVar does not check.
+    pub(crate) fn expand_unchecked(
+        &self,
+        stage: &Stage,
+        word: &Word,
+    ) -> Result<String, Diagnostic> {
         expand_word(&self.lexer, word, &stage.env())
+    }
+
+    fn note_undefined(
+        &self,
+        stage: &Stage,
+        span: Span,
+        unset: &std::collections::BTreeSet<String>,
+    ) {
+        // PATH is always defined for a Linux stage; BuildKit never reports
+        // its SBOM scan arguments.
+        const NEVER: &[&str] = &[
+            "PATH",
+            "BUILDKIT_SBOM_SCAN_CONTEXT",
+            "BUILDKIT_SBOM_SCAN_STAGE",
+        ];
+        let keys: Vec<&str> = stage
+            .run_env
+            .iter()
+            .filter_map(|e| e.split_once('=').map(|(k, _)| k))
+            .collect();
+        let mut undefined = self.undefined.borrow_mut();
+        // An ARG the stage declared counts as defined, value or not.
+        let defined = |n: &String| NEVER.contains(&n.as_str()) || stage.declared_args.contains(n);
+        for name in unset.iter().filter(|n| !defined(n)) {
+            let message = match crate::check::lint::closest(name, &keys) {
+                Some(near) => {
+                    format!("Usage of undefined variable '${name}' (did you mean ${near}?)")
+                }
+                None => format!("Usage of undefined variable '${name}'"),
+            };
+            undefined.push(
+                Diagnostic::warning(span, message).with_rule(&crate::check::lint::UNDEFINED_VAR),
+            );
+        }
     }
 }
 
@@ -519,15 +574,21 @@ pub(crate) fn expand_word(
     word: &Word,
     env: &(impl Env + ?Sized),
 ) -> Result<String, Diagnostic> {
-    lexer
-        .process_word(&word.value, env)
-        .map(|e| e.value)
-        .map_err(|e| {
-            let bound = matches!(e, kiln_shell::ExpandError::TooLong { .. });
-            let diagnostic = Diagnostic::error(word.span, e.to_string());
-            match bound {
-                true => diagnostic.with_help(super::BOUNDS_HELP),
-                false => diagnostic,
-            }
-        })
+    expansion_of(lexer, word, env).map(|e| e.value)
+}
+
+/// [`expand_word`], with the variables the expansion used and missed.
+fn expansion_of(
+    lexer: &Lexer,
+    word: &Word,
+    env: &(impl Env + ?Sized),
+) -> Result<kiln_shell::Expansion<String>, Diagnostic> {
+    lexer.process_word(&word.value, env).map_err(|e| {
+        let bound = matches!(e, kiln_shell::ExpandError::TooLong { .. });
+        let diagnostic = Diagnostic::error(word.span, e.to_string());
+        match bound {
+            true => diagnostic.with_help(super::BOUNDS_HELP),
+            false => diagnostic,
+        }
+    })
 }

@@ -125,7 +125,7 @@ impl Builder<'_> {
         let exclude = copy
             .exclude
             .iter()
-            .map(|w| self.expand(stage, w))
+            .map(|w| self.expand_unchecked(stage, w))
             .collect::<Result<Vec<_>, _>>()?;
 
         let mut inputs = vec![stage.vertex];

@@ -3,7 +3,7 @@
 //! STOPSIGNAL, MAINTAINER, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD.
 //! History texts follow BuildKit's (`ENV A=1`, `EXPOSE map[80/tcp:{}]`).
 
-use super::build::{Builder, Stage, expand_word};
+use super::build::{Builder, Stage};
 use super::copy::owner_of_user;
 use super::gofmt;
 use super::path;
@@ -75,7 +75,12 @@ impl Builder<'_> {
                 let mut text = Vec::new();
                 for decl in decls {
                     let name = decl.name.value.clone();
+                    // UndefinedVar checks a default only when no
+                    // `--build-arg` replaces it.
                     let default = match &decl.default {
+                        Some(word) if self.options.build_args.contains_key(&name) => {
+                            Some(self.expand_unchecked(stage, word)?)
+                        }
                         Some(word) => Some(self.expand(stage, word)?),
                         None => None,
                     };
@@ -147,7 +152,7 @@ impl Builder<'_> {
                 stage.config.config.stop_signal = signal;
             }
             Command::Maintainer(word) => {
-                let author = self.expand(stage, word)?;
+                let author = self.expand_unchecked(stage, word)?;
                 self.history(stage, format!("MAINTAINER {author}"), false);
                 stage.config.author = author;
             }
@@ -232,7 +237,7 @@ impl Builder<'_> {
         instruction: &Instruction,
         word: &Word,
     ) -> Result<(), Diagnostic> {
-        let value = expand_word(&self.lexer, word, &stage.env())?;
+        let value = self.expand(stage, word)?;
         // BuildKit keeps an absolute WORKDIR as written in the config
         // (`/a/../b/` stays: `NormalizeWorkdir` cleans only on Windows); a
         // relative one is joined and cleaned. Only the cleaned path is

@@ -2,7 +2,7 @@
 //! (ENV, then ARGs ENV does not shadow, then proxy build args), USER,
 //! WORKDIR, `--network` and `--mount`s, lowered to an Exec vertex.
 
-use super::build::{Builder, Stage, expand_word};
+use super::build::{Builder, Stage};
 use super::meta::shell_of;
 use super::path;
 use super::scope::{env_value, has_env};
@@ -184,13 +184,12 @@ impl Builder<'_> {
             value
                 .as_ref()
                 .map(|v| {
-                    expand_word(
-                        &self.lexer,
+                    self.expand(
+                        stage,
                         &Word {
                             value: v.clone(),
                             span,
                         },
-                        &stage.env(),
                     )
                 })
                 .transpose()

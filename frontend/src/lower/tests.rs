@@ -368,6 +368,28 @@ fn insecure_runs_need_the_entitlement() {
     assert!(exec.insecure);
 }
 
+/// BuildKit's UndefinedVar, noted while lowering: the words it checks
+/// (ENV, WORKDIR, ...), not RUN's command; an ARG declared without a value
+/// counts as defined; a close name is suggested.
+#[test]
+fn undefined_variables_are_noted_as_buildkits_undefinedvar() {
+    let text = "FROM base\nARG DECLARED\nENV KNOWN=1\nENV X=$KNWON Y=$DECLARED Z=$PATH\nRUN echo $NOT_CHECKED\nWORKDIR /w$UNDEF\n";
+    let (l, _) = lowered(text, &options());
+    let found: Vec<String> = l
+        .warnings
+        .iter()
+        .filter(|d| d.rule.map(|r| r.name) == Some("UndefinedVar"))
+        .map(|d| format!("{}: {}", d.span.line, d.message))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "4: Usage of undefined variable '$KNWON' (did you mean $KNOWN?)",
+            "6: Usage of undefined variable '$UNDEF'",
+        ]
+    );
+}
+
 /// Issue 20: the host's network is BuildKit's `network.host` entitlement.
 #[test]
 fn host_network_runs_need_the_entitlement() {

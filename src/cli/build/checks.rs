@@ -48,13 +48,42 @@ pub(super) fn before_build(
         report::diagnostics(name, &parsed.source, &findings);
         return Next::Stop(Outcome::Failed);
     }
+    match violations(name, parsed, check_arg, &findings) {
+        Next::Build(_) => Next::Build(findings),
+        stop => stop,
+    }
+}
+
+/// The findings lowering added (`warnings`), without the build checks the
+/// configuration skips.
+pub(super) fn configured(
+    parsed: &Dockerfile,
+    check_arg: Option<&str>,
+    warnings: &[Diagnostic],
+) -> Vec<Diagnostic> {
+    let config = lint::config(parsed, check_arg).unwrap_or_default();
+    warnings
+        .iter()
+        .filter(|d| d.rule.is_none_or(|r| config.enabled(r.name)))
+        .cloned()
+        .collect()
+}
+
+/// Under `error=true`, any build check among `findings` stops the build
+/// ("lint violation found for rules: …", as BuildKit says it).
+pub(super) fn violations(
+    name: &str,
+    parsed: &Dockerfile,
+    check_arg: Option<&str>,
+    findings: &[Diagnostic],
+) -> Next {
     let error_on_findings = lint::config(parsed, check_arg).is_ok_and(|c| c.error);
     let violated: BTreeSet<&str> = findings
         .iter()
         .filter_map(|d| d.rule.map(|r| r.name))
         .collect();
     if error_on_findings && !violated.is_empty() {
-        report::diagnostics(name, &parsed.source, &findings);
+        report::diagnostics(name, &parsed.source, findings);
         let rules: Vec<&str> = violated.into_iter().collect();
         report::error_message(&format!(
             "lint violation found for rules: {}",
@@ -62,5 +91,5 @@ pub(super) fn before_build(
         ));
         return Next::Stop(Outcome::Failed);
     }
-    Next::Build(findings)
+    Next::Build(Vec::new())
 }

@@ -240,10 +240,15 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     for note in prepared.notes() {
         report::warning(note);
     }
-    let warnings: Vec<Diagnostic> = findings
-        .into_iter()
-        .chain(prepared.warnings().iter().cloned())
-        .collect();
+    // Lowering adds its own findings, UndefinedVar among them, under the
+    // same configuration as the checks before.
+    let lowered = checks::configured(&parsed, check_arg.as_deref(), prepared.warnings());
+    if let checks::Next::Stop(outcome) =
+        checks::violations(&input.name, &parsed, check_arg.as_deref(), &lowered)
+    {
+        return Ok(outcome);
+    }
+    let warnings: Vec<Diagnostic> = findings.into_iter().chain(lowered).collect();
     // Listed after the build, whatever its end, as docker lists them.
     let _list_warnings = ListOnDrop {
         warnings: (!args.quiet).then_some(warnings),

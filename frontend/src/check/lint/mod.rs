@@ -85,9 +85,37 @@ rules! {
         "IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release";
 }
 
+/// UndefinedVar: checked while lowering, where the base images'
+/// environments are known (`lower::build`), not with the rules above.
+pub const UNDEFINED_VAR: Rule = Rule {
+    name: "UndefinedVar",
+    description: "Variables should be defined before their use",
+    slug: "undefined-var",
+};
+
+/// The nearest of `candidates` by Levenshtein distance below 3, as
+/// BuildKit suggests names (the first of the smallest distance wins);
+/// `None` when `name` is one of them.
+pub(crate) fn closest<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let distance = strsim::levenshtein(name, candidate);
+        if distance == 0 {
+            return None;
+        }
+        if distance < 3 && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
 /// The rule named `name`.
 pub fn rule(name: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.name == name)
+    RULES
+        .iter()
+        .chain(std::iter::once(&UNDEFINED_VAR))
+        .find(|r| r.name == name)
 }
 
 /// Which rules run and what a finding does (BuildKit's

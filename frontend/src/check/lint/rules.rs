@@ -459,19 +459,3 @@ fn const_platform_unnamed(platform: &str, stage: Option<&str>) -> bool {
         Some(name) => !name.contains(os) && (arch.is_empty() || !name.contains(arch)),
     }
 }
-
-/// The nearest of `candidates` by Levenshtein distance below 3, as
-/// BuildKit's suggestions; `None` for an exact match.
-fn closest<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    let mut best: Option<(usize, &str)> = None;
-    for candidate in candidates {
-        let distance = strsim::levenshtein(name, candidate);
-        if distance == 0 {
-            return None;
-        }
-        if distance < 3 && best.is_none_or(|(d, _)| distance < d) {
-            best = Some((distance, candidate));
-        }
-    }
-    best.map(|(_, c)| c)
-}
