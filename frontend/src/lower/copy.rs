@@ -16,6 +16,45 @@ use kiln_shell::Lexer;
 use kiln_solver::{FileAction, FileOp, GitSource, HttpSource, IdOrName, Mode, Op, Owner, Vertex};
 
 impl Builder<'_> {
+    /// BuildKit's CopyIgnoredFile (on by default since Dockerfile 1.21): a
+    /// context source that `.dockerignore` excludes, itself or through a
+    /// parent, is copied as nothing. Only with a `.dockerignore` free of
+    /// `!` exceptions; the whole context (`.`, `/`) only when a pattern is
+    /// `*`, `**` or `**/*`.
+    fn copy_ignored(&mut self, instruction: &Instruction, is_add: bool, sources: &[String]) {
+        let patterns = &self.options.ignore_patterns;
+        if patterns.is_empty() || patterns.iter().any(|p| p.starts_with('!')) {
+            return;
+        }
+        let Ok(matcher) = kiln_dockerignore::Matcher::new(patterns) else {
+            return;
+        };
+        let whole = patterns
+            .iter()
+            .any(|p| matches!(p.as_str(), "*" | "**" | "**/*"));
+        let verb = if is_add { "Add" } else { "Copy" };
+        for source in sources {
+            let clean = path::clean(source);
+            let relative = clean.trim_start_matches('/');
+            let excluded = match relative {
+                "" | "." => whole,
+                _ => matcher.matches(relative),
+            };
+            if excluded {
+                self.warnings.push(
+                    Diagnostic::warning(
+                        instruction.span,
+                        format!(
+                            "Attempting to {verb} file {:?} that is excluded by .dockerignore",
+                            if relative.is_empty() { "." } else { relative }
+                        ),
+                    )
+                    .with_rule(&crate::check::lint::COPY_IGNORED_FILE),
+                );
+            }
+        }
+    }
+
     pub(crate) fn copy(
         &mut self,
         stage: &mut Stage,
@@ -78,6 +117,9 @@ impl Builder<'_> {
                     ));
                 }
             }
+        }
+        if copy.from.is_none() {
+            self.copy_ignored(instruction, is_add, &sources);
         }
         let count = sources.len() + urls.len() + gits.len() + heredocs.len();
         let checksum = self.checksum(stage, copy, count, urls.len(), gits.len())?;

@@ -390,6 +390,39 @@ fn undefined_variables_are_noted_as_buildkits_undefinedvar() {
     );
 }
 
+/// BuildKit's CopyIgnoredFile: a context source `.dockerignore` excludes
+/// (itself or through a parent); never with `!` exceptions; the whole
+/// context only under `*`.
+#[test]
+fn copying_an_ignored_file_is_buildkits_copyignoredfile() {
+    let text = "FROM base\nCOPY secret.txt logs/app.log kept.txt /dst/\nADD ./secret.txt /a\nCOPY --from=base secret.txt /b\nCOPY . /all\n";
+    let rules = |patterns: &[&str]| -> Vec<String> {
+        let options = LowerOptions {
+            ignore_patterns: patterns.iter().map(|p| p.to_string()).collect(),
+            ..options()
+        };
+        let (l, _) = lowered(text, &options);
+        l.warnings
+            .iter()
+            .filter(|d| d.rule.map(|r| r.name) == Some("CopyIgnoredFile"))
+            .map(|d| format!("{}: {}", d.span.line, d.message))
+            .collect()
+    };
+    assert_eq!(
+        rules(&["secret.txt", "logs"]),
+        [
+            "2: Attempting to Copy file \"secret.txt\" that is excluded by .dockerignore",
+            "2: Attempting to Copy file \"logs/app.log\" that is excluded by .dockerignore",
+            "3: Attempting to Add file \"secret.txt\" that is excluded by .dockerignore",
+        ]
+    );
+    assert!(rules(&["secret.txt", "!kept.txt"]).is_empty());
+    assert_eq!(
+        rules(&["*"]).last().map(String::as_str),
+        Some("5: Attempting to Copy file \".\" that is excluded by .dockerignore")
+    );
+}
+
 /// Issue 20: the host's network is BuildKit's `network.host` entitlement.
 #[test]
 fn host_network_runs_need_the_entitlement() {

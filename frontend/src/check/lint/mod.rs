@@ -93,6 +93,14 @@ pub const UNDEFINED_VAR: Rule = Rule {
     slug: "undefined-var",
 };
 
+/// CopyIgnoredFile: checked while lowering, which has the context's
+/// `.dockerignore` patterns.
+pub const COPY_IGNORED_FILE: Rule = Rule {
+    name: "CopyIgnoredFile",
+    description: "Attempting to Copy file that is excluded by .dockerignore",
+    slug: "copy-ignored-file",
+};
+
 /// The nearest of `candidates` by Levenshtein distance below 3, as
 /// BuildKit suggests names (the first of the smallest distance wins);
 /// `None` when `name` is one of them.
@@ -114,7 +122,7 @@ pub(crate) fn closest<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str>
 pub fn rule(name: &str) -> Option<&'static Rule> {
     RULES
         .iter()
-        .chain(std::iter::once(&UNDEFINED_VAR))
+        .chain([&UNDEFINED_VAR, &COPY_IGNORED_FILE])
         .find(|r| r.name == name)
 }
 
