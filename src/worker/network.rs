@@ -54,16 +54,14 @@ impl Networks {
             BuildNetwork::Host => Network::Host,
             BuildNetwork::Private => {
                 let mut private = self.private.lock().unwrap_or_else(|e| e.into_inner());
-                let network = match private.take() {
+                let network = match &mut *private {
                     Some(network) => network,
-                    None => PrivateNetwork::start()?,
+                    slot @ None => slot.insert(PrivateNetwork::start()?),
                 };
-                let join = Network::Join {
+                Network::Join {
                     namespace: network.namespace().to_path_buf(),
                     nameservers: network.nameservers(),
-                };
-                *private = Some(network);
-                join
+                }
             }
         })
     }

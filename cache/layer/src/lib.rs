@@ -38,7 +38,9 @@ pub use compression::{Compression, CompressionKind, ENCODING_VERSION, MAGIC_LEN,
 /// Reading tar archives: the one reader kiln has, following Go's
 /// `archive/tar` (see its module docs), for layers and every other archive.
 pub mod read {
-    pub use crate::format::reader::{Data, Member, ReadError, TarReader, Time, is_header};
+    pub use crate::format::reader::{
+        Data, Member, ReadError, TarReader, Time, is_header, read_full,
+    };
     pub use crate::format::{BLOCK, Entry, Kind};
 }
 pub use holes::HoleWriter;

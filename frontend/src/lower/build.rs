@@ -66,6 +66,28 @@ impl Stage {
     }
 }
 
+/// The context's `.dockerignore` for BuildKit's CopyIgnoredFile, which
+/// looks only at a file without `!` exceptions.
+pub(crate) struct IgnoredSources {
+    pub matcher: kiln_dockerignore::Matcher,
+    /// A pattern (`*`, `**`, `**/*`) excludes the whole context.
+    pub whole: bool,
+}
+
+impl IgnoredSources {
+    fn of(patterns: &[String]) -> Option<IgnoredSources> {
+        if patterns.is_empty() || patterns.iter().any(|p| p.starts_with('!')) {
+            return None;
+        }
+        Some(IgnoredSources {
+            matcher: kiln_dockerignore::Matcher::new(patterns).ok()?,
+            whole: patterns
+                .iter()
+                .any(|p| matches!(p.as_str(), "*" | "**" | "**/*")),
+        })
+    }
+}
+
 pub(crate) struct Builder<'a> {
     pub options: &'a LowerOptions,
     resolver: &'a dyn ImageResolver,
@@ -79,6 +101,8 @@ pub(crate) struct Builder<'a> {
     pub warnings: Vec<Diagnostic>,
     /// UndefinedVar findings, noted while expanding (see `expand`).
     undefined: std::cell::RefCell<Vec<Diagnostic>>,
+    /// `.dockerignore` as CopyIgnoredFile sees it, parsed once.
+    pub ignored: Option<IgnoredSources>,
     pub lexer: Lexer,
     target: usize,
 }
@@ -125,6 +149,7 @@ impl<'a> Builder<'a> {
             contexts: HashMap::new(),
             warnings: Vec::new(),
             undefined: std::cell::RefCell::default(),
+            ignored: IgnoredSources::of(&options.ignore_patterns),
             lexer: Lexer::new(dockerfile.escape),
             target,
         })
@@ -539,6 +564,10 @@ impl<'a> Builder<'a> {
         span: Span,
         unset: &std::collections::BTreeSet<String>,
     ) {
+        // Every expansion comes here: nothing to do is the common case.
+        if unset.is_empty() {
+            return;
+        }
         // PATH is always defined for a Linux stage; BuildKit never reports
         // its SBOM scan arguments.
         const NEVER: &[&str] = &[

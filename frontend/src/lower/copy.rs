@@ -22,23 +22,16 @@ impl Builder<'_> {
     /// `!` exceptions; the whole context (`.`, `/`) only when a pattern is
     /// `*`, `**` or `**/*`.
     fn copy_ignored(&mut self, instruction: &Instruction, is_add: bool, sources: &[String]) {
-        let patterns = &self.options.ignore_patterns;
-        if patterns.is_empty() || patterns.iter().any(|p| p.starts_with('!')) {
-            return;
-        }
-        let Ok(matcher) = kiln_dockerignore::Matcher::new(patterns) else {
+        let Some(ignored) = &self.ignored else {
             return;
         };
-        let whole = patterns
-            .iter()
-            .any(|p| matches!(p.as_str(), "*" | "**" | "**/*"));
         let verb = if is_add { "Add" } else { "Copy" };
         for source in sources {
             let clean = path::clean(source);
             let relative = clean.trim_start_matches('/');
             let excluded = match relative {
-                "" | "." => whole,
-                _ => matcher.matches(relative),
+                "" | "." => ignored.whole,
+                _ => ignored.matcher.matches(relative),
             };
             if excluded {
                 self.warnings.push(

@@ -17,8 +17,12 @@ pub(super) const CHECK_ARG: &str = "BUILDKIT_DOCKERFILE_CHECK";
 
 /// What the checks decided.
 pub(super) enum Next {
-    /// Build; list these warnings afterwards.
-    Build(Vec<Diagnostic>),
+    /// Build; list these warnings afterwards, and judge lowering's own
+    /// findings by this configuration.
+    Build {
+        warnings: Vec<Diagnostic>,
+        config: lint::Config,
+    },
     /// Stop here with this outcome (what to say has been said).
     Stop(Outcome),
 }
@@ -48,20 +52,20 @@ pub(super) fn before_build(
         report::diagnostics(name, &parsed.source, &findings);
         return Next::Stop(Outcome::Failed);
     }
-    match violations(name, parsed, check_arg, &findings) {
-        Next::Build(_) => Next::Build(findings),
-        stop => stop,
+    // A configuration that does not parse was an error finding above.
+    let config = lint::config(parsed, check_arg).unwrap_or_default();
+    if stopped_by(name, parsed, &config, &findings) {
+        return Next::Stop(Outcome::Failed);
+    }
+    Next::Build {
+        warnings: findings,
+        config,
     }
 }
 
-/// The findings lowering added (`warnings`), without the build checks the
-/// configuration skips.
-pub(super) fn configured(
-    parsed: &Dockerfile,
-    check_arg: Option<&str>,
-    warnings: &[Diagnostic],
-) -> Vec<Diagnostic> {
-    let config = lint::config(parsed, check_arg).unwrap_or_default();
+/// The findings lowering added (`warnings`), without the build checks
+/// `config` skips.
+pub(super) fn configured(config: &lint::Config, warnings: &[Diagnostic]) -> Vec<Diagnostic> {
     warnings
         .iter()
         .filter(|d| d.rule.is_none_or(|r| config.enabled(r.name)))
@@ -69,27 +73,27 @@ pub(super) fn configured(
         .collect()
 }
 
-/// Under `error=true`, any build check among `findings` stops the build
-/// ("lint violation found for rules: …", as BuildKit says it).
-pub(super) fn violations(
+/// Whether `findings` stop the build: under `error=true`, any build check
+/// among them does ("lint violation found for rules: …", as BuildKit says
+/// it), after they are shown.
+pub(super) fn stopped_by(
     name: &str,
     parsed: &Dockerfile,
-    check_arg: Option<&str>,
+    config: &lint::Config,
     findings: &[Diagnostic],
-) -> Next {
-    let error_on_findings = lint::config(parsed, check_arg).is_ok_and(|c| c.error);
+) -> bool {
     let violated: BTreeSet<&str> = findings
         .iter()
         .filter_map(|d| d.rule.map(|r| r.name))
         .collect();
-    if error_on_findings && !violated.is_empty() {
-        report::diagnostics(name, &parsed.source, findings);
-        let rules: Vec<&str> = violated.into_iter().collect();
-        report::error_message(&format!(
-            "lint violation found for rules: {}",
-            rules.join(", ")
-        ));
-        return Next::Stop(Outcome::Failed);
+    if !config.error || violated.is_empty() {
+        return false;
     }
-    Next::Build(Vec::new())
+    report::diagnostics(name, &parsed.source, findings);
+    let rules: Vec<&str> = violated.into_iter().collect();
+    report::error_message(&format!(
+        "lint violation found for rules: {}",
+        rules.join(", ")
+    ));
+    true
 }

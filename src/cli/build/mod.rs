@@ -162,9 +162,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     };
     let mut build_args = build_args(&args.build_args)?;
     let check_arg = build_args.remove(checks::CHECK_ARG);
-    let findings =
+    let (findings, check_config) =
         match checks::before_build(&input.name, &parsed, check_arg.as_deref(), args.check) {
-            checks::Next::Build(warnings) => warnings,
+            checks::Next::Build { warnings, config } => (warnings, config),
             checks::Next::Stop(outcome) => return Ok(outcome),
         };
     let ignore = dockerfile::load_ignore(
@@ -242,11 +242,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     }
     // Lowering adds its own findings, UndefinedVar among them, under the
     // same configuration as the checks before.
-    let lowered = checks::configured(&parsed, check_arg.as_deref(), prepared.warnings());
-    if let checks::Next::Stop(outcome) =
-        checks::violations(&input.name, &parsed, check_arg.as_deref(), &lowered)
-    {
-        return Ok(outcome);
+    let lowered = checks::configured(&check_config, prepared.warnings());
+    if checks::stopped_by(&input.name, &parsed, &check_config, &lowered) {
+        return Ok(Outcome::Failed);
     }
     let warnings: Vec<Diagnostic> = findings.into_iter().chain(lowered).collect();
     // Listed after the build, whatever its end, as docker lists them.

@@ -44,11 +44,11 @@
 //! offered for extraction is [`super::copy`]'s decision.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use kiln_layer::read::{BLOCK, Kind, Member, TarReader, Time};
+use kiln_layer::read::{BLOCK, Kind, Member, TarReader, Time, read_full};
 use rustix::fs::{AtFlags, FileType, Mode, Timespec};
 use rustix::io::Errno;
 
@@ -74,20 +74,6 @@ pub(super) fn is_archive(file: &mut File) -> io::Result<bool> {
     };
     file.seek(SeekFrom::Start(0))?;
     Ok(found)
-}
-
-/// Reads until `buf` is full or the input ends; how much it read.
-pub(super) fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Extracts the archive `file` into the existing directory `into` of

@@ -46,9 +46,9 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, OFlags, Timestamps};
 use rustix::io::Errno;
 
-use super::archive::read_full;
 use super::meta::{self, Meta, Stat};
 use super::root::Root;
+use kiln_layer::read::read_full;
 
 /// A step's earlier result, as the last build of the same name left it.
 pub struct Earlier<'a> {

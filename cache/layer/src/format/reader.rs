@@ -330,15 +330,10 @@ impl<R: Read> TarReader<R> {
     }
 
     fn read_block(&mut self, block: &mut [u8; BLOCK]) -> Result<bool, ReadError> {
-        let mut filled = 0;
-        while filled < BLOCK {
-            match self.inner.read(&mut block[filled..]) {
-                Ok(0) if filled == 0 => return Ok(false),
-                Ok(0) => return Err(malformed(self.offset, "truncated header block")),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(self.offset, e)),
-            }
+        match read_full(&mut self.inner, block).map_err(|e| io_error(self.offset, e))? {
+            0 => return Ok(false),
+            BLOCK => {}
+            _ => return Err(malformed(self.offset, "truncated header block")),
         }
         self.offset += BLOCK as u64;
         Ok(true)
@@ -396,6 +391,21 @@ pub fn is_header(block: &[u8; BLOCK]) -> bool {
 }
 
 /// `size` rounded up to whole blocks, if that fits.
+/// Reads until `buf` is full or the input ends (retrying interrupted
+/// reads); how much it read.
+pub fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 fn padded(size: u64) -> Option<u64> {
     size.checked_add(padding(size) as u64)
 }

@@ -38,15 +38,7 @@ pub(crate) enum Decoded<S: Read> {
 /// back whole.
 fn peek<S: Read>(mut input: S) -> io::Result<(CompressionKind, Peeked<S>)> {
     let mut magic = vec![0u8; MAGIC_LEN];
-    let mut filled = 0;
-    while filled < magic.len() {
-        match input.read(&mut magic[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let filled = crate::read::read_full(&mut input, &mut magic)?;
     magic.truncate(filled);
     let kind = CompressionKind::detect(&magic);
     Ok((kind, Cursor::new(magic).chain(input)))
