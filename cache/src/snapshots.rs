@@ -93,6 +93,24 @@ impl Store {
         Ok(true)
     }
 
+    /// The snapshot of the layer `blob` (diff ID `diff_id`) stacked where
+    /// its chain ID is `chain_id`, unpacked from the blob if missing: a
+    /// layer made on one parent and stacked on another (a merge, as `COPY
+    /// --link` does) needs a snapshot under its new chain ID.
+    pub fn ensure_snapshot(
+        &self,
+        chain_id: &Digest,
+        blob: &Digest,
+        diff_id: &Digest,
+    ) -> Result<PathBuf, StoreError> {
+        let _lease = self.lease()?;
+        self.snapshots_dir()?;
+        if !self.snapshot_ready(chain_id) {
+            self.unpack_snapshot(chain_id, blob, diff_id)?;
+        }
+        Ok(self.snapshot_path(chain_id))
+    }
+
     /// The snapshots directory, made if missing, and closed to other
     /// users.
     pub fn snapshots_dir(&self) -> Result<PathBuf, StoreError> {

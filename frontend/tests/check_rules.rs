@@ -268,17 +268,59 @@ ONBUILD RUN --bogus x
     assert_eq!(warnings.len(), 7, "{warnings:#?}");
 }
 
-/// `RUN --device` is labs-only in Dockerfile 1.26: the stable frontend
-/// refuses it, and so does kiln, naming the versions.
+/// `RUN --device` takes BuildKit's `[name=]NAME[,required[=BOOL]]`
+/// (commands_rundevice.go, its TestParseDevice cases), where kiln's NAME
+/// is a device path: a CDI name is refused, saying so.
 #[test]
-fn run_device_is_refused_as_the_stable_frontend_refuses_it() {
-    let got = messages("FROM a\nRUN --device=vendor.com/gpu=all nvidia-smi\n");
-    assert_eq!(
-        got,
-        [
-            "RUN --device is only supported in Dockerfile frontend 1.14.0-labs or later (stable from 1.27.0); kiln does not support it"
-        ]
-    );
+fn run_device_takes_buildkits_fields_with_a_device_path() {
+    for ok in [
+        "/dev/fuse",
+        "/dev/fuse,required",
+        "/dev/fuse,required=true",
+        "/dev/net/tun,required=false",
+        "name=/dev/fuse",
+        "name=/dev/fuse,required",
+        "\"/dev/fuse\",REQUIRED=1",
+    ] {
+        assert_eq!(
+            messages(&format!("FROM a\nRUN --device={ok} true\n")),
+            Vec::<String>::new(),
+            "{ok}"
+        );
+    }
+    let cases = [
+        (
+            "vendor.com/gpu=all",
+            "invalid --device: \"vendor.com/gpu=all\" is not a device path",
+        ),
+        (
+            "/dev/fuse,name=/dev/kvm",
+            "invalid --device: device name already set to /dev/fuse",
+        ),
+        (
+            "/dev/fuse,required=maybe",
+            "invalid --device: invalid value for required: maybe",
+        ),
+        (
+            "/dev/fuse,bogus=1",
+            "invalid --device: unexpected field 'bogus=1'",
+        ),
+        (
+            "/etc/passwd",
+            "invalid --device: \"/etc/passwd\" is not under /dev/",
+        ),
+        (
+            "/dev/../etc/x",
+            "invalid --device: \"/dev/../etc/x\" is not under /dev/",
+        ),
+    ];
+    for (spec, want) in cases {
+        assert_eq!(
+            messages(&format!("FROM a\nRUN --device={spec} true\n")),
+            [want],
+            "{spec}"
+        );
+    }
 }
 
 #[test]

@@ -24,7 +24,7 @@ use kiln_oci::Digest;
 /// op changes (a field added, a tag renumbered, an order changed): digests
 /// from different versions must never be equal, or a new kiln would reuse a
 /// result an old one computed with different semantics.
-pub const VERSION: &str = "kiln-vertex-v2";
+pub const VERSION: &str = "kiln-vertex-v3";
 
 /// The digest of a vertex running `op` on inputs with digests `inputs`
 /// (in the vertex's input order: swapping two inputs is a different
@@ -77,6 +77,7 @@ pub(crate) fn encode_op(e: &mut Encoder, op: &Op) {
             e.tag(3);
             encode_exec(e, exec);
         }
+        Op::Merge => e.tag(7),
         Op::File(file) => {
             e.tag(4);
             let FileOp { actions } = file;
@@ -145,6 +146,7 @@ fn encode_exec(e: &mut Encoder, exec: &Exec) {
         // Deliberately not encoded: proxy settings change where traffic
         // goes, not what a step makes (BuildKit keeps them out too).
         proxy_env: _,
+        devices,
     } = exec;
     e.strs(args);
     e.strs(env);
@@ -157,6 +159,10 @@ fn encode_exec(e: &mut Encoder, exec: &Exec) {
     });
     e.bool(*insecure);
     e.list(mounts, encode_mount);
+    e.list(devices, |e, device| {
+        e.str(&device.path);
+        e.bool(device.required);
+    });
 }
 
 fn encode_mount(e: &mut Encoder, mount: &ExecMount) {

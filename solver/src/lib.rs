@@ -22,8 +22,8 @@ pub use digest::vertex_digest;
 pub use graph::{Graph, Vertex, VertexId};
 pub use mode::SymbolicMode;
 pub use op::{
-    CacheSharing, Copy, Exec, ExecMount, FileAction, FileOp, GitSource, HttpSource, IdOrName,
-    ImageSource, LocalSource, Mode, NetworkMode, Op, Owner,
+    CacheSharing, Copy, Exec, ExecDevice, ExecMount, FileAction, FileOp, GitSource, HttpSource,
+    IdOrName, ImageSource, LocalSource, Mode, NetworkMode, Op, Owner,
 };
 pub use progress::{Event, EventKind, Reporter, Stream};
 pub use scheduler::{Job, SolveError, SolveOptions, Solved, Worker, solve};

@@ -31,6 +31,12 @@ pub enum Op {
     /// File operations applied, in order, on top of input 0's root file
     /// system; the changes are the output. Copies read other inputs.
     File(FileOp),
+    /// The inputs' layers stacked in order, input 0 at the bottom, each
+    /// later input's layers applied on top as they are (LLB's MergeOp, what
+    /// `COPY --link` lowers to): a directory in a later layer replaces an
+    /// earlier one's attributes and hides a symlink of the same path.
+    /// Nothing runs; the result is the inputs' layers.
+    Merge,
 }
 
 /// `FROM image`.
@@ -115,6 +121,19 @@ pub struct Exec {
     /// not part of the vertex digest or cache key, so changing a proxy
     /// invalidates nothing (as in BuildKit).
     pub proxy_env: Vec<String>,
+    /// `RUN --device`: host devices the step gets. The build must allow
+    /// it.
+    pub devices: Vec<ExecDevice>,
+}
+
+/// A `RUN --device`: a host device node, at the same path in the step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecDevice {
+    /// The node's path, under `/dev/`.
+    pub path: String,
+    /// Fail the step when the host has no such device; otherwise the step
+    /// runs without it (BuildKit's CDI `required` flag).
+    pub required: bool,
 }
 
 /// `RUN --network`.

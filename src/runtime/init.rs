@@ -144,6 +144,7 @@ fn prepare(
             readonly: spec.readonly_rootfs,
             workdir: spec.workdir(),
             privileged: spec.privileged,
+            devices: &spec.devices,
         },
     )
     .map_err(|e| e.to_string())?;

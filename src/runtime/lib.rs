@@ -7,11 +7,13 @@
 //! PID 1.
 
 pub mod caps;
+pub mod device;
 pub mod rootfs;
 pub mod spec;
 pub mod syscall;
 pub mod user;
 
+pub use device::Device;
 pub use spec::{Mount, Network, Resources, Rootfs, RunSpec, env_key};
 pub mod bundle;
 pub mod cgroups;

@@ -422,6 +422,7 @@ fn limits(spec: &RunSpec) -> cgroups::Resources {
         memory_bytes: spec.resources.memory_bytes,
         cpu_quota: spec.resources.cpus.and_then(CpuQuota::from_cpus),
         pids_max: spec.resources.pids_max,
+        devices: spec.devices.clone(),
     }
 }
 
@@ -513,6 +514,7 @@ mod tests {
             no_new_privileges: true,
             privileged: false,
             init: false,
+            devices: Vec::new(),
         }
     }
 

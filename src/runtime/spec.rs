@@ -65,6 +65,9 @@ pub struct RunSpec {
     /// forwards signals) and the program is its child. Without it the
     /// program itself is PID 1, as in `docker run` and `docker build`.
     pub init: bool,
+    /// Host devices made in the sandbox's `/dev` and allowed by its device
+    /// cgroup (`--device`).
+    pub devices: Vec<crate::Device>,
 }
 
 /// The layers of the root file system, mounted as one overlay.

@@ -48,6 +48,9 @@ pub(crate) enum WorkerError {
     /// `ADD` of a git reference failed (the step is named by the source).
     #[error("cannot fetch the git repository: {0}")]
     Git(#[from] crate::worker::git::GitError),
+    /// `RUN --device` of a device this host cannot give.
+    #[error("RUN --device: {0}")]
+    Device(#[from] kiln_runtime::device::DeviceError),
     /// `RUN --mount=type=secret,required` without that `--secret`.
     #[error("secret {id} is required but was not given (use --secret id={id},src=FILE)")]
     SecretMissing {

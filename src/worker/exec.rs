@@ -8,6 +8,7 @@ use super::secrets::Secret;
 use super::ssh_agent::AgentProxy;
 use super::vertex::Worker;
 use crate::export::{Layer, lowers};
+use kiln_runtime::device::{Device, DeviceError};
 use kiln_runtime::view::View;
 use kiln_runtime::{Mount, Resources, RunSpec, Sandbox, Stdio, Stubs};
 use kiln_solver::{EventKind, Exec, ExecMount, Job, Stream};
@@ -28,6 +29,31 @@ const HOSTNAME: &str = "buildkitsandbox";
 /// (`executor/oci/hosts.go`; docker 20.10 writes the same bytes).
 fn hosts_file() -> String {
     format!("127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+}
+
+/// The host's nodes for `RUN --device`: a device the host lacks fails the
+/// step when required, otherwise the step runs without it and says so (as
+/// BuildKit skips an optional CDI device it cannot find).
+fn host_devices(job: &Job<'_, Output>, exec: &Exec) -> Result<Vec<Device>, WorkerError> {
+    let mut devices = Vec::new();
+    for wanted in &exec.devices {
+        match Device::from_host(Path::new(&wanted.path), &wanted.path) {
+            Ok(device) => devices.push(device),
+            Err(DeviceError::Host { source, .. })
+                if !wanted.required && source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                job.log(
+                    Stream::Stderr,
+                    format!(
+                        "kiln: optional device {} is not on this host; the step runs without it\n",
+                        wanted.path
+                    ),
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(devices)
 }
 
 impl Worker {
@@ -73,6 +99,7 @@ impl Worker {
             privileged: exec.insecure,
             // The command is PID 1, as in docker build.
             init: false,
+            devices: host_devices(job, exec)?,
         };
         let (code, tail, upper) = kiln_runtime::view::with_views(&views, || {
             // Bind sources are resolved here, where the views are

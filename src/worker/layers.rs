@@ -41,6 +41,52 @@ impl Output {
     }
 }
 
+/// `base` with `layers` (made on another parent, such as an empty file
+/// system) stacked on top, each under the chain ID it has there: LLB's
+/// MergeOp, which `COPY --link` lowers to. A layer keeps its diff; its
+/// snapshot is unpacked again from its blob under the new chain ID when
+/// that chain is new to the store.
+pub(crate) fn stack(
+    store: &Store,
+    base: &[Layer],
+    layers: &[Layer],
+) -> Result<Vec<Layer>, WorkerError> {
+    let mut stacked = base.to_vec();
+    for layer in layers {
+        let parent = stacked
+            .iter()
+            .rev()
+            .find(|l| !l.empty)
+            .map(|l| l.chain_id.clone());
+        if layer.empty {
+            // As `commit` records an empty change: the parent's chain.
+            let chain_id = parent.unwrap_or_else(|| Digest::of(b""));
+            stacked.push(Layer {
+                chain_id: chain_id.clone(),
+                diff_id: chain_id.clone(),
+                descriptor: Descriptor::new(media_type::OCI_LAYER_TAR, chain_id, 0),
+                ..layer.clone()
+            });
+            continue;
+        }
+        let chain_id = match parent {
+            Some(parent) => child_chain_id(&parent, &layer.diff_id),
+            None => layer.diff_id.clone(),
+        };
+        let snapshot = if chain_id == layer.chain_id {
+            layer.snapshot.clone()
+        } else {
+            store.ensure_snapshot(&chain_id, &layer.descriptor.digest, &layer.diff_id)?
+        };
+        stacked.push(Layer {
+            chain_id,
+            snapshot,
+            ..layer.clone()
+        });
+    }
+    Ok(stacked)
+}
+
 /// Turns a finished step's upper directory into a layer on `parent`:
 /// archived once into a blob (uncompressed, so its digest is its diff
 /// ID; compression waits for an export or push), then renamed into the

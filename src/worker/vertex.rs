@@ -3,6 +3,7 @@
 //! goes where (sources here, steps through the build cache).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kiln_cache::Store;
 use kiln_solver::{Job, Op, Solved};
@@ -49,6 +50,13 @@ impl kiln_solver::Worker for Worker {
             Op::Local(local) => self.local(local)?,
             Op::Http(http) => self.http(job, http)?,
             Op::Git(git) => self.git(job, git)?,
+            Op::Merge => {
+                let mut layers = job.inputs[0].layers()?.to_vec();
+                for input in &job.inputs[1..] {
+                    layers = super::layers::stack(&self.store, &layers, input.layers()?)?;
+                }
+                Output::Layers(Arc::new(layers))
+            }
             Op::Exec(_) | Op::File(_) => return self.cached(job),
         };
         Ok(Solved::Done(output))

@@ -211,6 +211,34 @@ fn identical_results_keep_later_steps_cached() {
     assert!(steps.cached_matching("RUN cat"), "{}", steps.stderr);
 }
 
+/// `COPY --link` is made apart from the stage, so a change before it
+/// leaves it cached (BuildKit's point of the flag); the merged result is
+/// what later steps and `kiln run` see.
+#[test]
+fn a_linked_copy_stays_cached_when_the_stage_below_changes() {
+    let Some(f) = TestContext::for_build(
+        "FROM busybox:local\n\
+         ARG REV=1\n\
+         RUN echo $REV > /rev && mkdir -m 700 /app\n\
+         COPY --link app.txt /app/\n\
+         RUN cat /rev /app/app.txt > /seen && stat -c %a /app >> /seen\n",
+    ) else {
+        return;
+    };
+    f.file("app.txt", "linked\n");
+    build(&f, &["-t", "t"]);
+    let steps = build(&f, &["-t", "t", "--build-arg", "REV=2"]);
+    assert!(steps.ran_matching("RUN echo $REV"), "{}", steps.stderr);
+    assert!(
+        steps.cached_matching("] COPY --link app.txt"),
+        "{}",
+        steps.stderr
+    );
+    assert!(steps.ran_matching("RUN cat"), "{}", steps.stderr);
+    // The copy's /app (0755) replaces the stage's (0700) in the result.
+    assert_eq!(f.run("t", &["cat", "/seen"]), "2\nlinked\n755\n");
+}
+
 #[test]
 fn no_cache_and_no_cache_filter_run_what_they_name() {
     let Some(f) = TestContext::for_build(

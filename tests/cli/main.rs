@@ -10,6 +10,7 @@ mod cache;
 mod check;
 mod copy_reuse;
 mod crash;
+mod device;
 mod help;
 mod http;
 mod insecure;

@@ -45,6 +45,7 @@ pub fn bounds(dockerfile: &Dockerfile) -> Option<Diagnostic> {
         build_platform: platform,
         allow_insecure: true,
         allow_network_host: true,
+        allow_device: true,
         ..LowerOptions::default()
     };
     lower(dockerfile, &options, &Empty)

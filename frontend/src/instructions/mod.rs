@@ -13,7 +13,7 @@ mod from;
 mod healthcheck;
 mod keyword;
 mod meta;
-mod mount;
+pub(crate) mod mount;
 mod run;
 
 pub use chmod::{Chmod, SymbolicMode};
@@ -24,7 +24,7 @@ pub use healthcheck::{Healthcheck, HealthcheckOptions, parse_duration};
 pub use keyword::{FlagKind, FlagSpec, Keyword};
 pub use meta::{ArgDecl, KeyValue};
 pub use mount::{Mount, MountError, MountType, Sharing, parse_mount};
-pub use run::{CommandLine, Run};
+pub use run::{CommandLine, Device, Run};
 
 use crate::ast::{Args, Instruction, Word};
 use crate::diagnostic::{Diagnostic, Severity, did_you_mean};

@@ -137,8 +137,9 @@ impl MountError {
     }
 }
 
-/// Go's `strconv.ParseBool`, which BuildKit uses for mount flags.
-fn parse_bool(value: &str) -> Option<bool> {
+/// Go's `strconv.ParseBool`, which BuildKit uses for flag fields and
+/// directives.
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     match value {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
@@ -318,7 +319,7 @@ fn number(key: &str, value: &str, radix: u32) -> Result<Option<u32>, MountError>
 
 /// Splits one CSV record: `,` separates fields, a field that starts with
 /// `"` runs to the closing `"`, and `""` inside it is one quote.
-fn split_csv(spec: &str) -> Result<Vec<String>, MountError> {
+pub(super) fn split_csv(spec: &str) -> Result<Vec<String>, MountError> {
     let mut fields = Vec::new();
     let mut chars = spec.chars().peekable();
     loop {
@@ -334,9 +335,7 @@ fn split_csv(spec: &str) -> Result<Vec<String>, MountError> {
                     Some('"') => break,
                     Some(c) => field.push(c),
                     None => {
-                        return Err(MountError::new(format!(
-                            "unterminated quote in mount spec {spec}"
-                        )));
+                        return Err(MountError::new(format!("unterminated quote in {spec}")));
                     }
                 }
             }

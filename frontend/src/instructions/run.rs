@@ -1,7 +1,7 @@
 //! `RUN`, and the command lines of `CMD`, `ENTRYPOINT` and `SHELL`.
 
 use super::Ctx;
-use super::mount::{Mount, parse_mount};
+use super::mount::{Mount, parse_bool, parse_mount, split_csv};
 use crate::ast::{Args, Heredoc, Word};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::source::Span;
@@ -40,6 +40,21 @@ pub struct Run {
     pub security: Option<String>,
     /// Heredoc bodies (for `RUN <<EOF` the first one is the script).
     pub heredocs: Vec<Heredoc>,
+    /// `--device` specs, parsed, each with the span of its flag.
+    pub devices: Vec<(Device, Span)>,
+}
+
+/// A `RUN --device`: BuildKit's `[name=]NAME[,required[=BOOL]]`
+/// (frontend/dockerfile/instructions/commands_rundevice.go), where kiln's
+/// NAME is the path of a host device node under `/dev/` (BuildKit's is a
+/// CDI name, which kiln refuses).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// The node's path, under `/dev/`.
+    pub path: String,
+    /// The build fails when the host has no such device; otherwise the
+    /// step runs without it.
+    pub required: bool,
 }
 
 pub(super) fn parse_run(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Run> {
@@ -52,16 +67,15 @@ pub(super) fn parse_run(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<R
             "RUN has no command",
         ));
     }
-    // The stable Dockerfile 1.26 frontend refuses it too (its
-    // `convert_norundevice.go`): CDI devices are labs-only there.
-    for device in ctx.flags.all("device") {
-        errors.push(
-            Diagnostic::error(
-                device.span,
-                "RUN --device is only supported in Dockerfile frontend 1.14.0-labs or later (stable from 1.27.0); kiln does not support it",
-            )
-            .with_help("CDI devices are not available in kiln builds; remove the flag"),
-        );
+    let mut devices = Vec::new();
+    for flag in ctx.flags.all("device") {
+        match parse_device(&flag.value) {
+            Ok(device) => devices.push((device, flag.span)),
+            Err((message, help)) => errors.push(
+                Diagnostic::error(flag.span, format!("invalid --device: {message}"))
+                    .with_optional_help(help),
+            ),
+        }
     }
     let mut mounts = Vec::new();
     for flag in ctx.flags.all("mount") {
@@ -81,6 +95,65 @@ pub(super) fn parse_run(ctx: &Ctx<'_>, errors: &mut Vec<Diagnostic>) -> Option<R
         network,
         security,
         heredocs: instruction.heredocs.clone(),
+        devices,
+    })
+}
+
+/// One `--device` value: comma-separated fields, the first bare one the
+/// name (or `name=`), `required` alone or with a boolean.
+fn parse_device(value: &str) -> Result<Device, (String, Option<String>)> {
+    let mut name: Option<&str> = None;
+    let mut required = false;
+    let fields = split_csv(value).map_err(|e| (e.message, None))?;
+    for field in &fields {
+        let field = field.as_str();
+        let (key, val) = match field.split_once('=') {
+            Some((key, val)) => (key.to_ascii_lowercase(), Some(val)),
+            None => (field.to_ascii_lowercase(), None),
+        };
+        match (key.as_str(), val) {
+            ("required", None) => required = true,
+            ("required", Some(val)) => {
+                required = parse_bool(val)
+                    .ok_or_else(|| (format!("invalid value for required: {val}"), None))?;
+            }
+            ("name", Some(val)) => match name {
+                Some(set) => return Err((format!("device name already set to {set}"), None)),
+                None => name = Some(val),
+            },
+            _ if name.is_none() => name = Some(field),
+            _ => {
+                return Err((
+                    format!("unexpected field '{field}'"),
+                    did_you_mean(&key, ["name", "required"]),
+                ));
+            }
+        }
+    }
+    let name = name.unwrap_or_default();
+    if !name.starts_with('/') {
+        return Err((
+            format!("{name:?} is not a device path"),
+            Some(
+                "kiln gives RUN steps host device nodes by path (such as /dev/fuse); CDI device names (vendor.com/class=name) are not supported"
+                    .into(),
+            ),
+        ));
+    }
+    let clean = name.strip_prefix("/dev/").is_some_and(|rest| {
+        !rest
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    });
+    if !clean {
+        return Err((
+            format!("{name:?} is not under /dev/"),
+            Some("give the clean path of a device node under /dev/, such as /dev/fuse".into()),
+        ));
+    }
+    Ok(Device {
+        path: name.to_string(),
+        required,
     })
 }
 

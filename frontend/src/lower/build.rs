@@ -503,15 +503,20 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// A heredoc's document as a file `/NAME` (mode `mode`) on an empty
-    /// file system: what a RUN mounts as its script and a COPY copies.
-    pub(crate) fn heredoc_file(&mut self, heredoc: &Heredoc, data: Vec<u8>, mode: u32) -> VertexId {
-        let scratch = self.graph.add(Vertex {
+    /// An empty file system, for work made apart from any stage.
+    pub(crate) fn scratch(&mut self) -> VertexId {
+        self.graph.add(Vertex {
             op: Op::Scratch,
             inputs: Vec::new(),
             name: "scratch".to_string(),
             line: None,
-        });
+        })
+    }
+
+    /// A heredoc's document as a file `/NAME` (mode `mode`) on an empty
+    /// file system: what a RUN mounts as its script and a COPY copies.
+    pub(crate) fn heredoc_file(&mut self, heredoc: &Heredoc, data: Vec<u8>, mode: u32) -> VertexId {
+        let scratch = self.scratch();
         self.graph.add(Vertex {
             op: Op::File(FileOp {
                 actions: vec![FileAction::Mkfile {

@@ -163,7 +163,29 @@ impl Builder<'_> {
             .map(|w| self.expand_unchecked(stage, w))
             .collect::<Result<Vec<_>, _>>()?;
 
-        let mut inputs = vec![stage.vertex];
+        // BuildKit's dispatchCopy: with --link and no --chmod the copy is
+        // made on an empty file system and merged onto the stage (LLB
+        // MergeOp), so it does not depend on the stage's files: its parent
+        // directories replace the stage's in the result, and a destination
+        // under one of the stage's symlinks is a directory there.
+        let link = copy.link && copy.chmod.is_none();
+        if link
+            && let (Some(owner), Some(word)) = (&owner, &copy.chown)
+            && owner_has_name(owner)
+        {
+            // Nothing to look a name up in (BuildKit fails late with
+            // "invalid user index: -1"; moby/buildkit#7134 refuses it at
+            // parse time).
+            return Err(Diagnostic::error(
+                word.span,
+                format!(
+                    "{keyword} --link cannot resolve the --chown names in {:?}: the copy is made apart from the stage's /etc/passwd and /etc/group",
+                    word.value
+                ),
+            )
+            .with_help("give numeric ids (--chown=UID:GID), or drop --link"));
+        }
+        let mut inputs = vec![if link { self.scratch() } else { stage.vertex }];
         let mut actions = Vec::new();
         if !sources.is_empty() {
             let source_vertex = match &copy.from {
@@ -271,12 +293,23 @@ impl Builder<'_> {
             format!("{keyword} {} {dest_text} # buildkit", shown.join(" ")),
             true,
         );
-        stage.vertex = self.graph.add(Vertex {
+        let line = Some(instruction.span.line);
+        let link_name = name.replacen("] ", "] LINK ", 1);
+        let copied = self.graph.add(Vertex {
             op: Op::File(FileOp { actions }),
             inputs,
             name,
-            line: Some(instruction.span.line),
+            line,
         });
+        stage.vertex = match link {
+            true => self.graph.add(Vertex {
+                op: Op::Merge,
+                inputs: vec![stage.vertex, copied],
+                name: link_name,
+                line,
+            }),
+            false => copied,
+        };
         Ok(())
     }
 
@@ -380,6 +413,12 @@ pub(crate) fn parse_owner(text: &str) -> Owner {
             group: None,
         },
     }
+}
+
+/// Whether `--chown` names a user or group (to be looked up) rather than
+/// giving ids.
+fn owner_has_name(owner: &Owner) -> bool {
+    matches!(owner.user, IdOrName::Name(_)) || matches!(owner.group, Some(IdOrName::Name(_)))
 }
 
 /// The owner for things created as the stage's USER (none for root).

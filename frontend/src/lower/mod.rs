@@ -52,6 +52,8 @@ pub struct LowerOptions {
     pub allow_insecure: bool,
     /// `--allow network.host`: `RUN --network=host` may run.
     pub allow_network_host: bool,
+    /// `--allow device`: `RUN --device` may run.
+    pub allow_device: bool,
 }
 
 /// The help of an error that is one of kiln's size bounds on expansions

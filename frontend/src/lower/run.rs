@@ -10,7 +10,7 @@ use crate::ast::{Instruction, Word};
 use crate::diagnostic::Diagnostic;
 use crate::instructions::{CommandLine, Mount, MountType, Run, Sharing};
 use crate::source::Span;
-use kiln_solver::{CacheSharing, Exec, ExecMount, NetworkMode, Op, Vertex, VertexId};
+use kiln_solver::{CacheSharing, Exec, ExecDevice, ExecMount, NetworkMode, Op, Vertex, VertexId};
 
 /// Where BuildKit mounts a heredoc script that has a `#!` line.
 const HEREDOC_DIR: &str = "/dev/pipes";
@@ -69,6 +69,23 @@ impl Builder<'_> {
             )
             .with_help("grant it with `kiln build --allow security.insecure`"));
         }
+        if let Some((_, span)) = run.devices.first()
+            && !self.options.allow_device
+        {
+            // BuildKit's `device` entitlement (buildx `--allow device`).
+            return Err(
+                Diagnostic::error(*span, "RUN --device needs the device entitlement")
+                    .with_help("grant it with `kiln build --allow device`"),
+            );
+        }
+        let devices = run
+            .devices
+            .iter()
+            .map(|(device, _)| ExecDevice {
+                path: device.path.clone(),
+                required: device.required,
+            })
+            .collect();
         let mut env = stage.run_env.clone();
         // BuildKit points SSH_AUTH_SOCK at the first forwarded agent,
         // unless the stage set it.
@@ -110,6 +127,7 @@ impl Builder<'_> {
                 insecure,
                 mounts,
                 proxy_env,
+                devices,
             }),
             inputs,
             name,

@@ -485,3 +485,53 @@ fn variables_cannot_grow_without_bound() {
     // 17 ARG lines, then ENV B0..: the variables pass 16 MiB at B14 or so.
     assert!((30..=39).contains(&error.span.line), "{}", error.span.line);
 }
+
+#[test]
+fn copy_link_is_made_on_scratch_and_merged_onto_the_stage() {
+    let text = |base: &str| format!("FROM {base}\nCOPY --link --chown=7:8 a /dst/\n");
+    let (l, _) = lowered(&text("base"), &options());
+    let merge = l.graph.vertex(l.target);
+    assert!(matches!(merge.op, Op::Merge), "{:?}", merge.op);
+    assert!(
+        merge.name.starts_with("[2/2] LINK COPY --link"),
+        "{}",
+        merge.name
+    );
+    let [stage, copied] = merge.inputs[..] else {
+        panic!("{:?}", merge.inputs)
+    };
+    assert!(matches!(l.graph.vertex(stage).op, Op::Image(_)));
+    let copy = l.graph.vertex(copied);
+    assert!(matches!(copy.op, Op::File(_)));
+    assert!(matches!(l.graph.vertex(copy.inputs[0]).op, Op::Scratch));
+    // The copy does not depend on the stage: another base, the same copy.
+    let (other, _) = lowered(&text("bare"), &options());
+    let copied_of = |l: &Lowered| {
+        let copied = l.graph.vertex(l.target).inputs[1];
+        l.graph.digests()[copied.0].clone()
+    };
+    assert_eq!(copied_of(&l), copied_of(&other));
+
+    // With --chmod, --link is an ordinary copy (as in BuildKit).
+    let (l, _) = lowered("FROM base\nCOPY --link --chmod=600 a /dst/\n", &options());
+    assert!(matches!(l.graph.vertex(l.target).op, Op::File(_)));
+
+    // Names cannot be looked up on an empty file system.
+    for chown in ["app", "7:staff", "app:8"] {
+        let dockerfile =
+            crate::parse(format!("FROM base\nCOPY --link --chown={chown} a /dst/\n").as_bytes())
+                .unwrap();
+        let error = lower(&dockerfile, &options(), &Fake::default()).unwrap_err();
+        assert_eq!((error.span.line, error.span.column), (2, 13), "{chown}");
+        assert!(
+            error.message.contains("--link cannot resolve"),
+            "{}",
+            error.message
+        );
+    }
+    let (l, _) = lowered(
+        "FROM base\nCOPY --link --chown=root:root a /dst/\n",
+        &options(),
+    );
+    assert!(matches!(l.graph.vertex(l.target).op, Op::Merge));
+}

@@ -61,6 +61,8 @@ pub enum KeyPart {
     Security,
     /// `mount N`: a RUN's mount.
     Mount(usize),
+    /// `device N`: a RUN's device.
+    Device(usize),
     /// `action N`: a file op's action.
     Action(usize),
     /// `input N`: the result an input contributes.
@@ -98,6 +100,7 @@ impl fmt::Display for KeyPart {
             KeyPart::Security => "security",
             KeyPart::Env(name) => return write!(f, "env {name}"),
             KeyPart::Mount(i) => return write!(f, "mount {i}"),
+            KeyPart::Device(i) => return write!(f, "device {i}"),
             KeyPart::Action(i) => return write!(f, "action {i}"),
             KeyPart::Input(i) => return write!(f, "input {i}"),
             KeyPart::Files { use_index, input } => {
@@ -118,6 +121,9 @@ impl KeyPart {
         }
         if let Some(i) = label.strip_prefix("mount ") {
             return number(i).map(KeyPart::Mount);
+        }
+        if let Some(i) = label.strip_prefix("device ") {
+            return number(i).map(KeyPart::Device);
         }
         if let Some(i) = label.strip_prefix("action ") {
             return number(i).map(KeyPart::Action);
@@ -165,6 +171,7 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<KeyPart, String> {
     };
     match op {
         Op::Scratch => put(KeyPart::Op, "scratch".into()),
+        Op::Merge => put(KeyPart::Op, "merge".into()),
         Op::Image(ImageSource {
             reference,
             digest,
@@ -218,6 +225,7 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<KeyPart, String> {
             mounts,
             // Not part of the key (see `Exec::proxy_env`).
             proxy_env: _,
+            devices,
         }) => {
             put(KeyPart::Command, format!("{args:?}"));
             for entry in env {
@@ -241,6 +249,12 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<KeyPart, String> {
             );
             for (i, mount) in mounts.iter().enumerate() {
                 put(KeyPart::Mount(i), describe_mount(mount));
+            }
+            for (i, device) in devices.iter().enumerate() {
+                put(
+                    KeyPart::Device(i),
+                    format!("{} required={}", device.path, device.required),
+                );
             }
         }
         Op::File(FileOp { actions }) => {

@@ -13,6 +13,7 @@ fn exec() -> Op {
         insecure: false,
         mounts: vec![],
         proxy_env: vec!["HTTP_PROXY=http://a".into()],
+        devices: vec![],
     })
 }
 
@@ -160,6 +161,7 @@ fn key_part_labels_read_back() {
         KeyPart::Network,
         KeyPart::Security,
         KeyPart::Mount(3),
+        KeyPart::Device(1),
         KeyPart::Action(0),
         KeyPart::Input(12),
         KeyPart::Files {

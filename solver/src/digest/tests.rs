@@ -7,6 +7,7 @@
 
 use super::*;
 use crate::graph::{Vertex, VertexId};
+use crate::op::ExecDevice;
 
 fn digest(op: &Op) -> Digest {
     vertex_digest(op, &[])
@@ -132,6 +133,7 @@ fn exec() -> Exec {
         insecure: false,
         mounts: vec![bind(), cache(), tmpfs(), secret(), ssh()],
         proxy_env: strings(&["HTTP_PROXY=http://proxy:3128"]),
+        devices: vec![],
     }
 }
 
@@ -186,6 +188,7 @@ fn equal_ops_have_equal_digests() {
         Op::Git(git()),
         Op::Exec(exec()),
         Op::File(file()),
+        Op::Merge,
     ] {
         assert_eq!(digest(&op), digest(&op.clone()));
     }
@@ -218,6 +221,7 @@ fn each_op_kind_differs() {
                 insecure: false,
                 mounts: vec![],
                 proxy_env: vec![],
+                devices: vec![],
             }),
         ),
         (
@@ -231,6 +235,7 @@ fn each_op_kind_differs() {
             }),
         ),
         ("file", Op::File(FileOp { actions: vec![] })),
+        ("merge", Op::Merge),
         (
             "http",
             Op::Http(HttpSource {
@@ -344,6 +349,7 @@ fn every_exec_field_counts() {
         insecure: _,
         mounts: _,
         proxy_env: _,
+        devices: _,
     } = &base;
     let op = |change: fn(&mut Exec)| Op::Exec(with(&base, change));
     assert_all_distinct(
@@ -366,6 +372,24 @@ fn every_exec_field_counts() {
             ("mounts fewer", op(|x| x.mounts.truncate(3))),
             ("ssh mount dropped", op(|x| x.mounts.truncate(4))),
             ("mounts none", op(|x| x.mounts.clear())),
+            (
+                "device",
+                op(|x| {
+                    x.devices.push(ExecDevice {
+                        path: "/dev/fuse".into(),
+                        required: false,
+                    })
+                }),
+            ),
+            (
+                "device required",
+                op(|x| {
+                    x.devices.push(ExecDevice {
+                        path: "/dev/fuse".into(),
+                        required: true,
+                    })
+                }),
+            ),
         ],
     );
 }
@@ -1124,12 +1148,13 @@ fn golden_digest() {
             size: None,
         }],
         proxy_env: vec![],
+        devices: vec![],
     });
     let base = Digest::of(b"base");
-    assert_eq!(VERSION, "kiln-vertex-v2");
+    assert_eq!(VERSION, "kiln-vertex-v3");
     assert_eq!(
         vertex_digest(&op, &[base]).as_str(),
-        "sha256:f584fef8b513ade5bb7bd845aaa774d4b02f5f2a00bd246be14cbdf7e36388c4"
+        "sha256:0cc1f7e190807a33e9aca6b0ddb44e14d7678ac71698a82c0eb0a3f8584370fd"
     );
 }
 
@@ -1157,9 +1182,9 @@ fn golden_digests_of_typed_fields() {
     assert_eq!(
         found,
         [
-            "sha256:1b8ead3eea8be4b92aa6223cb9ff3f0ca5d63e9eb323478ea4afbfbe3ef814fc",
-            "sha256:ffff4ad02a0be71856ca1699e7adc4c764d67d640b20d81132508f616af00c7e",
-            "sha256:0aa96d446b6b4f0c6fd3ae376f02d1d0c551d8cdc86b64ceb5bcc8cfbe558257"
+            "sha256:cfa060aac82a478d8453e8a293d81fe3aa26430a4abba7c088ed26a312ce71cf",
+            "sha256:91cf05636942321c4582959821a40dc1e4ac51dab6eddbcb071561f60e9abf4e",
+            "sha256:66dc3dd04e4d1033b9bce6be24d750adb3be019a43f007642152431330ccf9a3"
         ]
     );
     // And `--explain`'s parts read as they did (trails of earlier builds

@@ -101,6 +101,7 @@ mod tests {
             insecure: false,
             mounts: vec![],
             proxy_env: vec![],
+            devices: vec![],
         })
     }
 

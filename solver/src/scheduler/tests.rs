@@ -232,6 +232,7 @@ fn add_named(
             insecure: false,
             mounts: vec![],
             proxy_env: vec![],
+            devices: vec![],
         }),
         inputs: inputs.to_vec(),
         name: name.into(),

@@ -43,8 +43,9 @@ pub(crate) struct BuildArgs {
     #[arg(long = "ssh", value_name = "ID[=SOCKET]")]
     ssh: Vec<String>,
     /// Grant an entitlement: `security.insecure` (lets `RUN
-    /// --security=insecure` run privileged) or `network.host` (lets `RUN
-    /// --network=host` use the host's network).
+    /// --security=insecure` run privileged), `network.host` (lets `RUN
+    /// --network=host` use the host's network) or `device` (lets `RUN
+    /// --device` use host devices).
     #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
     allow: Vec<String>,
     /// Do not use cached results (steps still record theirs).
@@ -195,6 +196,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         created: crate::build::creation_time(),
         allow_insecure: entitlements.insecure,
         allow_network_host: entitlements.network_host || matches!(args.network, NetworkArg::Host),
+        allow_device: entitlements.device,
     };
     let mut secrets = crate::worker::Secrets::new();
     for spec in &args.secrets {
@@ -488,6 +490,8 @@ struct Entitlements {
     insecure: bool,
     /// `network.host`.
     network_host: bool,
+    /// `device`.
+    device: bool,
 }
 
 /// `--allow`: which entitlements were granted.
@@ -497,8 +501,9 @@ fn entitlements(allow: &[String]) -> anyhow::Result<Entitlements> {
         match entitlement.as_str() {
             "security.insecure" => granted.insecure = true,
             "network.host" => granted.network_host = true,
+            "device" => granted.device = true,
             other => anyhow::bail!(
-                "unknown entitlement {other:?} for --allow (expected security.insecure or network.host)"
+                "unknown entitlement {other:?} for --allow (expected security.insecure, network.host or device)"
             ),
         }
     }

@@ -72,6 +72,10 @@ pub(crate) struct RunArgs {
     /// paths and a writable /sys (docker's `--privileged`).
     #[arg(long)]
     privileged: bool,
+    /// Give the container a host device (`/dev/fuse`,
+    /// `/dev/sdb:/dev/xvdb`): its node in /dev and access to it.
+    #[arg(long = "device", value_name = "HOST[:CONTAINER][:rwm]")]
+    devices: Vec<String>,
     /// Run kiln's small init as PID 1 (it reaps orphans and forwards
     /// signals) with the program as its child; without it the program is
     /// PID 1, as with docker.
@@ -171,6 +175,11 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     {
         anyhow::bail!("the working directory {dir:?} is invalid, it needs to be an absolute path");
     }
+    let devices = args
+        .devices
+        .iter()
+        .map(|spec| options::device(spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let tty = args.tty.then(terminal::Terminal::new).transpose()?;
     let spec = RunSpec {
         rootfs: kiln_runtime::Rootfs { layers },
@@ -203,6 +212,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         no_new_privileges: !args.privileged,
         privileged: args.privileged,
         init: args.init,
+        devices,
     };
     let stdin = if args.interactive {
         None

@@ -112,6 +112,31 @@ pub(crate) fn volume(spec: &str) -> anyhow::Result<Mount> {
     })
 }
 
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` (docker's syntax; the
+/// container path defaults to the host's). kiln gives a device `rwm`
+/// access only, so narrower permissions are refused rather than ignored.
+pub(crate) fn device(spec: &str) -> anyhow::Result<kiln_runtime::Device> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let is_permissions = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let (host, container, permissions) = match parts.as_slice() {
+        [host] => (*host, *host, "rwm"),
+        [host, p] if is_permissions(p) => (*host, *host, *p),
+        [host, container] => (*host, *container, "rwm"),
+        [host, container, p] => (*host, *container, *p),
+        _ => bail!("invalid device {spec:?}: expected HOST[:CONTAINER][:PERMISSIONS]"),
+    };
+    let full = |p: &str| p.len() == 3 && ["r", "w", "m"].iter().all(|c| p.contains(c));
+    if !full(permissions) {
+        bail!(
+            "invalid device {spec:?}: kiln gives devices rwm access only (permissions {permissions:?})"
+        );
+    }
+    Ok(kiln_runtime::Device::from_host(
+        std::path::Path::new(host),
+        container,
+    )?)
+}
+
 /// `--tmpfs PATH[:OPTIONS]`.
 pub(crate) fn tmpfs(spec: &str) -> anyhow::Result<Mount> {
     let (target, options) = spec.split_once(':').unwrap_or((spec, ""));
@@ -255,5 +280,20 @@ mod tests {
             panic!("not a bind");
         };
         assert!(readonly);
+    }
+
+    #[test]
+    fn devices_take_dockers_forms() {
+        let at = |spec: &str| device(spec).map(|d| d.path).map_err(|e| e.to_string());
+        assert_eq!(at("/dev/null").unwrap(), "/dev/null");
+        assert_eq!(at("/dev/null:rwm").unwrap(), "/dev/null");
+        assert_eq!(at("/dev/null:/dev/mynull").unwrap(), "/dev/mynull");
+        assert_eq!(at("/dev/null:/dev/mynull:mrw").unwrap(), "/dev/mynull");
+        let err = at("/dev/null:/dev/x:r").unwrap_err();
+        assert!(err.contains("rwm access only"), "{err}");
+        let err = at("/dev/null:/etc/x").unwrap_err();
+        assert!(err.contains("under /dev/"), "{err}");
+        let err = at("/dev/kiln-none").unwrap_err();
+        assert!(err.contains("/dev/kiln-none"), "{err}");
     }
 }

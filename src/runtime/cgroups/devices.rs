@@ -167,13 +167,34 @@ pub(crate) const DEFAULT_ALLOW: &[Rule] = &[
 /// also why only the sandbox's own cgroup is restricted, never the shared
 /// `kiln` parent. Each rule is its own write: the kernel parses one rule per
 /// write.
-pub(crate) fn restrict_v1(fs: &dyn CgroupFs, leaf: &Path) -> Result<(), CgroupError> {
+pub(crate) fn restrict_v1(
+    fs: &dyn CgroupFs,
+    leaf: &Path,
+    extra: &[crate::Device],
+) -> Result<(), CgroupError> {
     fs::write(fs, &leaf.join("devices.deny"), DENY_ALL)?;
     let allow = leaf.join("devices.allow");
-    for rule in DEFAULT_ALLOW {
+    for rule in allowed(extra) {
         fs::write(fs, &allow, &rule.to_string())?;
     }
     Ok(())
+}
+
+/// docker's default list, then `rwm` for each of the sandbox's host
+/// devices (what `docker run --device` adds).
+fn allowed(extra: &[crate::Device]) -> Vec<Rule> {
+    let mut rules = DEFAULT_ALLOW.to_vec();
+    rules.extend(extra.iter().map(|device| Rule {
+        kind: if device.block {
+            Kind::Block
+        } else {
+            Kind::Char
+        },
+        major: Some(device.major),
+        minor: Some(device.minor),
+        access: Access::RWM,
+    }));
+    rules
 }
 
 /// Attaches the default allow-list, compiled to eBPF, to a v2 cgroup
@@ -185,8 +206,12 @@ pub(crate) fn restrict_v1(fs: &dyn CgroupFs, leaf: &Path) -> Result<(), CgroupEr
 /// attaches below the sandbox's cgroup can narrow the list but never widen
 /// it. Once attached, the cgroup holds its own reference to the program;
 /// it is released when the cgroup is removed.
-pub(crate) fn restrict_v2(fs: &dyn CgroupFs, leaf: &Path) -> Result<(), CgroupError> {
-    fs.attach_device_filter(leaf, &bpf_prog::compile(DEFAULT_ALLOW))
+pub(crate) fn restrict_v2(
+    fs: &dyn CgroupFs,
+    leaf: &Path,
+    extra: &[crate::Device],
+) -> Result<(), CgroupError> {
+    fs.attach_device_filter(leaf, &bpf_prog::compile(&allowed(extra)))
 }
 
 #[cfg(test)]
@@ -230,7 +255,7 @@ mod tests {
         fake.dir(&leaf);
         fake.file(leaf.join("devices.deny"), "");
         fake.file(leaf.join("devices.allow"), "");
-        restrict_v1(&fake, &leaf).unwrap();
+        restrict_v1(&fake, &leaf, &[]).unwrap();
         let writes: Vec<String> = fake.writes().into_iter().map(|(_, v)| v).collect();
         assert_eq!(writes[0], "a");
         assert_eq!(&writes[1..], DOCKER_TEXT);
@@ -253,10 +278,50 @@ mod tests {
         let fake = FakeFs::new();
         let leaf = fake.root().join("kiln/1-a");
         fake.dir(&leaf);
-        restrict_v2(&fake, &leaf).unwrap();
+        restrict_v2(&fake, &leaf, &[]).unwrap();
         assert_eq!(
             fake.device_programs(),
             [(leaf, bpf_prog::compile(DEFAULT_ALLOW))]
         );
+    }
+
+    fn fuse() -> crate::Device {
+        crate::Device {
+            path: "/dev/fuse".into(),
+            block: false,
+            major: 10,
+            minor: 229,
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    #[test]
+    fn a_host_device_is_allowed_after_the_defaults() {
+        let fake = FakeFs::new();
+        let leaf = fake.root().join("devices/kiln/1-a");
+        fake.dir(&leaf);
+        fake.file(leaf.join("devices.deny"), "");
+        fake.file(leaf.join("devices.allow"), "");
+        let loop0 = crate::Device {
+            path: "/dev/loop0".into(),
+            block: true,
+            major: 7,
+            minor: 0,
+            ..fuse()
+        };
+        restrict_v1(&fake, &leaf, &[fuse(), loop0]).unwrap();
+        let writes: Vec<String> = fake.writes().into_iter().map(|(_, v)| v).collect();
+        assert_eq!(&writes[1..13], DOCKER_TEXT);
+        assert_eq!(&writes[13..], ["c 10:229 rwm", "b 7:0 rwm"]);
+
+        let fake = FakeFs::new();
+        let leaf = fake.root().join("kiln/1-a");
+        fake.dir(&leaf);
+        restrict_v2(&fake, &leaf, &[fuse()]).unwrap();
+        let mut rules = DEFAULT_ALLOW.to_vec();
+        rules.push(Rule::char(Some(10), Some(229), Access::RWM));
+        assert_eq!(fake.device_programs(), [(leaf, bpf_prog::compile(&rules))]);
     }
 }

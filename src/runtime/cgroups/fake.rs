@@ -351,6 +351,7 @@ pub(crate) fn limits() -> Resources {
         memory_bytes: Some(64 * 1024 * 1024),
         cpu_quota: CpuQuota::from_cpus(1.5),
         pids_max: Some(16),
+        devices: Vec::new(),
     }
 }
 

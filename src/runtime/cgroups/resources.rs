@@ -12,6 +12,9 @@ pub struct Resources {
     pub cpu_quota: Option<CpuQuota>,
     /// Maximum number of tasks (processes and threads; `--pids-limit`).
     pub pids_max: Option<u64>,
+    /// Host devices the sandbox may open and make (`--device`), on top of
+    /// docker's default list.
+    pub devices: Vec<crate::Device>,
 }
 
 /// CFS bandwidth: the cgroup's tasks may run `quota_us` microseconds of CPU

@@ -69,6 +69,7 @@ fn real_cgroup_limits_join_kill_remove() {
         memory_bytes: Some(64 * MIB),
         cpu_quota: CpuQuota::from_cpus(0.5),
         pids_max: Some(16),
+        devices: Vec::new(),
     };
     let mode = detect().unwrap();
     let cg = Cgroup::create(&name, &resources).unwrap();
@@ -304,7 +305,7 @@ fn real_device_program_blocks_a_host_disk_on_its_own() {
     if mode == Mode::Hybrid {
         // Production leaves hybrid hosts to the v1 devices controller;
         // attach the program here to prove it on its own.
-        devices::restrict_v2(&HostFs::new(Path::new(CGROUP_ROOT)), &leaf).unwrap();
+        devices::restrict_v2(&HostFs::new(Path::new(CGROUP_ROOT)), &leaf, &[]).unwrap();
     }
 
     let dir = std::fs::File::open(&leaf).unwrap();

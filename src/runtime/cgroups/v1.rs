@@ -105,7 +105,7 @@ fn apply(
         fs::write(fs, &leaf.join("pids.max"), &pids.to_string())?;
     }
     if hierarchy.has("devices") {
-        devices::restrict_v1(fs, leaf)?;
+        devices::restrict_v1(fs, leaf, &resources.devices)?;
     }
     Ok(())
 }

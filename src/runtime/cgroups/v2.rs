@@ -80,7 +80,7 @@ pub(crate) fn create(
     // CONFIG_CGROUP_BPF, a seccomp filter around kiln) fails the sandbox
     // rather than running it without the allow-list: nothing else on v2
     // stands in for it.
-    devices::restrict_v2(fs, &leaf)
+    devices::restrict_v2(fs, &leaf, &resources.devices)
 }
 
 /// Creates `<base>/kiln/<name>` with no controllers: the hybrid layout's

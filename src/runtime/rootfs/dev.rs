@@ -3,6 +3,8 @@
 //! tmpfs holding just the safe device nodes, a private devpts instance
 //! (`newinstance`: the container cannot see or open the host's terminals),
 //! `/dev/shm`, `/dev/mqueue` for this IPC namespace, and sysfs read-only.
+//! Host devices the caller gives (`--device`) are made in the `/dev` tmpfs
+//! last, so no later mount hides them.
 
 use super::resolve::{Kind, Root, proc_fd_path};
 use super::{RootfsError, ensure};
@@ -49,6 +51,7 @@ pub(super) fn mount_kernel_filesystems(
     sys: &dyn Syscall,
     root: &mut Root,
     privileged: bool,
+    devices: &[crate::Device],
 ) -> Result<(), RootfsError> {
     // docker mounts sysfs read-only unless the container is privileged.
     let sys_flags = if privileged {
@@ -107,6 +110,65 @@ pub(super) fn mount_kernel_filesystems(
     for special in &rest {
         mount_special(sys, root, special)?;
     }
+    for device in devices {
+        make_device(sys, root, device)?;
+    }
+    Ok(())
+}
+
+/// Makes one host device's node in the `/dev` tmpfs, with its parent
+/// directories (0755, as runc makes them). The walk stays in the tmpfs:
+/// no component may be a symbolic link (`/dev/fd` is one), and an
+/// existing node of the same name (`/dev/null`) is replaced.
+fn make_device(
+    sys: &dyn Syscall,
+    root: &mut Root,
+    device: &crate::Device,
+) -> Result<(), RootfsError> {
+    use rustix::fs::{AtFlags, Mode as RMode, OFlags};
+    let path_err = |source: std::io::Error| RootfsError::Path {
+        path: device.path.clone(),
+        source,
+    };
+    let mut dir = ensure(root, "/dev", Kind::Dir)?;
+    let mut names: Vec<&str> = device.in_dev().split('/').collect();
+    let leaf = names.pop().unwrap_or_default();
+    for name in names {
+        match rustix::fs::mkdirat(&dir, name, RMode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(path_err(e.into())),
+        }
+        dir = rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::PATH,
+            RMode::empty(),
+        )
+        .map_err(|e| path_err(e.into()))?;
+    }
+    match rustix::fs::unlinkat(&dir, leaf, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(path_err(e.into())),
+    }
+    let node = proc_fd_path(&dir).join(leaf);
+    let kind = if device.block {
+        SFlag::S_IFBLK
+    } else {
+        SFlag::S_IFCHR
+    };
+    let dev = makedev(u64::from(device.major), u64::from(device.minor));
+    sys.mknod(&node, kind, Mode::from_bits_truncate(device.mode), dev)
+        .map_err(|source| RootfsError::Call {
+            what: "create a host device's node in /dev",
+            source,
+        })?;
+    // mknod applies the umask; the node keeps the host's bits and owner.
+    std::fs::set_permissions(
+        &node,
+        std::os::unix::fs::PermissionsExt::from_mode(device.mode),
+    )
+    .map_err(path_err)?;
+    std::os::unix::fs::lchown(&node, Some(device.uid), Some(device.gid)).map_err(path_err)?;
     Ok(())
 }
 

@@ -81,6 +81,8 @@ pub struct Setup<'a> {
     /// A privileged sandbox: no masked or read-only paths, `/sys`
     /// writable.
     pub privileged: bool,
+    /// Host devices to make in `/dev`.
+    pub devices: &'a [crate::Device],
 }
 
 /// Mounts everything under `setup.rootfs`; returns the stubs created as
@@ -91,7 +93,7 @@ pub fn prepare(sys: &dyn Syscall, setup: &Setup<'_>) -> Result<Vec<String>, Root
         path: "/".into(),
         source,
     })?;
-    dev::mount_kernel_filesystems(sys, &mut root, setup.privileged)?;
+    dev::mount_kernel_filesystems(sys, &mut root, setup.privileged, setup.devices)?;
     for (target, source) in setup.etc_files {
         bind(sys, &mut root, source, target, false)?;
     }

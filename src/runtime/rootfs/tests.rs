@@ -8,6 +8,7 @@ use std::fs;
 struct Image {
     dir: tempfile::TempDir,
     host: tempfile::TempDir,
+    devices: Vec<crate::Device>,
 }
 
 impl Image {
@@ -23,10 +24,22 @@ impl Image {
             fs::write(host.path().join(f), f).unwrap();
         }
         fs::create_dir(host.path().join("data")).unwrap();
-        Image { dir, host }
+        Image {
+            dir,
+            host,
+            devices: Vec::new(),
+        }
     }
 
     fn run(&self, mounts: &[Mount], readonly: bool) -> (Vec<Call>, Vec<String>) {
+        self.try_run(mounts, readonly).unwrap()
+    }
+
+    fn try_run(
+        &self,
+        mounts: &[Mount],
+        readonly: bool,
+    ) -> Result<(Vec<Call>, Vec<String>), RootfsError> {
         let sys = Recorder::new(self.dir.path());
         let etc: Vec<(&'static str, PathBuf)> = vec![
             ("/etc/hosts", self.host.path().join("hosts")),
@@ -46,10 +59,10 @@ impl Image {
                 readonly,
                 workdir: "/work/dir",
                 privileged: false,
+                devices: &self.devices,
             },
-        )
-        .unwrap();
-        (sys.mounts(), stubs)
+        )?;
+        Ok((sys.mounts(), stubs))
     }
 }
 
@@ -256,4 +269,51 @@ fn tmpfs_flag_words_override_dockers_defaults() {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_RDONLY
     );
     assert_eq!(data, "size=64m,mode=1770");
+}
+
+fn device(path: &str) -> crate::Device {
+    crate::Device {
+        path: path.into(),
+        block: false,
+        major: 10,
+        minor: 229,
+        mode: 0o640,
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+    }
+}
+
+#[test]
+fn host_devices_are_made_in_dev_after_its_mounts() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut image = Image::new();
+    image.devices = vec![device("/dev/net/tun0"), device("/dev/null")];
+    let (calls, stubs) = image.run(&[], false);
+    let made = find(&calls, "mknod", "/dev/net/tun0");
+    assert_eq!(made.len(), 1);
+    let made_at = calls.iter().position(|c| std::ptr::eq(c, made[0])).unwrap();
+    let last_dev_mount = calls
+        .iter()
+        .rposition(|c| c.op == "mount" && c.target.starts_with("/dev"))
+        .unwrap();
+    assert!(made_at > last_dev_mount, "no /dev mount may hide the node");
+    let node = image.dir.path().join("dev/net/tun0");
+    assert_eq!(
+        fs::metadata(&node).unwrap().permissions().mode() & 0o7777,
+        0o640
+    );
+    // An existing default node is replaced, not an error.
+    assert_eq!(find(&calls, "mknod", "/dev/null").len(), 2);
+    assert!(
+        !stubs.iter().any(|s| s.starts_with("dev/")),
+        "what lives in the /dev tmpfs is no stub: {stubs:?}"
+    );
+}
+
+#[test]
+fn a_device_path_through_a_symlink_in_dev_is_refused() {
+    let mut image = Image::new();
+    image.devices = vec![device("/dev/fd/9")];
+    let err = image.try_run(&[], false).unwrap_err();
+    assert!(err.to_string().contains("/dev/fd/9"), "{err}");
 }

@@ -80,6 +80,7 @@ fn spec(image: &Path, script: &str, mounts: Vec<Mount>) -> RunSpec {
         no_new_privileges: true,
         privileged: false,
         init: false,
+        devices: Vec::new(),
     }
 }
 

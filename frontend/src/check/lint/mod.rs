@@ -170,15 +170,10 @@ impl Config {
     }
 }
 
-/// Go's `strconv.ParseBool`.
+/// Go's `strconv.ParseBool`, with its error.
 fn parse_bool(text: &str) -> Result<bool, String> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!(
-            "strconv.ParseBool: parsing {text:?}: invalid syntax"
-        )),
-    }
+    crate::instructions::mount::parse_bool(text)
+        .ok_or_else(|| format!("strconv.ParseBool: parsing {text:?}: invalid syntax"))
 }
 
 /// The Dockerfile's `# check=` directive, or `over` (the
