@@ -69,10 +69,8 @@ impl ImageResolver for StoreResolver<'_> {
                     .map_err(|e| format!("cannot read image {normalized}: {e}"))?
             }
         };
-        let found = image.config.platform();
-        if !found.os.is_empty() && !found.architecture.is_empty() && !platform.matches(&found) {
-            return Err(format!("image {normalized} is for {found}, not {platform}"));
-        }
+        // An image for another platform is used, as BuildKit uses it: the
+        // lowering warns (InvalidBaseImagePlatform).
         Ok(ResolvedImage {
             reference: normalized,
             digest: image.manifest_descriptor.digest,

@@ -70,7 +70,7 @@ fn finding_json(file: &str, d: &Diagnostic) -> serde_json::Value {
             Severity::Warning => "warning",
         },
         "rule": rule.map(|r| r.name),
-        "url": rule.map(|r| r.url()),
+        "url": rule.and_then(|r| r.url()),
         "message": d.message,
         "help": d.help,
     })

@@ -70,7 +70,10 @@ pub(crate) fn diagnostics(name: &str, source: &str, findings: &[Diagnostic]) {
                 Some(
                     [
                         finding.help.clone(),
-                        Some(format!("{} ({})", rule.description, rule.url())),
+                        Some(match rule.url() {
+                            Some(url) => format!("{} ({url})", rule.description),
+                            None => rule.description.to_string(),
+                        }),
                     ]
                     .into_iter()
                     .flatten()

@@ -6,6 +6,7 @@
 mod add_git;
 mod add_url;
 mod build;
+mod build_checks;
 mod cache;
 mod check;
 mod copy_reuse;

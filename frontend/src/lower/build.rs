@@ -24,6 +24,8 @@ pub(crate) struct StageResult {
     pub vertex: VertexId,
     pub config: ImageConfig,
     pub run_env: Vec<String>,
+    /// The ARGs declared in the stage and in the stages it is built on.
+    pub args_in_scope: Vec<String>,
 }
 
 /// The stage being lowered.
@@ -44,6 +46,10 @@ pub(crate) struct Stage {
     /// Every ARG declaration of the stage by name, repeats included (what
     /// a RUN's history lists, as BuildKit's `buildArgs`).
     pub declared_args: Vec<String>,
+    /// The ARGs declared in the stages this one is built on (`FROM
+    /// stage`): defined for UndefinedVar, as BuildKit ≥ 0.15 carries a
+    /// base stage's `buildArgs` into its children (`dispatchState.init`).
+    pub inherited_args: Vec<String>,
     /// A CMD was set in this stage (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
     /// Steps so far and in all, for progress names.
@@ -290,7 +296,8 @@ impl<'a> Builder<'a> {
             Some(l) => format!("[{l} 1/{total}] FROM {image}"),
             None => format!("[1/{total}] FROM {image}"),
         };
-        let (vertex, mut config, run_env) = if image.eq_ignore_ascii_case("scratch") {
+        let (vertex, mut config, run_env, inherited_args) = if image.eq_ignore_ascii_case("scratch")
+        {
             let vertex = self.graph.add(Vertex {
                 op: Op::Scratch,
                 inputs: Vec::new(),
@@ -303,12 +310,17 @@ impl<'a> Builder<'a> {
             config.config.env = vec![DEFAULT_PATH.to_string()];
             config.config.working_dir = "/".to_string();
             let run_env = config.config.env.clone();
-            (vertex, config, run_env)
+            (vertex, config, run_env, Vec::new())
         } else if let Some(base) = self.stages.find(&image, index) {
             let Some(result) = self.lowered[base].clone() else {
                 unreachable!("a needed stage's bases are lowered before it")
             };
-            (result.vertex, result.config, result.run_env)
+            (
+                result.vertex,
+                result.config,
+                result.run_env,
+                result.args_in_scope,
+            )
         } else {
             let (vertex, mut config) = self.image(
                 &image,
@@ -316,11 +328,12 @@ impl<'a> Builder<'a> {
                 def.from.image.span,
                 Some(from_name(&label)),
             )?;
+            self.check_base_platform(&image, &platform, &config, from_instruction.span);
             if !has_env(&config.config.env, "PATH") {
                 config.config.env.insert(0, DEFAULT_PATH.to_string());
             }
             let run_env = config.config.env.clone();
-            (vertex, config, run_env)
+            (vertex, config, run_env, Vec::new())
         };
         config.created = Some(self.options.created.clone());
         let mut stage = Stage {
@@ -330,6 +343,7 @@ impl<'a> Builder<'a> {
             run_env,
             args: Args::default(),
             declared_args: Vec::new(),
+            inherited_args,
             cmd_set: false,
             step: 1,
             total,
@@ -345,10 +359,13 @@ impl<'a> Builder<'a> {
         }
         self.stages.defs[index].commands = commands;
         result?;
+        let mut args_in_scope = stage.inherited_args;
+        args_in_scope.extend(stage.declared_args);
         Ok(StageResult {
             vertex: stage.vertex,
             config: stage.config,
             run_env: stage.run_env,
+            args_in_scope,
         })
     }
 
@@ -449,6 +466,38 @@ impl<'a> Builder<'a> {
         let found = (vertex, resolved.config);
         self.images.insert(key, found.clone());
         Ok(found)
+    }
+
+    /// BuildKit's InvalidBaseImagePlatform (`validateBaseImagePlatform`):
+    /// a base image whose config names another OS or architecture than
+    /// the stage is built for (the variant is not compared) is used, with
+    /// this warning. An image whose config names no platform is not judged.
+    fn check_base_platform(
+        &mut self,
+        image: &str,
+        expected: &Platform,
+        config: &ImageConfig,
+        span: crate::source::Span,
+    ) {
+        let actual = config.platform();
+        if actual.os.is_empty() || actual.architecture.is_empty() {
+            return;
+        }
+        let (expected, actual) = (expected.normalize(), actual.normalize());
+        if expected.os == actual.os && expected.architecture == actual.architecture {
+            return;
+        }
+        self.warnings.push(
+            Diagnostic::warning(
+                span,
+                format!(
+                    "Base image {image} was pulled with platform {:?}, expected {:?} for current build",
+                    actual.to_string(),
+                    expected.to_string()
+                ),
+            )
+            .with_rule(&crate::check::lint::INVALID_BASE_IMAGE_PLATFORM),
+        );
     }
 
     /// The build context, showing only `include` (all when empty) minus
@@ -586,8 +635,13 @@ impl<'a> Builder<'a> {
             .filter_map(|e| e.split_once('=').map(|(k, _)| k))
             .collect();
         let mut undefined = self.undefined.borrow_mut();
-        // An ARG the stage declared counts as defined, value or not.
-        let defined = |n: &String| NEVER.contains(&n.as_str()) || stage.declared_args.contains(n);
+        // An ARG the stage (or a stage it is built on) declared counts as
+        // defined, value or not.
+        let defined = |n: &String| {
+            NEVER.contains(&n.as_str())
+                || stage.declared_args.contains(n)
+                || stage.inherited_args.contains(n)
+        };
         for name in unset.iter().filter(|n| !defined(n)) {
             let message = match crate::check::lint::closest(name, &keys) {
                 Some(near) => {

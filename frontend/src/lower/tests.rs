@@ -21,6 +21,8 @@ impl ImageResolver for Fake {
             "withcmd" => config.config.cmd = vec!["old".into()],
             "trigger" => config.config.on_build = vec!["ENV TRIGGERED=yes".into()],
             "bare" => {}
+            // Whatever platform is asked for, an arm64 image.
+            "arm64only" => config = ImageConfig::new(&Platform::new("linux", "arm64")),
             other => return Err(format!("no image {other}")),
         }
         Ok(ResolvedImage {
@@ -534,4 +536,52 @@ fn copy_link_is_made_on_scratch_and_merged_onto_the_stage() {
         &options(),
     );
     assert!(matches!(l.graph.vertex(l.target).op, Op::Merge));
+}
+
+/// The rules checked while lowering, each against a Dockerfile that
+/// triggers it and one that must not
+/// (`testdata/check/rules/<Rule>.bad|good.Dockerfile`, as the parse-time
+/// rules in `check::lint`), their findings pinned in
+/// `testdata/check/rules/lowering.golden` (`KILN_BLESS=1` rewrites it).
+/// The context's `.dockerignore` is `secret.txt`; image `arm64only` is
+/// for linux/arm64 whatever is asked.
+#[test]
+fn the_lowering_rules_fire_on_their_bad_files_only() {
+    use crate::check::lint::tests::{assert_golden, golden_line, rules_dir};
+    use crate::check::lint::{COPY_IGNORED_FILE, INVALID_BASE_IMAGE_PLATFORM, UNDEFINED_VAR};
+    let dir = rules_dir();
+    let options = LowerOptions {
+        ignore_patterns: vec!["secret.txt".into()],
+        ..options()
+    };
+    let mut golden = String::new();
+    for rule in [
+        UNDEFINED_VAR,
+        COPY_IGNORED_FILE,
+        INVALID_BASE_IMAGE_PLATFORM,
+    ] {
+        for kind in ["bad", "good"] {
+            let file = dir.join(format!("{}.{kind}.Dockerfile", rule.name));
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let (l, _) = lowered(&text, &options);
+            let hits = l
+                .warnings
+                .iter()
+                .filter(|d| d.rule.map(|r| r.name) == Some(rule.name));
+            match kind {
+                "bad" => assert!(
+                    hits.count() > 0,
+                    "{} does not fire on {}",
+                    rule.name,
+                    file.display()
+                ),
+                _ => assert_eq!(hits.count(), 0, "{} fires on {}", rule.name, file.display()),
+            }
+            for d in l.warnings.iter().filter(|d| d.rule.is_some()) {
+                golden.push_str(&golden_line(&format!("{}.{kind}", rule.name), d));
+            }
+        }
+    }
+    assert_golden("lowering.golden", &golden);
 }

@@ -3,8 +3,9 @@
 //! the `BUILDKIT_DOCKERFILE_CHECK` build argument, which replaces it).
 //! Errors stop the build; so does any build check under `error=true`
 //! ("lint violation found for rules: …", as BuildKit says it); `--check`
-//! stops after the checks, as `docker build --check` does. The warnings
-//! are listed after the build, in docker's short form.
+//! stops after the checks, as `docker build --check` does (after lowering,
+//! whose findings need the base images, as BuildKit's need them). The
+//! warnings are listed after the build, in docker's short form.
 
 use super::super::{Outcome, report};
 use kiln_frontend::ast::Dockerfile;
@@ -40,26 +41,32 @@ pub(super) fn before_build(
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    if check_only {
-        report::diagnostics(name, &parsed.source, &findings);
-        report::summary(name, errors, findings.len() - errors);
-        return Next::Stop(match findings.is_empty() {
-            true => Outcome::Success,
-            false => Outcome::Failed,
-        });
-    }
     if errors > 0 {
         report::diagnostics(name, &parsed.source, &findings);
+        if check_only {
+            report::summary(name, errors, findings.len() - errors);
+        }
         return Next::Stop(Outcome::Failed);
     }
     // A configuration that does not parse was an error finding above.
     let config = lint::config(parsed, check_arg).unwrap_or_default();
-    if stopped_by(name, parsed, &config, &findings) {
+    if !check_only && stopped_by(name, parsed, &config, &findings) {
         return Next::Stop(Outcome::Failed);
     }
     Next::Build {
         warnings: findings,
         config,
+    }
+}
+
+/// `--check`: shows every finding, the checks' and lowering's; a finding
+/// fails the command, as in `docker build --check`.
+pub(super) fn check_only(name: &str, parsed: &Dockerfile, findings: &[Diagnostic]) -> Outcome {
+    report::diagnostics(name, &parsed.source, findings);
+    report::summary(name, 0, findings.len());
+    match findings.is_empty() {
+        true => Outcome::Success,
+        false => Outcome::Failed,
     }
 }
 

@@ -245,6 +245,10 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     // Lowering adds its own findings, UndefinedVar among them, under the
     // same configuration as the checks before.
     let lowered = checks::configured(&check_config, prepared.warnings());
+    if args.check {
+        let all: Vec<Diagnostic> = findings.into_iter().chain(lowered).collect();
+        return Ok(checks::check_only(&input.name, &parsed, &all));
+    }
     if checks::stopped_by(&input.name, &parsed, &check_config, &lowered) {
         return Ok(Outcome::Failed);
     }

@@ -24,14 +24,16 @@ pub struct Rule {
     pub name: &'static str,
     /// Its one-line reason, as BuildKit describes it.
     pub description: &'static str,
-    /// The last part of its documentation URL.
+    /// The last part of its documentation URL; empty for a rule without
+    /// a page.
     slug: &'static str,
 }
 
 impl Rule {
-    /// Its documentation page.
-    pub fn url(&self) -> String {
-        format!("https://docs.docker.com/go/dockerfile/rule/{}/", self.slug)
+    /// Its documentation page, if it has one.
+    pub fn url(&self) -> Option<String> {
+        (!self.slug.is_empty())
+            .then(|| format!("https://docs.docker.com/go/dockerfile/rule/{}/", self.slug))
     }
 }
 
@@ -79,6 +81,8 @@ rules! {
         "Default value for global ARG results in an empty or invalid base image name";
     FROM_PLATFORM_FLAG_CONST_DISALLOWED "FromPlatformFlagConstDisallowed" "from-platform-flag-const-disallowed"
         "FROM --platform flag should not use a constant value";
+    INVALID_DEFINITION_DESCRIPTION "InvalidDefinitionDescription" "invalid-definition-description"
+        "Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.";
     EXPOSE_PROTO_CASING "ExposeProtoCasing" "expose-proto-casing"
         "Protocol in EXPOSE instruction should be lowercase";
     EXPOSE_INVALID_FORMAT "ExposeInvalidFormat" "expose-invalid-format"
@@ -99,6 +103,15 @@ pub const COPY_IGNORED_FILE: Rule = Rule {
     name: "CopyIgnoredFile",
     description: "Attempting to Copy file that is excluded by .dockerignore",
     slug: "copy-ignored-file",
+};
+
+/// InvalidBaseImagePlatform: checked while lowering, where the base
+/// images' configs are known (BuildKit's `validateBaseImagePlatform`).
+pub const INVALID_BASE_IMAGE_PLATFORM: Rule = Rule {
+    name: "InvalidBaseImagePlatform",
+    description: "Base image platform does not match expected target platform",
+    // BuildKit gives this rule no documentation page.
+    slug: "",
 };
 
 /// The nearest of `candidates` by Levenshtein distance below 3, as
@@ -122,7 +135,11 @@ pub(crate) fn closest<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str>
 pub fn rule(name: &str) -> Option<&'static Rule> {
     RULES
         .iter()
-        .chain([&UNDEFINED_VAR, &COPY_IGNORED_FILE])
+        .chain([
+            &UNDEFINED_VAR,
+            &COPY_IGNORED_FILE,
+            &INVALID_BASE_IMAGE_PLATFORM,
+        ])
         .find(|r| r.name == name)
 }
 
@@ -136,7 +153,15 @@ pub struct Config {
     pub skip: BTreeSet<String>,
     /// `error=true`: a finding fails the build.
     pub error: bool,
+    /// `experimental=all`.
+    pub experimental_all: bool,
+    /// `experimental=A,B`: experimental rules to run.
+    pub experimental: BTreeSet<String>,
 }
+
+/// The rules that run only when `experimental=` names them (BuildKit's
+/// `Experimental: true`), whatever `skip` says.
+pub const EXPERIMENTAL: &[&str] = &["InvalidDefinitionDescription"];
 
 impl Config {
     /// Parses `skip=…;experimental=…;error=…` (at most three parts).
@@ -155,8 +180,16 @@ impl Config {
                             .extend(value.split(',').map(|s| s.trim().to_string()));
                     }
                 }
-                // No experimental rule is checked; naming them is allowed.
-                "experimental" => {}
+                "experimental" => {
+                    let value = value.trim();
+                    if value == "all" {
+                        config.experimental_all = true;
+                    } else {
+                        config
+                            .experimental
+                            .extend(value.split(',').map(|s| s.trim().to_string()));
+                    }
+                }
                 "error" => config.error = parse_bool(value.trim())?,
                 other => return Err(format!("invalid check option {other:?}")),
             }
@@ -166,6 +199,9 @@ impl Config {
 
     /// Whether `rule` runs.
     pub fn enabled(&self, rule: &str) -> bool {
+        if EXPERIMENTAL.contains(&rule) {
+            return self.experimental_all || self.experimental.contains(rule);
+        }
         !self.skip_all && !self.skip.contains(rule)
     }
 }
@@ -212,4 +248,4 @@ pub fn lint(dockerfile: &Dockerfile) -> Vec<Diagnostic> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

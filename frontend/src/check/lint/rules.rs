@@ -54,6 +54,7 @@ pub(super) fn run(dockerfile: &Dockerfile) -> Vec<Diagnostic> {
         findings: Vec::new(),
     };
     lint.consistent_casing(dockerfile);
+    lint.definition_descriptions(dockerfile);
     for instruction in &dockerfile.instructions {
         if instruction.keyword_lower() == "from" {
             lint.from(instruction);
@@ -122,6 +123,73 @@ impl<'a> Lint<'a> {
                     "Command '{}' should match the case of the command majority ({majority})",
                     instruction.keyword.value
                 ),
+            );
+        }
+    }
+
+    /// InvalidDefinitionDescription (experimental; BuildKit's
+    /// `validateDefinitionDescription`): the last comment line right above
+    /// a named FROM or an ARG must start with the stage's name (lower
+    /// case) or one of the ARG's keys. The comments above an instruction
+    /// are BuildKit's parser's: every comment line since the previous
+    /// instruction, blank lines passed over, an empty `#` starting afresh,
+    /// parser directives left out.
+    fn definition_descriptions(&mut self, dockerfile: &Dockerfile) {
+        let directive_lines: Vec<usize> =
+            dockerfile.directives.iter().map(|d| d.span.line).collect();
+        let lines: Vec<&str> = dockerfile.source.lines().collect();
+        let mut after = 0;
+        for instruction in &dockerfile.instructions {
+            let (from, to) = (after, instruction.span.line.saturating_sub(1));
+            after = instruction.span.end_line;
+            let mut comments: Vec<String> = Vec::new();
+            for number in from + 1..=to {
+                let line = lines.get(number - 1).copied().unwrap_or_default();
+                if directive_lines.contains(&number) || !line.trim_start().starts_with('#') {
+                    continue;
+                }
+                // As BuildKit: the first byte goes, whatever it is, then
+                // the blanks around the rest.
+                let comment = line.get(1..).unwrap_or_default().trim();
+                match comment.is_empty() {
+                    true => comments.clear(),
+                    false => comments.push(comment.to_string()),
+                }
+            }
+            let Some(last) = comments.last() else {
+                continue;
+            };
+            let (what, keys): (&str, Vec<String>) =
+                match (instruction.keyword_lower().as_str(), &instruction.args) {
+                    ("from", Args::List(words)) if words.len() == 3 => {
+                        ("FROM", vec![words[2].value.to_lowercase()])
+                    }
+                    ("arg", Args::List(words)) => (
+                        "ARG",
+                        words
+                            .iter()
+                            .map(|w| {
+                                w.value
+                                    .split_once('=')
+                                    .map_or(&*w.value, |(k, _)| k)
+                                    .to_string()
+                            })
+                            .collect(),
+                    ),
+                    _ => continue,
+                };
+            let first_word = last.split(' ').next().unwrap_or_default();
+            if keys.is_empty() || keys.iter().any(|k| k == first_word) {
+                continue;
+            }
+            let example = match keys.as_slice() {
+                [one] => one.as_str(),
+                _ => "<arg_key>",
+            };
+            self.warn(
+                &INVALID_DEFINITION_DESCRIPTION,
+                instruction,
+                format!("Comment for {what} should follow the format: `# {example} <description>`"),
             );
         }
     }

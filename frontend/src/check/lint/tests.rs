@@ -9,8 +9,31 @@ use super::*;
 use crate::check::{check, check_with};
 use std::path::PathBuf;
 
-fn rules_dir() -> PathBuf {
+pub(crate) fn rules_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/check/rules")
+}
+
+/// One finding of `case` (`<Rule>.bad`) as the goldens pin it.
+pub(crate) fn golden_line(case: &str, d: &Diagnostic) -> String {
+    format!(
+        "{case}:{}:{} {} {}\n",
+        d.span.line,
+        d.span.column,
+        d.rule.map_or("-", |r| r.name),
+        d.message
+    )
+}
+
+/// Compares `found` with the golden file `name` in [`rules_dir`], or
+/// rewrites it under `KILN_BLESS=1`.
+pub(crate) fn assert_golden(name: &str, found: &str) {
+    let path = rules_dir().join(name);
+    if std::env::var_os("KILN_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, found).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(found, expected, "findings differ from {}", path.display());
 }
 
 fn findings(text: &str) -> Vec<Diagnostic> {
@@ -46,24 +69,11 @@ fn every_rule_fires_on_its_bad_file_only_and_the_findings_are_pinned() {
                 ),
             }
             for d in &found {
-                golden.push_str(&format!(
-                    "{}.{kind}:{}:{} {} {}\n",
-                    rule.name,
-                    d.span.line,
-                    d.span.column,
-                    d.rule.map_or("-", |r| r.name),
-                    d.message
-                ));
+                golden.push_str(&golden_line(&format!("{}.{kind}", rule.name), d));
             }
         }
     }
-    let path = rules_dir().join("findings.golden");
-    if std::env::var_os("KILN_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &golden).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(golden, expected, "findings differ from {}", path.display());
+    assert_golden("findings.golden", &golden);
 }
 
 #[test]

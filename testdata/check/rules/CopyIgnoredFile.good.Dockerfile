@@ -1,0 +1,3 @@
+FROM base
+COPY kept.txt /dst/
+COPY --from=base secret.txt /from-a-stage

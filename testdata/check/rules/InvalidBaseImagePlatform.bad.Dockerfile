@@ -1,0 +1,2 @@
+FROM arm64only
+COPY kept.txt /dst/
