@@ -92,7 +92,7 @@ fn options(case: &Path) -> LowerOptions {
         created: "2020-01-01T00:00:00Z".into(),
         allow_insecure: true,
         allow_network_host: true,
-        allow_device: true,
+        allow_device: kiln_frontend::lower::DeviceGrant::All,
     }
 }
 

@@ -52,6 +52,27 @@ impl ImageResolver for StoreResolver<'_> {
                 }
             }
         };
+        // A stored image for another platform than the one asked for: the
+        // registry may have the right one (under --pull=missing too, as
+        // BuildKit resolves by platform); if it cannot be pulled, the
+        // stored one is used and the lowering warns
+        // (InvalidBaseImagePlatform), as BuildKit uses what it got.
+        let local = match local {
+            Some(image) if self.pull != PullPolicy::Never && !fits(&image, platform) => {
+                match self.puller.pull(self.store, &parsed, platform) {
+                    Ok(manifest) => Some(
+                        self.store
+                            .image(&manifest)
+                            .map_err(|e| format!("cannot read image {normalized}: {e}"))?,
+                    ),
+                    Err(e) => {
+                        tracing::info!(image = %normalized, error = %e, "no image for the platform; the stored one is used");
+                        Some(image)
+                    }
+                }
+            }
+            other => other,
+        };
         let image = match local {
             Some(image) => image,
             None if self.pull == PullPolicy::Never => {
@@ -77,4 +98,11 @@ impl ImageResolver for StoreResolver<'_> {
             config: image.config,
         })
     }
+}
+
+/// Whether `image` is for `platform` (an image whose config names no
+/// platform fits any).
+fn fits(image: &kiln_cache::Image, platform: &Platform) -> bool {
+    let found = image.config.platform();
+    found.os.is_empty() || found.architecture.is_empty() || platform.matches(&found)
 }

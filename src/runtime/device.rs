@@ -59,6 +59,16 @@ pub enum DeviceError {
         /// The path as given.
         path: String,
     },
+    /// The container path is inside one of `/dev`'s own mounts.
+    #[error(
+        "device path {path:?} is inside /dev/{mount}, a mount of its own where no device can be made"
+    )]
+    Mount {
+        /// The path as given.
+        path: String,
+        /// The mount (`pts`, `shm`, `mqueue`).
+        mount: &'static str,
+    },
 }
 
 impl Device {
@@ -117,6 +127,14 @@ pub fn check_path(path: &str) -> Result<(), DeviceError> {
     {
         return Err(bad());
     }
+    // devpts refuses mknod; shm and mqueue are nodev.
+    let first = rest.split('/').next().unwrap_or_default();
+    if let Some(mount) = ["pts", "shm", "mqueue"].into_iter().find(|m| *m == first) {
+        return Err(DeviceError::Mount {
+            path: path.to_string(),
+            mount,
+        });
+    }
     Ok(())
 }
 
@@ -160,6 +178,9 @@ mod tests {
             "/dev/../etc",
             "/dev//x",
             "/dev/a/.",
+            "/dev/shm/x",
+            "/dev/pts/9",
+            "/dev/mqueue",
         ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }

@@ -129,7 +129,14 @@ fn commit_upper(store: &Store, upper: &Path, parent: &[Layer]) -> Result<Layer, 
         upper,
         &WriteOptions {
             compression: Compression::None,
-            source: SourceKind::OverlayUpper,
+            // On an empty file system (`FROM scratch`, the copy of a
+            // `COPY --link`) nothing lies below: an opaque mark some
+            // kernels put on a new directory there would hide, once the
+            // layer is stacked on a stage, that stage's directory.
+            source: match parent_chain {
+                Some(_) => SourceKind::OverlayUpper,
+                None => SourceKind::Directory,
+            },
             source_date_epoch: None,
         },
         &mut writer,

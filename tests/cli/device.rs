@@ -27,13 +27,33 @@ fn run_device_opens_the_host_node_only_when_allowed() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("RUN --device needs the device entitlement"),
+        stderr.contains("RUN --device=/dev/fuse needs the device entitlement"),
         "{stderr}"
     );
-    assert!(stderr.contains("--allow device"), "{stderr}");
+    assert!(stderr.contains("--allow device=/dev/fuse"), "{stderr}");
     assert!(stderr.contains("Dockerfile:2:5"), "{stderr}");
+    // A grant names the devices it allows: another one is still refused.
+    let out = f.build(&["-t", "devices", "--allow", "device=/dev/net/tun"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("RUN --device=/dev/fuse needs the device entitlement"),
+        "{}",
+        text(&out.stderr)
+    );
+    // `--check` runs nothing, so it needs no grant.
+    let out = f.build(&["-t", "devices", "--check"]);
+    assert!(
+        !text(&out.stderr).contains("entitlement"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = f.build(&["-t", "devices", "--allow", "device"]);
+    let out = f.build(&[
+        "-t",
+        "devices",
+        "--allow",
+        "device=/dev/fuse,device=/dev/kiln-no-such-device",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let with = f.run("devices", &["cat", "/with"]);
     assert!(with.starts_with("opened\ncrw-------"), "{with}");

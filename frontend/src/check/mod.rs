@@ -45,7 +45,7 @@ pub fn bounds(dockerfile: &Dockerfile) -> Option<Diagnostic> {
         build_platform: platform,
         allow_insecure: true,
         allow_network_host: true,
-        allow_device: true,
+        allow_device: crate::lower::DeviceGrant::All,
         ..LowerOptions::default()
     };
     lower(dockerfile, &options, &Empty)
@@ -86,7 +86,12 @@ pub fn check_with(dockerfile: &Dockerfile, over: Option<&str>) -> Vec<Diagnostic
     findings.extend(lint::lint(dockerfile));
     match lint::config(dockerfile, over) {
         Ok(config) => findings.retain(|d| d.rule.is_none_or(|rule| config.enabled(rule.name))),
-        Err(error) => findings.push(error),
+        Err(error) => {
+            // The defaults apply (experimental rules stay off).
+            let config = lint::Config::default();
+            findings.retain(|d| d.rule.is_none_or(|rule| config.enabled(rule.name)));
+            findings.push(error);
+        }
     }
     findings.sort_by_key(|d| (d.span.start, d.severity));
     findings

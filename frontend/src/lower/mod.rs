@@ -52,8 +52,32 @@ pub struct LowerOptions {
     pub allow_insecure: bool,
     /// `--allow network.host`: `RUN --network=host` may run.
     pub allow_network_host: bool,
-    /// `--allow device`: `RUN --device` may run.
-    pub allow_device: bool,
+    /// `--allow device[=PATH]`: which `RUN --device` may run.
+    pub allow_device: DeviceGrant,
+}
+
+/// The `device` entitlement as granted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum DeviceGrant {
+    /// Not granted: no `RUN --device` runs.
+    #[default]
+    None,
+    /// `--allow device`: any host device a step names (as `--allow
+    /// security.insecure`, this trusts the Dockerfile with the host).
+    All,
+    /// `--allow device=PATH`: only these devices.
+    Only(Vec<String>),
+}
+
+impl DeviceGrant {
+    /// Whether `RUN --device=path` may run.
+    pub fn allows(&self, path: &str) -> bool {
+        match self {
+            DeviceGrant::None => false,
+            DeviceGrant::All => true,
+            DeviceGrant::Only(paths) => paths.iter().any(|p| p == path),
+        }
+    }
 }
 
 /// The help of an error that is one of kiln's size bounds on expansions

@@ -69,14 +69,21 @@ impl Builder<'_> {
             )
             .with_help("grant it with `kiln build --allow security.insecure`"));
         }
-        if let Some((_, span)) = run.devices.first()
-            && !self.options.allow_device
+        if let Some((device, span)) = run
+            .devices
+            .iter()
+            .find(|(d, _)| !self.options.allow_device.allows(&d.path))
         {
-            // BuildKit's `device` entitlement (buildx `--allow device`).
-            return Err(
-                Diagnostic::error(*span, "RUN --device needs the device entitlement")
-                    .with_help("grant it with `kiln build --allow device`"),
-            );
+            // BuildKit's `device` entitlement (buildx `--allow device`),
+            // which kiln can also grant for one device at a time.
+            return Err(Diagnostic::error(
+                *span,
+                format!("RUN --device={} needs the device entitlement", device.path),
+            )
+            .with_help(format!(
+                "grant it with `kiln build --allow device={}` (or `--allow device` for any device the Dockerfile names)",
+                device.path
+            )));
         }
         let devices = run
             .devices

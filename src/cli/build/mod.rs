@@ -13,7 +13,7 @@ use crate::progress::{Mode, Progress};
 use crate::worker::{Secret, WorkerError};
 use anyhow::Context as _;
 use kiln_frontend::diagnostic::Diagnostic;
-use kiln_frontend::lower::LowerOptions;
+use kiln_frontend::lower::{DeviceGrant, LowerOptions};
 use kiln_oci::{Platform, Reference};
 use kiln_solver::{CancelToken, SolveError};
 use std::collections::BTreeMap;
@@ -44,8 +44,8 @@ pub(crate) struct BuildArgs {
     ssh: Vec<String>,
     /// Grant an entitlement: `security.insecure` (lets `RUN
     /// --security=insecure` run privileged), `network.host` (lets `RUN
-    /// --network=host` use the host's network) or `device` (lets `RUN
-    /// --device` use host devices).
+    /// --network=host` use the host's network), `device=PATH` (lets `RUN
+    /// --device=PATH` use that host device) or `device` (any device).
     #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
     allow: Vec<String>,
     /// Do not use cached results (steps still record theirs).
@@ -194,9 +194,16 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         labels: pairs("--label", &args.labels)?,
         ignore_patterns,
         created: crate::build::creation_time(),
-        allow_insecure: entitlements.insecure,
-        allow_network_host: entitlements.network_host || matches!(args.network, NetworkArg::Host),
-        allow_device: entitlements.device,
+        // `--check` runs nothing: a step that would need an entitlement
+        // is checked as if it had it.
+        allow_insecure: entitlements.insecure || args.check,
+        allow_network_host: entitlements.network_host
+            || matches!(args.network, NetworkArg::Host)
+            || args.check,
+        allow_device: match args.check {
+            true => DeviceGrant::All,
+            false => entitlements.device,
+        },
     };
     let mut secrets = crate::worker::Secrets::new();
     for spec in &args.secrets {
@@ -494,8 +501,8 @@ struct Entitlements {
     insecure: bool,
     /// `network.host`.
     network_host: bool,
-    /// `device`.
-    device: bool,
+    /// `device` or `device=PATH`.
+    device: DeviceGrant,
 }
 
 /// `--allow`: which entitlements were granted.
@@ -505,10 +512,26 @@ fn entitlements(allow: &[String]) -> anyhow::Result<Entitlements> {
         match entitlement.as_str() {
             "security.insecure" => granted.insecure = true,
             "network.host" => granted.network_host = true,
-            "device" => granted.device = true,
-            other => anyhow::bail!(
-                "unknown entitlement {other:?} for --allow (expected security.insecure, network.host or device)"
-            ),
+            "device" => granted.device = DeviceGrant::All,
+            other => match other.strip_prefix("device=") {
+                Some(path) => {
+                    if !path.starts_with("/dev/") {
+                        anyhow::bail!(
+                            "--allow {other}: a device entitlement names a device node under /dev/ (such as device=/dev/fuse)"
+                        );
+                    }
+                    match &mut granted.device {
+                        DeviceGrant::All => {}
+                        DeviceGrant::Only(paths) => paths.push(path.to_string()),
+                        DeviceGrant::None => {
+                            granted.device = DeviceGrant::Only(vec![path.to_string()]);
+                        }
+                    }
+                }
+                None => anyhow::bail!(
+                    "unknown entitlement {other:?} for --allow (expected security.insecure, network.host, device or device=PATH)"
+                ),
+            },
         }
     }
     Ok(granted)

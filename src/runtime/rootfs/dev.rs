@@ -4,7 +4,8 @@
 //! (`newinstance`: the container cannot see or open the host's terminals),
 //! `/dev/shm`, `/dev/mqueue` for this IPC namespace, and sysfs read-only.
 //! Host devices the caller gives (`--device`) are made in the `/dev` tmpfs
-//! last, so no later mount hides them.
+//! after its own mounts (`pts`, `shm`, `mqueue`), which `device.rs` keeps
+//! them out of.
 
 use super::resolve::{Kind, Root, proc_fd_path};
 use super::{RootfsError, ensure};
@@ -158,10 +159,7 @@ fn make_device(
     };
     let dev = makedev(u64::from(device.major), u64::from(device.minor));
     sys.mknod(&node, kind, Mode::from_bits_truncate(device.mode), dev)
-        .map_err(|source| RootfsError::Call {
-            what: "create a host device's node in /dev",
-            source,
-        })?;
+        .map_err(|e| path_err(e.into()))?;
     // mknod applies the umask; the node keeps the host's bits and owner.
     std::fs::set_permissions(
         &node,
