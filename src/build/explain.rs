@@ -23,6 +23,10 @@ pub(super) struct RanStep<'a> {
     pub step: &'a TrailStep,
     /// Whether it ran (a cache hit needs no explanation).
     pub ran: bool,
+    /// Whether `--no-cache` or `--no-cache-filter` kept it from its cache:
+    /// then that is the reason, whatever else changed (the steps it runs
+    /// on ran again too, and made new layers).
+    pub bypassed: bool,
 }
 
 /// One line per step that ran: `name: reason`.
@@ -37,16 +41,13 @@ pub(super) fn explain(
     for current in steps.iter().filter(|s| s.ran) {
         let name = &current.step.name;
         let reason = match previous {
+            _ if current.bypassed => format!("the cache was bypassed ({options})"),
             None => "no earlier build of this name to compare with".to_string(),
             Some(trail) => match find(trail, &current.step.name) {
                 None => "a new step (not in the last build)".to_string(),
                 Some(before) if before.key == current.step.key => {
-                    // Same key, yet it ran: the cache was bypassed or lost.
-                    if options.is_empty() {
-                        "same key as last time, but its cached result is gone (pruned?)".to_string()
-                    } else {
-                        format!("same key as last time; the cache was bypassed ({options})")
-                    }
+                    // Same key, not bypassed, yet it ran: the record is lost.
+                    "same key as last time, but its cached result is gone (pruned?)".to_string()
                 }
                 Some(before) => differences(graph, current, before, &ran, trail),
             },

@@ -316,6 +316,7 @@ fn after_solve(worker: &Worker, graph: &Graph, options: &Rest, ok: bool, report:
                 id: *id,
                 step,
                 ran: *ran,
+                bypassed: !worker.cache.reuse(*id),
             })
             .collect();
         report.explain = Some(explain::explain(graph, &steps, previous, bypass));

@@ -29,7 +29,7 @@ pub(crate) fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     };
     let mut findings = kiln_frontend::check::check(&parsed);
     if !findings.iter().any(|d| d.severity == Severity::Error) {
-        findings.extend(kiln_frontend::check::bounds(&parsed));
+        findings.extend(kiln_frontend::check::lowering(&parsed));
     }
     let errors = findings
         .iter()

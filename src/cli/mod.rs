@@ -127,9 +127,37 @@ pub fn run() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Exit(code)) => ExitCode::from(code),
+        // `kiln images | head -1`: the reader is gone. docker dies of
+        // SIGPIPE without a word; kiln (which ignores SIGPIPE, as every
+        // Rust program) ends as quietly, with the status a shell shows
+        // for that death.
+        Err(error) if stdout_closed(&error) => ExitCode::from(128 + 13),
         Err(error) => {
             report::error(&error);
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether `error` is a write to standard output after its reader went
+/// away: a broken pipe, and standard output a pipe with no reader left
+/// (so a broken pipe elsewhere, such as a registry connection, is still
+/// reported).
+fn stdout_closed(error: &anyhow::Error) -> bool {
+    let broken = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if !broken {
+        return false;
+    }
+    // A pipe's write end whose read end is closed polls as POLLERR.
+    let stdout = std::io::stdout();
+    let mut fds = [rustix::event::PollFd::new(
+        &stdout,
+        rustix::event::PollFlags::OUT,
+    )];
+    matches!(rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())), Ok(n) if n > 0)
+        && fds[0].revents().contains(rustix::event::PollFlags::ERR)
 }

@@ -9,8 +9,11 @@ use std::path::PathBuf;
 /// The global store option.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct StoreArgs {
-    /// The store directory (an OCI image layout).
-    #[arg(long, global = true, env = "KILN_ROOT", value_name = "DIR")]
+    /// The store directory (an OCI image layout) [env: KILN_ROOT]
+    // KILN_ROOT is read by `root`, not by clap: clap counts a value from
+    // the environment as given, and its usage lines on any error would
+    // then show `--root <DIR>` as if it were required.
+    #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
 }
 
@@ -19,6 +22,9 @@ impl StoreArgs {
     pub fn root(&self) -> anyhow::Result<PathBuf> {
         if let Some(root) = &self.root {
             return Ok(root.clone());
+        }
+        if let Some(root) = std::env::var_os("KILN_ROOT").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(root));
         }
         if is_root() {
             return Ok(PathBuf::from("/var/lib/kiln"));

@@ -22,7 +22,7 @@ use crate::network;
 use crate::process;
 use crate::rootfs::{self, Setup};
 use crate::spawn::{CONSOLE_FD, INIT_ARG0, SPEC_FD, STATUS_FD};
-use crate::spec::Network;
+use crate::spec::{Network, RunSpec};
 use crate::status::{self, StatusLine};
 use crate::syscall::Linux;
 use nix::mount::MsFlags;
@@ -131,6 +131,7 @@ fn prepare(
         network::loopback_up()
             .map_err(|e| format!("cannot bring up the loopback interface: {e}"))?;
     }
+    write_sysctls(spec)?;
     let etc = write_etc_files(config)?;
     let stubs = rootfs::prepare(
         &Linux,
@@ -171,6 +172,18 @@ fn prepare(
         Some(crate::seccomp::default_program(caps).map_err(|e| e.to_string())?)
     };
     Ok(Prepared { tty_path, seccomp })
+}
+
+/// Writes the spec's network sysctls through `/proc/sys/net`, which shows
+/// the writer's network namespace: the sandbox's own (the mount namespace
+/// still has the host's procfs, not yet replaced by the sandbox's).
+fn write_sysctls(spec: &RunSpec) -> Result<(), String> {
+    for (name, value) in &spec.sysctls {
+        let path = crate::spec::sysctl_path(name, &spec.network)?;
+        std::fs::write(&path, value)
+            .map_err(|e| format!("cannot set sysctl {name}={value:?}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Writes the generated `/etc` files into a tmpfs private to this mount

@@ -515,6 +515,7 @@ mod tests {
             privileged: false,
             init: false,
             devices: Vec::new(),
+            sysctls: Vec::new(),
         }
     }
 

@@ -68,6 +68,10 @@ pub struct RunSpec {
     /// Host devices made in the sandbox's `/dev` and allowed by its device
     /// cgroup (`--device`).
     pub devices: Vec<crate::Device>,
+    /// Network sysctls of the sandbox's own network namespace (`net.*`
+    /// names, docker's `--sysctl`), written before the program starts.
+    /// Refused with [`Network::Host`], where they would change the host's.
+    pub sysctls: Vec<(String, String)>,
 }
 
 /// The layers of the root file system, mounted as one overlay.
@@ -154,3 +158,50 @@ pub struct Resources {
 /// `PATH` docker gives a container whose environment has none (moby
 /// `oci.DefaultPathEnv` for Linux).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The `/proc/sys` file of network sysctl `name` (`net.ipv4.x` →
+/// `/proc/sys/net/ipv4/x`): only `net.*` names, which belong to a network
+/// namespace, and never under [`Network::Host`], where the namespace is
+/// the host's.
+pub fn sysctl_path(name: &str, network: &Network) -> Result<std::path::PathBuf, String> {
+    if *network == Network::Host {
+        return Err(format!(
+            "sysctl {name} cannot be set with the host's network: it would change the host"
+        ));
+    }
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts.first() != Some(&"net")
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || *p == ".." || p.contains('/'))
+    {
+        return Err(format!(
+            "sysctl {name:?} is not a network sysctl (net.*), the only kind a sandbox has of its own"
+        ));
+    }
+    Ok(std::path::Path::new("/proc/sys").join(parts.join("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_network_sysctls_of_a_private_network() {
+        assert_eq!(
+            sysctl_path("net.ipv4.ping_group_range", &Network::None).unwrap(),
+            std::path::Path::new("/proc/sys/net/ipv4/ping_group_range")
+        );
+        for bad in [
+            "kernel.hostname",
+            "net..x",
+            "net.ipv4/../../kernel",
+            "vm.swappiness",
+        ] {
+            let err = sysctl_path(bad, &Network::None).unwrap_err();
+            assert!(err.contains("not a network sysctl"), "{bad}: {err}");
+        }
+        let err = sysctl_path("net.ipv4.ping_group_range", &Network::Host).unwrap_err();
+        assert!(err.contains("would change the host"), "{err}");
+    }
+}

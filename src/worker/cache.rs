@@ -94,7 +94,9 @@ struct Keyed {
 }
 
 impl BuildCache {
-    fn reuse(&self, vertex: usize) -> bool {
+    /// Whether vertex `vertex` may use a cached result (not under
+    /// `--no-cache`, nor in a stage `--no-cache-filter` names).
+    pub(crate) fn reuse(&self, vertex: usize) -> bool {
         if self.policy.disabled {
             return false;
         }

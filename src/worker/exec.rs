@@ -100,6 +100,8 @@ impl Worker {
             // The command is PID 1, as in docker build.
             init: false,
             devices: host_devices(job, exec)?,
+            // BuildKit's RUN steps get the kernel's defaults.
+            sysctls: Vec::new(),
         };
         let (code, tail, upper) = kiln_runtime::view::with_views(&views, || {
             // Bind sources are resolved here, where the views are

@@ -332,6 +332,54 @@ fn explain_names_the_file_and_the_arg_that_changed() {
     );
 }
 
+/// Issue 22: under `--no-cache` every step that ran says so, not only the
+/// first (the later ones run on new layers, which is not why they ran).
+#[test]
+fn explain_says_every_bypassed_step_was_bypassed() {
+    let Some(f) = TestContext::for_build(
+        "FROM busybox:local AS base\n\
+         RUN echo one > /one\n\
+         RUN echo two > /two\n\
+         FROM base\n\
+         RUN echo three > /three\n",
+    ) else {
+        return;
+    };
+    build(&f, &["-t", "t"]);
+    let explained = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["-t", "t", "--explain"];
+        all.extend_from_slice(args);
+        let stderr = build(&f, &all).stderr;
+        stderr
+            .lines()
+            .filter(|l| l.contains("] RUN echo") && l.contains(": "))
+            .map(str::to_string)
+            .collect()
+    };
+    let lines = explained(&["--no-cache"]);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for line in &lines {
+        assert!(
+            line.ends_with(": the cache was bypassed (--no-cache)"),
+            "{lines:?}"
+        );
+    }
+    // Only the filtered stage is bypassed: the step of the other stage is
+    // not said to be (it runs on new layers, or is cached when the rerun
+    // made the same bytes).
+    let lines = explained(&["--no-cache-filter", "base"]);
+    let (base, other): (Vec<&String>, Vec<&String>) =
+        lines.iter().partition(|l| l.contains("[base "));
+    assert_eq!(base.len(), 2, "{lines:?}");
+    for line in base {
+        assert!(
+            line.ends_with(": the cache was bypassed (--no-cache-filter base)"),
+            "{lines:?}"
+        );
+    }
+    assert!(other.iter().all(|l| !l.contains("bypassed")), "{lines:?}");
+}
+
 #[test]
 fn prune_keeps_the_build_cache_until_told_and_df_shows_it() {
     let Some(f) = TestContext::for_build("FROM busybox:local\nRUN echo x > /x\nRUN echo y > /y\n")

@@ -74,3 +74,34 @@ fn check_reports_expansions_past_the_bounds() {
     assert!(stderr.contains("<stdin>:19:"), "{stderr}");
     assert!(stderr.contains("longer than 1048576 bytes"), "{stderr}");
 }
+
+/// Issue 22: what `kiln build` would stop on from the Dockerfile alone,
+/// `kiln check` reports too, in every stage a `--target` can build; a FROM
+/// that takes a build argument is left to InvalidDefaultArgInFrom.
+#[test]
+fn check_reports_what_a_build_would_stop_on() {
+    let cases: [(&[u8], &str); 2] = [
+        (
+            b"FROM busybox\nEXPOSE 80/tcpp\n",
+            "<stdin>:2:8: invalid proto: tcpp",
+        ),
+        (
+            b"FROM busybox AS tools\nCOPY --link --chown=app f /f\nFROM busybox\nRUN true\n",
+            "<stdin>:2:13: COPY --link cannot resolve the --chown names",
+        ),
+    ];
+    for (dockerfile, want) in cases {
+        let out = kiln_in(&root(), &["check", "-f", "-"], dockerfile);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(want), "{want}: {stderr}");
+    }
+    let out = kiln_in(
+        &root(),
+        &["check", "-f", "-"],
+        b"ARG BASE\nFROM $BASE\nRUN true\n",
+    );
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains(" × "), "{stderr}");
+    assert!(stderr.contains("InvalidDefaultArgInFrom"), "{stderr}");
+}

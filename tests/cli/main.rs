@@ -11,6 +11,7 @@ mod cache;
 mod check;
 mod copy_reuse;
 mod crash;
+mod day_one;
 mod device;
 mod help;
 mod http;

@@ -350,6 +350,27 @@ fn users_groups_workdir_and_environment_as_docker() {
     );
 }
 
+/// Issue 22: as in `docker run`, any group may open ICMP echo sockets in
+/// the container's own network (`net.ipv4.ping_group_range` = `0
+/// 2147483647`, what lets an unprivileged `ping` work); with the host's
+/// network the host's setting stays as it is. (busybox's ping asks for a
+/// raw socket, so the setting itself is what is checked.)
+#[test]
+fn any_user_may_ping_in_a_private_network() {
+    let Some(f) = fixture() else { return };
+    let out = f.kiln_run(&["box", "cat", "/proc/sys/net/ipv4/ping_group_range"]);
+    assert_eq!(stdout_of(&out), "0\t2147483647\n");
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap();
+    let out = f.kiln_run(&[
+        "--network",
+        "host",
+        "box",
+        "cat",
+        "/proc/sys/net/ipv4/ping_group_range",
+    ]);
+    assert_eq!(stdout_of(&out), host);
+}
+
 #[test]
 fn exit_codes_follow_docker() {
     let Some(f) = fixture() else { return };

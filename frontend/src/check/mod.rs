@@ -16,13 +16,16 @@ use crate::ast::Dockerfile;
 use crate::diagnostic::Diagnostic;
 use crate::instructions::{Command, typed};
 
-/// What lowering's size bounds on expansions (`kiln_shell::MAX_WORD`, a
-/// stage's variables) say of `dockerfile`, which must have passed [`check`]
-/// without errors: it is lowered against empty base images and no build
-/// arguments, and only a bound's error is reported (anything else is a
-/// build's to find, with the real base images).
-pub fn bounds(dockerfile: &Dockerfile) -> Option<Diagnostic> {
-    use crate::lower::{BOUNDS_HELP, ImageResolver, LowerOptions, ResolvedImage, lower};
+/// The errors a build would stop on that the Dockerfile alone decides
+/// (an invalid EXPOSE protocol, a `--chmod` value, lowering's bounds on
+/// expansions…), for `dockerfile`, which must have passed [`check`]
+/// without errors. It is lowered against empty base images and no build
+/// arguments, once for the default target and once for each named stage
+/// (what `--target` can build), every entitlement granted; each error is
+/// reported once. What depends on the real base images is a build's to
+/// find.
+pub fn lowering(dockerfile: &Dockerfile) -> Vec<Diagnostic> {
+    use crate::lower::{ImageResolver, LowerOptions, ResolvedImage, lower};
     struct Empty;
     impl ImageResolver for Empty {
         fn resolve(
@@ -38,8 +41,8 @@ pub fn bounds(dockerfile: &Dockerfile) -> Option<Diagnostic> {
         }
     }
     let platform = kiln_oci::Platform::new("linux", "amd64");
-    // Entitlements granted: a step that would need one must not hide a
-    // bound further down.
+    // Entitlements granted: a step that would need one must not hide an
+    // error further down.
     let options = LowerOptions {
         platform: platform.clone(),
         build_platform: platform,
@@ -48,9 +51,41 @@ pub fn bounds(dockerfile: &Dockerfile) -> Option<Diagnostic> {
         allow_device: crate::lower::DeviceGrant::All,
         ..LowerOptions::default()
     };
-    lower(dockerfile, &options, &Empty)
-        .err()
-        .filter(|d| d.help.as_deref() == Some(BOUNDS_HELP))
+    let mut named: Vec<String> = Vec::new();
+    // A FROM whose image takes a build argument is built with one; without
+    // it, InvalidDefaultArgInFrom says what is wrong.
+    let mut from_args: Vec<usize> = Vec::new();
+    for instruction in &dockerfile.instructions {
+        if instruction.keyword_lower() != "from" {
+            continue;
+        }
+        if instruction.original.contains('$') {
+            from_args.push(instruction.span.line);
+        }
+        if let crate::ast::Args::List(words) = &instruction.args
+            && let [_, as_word, name] = words.as_slice()
+            && as_word.value.eq_ignore_ascii_case("as")
+        {
+            named.push(name.value.to_lowercase());
+        }
+    }
+    let targets = std::iter::once(None).chain(named.into_iter().map(Some));
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    for target in targets {
+        let options = LowerOptions {
+            target,
+            ..options.clone()
+        };
+        if let Err(error) = lower(dockerfile, &options, &Empty)
+            && !from_args.contains(&error.span.line)
+            && !errors
+                .iter()
+                .any(|e| e.span == error.span && e.message == error.message)
+        {
+            errors.push(error);
+        }
+    }
+    errors
 }
 
 /// Checks a parsed Dockerfile, build checks configured by its `# check=`

@@ -81,8 +81,7 @@ impl DeviceGrant {
 }
 
 /// The help of an error that is one of kiln's size bounds on expansions
-/// (a word of more than 1 MiB, a stage's variables of more than 16 MiB):
-/// what `check::bounds` looks for.
+/// (a word of more than 1 MiB, a stage's variables of more than 16 MiB).
 pub const BOUNDS_HELP: &str =
     "kiln bounds expansions (1 MiB a word, 16 MiB of variables a stage); see docs/differences.md";
 

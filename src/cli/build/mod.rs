@@ -136,6 +136,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     if args.push && tags.is_empty() {
         anyhow::bail!("--push needs a name to push to: give -t REGISTRY/NAME[:TAG]");
     }
+    if args.push {
+        args.push_format.check()?;
+    }
 
     // The context and the Dockerfile.
     let empty_context;

@@ -53,7 +53,8 @@ pub(crate) struct RunArgs {
     /// Mount a tmpfs: `PATH[:OPTIONS]`.
     #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
     tmpfs: Vec<String>,
-    /// Network: `none` (a private loopback only) or `host`.
+    /// Network: `none` (a private loopback only; the default, as kiln has
+    /// no bridge network yet, unlike docker) or `host`.
     #[arg(long, value_enum, default_value = "none")]
     network: NetworkArg,
     /// Host name inside the container (default: 12 random hex digits).
@@ -213,6 +214,15 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         privileged: args.privileged,
         init: args.init,
         devices,
+        // docker (20.10+) lets every group open ICMP echo sockets in a
+        // container's own network, so `ping` works without privileges.
+        sysctls: match args.network {
+            NetworkArg::Host => Vec::new(),
+            NetworkArg::None => vec![(
+                "net.ipv4.ping_group_range".to_string(),
+                "0 2147483647".to_string(),
+            )],
+        },
     };
     let stdin = if args.interactive {
         None

@@ -81,6 +81,7 @@ fn spec(image: &Path, script: &str, mounts: Vec<Mount>) -> RunSpec {
         privileged: false,
         init: false,
         devices: Vec::new(),
+        sysctls: Vec::new(),
     }
 }
 

@@ -322,7 +322,7 @@ impl<'a> Lint<'a> {
     /// InvalidDefaultArgInFrom: FROM's image, expanded with the global
     /// ARGs' defaults and the automatic platform ARGs (unset ones empty),
     /// is no image reference. The platform is linux/amd64 here, as in
-    /// `check::bounds`: only whether the result parses matters.
+    /// `check::lowering`: only whether the result parses matters.
     fn invalid_default_arg(&mut self, instruction: &Instruction, image: &str) {
         if !image.contains('$') {
             return;
