@@ -17,6 +17,7 @@ mod memo;
 mod prune;
 mod records;
 mod refs;
+mod sizes;
 mod snapshots;
 mod statcache;
 mod trails;

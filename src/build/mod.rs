@@ -51,8 +51,13 @@ pub(crate) struct Options {
     /// Build arguments, target, platforms, labels, `.dockerignore`
     /// patterns, the creation time, entitlements.
     pub lower: LowerOptions,
-    /// The names the image gets (none: it is stored untagged).
+    /// The names the image gets (none: it is stored untagged, or not
+    /// kept at all without `keep_untagged`).
     pub tags: Vec<Reference>,
+    /// Keep an image without tags in the store (untagged): what a plain
+    /// `kiln build` does; a build exported elsewhere (`-o type=oci`…)
+    /// leaves none, as buildx leaves none in docker's store.
+    pub keep_untagged: bool,
     /// `--secret`s.
     pub secrets: Secrets,
     /// `--ssh` agents.
@@ -99,6 +104,7 @@ pub(crate) struct Prepared {
 /// The options `run` still needs after `prepare`.
 struct Rest {
     tags: Vec<Reference>,
+    keep_untagged: bool,
     trail_name: String,
     explain: Option<String>,
     created: String,
@@ -171,6 +177,7 @@ pub(crate) fn prepare(
         worker,
         options: Rest {
             tags: options.tags,
+            keep_untagged: options.keep_untagged,
             trail_name,
             explain,
             created: options.lower.created,
@@ -283,7 +290,11 @@ fn export(
         .then_some(options.created.as_str());
     let image = crate::export::write_image(store, lowered.config.clone(), &layers, redate)?;
     if options.tags.is_empty() {
-        store.add_untagged(&image.manifest)?;
+        // Not kept: its blobs stay while the build holds its lease (the
+        // exporters read them), then are a prune's to free.
+        if options.keep_untagged {
+            store.add_untagged(&image.manifest)?;
+        }
     } else {
         let pairs: Vec<_> = options
             .tags

@@ -139,15 +139,35 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Refuses, before anything else, a command that needs root run without
+/// it: unpacking layers gives files their owners (chown) and sandboxes
+/// make namespaces and cgroups, which fail deep inside otherwise with a
+/// bare EPERM.
+pub(crate) fn needs_root(command: &str, why: &str) -> anyhow::Result<()> {
+    let euid = rustix::process::geteuid();
+    if euid.is_root() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{command} needs root ({why}); this process runs as uid {}. Run it as root, e.g. with sudo: kiln cannot build or run without root yet",
+        euid.as_raw()
+    )
+}
+
 /// Whether `error` is a write to standard output after its reader went
 /// away: a broken pipe, and standard output a pipe with no reader left
 /// (so a broken pipe elsewhere, such as a registry connection, is still
 /// reported).
 fn stdout_closed(error: &anyhow::Error) -> bool {
+    let pipe = std::io::ErrorKind::BrokenPipe;
     let broken = error.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|e| e.kind() == pipe)
+            // serde_json's writers wrap the I/O error.
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(pipe))
     });
     if !broken {
         return false;

@@ -24,6 +24,10 @@ pub(crate) struct PullArgs {
 }
 
 pub(crate) fn run(args: PullArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
+    super::needs_root(
+        "kiln pull",
+        "it unpacks image layers with their files' owners",
+    )?;
     let reference = Reference::parse(&args.reference)
         .with_context(|| format!("invalid image reference {:?}", args.reference))?;
     let platform = match &args.platform {

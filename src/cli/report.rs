@@ -150,11 +150,22 @@ pub(crate) fn summary(name: &str, errors: usize, warnings: usize) {
 
 /// Prints a top-level error with its chain of causes.
 pub(crate) fn error(error: &anyhow::Error) {
-    let mut text = format!("error: {error}");
+    let _ = writeln!(std::io::stderr().lock(), "error: {}", chain_text(error));
+}
+
+/// An error and its causes, `: `-separated; a cause whose text the line
+/// already ends with (an error that shows its source in its own message)
+/// is not said twice.
+fn chain_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
     for cause in error.chain().skip(1) {
-        text.push_str(&format!(": {cause}"));
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
     }
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    text
 }
 
 /// Prints a warning line.
@@ -165,4 +176,24 @@ pub(crate) fn warning(message: &str) {
 /// Prints an error line that has no cause chain.
 pub(crate) fn error_message(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot unshare the mount namespace: {0}")]
+    struct ShowsItsSource(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::from_raw_os_error(1);
+        let shown = io.to_string();
+        let error = anyhow::Error::new(ShowsItsSource(io)).context("cannot build");
+        assert_eq!(
+            chain_text(&error),
+            format!("cannot build: cannot unshare the mount namespace: {shown}")
+        );
+    }
 }

@@ -9,16 +9,24 @@ use std::process::Stdio;
 #[test]
 fn a_closed_pipe_ends_kiln_quietly() {
     let f = TestContext::new();
-    for args in [&["images"][..], &["images", "--format", "json"], &["df"]] {
-        let mut child = f
+    let layer = super::store::tar_of(&[("hello.txt", b"hello\n")]);
+    let out = f.kiln_with_stdin(&["import", "-", "hello:1"], &layer);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for args in [
+        &["images"][..],
+        &["images", "--format", "json"],
+        &["inspect", "hello:1"],
+        &["df"],
+    ] {
+        // The read end is closed before kiln starts.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = f
             .command(args)
-            .stdout(Stdio::piped())
+            .stdout(writer)
             .stderr(Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        // The read end closes before kiln writes anything.
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
         assert_eq!(
             out.status.code(),
             Some(141),
@@ -76,4 +84,78 @@ fn zstd_layers_in_a_docker_manifest_are_refused() {
         "{stderr}"
     );
     assert!(stderr.contains("--format oci"), "{stderr}");
+}
+
+/// Without root, `build`, `run` and `pull` stop at once and say why and
+/// what to do, instead of a bare EPERM from deep inside (as uid 65534;
+/// `--check` needs no root).
+#[test]
+fn commands_that_need_root_say_so_first() {
+    if !super::support::privileged("the non-root hint test", &["/usr/bin/setpriv"]) {
+        return;
+    }
+    let f = TestContext::new();
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = f.environment("/usr/bin/setpriv");
+        cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_kiln"))
+            .arg("--root")
+            .arg(f.dir().join("store"))
+            .args(args);
+        cmd.output().unwrap()
+    };
+    for (args, command, code) in [
+        (&["build", "/nonexistent"][..], "kiln build", 1),
+        (&["run", "busybox", "true"], "kiln run", 125),
+        (&["pull", "busybox"], "kiln pull", 1),
+    ] {
+        let out = as_nobody(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{command} needs root")),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("uid 65534"), "{stderr}");
+        assert!(stderr.contains("sudo"), "{stderr}");
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "one line, no repeated cause: {stderr}"
+        );
+    }
+}
+
+/// A build exported elsewhere (`-o type=local|oci|docker`) without `-t`
+/// leaves no untagged image in the store, as buildx leaves none in
+/// docker's; a plain build without `-t` keeps one (docker's dangling
+/// image), until `rmi`.
+#[test]
+fn an_exported_build_leaves_no_image_behind() {
+    let Some(f) = TestContext::for_build("FROM busybox:local\nRUN echo made > /made\n") else {
+        return;
+    };
+    let images = || f.ok(&["images", "-q"]).lines().count();
+    let before = images();
+    for output in [
+        "type=local,dest=out",
+        "type=oci,dest=out.tar",
+        "type=docker,dest=docker.tar",
+    ] {
+        let dest = f.dir().join("context");
+        let out = f
+            .command(&["build", "--progress", "plain", "-o", output])
+            .arg(&dest)
+            .current_dir(&dest)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{output}: {}", text(&out.stderr));
+        assert_eq!(images(), before, "{output} left an image");
+    }
+    assert_eq!(
+        std::fs::read_to_string(f.dir().join("context/out/made")).unwrap(),
+        "made\n"
+    );
+    f.build_ok(&[]);
+    assert_eq!(images(), before + 1, "a plain build keeps its image");
 }

@@ -122,13 +122,12 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
 
     // The store is an OCI layout that skopeo and umoci read.
     let full = format!("docker.io/library/{name}");
-    let images: serde_json::Value =
-        serde_json::from_str(&cx.ok(&["images", "--format", "json"])).unwrap();
+    let images = super::support::image_rows(&cx.ok(&["images", "--format", "json"]));
     let out = run(Command::new("skopeo")
         .arg("inspect")
         .arg(format!("oci:{}:{full}", store.display())));
     let skopeo: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(skopeo["Digest"], images[0]["digest"]);
+    assert_eq!(skopeo["Digest"], images[0]["Digest"]);
     assert_eq!(
         skopeo["Layers"][0].as_str().unwrap(),
         before.1.trim_matches(['[', ']'])

@@ -445,3 +445,12 @@ impl TestContext {
         }
     }
 }
+
+/// `kiln images --format json`'s output: one JSON object a line, as
+/// docker prints them.
+pub fn image_rows(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}

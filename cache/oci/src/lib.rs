@@ -33,4 +33,4 @@ pub use json::{JsonStyle, to_go_json};
 pub use manifest::{MAX_LAYERS, Manifest};
 pub use platform::{Platform, PlatformError};
 pub use reference::{DEFAULT_DOMAIN, DEFAULT_TAG, Reference, ReferenceError};
-pub use timestamp::{format_rfc3339_nano, now_rfc3339_nano};
+pub use timestamp::{format_rfc3339_nano, now_rfc3339_nano, parse_rfc3339};

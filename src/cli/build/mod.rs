@@ -133,6 +133,12 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     if let Some(tag) = tags.iter().find(|t| t.digest().is_some()) {
         anyhow::bail!("invalid tag {tag}: a tag cannot hold a digest");
     }
+    if !args.check {
+        super::needs_root(
+            "kiln build",
+            "it unpacks image layers with their files' owners and runs steps in namespaces of their own",
+        )?;
+    }
     if args.push && tags.is_empty() {
         anyhow::bail!("--push needs a name to push to: give -t REGISTRY/NAME[:TAG]");
     }
@@ -217,7 +223,9 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     for spec in &args.ssh {
         ssh.add(spec).map_err(anyhow::Error::msg)?;
     }
+    let keep_untagged = matches!(output, output::Output::Image);
     let options = build::Options {
+        keep_untagged,
         context,
         dockerfile: parsed.clone(),
         dockerfile_name: input.name.clone(),

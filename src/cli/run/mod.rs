@@ -136,6 +136,10 @@ pub(crate) fn run(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
 }
 
 fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
+    super::needs_root(
+        "kiln run",
+        "it unpacks image layers with their files' owners and makes namespaces and a cgroup",
+    )?;
     let store = store.open()?;
     // Held until the sandbox is gone: prune must not collect the snapshots
     // the overlay is made of.
