@@ -12,7 +12,7 @@ pub(super) struct Json {
 
 impl Render for Json {
     fn event(&mut self, name: &str, event: &Event) {
-        let step = self.numbers.of(event.vertex);
+        let step = self.numbers.of(event.vertex, name);
         let value = match &event.kind {
             EventKind::Started => json!({"step": step, "name": name, "event": "started"}),
             EventKind::Log { stream, data } => json!({

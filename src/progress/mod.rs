@@ -50,7 +50,7 @@ impl<'g> Progress<'g> {
         };
         let renderer: Box<dyn Render + Send> = match mode {
             Mode::Json => Box::new(json::Json::default()),
-            Mode::Tty => Box::new(tty::Tty::new()),
+            Mode::Tty => Box::new(tty::Tty::new(steps(graph))),
             _ => Box::new(plain::Plain::default()),
         };
         Progress {
@@ -99,15 +99,35 @@ impl Reporter for Progress<'_> {
     }
 }
 
+/// How many numbered lines a build of `graph` shows: its vertices but
+/// scratch, those of one name counted once (see [`Numbers`]).
+fn steps(graph: &Graph) -> usize {
+    (0..graph.len())
+        .map(|i| graph.vertex(VertexId(i)))
+        .filter(|v| !matches!(v.op, Op::Scratch))
+        .map(|v| v.name.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
 /// Numbers vertices in the order they first show up, as BuildKit's `#N`.
+/// Vertices of the same name share a number: the build context is one
+/// line however many selections of it the steps read (BuildKit transfers
+/// it once).
 #[derive(Default)]
 struct Numbers {
     known: std::collections::HashMap<VertexId, usize>,
+    names: std::collections::HashMap<String, usize>,
 }
 
 impl Numbers {
-    fn of(&mut self, vertex: VertexId) -> usize {
-        let next = self.known.len() + 1;
-        *self.known.entry(vertex).or_insert(next)
+    fn of(&mut self, vertex: VertexId, name: &str) -> usize {
+        if let Some(&n) = self.known.get(&vertex) {
+            return n;
+        }
+        let next = self.names.len() + 1;
+        let n = *self.names.entry(name.to_string()).or_insert(next);
+        self.known.insert(vertex, n);
+        n
     }
 }

@@ -137,12 +137,15 @@ impl Worker {
         job: &Job<'_, Output>,
         spec: &RunSpec,
     ) -> Result<(i32, Vec<u8>, PathBuf), WorkerError> {
-        let pipe = || {
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .map_err(|e| WorkerError::io("cannot create a pipe", e.into()))
-        };
-        let (out_read, out_write) = pipe()?;
-        let (err_read, err_write) = pipe()?;
+        // One pipe for both streams: the step's output reaches the
+        // progress display in the order the program wrote it (two pipes
+        // read by two threads let a line on stderr overtake an earlier
+        // one on stdout).
+        let (out_read, out_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| WorkerError::io("cannot create a pipe", e.into()))?;
+        let err_write = out_write
+            .try_clone()
+            .map_err(|e| WorkerError::io("cannot duplicate a pipe", e))?;
         let null = std::fs::File::open("/dev/null")
             .map_err(|e| WorkerError::io("cannot open /dev/null", e))?;
         let started = Sandbox::start(
@@ -164,7 +167,6 @@ impl Worker {
                 scope.spawn(move || relay_output(job, fd, stream, tail))
             };
             relay(out_read, Stream::Stdout);
-            relay(err_read, Stream::Stderr);
             // Woken either by the build's cancellation (a child token is
             // canceled with its parent) or by the step's end.
             let wake = job.cancel.child();

@@ -159,3 +159,46 @@ fn an_exported_build_leaves_no_image_behind() {
     f.build_ok(&[]);
     assert_eq!(images(), before + 1, "a plain build keeps its image");
 }
+
+/// A privileged test run without root (here: this test binary again, as
+/// uid 65534) says SKIPPED, records itself in `KILN_SKIP_LOG` for
+/// `tests/run.sh`'s closing list, and fails under `CI=true`.
+#[test]
+fn a_skip_is_reported_and_fails_under_ci() {
+    if !super::support::privileged("the skip report test", &["/usr/bin/setpriv"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let log = dir.path().join("skips");
+    let run = |ci: bool| {
+        let mut cmd = std::process::Command::new("/usr/bin/setpriv");
+        cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["run::exit_codes_follow_docker", "--exact", "--nocapture"])
+            .env(kiln_testkit::SKIP_LOG, &log)
+            .env_remove("CI");
+        if ci {
+            cmd.env("CI", "true");
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(false);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("SKIPPED"), "{all}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.starts_with("run::exit_codes_follow_docker: ")
+            && logged.contains("needs root (euid 65534)"),
+        "{logged}"
+    );
+    let out = run(true);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("a skip is a failure under CI=true"), "{all}");
+}

@@ -19,6 +19,7 @@ mod insecure;
 mod interop;
 mod network;
 mod parse;
+mod progress;
 mod registry;
 mod run;
 mod ssh;

@@ -526,12 +526,7 @@ impl TestContext {
             env!("CARGO_BIN_EXE_kiln"),
             self.root.display()
         );
-        let out = Command::new("script")
-            .args(["-qec", &script, "/dev/null"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (out.status.success(), text(&out.stdout).replace('\r', ""))
+        super::support::in_terminal(&script)
     }
 }
 

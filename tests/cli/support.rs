@@ -454,3 +454,15 @@ pub fn image_rows(stdout: &str) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect()
 }
+
+/// Runs the shell command `shell` under script(1), which gives it a real
+/// terminal (`stty rows R cols C` in it sets the size); whether it
+/// succeeded, and its output with the terminal's CRs removed.
+pub fn in_terminal(shell: &str) -> (bool, String) {
+    let out = Command::new("script")
+        .args(["-qec", shell, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.success(), text(&out.stdout).replace('\r', ""))
+}

@@ -5,9 +5,16 @@
 //!
 //! Used by the integration tests (`tests/cli/support.rs`), the runtime's
 //! tests (cgroups, the sandbox test binary) and the copy engine's.
+//!
+//! A skipped test still passes as far as libtest is concerned, so every
+//! skip is also appended to the file [`SKIP_LOG`] names, when set:
+//! `tests/run.sh` (the README's test command) lists them at the end.
 
 use std::io::Write as _;
 use std::path::Path;
+
+/// The environment variable naming the file skips are appended to.
+pub const SKIP_LOG: &str = "KILN_SKIP_LOG";
 
 /// Whether the test `test` may run: this process is root and every path in
 /// `needs` exists. Otherwise it panics under `CI=true`, or prints a loud
@@ -35,5 +42,19 @@ pub fn require_root(test: &str, why: &str, needs: &[&str]) -> bool {
         std::io::stderr(),
         "\n!!!!!!!! SKIPPED {test}: {reason} !!!!!!!!\n"
     );
+    if let Some(log) = std::env::var_os(SKIP_LOG) {
+        // libtest names a test's thread after the test.
+        let name = std::thread::current()
+            .name()
+            .filter(|n| *n != "main")
+            .unwrap_or(test)
+            .to_string();
+        let line = format!("{name}: {reason}\n");
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+    }
     false
 }
