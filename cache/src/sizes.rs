@@ -18,26 +18,29 @@ const MEMO_KIND: &str = "unpacked-size";
 impl Store {
     /// `image`'s unpacked size (see the module docs).
     pub fn unpacked_size(&self, image: &Image) -> u64 {
-        let diff_ids = &image.config.rootfs.diff_ids;
-        let chains = chain_ids(diff_ids);
-        let mut total = 0;
-        for (i, chain) in chains.iter().enumerate() {
-            let blob = image.manifest.layers.get(i).map_or(0, |l| l.size);
-            total += match self
-                .memo(MEMO_KIND, chain)
-                .and_then(|v| v.trim().parse().ok())
-            {
-                Some(bytes) => bytes,
-                None if self.snapshot_ready(chain) => {
-                    let bytes = tree_bytes(&self.snapshot_path(chain));
-                    // A memo that cannot be written is computed again.
-                    let _ = self.put_memo(MEMO_KIND, chain, &bytes.to_string());
-                    bytes
+        self.layer_sizes(image).iter().sum()
+    }
+
+    /// The unpacked size of each of `image`'s layers, base first.
+    pub fn layer_sizes(&self, image: &Image) -> Vec<u64> {
+        let chains = chain_ids(&image.config.rootfs.diff_ids);
+        chains
+            .iter()
+            .enumerate()
+            .map(|(i, chain)| {
+                let memo = self.memo(MEMO_KIND, chain);
+                match memo.and_then(|v| v.trim().parse().ok()) {
+                    Some(bytes) => bytes,
+                    None if self.snapshot_ready(chain) => {
+                        let bytes = tree_bytes(&self.snapshot_path(chain));
+                        // A memo that cannot be written is computed again.
+                        let _ = self.put_memo(MEMO_KIND, chain, &bytes.to_string());
+                        bytes
+                    }
+                    None => image.manifest.layers.get(i).map_or(0, |l| l.size),
                 }
-                None => blob,
-            };
-        }
-        total
+            })
+            .collect()
     }
 }
 

@@ -177,8 +177,8 @@ fn parse_template(template: &str) -> anyhow::Result<(bool, Vec<Piece<'_>>)> {
     Ok((table, pieces))
 }
 
-/// Writes `rows` through `template`; a table's columns are aligned (three
-/// blanks apart, as docker's tabwriter pads them) under a header.
+/// Writes `rows` through `template`; a table's columns are aligned as
+/// docker's tabwriter aligns them ([`pad_after`]) under a header.
 fn write_template(out: &mut impl Write, template: &str, rows: &[Row]) -> anyhow::Result<()> {
     let (table, pieces) = parse_template(template)?;
     let render = |row: Option<&Row>| -> String {
@@ -221,13 +221,19 @@ fn write_template(out: &mut impl Write, template: &str, rows: &[Row]) -> anyhow:
         for (c, cell) in row.iter().enumerate() {
             line.push_str(cell);
             if c + 1 < row.len() {
-                let pad = widths[c] - cell.chars().count() + 3;
-                line.push_str(&" ".repeat(pad));
+                line.push_str(&" ".repeat(pad_after(widths[c], cell)));
             }
         }
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// The blanks after `cell` in a column whose widest cell is `widest`:
+/// docker's tabwriter (`tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`) pads
+/// three blanks past the widest cell, to at least ten characters.
+pub(crate) fn pad_after(widest: usize, cell: &str) -> usize {
+    (widest + 3).max(10) - cell.chars().count()
 }
 
 /// A column's header, as docker names it.
@@ -246,6 +252,17 @@ fn header(field: &str) -> &'static str {
         "Containers" => "CONTAINERS",
         _ => "",
     }
+}
+
+/// How long ago an RFC 3339 time was, as docker says it; `N/A` without
+/// one.
+pub(crate) fn created_since(created: Option<&str>) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    created
+        .and_then(kiln_oci::parse_rfc3339)
+        .map_or_else(|| "N/A".into(), |c| ago(now - c))
 }
 
 /// A creation time as docker's `CreatedAt` shows it (Go's `time.Time`

@@ -7,6 +7,7 @@ mod check;
 mod df;
 mod dockerfile;
 mod doctor;
+mod history;
 mod images;
 mod import;
 mod inspect;
@@ -51,6 +52,8 @@ enum Command {
     /// Validate a Dockerfile without building: syntax, instructions, flags,
     /// mounts and stage references. Exit code 1 when there are errors.
     Check(check::CheckArgs),
+    /// Show the history of an image: the step behind each layer.
+    History(history::HistoryArgs),
     /// List images in the store.
     Images(images::ImagesArgs),
     /// Show what the store holds: images, build cache, cache mounts.
@@ -107,6 +110,7 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Df(args) => df::run(args, &cli.store),
         Command::Doctor(args) => doctor::run(args, &cli.store),
+        Command::History(args) => history::run(args, &cli.store),
         Command::Images(args) => images::run(args, &cli.store),
         Command::Import(args) => import::run(args, &cli.store),
         Command::Inspect(args) => inspect::run(args, &cli.store),

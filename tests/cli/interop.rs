@@ -118,6 +118,15 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
     };
     assert!(out.status.success(), "docker run: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hello from kiln\n");
+
+    // Issue 22: `kiln history` is `docker history`, column for column
+    // (CREATED, a relative time, aside), once the layers are unpacked.
+    run(&mut cx.command(&["run", "--rm", &name, "true"]));
+    let kiln = history_cells(&cx.ok(&["history", &name]));
+    let docker = history_cells(&text(
+        &run(Command::new(DOCKER).args(["history", &name])).stdout,
+    ));
+    assert_eq!(kiln, docker);
     run(Command::new(DOCKER).args(["rmi", &name]));
 
     // The store is an OCI layout that skopeo and umoci read.
@@ -139,4 +148,41 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
         .arg(&bundle));
     assert!(bundle.join("rootfs/bin/busybox").is_file());
     assert!(bundle.join("rootfs/bin/sh").is_symlink());
+}
+
+/// A `history` table's rows, cut at the header's column starts, without
+/// the CREATED column.
+fn history_cells(table: &str) -> Vec<Vec<String>> {
+    let mut lines = table.lines();
+    let header = lines.next().unwrap_or_default();
+    let starts: Vec<usize> = ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+        .iter()
+        .map(|h| {
+            header
+                .find(&format!("{h}  "))
+                .or_else(|| header.rfind(h))
+                .unwrap()
+        })
+        .collect();
+    std::iter::once(header)
+        .chain(lines)
+        .map(|line| {
+            let chars: Vec<char> = line.chars().collect();
+            (0..starts.len())
+                .filter(|&i| i != 1)
+                .map(|i| {
+                    let end = starts
+                        .get(i + 1)
+                        .copied()
+                        .unwrap_or(chars.len())
+                        .min(chars.len());
+                    chars[starts[i].min(end)..end]
+                        .iter()
+                        .collect::<String>()
+                        .trim()
+                        .to_string()
+                })
+                .collect()
+        })
+        .collect()
 }
