@@ -1,5 +1,8 @@
 //! `kiln inspect IMAGE...`: the images' details as JSON on stdout, in the
-//! shape of `docker image inspect` for the fields kiln knows.
+//! shape of `docker image inspect`: its keys (`RootFS` as `{Type, Layers}`,
+//! `Size` the unpacked size, empty strings where docker has nothing to
+//! say), then what an OCI store adds (`Digest`, `MediaType`, `Layers`,
+//! `History`).
 
 use super::Outcome;
 use super::store::StoreArgs;
@@ -27,20 +30,36 @@ pub(crate) fn run(args: InspectArgs, store: &StoreArgs) -> anyhow::Result<Outcom
             .iter()
             .filter_map(|t| Reference::parse(t).ok().map(|r| r.familiar()))
             .collect();
+        let size = store.unpacked_size(&image);
+        let comment = image
+            .config
+            .history
+            .last()
+            .map(|h| h.comment.clone())
+            .unwrap_or_default();
         list.push(serde_json::json!({
             "Id": image.id.as_str(),
             "RepoTags": tags,
-            "Digest": image.manifest_descriptor.digest.as_str(),
-            "MediaType": image.manifest_descriptor.media_type,
+            "RepoDigests": [],
+            "Parent": "",
+            "Comment": comment,
             "Created": config.get("created"),
-            "Author": config.get("author"),
+            "Container": "",
+            "DockerVersion": "",
+            "Author": config.get("author").cloned().unwrap_or_else(|| "".into()),
+            "Config": config.get("config"),
             "Architecture": config.get("architecture"),
             "Variant": config.get("variant"),
             "Os": config.get("os"),
-            "Config": config.get("config"),
-            "RootFS": config.get("rootfs"),
+            "Size": size,
+            "VirtualSize": size,
+            "RootFS": {
+                "Type": "layers",
+                "Layers": image.config.rootfs.diff_ids.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+            },
+            "Digest": image.manifest_descriptor.digest.as_str(),
+            "MediaType": image.manifest_descriptor.media_type,
             "History": config.get("history"),
-            "Size": image.size(),
             "Layers": image.manifest.layers.iter().map(|l| serde_json::json!({
                 "Digest": l.digest.as_str(),
                 "MediaType": l.media_type,

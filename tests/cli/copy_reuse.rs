@@ -25,7 +25,7 @@ fn top_layer(f: &TestContext, image: &str) -> BTreeMap<String, String> {
     let out = f.kiln(&["inspect", image]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let inspect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let diff_ids = inspect[0]["RootFS"]["diff_ids"].as_array().unwrap();
+    let diff_ids = inspect[0]["RootFS"]["Layers"].as_array().unwrap();
     let top = diff_ids.last().unwrap().as_str().unwrap();
     let blob = f
         .root

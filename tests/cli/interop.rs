@@ -127,6 +127,25 @@ fn docker_kiln_docker_round_trip_and_oci_readers() {
         &run(Command::new(DOCKER).args(["history", &name])).stdout,
     ));
     assert_eq!(kiln, docker);
+    // And `kiln inspect` answers docker's keys as docker does.
+    let kiln: serde_json::Value = serde_json::from_str(&cx.ok(&["inspect", &name])).unwrap();
+    let docker: serde_json::Value =
+        serde_json::from_slice(&run(Command::new(DOCKER).args(["inspect", &name])).stdout).unwrap();
+    for key in [
+        "Id",
+        "RepoTags",
+        "Parent",
+        "Comment",
+        "Created",
+        "Author",
+        "Architecture",
+        "Os",
+        "Size",
+        "VirtualSize",
+        "RootFS",
+    ] {
+        assert_eq!(kiln[0][key], docker[0][key], "{key}");
+    }
     run(Command::new(DOCKER).args(["rmi", &name]));
 
     // The store is an OCI layout that skopeo and umoci read.

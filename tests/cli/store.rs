@@ -162,7 +162,7 @@ fn import_plain_and_gzip_tarballs_and_refuse_other_input() {
         serde_json::from_str(&ok(cx.kiln_with_stdin(&["inspect", "plain:1"], b""))).unwrap();
     assert_eq!(inspect[0]["Id"], id.trim());
     assert_eq!(
-        inspect[0]["RootFS"]["diff_ids"][0],
+        inspect[0]["RootFS"]["Layers"][0],
         kiln_oci::Digest::of(&rootfs).as_str()
     );
     assert_eq!(inspect[0]["History"][0]["comment"], "Imported from -");

@@ -28,7 +28,7 @@ fn push_prints_the_digest_the_registry_serves_and_pull_gets_a_runnable_image() {
     // chain ID, the diff ID for a single layer) is there before any run.
     let inspect: serde_json::Value =
         serde_json::from_str(&puller.ok(&["inspect", &reference])).unwrap();
-    let diff_id = inspect[0]["RootFS"]["diff_ids"][0].as_str().unwrap();
+    let diff_id = inspect[0]["RootFS"]["Layers"][0].as_str().unwrap();
     let snapshots: Vec<String> = std::fs::read_dir(puller.root.join("snapshots"))
         .unwrap()
         .map(|e| e.unwrap())
