@@ -10,6 +10,7 @@ mod infile;
 mod parallel;
 mod progress;
 mod registry;
+mod remotecache;
 mod worker;
 
 fn main() -> std::process::ExitCode {

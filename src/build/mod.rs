@@ -36,7 +36,7 @@ use kiln_frontend::ast::Dockerfile;
 use kiln_frontend::diagnostic::Diagnostic;
 use kiln_frontend::lower::{LowerOptions, Lowered, lower};
 use kiln_oci::Reference;
-use kiln_solver::{CancelToken, Graph, Reporter, SolveError, SolveOptions, solve};
+use kiln_solver::{CancelToken, Graph, Reporter, SolveError, SolveOptions, VertexId, solve};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -72,6 +72,10 @@ pub(crate) struct Options {
     pub explain: bool,
     /// When base images are pulled.
     pub pull: PullPolicy,
+    /// `--cache-from`: caches to take step results from, in order.
+    pub cache_from: Vec<crate::remotecache::CacheFrom>,
+    /// `--cache-to`: where the build's cache records go when it succeeds.
+    pub cache_to: Vec<crate::remotecache::CacheTo>,
 }
 
 /// Why a build failed.
@@ -104,6 +108,7 @@ pub(crate) struct Prepared {
 /// The options `run` still needs after `prepare`.
 struct Rest {
     tags: Vec<Reference>,
+    cache_to: Vec<crate::remotecache::CacheTo>,
     keep_untagged: bool,
     trail_name: String,
     explain: Option<String>,
@@ -123,6 +128,11 @@ pub(crate) struct Built {
 /// notes that are not errors (a cache that could not be saved).
 #[derive(Default)]
 pub(crate) struct Report {
+    /// `--cache-to ...,ignore-error=false` failed: the build fails with
+    /// this.
+    pub cache_error: Option<String>,
+    /// What each `--cache-to` wrote.
+    pub exported: Vec<String>,
     /// One line per step that ran, saying why it missed the cache (with
     /// `--explain`).
     pub explain: Option<Vec<String>>,
@@ -151,6 +161,21 @@ pub(crate) fn prepare(
         .map_err(|d| BuildError::Lower(Box::new(d)))?;
     let trail_name = trail_name(&options);
     let stat_cache = Mutex::new(store.stat_cache(&options.context));
+    // A cache that cannot be read is a note and a colder build.
+    let mut imported = Vec::new();
+    for source in &options.cache_from {
+        match source {
+            crate::remotecache::CacheFrom::Local { src } => {
+                match crate::remotecache::Imported::open(src) {
+                    Ok(cache) => imported.push(cache),
+                    Err(e) => notes.push(format!(
+                        "--cache-from type=local,src={}: not used: {e}",
+                        src.display()
+                    )),
+                }
+            }
+        }
+    }
     let worker = Worker {
         store,
         context: options.context,
@@ -167,6 +192,7 @@ pub(crate) fn prepare(
             stat_cache,
             trail: Mutex::default(),
             previous: PreviousTrail::of(Some(trail_name.clone())),
+            imported,
         },
     };
     let explain = options
@@ -177,6 +203,7 @@ pub(crate) fn prepare(
         worker,
         options: Rest {
             tags: options.tags,
+            cache_to: options.cache_to,
             keep_untagged: options.keep_untagged,
             trail_name,
             explain,
@@ -264,6 +291,10 @@ impl Prepared {
             &solve_options,
         );
         let mut report = Report::default();
+        // Before `after_solve`, which hands the trail over to the store.
+        if result.is_ok() {
+            export_cache(worker, lowered, options, &mut report);
+        }
         after_solve(worker, &lowered.graph, options, result.is_ok(), &mut report);
         let built = result
             .map_err(|e| BuildError::Solve(Box::new(e)))
@@ -304,6 +335,72 @@ fn export(
         store.set_tags(&pairs)?;
     }
     Ok(Built { image, layers })
+}
+
+/// `--cache-to`: writes the records of this build's steps (`mode=max`:
+/// every keyed step; `mode=min`: those the target's file system is made
+/// of) to each destination. A failure is a note, or the build's error
+/// under `ignore-error=false`.
+fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut Report) {
+    if options.cache_to.is_empty() {
+        return;
+    }
+    let Ok(trail) = worker.cache.trail.lock() else {
+        return;
+    };
+    let lineage = lineage(&lowered.graph, lowered.target);
+    for target in &options.cache_to {
+        let crate::remotecache::CacheTo::Local {
+            dest,
+            mode,
+            ignore_error,
+        } = target;
+        let records: Vec<(kiln_oci::Digest, kiln_cache::CacheRecord)> = trail
+            .iter()
+            .filter(|(id, _)| *mode == crate::remotecache::Mode::Max || lineage.contains(id))
+            .filter_map(|(_, (step, _))| step.key.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|key| worker.store.peek_record(&key).map(|r| (key, r)))
+            .collect();
+        match crate::remotecache::local::export(&worker.store, records, dest) {
+            Ok(done) => report.exported.push(format!(
+                "exported the build cache to {}: {} steps, {} layers ({} copied)",
+                dest.display(),
+                done.records,
+                done.blobs,
+                done.copied
+            )),
+            Err(e) if *ignore_error => report.notes.push(format!(
+                "cannot export the build cache to {} (ignore-error=true): {e:#}",
+                dest.display()
+            )),
+            Err(e) => {
+                report.cache_error = Some(format!(
+                    "cannot export the build cache to {}: {e:#}",
+                    dest.display()
+                ))
+            }
+        }
+    }
+}
+
+/// The vertices the file system of `target` is made of: it, the vertex
+/// each one runs on (input 0), and every input of a merge.
+fn lineage(graph: &Graph, target: VertexId) -> std::collections::BTreeSet<usize> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id.0) {
+            continue;
+        }
+        let vertex = graph.vertex(id);
+        match vertex.op {
+            kiln_solver::Op::Merge => todo.extend(vertex.inputs.iter().copied()),
+            _ => todo.extend(vertex.inputs.first().copied()),
+        }
+    }
+    seen
 }
 
 /// Saves what the next build needs (the stat cache; the trail, when the

@@ -55,6 +55,9 @@ pub(crate) struct BuildCache {
     pub trail: Mutex<BTreeMap<usize, (TrailStep, bool)>>,
     /// The trail of the last build of the same name.
     pub previous: PreviousTrail,
+    /// `--cache-from` caches, in order: the first that has a key's record
+    /// gives it, brought into the store when a step looks the key up.
+    pub imported: Vec<crate::remotecache::Imported>,
 }
 
 /// The record of a step that added `added` (none: an empty step).
@@ -128,7 +131,14 @@ impl Worker {
         if !reuse {
             tracing::info!(%step, key = %keyed.key, "cache not used (--no-cache or --no-cache-filter)");
         }
-        if reuse && let Some(record) = self.store.lookup_record(&keyed.key) {
+        let record = match reuse {
+            true => self
+                .store
+                .lookup_record(&keyed.key)
+                .or_else(|| self.imported_record(&keyed.key, step)),
+            false => None,
+        };
+        if let Some(record) = record {
             tracing::info!(%step, key = %keyed.key, "cache hit");
             self.note(job, &mut keyed, false);
             return Ok(Solved::Cached(Output::Layers(Arc::new(
@@ -195,6 +205,35 @@ impl Worker {
         self.store
             .put_record(key, &record_of(Some(&layer), &job.vertex.name))?;
         Ok(Output::Layers(Arc::new(vec![layer])))
+    }
+
+    /// The record under `key` in a `--cache-from` cache, brought into the
+    /// store (blobs checked, snapshots unpacked, the record filed) so it is
+    /// a local hit from now on. A cache that fails here is passed over.
+    fn imported_record(&self, key: &Digest, step: &str) -> Option<CacheRecord> {
+        for cache in &self.cache.imported {
+            let Some(record) = cache.record(key) else {
+                continue;
+            };
+            let brought = cache
+                .bring(&self.store, record)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    self.store
+                        .put_record(key, record)
+                        .map_err(|e| e.to_string())
+                });
+            match brought {
+                Ok(()) => {
+                    tracing::info!(%step, %key, source = %cache.source, "cache hit in an imported cache");
+                    return self.store.lookup_record(key);
+                }
+                Err(e) => {
+                    tracing::warn!(%step, %key, source = %cache.source, error = %e, "imported cache record not usable");
+                }
+            }
+        }
+        None
     }
 
     /// `base` plus the layers of a record.

@@ -176,6 +176,7 @@ mod tests {
                 stat_cache: std::sync::Mutex::new(store.stat_cache(root)),
                 trail: Default::default(),
                 previous: Default::default(),
+                imported: Vec::new(),
             },
             store,
             context: root.to_path_buf(),

@@ -21,6 +21,7 @@ mod network;
 mod parse;
 mod progress;
 mod registry;
+mod remote_cache;
 mod run;
 mod ssh;
 mod store;

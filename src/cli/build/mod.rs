@@ -48,6 +48,16 @@ pub(crate) struct BuildArgs {
     /// --device=PATH` use that host device) or `device` (any device).
     #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
     allow: Vec<String>,
+    /// Export the build cache when the build succeeds (buildx's
+    /// spelling): `type=local,dest=DIR[,mode=min|max][,ignore-error=true|false]`
+    /// writes an OCI layout directory; `mode=min` (the default) the steps
+    /// of the image's layers, `max` every step.
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    cache_to: Vec<String>,
+    /// Take step results from a cache `--cache-to` wrote:
+    /// `type=local,src=DIR`. Repeatable; the first that has a step wins.
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    cache_from: Vec<String>,
     /// Do not use cached results (steps still record theirs).
     #[arg(long)]
     no_cache: bool,
@@ -224,8 +234,22 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         ssh.add(spec).map_err(anyhow::Error::msg)?;
     }
     let keep_untagged = matches!(output, output::Output::Image);
+    let cache_to = args
+        .cache_to
+        .iter()
+        .map(|s| crate::remotecache::CacheTo::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let cache_from = args
+        .cache_from
+        .iter()
+        .map(|s| crate::remotecache::CacheFrom::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
     let options = build::Options {
         keep_untagged,
+        cache_to,
+        cache_from,
         context,
         dockerfile: parsed.clone(),
         dockerfile_name: input.name.clone(),
@@ -293,6 +317,15 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     }
     for note in &build_report.notes {
         report::warning(note);
+    }
+    if !args.quiet {
+        for line in &build_report.exported {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+    if let Some(error) = &build_report.cache_error {
+        report::error_message(error);
+        return Ok(Outcome::Failed);
     }
     if let Some(lines) = &build_report.explain {
         let mut err = std::io::stderr().lock();

@@ -1,0 +1,254 @@
+//! `type=local`: the cache as an OCI image layout directory, written whole
+//! (blobs first, `index.json` last by rename, so a reader sees the old
+//! cache or the new one), and read back with every blob checked against
+//! its digest.
+
+use super::format::{
+    ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CacheConfig, ExportedRecord, REF_NAME, VERSION, keys_version,
+};
+use anyhow::Context as _;
+use kiln_cache::{CacheRecord, Store};
+use kiln_oci::{Descriptor, Digest, Index, Manifest, media_type};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// What an export wrote.
+#[derive(Debug, Default)]
+pub(crate) struct Exported {
+    /// Records written.
+    pub records: usize,
+    /// Layer blobs the directory holds for them.
+    pub blobs: usize,
+    /// Layer blobs copied this time (the others were there already).
+    pub copied: usize,
+}
+
+fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
+    dir.join("blobs")
+        .join(digest.algorithm())
+        .join(digest.encoded())
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it.
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("kiln-tmp");
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `records` (cache key → record) to the layout at `dest`, then
+/// removes the blobs of an earlier export that the new one does not use.
+pub(crate) fn export(
+    store: &Store,
+    records: Vec<(Digest, CacheRecord)>,
+    dest: &Path,
+) -> anyhow::Result<Exported> {
+    let blobs_dir = dest.join("blobs").join("sha256");
+    std::fs::create_dir_all(&blobs_dir)
+        .with_context(|| format!("cannot create {}", blobs_dir.display()))?;
+    let mut report = Exported {
+        records: records.len(),
+        ..Exported::default()
+    };
+    let mut layers: Vec<Descriptor> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for layer in records
+        .iter()
+        .flat_map(|(_, r)| &r.layers)
+        .filter(|l| !l.empty)
+    {
+        if !seen.insert(layer.descriptor.digest.clone()) {
+            continue;
+        }
+        let path = blob_path(dest, &layer.descriptor.digest);
+        let present = std::fs::metadata(&path).is_ok_and(|m| m.len() == layer.descriptor.size);
+        if !present {
+            let from = store.blobs().path(&layer.descriptor.digest);
+            let tmp = path.with_extension("kiln-tmp");
+            let _ = std::fs::remove_file(&tmp);
+            // A link when the directory is on the store's file system.
+            if std::fs::hard_link(&from, &tmp).is_err() {
+                std::fs::copy(&from, &tmp).with_context(|| {
+                    format!(
+                        "cannot copy layer {} to {}",
+                        layer.descriptor.digest,
+                        dest.display()
+                    )
+                })?;
+            }
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            report.copied += 1;
+        }
+        layers.push(layer.descriptor.clone());
+    }
+    report.blobs = layers.len();
+    let config = CacheConfig {
+        version: VERSION,
+        keys: keys_version(),
+        records: records
+            .into_iter()
+            .map(|(key, record)| ExportedRecord { key, record })
+            .collect(),
+    };
+    let config_bytes = serde_json::to_vec(&config)?;
+    let config_digest = Digest::of(&config_bytes);
+    write_file(&blob_path(dest, &config_digest), &config_bytes)?;
+    let mut manifest = Manifest::new(
+        media_type::OCI_MANIFEST,
+        Descriptor::new(
+            CONFIG_MEDIA_TYPE,
+            config_digest.clone(),
+            config_bytes.len() as u64,
+        ),
+        layers,
+    );
+    manifest.artifact_type = ARTIFACT_TYPE.to_string();
+    let manifest_bytes = manifest.to_canonical_json();
+    let manifest_digest = Digest::of(&manifest_bytes);
+    write_file(&blob_path(dest, &manifest_digest), &manifest_bytes)?;
+    write_file(
+        &dest.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )?;
+    let mut entry = Descriptor::new(
+        media_type::OCI_MANIFEST,
+        manifest_digest.clone(),
+        manifest_bytes.len() as u64,
+    );
+    entry.annotations.insert(
+        kiln_oci::annotations::REF_NAME.to_string(),
+        REF_NAME.to_string(),
+    );
+    // Last: until this rename, readers see the earlier cache whole.
+    write_file(
+        &dest.join("index.json"),
+        &Index::new(media_type::OCI_INDEX, vec![entry]).to_canonical_json(),
+    )?;
+    // The blobs only an earlier export used.
+    let keep: BTreeSet<String> = manifest
+        .layers
+        .iter()
+        .map(|l| l.digest.encoded().to_string())
+        .chain([config_digest, manifest_digest].map(|d| d.encoded().to_string()))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(&blobs_dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let is_blob = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if is_blob && !keep.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// A cache read from a layout directory: its records by key, their blobs
+/// left in the directory until a step uses them.
+#[derive(Debug)]
+pub(crate) struct Imported {
+    /// Where it came from, for messages.
+    pub source: String,
+    dir: PathBuf,
+    records: BTreeMap<Digest, CacheRecord>,
+}
+
+/// Reads blob `digest` of the layout at `dir`, checked against its digest.
+fn read_blob(dir: &Path, digest: &Digest) -> Result<Vec<u8>, String> {
+    let path = blob_path(dir, digest);
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let actual = Digest::of(&bytes);
+    if &actual != digest {
+        return Err(format!("{} holds {actual}, not {digest}", path.display()));
+    }
+    Ok(bytes)
+}
+
+impl Imported {
+    /// Opens the cache at `dir`; the error says why it cannot be used.
+    pub(crate) fn open(dir: &Path) -> Result<Imported, String> {
+        let source = format!("type=local,src={}", dir.display());
+        let index_path = dir.join("index.json");
+        let index = std::fs::read(&index_path)
+            .map_err(|e| format!("cannot read {}: {e}", index_path.display()))?;
+        let index = Index::from_json(&index)
+            .map_err(|e| format!("{} is no OCI index: {e}", index_path.display()))?;
+        let entry = index
+            .manifests
+            .iter()
+            .find(|m| m.annotation(kiln_oci::annotations::REF_NAME) == Some(REF_NAME))
+            .ok_or_else(|| format!("{} names no kiln cache ({REF_NAME})", index_path.display()))?;
+        let manifest = Manifest::from_json(&read_blob(dir, &entry.digest)?)
+            .map_err(|e| format!("the cache manifest {} is invalid: {e}", entry.digest))?;
+        if manifest.config.media_type != CONFIG_MEDIA_TYPE {
+            return Err(format!(
+                "the manifest's config is {:?}, not a kiln cache config ({CONFIG_MEDIA_TYPE})",
+                manifest.config.media_type
+            ));
+        }
+        let config: CacheConfig = serde_json::from_slice(&read_blob(dir, &manifest.config.digest)?)
+            .map_err(|e| {
+                format!(
+                    "the cache config {} is invalid: {e}",
+                    manifest.config.digest
+                )
+            })?;
+        if config.version != VERSION {
+            return Err(format!(
+                "cache format version {} (this kiln reads {VERSION})",
+                config.version
+            ));
+        }
+        if config.keys != keys_version() {
+            return Err(format!(
+                "its keys were made by another kiln ({}; this one makes {}): no step would match",
+                config.keys,
+                keys_version()
+            ));
+        }
+        Ok(Imported {
+            source,
+            dir: dir.to_path_buf(),
+            records: config
+                .records
+                .into_iter()
+                .map(|r| (r.key, r.record))
+                .collect(),
+        })
+    }
+
+    /// The record under `key`, if this cache has one.
+    pub(crate) fn record(&self, key: &Digest) -> Option<&CacheRecord> {
+        self.records.get(key)
+    }
+
+    /// Brings `record`'s layers into `store`: each blob copied in and
+    /// checked against its digest and size, then unpacked as its snapshot
+    /// (under the chain ID the record gives, which the key fixes).
+    pub(crate) fn bring(&self, store: &Store, record: &CacheRecord) -> Result<(), String> {
+        for layer in record.layers.iter().filter(|l| !l.empty) {
+            let digest = &layer.descriptor.digest;
+            if !store.blobs().contains(digest) {
+                let path = blob_path(&self.dir, digest);
+                let mut file = std::fs::File::open(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let mut writer = store.blobs().writer().map_err(|e| e.to_string())?;
+                std::io::copy(&mut file, &mut writer)
+                    .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+                writer
+                    .commit(Some(digest), Some(layer.descriptor.size))
+                    .map_err(|e| format!("layer {digest} of the cache: {e}"))?;
+            }
+            store
+                .ensure_snapshot(&layer.chain_id, digest, &layer.diff_id)
+                .map_err(|e| format!("cannot unpack layer {digest} of the cache: {e}"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! Issue 23: a build cache that travels. One store builds and exports its
+//! cache (`--cache-to type=local,dest=DIR`); another store, at another
+//! path, with the context written again (new mtimes), imports it (`--cache-from type=local,src=DIR`) and every step is a hit.
+//! A cache that cannot be read is a warning and a cold build.
+
+use super::support::{TestContext, text};
+
+const DOCKERFILE: &str = "FROM busybox:local AS build\n\
+     WORKDIR /src\n\
+     COPY app.txt conf/ ./\n\
+     RUN cat app.txt > /built && echo made >> /built\n\
+     FROM busybox:local\n\
+     COPY --from=build /built /built\n\
+     RUN cp /built /final\n";
+
+/// The names of the steps a plain-progress build reported CACHED, and of
+/// those that ran.
+fn cached_and_ran(stderr: &str) -> (Vec<String>, Vec<String>) {
+    let mut names = std::collections::BTreeMap::new();
+    let (mut cached, mut ran) = (Vec::new(), Vec::new());
+    for line in stderr.lines() {
+        let Some((id, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        if rest.starts_with('[') && !rest.starts_with("[internal]") && !rest.contains(" FROM ") {
+            names.insert(id.to_string(), rest.to_string());
+        } else if let Some(name) = names.get(id) {
+            if rest == "CACHED" {
+                cached.push(name.clone());
+            } else if rest.starts_with("DONE") {
+                ran.push(name.clone());
+            }
+        }
+    }
+    (cached, ran)
+}
+
+#[test]
+fn a_cache_exported_from_one_store_serves_another() {
+    let Some(first) = TestContext::for_build(DOCKERFILE) else {
+        return;
+    };
+    first.file("app.txt", "app\n").file("conf/a.conf", "a=1\n");
+    let cache = first.dir().join("cache");
+    let spec = format!("type=local,dest={},mode=max", cache.display());
+    let out = first.build(&["-t", "app", "--cache-to", &spec]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("exported the build cache to"), "{stderr}");
+    assert!(cache.join("index.json").is_file());
+    let id = text(&out.stdout);
+
+    // The second runner: a fresh store elsewhere, the same base image
+    // (loaded, as a registry would give it), the context written anew.
+    let base = first.dir().join("base.tar");
+    first.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
+    let second = TestContext::new();
+    second.ok(&["load", "-i", base.to_str().unwrap()]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    second.dockerfile(DOCKERFILE);
+    second.file("app.txt", "app\n").file("conf/a.conf", "a=1\n");
+    let from = format!("type=local,src={}", cache.display());
+    let out = second.build(&["-t", "app", "--cache-from", &from]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let (cached, ran) = cached_and_ran(&stderr);
+    assert!(ran.is_empty(), "steps ran: {ran:?}\n{stderr}");
+    assert_eq!(cached.len(), 5, "{stderr}");
+    assert_eq!(text(&out.stdout), id, "the same image");
+    assert_eq!(second.run("app", &["cat", "/final"]), "app\nmade\n");
+}
+
+#[test]
+fn an_unreadable_cache_is_a_warning_and_a_cold_build() {
+    let Some(f) = TestContext::for_build("FROM busybox:local\nRUN echo cold > /c\n") else {
+        return;
+    };
+    let cache = f.dir().join("broken-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("index.json"), "not json").unwrap();
+    let from = format!("type=local,src={}", cache.display());
+    let missing = format!("type=local,src={}", f.dir().join("nothing-here").display());
+    let out = f.build(&[
+        "-t",
+        "cold",
+        "--cache-from",
+        &from,
+        "--cache-from",
+        &missing,
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("is no OCI index"), "{stderr}");
+    assert!(stderr.contains("nothing-here"), "{stderr}");
+    let (_, ran) = cached_and_ran(&stderr);
+    assert_eq!(ran.len(), 1, "{stderr}");
+    // A bad spec is refused before anything runs.
+    let out = f.build(&["-t", "cold", "--cache-to", "type=registry,ref=r/x:cache"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not supported yet"),
+        "{}",
+        text(&out.stderr)
+    );
+}
