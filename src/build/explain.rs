@@ -29,15 +29,27 @@ pub(super) struct RanStep<'a> {
     pub bypassed: bool,
 }
 
-/// One line per step that ran: `name: reason`.
+/// One line per step that ran: `name: reason`; and per step whose result
+/// came from a `--cache-from` cache (`imported`: vertex id → the cache),
+/// `name: CACHED from the imported cache SOURCE`.
 pub(super) fn explain(
     graph: &Graph,
     steps: &[RanStep<'_>],
     previous: Option<&Trail>,
     options: &str,
+    imported: &BTreeMap<usize, String>,
 ) -> Vec<String> {
     let ran: BTreeSet<usize> = steps.iter().filter(|s| s.ran).map(|s| s.id).collect();
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = steps
+        .iter()
+        .filter_map(|s| {
+            let source = imported.get(&s.id)?;
+            Some(format!(
+                "{}: CACHED from the imported cache {source}",
+                s.step.name
+            ))
+        })
+        .collect();
     for current in steps.iter().filter(|s| s.ran) {
         let name = &current.step.name;
         let reason = match previous {

@@ -193,6 +193,7 @@ pub(crate) fn prepare(
             trail: Mutex::default(),
             previous: PreviousTrail::of(Some(trail_name.clone())),
             imported,
+            imported_hits: Mutex::default(),
         },
     };
     let explain = options
@@ -427,7 +428,13 @@ fn after_solve(worker: &Worker, graph: &Graph, options: &Rest, ok: bool, report:
                 bypassed: !worker.cache.reuse(*id),
             })
             .collect();
-        report.explain = Some(explain::explain(graph, &steps, previous, bypass));
+        let imported = worker
+            .cache
+            .imported_hits
+            .lock()
+            .map(|hits| hits.clone())
+            .unwrap_or_default();
+        report.explain = Some(explain::explain(graph, &steps, previous, bypass, &imported));
     }
     if ok {
         let saved = worker.store.save_trail(&mut kiln_cache::Trail {

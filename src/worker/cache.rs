@@ -58,6 +58,9 @@ pub(crate) struct BuildCache {
     /// `--cache-from` caches, in order: the first that has a key's record
     /// gives it, brought into the store when a step looks the key up.
     pub imported: Vec<crate::remotecache::Imported>,
+    /// The steps (by vertex id) whose result came from an imported cache,
+    /// and which one (for `--explain`).
+    pub imported_hits: Mutex<BTreeMap<usize, String>>,
 }
 
 /// The record of a step that added `added` (none: an empty step).
@@ -135,7 +138,7 @@ impl Worker {
             true => self
                 .store
                 .lookup_record(&keyed.key)
-                .or_else(|| self.imported_record(&keyed.key, step)),
+                .or_else(|| self.imported_record(&keyed.key, job.id.0, step)),
             false => None,
         };
         if let Some(record) = record {
@@ -210,7 +213,7 @@ impl Worker {
     /// The record under `key` in a `--cache-from` cache, brought into the
     /// store (blobs checked, snapshots unpacked, the record filed) so it is
     /// a local hit from now on. A cache that fails here is passed over.
-    fn imported_record(&self, key: &Digest, step: &str) -> Option<CacheRecord> {
+    fn imported_record(&self, key: &Digest, id: usize, step: &str) -> Option<CacheRecord> {
         for cache in &self.cache.imported {
             let Some(record) = cache.record(key) else {
                 continue;
@@ -226,6 +229,9 @@ impl Worker {
             match brought {
                 Ok(()) => {
                     tracing::info!(%step, %key, source = %cache.source, "cache hit in an imported cache");
+                    if let Ok(mut hits) = self.cache.imported_hits.lock() {
+                        hits.insert(id, cache.source.clone());
+                    }
                     return self.store.lookup_record(key);
                 }
                 Err(e) => {

@@ -177,6 +177,7 @@ mod tests {
                 trail: Default::default(),
                 previous: Default::default(),
                 imported: Vec::new(),
+                imported_hits: Default::default(),
             },
             store,
             context: root.to_path_buf(),

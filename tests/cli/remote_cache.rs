@@ -60,12 +60,18 @@ fn a_cache_exported_from_one_store_serves_another() {
     second.dockerfile(DOCKERFILE);
     second.file("app.txt", "app\n").file("conf/a.conf", "a=1\n");
     let from = format!("type=local,src={}", cache.display());
-    let out = second.build(&["-t", "app", "--cache-from", &from]);
+    let out = second.build(&["-t", "app", "--cache-from", &from, "--explain"]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let (cached, ran) = cached_and_ran(&stderr);
     assert!(ran.is_empty(), "steps ran: {ran:?}\n{stderr}");
     assert_eq!(cached.len(), 5, "{stderr}");
+    // `--explain` names the cache each step came from.
+    let named = stderr
+        .lines()
+        .filter(|l| l.ends_with(&format!(": CACHED from the imported cache {from}")))
+        .count();
+    assert_eq!(named, 5, "{stderr}");
     assert_eq!(text(&out.stdout), id, "the same image");
     assert_eq!(second.run("app", &["cat", "/final"]), "app\nmade\n");
 }
