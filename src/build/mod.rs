@@ -76,6 +76,8 @@ pub(crate) struct Options {
     pub cache_from: Vec<crate::remotecache::CacheFrom>,
     /// `--cache-to`: where the build's cache records go when it succeeds.
     pub cache_to: Vec<crate::remotecache::CacheTo>,
+    /// How registries are reached (`--tls-verify`), for registry caches.
+    pub registry: crate::registry::RegistryOptions,
 }
 
 /// Why a build failed.
@@ -109,6 +111,7 @@ pub(crate) struct Prepared {
 struct Rest {
     tags: Vec<Reference>,
     cache_to: Vec<crate::remotecache::CacheTo>,
+    registry: crate::registry::RegistryOptions,
     keep_untagged: bool,
     trail_name: String,
     explain: Option<String>,
@@ -164,16 +167,9 @@ pub(crate) fn prepare(
     // A cache that cannot be read is a note and a colder build.
     let mut imported = Vec::new();
     for source in &options.cache_from {
-        match source {
-            crate::remotecache::CacheFrom::Local { src } => {
-                match crate::remotecache::Imported::open(src) {
-                    Ok(cache) => imported.push(cache),
-                    Err(e) => notes.push(format!(
-                        "--cache-from type=local,src={}: not used: {e}",
-                        src.display()
-                    )),
-                }
-            }
+        match crate::remotecache::Imported::open(source, &options.registry, &store) {
+            Ok(cache) => imported.push(cache),
+            Err(e) => notes.push(format!("--cache-from {source}: not used: {e}")),
         }
     }
     let worker = Worker {
@@ -205,6 +201,7 @@ pub(crate) fn prepare(
         options: Rest {
             tags: options.tags,
             cache_to: options.cache_to,
+            registry: options.registry,
             keep_untagged: options.keep_untagged,
             trail_name,
             explain,
@@ -351,36 +348,45 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
     };
     let lineage = lineage(&lowered.graph, lowered.target);
     for target in &options.cache_to {
-        let crate::remotecache::CacheTo::Local {
-            dest,
-            mode,
-            ignore_error,
-        } = target;
+        let (mode, ignore_error) = target.mode_and_ignore_error();
         let records: Vec<(kiln_oci::Digest, kiln_cache::CacheRecord)> = trail
             .iter()
-            .filter(|(id, _)| *mode == crate::remotecache::Mode::Max || lineage.contains(id))
+            .filter(|(id, _)| mode == crate::remotecache::Mode::Max || lineage.contains(id))
             .filter_map(|(_, (step, _))| step.key.clone())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .filter_map(|key| worker.store.peek_record(&key).map(|r| (key, r)))
             .collect();
-        match crate::remotecache::local::export(&worker.store, records, dest) {
-            Ok(done) => report.exported.push(format!(
-                "exported the build cache to {}: {} steps, {} layers ({} copied)",
-                dest.display(),
-                done.records,
-                done.blobs,
-                done.copied
+        let steps = records.len();
+        let done = match target {
+            crate::remotecache::CacheTo::Local { dest, .. } => {
+                crate::remotecache::local::export(&worker.store, records, dest)
+                    .map(|d| format!("{} layers ({} copied)", d.blobs, d.copied))
+                    .map_err(|e| format!("{e:#}"))
+            }
+            crate::remotecache::CacheTo::Registry {
+                reference,
+                compression,
+                ..
+            } => crate::remotecache::registry::export(
+                &worker.store,
+                records,
+                reference,
+                &options.registry,
+                *compression,
+            )
+            .map(|layers| format!("{layers} layers")),
+        };
+        match done {
+            Ok(what) => report.exported.push(format!(
+                "exported the build cache to {target}: {steps} steps, {what}"
             )),
-            Err(e) if *ignore_error => report.notes.push(format!(
-                "cannot export the build cache to {} (ignore-error=true): {e:#}",
-                dest.display()
+            Err(e) if ignore_error => report.notes.push(format!(
+                "cannot export the build cache to {target} (ignore-error=true): {e}"
             )),
             Err(e) => {
-                report.cache_error = Some(format!(
-                    "cannot export the build cache to {}: {e:#}",
-                    dest.display()
-                ))
+                report.cache_error =
+                    Some(format!("cannot export the build cache to {target}: {e}"));
             }
         }
     }

@@ -190,6 +190,16 @@ fn resolve(
     Ok((descriptor, manifest, bytes, None))
 }
 
+/// The manifest `reference` names (an index's manifest for this host's
+/// platform), checked against the reference's digest when it has one.
+pub(crate) fn fetch_manifest(
+    registry: &Registry,
+    reference: &Reference,
+) -> Result<(Descriptor, Manifest), RegistryError> {
+    let (descriptor, manifest, _, _) = resolve(registry, reference, &Platform::host())?;
+    Ok((descriptor, manifest))
+}
+
 /// A document's media type: its own `mediaType`, else the answer's
 /// `Content-Type`, else (image-spec allows omitting it) its shape.
 fn document_kind(bytes: &[u8], content_type: Option<&str>) -> String {

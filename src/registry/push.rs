@@ -67,31 +67,88 @@ pub fn push(
     options: PushOptions,
     progress: &(dyn Fn(PushEvent<'_>) + Sync),
 ) -> Result<Descriptor, RegistryError> {
+    let layers: Vec<(&Descriptor, &Digest)> = image
+        .manifest
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l, image.config.rootfs.diff_ids.get(i).unwrap_or(&l.digest)))
+        .collect();
+    let config_type = match options.format {
+        Format::Oci => media_type::OCI_CONFIG,
+        Format::Docker => media_type::DOCKER_CONFIG,
+    };
+    let artifact = Artifact {
+        layers,
+        config: &image.id,
+        config_type,
+        artifact_type: "",
+        annotations: image.manifest.annotations.clone(),
+    };
+    push_artifact(registry, store, &artifact, destination, options, progress)
+}
+
+/// A manifest to push: its layers (stored descriptors and diff IDs), its
+/// config (a blob in the store) and the config's media type.
+pub(crate) struct Artifact<'a> {
+    /// Each layer as the store holds it, with its diff ID.
+    pub layers: Vec<(&'a Descriptor, &'a Digest)>,
+    /// The config blob, in the store.
+    pub config: &'a Digest,
+    /// The config's media type.
+    pub config_type: &'a str,
+    /// The manifest's `artifactType` (OCI only; empty: none).
+    pub artifact_type: &'a str,
+    /// The manifest's annotations (OCI only).
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// Pushes `artifact` to `destination` as an image's push goes: layers in
+/// parallel (skipped when there, mounted when another repository has
+/// them, compressed once), then the config, the manifest last; returns
+/// the pushed manifest.
+pub(crate) fn push_artifact(
+    registry: &Registry,
+    store: &Store,
+    artifact: &Artifact<'_>,
+    destination: &Reference,
+    options: PushOptions,
+    progress: &(dyn Fn(PushEvent<'_>) + Sync),
+) -> Result<Descriptor, RegistryError> {
     let repository = destination.path();
-    let layers = push_layers(registry, store, image, repository, options, progress)?;
-    let config_bytes = Arc::new(store.blobs().read(&image.id)?);
+    let layers = push_layers(
+        registry,
+        store,
+        &artifact.layers,
+        repository,
+        options,
+        progress,
+    )?;
+    let config = artifact.config;
+    let config_bytes = Arc::new(store.blobs().read(config)?);
     let config_size = config_bytes.len() as u64;
-    let mount = mount_source(store, registry, repository, &image.id);
-    let how = upload(registry, repository, &image.id, mount.as_deref(), &|| {
+    let mount = mount_source(store, registry, repository, config);
+    let how = upload(registry, repository, config, mount.as_deref(), &|| {
         Ok((BlobSource::Bytes(config_bytes.clone()), config_size))
     })?;
-    remember_repository(store, registry, repository, &image.id);
+    remember_repository(store, registry, repository, config);
     progress(PushEvent::Blob {
-        digest: &image.id,
+        digest: config,
         size: config_size,
         how,
     });
-    let (media, config_type) = match options.format {
-        Format::Oci => (media_type::OCI_MANIFEST, media_type::OCI_CONFIG),
-        Format::Docker => (media_type::DOCKER_MANIFEST, media_type::DOCKER_CONFIG),
+    let media = match options.format {
+        Format::Oci => media_type::OCI_MANIFEST,
+        Format::Docker => media_type::DOCKER_MANIFEST,
     };
     let mut manifest = Manifest::new(
         media,
-        Descriptor::new(config_type, image.id.clone(), config_size),
+        Descriptor::new(artifact.config_type, config.clone(), config_size),
         layers,
     );
     if options.format == Format::Oci {
-        manifest.annotations = image.manifest.annotations.clone();
+        manifest.annotations = artifact.annotations.clone();
+        manifest.artifact_type = artifact.artifact_type.to_string();
     }
     let bytes = manifest.to_canonical_json();
     let descriptor = Descriptor::for_bytes(media, &bytes);
@@ -104,20 +161,13 @@ pub fn push(
 fn push_layers(
     registry: &Registry,
     store: &Store,
-    image: &Image,
+    layers: &[(&Descriptor, &Digest)],
     repository: &str,
     options: PushOptions,
     progress: &(dyn Fn(PushEvent<'_>) + Sync),
 ) -> Result<Vec<Descriptor>, RegistryError> {
-    let layers: Vec<(&Descriptor, &Digest)> = image
-        .manifest
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l, image.config.rootfs.diff_ids.get(i).unwrap_or(&l.digest)))
-        .collect();
     crate::parallel::for_each(
-        &layers,
+        layers,
         CONCURRENT_UPLOADS,
         |(layer, diff_id)| {
             push_layer(

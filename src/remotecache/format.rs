@@ -26,8 +26,61 @@ pub(crate) struct CacheConfig {
     /// kiln never match, so an importer says so instead of missing
     /// silently.
     pub keys: String,
+    /// The diff ID of each of the manifest's layers, in its order: a
+    /// registry may hold a layer compressed, and a record names the
+    /// uncompressed layer it added.
+    #[serde(default)]
+    pub layers: Vec<Digest>,
     /// The records, in key order.
     pub records: Vec<ExportedRecord>,
+}
+
+/// The distinct non-empty layers of `records` (stored descriptor, diff ID),
+/// each once, in the order records name them: the cache manifest's layers.
+pub(crate) fn layers_of(
+    records: &[(Digest, kiln_cache::CacheRecord)],
+) -> Vec<(kiln_oci::Descriptor, Digest)> {
+    let mut seen = std::collections::BTreeSet::new();
+    records
+        .iter()
+        .flat_map(|(_, r)| &r.layers)
+        .filter(|l| !l.empty && seen.insert(l.diff_id.clone()))
+        .map(|l| (l.descriptor.clone(), l.diff_id.clone()))
+        .collect()
+}
+
+/// The config of `records` whose manifest layers are `layers`.
+pub(crate) fn config_of(
+    records: Vec<(Digest, kiln_cache::CacheRecord)>,
+    layers: &[(kiln_oci::Descriptor, Digest)],
+) -> CacheConfig {
+    CacheConfig {
+        version: VERSION,
+        keys: keys_version(),
+        layers: layers.iter().map(|(_, diff_id)| diff_id.clone()).collect(),
+        records: records
+            .into_iter()
+            .map(|(key, record)| ExportedRecord { key, record })
+            .collect(),
+    }
+}
+
+/// Checks a config read back: its version and key encodings.
+pub(crate) fn check(config: &CacheConfig) -> Result<(), String> {
+    if config.version != VERSION {
+        return Err(format!(
+            "cache format version {} (this kiln reads {VERSION})",
+            config.version
+        ));
+    }
+    if config.keys != keys_version() {
+        return Err(format!(
+            "its keys were made by another kiln ({}; this one makes {}): no step would match",
+            config.keys,
+            keys_version()
+        ));
+    }
+    Ok(())
 }
 
 /// One record and its key.
@@ -47,4 +100,13 @@ pub(crate) fn keys_version() -> String {
         kiln_solver::cache_key::VERSION,
         kiln_solver::digest::VERSION
     )
+}
+
+impl CacheConfig {
+    /// Its records by key.
+    pub(crate) fn by_key(
+        records: Vec<ExportedRecord>,
+    ) -> std::collections::BTreeMap<Digest, CacheRecord> {
+        records.into_iter().map(|r| (r.key, r.record)).collect()
+    }
 }

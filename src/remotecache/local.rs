@@ -3,9 +3,7 @@
 //! cache or the new one), and read back with every blob checked against
 //! its digest.
 
-use super::format::{
-    ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CacheConfig, ExportedRecord, REF_NAME, VERSION, keys_version,
-};
+use super::format::{ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CacheConfig, REF_NAME};
 use anyhow::Context as _;
 use kiln_cache::{CacheRecord, Store};
 use kiln_oci::{Descriptor, Digest, Index, Manifest, media_type};
@@ -16,8 +14,6 @@ use std::path::{Path, PathBuf};
 /// What an export wrote.
 #[derive(Debug, Default)]
 pub(crate) struct Exported {
-    /// Records written.
-    pub records: usize,
     /// Layer blobs the directory holds for them.
     pub blobs: usize,
     /// Layer blobs copied this time (the others were there already).
@@ -51,24 +47,14 @@ pub(crate) fn export(
     let blobs_dir = dest.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs_dir)
         .with_context(|| format!("cannot create {}", blobs_dir.display()))?;
-    let mut report = Exported {
-        records: records.len(),
-        ..Exported::default()
-    };
+    let mut report = Exported::default();
+    let unique = super::format::layers_of(&records);
     let mut layers: Vec<Descriptor> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for layer in records
-        .iter()
-        .flat_map(|(_, r)| &r.layers)
-        .filter(|l| !l.empty)
-    {
-        if !seen.insert(layer.descriptor.digest.clone()) {
-            continue;
-        }
-        let path = blob_path(dest, &layer.descriptor.digest);
-        let present = std::fs::metadata(&path).is_ok_and(|m| m.len() == layer.descriptor.size);
+    for (descriptor, _) in &unique {
+        let path = blob_path(dest, &descriptor.digest);
+        let present = std::fs::metadata(&path).is_ok_and(|m| m.len() == descriptor.size);
         if !present {
-            let from = store.blobs().path(&layer.descriptor.digest);
+            let from = store.blobs().path(&descriptor.digest);
             let tmp = path.with_extension("kiln-tmp");
             let _ = std::fs::remove_file(&tmp);
             // A link when the directory is on the store's file system.
@@ -76,7 +62,7 @@ pub(crate) fn export(
                 std::fs::copy(&from, &tmp).with_context(|| {
                     format!(
                         "cannot copy layer {} to {}",
-                        layer.descriptor.digest,
+                        descriptor.digest,
                         dest.display()
                     )
                 })?;
@@ -85,17 +71,10 @@ pub(crate) fn export(
                 .with_context(|| format!("cannot write {}", path.display()))?;
             report.copied += 1;
         }
-        layers.push(layer.descriptor.clone());
+        layers.push(descriptor.clone());
     }
     report.blobs = layers.len();
-    let config = CacheConfig {
-        version: VERSION,
-        keys: keys_version(),
-        records: records
-            .into_iter()
-            .map(|(key, record)| ExportedRecord { key, record })
-            .collect(),
-    };
+    let config = super::format::config_of(records, &unique);
     let config_bytes = serde_json::to_vec(&config)?;
     let config_digest = Digest::of(&config_bytes);
     write_file(&blob_path(dest, &config_digest), &config_bytes)?;
@@ -152,7 +131,7 @@ pub(crate) fn export(
 /// A cache read from a layout directory: its records by key, their blobs
 /// left in the directory until a step uses them.
 #[derive(Debug)]
-pub(crate) struct Imported {
+pub(crate) struct LocalCache {
     /// Where it came from, for messages.
     pub source: String,
     dir: PathBuf,
@@ -170,9 +149,9 @@ fn read_blob(dir: &Path, digest: &Digest) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-impl Imported {
+impl LocalCache {
     /// Opens the cache at `dir`; the error says why it cannot be used.
-    pub(crate) fn open(dir: &Path) -> Result<Imported, String> {
+    pub(crate) fn open(dir: &Path) -> Result<LocalCache, String> {
         let source = format!("type=local,src={}", dir.display());
         let index_path = dir.join("index.json");
         let index = std::fs::read(&index_path)
@@ -199,27 +178,11 @@ impl Imported {
                     manifest.config.digest
                 )
             })?;
-        if config.version != VERSION {
-            return Err(format!(
-                "cache format version {} (this kiln reads {VERSION})",
-                config.version
-            ));
-        }
-        if config.keys != keys_version() {
-            return Err(format!(
-                "its keys were made by another kiln ({}; this one makes {}): no step would match",
-                config.keys,
-                keys_version()
-            ));
-        }
-        Ok(Imported {
+        super::format::check(&config)?;
+        Ok(LocalCache {
             source,
             dir: dir.to_path_buf(),
-            records: config
-                .records
-                .into_iter()
-                .map(|r| (r.key, r.record))
-                .collect(),
+            records: CacheConfig::by_key(config.records),
         })
     }
 
@@ -231,7 +194,7 @@ impl Imported {
     /// Brings `record`'s layers into `store`: each blob copied in and
     /// checked against its digest and size, then unpacked as its snapshot
     /// (under the chain ID the record gives, which the key fixes).
-    pub(crate) fn bring(&self, store: &Store, record: &CacheRecord) -> Result<(), String> {
+    pub(crate) fn bring(&self, store: &Store, record: &CacheRecord) -> Result<CacheRecord, String> {
         for layer in record.layers.iter().filter(|l| !l.empty) {
             let digest = &layer.descriptor.digest;
             if !store.blobs().contains(digest) {
@@ -249,6 +212,6 @@ impl Imported {
                 .ensure_snapshot(&layer.chain_id, digest, &layer.diff_id)
                 .map_err(|e| format!("cannot unpack layer {digest} of the cache: {e}"))?;
         }
-        Ok(())
+        Ok(record.clone())
     }
 }

@@ -17,7 +17,61 @@
 
 pub(crate) mod format;
 pub(crate) mod local;
+pub(crate) mod registry;
 pub(crate) mod spec;
 
-pub(crate) use local::Imported;
 pub(crate) use spec::{CacheFrom, CacheTo, Mode};
+
+use kiln_cache::{CacheRecord, Store};
+use kiln_oci::Digest;
+
+/// A `--cache-from` cache, opened.
+#[derive(Debug)]
+pub(crate) enum Imported {
+    /// `type=local`.
+    Local(local::LocalCache),
+    /// `type=registry`.
+    Registry(Box<registry::RegistryCache>),
+}
+
+impl Imported {
+    /// Opens `source`; the error says why it cannot be used.
+    pub(crate) fn open(
+        source: &CacheFrom,
+        options: &crate::registry::RegistryOptions,
+        store: &Store,
+    ) -> Result<Imported, String> {
+        match source {
+            CacheFrom::Local { src } => local::LocalCache::open(src).map(Imported::Local),
+            CacheFrom::Registry { reference } => {
+                registry::RegistryCache::open(reference, options, store)
+                    .map(|c| Imported::Registry(Box::new(c)))
+            }
+        }
+    }
+
+    /// The spec it was opened from, for messages.
+    pub(crate) fn source(&self) -> &str {
+        match self {
+            Imported::Local(cache) => &cache.source,
+            Imported::Registry(cache) => &cache.source,
+        }
+    }
+
+    /// The record under `key`, if this cache has one.
+    pub(crate) fn record(&self, key: &Digest) -> Option<&CacheRecord> {
+        match self {
+            Imported::Local(cache) => cache.record(key),
+            Imported::Registry(cache) => cache.record(key),
+        }
+    }
+
+    /// Brings `record`'s layers into `store` (checked by digest, unpacked);
+    /// the record as the store then holds it.
+    pub(crate) fn bring(&self, store: &Store, record: &CacheRecord) -> Result<CacheRecord, String> {
+        match self {
+            Imported::Local(cache) => cache.bring(store, record),
+            Imported::Registry(cache) => cache.bring(store, record),
+        }
+    }
+}

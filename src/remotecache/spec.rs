@@ -23,6 +23,17 @@ pub(crate) enum CacheTo {
         /// is a warning.
         ignore_error: bool,
     },
+    /// `type=registry,ref=REG/REPO:TAG`: a manifest under that tag.
+    Registry {
+        /// Where.
+        reference: kiln_oci::Reference,
+        /// Which records.
+        mode: Mode,
+        /// As for `Local`.
+        ignore_error: bool,
+        /// How layers are compressed (`compression=gzip|zstd`, gzip).
+        compression: kiln_layer::Compression,
+    },
 }
 
 /// An import source.
@@ -32,6 +43,11 @@ pub(crate) enum CacheFrom {
     Local {
         /// The directory.
         src: std::path::PathBuf,
+    },
+    /// `type=registry,ref=REG/REPO:TAG`.
+    Registry {
+        /// Where.
+        reference: kiln_oci::Reference,
     },
 }
 
@@ -54,6 +70,31 @@ fn bool_field(value: &str, key: &str, what: &str) -> Result<bool, String> {
     }
 }
 
+/// `ref=`, parsed; a cache ref names a tag, never a digest.
+fn reference(value: Option<&str>, spec: &str, what: &str) -> Result<kiln_oci::Reference, String> {
+    let value = value.ok_or_else(|| {
+        format!("{what} {spec:?}: type=registry needs ref=REGISTRY/REPOSITORY:TAG")
+    })?;
+    let reference = kiln_oci::Reference::parse(value)
+        .map_err(|e| format!("{what}: invalid ref {value:?}: {e}"))?;
+    if reference.digest().is_some() {
+        return Err(format!("{what}: ref={value} names a digest; give a tag"));
+    }
+    Ok(reference)
+}
+
+/// `compression=`.
+fn compression(value: &str, what: &str) -> Result<kiln_layer::Compression, String> {
+    match value {
+        "gzip" => Ok(kiln_layer::Compression::Gzip { level: 6 }),
+        "zstd" => Ok(kiln_layer::Compression::Zstd { level: 3 }),
+        "uncompressed" => Ok(kiln_layer::Compression::None),
+        other => Err(format!(
+            "{what}: compression={other:?} is not gzip, zstd or uncompressed"
+        )),
+    }
+}
+
 /// The type's name, and an error for the ones kiln does not have yet.
 fn cache_type<'s>(fields: &[(&'s str, &'s str)], what: &str) -> Result<&'s str, String> {
     let kind = fields
@@ -62,37 +103,63 @@ fn cache_type<'s>(fields: &[(&'s str, &'s str)], what: &str) -> Result<&'s str, 
         .map(|(_, v)| *v)
         .unwrap_or("local");
     match kind {
-        "local" => Ok(kind),
-        "registry" | "inline" => Err(format!(
-            "{what}: type={kind} is not supported yet (only type=local: an OCI layout directory)"
+        "local" | "registry" => Ok(kind),
+        "inline" => Err(format!(
+            "{what}: type=inline is not supported yet (type=local or type=registry)"
         )),
         other => Err(format!(
-            "{what}: unknown cache type {other:?} (kiln has type=local)"
+            "{what}: unknown cache type {other:?} (kiln has type=local and type=registry)"
         )),
     }
 }
 
 impl CacheTo {
+    /// Its `mode=` and `ignore-error=`.
+    pub(crate) fn mode_and_ignore_error(&self) -> (Mode, bool) {
+        match self {
+            CacheTo::Local {
+                mode, ignore_error, ..
+            }
+            | CacheTo::Registry {
+                mode, ignore_error, ..
+            } => (*mode, *ignore_error),
+        }
+    }
+
     /// Parses one `--cache-to` value.
     pub(crate) fn parse(spec: &str) -> Result<CacheTo, String> {
         let what = "--cache-to";
         let fields = fields(spec, what)?;
-        cache_type(&fields, what)?;
-        let (mut dest, mut mode, mut ignore_error) = (None, Mode::Min, true);
+        let kind = cache_type(&fields, what)?;
+        let (mut dest, mut reference_text) = (None, None);
+        let (mut mode, mut ignore_error) = (Mode::Min, true);
+        let mut codec = kiln_layer::Compression::Gzip { level: 6 };
         for (key, value) in &fields {
-            match *key {
-                "type" => {}
-                "dest" => dest = Some(std::path::PathBuf::from(value)),
-                "mode" => {
+            match (*key, kind) {
+                ("type", _) => {}
+                ("dest", "local") => dest = Some(std::path::PathBuf::from(value)),
+                ("ref", "registry") => reference_text = Some(*value),
+                ("compression", "registry") => codec = compression(value, what)?,
+                ("mode", _) => {
                     mode = match *value {
                         "min" => Mode::Min,
                         "max" => Mode::Max,
                         other => return Err(format!("{what}: mode={other:?} is not min or max")),
                     }
                 }
-                "ignore-error" => ignore_error = bool_field(value, key, what)?,
-                other => return Err(format!("{what}: unknown field {other:?} for type=local")),
+                ("ignore-error", _) => ignore_error = bool_field(value, key, what)?,
+                (other, _) => {
+                    return Err(format!("{what}: unknown field {other:?} for type={kind}"));
+                }
             }
+        }
+        if kind == "registry" {
+            return Ok(CacheTo::Registry {
+                reference: reference(reference_text, spec, what)?,
+                mode,
+                ignore_error,
+                compression: codec,
+            });
         }
         let dest = dest.ok_or_else(|| format!("{what} {spec:?}: type=local needs dest=DIR"))?;
         Ok(CacheTo::Local {
@@ -108,17 +175,45 @@ impl CacheFrom {
     pub(crate) fn parse(spec: &str) -> Result<CacheFrom, String> {
         let what = "--cache-from";
         let fields = fields(spec, what)?;
-        cache_type(&fields, what)?;
-        let mut src = None;
+        let kind = cache_type(&fields, what)?;
+        let (mut src, mut reference_text) = (None, None);
         for (key, value) in &fields {
-            match *key {
-                "type" => {}
-                "src" => src = Some(std::path::PathBuf::from(value)),
-                other => return Err(format!("{what}: unknown field {other:?} for type=local")),
+            match (*key, kind) {
+                ("type", _) => {}
+                ("src", "local") => src = Some(std::path::PathBuf::from(value)),
+                ("ref", "registry") => reference_text = Some(*value),
+                (other, _) => {
+                    return Err(format!("{what}: unknown field {other:?} for type={kind}"));
+                }
             }
+        }
+        if kind == "registry" {
+            return Ok(CacheFrom::Registry {
+                reference: reference(reference_text, spec, what)?,
+            });
         }
         let src = src.ok_or_else(|| format!("{what} {spec:?}: type=local needs src=DIR"))?;
         Ok(CacheFrom::Local { src })
+    }
+}
+
+/// The destination as a spec names it (`type=local,dest=DIR`).
+impl std::fmt::Display for CacheTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheTo::Local { dest, .. } => write!(f, "type=local,dest={}", dest.display()),
+            CacheTo::Registry { reference, .. } => write!(f, "type=registry,ref={reference}"),
+        }
+    }
+}
+
+/// The source as a spec names it (`type=local,src=DIR`).
+impl std::fmt::Display for CacheFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheFrom::Local { src } => write!(f, "type=local,src={}", src.display()),
+            CacheFrom::Registry { reference } => write!(f, "type=registry,ref={reference}"),
+        }
     }
 }
 
@@ -151,7 +246,16 @@ mod tests {
         for (bad, says) in [
             ("type=local", "needs dest=DIR"),
             ("type=local,dest=/c,mode=all", "mode=\"all\""),
-            ("type=registry,ref=r/x:c", "not supported yet"),
+            ("type=inline", "not supported yet"),
+            ("type=registry", "needs ref="),
+            (
+                "type=registry,ref=r/x@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                "names a digest",
+            ),
+            (
+                "type=registry,ref=r/x:c,dest=/d",
+                "unknown field \"dest\" for type=registry",
+            ),
             ("type=s3,bucket=b", "unknown cache type"),
             ("type=local,dest", "not a key=value field"),
             (

@@ -218,24 +218,21 @@ impl Worker {
             let Some(record) = cache.record(key) else {
                 continue;
             };
-            let brought = cache
-                .bring(&self.store, record)
-                .map_err(|e| e.to_string())
-                .and_then(|()| {
-                    self.store
-                        .put_record(key, record)
-                        .map_err(|e| e.to_string())
-                });
+            let brought = cache.bring(&self.store, record).and_then(|record| {
+                self.store
+                    .put_record(key, &record)
+                    .map_err(|e| e.to_string())
+            });
             match brought {
                 Ok(()) => {
-                    tracing::info!(%step, %key, source = %cache.source, "cache hit in an imported cache");
+                    tracing::info!(%step, %key, source = %cache.source(), "cache hit in an imported cache");
                     if let Ok(mut hits) = self.cache.imported_hits.lock() {
-                        hits.insert(id, cache.source.clone());
+                        hits.insert(id, cache.source().to_string());
                     }
                     return self.store.lookup_record(key);
                 }
                 Err(e) => {
-                    tracing::warn!(%step, %key, source = %cache.source, error = %e, "imported cache record not usable");
+                    tracing::warn!(%step, %key, source = %cache.source(), error = %e, "imported cache record not usable");
                 }
             }
         }

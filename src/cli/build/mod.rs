@@ -49,13 +49,15 @@ pub(crate) struct BuildArgs {
     #[arg(long = "allow", value_name = "ENTITLEMENT", value_delimiter = ',')]
     allow: Vec<String>,
     /// Export the build cache when the build succeeds (buildx's
-    /// spelling): `type=local,dest=DIR[,mode=min|max][,ignore-error=true|false]`
-    /// writes an OCI layout directory; `mode=min` (the default) the steps
-    /// of the image's layers, `max` every step.
+    /// spelling): `type=local,dest=DIR` writes an OCI layout directory,
+    /// `type=registry,ref=REG/REPO:TAG[,compression=gzip|zstd]` pushes it;
+    /// `mode=min` (the default) the steps of the image's layers, `max`
+    /// every step; `ignore-error=false` fails the build when it fails.
     #[arg(long = "cache-to", value_name = "SPEC")]
     cache_to: Vec<String>,
     /// Take step results from a cache `--cache-to` wrote:
-    /// `type=local,src=DIR`. Repeatable; the first that has a step wins.
+    /// `type=local,src=DIR` or `type=registry,ref=REF`. Repeatable; the
+    /// first that has a step wins.
     #[arg(long = "cache-from", value_name = "SPEC")]
     cache_from: Vec<String>,
     /// Do not use cached results (steps still record theirs).
@@ -250,6 +252,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         keep_untagged,
         cache_to,
         cache_from,
+        registry: args.registry.options(),
         context,
         dockerfile: parsed.clone(),
         dockerfile_name: input.name.clone(),

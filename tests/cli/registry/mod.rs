@@ -18,6 +18,7 @@
 
 mod auth;
 mod base64;
+mod cache;
 mod fault_proxy;
 mod faults;
 mod fixture;
