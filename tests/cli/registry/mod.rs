@@ -19,6 +19,7 @@
 mod auth;
 mod base64;
 mod cache;
+mod ci_recipe;
 mod fault_proxy;
 mod faults;
 mod fixture;
