@@ -138,7 +138,7 @@ impl Worker {
             true => self
                 .store
                 .lookup_record(&keyed.key)
-                .or_else(|| self.imported_record(&keyed.key, job.id.0, step)),
+                .or_else(|| self.imported_record(job, &keyed.key)),
             false => None,
         };
         if let Some(record) = record {
@@ -213,7 +213,8 @@ impl Worker {
     /// The record under `key` in a `--cache-from` cache, brought into the
     /// store (blobs checked, snapshots unpacked, the record filed) so it is
     /// a local hit from now on. A cache that fails here is passed over.
-    fn imported_record(&self, key: &Digest, id: usize, step: &str) -> Option<CacheRecord> {
+    fn imported_record(&self, job: &Job<'_, Output>, key: &Digest) -> Option<CacheRecord> {
+        let (id, step) = (job.id.0, &job.vertex.name);
         for cache in &self.cache.imported {
             let Some(record) = cache.record(key) else {
                 continue;
@@ -233,6 +234,13 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::warn!(%step, %key, source = %cache.source(), error = %e, "imported cache record not usable");
+                    job.log(
+                        kiln_solver::Stream::Stderr,
+                        format!(
+                            "kiln: the imported cache {} has this step, but not usably: {e}\n",
+                            cache.source()
+                        ),
+                    );
                 }
             }
         }

@@ -35,30 +35,43 @@ fn cached_and_ran(stderr: &str) -> (Vec<String>, Vec<String>) {
     (cached, ran)
 }
 
-#[test]
-fn a_cache_exported_from_one_store_serves_another() {
-    let Some(first) = TestContext::for_build(DOCKERFILE) else {
-        return;
-    };
+/// A first runner: the Dockerfile built with its cache exported to a
+/// layout directory; the context, the cache directory and the build's
+/// output. `None` after a loud skip.
+fn first_runner() -> Option<(TestContext, std::path::PathBuf, std::process::Output)> {
+    let first = TestContext::for_build(DOCKERFILE)?;
     first.file("app.txt", "app\n").file("conf/a.conf", "a=1\n");
     let cache = first.dir().join("cache");
     let spec = format!("type=local,dest={},mode=max", cache.display());
     let out = first.build(&["-t", "app", "--cache-to", &spec]);
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("exported the build cache to"), "{stderr}");
-    assert!(cache.join("index.json").is_file());
-    let id = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    Some((first, cache, out))
+}
 
-    // The second runner: a fresh store elsewhere, the same base image
-    // (loaded, as a registry would give it), the context written anew.
+/// The next runner: a fresh store elsewhere with the same base image
+/// (loaded from the first's save, as a registry would give it), the
+/// context written anew (new mtimes).
+fn next_runner(first: &TestContext) -> TestContext {
     let base = first.dir().join("base.tar");
     first.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
     let second = TestContext::new();
     second.ok(&["load", "-i", base.to_str().unwrap()]);
-    std::thread::sleep(std::time::Duration::from_millis(1100));
     second.dockerfile(DOCKERFILE);
     second.file("app.txt", "app\n").file("conf/a.conf", "a=1\n");
+    second
+}
+
+#[test]
+fn a_cache_exported_from_one_store_serves_another() {
+    let Some((first, cache, out)) = first_runner() else {
+        return;
+    };
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("exported the build cache to"), "{stderr}");
+    assert!(cache.join("index.json").is_file());
+    let id = text(&out.stdout);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = next_runner(&first);
     let from = format!("type=local,src={}", cache.display());
     let out = second.build(&["-t", "app", "--cache-from", &from, "--explain"]);
     let stderr = text(&out.stderr);
@@ -107,5 +120,55 @@ fn an_unreadable_cache_is_a_warning_and_a_cold_build() {
         text(&out.stderr).contains("not supported yet"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// A cache whose layer blob was cut short: the step that needs it says
+/// so and runs; the build succeeds with the right files. An export to a
+/// registry that does not answer is a warning, or the build's failure
+/// under `ignore-error=false`.
+#[test]
+fn a_damaged_cache_costs_a_rerun_and_a_failed_export_what_was_asked() {
+    let Some((first, cache, _)) = first_runner() else {
+        return;
+    };
+    // Cut every layer blob short (the manifest and config stay whole).
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cache.join("index.json")).unwrap()).unwrap();
+    let manifest_hex = index["manifests"][0]["digest"].as_str().unwrap()[7..].to_string();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(cache.join("blobs/sha256").join(&manifest_hex)).unwrap(),
+    )
+    .unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let path = cache
+            .join("blobs/sha256")
+            .join(&layer["digest"].as_str().unwrap()[7..]);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let second = next_runner(&first);
+    let from = format!("type=local,src={}", cache.display());
+    let out = second.build(&["-t", "app", "--cache-from", &from]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("has this step, but not usably"), "{stderr}");
+    let (_, ran) = cached_and_ran(&stderr);
+    assert!(!ran.is_empty(), "{stderr}");
+    assert_eq!(second.run("app", &["cat", "/final"]), "app\nmade\n");
+
+    // Nothing listens on port 1 of loopback.
+    let nowhere = "type=registry,ref=127.0.0.1:1/app:cache";
+    let out = second.build(&["-t", "app", "--cache-to", nowhere]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot export the build cache to type=registry,ref=127.0.0.1:1/app:cache (ignore-error=true)"), "{stderr}");
+    let strict = format!("{nowhere},ignore-error=false");
+    let out = second.build(&["-t", "app", "--cache-to", &strict]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot export the build cache to type=registry"),
+        "{stderr}"
     );
 }
