@@ -358,9 +358,11 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
             .filter_map(|key| worker.store.peek_record(&key).map(|r| (key, r)))
             .collect();
         let steps = records.len();
+        let (mounts, skipped) = mount_layers(worker, &lowered.graph, target.mounts());
+        report.notes.extend(skipped);
         let done = match target {
             crate::remotecache::CacheTo::Local { dest, .. } => {
-                crate::remotecache::local::export(&worker.store, records, dest)
+                crate::remotecache::local::export(&worker.store, records, &mounts, dest)
                     .map(|d| format!("{} layers ({} copied)", d.blobs, d.copied))
                     .map_err(|e| format!("{e:#}"))
             }
@@ -371,6 +373,7 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
             } => crate::remotecache::registry::export(
                 &worker.store,
                 records,
+                &mounts,
                 reference,
                 &options.registry,
                 *compression,
@@ -379,7 +382,8 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
         };
         match done {
             Ok(what) => report.exported.push(format!(
-                "exported the build cache to {target}: {steps} steps, {what}"
+                "exported the build cache to {target}: {steps} steps, {} cache mounts, {what}",
+                mounts.len()
             )),
             Err(e) if ignore_error => report.notes.push(format!(
                 "cannot export the build cache to {target} (ignore-error=true): {e}"
@@ -390,6 +394,52 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
             }
         }
     }
+}
+
+/// `mounts=true`: each cache mount the build's RUN steps name, archived
+/// as a layer in the store, and a note for each one past the size bound.
+fn mount_layers(
+    worker: &Worker,
+    graph: &Graph,
+    mounts: crate::remotecache::spec::Mounts,
+) -> (Vec<crate::remotecache::format::MountLayer>, Vec<String>) {
+    let (mut layers, mut notes) = (Vec::new(), Vec::new());
+    if !mounts.export {
+        return (layers, notes);
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    for i in 0..graph.len() {
+        let kiln_solver::Op::Exec(exec) = &graph.vertex(VertexId(i)).op else {
+            continue;
+        };
+        for mount in &exec.mounts {
+            if let kiln_solver::ExecMount::Cache {
+                id, uid, gid, mode, ..
+            } = mount
+            {
+                keys.insert((
+                    id.clone(),
+                    crate::worker::cache_mount_key(id, *uid, *gid, *mode),
+                ));
+            }
+        }
+    }
+    let parent = worker.store.root().join(kiln_cache::CACHE_MOUNTS_DIR);
+    for (id, key) in keys {
+        let dir = parent.join(&key);
+        if !dir.is_dir() {
+            continue;
+        }
+        match crate::remotecache::mount_layer(&worker.store, &dir) {
+            Ok((descriptor, _)) if descriptor.size > mounts.max_size => notes.push(format!(
+                "cache mount {id:?} not exported: {} bytes, more than mounts-max-size ({} bytes)",
+                descriptor.size, mounts.max_size
+            )),
+            Ok((descriptor, diff_id)) => layers.push((key, descriptor, diff_id)),
+            Err(e) => notes.push(format!("cache mount {id:?} not exported: {e}")),
+        }
+    }
+    (layers, notes)
 }
 
 /// The vertices the file system of `target` is made of: it, the vertex

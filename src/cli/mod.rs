@@ -16,7 +16,7 @@ mod logging;
 mod login;
 mod outfile;
 mod parse;
-mod prune;
+pub(crate) mod prune;
 mod pull;
 mod push;
 mod registry;

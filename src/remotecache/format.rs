@@ -33,6 +33,20 @@ pub(crate) struct CacheConfig {
     pub layers: Vec<Digest>,
     /// The records, in key order.
     pub records: Vec<ExportedRecord>,
+    /// `mounts=true`: the cache mounts' contents, each a layer of the
+    /// manifest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<ExportedMount>,
+}
+
+/// A `RUN --mount=type=cache` directory's content.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ExportedMount {
+    /// The cache's name in the store (`worker::cache_mounts`: the id, the
+    /// owner and the mode, hashed).
+    pub key: String,
+    /// The diff ID of the layer holding its files.
+    pub diff_id: Digest,
 }
 
 /// The distinct non-empty layers of `records` (stored descriptor, diff ID),
@@ -49,10 +63,16 @@ pub(crate) fn layers_of(
         .collect()
 }
 
-/// The config of `records` whose manifest layers are `layers`.
+/// A cache mount's content to export: its key and its layer (stored
+/// descriptor, diff ID).
+pub(crate) type MountLayer = (String, kiln_oci::Descriptor, Digest);
+
+/// The config of `records` and `mounts` whose manifest layers are
+/// `layers` (which must list the mounts' layers too).
 pub(crate) fn config_of(
     records: Vec<(Digest, kiln_cache::CacheRecord)>,
     layers: &[(kiln_oci::Descriptor, Digest)],
+    mounts: &[MountLayer],
 ) -> CacheConfig {
     CacheConfig {
         version: VERSION,
@@ -62,7 +82,28 @@ pub(crate) fn config_of(
             .into_iter()
             .map(|(key, record)| ExportedRecord { key, record })
             .collect(),
+        mounts: mounts
+            .iter()
+            .map(|(key, _, diff_id)| ExportedMount {
+                key: key.clone(),
+                diff_id: diff_id.clone(),
+            })
+            .collect(),
     }
+}
+
+/// The manifest's layers: the records' and the mounts', each once.
+pub(crate) fn manifest_layers(
+    records: &[(Digest, kiln_cache::CacheRecord)],
+    mounts: &[MountLayer],
+) -> Vec<(kiln_oci::Descriptor, Digest)> {
+    let mut layers = layers_of(records);
+    for (_, descriptor, diff_id) in mounts {
+        if !layers.iter().any(|(_, d)| d == diff_id) {
+            layers.push((descriptor.clone(), diff_id.clone()));
+        }
+    }
+    layers
 }
 
 /// Checks a config read back: its version and key encodings.
@@ -103,6 +144,13 @@ pub(crate) fn keys_version() -> String {
 }
 
 impl CacheConfig {
+    /// Its cache mounts by key.
+    pub(crate) fn mounts_by_key(
+        mounts: Vec<ExportedMount>,
+    ) -> std::collections::BTreeMap<String, Digest> {
+        mounts.into_iter().map(|m| (m.key, m.diff_id)).collect()
+    }
+
     /// Its records by key.
     pub(crate) fn by_key(
         records: Vec<ExportedRecord>,

@@ -42,13 +42,14 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub(crate) fn export(
     store: &Store,
     records: Vec<(Digest, CacheRecord)>,
+    mounts: &[super::format::MountLayer],
     dest: &Path,
 ) -> anyhow::Result<Exported> {
     let blobs_dir = dest.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs_dir)
         .with_context(|| format!("cannot create {}", blobs_dir.display()))?;
     let mut report = Exported::default();
-    let unique = super::format::layers_of(&records);
+    let unique = super::format::manifest_layers(&records, mounts);
     let mut layers: Vec<Descriptor> = Vec::new();
     for (descriptor, _) in &unique {
         let path = blob_path(dest, &descriptor.digest);
@@ -74,7 +75,7 @@ pub(crate) fn export(
         layers.push(descriptor.clone());
     }
     report.blobs = layers.len();
-    let config = super::format::config_of(records, &unique);
+    let config = super::format::config_of(records, &unique, mounts);
     let config_bytes = serde_json::to_vec(&config)?;
     let config_digest = Digest::of(&config_bytes);
     write_file(&blob_path(dest, &config_digest), &config_bytes)?;
@@ -136,6 +137,8 @@ pub(crate) struct LocalCache {
     pub source: String,
     dir: PathBuf,
     records: BTreeMap<Digest, CacheRecord>,
+    /// Cache mounts' contents: key → diff ID (a blob here, uncompressed).
+    mounts: BTreeMap<String, Digest>,
 }
 
 /// Reads blob `digest` of the layout at `dir`, checked against its digest.
@@ -182,6 +185,7 @@ impl LocalCache {
         Ok(LocalCache {
             source,
             dir: dir.to_path_buf(),
+            mounts: CacheConfig::mounts_by_key(config.mounts),
             records: CacheConfig::by_key(config.records),
         })
     }
@@ -189,6 +193,19 @@ impl LocalCache {
     /// The record under `key`, if this cache has one.
     pub(crate) fn record(&self, key: &Digest) -> Option<&CacheRecord> {
         self.records.get(key)
+    }
+
+    /// Unpacks cache mount `key`'s content into `dest` (false: this cache
+    /// has none), its diff ID checked.
+    pub(crate) fn restore_mount(&self, key: &str, dest: &Path) -> Result<bool, String> {
+        let Some(diff_id) = self.mounts.get(key) else {
+            return Ok(false);
+        };
+        let path = blob_path(&self.dir, diff_id);
+        let file = std::fs::File::open(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        super::unpack_mount(file, dest, diff_id)?;
+        Ok(true)
     }
 
     /// Brings `record`'s layers into `store`: each blob copied in and

@@ -18,12 +18,13 @@ use std::collections::BTreeMap;
 pub(crate) fn export(
     store: &Store,
     records: Vec<(Digest, CacheRecord)>,
+    mounts: &[super::format::MountLayer],
     reference: &Reference,
     options: &RegistryOptions,
     compression: kiln_layer::Compression,
 ) -> Result<usize, String> {
-    let unique = super::format::layers_of(&records);
-    let config = super::format::config_of(records, &unique);
+    let unique = super::format::manifest_layers(&records, mounts);
+    let config = super::format::config_of(records, &unique, mounts);
     let bytes = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
     let (config_digest, _) = store.blobs().put(&bytes, None).map_err(|e| e.to_string())?;
     let registry = Registry::connect(reference.domain(), options).map_err(|e| e.to_string())?;
@@ -52,6 +53,8 @@ pub(crate) struct RegistryCache {
     repository: String,
     records: BTreeMap<Digest, CacheRecord>,
     layers: BTreeMap<Digest, Descriptor>,
+    /// Cache mounts' contents: key → diff ID.
+    mounts: BTreeMap<String, Digest>,
 }
 
 impl RegistryCache {
@@ -98,6 +101,7 @@ impl RegistryCache {
             registry,
             repository,
             layers: config.layers.into_iter().zip(manifest.layers).collect(),
+            mounts: CacheConfig::mounts_by_key(config.mounts),
             records: CacheConfig::by_key(config.records),
         })
     }
@@ -105,6 +109,31 @@ impl RegistryCache {
     /// The record under `key`, if this cache has one.
     pub(crate) fn record(&self, key: &Digest) -> Option<&CacheRecord> {
         self.records.get(key)
+    }
+
+    /// Downloads cache mount `key`'s content and unpacks it into `dest`
+    /// (false: this cache has none), its digest and diff ID checked.
+    pub(crate) fn restore_mount(
+        &self,
+        store: &Store,
+        key: &str,
+        dest: &std::path::Path,
+    ) -> Result<bool, String> {
+        let Some(diff_id) = self.mounts.get(key) else {
+            return Ok(false);
+        };
+        let descriptor = self
+            .layers
+            .get(diff_id)
+            .ok_or_else(|| format!("the cache lists no layer {diff_id}"))?;
+        fetch_blob(&self.registry, store, &self.repository, descriptor, &|_| {})
+            .map_err(|e| e.to_string())?;
+        let blob = store
+            .blobs()
+            .open(&descriptor.digest)
+            .map_err(|e| e.to_string())?;
+        super::unpack_mount(blob, dest, diff_id)?;
+        Ok(true)
     }
 
     /// Fetches `record`'s layers into `store` (each unpacked as it

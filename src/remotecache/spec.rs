@@ -10,6 +10,25 @@ pub(crate) enum Mode {
     Max,
 }
 
+/// `mounts=true`: the `RUN --mount=type=cache` directories go too, each
+/// at most `max_size` bytes (`mounts-max-size=`, default 1 GB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Mounts {
+    /// Export them.
+    pub export: bool,
+    /// A larger one stays behind, with a warning.
+    pub max_size: u64,
+}
+
+impl Default for Mounts {
+    fn default() -> Mounts {
+        Mounts {
+            export: false,
+            max_size: 1_000_000_000,
+        }
+    }
+}
+
 /// An export destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum CacheTo {
@@ -22,6 +41,8 @@ pub(crate) enum CacheTo {
         /// `ignore-error=true` (the default, as buildx's): a failed export
         /// is a warning.
         ignore_error: bool,
+        /// `mounts=`, `mounts-max-size=`.
+        mounts: Mounts,
     },
     /// `type=registry,ref=REG/REPO:TAG`: a manifest under that tag.
     Registry {
@@ -33,6 +54,8 @@ pub(crate) enum CacheTo {
         ignore_error: bool,
         /// How layers are compressed (`compression=gzip|zstd`, gzip).
         compression: kiln_layer::Compression,
+        /// As for `Local`.
+        mounts: Mounts,
     },
 }
 
@@ -126,6 +149,13 @@ impl CacheTo {
         }
     }
 
+    /// Its `mounts=` settings.
+    pub(crate) fn mounts(&self) -> Mounts {
+        match self {
+            CacheTo::Local { mounts, .. } | CacheTo::Registry { mounts, .. } => *mounts,
+        }
+    }
+
     /// Parses one `--cache-to` value.
     pub(crate) fn parse(spec: &str) -> Result<CacheTo, String> {
         let what = "--cache-to";
@@ -134,9 +164,15 @@ impl CacheTo {
         let (mut dest, mut reference_text) = (None, None);
         let (mut mode, mut ignore_error) = (Mode::Min, true);
         let mut codec = kiln_layer::Compression::Gzip { level: 6 };
+        let mut mounts = Mounts::default();
         for (key, value) in &fields {
             match (*key, kind) {
                 ("type", _) => {}
+                ("mounts", _) => mounts.export = bool_field(value, key, what)?,
+                ("mounts-max-size", _) => {
+                    mounts.max_size = crate::cli::prune::parse_size(value)
+                        .map_err(|e| format!("{what}: mounts-max-size: {e}"))?;
+                }
                 ("dest", "local") => dest = Some(std::path::PathBuf::from(value)),
                 ("ref", "registry") => reference_text = Some(*value),
                 ("compression", "registry") => codec = compression(value, what)?,
@@ -159,6 +195,7 @@ impl CacheTo {
                 mode,
                 ignore_error,
                 compression: codec,
+                mounts,
             });
         }
         let dest = dest.ok_or_else(|| format!("{what} {spec:?}: type=local needs dest=DIR"))?;
@@ -166,6 +203,7 @@ impl CacheTo {
             dest,
             mode,
             ignore_error,
+            mounts,
         })
     }
 }
@@ -228,7 +266,8 @@ mod tests {
             CacheTo::Local {
                 dest: "/c".into(),
                 mode: Mode::Max,
-                ignore_error: true
+                ignore_error: true,
+                mounts: Mounts::default(),
             }
         );
         assert_eq!(
@@ -236,7 +275,8 @@ mod tests {
             CacheTo::Local {
                 dest: "/c".into(),
                 mode: Mode::Min,
-                ignore_error: false
+                ignore_error: false,
+                mounts: Mounts::default(),
             }
         );
         assert_eq!(

@@ -92,11 +92,8 @@ impl Worker {
         seed: Option<Seed<'_>>,
     ) -> Result<PathBuf, WorkerError> {
         let parent = self.store.root().join(kiln_cache::CACHE_MOUNTS_DIR);
-        // The id and the new directory's owner and mode name the cache, as
-        // in BuildKit (a mount asking for another owner gets another
-        // cache, never one whose permissions it cannot use).
-        let key = format!("{id}\0{uid}:{gid}:{mode:o}");
-        let dir = parent.join(Digest::of(key.as_bytes()).encoded());
+        let key = cache_mount_key(id, uid, gid, mode);
+        let dir = parent.join(&key);
         if dir.is_dir() {
             return Ok(dir);
         }
@@ -114,7 +111,11 @@ impl Worker {
             .tempdir_in(&parent)
             .map_err(io)?;
         super::dirs::set_owner_and_mode(staging.path(), uid, gid, mode).map_err(io)?;
-        if let Some(seed) = seed {
+        // A cache exported with `--cache-to ...,mounts=true` and imported
+        // starts with its content (its `from=` seed then does not apply:
+        // the cache exists, elsewhere).
+        let restored = self.restore_imported_mount(&key, staging.path());
+        if let (false, Some(seed)) = (restored, seed) {
             self.seed(staging.path(), seed)?;
         }
         let staged = staging.keep();
@@ -122,6 +123,34 @@ impl Worker {
             let _ = std::fs::remove_dir(&staged);
         }
         Ok(dir)
+    }
+}
+
+/// The store's name for cache mount `id` with the new directory's owner
+/// and mode: they name the cache together, as in BuildKit (a mount asking
+/// for another owner gets another cache, never one whose permissions it
+/// cannot use).
+pub(crate) fn cache_mount_key(id: &str, uid: u32, gid: u32, mode: u32) -> String {
+    let key = format!("{id}\0{uid}:{gid}:{mode:o}");
+    Digest::of(key.as_bytes()).encoded().to_string()
+}
+
+impl Worker {
+    /// Fills the new cache directory `dir` from the first `--cache-from`
+    /// cache that exported cache mount `key`; whether one did. A cache
+    /// that fails here is passed over (the step starts with an empty
+    /// cache, as it would have without it).
+    fn restore_imported_mount(&self, key: &str, dir: &Path) -> bool {
+        for cache in &self.cache.imported {
+            match cache.restore_mount(&self.store, key, dir) {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(source = %cache.source(), error = %e, "cache mount not restored");
+                }
+            }
+        }
+        false
     }
 }
 

@@ -25,6 +25,7 @@ mod ssh_agent;
 mod vertex;
 
 pub(crate) use cache::{BuildCache, CachePolicy};
+pub(crate) use cache_mounts::cache_mount_key;
 pub(crate) use error::WorkerError;
 pub(crate) use layers::Output;
 pub use network::BuildNetwork;

@@ -172,3 +172,47 @@ fn a_damaged_cache_costs_a_rerun_and_a_failed_export_what_was_asked() {
         "{stderr}"
     );
 }
+
+/// `mounts=true`: a cache mount warmed by one store's build starts with
+/// that content in a fresh store that imports the cache (what no peer
+/// exports); past `mounts-max-size` it stays behind, with a warning.
+#[test]
+fn a_cache_mount_travels_with_mounts_true() {
+    let warm = "FROM busybox:local\n\
+         RUN --mount=type=cache,id=warm,target=/cache echo warm > /cache/stamp\n";
+    let Some(first) = TestContext::for_build(warm) else {
+        return;
+    };
+    let cache = first.dir().join("cache");
+    let too_small = format!(
+        "type=local,dest={},mounts=true,mounts-max-size=100",
+        cache.display()
+    );
+    let stderr = text(
+        &first
+            .build(&["-t", "warm", "--cache-to", &too_small])
+            .stderr,
+    );
+    assert!(
+        stderr.contains("cache mount \"warm\" not exported"),
+        "{stderr}"
+    );
+    let spec = format!("type=local,dest={},mounts=true", cache.display());
+    let out = first.build(&["-t", "warm", "--cache-to", &spec]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(", 1 cache mounts,"), "{stderr}");
+
+    let base = first.dir().join("base.tar");
+    first.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
+    let second = TestContext::new();
+    second.ok(&["load", "-i", base.to_str().unwrap()]);
+    second.dockerfile(
+        "FROM busybox:local\n\
+         RUN --mount=type=cache,id=warm,target=/cache cat /cache/stamp > /seen\n",
+    );
+    let from = format!("type=local,src={}", cache.display());
+    let out = second.build(&["-t", "seen", "--cache-from", &from]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(second.run("seen", &["cat", "/seen"]), "warm\n");
+}

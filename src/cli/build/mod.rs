@@ -52,7 +52,9 @@ pub(crate) struct BuildArgs {
     /// spelling): `type=local,dest=DIR` writes an OCI layout directory,
     /// `type=registry,ref=REG/REPO:TAG[,compression=gzip|zstd]` pushes it;
     /// `mode=min` (the default) the steps of the image's layers, `max`
-    /// every step; `ignore-error=false` fails the build when it fails.
+    /// every step; `mounts=true` the cache mounts' contents too (each at
+    /// most `mounts-max-size=`, 1GB); `ignore-error=false` fails the build
+    /// when it fails.
     #[arg(long = "cache-to", value_name = "SPEC")]
     cache_to: Vec<String>,
     /// Take step results from a cache `--cache-to` wrote:
