@@ -18,19 +18,10 @@ ONLY=${1:-noop-small noop-ctx onefile-ctx}
 . bench/common.sh
 bench_setup cache
 
-# The workloads: small is build.sh's; ctx is 200 dirs × 100 files of 9-11 KB
-# of random bytes (written by python: 20,000 `head` processes take minutes).
+# The workloads: small is build.sh's; ctx is common.sh's 20,000 files.
 write_small "$work/small"
-mkdir -p "$work/ctx"
+write_ctx "$work/ctx"
 printf 'FROM benchbase:local\nCOPY . /ctx/\nRUN ls /ctx | wc -l > /count\n' >"$work/ctx/Dockerfile"
-python3 - "$work/ctx" <<'PY'
-import os, sys
-for d in range(200):
-    p = os.path.join(sys.argv[1], f"d{d:03}"); os.mkdir(p)
-    for f in range(100):
-        with open(os.path.join(p, f"f{f:03}"), "wb") as out:
-            out.write(os.urandom(9216 + (d * 100 + f) % 2048))
-PY
 
 # The same flags for warm-up and timed rebuild: they are part of the cache keys.
 k_build() { "$kiln" build -q -t "$1" "$2"; }

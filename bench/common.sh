@@ -73,3 +73,57 @@ LABEL bench=small
 RUN rm one.txt
 DF
 }
+
+# `write_ctx DIR`: the 20,000-file (~200 MB) context — 200 dirs × 100 files
+# of 9-11 KB of random bytes (written by python: 20,000 `head` processes
+# take minutes).
+write_ctx() {
+  mkdir -p "$1"
+  python3 - "$1" <<'PY'
+import os, sys
+for d in range(200):
+    p = os.path.join(sys.argv[1], f"d{d:03}"); os.mkdir(p)
+    for f in range(100):
+        with open(os.path.join(p, f"f{f:03}"), "wb") as out:
+            out.write(os.urandom(9216 + (d * 100 + f) % 2048))
+PY
+}
+
+# `at_exit CMD`: run CMD at exit, before what is already set to run then
+# (bench_setup's rm -rf of the work directory, which a registry writes
+# into). errexit holds in traps too: CMD failing must not skip the rest.
+at_exit() {
+  local add=$1 cur
+  cur=$(trap -p EXIT)
+  eval "set -- $cur" # trap -- 'CMD' EXIT: $3 is CMD, unquoted
+  trap "{ $add; } || true; ${3:-}" EXIT
+}
+
+# `start_registry`: a loopback docker-registry (CNCF distribution, plain
+# http) on a free port, its files in the work directory, stopped at exit.
+# Sets reg (HOST:PORT); its access log is $work/access.log.
+start_registry() {
+  command -v docker-registry >/dev/null || {
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry curl
+  }
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  reg=127.0.0.1:$port
+  cat >"$work/registry.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: $reg
+YML
+  # distribution writes its access log (one Combined Log Format line per
+  # request) to stdout and its own log, also one line per request, to
+  # stderr: the access log alone is what upload counts read.
+  docker-registry serve "$work/registry.yml" >"$work/access.log" 2>"$work/registry.log" &
+  registry_pid=$!
+  at_exit "kill $registry_pid 2>/dev/null; wait $registry_pid 2>/dev/null"
+  for _ in $(seq 50); do curl -sf "http://$reg/v2/" >/dev/null && break; sleep 0.2; done
+  curl -sf "http://$reg/v2/" >/dev/null || { echo "docker-registry did not start:" >&2; cat "$work/registry.log" >&2; exit 1; }
+}

@@ -26,7 +26,6 @@ SIZE_MB=${SIZE_MB:-1024}
 bench_setup registry
 
 need=()
-command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v jq >/dev/null || need+=(jq)
 command -v curl >/dev/null || need+=(curl)
@@ -36,35 +35,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-# `at_exit CMD`: run CMD at exit, before what is already set to run then
-# (common.sh's rm -rf of the work directory, which the registry writes into).
-# errexit holds in traps too: CMD failing must not skip the rest.
-at_exit() {
-  local add=$1 cur
-  cur=$(trap -p EXIT)
-  eval "set -- $cur" # trap -- 'CMD' EXIT: $3 is CMD, unquoted
-  trap "{ $add; } || true; ${3:-}" EXIT
-}
-
-# The registry, on a port nobody uses (others may run registries here).
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-reg=127.0.0.1:$port
-cat >"$work/registry.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $reg
-YML
-# distribution writes its access log (one Combined Log Format line per
-# request) to stdout and its own log, also one line per request, to stderr:
-# the access log alone is what the upload count reads.
-docker-registry serve "$work/registry.yml" >"$work/access.log" 2>"$work/registry.log" &
-registry_pid=$!
-at_exit "kill $registry_pid 2>/dev/null; wait $registry_pid 2>/dev/null"
-for _ in $(seq 50); do curl -sf "http://$reg/v2/" >/dev/null && break; sleep 0.2; done
-curl -sf "http://$reg/v2/" >/dev/null || { echo "docker-registry did not start:" >&2; cat "$work/registry.log" >&2; exit 1; }
+start_registry
 
 # The image: build.sh's big workload, one RUN making one 2 GiB layer.
 bytes=$((SIZE_MB * 1048576))
