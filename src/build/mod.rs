@@ -347,6 +347,11 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
         return;
     };
     let lineage = lineage(&lowered.graph, lowered.target);
+    // Archived once, for every destination that asks for them.
+    let archived = match options.cache_to.iter().any(|t| t.mounts().export) {
+        true => archive_cache_mounts(worker, &lowered.graph),
+        false => Vec::new(),
+    };
     for target in &options.cache_to {
         let (mode, ignore_error) = target.mode_and_ignore_error();
         let records: Vec<(kiln_oci::Digest, kiln_cache::CacheRecord)> = trail
@@ -358,8 +363,7 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
             .filter_map(|key| worker.store.peek_record(&key).map(|r| (key, r)))
             .collect();
         let steps = records.len();
-        let (mounts, skipped) = mount_layers(worker, &lowered.graph, target.mounts());
-        report.notes.extend(skipped);
+        let mounts = mounts_for(&archived, target.mounts(), &mut report.notes);
         let done = match target {
             crate::remotecache::CacheTo::Local { dest, .. } => {
                 crate::remotecache::local::export(&worker.store, records, &mounts, dest)
@@ -396,17 +400,15 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
     }
 }
 
-/// `mounts=true`: each cache mount the build's RUN steps name, archived
-/// as a layer in the store, and a note for each one past the size bound.
-fn mount_layers(
+/// Each cache mount the build's RUN steps name, by id, archived as a
+/// layer in the store (or why it could not be).
+fn archive_cache_mounts(
     worker: &Worker,
     graph: &Graph,
-    mounts: crate::remotecache::spec::Mounts,
-) -> (Vec<crate::remotecache::format::MountLayer>, Vec<String>) {
-    let (mut layers, mut notes) = (Vec::new(), Vec::new());
-    if !mounts.export {
-        return (layers, notes);
-    }
+) -> Vec<(
+    String,
+    Result<crate::remotecache::format::MountLayer, String>,
+)> {
     let mut keys = std::collections::BTreeSet::new();
     for i in 0..graph.len() {
         let kiln_solver::Op::Exec(exec) = &graph.vertex(VertexId(i)).op else {
@@ -425,21 +427,41 @@ fn mount_layers(
         }
     }
     let parent = worker.store.root().join(kiln_cache::CACHE_MOUNTS_DIR);
-    for (id, key) in keys {
-        let dir = parent.join(&key);
-        if !dir.is_dir() {
-            continue;
-        }
-        match crate::remotecache::mount_layer(&worker.store, &dir) {
-            Ok((descriptor, _)) if descriptor.size > mounts.max_size => notes.push(format!(
+    keys.into_iter()
+        .filter(|(_, key)| parent.join(key).is_dir())
+        .map(|(id, key)| {
+            let layer = crate::remotecache::mount_layer(&worker.store, &parent.join(&key))
+                .map(|(descriptor, diff_id)| (key, descriptor, diff_id));
+            (id, layer)
+        })
+        .collect()
+}
+
+/// The archived cache mounts one destination exports (`mounts=true`),
+/// with a note for each one past its size bound or not archived.
+fn mounts_for(
+    archived: &[(
+        String,
+        Result<crate::remotecache::format::MountLayer, String>,
+    )],
+    mounts: crate::remotecache::spec::Mounts,
+    notes: &mut Vec<String>,
+) -> Vec<crate::remotecache::format::MountLayer> {
+    if !mounts.export {
+        return Vec::new();
+    }
+    let mut layers = Vec::new();
+    for (id, layer) in archived {
+        match layer {
+            Ok((_, descriptor, _)) if descriptor.size > mounts.max_size => notes.push(format!(
                 "cache mount {id:?} not exported: {} bytes, more than mounts-max-size ({} bytes)",
                 descriptor.size, mounts.max_size
             )),
-            Ok((descriptor, diff_id)) => layers.push((key, descriptor, diff_id)),
+            Ok(layer) => layers.push(layer.clone()),
             Err(e) => notes.push(format!("cache mount {id:?} not exported: {e}")),
         }
     }
-    (layers, notes)
+    layers
 }
 
 /// The vertices the file system of `target` is made of: it, the vertex

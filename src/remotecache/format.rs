@@ -106,8 +106,19 @@ pub(crate) fn manifest_layers(
     layers
 }
 
-/// Checks a config read back: its version and key encodings.
-pub(crate) fn check(config: &CacheConfig) -> Result<(), String> {
+/// The config of a cache manifest, from its bytes (already checked
+/// against the manifest's digest): a kiln cache config of this version,
+/// with keys made as this kiln makes them, and a diff ID for each layer.
+pub(crate) fn read_config(
+    manifest: &kiln_oci::Manifest,
+    bytes: &[u8],
+) -> Result<CacheConfig, String> {
+    let config: CacheConfig = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            "the cache config {} is invalid: {e}",
+            manifest.config.digest
+        )
+    })?;
     if config.version != VERSION {
         return Err(format!(
             "cache format version {} (this kiln reads {VERSION})",
@@ -119,6 +130,24 @@ pub(crate) fn check(config: &CacheConfig) -> Result<(), String> {
             "its keys were made by another kiln ({}; this one makes {}): no step would match",
             config.keys,
             keys_version()
+        ));
+    }
+    if config.layers.len() != manifest.layers.len() {
+        return Err(format!(
+            "the cache config lists {} layers, its manifest {}",
+            config.layers.len(),
+            manifest.layers.len()
+        ));
+    }
+    Ok(config)
+}
+
+/// Refuses a manifest whose config is not a kiln cache config.
+pub(crate) fn check_manifest(manifest: &kiln_oci::Manifest) -> Result<(), String> {
+    if manifest.config.media_type != CONFIG_MEDIA_TYPE {
+        return Err(format!(
+            "the manifest's config is {:?}, not a kiln cache config ({CONFIG_MEDIA_TYPE})",
+            manifest.config.media_type
         ));
     }
     Ok(())
@@ -141,20 +170,4 @@ pub(crate) fn keys_version() -> String {
         kiln_solver::cache_key::VERSION,
         kiln_solver::digest::VERSION
     )
-}
-
-impl CacheConfig {
-    /// Its cache mounts by key.
-    pub(crate) fn mounts_by_key(
-        mounts: Vec<ExportedMount>,
-    ) -> std::collections::BTreeMap<String, Digest> {
-        mounts.into_iter().map(|m| (m.key, m.diff_id)).collect()
-    }
-
-    /// Its records by key.
-    pub(crate) fn by_key(
-        records: Vec<ExportedRecord>,
-    ) -> std::collections::BTreeMap<Digest, CacheRecord> {
-        records.into_iter().map(|r| (r.key, r.record)).collect()
-    }
 }

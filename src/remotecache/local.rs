@@ -5,9 +5,9 @@
 
 use super::format::{ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CacheConfig, REF_NAME};
 use anyhow::Context as _;
-use kiln_cache::{CacheRecord, Store};
+use kiln_cache::{CacheRecord, RecordLayer, Store};
 use kiln_oci::{Descriptor, Digest, Index, Manifest, media_type};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -129,16 +129,10 @@ pub(crate) fn export(
     Ok(report)
 }
 
-/// A cache read from a layout directory: its records by key, their blobs
-/// left in the directory until a step uses them.
+/// A cache in a layout directory, opened: where its blobs are.
 #[derive(Debug)]
 pub(crate) struct LocalCache {
-    /// Where it came from, for messages.
-    pub source: String,
     dir: PathBuf,
-    records: BTreeMap<Digest, CacheRecord>,
-    /// Cache mounts' contents: key → diff ID (a blob here, uncompressed).
-    mounts: BTreeMap<String, Digest>,
 }
 
 /// Reads blob `digest` of the layout at `dir`, checked against its digest.
@@ -153,9 +147,9 @@ fn read_blob(dir: &Path, digest: &Digest) -> Result<Vec<u8>, String> {
 }
 
 impl LocalCache {
-    /// Opens the cache at `dir`; the error says why it cannot be used.
-    pub(crate) fn open(dir: &Path) -> Result<LocalCache, String> {
-        let source = format!("type=local,src={}", dir.display());
+    /// Opens the cache at `dir` and reads its config (every blob checked
+    /// against its digest); the error says why it cannot be used.
+    pub(crate) fn open(dir: &Path) -> Result<(LocalCache, CacheConfig), String> {
         let index_path = dir.join("index.json");
         let index = std::fs::read(&index_path)
             .map_err(|e| format!("cannot read {}: {e}", index_path.display()))?;
@@ -168,67 +162,43 @@ impl LocalCache {
             .ok_or_else(|| format!("{} names no kiln cache ({REF_NAME})", index_path.display()))?;
         let manifest = Manifest::from_json(&read_blob(dir, &entry.digest)?)
             .map_err(|e| format!("the cache manifest {} is invalid: {e}", entry.digest))?;
-        if manifest.config.media_type != CONFIG_MEDIA_TYPE {
-            return Err(format!(
-                "the manifest's config is {:?}, not a kiln cache config ({CONFIG_MEDIA_TYPE})",
-                manifest.config.media_type
-            ));
+        super::format::check_manifest(&manifest)?;
+        let bytes = read_blob(dir, &manifest.config.digest)?;
+        let config = super::format::read_config(&manifest, &bytes)?;
+        Ok((
+            LocalCache {
+                dir: dir.to_path_buf(),
+            },
+            config,
+        ))
+    }
+
+    /// The blob of `layer`, copied into `store` (checked against its
+    /// digest and size) unless there; its descriptor there.
+    pub(crate) fn bring_layer(
+        &self,
+        store: &Store,
+        layer: &RecordLayer,
+    ) -> Result<Descriptor, String> {
+        let digest = &layer.descriptor.digest;
+        if !store.blobs().contains(digest) {
+            let path = blob_path(&self.dir, digest);
+            let mut file = std::fs::File::open(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let mut writer = store.blobs().writer().map_err(|e| e.to_string())?;
+            std::io::copy(&mut file, &mut writer)
+                .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+            writer
+                .commit(Some(digest), Some(layer.descriptor.size))
+                .map_err(|e| format!("layer {digest} of the cache: {e}"))?;
         }
-        let config: CacheConfig = serde_json::from_slice(&read_blob(dir, &manifest.config.digest)?)
-            .map_err(|e| {
-                format!(
-                    "the cache config {} is invalid: {e}",
-                    manifest.config.digest
-                )
-            })?;
-        super::format::check(&config)?;
-        Ok(LocalCache {
-            source,
-            dir: dir.to_path_buf(),
-            mounts: CacheConfig::mounts_by_key(config.mounts),
-            records: CacheConfig::by_key(config.records),
-        })
+        Ok(layer.descriptor.clone())
     }
 
-    /// The record under `key`, if this cache has one.
-    pub(crate) fn record(&self, key: &Digest) -> Option<&CacheRecord> {
-        self.records.get(key)
-    }
-
-    /// Unpacks cache mount `key`'s content into `dest` (false: this cache
-    /// has none), its diff ID checked.
-    pub(crate) fn restore_mount(&self, key: &str, dest: &Path) -> Result<bool, String> {
-        let Some(diff_id) = self.mounts.get(key) else {
-            return Ok(false);
-        };
+    /// The blob of layer `diff_id` (stored uncompressed here, so named
+    /// by it), to read.
+    pub(crate) fn open_layer(&self, diff_id: &Digest) -> Result<std::fs::File, String> {
         let path = blob_path(&self.dir, diff_id);
-        let file = std::fs::File::open(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        super::unpack_mount(file, dest, diff_id)?;
-        Ok(true)
-    }
-
-    /// Brings `record`'s layers into `store`: each blob copied in and
-    /// checked against its digest and size, then unpacked as its snapshot
-    /// (under the chain ID the record gives, which the key fixes).
-    pub(crate) fn bring(&self, store: &Store, record: &CacheRecord) -> Result<CacheRecord, String> {
-        for layer in record.layers.iter().filter(|l| !l.empty) {
-            let digest = &layer.descriptor.digest;
-            if !store.blobs().contains(digest) {
-                let path = blob_path(&self.dir, digest);
-                let mut file = std::fs::File::open(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                let mut writer = store.blobs().writer().map_err(|e| e.to_string())?;
-                std::io::copy(&mut file, &mut writer)
-                    .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
-                writer
-                    .commit(Some(digest), Some(layer.descriptor.size))
-                    .map_err(|e| format!("layer {digest} of the cache: {e}"))?;
-            }
-            store
-                .ensure_snapshot(&layer.chain_id, digest, &layer.diff_id)
-                .map_err(|e| format!("cannot unpack layer {digest} of the cache: {e}"))?;
-        }
-        Ok(record.clone())
+        std::fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
     }
 }

@@ -27,10 +27,23 @@ pub(crate) use spec::{CacheFrom, CacheTo, Mode};
 
 use kiln_cache::{CacheRecord, Store};
 use kiln_oci::Digest;
+use std::collections::BTreeMap;
 
-/// A `--cache-from` cache, opened.
+/// A `--cache-from` cache, opened: its records and cache mounts by key,
+/// and where their blobs are.
 #[derive(Debug)]
-pub(crate) enum Imported {
+pub(crate) struct Imported {
+    /// The spec it was opened from, for messages.
+    source: String,
+    records: BTreeMap<Digest, CacheRecord>,
+    /// Cache mounts' contents: key → diff ID.
+    mounts: BTreeMap<String, Digest>,
+    blobs: Blobs,
+}
+
+/// Where an imported cache's blobs are.
+#[derive(Debug)]
+enum Blobs {
     /// `type=local`.
     Local(local::LocalCache),
     /// `type=registry`.
@@ -44,53 +57,91 @@ impl Imported {
         options: &crate::registry::RegistryOptions,
         store: &Store,
     ) -> Result<Imported, String> {
-        match source {
-            CacheFrom::Local { src } => local::LocalCache::open(src).map(Imported::Local),
-            CacheFrom::Registry { reference } => {
-                registry::RegistryCache::open(reference, options, store)
-                    .map(|c| Imported::Registry(Box::new(c)))
+        let (blobs, config) = match source {
+            CacheFrom::Local { src } => {
+                let (cache, config) = local::LocalCache::open(src)?;
+                (Blobs::Local(cache), config)
             }
-        }
+            CacheFrom::Registry { reference } => {
+                let (cache, config) = registry::RegistryCache::open(reference, options, store)?;
+                (Blobs::Registry(Box::new(cache)), config)
+            }
+        };
+        Ok(Imported {
+            source: source.to_string(),
+            records: config
+                .records
+                .into_iter()
+                .map(|r| (r.key, r.record))
+                .collect(),
+            mounts: config
+                .mounts
+                .into_iter()
+                .map(|m| (m.key, m.diff_id))
+                .collect(),
+            blobs,
+        })
     }
 
     /// The spec it was opened from, for messages.
     pub(crate) fn source(&self) -> &str {
-        match self {
-            Imported::Local(cache) => &cache.source,
-            Imported::Registry(cache) => &cache.source,
-        }
+        &self.source
     }
 
     /// The record under `key`, if this cache has one.
     pub(crate) fn record(&self, key: &Digest) -> Option<&CacheRecord> {
-        match self {
-            Imported::Local(cache) => cache.record(key),
-            Imported::Registry(cache) => cache.record(key),
-        }
+        self.records.get(key)
     }
 
-    /// Brings `record`'s layers into `store` (checked by digest, unpacked);
-    /// the record as the store then holds it.
+    /// Brings `record`'s layers into `store`: each blob checked by digest
+    /// and size, unpacked as its snapshot under the chain ID the record
+    /// gives (which the key fixes); the record as the store then holds it
+    /// (with the blobs the cache gave).
     pub(crate) fn bring(&self, store: &Store, record: &CacheRecord) -> Result<CacheRecord, String> {
-        match self {
-            Imported::Local(cache) => cache.bring(store, record),
-            Imported::Registry(cache) => cache.bring(store, record),
+        let mut brought = record.clone();
+        for layer in brought.layers.iter_mut().filter(|l| !l.empty) {
+            let descriptor = match &self.blobs {
+                Blobs::Local(cache) => cache.bring_layer(store, layer)?,
+                Blobs::Registry(cache) => cache.bring_layer(store, layer)?,
+            };
+            store
+                .ensure_snapshot(&layer.chain_id, &descriptor.digest, &layer.diff_id)
+                .map_err(|e| {
+                    format!(
+                        "cannot unpack layer {} of the cache: {e}",
+                        descriptor.digest
+                    )
+                })?;
+            layer.descriptor = descriptor;
         }
+        Ok(brought)
     }
 
     /// Restores cache mount `key` (the store's name for it) into the new,
-    /// empty directory `dest` when this cache has its content; whether it
-    /// did.
+    /// empty directory `dest` when this cache has its content, its diff ID
+    /// checked; whether it did.
     pub(crate) fn restore_mount(
         &self,
         store: &Store,
         key: &str,
         dest: &std::path::Path,
     ) -> Result<bool, String> {
-        match self {
-            Imported::Local(cache) => cache.restore_mount(key, dest),
-            Imported::Registry(cache) => cache.restore_mount(store, key, dest),
+        let Some(diff_id) = self.mounts.get(key) else {
+            return Ok(false);
+        };
+        let blob = match &self.blobs {
+            Blobs::Local(cache) => cache.open_layer(diff_id)?,
+            Blobs::Registry(cache) => cache.open_layer(store, diff_id)?,
+        };
+        let unpacked = kiln_layer::unpack_layer(blob, dest, &kiln_layer::UnpackOptions::default())
+            .map_err(|e| format!("cannot unpack a cache mount: {e}"))?;
+        if &unpacked.diff_id != diff_id {
+            return Err(format!(
+                "a cache mount's layer holds {}, not {diff_id}",
+                unpacked.diff_id
+            ));
         }
+        Ok(true)
     }
 }
 
@@ -101,43 +152,6 @@ pub(crate) fn mount_layer(
     store: &Store,
     dir: &std::path::Path,
 ) -> Result<(kiln_oci::Descriptor, Digest), String> {
-    let mut writer = store
-        .blobs()
-        .writer_hashed_by_producer()
-        .map_err(|e| e.to_string())?;
-    let written = kiln_layer::write_layer(
-        dir,
-        &kiln_layer::WriteOptions {
-            compression: kiln_layer::Compression::None,
-            source: kiln_layer::SourceKind::Directory,
-            source_date_epoch: None,
-        },
-        &mut writer,
-    )
-    .map_err(|e| format!("cannot archive {}: {e}", dir.display()))?;
-    let (digest, size) = writer
-        .commit(Some(&written.digest), None)
-        .map_err(|e| e.to_string())?;
-    Ok((
-        kiln_oci::Descriptor::new(written.media_type(), digest, size),
-        written.diff_id,
-    ))
-}
-
-/// Unpacks a cache mount's layer blob into `dest`, refusing one whose
-/// content is not `diff_id`.
-fn unpack_mount(
-    blob: impl std::io::Read,
-    dest: &std::path::Path,
-    diff_id: &Digest,
-) -> Result<(), String> {
-    let unpacked = kiln_layer::unpack_layer(blob, dest, &kiln_layer::UnpackOptions::default())
-        .map_err(|e| format!("cannot unpack a cache mount: {e}"))?;
-    if &unpacked.diff_id != diff_id {
-        return Err(format!(
-            "a cache mount's layer holds {}, not {diff_id}",
-            unpacked.diff_id
-        ));
-    }
-    Ok(())
+    crate::worker::archive(store, dir, kiln_layer::SourceKind::Directory)
+        .map_err(|e| format!("cannot archive {}: {e}", dir.display()))
 }

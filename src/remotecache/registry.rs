@@ -9,7 +9,7 @@ use crate::registry::{
     Artifact, Format, PushOptions, Registry, RegistryOptions, Snapshot, fetch_and_unpack,
     fetch_blob, fetch_manifest, push_artifact,
 };
-use kiln_cache::{CacheRecord, Store};
+use kiln_cache::{CacheRecord, RecordLayer, Store};
 use kiln_oci::{Descriptor, Digest, Reference};
 use std::collections::BTreeMap;
 
@@ -44,17 +44,12 @@ pub(crate) fn export(
     Ok(unique.len())
 }
 
-/// A cache read from a registry: its records by key, each layer's
-/// descriptor there by diff ID.
+/// A cache under a registry tag, opened: where its blobs are, each
+/// layer's descriptor there by diff ID.
 pub(crate) struct RegistryCache {
-    /// Where it came from, for messages.
-    pub source: String,
     registry: Registry,
     repository: String,
-    records: BTreeMap<Digest, CacheRecord>,
     layers: BTreeMap<Digest, Descriptor>,
-    /// Cache mounts' contents: key → diff ID.
-    mounts: BTreeMap<String, Digest>,
 }
 
 impl RegistryCache {
@@ -65,119 +60,82 @@ impl RegistryCache {
         reference: &Reference,
         options: &RegistryOptions,
         store: &Store,
-    ) -> Result<RegistryCache, String> {
-        let source = format!("type=registry,ref={reference}");
+    ) -> Result<(RegistryCache, CacheConfig), String> {
         let registry = Registry::connect(reference.domain(), options).map_err(|e| e.to_string())?;
         let repository = reference.path().to_string();
         let (_, manifest) = fetch_manifest(&registry, reference).map_err(|e| e.to_string())?;
-        if manifest.config.media_type != CONFIG_MEDIA_TYPE {
-            return Err(format!(
-                "{reference} is no kiln cache (its config is {:?})",
-                manifest.config.media_type
-            ));
-        }
+        super::format::check_manifest(&manifest)?;
         fetch_blob(&registry, store, &repository, &manifest.config, &|_| {})
             .map_err(|e| e.to_string())?;
         let bytes = store
             .blobs()
             .read(&manifest.config.digest)
             .map_err(|e| e.to_string())?;
-        let config: CacheConfig = serde_json::from_slice(&bytes).map_err(|e| {
-            format!(
-                "the cache config {} is invalid: {e}",
-                manifest.config.digest
-            )
-        })?;
-        super::format::check(&config)?;
-        if config.layers.len() != manifest.layers.len() {
-            return Err(format!(
-                "the cache config lists {} layers, its manifest {}",
-                config.layers.len(),
-                manifest.layers.len()
-            ));
-        }
-        Ok(RegistryCache {
-            source,
-            registry,
-            repository,
-            layers: config.layers.into_iter().zip(manifest.layers).collect(),
-            mounts: CacheConfig::mounts_by_key(config.mounts),
-            records: CacheConfig::by_key(config.records),
-        })
+        let config = super::format::read_config(&manifest, &bytes)?;
+        let layers = config.layers.iter().cloned().zip(manifest.layers).collect();
+        Ok((
+            RegistryCache {
+                registry,
+                repository,
+                layers,
+            },
+            config,
+        ))
     }
 
-    /// The record under `key`, if this cache has one.
-    pub(crate) fn record(&self, key: &Digest) -> Option<&CacheRecord> {
-        self.records.get(key)
+    /// The registry's descriptor of layer `diff_id`.
+    fn descriptor(&self, diff_id: &Digest) -> Result<&Descriptor, String> {
+        self.layers
+            .get(diff_id)
+            .ok_or_else(|| format!("the cache lists no layer {diff_id}"))
     }
 
-    /// Downloads cache mount `key`'s content and unpacks it into `dest`
-    /// (false: this cache has none), its digest and diff ID checked.
-    pub(crate) fn restore_mount(
+    /// Downloads `layer` into `store`, unpacking it into its snapshot as
+    /// it arrives (digest and diff ID checked), as a pull does; its
+    /// descriptor there.
+    pub(crate) fn bring_layer(
         &self,
         store: &Store,
-        key: &str,
-        dest: &std::path::Path,
-    ) -> Result<bool, String> {
-        let Some(diff_id) = self.mounts.get(key) else {
-            return Ok(false);
+        layer: &RecordLayer,
+    ) -> Result<Descriptor, String> {
+        let descriptor = self.descriptor(&layer.diff_id)?;
+        let snapshot = Snapshot {
+            chain_id: &layer.chain_id,
+            diff_id: &layer.diff_id,
         };
-        let descriptor = self
-            .layers
-            .get(diff_id)
-            .ok_or_else(|| format!("the cache lists no layer {diff_id}"))?;
-        fetch_blob(&self.registry, store, &self.repository, descriptor, &|_| {})
-            .map_err(|e| e.to_string())?;
-        let blob = store
-            .blobs()
-            .open(&descriptor.digest)
-            .map_err(|e| e.to_string())?;
-        super::unpack_mount(blob, dest, diff_id)?;
-        Ok(true)
+        fetch_and_unpack(
+            &self.registry,
+            store,
+            &self.repository,
+            descriptor,
+            &snapshot,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(descriptor.clone())
     }
 
-    /// Fetches `record`'s layers into `store` (each unpacked as it
-    /// downloads, checked by digest and diff ID); the record with the
-    /// registry's descriptors, which the store now holds.
-    pub(crate) fn bring(&self, store: &Store, record: &CacheRecord) -> Result<CacheRecord, String> {
-        let mut brought = record.clone();
-        for layer in brought.layers.iter_mut().filter(|l| !l.empty) {
-            let descriptor = self
-                .layers
-                .get(&layer.diff_id)
-                .ok_or_else(|| format!("the cache lists no layer {}", layer.diff_id))?
-                .clone();
-            let snapshot = Snapshot {
-                chain_id: &layer.chain_id,
-                diff_id: &layer.diff_id,
-            };
-            fetch_and_unpack(
-                &self.registry,
-                store,
-                &self.repository,
-                &descriptor,
-                &snapshot,
-            )
+    /// Downloads layer `diff_id` into `store` (checked by digest); the blob
+    /// there, to read.
+    pub(crate) fn open_layer(
+        &self,
+        store: &Store,
+        diff_id: &Digest,
+    ) -> Result<std::fs::File, String> {
+        let descriptor = self.descriptor(diff_id)?;
+        fetch_blob(&self.registry, store, &self.repository, descriptor, &|_| {})
             .map_err(|e| e.to_string())?;
-            store
-                .ensure_snapshot(&layer.chain_id, &descriptor.digest, &layer.diff_id)
-                .map_err(|e| {
-                    format!(
-                        "cannot unpack layer {} of the cache: {e}",
-                        descriptor.digest
-                    )
-                })?;
-            layer.descriptor = descriptor;
-        }
-        Ok(brought)
+        store
+            .blobs()
+            .open(&descriptor.digest)
+            .map_err(|e| e.to_string())
     }
 }
 
 impl std::fmt::Debug for RegistryCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegistryCache")
-            .field("source", &self.source)
-            .field("records", &self.records.len())
+            .field("repository", &self.repository)
+            .field("layers", &self.layers.len())
             .finish()
     }
 }

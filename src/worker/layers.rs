@@ -122,33 +122,21 @@ fn commit_upper(store: &Store, upper: &Path, parent: &[Layer]) -> Result<Layer, 
             created: Some(kiln_oci::now_rfc3339_nano()),
         });
     }
-    // write_layer hashes exactly the bytes it emits (`written.digest`);
-    // the blob store need not hash them again.
-    let mut writer = store.blobs().writer_hashed_by_producer()?;
-    let written = write_layer(
-        upper,
-        &WriteOptions {
-            compression: Compression::None,
-            // On an empty file system (`FROM scratch`, the copy of a
-            // `COPY --link`) nothing lies below: an opaque mark some
-            // kernels put on a new directory there would hide, once the
-            // layer is stacked on a stage, that stage's directory.
-            source: match parent_chain {
-                Some(_) => SourceKind::OverlayUpper,
-                None => SourceKind::Directory,
-            },
-            source_date_epoch: None,
-        },
-        &mut writer,
-    )
-    .map_err(WorkerError::Layer)?;
-    let (digest, size) = writer.commit(Some(&written.digest), None)?;
+    // On an empty file system (`FROM scratch`, the copy of a `COPY
+    // --link`) nothing lies below: an opaque mark some kernels put on a new
+    // directory there would hide, once the layer is stacked on a stage,
+    // that stage's directory.
+    let source = match parent_chain {
+        Some(_) => SourceKind::OverlayUpper,
+        None => SourceKind::Directory,
+    };
+    let (descriptor, diff_id) = archive(store, upper, source)?;
     let chain_id = match parent_chain {
-        Some(parent) => child_chain_id(parent, &written.diff_id),
-        None => written.diff_id.clone(),
+        Some(parent) => child_chain_id(parent, &diff_id),
+        None => diff_id.clone(),
     };
     let snapshot = store.snapshot_path(&chain_id);
-    tracing::debug!(%chain_id, diff_id = %written.diff_id, bytes = size, "layer written");
+    tracing::debug!(%chain_id, %diff_id, bytes = descriptor.size, "layer written");
     if store.snapshot_ready(&chain_id) {
         // The same change on the same parents exists already (another
         // build, or a step whose cache record was lost).
@@ -170,10 +158,37 @@ fn commit_upper(store: &Store, upper: &Path, parent: &[Layer]) -> Result<Layer, 
         empty: false,
         snapshot,
         chain_id,
-        descriptor: Descriptor::new(written.media_type(), digest, size),
-        diff_id: written.diff_id,
+        descriptor,
+        diff_id,
         created: Some(kiln_oci::now_rfc3339_nano()),
     })
+}
+
+/// Archives the tree under `dir` (read as `source`) into an uncompressed
+/// layer blob in the store; its descriptor and diff ID. The layer writer
+/// hashes exactly the bytes it emits, so the blob store does not hash
+/// them again.
+pub(crate) fn archive(
+    store: &Store,
+    dir: &Path,
+    source: SourceKind,
+) -> Result<(Descriptor, Digest), WorkerError> {
+    let mut writer = store.blobs().writer_hashed_by_producer()?;
+    let written = write_layer(
+        dir,
+        &WriteOptions {
+            compression: Compression::None,
+            source,
+            source_date_epoch: None,
+        },
+        &mut writer,
+    )
+    .map_err(WorkerError::Layer)?;
+    let (digest, size) = writer.commit(Some(&written.digest), None)?;
+    Ok((
+        Descriptor::new(written.media_type(), digest, size),
+        written.diff_id,
+    ))
 }
 
 /// Removes a directory tree, best-effort (a leftover in the store's tmp is

@@ -27,7 +27,7 @@ mod vertex;
 pub(crate) use cache::{BuildCache, CachePolicy};
 pub(crate) use cache_mounts::cache_mount_key;
 pub(crate) use error::WorkerError;
-pub(crate) use layers::Output;
+pub(crate) use layers::{Output, archive};
 pub use network::BuildNetwork;
 pub(crate) use network::Networks;
 pub(crate) use secrets::{Secret, Secrets};
