@@ -6,7 +6,7 @@
 //! COMMENT.
 
 use super::Outcome;
-use super::images::{created_since, human_size, pad_after};
+use super::images::{created_since, human_size, write_table};
 use super::store::StoreArgs;
 use std::io::Write as _;
 
@@ -70,24 +70,7 @@ pub(crate) fn run(args: HistoryArgs, store: &StoreArgs) -> anyhow::Result<Outcom
         return Ok(Outcome::Success);
     }
     let header = ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"].map(String::from);
-    let widths: Vec<usize> = (0..5)
-        .map(|c| {
-            std::iter::once(&header)
-                .chain(&rows)
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            if c < 4 {
-                line.push_str(&" ".repeat(pad_after(widths[c], cell)));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
+    let table: Vec<Vec<String>> = std::iter::once(header).chain(rows).map(Vec::from).collect();
+    write_table(&mut out, &table)?;
     Ok(Outcome::Success)
 }

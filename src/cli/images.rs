@@ -80,9 +80,6 @@ pub(crate) fn run(args: ImagesArgs, store: &StoreArgs) -> anyhow::Result<Outcome
     for (name, error) in &found.broken {
         super::report::warning(&format!("cannot read image {name}: {error}"));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
     let mut rows = Vec::new();
     for image in &found.list {
         let created = image
@@ -96,7 +93,7 @@ pub(crate) fn run(args: ImagesArgs, store: &StoreArgs) -> anyhow::Result<Outcome
             id: image.short_id().to_string(),
             digest: image.manifest_descriptor.digest.to_string(),
             created_at: created.map_or_else(|| "N/A".into(), created_at),
-            created_since: created.map_or_else(|| "N/A".into(), |c| ago(now - c)),
+            created_since: since(created),
             size: human_size(store.unpacked_size(image)),
         };
         if image.tags.is_empty() {
@@ -178,7 +175,7 @@ fn parse_template(template: &str) -> anyhow::Result<(bool, Vec<Piece<'_>>)> {
 }
 
 /// Writes `rows` through `template`; a table's columns are aligned as
-/// docker's tabwriter aligns them ([`pad_after`]) under a header.
+/// docker's tabwriter aligns them ([`write_table`]) under a header.
 fn write_template(out: &mut impl Write, template: &str, rows: &[Row]) -> anyhow::Result<()> {
     let (table, pieces) = parse_template(template)?;
     let render = |row: Option<&Row>| -> String {
@@ -205,35 +202,40 @@ fn write_template(out: &mut impl Write, template: &str, rows: &[Row]) -> anyhow:
         return Ok(());
     }
     let cells: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
-    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    Ok(write_table(out, &cells)?)
+}
+
+/// Writes `rows` (a header first) as a table aligned as docker's
+/// tabwriter aligns them (`tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`):
+/// each column but the last padded three blanks past its widest cell, to
+/// at least ten characters; no blanks at the end of a line.
+pub(crate) fn write_table<S: AsRef<str>>(
+    out: &mut impl Write,
+    rows: &[Vec<S>],
+) -> std::io::Result<()> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
-            cells
-                .iter()
+            rows.iter()
                 .filter_map(|row| row.get(c))
-                .map(|cell| cell.chars().count())
+                .map(|cell| cell.as_ref().chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    for row in &cells {
+    for row in rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
+            let cell = cell.as_ref();
             line.push_str(cell);
             if c + 1 < row.len() {
-                line.push_str(&" ".repeat(pad_after(widths[c], cell)));
+                let pad = (widths[c] + 3).max(10) - cell.chars().count();
+                line.push_str(&" ".repeat(pad));
             }
         }
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
-}
-
-/// The blanks after `cell` in a column whose widest cell is `widest`:
-/// docker's tabwriter (`tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`) pads
-/// three blanks past the widest cell, to at least ten characters.
-pub(crate) fn pad_after(widest: usize, cell: &str) -> usize {
-    (widest + 3).max(10) - cell.chars().count()
 }
 
 /// A column's header, as docker names it.
@@ -257,12 +259,16 @@ fn header(field: &str) -> &'static str {
 /// How long ago an RFC 3339 time was, as docker says it; `N/A` without
 /// one.
 pub(crate) fn created_since(created: Option<&str>) -> String {
+    since(created.and_then(kiln_oci::parse_rfc3339))
+}
+
+/// How long ago a time (seconds since the epoch) was, as docker says it;
+/// `N/A` without one.
+fn since(created: Option<i64>) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    created
-        .and_then(kiln_oci::parse_rfc3339)
-        .map_or_else(|| "N/A".into(), |c| ago(now - c))
+    created.map_or_else(|| "N/A".into(), |c| ago(now - c))
 }
 
 /// A creation time as docker's `CreatedAt` shows it (Go's `time.Time`
