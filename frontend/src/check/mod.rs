@@ -51,24 +51,21 @@ pub fn lowering(dockerfile: &Dockerfile) -> Vec<Diagnostic> {
         allow_device: crate::lower::DeviceGrant::All,
         ..LowerOptions::default()
     };
-    let mut named: Vec<String> = Vec::new();
+    // The stages as lowering splits them (a split that fails is lowering's
+    // first error, whatever the target).
+    let stages = match crate::lower::stages::split(dockerfile) {
+        Ok(stages) => stages,
+        Err(error) => return vec![error],
+    };
+    let named: Vec<String> = stages.defs.iter().filter_map(|d| d.name.clone()).collect();
     // A FROM whose image takes a build argument is built with one; without
     // it, InvalidDefaultArgInFrom says what is wrong.
-    let mut from_args: Vec<usize> = Vec::new();
-    for instruction in &dockerfile.instructions {
-        if instruction.keyword_lower() != "from" {
-            continue;
-        }
-        if instruction.original.contains('$') {
-            from_args.push(instruction.span.line);
-        }
-        if let crate::ast::Args::List(words) = &instruction.args
-            && let [_, as_word, name] = words.as_slice()
-            && as_word.value.eq_ignore_ascii_case("as")
-        {
-            named.push(name.value.to_lowercase());
-        }
-    }
+    let from_args: Vec<usize> = stages
+        .defs
+        .iter()
+        .filter(|d| d.from_instruction.original.contains('$'))
+        .map(|d| d.from_instruction.span.line)
+        .collect();
     let targets = std::iter::once(None).chain(named.into_iter().map(Some));
     let mut errors: Vec<Diagnostic> = Vec::new();
     for target in targets {

@@ -19,7 +19,7 @@ mod platform;
 mod remote;
 mod run;
 mod scope;
-mod stages;
+pub(crate) mod stages;
 
 #[cfg(test)]
 mod tests;
