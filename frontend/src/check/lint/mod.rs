@@ -170,26 +170,12 @@ impl Config {
         for part in text.splitn(3, ';') {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
             match key.trim() {
-                "skip" => {
-                    let value = value.trim();
-                    if value == "all" {
-                        config.skip_all = true;
-                    } else {
-                        config
-                            .skip
-                            .extend(value.split(',').map(|s| s.trim().to_string()));
-                    }
-                }
-                "experimental" => {
-                    let value = value.trim();
-                    if value == "all" {
-                        config.experimental_all = true;
-                    } else {
-                        config
-                            .experimental
-                            .extend(value.split(',').map(|s| s.trim().to_string()));
-                    }
-                }
+                "skip" => rule_list(value, &mut config.skip_all, &mut config.skip),
+                "experimental" => rule_list(
+                    value,
+                    &mut config.experimental_all,
+                    &mut config.experimental,
+                ),
                 "error" => config.error = parse_bool(value.trim())?,
                 other => return Err(format!("invalid check option {other:?}")),
             }
@@ -203,6 +189,17 @@ impl Config {
             return self.experimental_all || self.experimental.contains(rule);
         }
         !self.skip_all && !self.skip.contains(rule)
+    }
+}
+
+/// A `skip=` or `experimental=` value: `all`, or rule names separated by
+/// commas (added to `names`).
+fn rule_list(value: &str, all: &mut bool, names: &mut BTreeSet<String>) {
+    let value = value.trim();
+    if value == "all" {
+        *all = true;
+    } else {
+        names.extend(value.split(',').map(|s| s.trim().to_string()));
     }
 }
 
