@@ -290,9 +290,10 @@ impl Prepared {
         );
         let mut report = Report::default();
         // Before `after_solve`, which hands the trail over to the store.
-        if result.is_ok() {
-            export_cache(worker, lowered, options, &mut report);
-        }
+        let inline = match result.is_ok() {
+            true => export_cache(worker, lowered, options, &mut report),
+            false => None,
+        };
         after_solve(worker, &lowered.graph, options, result.is_ok(), &mut report);
         let built = result
             .map_err(|e| BuildError::Solve(Box::new(e)))
@@ -300,24 +301,42 @@ impl Prepared {
                 Some(VertexOutput::Layers(layers)) => Ok(layers.to_vec()),
                 _ => Err(BuildError::NoFileSystem),
             })
-            .and_then(|layers| export(&worker.store, lowered, options, layers));
+            .and_then(|layers| export(&worker.store, lowered, options, layers, inline));
         (built, report)
     }
 }
 
-/// Writes the image of `layers` and tags it.
+/// Writes the image of `layers` and tags it; with `inline` (`--cache-to
+/// type=inline`), the records of its layers go into its config.
 fn export(
     store: &Store,
     lowered: &Lowered,
     options: &Rest,
     layers: Vec<Layer>,
+    inline: Option<Vec<(kiln_oci::Digest, kiln_cache::CacheRecord)>>,
 ) -> Result<Built, BuildError> {
+    let mut config = lowered.config.clone();
+    // A base image's inline cache is not this image's.
+    config.extra.remove(crate::remotecache::format::INLINE_KEY);
+    if let Some(records) = inline {
+        let diff_ids: Vec<_> = layers
+            .iter()
+            .filter(|l| !l.empty)
+            .map(|l| l.diff_id.clone())
+            .collect();
+        let cache = crate::remotecache::format::inline_config(records, &diff_ids);
+        if let Ok(value) = serde_json::to_value(&cache) {
+            config
+                .extra
+                .insert(crate::remotecache::format::INLINE_KEY.to_string(), value);
+        }
+    }
     // SOURCE_DATE_EPOCH fixes every date; otherwise steps are dated as
     // their layers were first made.
     let redate = std::env::var_os("SOURCE_DATE_EPOCH")
         .is_none()
         .then_some(options.created.as_str());
-    let image = crate::export::write_image(store, lowered.config.clone(), &layers, redate)?;
+    let image = crate::export::write_image(store, config, &layers, redate)?;
     if options.tags.is_empty() {
         // Not kept: its blobs stay while the build holds its lease (the
         // exporters read them), then are a prune's to free.
@@ -338,14 +357,21 @@ fn export(
 /// `--cache-to`: writes the records of this build's steps (`mode=max`:
 /// every keyed step; `mode=min`: those the target's file system is made
 /// of) to each destination. A failure is a note, or the build's error
-/// under `ignore-error=false`.
-fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut Report) {
+/// under `ignore-error=false`. The records `type=inline` asks the image
+/// to carry come back.
+fn export_cache(
+    worker: &Worker,
+    lowered: &Lowered,
+    options: &Rest,
+    report: &mut Report,
+) -> Option<Vec<(kiln_oci::Digest, kiln_cache::CacheRecord)>> {
     if options.cache_to.is_empty() {
-        return;
+        return None;
     }
     let Ok(trail) = worker.cache.trail.lock() else {
-        return;
+        return None;
     };
+    let mut inline = None;
     let lineage = lineage(&lowered.graph, lowered.target);
     // Archived once, for every destination that asks for them.
     let archived = match options.cache_to.iter().any(|t| t.mounts().export) {
@@ -365,6 +391,13 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
         let steps = records.len();
         let mounts = mounts_for(&archived, target.mounts(), &mut report.notes);
         let done = match target {
+            crate::remotecache::CacheTo::Inline => {
+                report.exported.push(format!(
+                    "exported the build cache inline in the image: {steps} steps"
+                ));
+                inline = Some(records);
+                continue;
+            }
             crate::remotecache::CacheTo::Local { dest, .. } => {
                 crate::remotecache::local::export(&worker.store, records, &mounts, dest)
                     .map(|d| format!("{} layers ({} copied)", d.blobs, d.copied))
@@ -398,6 +431,7 @@ fn export_cache(worker: &Worker, lowered: &Lowered, options: &Rest, report: &mut
             }
         }
     }
+    inline
 }
 
 /// Each cache mount the build's RUN steps name, by id, archived as a

@@ -106,19 +106,174 @@ pub(crate) fn manifest_layers(
     layers
 }
 
-/// The config of a cache manifest, from its bytes (already checked
-/// against the manifest's digest): a kiln cache config of this version,
-/// with keys made as this kiln makes them, and a diff ID for each layer.
+/// The key under which `--cache-to type=inline` embeds a [`CacheConfig`]
+/// in an image's config (as BuildKit embeds its own under
+/// `moby.buildkit.cache.v0`); its `layers` are the image's diff IDs.
+pub(crate) const INLINE_KEY: &str = "kiln.cache.v1";
+
+/// The cache an image carries (`--cache-to type=inline`): a
+/// [`CacheConfig`] whose records name their layers by diff ID only — the
+/// image's manifest has the blobs, and a descriptor would name the
+/// exporting store's copy (uncompressed here, compressed in a store that
+/// pulled it), making the same image's config differ between stores.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct InlineCache {
+    /// [`VERSION`].
+    pub version: u32,
+    /// As [`CacheConfig::keys`].
+    pub keys: String,
+    /// The image's diff IDs.
+    pub layers: Vec<Digest>,
+    /// The records, in key order.
+    pub records: Vec<InlineRecord>,
+}
+
+/// A record as an image carries it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct InlineRecord {
+    /// The step's cache key.
+    pub key: Digest,
+    /// The record's layers, base first.
+    pub layers: Vec<InlineLayer>,
+    /// As [`CacheRecord::created`].
+    pub created: String,
+    /// As [`CacheRecord::description`].
+    pub description: String,
+}
+
+/// A record's layer without its blob's descriptor.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct InlineLayer {
+    /// The step changed nothing.
+    pub empty: bool,
+    /// Its chain ID.
+    pub chain_id: Digest,
+    /// Its diff ID.
+    pub diff_id: Digest,
+}
+
+/// The inline cache of an image whose layers are `diff_ids`: the records
+/// whose layers are all among them (the others' blobs are not in the
+/// image, so no importer could use them).
+pub(crate) fn inline_config(
+    records: Vec<(Digest, CacheRecord)>,
+    diff_ids: &[Digest],
+) -> InlineCache {
+    let records = records
+        .into_iter()
+        .filter(|(_, r)| {
+            r.layers
+                .iter()
+                .all(|l| l.empty || diff_ids.contains(&l.diff_id))
+        })
+        .map(|(key, record)| InlineRecord {
+            key,
+            layers: record
+                .layers
+                .into_iter()
+                .map(|l| InlineLayer {
+                    empty: l.empty,
+                    chain_id: l.chain_id,
+                    diff_id: l.diff_id,
+                })
+                .collect(),
+            created: record.created,
+            description: record.description,
+        })
+        .collect();
+    InlineCache {
+        version: VERSION,
+        keys: keys_version(),
+        layers: diff_ids.to_vec(),
+        records,
+    }
+}
+
+/// The [`CacheConfig`] of an image's inline cache: each record's layers
+/// get the manifest's descriptors back (an empty one, the descriptor the
+/// worker files an empty step with: an empty tar named by its chain ID).
+fn from_inline(
+    inline: InlineCache,
+    manifest: &kiln_oci::Manifest,
+    diff_ids: &[Digest],
+) -> Result<CacheConfig, String> {
+    if inline.layers != diff_ids {
+        return Err("the image's inline cache does not list the image's own layers".to_string());
+    }
+    let descriptor = |layer: &InlineLayer| match layer.empty {
+        true => Some(kiln_oci::Descriptor::new(
+            kiln_oci::media_type::OCI_LAYER_TAR,
+            layer.chain_id.clone(),
+            0,
+        )),
+        false => diff_ids
+            .iter()
+            .position(|d| d == &layer.diff_id)
+            .and_then(|i| manifest.layers.get(i))
+            .cloned(),
+    };
+    let mut records = Vec::new();
+    for r in inline.records {
+        let mut layers = Vec::new();
+        for layer in r.layers {
+            let descriptor = descriptor(&layer).ok_or_else(|| {
+                format!(
+                    "the inline cache names layer {}, not the image's",
+                    layer.diff_id
+                )
+            })?;
+            layers.push(kiln_cache::RecordLayer {
+                empty: layer.empty,
+                chain_id: layer.chain_id,
+                diff_id: layer.diff_id,
+                descriptor,
+            });
+        }
+        records.push(ExportedRecord {
+            key: r.key,
+            record: CacheRecord {
+                layers,
+                created: r.created,
+                description: r.description,
+            },
+        });
+    }
+    Ok(CacheConfig {
+        version: inline.version,
+        keys: inline.keys,
+        layers: inline.layers,
+        records,
+        mounts: Vec::new(),
+    })
+}
+
+/// The cache a manifest's config (`bytes`, already checked against the
+/// manifest's digest) holds: a kiln cache config, or an image config
+/// with an inline cache; of this version, with keys made as this kiln
+/// makes them, and a diff ID for each layer.
 pub(crate) fn read_config(
     manifest: &kiln_oci::Manifest,
     bytes: &[u8],
 ) -> Result<CacheConfig, String> {
-    let config: CacheConfig = serde_json::from_slice(bytes).map_err(|e| {
+    let invalid = |e: serde_json::Error| {
         format!(
             "the cache config {} is invalid: {e}",
             manifest.config.digest
         )
-    })?;
+    };
+    let config: CacheConfig = match is_image_config(&manifest.config.media_type) {
+        false => serde_json::from_slice(bytes).map_err(invalid)?,
+        true => {
+            let mut image: kiln_oci::ImageConfig =
+                serde_json::from_slice(bytes).map_err(invalid)?;
+            let inline = image.extra.remove(INLINE_KEY).ok_or_else(|| {
+                "the image carries no inline kiln cache (build it with --cache-to type=inline)"
+                    .to_string()
+            })?;
+            let inline: InlineCache = serde_json::from_value(inline).map_err(invalid)?;
+            from_inline(inline, manifest, &image.rootfs.diff_ids)?
+        }
+    };
     if config.version != VERSION {
         return Err(format!(
             "cache format version {} (this kiln reads {VERSION})",
@@ -142,12 +297,19 @@ pub(crate) fn read_config(
     Ok(config)
 }
 
-/// Refuses a manifest whose config is not a kiln cache config.
+/// An image config's media type (OCI or docker).
+fn is_image_config(media_type: &str) -> bool {
+    media_type == kiln_oci::media_type::OCI_CONFIG
+        || media_type == kiln_oci::media_type::DOCKER_CONFIG
+}
+
+/// Refuses a manifest whose config is neither a kiln cache config nor an
+/// image's (which may carry an inline cache), before its config is read.
 pub(crate) fn check_manifest(manifest: &kiln_oci::Manifest) -> Result<(), String> {
-    if manifest.config.media_type != CONFIG_MEDIA_TYPE {
+    let kind = &manifest.config.media_type;
+    if kind != CONFIG_MEDIA_TYPE && !is_image_config(kind) {
         return Err(format!(
-            "the manifest's config is {:?}, not a kiln cache config ({CONFIG_MEDIA_TYPE})",
-            manifest.config.media_type
+            "the manifest's config is {kind:?}, not a kiln cache config ({CONFIG_MEDIA_TYPE}) or an image's"
         ));
     }
     Ok(())

@@ -57,6 +57,11 @@ pub(crate) enum CacheTo {
         /// As for `Local`.
         mounts: Mounts,
     },
+    /// `type=inline`: the records of the image's own layers embedded in
+    /// its config (under [`super::format::INLINE_KEY`]), so that the
+    /// image, pushed, is also a cache `--cache-from type=registry,ref=`
+    /// reads. Only `mode=min`: the image holds no other step's layers.
+    Inline,
 }
 
 /// An import source.
@@ -127,11 +132,12 @@ fn cache_type<'s>(fields: &[(&'s str, &'s str)], what: &str) -> Result<&'s str, 
         .unwrap_or("local");
     match kind {
         "local" | "registry" => Ok(kind),
+        "inline" if what == "--cache-to" => Ok(kind),
         "inline" => Err(format!(
-            "{what}: type=inline is not supported yet (type=local or type=registry)"
+            "{what}: an inline cache is read from its image: type=registry,ref=IMAGE"
         )),
         other => Err(format!(
-            "{what}: unknown cache type {other:?} (kiln has type=local and type=registry)"
+            "{what}: unknown cache type {other:?} (kiln has type=local, type=registry and type=inline)"
         )),
     }
 }
@@ -146,6 +152,7 @@ impl CacheTo {
             | CacheTo::Registry {
                 mode, ignore_error, ..
             } => (*mode, *ignore_error),
+            CacheTo::Inline => (Mode::Min, true),
         }
     }
 
@@ -153,14 +160,22 @@ impl CacheTo {
     pub(crate) fn mounts(&self) -> Mounts {
         match self {
             CacheTo::Local { mounts, .. } | CacheTo::Registry { mounts, .. } => *mounts,
+            CacheTo::Inline => Mounts::default(),
         }
     }
 
-    /// Parses one `--cache-to` value.
+    /// Parses one `--cache-to` value: `key=value` fields, or, as buildx
+    /// takes it, a bare reference (`type=registry,ref=` that).
     pub(crate) fn parse(spec: &str) -> Result<CacheTo, String> {
         let what = "--cache-to";
+        if !spec.contains('=') {
+            return CacheTo::parse(&format!("type=registry,ref={spec}"));
+        }
         let fields = fields(spec, what)?;
         let kind = cache_type(&fields, what)?;
+        if kind == "inline" {
+            return inline(&fields);
+        }
         let (mut dest, mut reference_text) = (None, None);
         let (mut mode, mut ignore_error) = (Mode::Min, true);
         let mut codec = kiln_layer::Compression::Gzip { level: 6 };
@@ -208,10 +223,35 @@ impl CacheTo {
     }
 }
 
+/// `type=inline`'s fields: only `mode=min` (BuildKit's inline cache has
+/// no other mode either).
+fn inline(fields: &[(&str, &str)]) -> Result<CacheTo, String> {
+    for (key, value) in fields {
+        match (*key, *value) {
+            ("type", _) | ("mode", "min") => {}
+            ("mode", other) => {
+                return Err(format!(
+                    "--cache-to: type=inline has only mode=min (not {other:?}): the image holds only its own layers; use type=registry for mode=max"
+                ));
+            }
+            (other, _) => {
+                return Err(format!(
+                    "--cache-to: unknown field {other:?} for type=inline"
+                ));
+            }
+        }
+    }
+    Ok(CacheTo::Inline)
+}
+
 impl CacheFrom {
-    /// Parses one `--cache-from` value.
+    /// Parses one `--cache-from` value: `key=value` fields, or, as buildx
+    /// takes it, a bare image reference (`type=registry,ref=` that).
     pub(crate) fn parse(spec: &str) -> Result<CacheFrom, String> {
         let what = "--cache-from";
+        if !spec.contains('=') {
+            return CacheFrom::parse(&format!("type=registry,ref={spec}"));
+        }
         let fields = fields(spec, what)?;
         let kind = cache_type(&fields, what)?;
         let (mut src, mut reference_text) = (None, None);
@@ -241,6 +281,7 @@ impl std::fmt::Display for CacheTo {
         match self {
             CacheTo::Local { dest, .. } => write!(f, "type=local,dest={}", dest.display()),
             CacheTo::Registry { reference, .. } => write!(f, "type=registry,ref={reference}"),
+            CacheTo::Inline => write!(f, "type=inline"),
         }
     }
 }
@@ -286,7 +327,11 @@ mod tests {
         for (bad, says) in [
             ("type=local", "needs dest=DIR"),
             ("type=local,dest=/c,mode=all", "mode=\"all\""),
-            ("type=inline", "not supported yet"),
+            ("type=inline,mode=max", "only mode=min"),
+            (
+                "type=inline,ref=r/x:c",
+                "unknown field \"ref\" for type=inline",
+            ),
             ("type=registry", "needs ref="),
             (
                 "type=registry,ref=r/x@sha256:0000000000000000000000000000000000000000000000000000000000000000",
@@ -310,6 +355,18 @@ mod tests {
             CacheFrom::parse("type=local")
                 .unwrap_err()
                 .contains("needs src=DIR")
+        );
+        assert!(
+            CacheFrom::parse("type=inline")
+                .unwrap_err()
+                .contains("type=registry,ref=IMAGE")
+        );
+        assert_eq!(CacheTo::parse("type=inline").unwrap(), CacheTo::Inline);
+        assert_eq!(
+            CacheFrom::parse("r.example:5000/app:latest").unwrap(),
+            CacheFrom::Registry {
+                reference: kiln_oci::Reference::parse("r.example:5000/app:latest").unwrap()
+            }
         );
     }
 }

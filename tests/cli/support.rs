@@ -389,6 +389,22 @@ impl TestContext {
         out
     }
 
+    /// Builds as [`TestContext::build`] does, kiln started under `umask`
+    /// (an octal text, `077`).
+    pub fn build_under_umask(&self, umask: &str, args: &[&str]) -> Output {
+        let mut cmd = self.environment("sh");
+        cmd.args(["-c", &format!("umask {umask}; exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_kiln"))
+            .arg("--root")
+            .arg(&self.root)
+            .args(["build", "--progress", "plain"])
+            .args(args)
+            .arg(&self.context);
+        let out = cmd.output().unwrap();
+        self.assert_clean();
+        out
+    }
+
     /// Builds without checking the store's tmp/ afterwards (it may hold
     /// what killed builds left).
     pub fn build_leaving_leftovers(&self, args: &[&str]) -> Output {

@@ -54,12 +54,14 @@ pub(crate) struct BuildArgs {
     /// `mode=min` (the default) the steps of the image's layers, `max`
     /// every step; `mounts=true` the cache mounts' contents too (each at
     /// most `mounts-max-size=`, 1GB); `ignore-error=false` fails the build
-    /// when it fails.
+    /// when it fails. `type=inline` puts the records of the image's layers
+    /// into its config, for `--cache-from` with the image's reference.
     #[arg(long = "cache-to", value_name = "SPEC")]
     cache_to: Vec<String>,
     /// Take step results from a cache `--cache-to` wrote:
-    /// `type=local,src=DIR` or `type=registry,ref=REF`. Repeatable; the
-    /// first that has a step wins.
+    /// `type=local,src=DIR` or `type=registry,ref=REF` (a cache tag or an
+    /// image with an inline cache; a bare REF means the same). Repeatable;
+    /// the first that has a step wins.
     #[arg(long = "cache-from", value_name = "SPEC")]
     cache_from: Vec<String>,
     /// Do not use cached results (steps still record theirs).

@@ -11,16 +11,49 @@ const DOCKERFILE: &str = "FROM busybox:local\n\
      COPY app.txt /app.txt\n\
      RUN cat /app.txt > /built && echo made >> /built\n";
 
+/// The first runner's store, its context written, and a registry; `None`
+/// after a loud skip of test `what`.
+fn first_store(what: &str) -> Option<(TestContext, Registry)> {
+    if !ready(what) {
+        return None;
+    }
+    let first = TestContext::for_build(DOCKERFILE)?;
+    first.file("app.txt", "app\n");
+    Some((first, Registry::plain()))
+}
+
+/// A fresh store with the first's base image (loaded from its save) and
+/// the same context, written anew.
+fn next_store(first: &TestContext) -> TestContext {
+    let base = first.dir().join("base.tar");
+    first.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
+    let second = TestContext::new();
+    second.ok(&["load", "-i", base.to_str().unwrap()]);
+    second.dockerfile(DOCKERFILE);
+    second.file("app.txt", "app\n");
+    second
+}
+
+/// How many steps `--explain` says came from the imported cache `from`.
+fn imported_hits(stderr: &str, from: &str) -> usize {
+    let said = format!("CACHED from the imported cache {from}");
+    stderr.lines().filter(|l| l.ends_with(&said)).count()
+}
+
+/// A `--no-cache` build of `context` importing `from`, which must
+/// succeed; its stderr.
+fn cold_build(context: &TestContext, from: &str) -> String {
+    let out = context.build(&["-t", "cold", "--no-cache", "--cache-from", from]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_cache_pushed_by_one_store_serves_another() {
-    if !ready("kiln registry cache test") {
-        return;
-    }
-    let Some(first) = TestContext::for_build(DOCKERFILE) else {
+    let Some((first, registry)) = first_store("kiln registry cache test") else {
         return;
     };
-    let registry = Registry::plain();
-    first.file("app.txt", "app\n");
     let reference = format!("{}/test/app:buildcache", registry.addr());
     let to = format!("type=registry,ref={reference},mode=max,ignore-error=false");
     let out = first.build(&["-t", "app", "--cache-to", &to]);
@@ -34,38 +67,81 @@ fn a_cache_pushed_by_one_store_serves_another() {
     );
     let id = text(&out.stdout);
 
-    let base = first.dir().join("base.tar");
-    first.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
-    let second = TestContext::new();
-    second.ok(&["load", "-i", base.to_str().unwrap()]);
-    second.dockerfile(DOCKERFILE);
-    second.file("app.txt", "app\n");
+    let second = next_store(&first);
     let from = format!("type=registry,ref={reference}");
     let out = second.build(&["-t", "app", "--cache-from", &from, "--explain"]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let cached = stderr.lines().filter(|l| l.ends_with(" CACHED")).count();
     assert_eq!(cached, 2, "{stderr}");
-    assert_eq!(
-        stderr
-            .lines()
-            .filter(|l| l.ends_with(&format!("CACHED from the imported cache {from}")))
-            .count(),
-        2,
-        "{stderr}"
-    );
+    assert_eq!(imported_hits(&stderr, &from), 2, "{stderr}");
     assert_eq!(text(&out.stdout), id, "the same image");
     assert_eq!(second.run("app", &["cat", "/built"]), "app\nmade\n");
 
     // A tag that holds no kiln cache: a warning, a cold build.
+    let from = format!("type=registry,ref={}/test/nothing:here", registry.addr());
+    let stderr = cold_build(&second, &from);
+    assert!(stderr.contains("not used"), "{stderr}");
+}
+
+#[test]
+fn an_image_pushed_with_an_inline_cache_is_a_cache() {
+    let Some((first, registry)) = first_store("kiln inline cache test") else {
+        return;
+    };
+    let out = first.build(&["-t", "app", "--cache-to", "type=inline"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("exported the build cache inline in the image: 2 steps"),
+        "{stderr}"
+    );
+    let id = text(&out.stdout);
+    let reference = format!("{}/test/inline:1", registry.addr());
+    first.ok(&["push", "app", &reference]);
+    // The pushed config is the image's, cache included.
+    let config: serde_json::Value = serde_json::from_slice(&registry.blob(id.trim_end())).unwrap();
+    let inline = &config["kiln.cache.v1"];
+    assert_eq!(inline["layers"], config["rootfs"]["diff_ids"]);
+    assert_eq!(inline["records"].as_array().map(Vec::len), Some(2));
+
+    let second = next_store(&first);
+    // buildx's short form: a bare reference is type=registry,ref=.
     let out = second.build(&[
         "-t",
-        "app2",
-        "--no-cache",
+        "app",
         "--cache-from",
-        &format!("type=registry,ref={}/test/nothing:here", registry.addr()),
+        &reference,
+        "--cache-to",
+        "type=inline",
+        "--explain",
     ]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("not used"), "{stderr}");
+    let from = format!("type=registry,ref={reference}");
+    assert_eq!(imported_hits(&stderr, &from), 2, "{stderr}");
+    assert_eq!(
+        text(&out.stdout),
+        id,
+        "the same image, inline cache included"
+    );
+    assert_eq!(second.run("app", &["cat", "/built"]), "app\nmade\n");
+
+    // An image built on it does not carry its base's cache; an image
+    // without one is a warning and a cold build.
+    second.dockerfile(&format!("FROM {reference}\nRUN echo more > /more\n"));
+    let out = second.build(&["-t", "derived", "--pull"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let derived = text(&out.stdout);
+    let out = second.kiln(&[
+        "push",
+        "derived",
+        &format!("{}/test/derived:1", registry.addr()),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config: serde_json::Value =
+        serde_json::from_slice(&registry.blob(derived.trim_end())).unwrap();
+    assert!(config.get("kiln.cache.v1").is_none(), "{config}");
+    let stderr = cold_build(&second, &format!("{}/test/derived:1", registry.addr()));
+    assert!(stderr.contains("carries no inline kiln cache"), "{stderr}");
 }

@@ -190,18 +190,26 @@ impl Registry {
     /// registry serves it as it is, as a damaged disk or a lying mirror
     /// would.
     pub(super) fn corrupt_blob(&self, digest: &str) {
-        let hex = digest.trim_start_matches("sha256:");
-        let path = self
-            .dir
-            .path()
-            .join("data/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data");
+        let path = self.blob_path(digest);
         let mut bytes = std::fs::read(&path).unwrap();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0xff;
         std::fs::write(&path, bytes).unwrap();
+    }
+
+    /// The stored blob `digest`, as the registry holds it.
+    pub(super) fn blob(&self, digest: &str) -> Vec<u8> {
+        std::fs::read(self.blob_path(digest)).unwrap()
+    }
+
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
     }
 
     /// A directory laid out as docker's `/etc/docker/certs.d`, trusting
