@@ -17,17 +17,30 @@
 
 use crate::error::{IoContext as _, StoreError};
 use crate::fsutil::persist_durable;
+use crate::remote::Fetch;
 use kiln_layer::HoleWriter;
 use kiln_oci::{Digest, Hasher};
 use std::fs::File;
 use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tempfile::NamedTempFile;
 
 /// Blobs of one store.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    /// Fetches a remote blob when it is read (`crate::remote`).
+    fetcher: Option<Arc<dyn Fetch>>,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore")
+            .field("root", &self.root)
+            .field("fetcher", &self.fetcher.is_some())
+            .finish()
+    }
 }
 
 impl BlobStore {
@@ -35,7 +48,12 @@ impl BlobStore {
     pub(crate) fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
+            fetcher: None,
         }
+    }
+
+    pub(crate) fn set_fetcher(&mut self, fetcher: Arc<dyn Fetch>) {
+        self.fetcher = Some(fetcher);
     }
 
     /// Where blob `digest` lives (whether or not it exists).
@@ -48,17 +66,74 @@ impl BlobStore {
         self.path(digest).is_file()
     }
 
-    /// Opens blob `digest` for reading.
+    /// Opens blob `digest` for reading; a remote one is fetched first.
     pub fn open(&self, digest: &Digest) -> Result<File, StoreError> {
         let path = self.path(digest);
-        File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StoreError::BlobNotFound(digest.clone()),
-            _ => StoreError::Io {
-                action: "cannot open blob",
-                path,
-                source: e,
-            },
-        })
+        let open = |path: &Path| {
+            File::open(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => StoreError::BlobNotFound(digest.clone()),
+                _ => StoreError::Io {
+                    action: "cannot open blob",
+                    path: path.to_path_buf(),
+                    source: e,
+                },
+            })
+        };
+        match open(&path) {
+            Err(StoreError::BlobNotFound(_)) => {
+                self.fetch(digest)?;
+                open(&path)
+            }
+            other => other,
+        }
+    }
+
+    /// Brings remote blob `digest` in, through the fetcher; a blob that is
+    /// not remote, or a store without a fetcher, is not found.
+    fn fetch(&self, digest: &Digest) -> Result<(), StoreError> {
+        let (Some(fetcher), Some(descriptor)) =
+            (&self.fetcher, crate::remote::descriptor(&self.root, digest))
+        else {
+            return Err(StoreError::BlobNotFound(digest.clone()));
+        };
+        fetcher
+            .fetch(&self.root, &descriptor)
+            .map_err(|message| StoreError::BlobFetch {
+                digest: digest.clone(),
+                message,
+            })
+    }
+
+    /// Fetches remote layer blob `digest`, unpacking it into snapshot
+    /// `chain_id` as it downloads; `false` when it is not remote (or no
+    /// fetcher is installed), for the caller to unpack what it holds.
+    pub(crate) fn fetch_unpacking(
+        &self,
+        digest: &Digest,
+        chain_id: &Digest,
+        diff_id: &Digest,
+    ) -> Result<bool, StoreError> {
+        let (Some(fetcher), Some(descriptor)) =
+            (&self.fetcher, crate::remote::descriptor(&self.root, digest))
+        else {
+            return Ok(false);
+        };
+        if self.contains(digest) {
+            return Ok(false);
+        }
+        fetcher
+            .fetch_unpacking(&self.root, &descriptor, chain_id, diff_id)
+            .map_err(|message| StoreError::BlobFetch {
+                digest: digest.clone(),
+                message,
+            })?;
+        Ok(true)
+    }
+
+    /// Makes sure blob `digest` is held, fetching a remote one: for a
+    /// reader that opens it by [`BlobStore::path`].
+    pub fn ensure(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.open(digest).map(drop)
     }
 
     /// Reads a whole blob (meant for small documents: configs, manifests)

@@ -98,7 +98,8 @@ impl Store {
                     match self.image(&descriptor) {
                         Ok(image) => {
                             for layer in &image.manifest.layers {
-                                if !self.blobs().contains(&layer.digest) {
+                                // A remote layer is fetched when read.
+                                if !self.available(&layer.digest) {
                                     checkup.problems.push(format!(
                                         "image {}: layer blob {} is missing",
                                         descriptor.digest, layer.digest
@@ -133,9 +134,7 @@ impl Store {
                     .push(format!("cache record {shown}: its name is not a digest"));
             }
             for layer in record.layers.iter().filter(|l| !l.empty) {
-                let snapshot = self.snapshot_path(&layer.chain_id);
-                let present = snapshot.is_dir() && self.blobs().contains(&layer.descriptor.digest);
-                if !present {
+                if !self.available(&layer.descriptor.digest) {
                     checkup.leftovers.push(format!(
                         "cache record {shown}: layer {} is gone (a miss, not a hit)",
                         layer.chain_id

@@ -64,6 +64,14 @@ pub enum StoreError {
     /// A blob the caller asked for is not in the store.
     #[error("blob {0} not found in the store")]
     BlobNotFound(Digest),
+    /// A remote blob (`Store::mark_remote`) could not be fetched.
+    #[error("blob {digest} is not in the store and could not be fetched: {message}")]
+    BlobFetch {
+        /// The blob.
+        digest: Digest,
+        /// Why.
+        message: String,
+    },
     /// A document in the store is not what its format requires.
     #[error("corrupt {what} at {path}: {message}")]
     Format {

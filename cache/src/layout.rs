@@ -48,6 +48,12 @@ impl Store {
         &self.root
     }
 
+    /// Installs what fetches remote blobs when they are read
+    /// (`crate::remote`).
+    pub fn set_fetcher(&mut self, fetcher: std::sync::Arc<dyn crate::Fetch>) {
+        self.blobs.set_fetcher(fetcher);
+    }
+
     /// The blobs.
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs

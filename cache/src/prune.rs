@@ -122,14 +122,15 @@ impl Store {
         Ok(live)
     }
 
-    /// Whether every layer a record names is still in the store.
+    /// Whether every layer a record names is still in the store (its blob
+    /// held or remote: as `Store::peek_record` judges a hit).
     fn record_usable(&self, record: &StoredRecord) -> bool {
         record.key.is_some()
             && record.record.as_ref().is_some_and(|r| {
-                r.layers.iter().filter(|l| !l.empty).all(|l| {
-                    self.snapshot_path(&l.chain_id).is_dir()
-                        && self.blobs().contains(&l.descriptor.digest)
-                })
+                r.layers
+                    .iter()
+                    .filter(|l| !l.empty)
+                    .all(|l| self.available(&l.descriptor.digest))
             })
     }
 

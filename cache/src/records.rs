@@ -56,7 +56,8 @@ impl Store {
     }
 
     /// The record under `key`, if there is a usable one: it parses and
-    /// every snapshot and blob it names is present. A hit counts as a use.
+    /// every blob it names is held or remote (its snapshot is made from the
+    /// blob when missing). A hit counts as a use.
     pub fn lookup_record(&self, key: &Digest) -> Option<CacheRecord> {
         let record = self.peek_record(key)?;
         // Last use, for LRU pruning; a failure only makes it look older.
@@ -75,9 +76,14 @@ impl Store {
     pub fn peek_record(&self, key: &Digest) -> Option<CacheRecord> {
         let bytes = std::fs::read(self.record_path(key)).ok()?;
         let record: CacheRecord = serde_json::from_slice(&bytes).ok()?;
-        let complete = record.layers.iter().filter(|l| !l.empty).all(|l| {
-            self.snapshot_ready(&l.chain_id) && self.blobs().contains(&l.descriptor.digest)
-        });
+        // Each layer's blob is held or remote (fetched when read); its
+        // snapshot is unpacked from it when a step needs its files
+        // (`Store::ensure_snapshot`).
+        let complete = record
+            .layers
+            .iter()
+            .filter(|l| !l.empty)
+            .all(|l| self.available(&l.descriptor.digest));
         complete.then_some(record)
     }
 

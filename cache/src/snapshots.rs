@@ -106,6 +106,10 @@ impl Store {
         let _lease = self.lease()?;
         self.snapshots_dir()?;
         if !self.snapshot_ready(chain_id) {
+            // A remote blob is unpacked as it downloads.
+            self.blobs().fetch_unpacking(blob, chain_id, diff_id)?;
+        }
+        if !self.snapshot_ready(chain_id) {
             self.unpack_snapshot(chain_id, blob, diff_id)?;
         }
         Ok(self.snapshot_path(chain_id))

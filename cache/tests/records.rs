@@ -164,8 +164,19 @@ fn a_record_is_a_hit_only_while_its_layers_exist() {
     assert!(store.lookup_record(&key).is_none());
     store.put_record(&key, &rec).unwrap();
     assert_eq!(store.lookup_record(&key), Some(rec.clone()));
+    // The snapshot is made again from the blob when a step needs it.
     std::fs::remove_dir_all(store.snapshot_path(&rec.layers[0].chain_id)).unwrap();
-    assert!(store.lookup_record(&key).is_none(), "snapshot gone");
+    assert_eq!(
+        store.lookup_record(&key),
+        Some(rec.clone()),
+        "snapshot gone"
+    );
+    let descriptor = &rec.layers[0].descriptor;
+    std::fs::remove_file(store.blobs().path(&descriptor.digest)).unwrap();
+    assert!(store.lookup_record(&key).is_none(), "blob gone");
+    // A blob a registry has, marked remote: a hit again, fetched when read.
+    store.mark_remote(descriptor).unwrap();
+    assert_eq!(store.lookup_record(&key), Some(rec.clone()), "remote blob");
     let listed = store.records().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].key.as_ref(), Some(&key));
@@ -369,4 +380,62 @@ fn a_cached_twin_of_a_step_that_ran_takes_its_files_in_a_first_trail() {
     store.save_trail(&mut trail).unwrap();
     let saved = store.trail("first").unwrap();
     assert_eq!(saved.steps[1].files, files);
+}
+
+/// Puts the bytes of the blob it is asked for into the store, as a
+/// registry download would, and counts the calls.
+struct FakeRegistry {
+    bytes: Vec<u8>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl kiln_cache::Fetch for FakeRegistry {
+    fn fetch(&self, root: &std::path::Path, descriptor: &Descriptor) -> Result<(), String> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let store = Store::open(root).map_err(|e| e.to_string())?;
+        store
+            .blobs()
+            .put(&self.bytes, Some(&descriptor.digest))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn fetch_unpacking(
+        &self,
+        root: &std::path::Path,
+        descriptor: &Descriptor,
+        _chain_id: &Digest,
+        _diff_id: &Digest,
+    ) -> Result<(), String> {
+        self.fetch(root, descriptor)
+    }
+}
+
+#[test]
+fn a_remote_blob_is_fetched_when_read_and_only_then() {
+    let (_dir, mut store) = store();
+    let bytes = b"remote layer bytes".to_vec();
+    let descriptor = Descriptor::new(media_type::OCI_LAYER_TAR, Digest::of(&bytes), 18);
+    let fake = std::sync::Arc::new(FakeRegistry {
+        bytes: bytes.clone(),
+        calls: Default::default(),
+    });
+    // Not marked: not found, nothing asked.
+    store.set_fetcher(fake.clone());
+    assert!(matches!(
+        store.blobs().open(&descriptor.digest),
+        Err(kiln_cache::StoreError::BlobNotFound(_))
+    ));
+    store.mark_remote(&descriptor).unwrap();
+    assert!(store.available(&descriptor.digest));
+    assert_eq!(store.remote(&descriptor.digest), Some(descriptor.clone()));
+    assert_eq!(fake.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(store.blobs().read(&descriptor.digest).unwrap(), bytes);
+    assert_eq!(store.blobs().read(&descriptor.digest).unwrap(), bytes);
+    assert_eq!(
+        fake.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "fetched once"
+    );
+    assert_eq!(store.remote(&descriptor.digest), None, "held now");
 }

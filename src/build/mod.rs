@@ -145,10 +145,13 @@ pub(crate) struct Report {
 
 /// Lowers the Dockerfile and sets up the local worker over `store`.
 pub(crate) fn prepare(
-    store: Store,
+    mut store: Store,
     options: Options,
     puller: &dyn Puller,
 ) -> Result<Prepared, BuildError> {
+    // Remote blobs (layers of an imported cache) come with the build's
+    // registry settings.
+    crate::registry::lazy::install(&mut store, &options.registry);
     let lease = store.lease()?;
     let mut notes = Vec::new();
     let sandboxes = store.sandboxes_dir();

@@ -41,7 +41,9 @@ impl StoreArgs {
     /// Opens (creating if needed) the store.
     pub fn open(&self) -> anyhow::Result<Store> {
         let root = self.root()?;
-        Ok(Store::open(&root)?)
+        let mut store = Store::open(&root)?;
+        crate::registry::lazy::install(&mut store, &crate::registry::RegistryOptions::default());
+        Ok(store)
     }
 }
 

@@ -28,11 +28,19 @@ pub(crate) struct Layer {
 }
 
 /// The overlay lowers for `layers`: topmost first, empty layers skipped.
-pub(crate) fn lowers(layers: &[Layer]) -> Vec<PathBuf> {
-    layers
-        .iter()
-        .rev()
-        .filter(|l| !l.empty)
-        .map(|l| l.snapshot.clone())
-        .collect()
+/// A layer whose snapshot is not unpacked yet (a cache hit whose files no
+/// step needed so far) is unpacked first, its blob fetched if it is
+/// remote: the one place a layer's files are asked for.
+pub(crate) fn lowers(
+    store: &kiln_cache::Store,
+    layers: &[Layer],
+) -> Result<Vec<PathBuf>, kiln_cache::StoreError> {
+    let mut lowers = Vec::with_capacity(layers.len());
+    for l in layers.iter().rev().filter(|l| !l.empty) {
+        if !store.snapshot_ready(&l.chain_id) {
+            store.ensure_snapshot(&l.chain_id, &l.descriptor.digest, &l.diff_id)?;
+        }
+        lowers.push(l.snapshot.clone());
+    }
+    Ok(lowers)
 }

@@ -62,7 +62,7 @@ pub(crate) fn write_local(
     let target = staging
         .as_ref()
         .map_or(dest.clone(), |s| s.path().to_path_buf());
-    let lowers = lowers(layers);
+    let lowers = lowers(store, layers)?;
     let status = with_views(&[(View::ReadOnly { lowers }, root.clone())], || {
         std::process::Command::new("cp")
             .arg("-a")

@@ -217,6 +217,12 @@ fn push_layer(
             &layer.digest,
             mount.as_deref(),
             &|| {
+                // Needed only when the registry neither has the blob nor
+                // can mount it: a remote one is fetched now.
+                store
+                    .blobs()
+                    .ensure(&layer.digest)
+                    .map_err(RegistryError::Store)?;
                 Ok((
                     BlobSource::File(store.blobs().path(&layer.digest)),
                     layer.size,
@@ -370,13 +376,21 @@ fn mount_source(
     repository: &str,
     digest: &Digest,
 ) -> Option<String> {
-    let known = store.memo(REPOSITORIES_MEMO, digest)?;
-    let prefix = format!("{}/", registry.domain);
+    known_repositories(store, digest)
+        .into_iter()
+        .find(|(domain, r)| *domain == registry.domain && r != repository)
+        .map(|(_, r)| r)
+}
+
+/// The repositories (registry domain, repository) `digest` was pulled
+/// from or pushed to, latest last: where a mount or a fetch may find it.
+pub(super) fn known_repositories(store: &Store, digest: &Digest) -> Vec<(String, String)> {
+    let known = store.memo(REPOSITORIES_MEMO, digest).unwrap_or_default();
     known
         .lines()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .find(|r| *r != repository)
-        .map(str::to_string)
+        .filter_map(|l| l.split_once('/'))
+        .map(|(domain, repository)| (domain.to_string(), repository.to_string()))
+        .collect()
 }
 
 /// Notes that `repository` of this registry holds `digest`. Best effort: a

@@ -93,26 +93,32 @@ impl Imported {
         self.records.get(key)
     }
 
-    /// Brings `record`'s layers into `store`: each blob checked by digest
-    /// and size, unpacked as its snapshot under the chain ID the record
-    /// gives (which the key fixes); the record as the store then holds it
-    /// (with the blobs the cache gave).
+    /// Brings `record` into `store`. From a directory each layer blob is
+    /// copied in, checked by digest and size, and unpacked as its snapshot
+    /// under the chain ID the record gives (which the key fixes). From a
+    /// registry nothing is downloaded: each layer is marked remote
+    /// (`kiln_cache`'s `remote`), fetched and unpacked only when a step
+    /// needs its files, and an image made of it is pushed by mounting the
+    /// blobs. The record as the store then holds it (with the blobs the
+    /// cache gave).
     pub(crate) fn bring(&self, store: &Store, record: &CacheRecord) -> Result<CacheRecord, String> {
         let mut brought = record.clone();
         for layer in brought.layers.iter_mut().filter(|l| !l.empty) {
-            let descriptor = match &self.blobs {
-                Blobs::Local(cache) => cache.bring_layer(store, layer)?,
-                Blobs::Registry(cache) => cache.bring_layer(store, layer)?,
+            layer.descriptor = match &self.blobs {
+                Blobs::Local(cache) => {
+                    let descriptor = cache.bring_layer(store, layer)?;
+                    store
+                        .ensure_snapshot(&layer.chain_id, &descriptor.digest, &layer.diff_id)
+                        .map_err(|e| {
+                            format!(
+                                "cannot unpack layer {} of the cache: {e}",
+                                descriptor.digest
+                            )
+                        })?;
+                    descriptor
+                }
+                Blobs::Registry(cache) => cache.mark_layer(store, layer)?,
             };
-            store
-                .ensure_snapshot(&layer.chain_id, &descriptor.digest, &layer.diff_id)
-                .map_err(|e| {
-                    format!(
-                        "cannot unpack layer {} of the cache: {e}",
-                        descriptor.digest
-                    )
-                })?;
-            layer.descriptor = descriptor;
         }
         Ok(brought)
     }

@@ -2,12 +2,13 @@
 //! pushed as an image is pushed (layers in parallel, skipped when the
 //! repository has them, mounted from another repository, compressed once:
 //! `registry::push_artifact`), and read back with the records' layers
-//! fetched only when a step uses them, unpacked while they download.
+//! marked remote: fetched only when a step needs their files, mounted
+//! when an image made of them is pushed to the same registry.
 
 use super::format::{ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CacheConfig};
 use crate::registry::{
-    Artifact, Format, PushOptions, Registry, RegistryOptions, Snapshot, fetch_and_unpack,
-    fetch_blob, fetch_manifest, push_artifact,
+    Artifact, Format, PushOptions, Registry, RegistryOptions, fetch_blob, fetch_manifest,
+    push_artifact,
 };
 use kiln_cache::{CacheRecord, RecordLayer, Store};
 use kiln_oci::{Descriptor, Digest, Reference};
@@ -90,27 +91,16 @@ impl RegistryCache {
             .ok_or_else(|| format!("the cache lists no layer {diff_id}"))
     }
 
-    /// Downloads `layer` into `store`, unpacking it into its snapshot as
-    /// it arrives (digest and diff ID checked), as a pull does; its
-    /// descriptor there.
-    pub(crate) fn bring_layer(
+    /// Marks `layer` as a blob of this cache's repository that `store`
+    /// fetches when it is read; its descriptor there.
+    pub(crate) fn mark_layer(
         &self,
         store: &Store,
         layer: &RecordLayer,
     ) -> Result<Descriptor, String> {
         let descriptor = self.descriptor(&layer.diff_id)?;
-        let snapshot = Snapshot {
-            chain_id: &layer.chain_id,
-            diff_id: &layer.diff_id,
-        };
-        fetch_and_unpack(
-            &self.registry,
-            store,
-            &self.repository,
-            descriptor,
-            &snapshot,
-        )
-        .map_err(|e| e.to_string())?;
+        crate::registry::lazy::mark_remote(store, &self.registry, &self.repository, descriptor)
+            .map_err(|e| e.to_string())?;
         Ok(descriptor.clone())
     }
 

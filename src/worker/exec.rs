@@ -79,7 +79,7 @@ impl Worker {
         } = step;
         let spec = RunSpec {
             rootfs: kiln_runtime::Rootfs {
-                layers: lowers(base),
+                layers: lowers(&self.store, base)?,
             },
             args: exec.args.clone(),
             env,
@@ -232,7 +232,7 @@ impl Worker {
                     }
                     input => {
                         let lowers = match input {
-                            Output::Layers(layers) => lowers(layers),
+                            Output::Layers(layers) => lowers(&self.store, layers)?,
                             Output::Context(context) => context_lowers(context, scratch, index)?,
                         };
                         let point = scratch.join(format!("mount-{index}"));

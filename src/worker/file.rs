@@ -45,7 +45,12 @@ impl Worker {
         let root = dir("root")?;
         let upper = self.scratch_path()?;
         let mut views = vec![(
-            super::dirs::writable_view(scratch.path(), "root", lowers(base), upper.clone())?,
+            super::dirs::writable_view(
+                scratch.path(),
+                "root",
+                lowers(&self.store, base)?,
+                upper.clone(),
+            )?,
             root.clone(),
         )];
         // Where each input's files are, once the views are mounted.
@@ -60,7 +65,7 @@ impl Worker {
                         let point = dir(&format!("source-{}", c.input))?;
                         views.push((
                             View::ReadOnly {
-                                lowers: lowers(layers),
+                                lowers: lowers(&self.store, layers)?,
                             },
                             point.clone(),
                         ));

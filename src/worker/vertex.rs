@@ -87,7 +87,7 @@ impl Worker {
         let scratch = self.scratch_dir()?;
         let point = scratch.path().join("view");
         create_dir(&point)?;
-        let lowers = lowers(layers);
+        let lowers = lowers(&self.store, layers)?;
         if lowers.is_empty() {
             return Ok(f(&point));
         }

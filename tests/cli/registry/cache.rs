@@ -145,3 +145,51 @@ fn an_image_pushed_with_an_inline_cache_is_a_cache() {
     let stderr = cold_build(&second, &format!("{}/test/derived:1", registry.addr()));
     assert!(stderr.contains("carries no inline kiln cache"), "{stderr}");
 }
+
+/// Point 4: a cache hit is not a download. A fresh store imports the
+/// cache and pushes the unchanged image to another repository of the same
+/// registry: the hits' layers are mounted there, never fetched. They are
+/// fetched when something needs their files: a step on top, `kiln run`.
+#[test]
+fn a_hit_that_is_only_pushed_is_never_downloaded() {
+    let Some((first, registry)) = first_store("kiln lazy cache test") else {
+        return;
+    };
+    let cache = format!("{}/test/app:buildcache", registry.addr());
+    let to = format!("type=registry,ref={cache},ignore-error=false");
+    let out = first.build(&["-t", "app", "--cache-to", &to]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let second = next_store(&first);
+    let target = format!("{}/test/other:2", registry.addr());
+    let from = format!("type=registry,ref={cache}");
+    let out = second.build(&["-t", &target, "--push", "--cache-from", &from, "--explain"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(imported_hits(&stderr, &from), 2, "{stderr}");
+    let layers = registry.layers_of("test/other", "2");
+    assert_eq!(layers.len(), 3, "busybox, COPY, RUN");
+    let held = |digest: &str| {
+        second
+            .root
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+            .exists()
+    };
+    for layer in &layers[1..] {
+        assert!(!held(layer), "layer {layer} was downloaded\n{stderr}");
+    }
+
+    // A step on top needs the files below it: they are fetched then.
+    second.dockerfile(&format!("{DOCKERFILE}RUN cat /built /app.txt > /again\n"));
+    let out = second.build(&["-t", "more", "--cache-from", &from]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(layers[1..].iter().all(|l| held(l)));
+    assert_eq!(second.run("more", &["cat", "/again"]), "app\nmade\napp\n");
+
+    // An image of remote layers runs: `kiln run` fetches them.
+    let third = next_store(&first);
+    let out = third.build(&["-t", "lazy", "--cache-from", &from]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(third.run("lazy", &["cat", "/built"]), "app\nmade\n");
+}

@@ -202,6 +202,27 @@ impl Registry {
         std::fs::read(self.blob_path(digest)).unwrap()
     }
 
+    /// The layer digests of the manifest tag `tag` of `repository` names.
+    pub(super) fn layers_of(&self, repository: &str, tag: &str) -> Vec<String> {
+        let link = self
+            .dir
+            .path()
+            .join("data/docker/registry/v2/repositories")
+            .join(repository)
+            .join("_manifests/tags")
+            .join(tag)
+            .join("current/link");
+        let digest = std::fs::read_to_string(link).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&self.blob(digest.trim())).unwrap();
+        manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.trim_start_matches("sha256:");
         self.dir
