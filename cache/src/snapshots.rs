@@ -27,10 +27,9 @@ impl Store {
         self.root().join("snapshots").join(chain_id.encoded())
     }
 
-    /// Unpacks every layer of `image` that is not unpacked yet; returns the
-    /// snapshot directories, base layer first.
-    pub fn ensure_snapshots(&self, image: &Image) -> Result<Vec<PathBuf>, StoreError> {
-        let _lease = self.lease()?;
+    /// The chain ID of each layer of `image`, base first, once its config
+    /// and manifest are checked to list as many layers.
+    pub fn chain_ids_of(&self, image: &Image) -> Result<Vec<Digest>, StoreError> {
         let diff_ids = &image.config.rootfs.diff_ids;
         if diff_ids.len() != image.manifest.layers.len() {
             return Err(StoreError::Format {
@@ -43,13 +42,19 @@ impl Store {
                 ),
             });
         }
+        Ok(chain_ids(diff_ids))
+    }
+
+    /// Unpacks every layer of `image` that is not unpacked yet; returns the
+    /// snapshot directories, base layer first.
+    pub fn ensure_snapshots(&self, image: &Image) -> Result<Vec<PathBuf>, StoreError> {
+        let _lease = self.lease()?;
+        let chains = self.chain_ids_of(image)?;
+        let diff_ids = &image.config.rootfs.diff_ids;
         self.snapshots_dir()?;
         self.settle_snapshots_in_background();
         let mut paths = Vec::with_capacity(diff_ids.len());
-        for ((chain_id, diff_id), layer) in chain_ids(diff_ids)
-            .iter()
-            .zip(diff_ids)
-            .zip(&image.manifest.layers)
+        for ((chain_id, diff_id), layer) in chains.iter().zip(diff_ids).zip(&image.manifest.layers)
         {
             let path = self.snapshot_path(chain_id);
             if !self.snapshot_ready(chain_id) {
@@ -105,6 +110,7 @@ impl Store {
     ) -> Result<PathBuf, StoreError> {
         let _lease = self.lease()?;
         self.snapshots_dir()?;
+        self.settle_snapshots_in_background();
         if !self.snapshot_ready(chain_id) {
             // A remote blob is unpacked as it downloads.
             self.blobs().fetch_unpacking(blob, chain_id, diff_id)?;

@@ -40,6 +40,7 @@ pub(crate) fn run(args: PullArgs, store: &StoreArgs) -> anyhow::Result<Outcome> 
         &reference,
         &platform,
         &args.registry.options(),
+        false,
         args.quiet,
     )?;
     writeln!(std::io::stdout().lock(), "{}", manifest.digest)?;

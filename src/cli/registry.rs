@@ -47,33 +47,47 @@ fn short(digest: &kiln_oci::Digest) -> &str {
     &digest.encoded()[..12]
 }
 
-/// Pulls `reference` for `platform` into `store`; returns the manifest.
+/// Pulls `reference` for `platform` into `store` (`lazy`: its layers
+/// only when read); returns the manifest.
 pub(crate) fn pull_image(
     store: &Store,
     reference: &Reference,
     platform: &Platform,
     options: &RegistryOptions,
+    lazy: bool,
     quiet: bool,
 ) -> Result<Descriptor, crate::registry::RegistryError> {
     say(quiet, &format!("pulling {}", reference.familiar()));
     let registry = Registry::connect(reference.domain(), options)?;
-    let pulled = crate::registry::pull(
-        &registry,
-        store,
-        reference,
-        platform,
-        &|event| match event {
-            PullEvent::Resolved(d) => say(
-                quiet,
-                &format!("{}: resolved to {}", reference.familiar(), d.digest),
-            ),
-            PullEvent::LayerExists(d) => say(quiet, &format!("{}: already here", short(&d.digest))),
-            PullEvent::LayerDone(d) => say(
-                quiet,
-                &format!("{}: downloaded ({})", short(&d.digest), human_size(d.size)),
-            ),
-        },
-    )?;
+    let pulled =
+        crate::registry::pull(
+            &registry,
+            store,
+            reference,
+            platform,
+            lazy,
+            &|event| match event {
+                PullEvent::Resolved(d) => say(
+                    quiet,
+                    &format!("{}: resolved to {}", reference.familiar(), d.digest),
+                ),
+                PullEvent::LayerExists(d) => {
+                    say(quiet, &format!("{}: already here", short(&d.digest)))
+                }
+                PullEvent::LayerDone(d) => say(
+                    quiet,
+                    &format!("{}: downloaded ({})", short(&d.digest), human_size(d.size)),
+                ),
+                PullEvent::LayerRemote(d) => say(
+                    quiet,
+                    &format!(
+                        "{}: fetched when needed ({})",
+                        short(&d.digest),
+                        human_size(d.size)
+                    ),
+                ),
+            },
+        )?;
     Ok(pulled.manifest)
 }
 

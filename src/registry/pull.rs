@@ -31,6 +31,9 @@ pub enum PullEvent<'a> {
     LayerExists(&'a Descriptor),
     /// A layer finished downloading.
     LayerDone(&'a Descriptor),
+    /// A layer stays in the registry until something reads it (a lazy
+    /// pull).
+    LayerRemote(&'a Descriptor),
 }
 
 /// A finished pull.
@@ -40,12 +43,16 @@ pub struct Pulled {
 }
 
 /// Pulls `reference` for `platform` into `store` and points its tag (if it
-/// has one) at it.
+/// has one) at it. `lazy` (a build's base image, as BuildKit pulls them):
+/// the manifest and config only, each layer marked remote
+/// (`kiln_cache`'s `remote`) and fetched when something reads it — a
+/// step running on it, `kiln run`, a push to another registry.
 pub fn pull(
     registry: &Registry,
     store: &Store,
     reference: &Reference,
     platform: &Platform,
+    lazy: bool,
     progress: &(dyn Fn(PullEvent<'_>) + Sync),
 ) -> Result<Pulled, RegistryError> {
     // Held until the tag is set: prune cannot collect blobs in between.
@@ -81,10 +88,24 @@ pub fn pull(
             (layer, snapshot)
         })
         .collect();
-    fetch_layers(registry, store, repository, &layers, progress)?;
-    // Later pushes to this registry can mount these blobs from here.
+    // Later pushes to this registry can mount these blobs from here, and
+    // a remote one is fetched from here.
     for blob in manifest.layers.iter().chain([&manifest.config]) {
         super::push::remember_repository(store, registry, repository, &blob.digest);
+    }
+    match lazy {
+        false => fetch_layers(registry, store, repository, &layers, progress)?,
+        true => {
+            for (layer, _) in &layers {
+                match store.blobs().contains(&layer.digest) {
+                    true => progress(PullEvent::LayerExists(layer)),
+                    false => {
+                        store.mark_remote(layer)?;
+                        progress(PullEvent::LayerRemote(layer));
+                    }
+                }
+            }
+        }
     }
     if let Some((digest, bytes)) = index {
         store.blobs().put(&bytes, Some(&digest))?;

@@ -6,29 +6,31 @@ use super::layers::{ContextDir, Output};
 use super::vertex::Worker;
 use crate::export::Layer;
 use kiln_dockerignore::Matcher;
-use kiln_oci::{Descriptor, chain_ids, media_type};
+use kiln_oci::{Descriptor, media_type};
 use kiln_solver::{ImageSource, LocalSource};
 use std::sync::Arc;
 
 impl Worker {
     /// The layers of the image whose manifest is `image.digest` (the
-    /// resolver pinned it when lowering).
+    /// resolver pinned it when lowering), not unpacked yet.
     pub(crate) fn image(&self, image: &ImageSource) -> Result<Output, WorkerError> {
         let digest = image.digest.clone();
         let size = self.store.blobs().verify(&digest)?;
         let found = self
             .store
             .image(&Descriptor::new(media_type::OCI_MANIFEST, digest, size))?;
-        let snapshots = self.store.ensure_snapshots(&found)?;
+        // Unpacked (fetched, if the pull left them remote) only when a
+        // step needs the files (`export::lowers`).
         let diff_ids = &found.config.rootfs.diff_ids;
-        let layers = chain_ids(diff_ids)
+        let layers = self
+            .store
+            .chain_ids_of(&found)?
             .into_iter()
             .zip(diff_ids)
-            .zip(snapshots)
             .zip(&found.manifest.layers)
-            .map(|(((chain_id, diff_id), snapshot), descriptor)| Layer {
+            .map(|((chain_id, diff_id), descriptor)| Layer {
                 empty: false,
-                snapshot,
+                snapshot: self.store.snapshot_path(&chain_id),
                 chain_id,
                 diff_id: diff_id.clone(),
                 descriptor: descriptor.clone(),

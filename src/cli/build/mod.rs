@@ -430,7 +430,9 @@ impl build::Puller for PullShown<'_> {
         reference: &Reference,
         platform: &Platform,
     ) -> Result<kiln_oci::Descriptor, String> {
-        super::registry::pull_image(store, reference, platform, self.registry, self.quiet)
+        // Lazily, as BuildKit: a base whose files no step reads is never
+        // downloaded (an unchanged build from an imported cache, pushed).
+        super::registry::pull_image(store, reference, platform, self.registry, true, self.quiet)
             .map_err(|e| e.to_string())
     }
 }

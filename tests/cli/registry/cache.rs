@@ -146,6 +146,12 @@ fn an_image_pushed_with_an_inline_cache_is_a_cache() {
     assert!(stderr.contains("carries no inline kiln cache"), "{stderr}");
 }
 
+/// Whether the store of `context` holds blob `digest`.
+fn holds(context: &TestContext, digest: &str) -> bool {
+    let hex = digest.trim_start_matches("sha256:");
+    context.root.join("blobs/sha256").join(hex).exists()
+}
+
 /// Point 4: a cache hit is not a download. A fresh store imports the
 /// cache and pushes the unchanged image to another repository of the same
 /// registry: the hits' layers are mounted there, never fetched. They are
@@ -169,13 +175,7 @@ fn a_hit_that_is_only_pushed_is_never_downloaded() {
     assert_eq!(imported_hits(&stderr, &from), 2, "{stderr}");
     let layers = registry.layers_of("test/other", "2");
     assert_eq!(layers.len(), 3, "busybox, COPY, RUN");
-    let held = |digest: &str| {
-        second
-            .root
-            .join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
-            .exists()
-    };
+    let held = |digest: &str| holds(&second, digest);
     for layer in &layers[1..] {
         assert!(!held(layer), "layer {layer} was downloaded\n{stderr}");
     }
@@ -192,4 +192,18 @@ fn a_hit_that_is_only_pushed_is_never_downloaded() {
     let out = third.build(&["-t", "lazy", "--cache-from", &from]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(third.run("lazy", &["cat", "/built"]), "app\nmade\n");
+
+    // A base image is pulled as lazily: a build that reads none of its
+    // files, pushed to the same registry, downloads none of its layers.
+    let fourth = TestContext::new();
+    fourth.dockerfile(&format!("FROM {target}\nLABEL lazy=yes\n"));
+    let labeled = format!("{}/test/labeled:1", registry.addr());
+    let out = fourth.build(&["-t", &labeled, "--push"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(registry.layers_of("test/labeled", "1"), layers);
+    for layer in &layers {
+        assert!(!holds(&fourth, layer), "{layer} downloaded\n{stderr}");
+    }
+    assert_eq!(fourth.run(&labeled, &["cat", "/built"]), "app\nmade\n");
 }
