@@ -207,3 +207,32 @@ fn a_hit_that_is_only_pushed_is_never_downloaded() {
     }
     assert_eq!(fourth.run(&labeled, &["cat", "/built"]), "app\nmade\n");
 }
+
+/// Point 5 through a registry: a cache mount warmed by one store, exported
+/// with `mounts=true` under a tag, is seen by a fresh store's build.
+#[test]
+fn a_cache_mount_travels_through_a_registry() {
+    let Some((first, registry)) = first_store("kiln registry cache mount test") else {
+        return;
+    };
+    first.dockerfile(
+        "FROM busybox:local\n\
+         RUN --mount=type=cache,id=warm,target=/cache echo warm > /cache/stamp\n",
+    );
+    let cache = format!("{}/test/mounts:buildcache", registry.addr());
+    let to = format!("type=registry,ref={cache},mounts=true,ignore-error=false");
+    let out = first.build(&["-t", "warm", "--cache-to", &to]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(", 1 cache mounts,"), "{stderr}");
+
+    let second = next_store(&first);
+    second.dockerfile(
+        "FROM busybox:local\n\
+         RUN --mount=type=cache,id=warm,target=/cache cat /cache/stamp > /seen\n",
+    );
+    let from = format!("type=registry,ref={cache}");
+    let out = second.build(&["-t", "seen", "--cache-from", &from]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(second.run("seen", &["cat", "/seen"]), "warm\n");
+}
