@@ -193,6 +193,7 @@ pub(crate) fn prepare(
             previous: PreviousTrail::of(Some(trail_name.clone())),
             imported,
             imported_hits: Mutex::default(),
+            selections: Mutex::default(),
         },
     };
     let explain = options
@@ -393,16 +394,27 @@ fn export_cache(
             .collect();
         let steps = records.len();
         let mounts = mounts_for(&archived, target.mounts(), &mut report.notes);
+        let cache_mounts = mounts.len();
+        let contents = crate::remotecache::format::Contents {
+            records,
+            mounts,
+            selections: worker
+                .cache
+                .selections
+                .lock()
+                .map(|s| s.iter().map(|(k, d)| (k.clone(), d.clone())).collect())
+                .unwrap_or_default(),
+        };
         let done = match target {
             crate::remotecache::CacheTo::Inline => {
                 report.exported.push(format!(
                     "exported the build cache inline in the image: {steps} steps"
                 ));
-                inline = Some(records);
+                inline = Some(contents.records);
                 continue;
             }
             crate::remotecache::CacheTo::Local { dest, .. } => {
-                crate::remotecache::local::export(&worker.store, records, &mounts, dest)
+                crate::remotecache::local::export(&worker.store, contents, dest)
                     .map(|d| format!("{} layers ({} copied)", d.blobs, d.copied))
                     .map_err(|e| format!("{e:#}"))
             }
@@ -412,8 +424,7 @@ fn export_cache(
                 ..
             } => crate::remotecache::registry::export(
                 &worker.store,
-                records,
-                &mounts,
+                contents,
                 reference,
                 &options.registry,
                 *compression,
@@ -422,8 +433,7 @@ fn export_cache(
         };
         match done {
             Ok(what) => report.exported.push(format!(
-                "exported the build cache to {target}: {steps} steps, {} cache mounts, {what}",
-                mounts.len()
+                "exported the build cache to {target}: {steps} steps, {cache_mounts} cache mounts, {what}"
             )),
             Err(e) if ignore_error => report.notes.push(format!(
                 "cannot export the build cache to {target} (ignore-error=true): {e}"

@@ -37,6 +37,10 @@ pub(crate) struct CacheConfig {
     /// manifest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<ExportedMount>,
+    /// What `COPY --from` steps select from stages, so a step whose
+    /// source stage is an imported hit is keyed without its files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selections: Vec<ExportedSelection>,
 }
 
 /// A `RUN --mount=type=cache` directory's content.
@@ -67,43 +71,65 @@ pub(crate) fn layers_of(
 /// descriptor, diff ID).
 pub(crate) type MountLayer = (String, kiln_oci::Descriptor, Digest);
 
-/// The config of `records` and `mounts` whose manifest layers are
-/// `layers` (which must list the mounts' layers too).
-pub(crate) fn config_of(
-    records: Vec<(Digest, kiln_cache::CacheRecord)>,
-    layers: &[(kiln_oci::Descriptor, Digest)],
-    mounts: &[MountLayer],
-) -> CacheConfig {
-    CacheConfig {
-        version: VERSION,
-        keys: keys_version(),
-        layers: layers.iter().map(|(_, diff_id)| diff_id.clone()).collect(),
-        records: records
-            .into_iter()
-            .map(|(key, record)| ExportedRecord { key, record })
-            .collect(),
-        mounts: mounts
-            .iter()
-            .map(|(key, _, diff_id)| ExportedMount {
-                key: key.clone(),
-                diff_id: diff_id.clone(),
-            })
-            .collect(),
+/// What one export writes: records, cache mounts' contents, and the
+/// digests of what COPY steps select from stages.
+#[derive(Debug, Default)]
+pub(crate) struct Contents {
+    /// Cache key → record.
+    pub records: Vec<(Digest, kiln_cache::CacheRecord)>,
+    /// `mounts=true`: the cache mounts to carry.
+    pub mounts: Vec<MountLayer>,
+    /// `COPY --from` selections: memo key → the selection's digest.
+    pub selections: Vec<(Digest, Digest)>,
+}
+
+impl Contents {
+    /// The manifest's layers: the records' and the mounts', each once.
+    pub(crate) fn manifest_layers(&self) -> Vec<(kiln_oci::Descriptor, Digest)> {
+        let mut layers = layers_of(&self.records);
+        for (_, descriptor, diff_id) in &self.mounts {
+            if !layers.iter().any(|(_, d)| d == diff_id) {
+                layers.push((descriptor.clone(), diff_id.clone()));
+            }
+        }
+        layers
+    }
+
+    /// The config, for a manifest whose layers are `layers`
+    /// ([`Contents::manifest_layers`]).
+    pub(crate) fn config(self, layers: &[(kiln_oci::Descriptor, Digest)]) -> CacheConfig {
+        CacheConfig {
+            version: VERSION,
+            keys: keys_version(),
+            layers: layers.iter().map(|(_, diff_id)| diff_id.clone()).collect(),
+            records: self
+                .records
+                .into_iter()
+                .map(|(key, record)| ExportedRecord { key, record })
+                .collect(),
+            mounts: self
+                .mounts
+                .into_iter()
+                .map(|(key, _, diff_id)| ExportedMount { key, diff_id })
+                .collect(),
+            selections: self
+                .selections
+                .into_iter()
+                .map(|(key, digest)| ExportedSelection { key, digest })
+                .collect(),
+        }
     }
 }
 
-/// The manifest's layers: the records' and the mounts', each once.
-pub(crate) fn manifest_layers(
-    records: &[(Digest, kiln_cache::CacheRecord)],
-    mounts: &[MountLayer],
-) -> Vec<(kiln_oci::Descriptor, Digest)> {
-    let mut layers = layers_of(records);
-    for (_, descriptor, diff_id) in mounts {
-        if !layers.iter().any(|(_, d)| d == diff_id) {
-            layers.push((descriptor.clone(), diff_id.clone()));
-        }
-    }
-    layers
+/// A `COPY --from` selection's digest: what the step's key needs from
+/// the source stage's files, so an importer keys the step without them.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ExportedSelection {
+    /// The memo key (`worker/cache.rs` `select_layers`: the copy action
+    /// and the identity of the stage's layers).
+    pub key: Digest,
+    /// The digest of what it selects.
+    pub digest: Digest,
 }
 
 /// The key under which `--cache-to type=inline` embeds a [`CacheConfig`]
@@ -244,6 +270,7 @@ fn from_inline(
         layers: inline.layers,
         records,
         mounts: Vec::new(),
+        selections: Vec::new(),
     })
 }
 

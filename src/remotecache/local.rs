@@ -5,7 +5,7 @@
 
 use super::format::{ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CacheConfig, REF_NAME};
 use anyhow::Context as _;
-use kiln_cache::{CacheRecord, RecordLayer, Store};
+use kiln_cache::{RecordLayer, Store};
 use kiln_oci::{Descriptor, Digest, Index, Manifest, media_type};
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -41,20 +41,22 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// removes the blobs of an earlier export that the new one does not use.
 pub(crate) fn export(
     store: &Store,
-    records: Vec<(Digest, CacheRecord)>,
-    mounts: &[super::format::MountLayer],
+    contents: super::format::Contents,
     dest: &Path,
 ) -> anyhow::Result<Exported> {
     let blobs_dir = dest.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs_dir)
         .with_context(|| format!("cannot create {}", blobs_dir.display()))?;
     let mut report = Exported::default();
-    let unique = super::format::manifest_layers(&records, mounts);
+    let unique = contents.manifest_layers();
     let mut layers: Vec<Descriptor> = Vec::new();
     for (descriptor, _) in &unique {
         let path = blob_path(dest, &descriptor.digest);
         let present = std::fs::metadata(&path).is_ok_and(|m| m.len() == descriptor.size);
         if !present {
+            // A remote blob (a hit of an imported registry cache) is
+            // fetched first.
+            store.blobs().ensure(&descriptor.digest)?;
             let from = store.blobs().path(&descriptor.digest);
             let tmp = path.with_extension("kiln-tmp");
             let _ = std::fs::remove_file(&tmp);
@@ -75,7 +77,7 @@ pub(crate) fn export(
         layers.push(descriptor.clone());
     }
     report.blobs = layers.len();
-    let config = super::format::config_of(records, &unique, mounts);
+    let config = contents.config(&unique);
     let config_bytes = serde_json::to_vec(&config)?;
     let config_digest = Digest::of(&config_bytes);
     write_file(&blob_path(dest, &config_digest), &config_bytes)?;

@@ -38,6 +38,8 @@ pub(crate) struct Imported {
     records: BTreeMap<Digest, CacheRecord>,
     /// Cache mounts' contents: key → diff ID.
     mounts: BTreeMap<String, Digest>,
+    /// `COPY --from` selections: memo key → digest.
+    selections: BTreeMap<Digest, Digest>,
     blobs: Blobs,
 }
 
@@ -79,6 +81,11 @@ impl Imported {
                 .into_iter()
                 .map(|m| (m.key, m.diff_id))
                 .collect(),
+            selections: config
+                .selections
+                .into_iter()
+                .map(|s| (s.key, s.digest))
+                .collect(),
             blobs,
         })
     }
@@ -86,6 +93,11 @@ impl Imported {
     /// The spec it was opened from, for messages.
     pub(crate) fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The digest of `COPY --from` selection `key`, if this cache has it.
+    pub(crate) fn selection(&self, key: &Digest) -> Option<&Digest> {
+        self.selections.get(key)
     }
 
     /// The record under `key`, if this cache has one.

@@ -10,22 +10,20 @@ use crate::registry::{
     Artifact, Format, PushOptions, Registry, RegistryOptions, fetch_blob, fetch_manifest,
     push_artifact,
 };
-use kiln_cache::{CacheRecord, RecordLayer, Store};
+use kiln_cache::{RecordLayer, Store};
 use kiln_oci::{Descriptor, Digest, Reference};
 use std::collections::BTreeMap;
 
-/// Pushes `records` (cache key → record) to `reference`; how many layers
-/// the manifest lists.
+/// Pushes `contents` to `reference`; how many layers the manifest lists.
 pub(crate) fn export(
     store: &Store,
-    records: Vec<(Digest, CacheRecord)>,
-    mounts: &[super::format::MountLayer],
+    contents: super::format::Contents,
     reference: &Reference,
     options: &RegistryOptions,
     compression: kiln_layer::Compression,
 ) -> Result<usize, String> {
-    let unique = super::format::manifest_layers(&records, mounts);
-    let config = super::format::config_of(records, &unique, mounts);
+    let unique = contents.manifest_layers();
+    let config = contents.config(&unique);
     let bytes = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
     let (config_digest, _) = store.blobs().put(&bytes, None).map_err(|e| e.to_string())?;
     let registry = Registry::connect(reference.domain(), options).map_err(|e| e.to_string())?;

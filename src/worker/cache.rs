@@ -61,6 +61,9 @@ pub(crate) struct BuildCache {
     /// The steps (by vertex id) whose result came from an imported cache,
     /// and which one (for `--explain`).
     pub imported_hits: Mutex<BTreeMap<usize, String>>,
+    /// What this build's `COPY --from` steps selected from stages (memo
+    /// key → digest), for `--cache-to`.
+    pub selections: Mutex<BTreeMap<Digest, Digest>>,
 }
 
 /// The record of a step that added `added` (none: an empty step).
@@ -428,24 +431,43 @@ impl Worker {
             &[InputKey::Result(identity(layers))],
             &[],
         );
-        if let Some(digest) = self
+        // Remembered here, else given by an imported cache (so a stage
+        // that came from it need not be fetched to key the copy), else
+        // read from the stage's files.
+        let known = self
             .store
             .memo(MEMO, &memo_key)
-            .and_then(|text| text.parse::<Digest>().ok())
-        {
-            return Ok(digest);
+            .and_then(|text| text.parse::<Digest>().ok());
+        let digest = match known {
+            Some(digest) => digest,
+            None => {
+                let digest = match self
+                    .cache
+                    .imported
+                    .iter()
+                    .find_map(|c| c.selection(&memo_key))
+                {
+                    Some(digest) => digest.clone(),
+                    None => {
+                        self.on_layers(layers, "the copy source", |root| {
+                            let source = CopySource {
+                                root,
+                                ignore: None,
+                                ownership: SourceOwnership::Preserve,
+                            };
+                            copy::select(&source, action, None, false)
+                        })??
+                        .digest
+                    }
+                };
+                self.store.put_memo(MEMO, &memo_key, digest.as_str())?;
+                digest
+            }
+        };
+        if let Ok(mut selections) = self.cache.selections.lock() {
+            selections.insert(memo_key, digest.clone());
         }
-        let selected = self.on_layers(layers, "the copy source", |root| {
-            let source = CopySource {
-                root,
-                ignore: None,
-                ownership: SourceOwnership::Preserve,
-            };
-            copy::select(&source, action, None, false)
-        })??;
-        self.store
-            .put_memo(MEMO, &memo_key, selected.digest.as_str())?;
-        Ok(selected.digest)
+        Ok(digest)
     }
 
     /// Whether the context files a step read still hash as they did when

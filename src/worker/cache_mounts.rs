@@ -207,6 +207,7 @@ mod tests {
                 previous: Default::default(),
                 imported: Vec::new(),
                 imported_hits: Default::default(),
+                selections: Default::default(),
             },
             store,
             context: root.to_path_buf(),

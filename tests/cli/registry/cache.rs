@@ -236,3 +236,37 @@ fn a_cache_mount_travels_through_a_registry() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(second.run("seen", &["cat", "/seen"]), "warm\n");
 }
+
+/// Point 4 across stages: the `COPY --from` step of a fresh store is keyed
+/// with the selection digest the cache carries, so no stage's layers are
+/// fetched when every step is a hit and the image is pushed.
+#[test]
+fn a_multi_stage_hit_fetches_no_stage() {
+    let Some((first, registry)) = first_store("kiln lazy multi-stage cache test") else {
+        return;
+    };
+    let stages = "FROM busybox:local AS build\n\
+         COPY app.txt /app.txt\n\
+         RUN cat /app.txt > /built\n\
+         FROM busybox:local\n\
+         COPY --from=build /built /built\n\
+         RUN cp /built /final\n";
+    first.dockerfile(stages);
+    let cache = format!("{}/test/stages:buildcache", registry.addr());
+    let to = format!("type=registry,ref={cache},mode=max,ignore-error=false");
+    let out = first.build(&["-t", "stages", "--cache-to", &to]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let second = next_store(&first);
+    second.dockerfile(stages);
+    let from = format!("type=registry,ref={cache}");
+    let target = format!("{}/test/stages:1", registry.addr());
+    let out = second.build(&["-t", &target, "--push", "--cache-from", &from, "--explain"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(imported_hits(&stderr, &from), 4, "{stderr}");
+    for layer in registry.layers_of("test/stages", "buildcache") {
+        assert!(!holds(&second, &layer), "{layer} downloaded\n{stderr}");
+    }
+    assert_eq!(second.run(&target, &["cat", "/final"]), "app\n");
+}
