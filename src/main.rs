@@ -11,6 +11,7 @@ mod parallel;
 mod progress;
 mod registry;
 mod remotecache;
+mod rootless;
 mod worker;
 
 fn main() -> std::process::ExitCode {

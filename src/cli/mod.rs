@@ -103,6 +103,9 @@ pub(crate) enum Outcome {
 /// Runs the command line of this process.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    // First, while the process has one thread: an ordinary user's kiln
+    // works in a user namespace of its own.
+    crate::rootless::enter();
     if let Err(error) = logging::init(cli.log_level) {
         report::warning(&error.to_string());
     }
@@ -143,19 +146,39 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Refuses, before anything else, a command that needs root run without
-/// it: unpacking layers gives files their owners (chown) and sandboxes
-/// make namespaces and cgroups, which fail deep inside otherwise with a
-/// bare EPERM.
-pub(crate) fn needs_root(command: &str, why: &str) -> anyhow::Result<()> {
-    let euid = rustix::process::geteuid();
-    if euid.is_root() {
+/// What a command needs beyond reading the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// Files of any owner (unpacking layers): root, or rootless kiln's
+    /// namespace with the user's subordinate ids mapped.
+    Owners,
+    /// Sandboxes (namespaces, cgroups, devices, a network): root, for now.
+    Sandboxes,
+}
+
+/// Refuses, before anything else, a command run without what it needs
+/// (see [`Needs`]), which would fail deep inside otherwise with a bare
+/// EPERM: `why` says what the command does that needs it.
+pub(crate) fn needs_root(command: &str, needs: Needs, why: &str) -> anyhow::Result<()> {
+    let Some(rootless) = crate::rootless::state() else {
         return Ok(());
+    };
+    if needs == Needs::Sandboxes {
+        anyhow::bail!(
+            "{command} needs root ({why}); this process runs as uid {} ({}): run it as root, e.g. with sudo. As an ordinary user kiln can pull, push, load, save and manage images, but its sandboxes do not run without root yet",
+            rootless.uid,
+            rootless.user
+        );
     }
-    anyhow::bail!(
-        "{command} needs root ({why}); this process runs as uid {}. Run it as root, e.g. with sudo: kiln cannot build or run without root yet",
-        euid.as_raw()
-    )
+    match &rootless.mapping {
+        Ok(crate::rootless::Mapping::Ranges { .. }) => Ok(()),
+        // It may still work (every file root's): said before, not refused.
+        Ok(crate::rootless::Mapping::OwnIds) => {
+            report::warning(&rootless.without_ranges(command));
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{command}: kiln could not enter a user namespace: {e}"),
+    }
 }
 
 /// Whether `error` is a write to standard output after its reader went

@@ -26,6 +26,7 @@ pub(crate) struct PullArgs {
 pub(crate) fn run(args: PullArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     super::needs_root(
         "kiln pull",
+        super::Needs::Owners,
         "it unpacks image layers with their files' owners",
     )?;
     let reference = Reference::parse(&args.reference)

@@ -26,7 +26,9 @@ impl StoreArgs {
         if let Some(root) = std::env::var_os("KILN_ROOT").filter(|v| !v.is_empty()) {
             return Ok(PathBuf::from(root));
         }
-        if is_root() {
+        // Rootless kiln is root in its own namespace: the store is still
+        // the user's.
+        if crate::rootless::state().is_none() && is_root() {
             return Ok(PathBuf::from("/var/lib/kiln"));
         }
         if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {

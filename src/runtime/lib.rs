@@ -12,6 +12,7 @@ pub mod rootfs;
 pub mod spec;
 pub mod syscall;
 pub mod user;
+pub mod userns;
 
 pub use device::Device;
 pub use spec::{Mount, Network, Resources, Rootfs, RunSpec, env_key};

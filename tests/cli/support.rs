@@ -482,3 +482,89 @@ pub fn in_terminal(shell: &str) -> (bool, String) {
         .unwrap();
     (out.status.success(), text(&out.stdout).replace('\r', ""))
 }
+
+/// An ordinary user made for a test (`useradd`), its home in a temporary
+/// directory, removed (`userdel`, which also drops its subordinate
+/// ranges) when dropped. The caller has checked [`privileged`] for
+/// `/usr/sbin/useradd`.
+pub struct OrdinaryUser {
+    /// Its name.
+    pub name: String,
+    /// Its uid.
+    pub uid: u32,
+    /// Its home directory.
+    pub home: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// useradd and userdel lock /etc/passwd and give up when another holds
+/// it: the tests of one binary take turns.
+static USERS: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
+
+impl OrdinaryUser {
+    /// A new user, with a subordinate id range (useradd's default
+    /// allocation, login.defs' SUB_UID_COUNT) when `ranges`, else none.
+    pub fn create(ranges: bool) -> OrdinaryUser {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let home = dir.path().join("home");
+        let mut count = USERS.lock().unwrap_or_else(|e| e.into_inner());
+        *count += 1;
+        let name = format!("kt{}x{}", std::process::id(), *count);
+        let mut useradd = Command::new("useradd");
+        useradd.args(["-M", "-s", "/bin/sh", "-d"]).arg(&home);
+        if !ranges {
+            useradd.args(["-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0"]);
+        }
+        let out = useradd.arg(&name).output().unwrap();
+        assert!(out.status.success(), "useradd: {}", text(&out.stderr));
+        drop(count);
+        let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
+        std::fs::create_dir(&home).unwrap();
+        nix::unistd::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+        OrdinaryUser {
+            name,
+            uid: user.uid.as_raw(),
+            home,
+            _dir: dir,
+        }
+    }
+
+    /// The first id of its subordinate uid range.
+    pub fn subuid_start(&self) -> Option<u32> {
+        let text = std::fs::read_to_string("/etc/subuid").ok()?;
+        text.lines().find_map(|l| {
+            let mut fields = l.split(':');
+            (fields.next()? == self.name).then(|| fields.next()?.parse().ok())?
+        })
+    }
+
+    /// `kiln ARGS` run as this user (runuser), in its home, with its own
+    /// default store and docker config; its output.
+    pub fn kiln(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", &self.name, "--", env!("CARGO_BIN_EXE_kiln")])
+            .args(args)
+            .current_dir(&self.home)
+            .env("HOME", &self.home)
+            .env("NO_COLOR", "1")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("KILN_ROOT")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        no_proxy(&mut cmd);
+        cmd.output().unwrap()
+    }
+}
+
+impl Drop for OrdinaryUser {
+    fn drop(&mut self) {
+        let _turn = USERS.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}

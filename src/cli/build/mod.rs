@@ -152,6 +152,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     if !args.check {
         super::needs_root(
             "kiln build",
+            super::Needs::Sandboxes,
             "it unpacks image layers with their files' owners and runs steps in namespaces of their own",
         )?;
     }

@@ -138,6 +138,7 @@ pub(crate) fn run(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
 fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
     super::needs_root(
         "kiln run",
+        super::Needs::Sandboxes,
         "it unpacks image layers with their files' owners and makes namespaces and a cgroup",
     )?;
     let store = store.open()?;

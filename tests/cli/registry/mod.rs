@@ -28,6 +28,7 @@ mod interop;
 mod pki;
 mod platforms;
 mod push_pull;
+mod rootless;
 mod tls;
 mod token_server;
 

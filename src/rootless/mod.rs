@@ -1,0 +1,100 @@
+//! Rootless kiln (issue 24): run by an ordinary user, kiln enters a user
+//! namespace of its own first thing, where it is root — root mapped to
+//! the user, ids from 1 on to the user's subordinate range
+//! (`/etc/subuid`, `/etc/subgid`), as podman and rootless BuildKit map
+//! them. Files kiln writes are then the user's on the host, and files of
+//! other owners in layers get the subordinate ids on disk while every
+//! reader inside the namespace (layer export included) sees the image's
+//! own ids: a store filled by an ordinary user holds the same images as
+//! root's. Without a range only the user's own id is mapped (root), and
+//! a layer with files of other owners cannot be unpacked; kiln says so
+//! and how to add a range.
+//!
+//! Boundary: entering the namespace, while the process has one thread
+//! (`enter`, called from `cli::run` before anything else), and what the
+//! rest asks about it ([`state`]). Where the store lives and which
+//! commands need what are the CLI's.
+
+mod subid;
+
+use std::sync::OnceLock;
+
+/// How this kiln runs, when an ordinary user started it.
+#[derive(Debug)]
+pub(crate) struct Rootless {
+    /// The user's name (for messages and the subordinate-id files).
+    pub user: String,
+    /// The user's uid on the host.
+    pub uid: u32,
+    /// The namespace kiln entered, or why it could not.
+    pub mapping: Result<Mapping, String>,
+}
+
+/// The ids kiln's namespace maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mapping {
+    /// Root and 1..=count of the subordinate ranges.
+    Ranges {
+        /// How many subordinate uids (ids 1..=uids are mapped).
+        uids: u32,
+        /// How many subordinate gids.
+        gids: u32,
+    },
+    /// Root alone: the user's own ids.
+    OwnIds,
+}
+
+static STATE: OnceLock<Option<Rootless>> = OnceLock::new();
+
+/// How this process runs: `None` as root (kiln's own namespaces are then
+/// made per sandbox, as always), else the rootless state. Before
+/// [`enter`], `None`.
+pub(crate) fn state() -> Option<&'static Rootless> {
+    STATE.get().and_then(Option::as_ref)
+}
+
+/// Enters kiln's user namespace when an ordinary user runs kiln. Must be
+/// called while the process has one thread; a failure is recorded (the
+/// commands that need the namespace report it), never fatal here.
+pub(crate) fn enter() {
+    let uid = rustix::process::getuid().as_raw();
+    let gid = rustix::process::getgid().as_raw();
+    if rustix::process::geteuid().is_root() {
+        let _ = STATE.set(None);
+        return;
+    }
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string());
+    let read = |file: &str| std::fs::read_to_string(file).unwrap_or_default();
+    let ranges = (
+        subid::range_of(&read("/etc/subuid"), &user, uid),
+        subid::range_of(&read("/etc/subgid"), &user, uid),
+    );
+    let mapping = match ranges {
+        (Some(uids), Some(gids)) => kiln_runtime::userns::enter_with_ranges(uid, gid, uids, gids)
+            .map(|()| Mapping::Ranges {
+                uids: uids.count,
+                gids: gids.count,
+            })
+            .map_err(|e| format!("cannot map the subordinate ids of {user}: {e}")),
+        _ => kiln_runtime::userns::enter_own_ids(uid, gid).map(|()| Mapping::OwnIds),
+    };
+    if let Err(e) = &mapping {
+        tracing::debug!(error = %e, "no user namespace");
+    }
+    let _ = STATE.set(Some(Rootless { user, uid, mapping }));
+}
+
+impl Rootless {
+    /// What `command` cannot do with the user's own ids alone, and how to
+    /// add a range.
+    pub(crate) fn without_ranges(&self, command: &str) -> String {
+        format!(
+            "{command}: user {user} has no subordinate id range in /etc/subuid and /etc/subgid, so kiln maps only {user}'s own id (as root) and cannot write files of other owners (a layer with such files fails to unpack); add a range as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}",
+            user = self.user
+        )
+    }
+}
