@@ -158,7 +158,8 @@ impl Store {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if name.starts_with("unpacking-") {
                     checkup.leftovers.push(format!("snapshots/{name}"));
-                } else if name.ends_with(".lock") || name.ends_with(".unsynced") {
+                } else if name.ends_with(".lock") || name.ends_with(".unsynced") || name == ".kind"
+                {
                     continue;
                 } else if !entry.path().is_dir() {
                     checkup

@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 pub struct Store {
     root: PathBuf,
     blobs: BlobStore,
+    /// How snapshots mark opaque directories: `trusted.overlay.opaque`
+    /// for root's overlays, `user.overlay.opaque` for overlays mounted
+    /// with `userxattr` in a user namespace (rootless kiln).
+    opaque: kiln_layer::OpaqueXattr,
 }
 
 impl Store {
@@ -40,12 +44,25 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             blobs: BlobStore::new(root),
+            opaque: kiln_layer::OpaqueXattr::Trusted,
         })
     }
 
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Makes snapshots for overlays mounted with `userxattr` (rootless
+    /// kiln, in a user namespace): opaque directories get
+    /// `user.overlay.opaque`, which an unprivileged process may set.
+    pub fn use_user_xattrs(&mut self) {
+        self.opaque = kiln_layer::OpaqueXattr::User;
+    }
+
+    /// How this store's snapshots mark opaque directories.
+    pub fn opaque_xattr(&self) -> kiln_layer::OpaqueXattr {
+        self.opaque
     }
 
     /// Installs what fetches remote blobs when they are read

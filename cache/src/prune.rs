@@ -281,7 +281,8 @@ impl Store {
                     .strip_suffix(".lock")
                     .or_else(|| name.strip_suffix(".unsynced"))
                     .unwrap_or(&name);
-                if keep.contains(chain) {
+                // The record of what overlay the snapshots are for stays.
+                if keep.contains(chain) || name == ".kind" {
                     continue;
                 }
                 let path = entry.path();

@@ -122,7 +122,11 @@ impl Store {
     }
 
     /// The snapshots directory, made if missing, and closed to other
-    /// users.
+    /// users. It records which overlay its snapshots are for (`.kind`:
+    /// `overlay` or `overlay-userxattr`), and refuses a store whose
+    /// snapshots were made for the other: root's overlays ignore
+    /// `user.overlay.*` markers and a user namespace cannot set
+    /// `trusted.overlay.*` ones.
     pub fn snapshots_dir(&self) -> Result<PathBuf, StoreError> {
         let dir = self.root().join("snapshots");
         std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
@@ -130,6 +134,29 @@ impl Store {
         // nodes — that no other host user may reach (CVE-2021-41091).
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .at("cannot restrict", &dir)?;
+        let kind = match self.opaque_xattr() {
+            kiln_layer::OpaqueXattr::Trusted => "overlay",
+            kiln_layer::OpaqueXattr::User => "overlay-userxattr",
+        };
+        let marker = dir.join(".kind");
+        match std::fs::read_to_string(&marker) {
+            Ok(found) if found.trim() == kind => {}
+            Ok(found) => {
+                return Err(StoreError::Format {
+                    what: "snapshots",
+                    path: marker,
+                    message: format!(
+                        "made for {} mounts, and this kiln mounts {kind} (a store filled by root cannot be used by rootless kiln, or the other way round: use another --root)",
+                        found.trim()
+                    ),
+                });
+            }
+            Err(_) => {
+                let tmp = self.root().join("tmp");
+                crate::fsutil::write_atomic(&tmp, &marker, kind.as_bytes())
+                    .at("cannot write", &marker)?;
+            }
+        }
         Ok(dir)
     }
 
@@ -166,12 +193,16 @@ impl Store {
                 "cannot create a staging directory in",
                 self.root().join("snapshots"),
             )?;
-        let unpacked =
-            kiln_layer::unpack_layer(input, staging.path(), &kiln_layer::UnpackOptions::default())
-                .map_err(|e| StoreError::Unpack {
-                    digest: blob.clone(),
-                    message: e.to_string(),
-                })?;
+        let options = kiln_layer::UnpackOptions {
+            opaque_xattr: self.opaque_xattr(),
+            ..kiln_layer::UnpackOptions::default()
+        };
+        let unpacked = kiln_layer::unpack_layer(input, staging.path(), &options).map_err(|e| {
+            StoreError::Unpack {
+                digest: blob.clone(),
+                message: e.to_string(),
+            }
+        })?;
         if &unpacked.digest != blob {
             return Err(StoreError::DigestMismatch {
                 expected: blob.clone(),

@@ -111,6 +111,26 @@ fn layers_unpack_once_per_chain_and_are_pruned_with_their_image() {
     assert!(paths[0].exists());
 }
 
+/// The snapshots directory records the overlay its snapshots are for; a
+/// store of one kind opened for the other is refused, naming both.
+#[test]
+fn a_store_of_root_overlays_is_refused_for_userxattr_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.snapshots_dir().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("snapshots/.kind")).unwrap(),
+        "overlay"
+    );
+    let mut rootless = Store::open(dir.path()).unwrap();
+    rootless.use_user_xattrs();
+    let err = rootless.snapshots_dir().unwrap_err().to_string();
+    assert!(
+        err.contains("made for overlay mounts") && err.contains("overlay-userxattr"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_layer_that_does_not_match_its_diff_id_leaves_no_snapshot() {
     if !root_or_skip() {
@@ -128,7 +148,8 @@ fn a_layer_that_does_not_match_its_diff_id_leaves_no_snapshot() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("snapshots"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
-        .filter(|n| !n.to_string_lossy().ends_with(".lock"))
+        // Locks, and the record of the overlay kind (`.kind`).
+        .filter(|n| !n.to_string_lossy().ends_with(".lock") && n != ".kind")
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -163,14 +163,15 @@ pub(crate) fn needs_root(command: &str, needs: Needs, why: &str) -> anyhow::Resu
     let Some(rootless) = crate::rootless::state() else {
         return Ok(());
     };
-    if needs == Needs::Sandboxes {
-        anyhow::bail!(
-            "{command} needs root ({why}); this process runs as uid {} ({}): run it as root, e.g. with sudo. As an ordinary user kiln can pull, push, load, save and manage images, but its sandboxes do not run without root yet",
-            rootless.uid,
-            rootless.user
-        );
-    }
     match &rootless.mapping {
+        Ok(crate::rootless::Mapping::Ranges { .. }) if needs == Needs::Sandboxes => Ok(()),
+        // A sandbox's root file system has files of every owner.
+        _ if needs == Needs::Sandboxes => anyhow::bail!(
+            "{command} needs root or a subordinate id range ({why}); this process runs as uid {} ({}), which has none in /etc/subuid and /etc/subgid: run it as root, e.g. with sudo, or add a range as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {}",
+            rootless.uid,
+            rootless.user,
+            rootless.user
+        ),
         Ok(crate::rootless::Mapping::Ranges { .. }) => Ok(()),
         // It may still work (every file root's): said before, not refused.
         Ok(crate::rootless::Mapping::OwnIds) => {

@@ -44,6 +44,9 @@ impl StoreArgs {
     pub fn open(&self) -> anyhow::Result<Store> {
         let root = self.root()?;
         let mut store = Store::open(&root)?;
+        if crate::rootless::state().is_some() {
+            store.use_user_xattrs();
+        }
         crate::registry::lazy::install(&mut store, &crate::registry::RegistryOptions::default());
         Ok(store)
     }

@@ -75,7 +75,10 @@ pub enum NetworkError {
     #[error("cannot start {PROGRAM}: {0}")]
     Spawn(#[source] io::Error),
     /// slirp4netns exited before the namespace was configured.
-    #[error("{PROGRAM} could not connect the network namespace: {log}")]
+    #[error(
+        "{PROGRAM} could not connect the network namespace: {log}{}",
+        tun_hint(log)
+    )]
     Failed {
         /// What it printed.
         log: String,
@@ -83,6 +86,18 @@ pub enum NetworkError {
     /// slirp4netns did not finish configuring in time.
     #[error("{PROGRAM} did not configure the network namespace within {0:?}")]
     Timeout(Duration),
+}
+
+/// What to do when slirp4netns could not open the tun device: as an
+/// ordinary user (rootless kiln) it needs `/dev/net/tun` open to every
+/// user, as Debian's udev rules make it, and some machines keep it root's.
+fn tun_hint(log: &str) -> &'static str {
+    match log.contains("/dev/net/tun") && log.contains("Permission denied") {
+        true => {
+            " (/dev/net/tun must be readable and writable by this user: as root, chmod 0666 /dev/net/tun, the mode udev gives it; or build with --network none)"
+        }
+        false => "",
+    }
 }
 
 /// A network namespace of its own with outbound access through

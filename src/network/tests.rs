@@ -90,4 +90,18 @@ fn a_missing_program_says_what_to_install_and_a_failing_one_what_it_printed() {
         err.to_string(),
         "slirp4netns could not connect the network namespace: WARNING: first cannot open /dev/net/tun"
     );
+    // The tun device closed to this user (rootless kiln on a machine that
+    // keeps it root's): what to do is said.
+    std::fs::write(
+        &fake,
+        "#!/bin/sh
+echo 'open(\"/dev/net/tun\"): Permission denied' >&2; exit 1
+",
+    )
+    .unwrap();
+    let err = PrivateNetwork::start_with(&fake).unwrap_err().to_string();
+    assert!(
+        err.contains("chmod 0666 /dev/net/tun") && err.contains("--network none"),
+        "{err}"
+    );
 }

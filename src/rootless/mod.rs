@@ -88,6 +88,16 @@ pub(crate) fn enter() {
     let _ = STATE.set(Some(Rootless { user, uid, mapping }));
 }
 
+/// The highest gid kiln's namespace maps (the kernel refuses a
+/// `ping_group_range` past it): docker's 2147483647 as root.
+pub(crate) fn highest_gid() -> u32 {
+    match state().map(|r| &r.mapping) {
+        None => 2_147_483_647,
+        Some(Ok(Mapping::Ranges { gids, .. })) => *gids,
+        Some(_) => 0,
+    }
+}
+
 impl Rootless {
     /// What `command` cannot do with the user's own ids alone, and how to
     /// add a range.

@@ -146,6 +146,7 @@ fn prepare(
             workdir: spec.workdir(),
             privileged: spec.privileged,
             devices: &spec.devices,
+            rootless: crate::userns::inside(),
         },
     )
     .map_err(|e| e.to_string())?;

@@ -32,6 +32,9 @@ pub enum RuntimeError {
     /// The cgroup could not be made.
     #[error(transparent)]
     Cgroup(#[from] cgroups::CgroupError),
+    /// What a sandbox in a user namespace (rootless kiln) cannot have.
+    #[error("rootless: {0}")]
+    Rootless(String),
     /// A system call in kiln failed.
     #[error("cannot {what}: {source}")]
     Sys {
@@ -160,17 +163,17 @@ impl Sandbox {
         for mount in &spec.mounts {
             tracing::debug!(sandbox = %name, ?mount, "mount");
         }
-        let cgroup = match Cgroup::create(&name, &limits(spec)) {
+        let cgroup = match sandbox_cgroup(&name, spec) {
             Ok(c) => c,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(e.into());
+                return Err(e);
             }
         };
         let mut sandbox = Sandbox {
             init: Pid::from_raw(0),
             bundle,
-            cgroup: Some(cgroup),
+            cgroup,
             console: None,
             stubs: Vec::new(),
             layers: spec.rootfs.layers.clone(),
@@ -415,6 +418,27 @@ fn clone_flags(spec: &RunSpec) -> CloneFlags {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     flags
+}
+
+/// The sandbox's cgroup. In a user namespace (rootless kiln) the cgroup
+/// tree is the host's and not the user's to write, so a sandbox without
+/// limits gets none (its PID namespace still ends every process with its
+/// init); one with limits needs a cgroup the user may create, and says so
+/// when there is none.
+fn sandbox_cgroup(name: &str, spec: &RunSpec) -> Result<Option<Cgroup>, RuntimeError> {
+    let limits = limits(spec);
+    let limited =
+        limits.memory_bytes.is_some() || limits.cpu_quota.is_some() || limits.pids_max.is_some();
+    if crate::userns::inside() && !limited {
+        return Ok(None);
+    }
+    match Cgroup::create(name, &limits) {
+        Ok(cgroup) => Ok(Some(cgroup)),
+        Err(e) if crate::userns::inside() => Err(RuntimeError::Rootless(format!(
+            "--memory, --cpus and --pids-limit need a cgroup v2 subtree delegated to this user (systemd: run kiln in a user session with Delegate=yes, e.g. systemd-run --user --scope -p Delegate=yes kiln ...): {e}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn limits(spec: &RunSpec) -> cgroups::Resources {

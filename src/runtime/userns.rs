@@ -113,3 +113,33 @@ pub fn enter_own_ids(uid: u32, gid: u32) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Whether this process runs in a user namespace that is not the host's
+/// (rootless kiln's, or a container's): its uid map is not the identity
+/// over every id. There the sandbox mounts overlays with `userxattr`,
+/// binds device nodes instead of making them, and makes no cgroup unless
+/// limits ask for one.
+pub fn inside() -> bool {
+    static INSIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INSIDE.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map")
+            .map(|map| !is_identity(&map))
+            .unwrap_or(false)
+    })
+}
+
+/// A uid map that maps every id to itself (the initial namespace's).
+fn is_identity(map: &str) -> bool {
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_full_identity_map_is_the_hosts() {
+        assert!(super::is_identity("         0          0 4294967295\n"));
+        assert!(!super::is_identity("         0       1000          1\n"));
+        assert!(!super::is_identity("0 1000 1\n1 100000 65536\n"));
+    }
+}

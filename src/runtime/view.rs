@@ -109,6 +109,7 @@ fn mount_view(view: &View, target: &Path) -> io::Result<()> {
                 lowers,
                 upper,
                 work,
+                userxattr: crate::userns::inside(),
             })
             .map_err(io::Error::other)?;
             mount_overlay(target, &data, base.as_deref(), MsFlags::empty())
@@ -141,16 +142,23 @@ fn read_only_data(lowers: &[PathBuf]) -> io::Result<(String, Option<PathBuf>)> {
     // Reuse the writable form's escaping and length handling, then drop the
     // upper and work parts.
     let dummy = Path::new("/");
+    let userxattr = crate::userns::inside();
     let (data, base) = mount_data(&OverlayDirs {
         lowers,
         upper: dummy,
         work: dummy,
+        userxattr,
     })
     .map_err(io::Error::other)?;
-    let lowerdir = data
+    let mut lowerdir = data
         .split(",upperdir=")
         .next()
         .unwrap_or_default()
         .to_string();
+    if userxattr {
+        // As the writable form (`rootfs::overlay`): with `userxattr` the
+        // kernel refuses a redirect mode that follows.
+        lowerdir.push_str(",redirect_dir=nofollow,userxattr");
+    }
     Ok((lowerdir, base))
 }

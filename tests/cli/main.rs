@@ -22,6 +22,7 @@ mod parse;
 mod progress;
 mod registry;
 mod remote_cache;
+mod rootless;
 mod run;
 mod ssh;
 mod store;

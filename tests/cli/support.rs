@@ -546,8 +546,15 @@ impl OrdinaryUser {
     /// `kiln ARGS` run as this user (runuser), in its home, with its own
     /// default store and docker config; its output.
     pub fn kiln(&self, args: &[&str]) -> Output {
+        self.kiln_with_env(&[], args)
+    }
+
+    /// [`OrdinaryUser::kiln`] with `env` set as well.
+    pub fn kiln_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = Command::new("runuser");
-        cmd.args(["-u", &self.name, "--", env!("CARGO_BIN_EXE_kiln")])
+        cmd.args(["-u", &self.name, "--", "/usr/bin/env"])
+            .args(env.iter().map(|(k, v)| format!("{k}={v}")))
+            .arg(env!("CARGO_BIN_EXE_kiln"))
             .args(args)
             .current_dir(&self.home)
             .env("HOME", &self.home)

@@ -225,7 +225,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
             NetworkArg::Host => Vec::new(),
             NetworkArg::None => vec![(
                 "net.ipv4.ping_group_range".to_string(),
-                "0 2147483647".to_string(),
+                format!("0 {}", crate::rootless::highest_gid()),
             )],
         },
     };

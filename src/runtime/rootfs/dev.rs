@@ -51,9 +51,9 @@ const LINKS: [(&str, &str); 6] = [
 pub(super) fn mount_kernel_filesystems(
     sys: &dyn Syscall,
     root: &mut Root,
-    privileged: bool,
-    devices: &[crate::Device],
+    setup: &super::Setup<'_>,
 ) -> Result<(), RootfsError> {
+    let (privileged, devices) = (setup.privileged, setup.devices);
     // docker mounts sysfs read-only unless the container is privileged.
     let sys_flags = if privileged {
         NOSUID | NODEV | NOEXEC
@@ -80,7 +80,7 @@ pub(super) fn mount_kernel_filesystems(
             data: "mode=755,size=65536k",
         },
     )?;
-    populate_dev(sys, root)?;
+    populate_dev(sys, root, setup.rootless)?;
     let rest = [
         Special {
             target: "/dev/pts",
@@ -190,9 +190,41 @@ fn mount_special(sys: &dyn Syscall, root: &mut Root, m: &Special) -> Result<(), 
     })
 }
 
+/// Binds the host's `/dev/NAME` onto a new empty file `NAME` of the `/dev`
+/// tmpfs `dev`.
+fn bind_host_device(
+    sys: &dyn Syscall,
+    dev: &std::os::fd::OwnedFd,
+    name: &str,
+) -> Result<(), RootfsError> {
+    use rustix::fs::{Mode as FileMode, OFlags};
+    let node = rustix::fs::openat(
+        dev,
+        name,
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        FileMode::from_raw_mode(0o666),
+    )
+    .map_err(|e| RootfsError::Path {
+        path: format!("/dev/{name}"),
+        source: e.into(),
+    })?;
+    sys.mount(
+        Some(&Path::new("/dev").join(name)),
+        &proc_fd_path(&node),
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )
+    .map_err(|source| RootfsError::Mount {
+        what: format!("the host's /dev/{name}"),
+        target: format!("/dev/{name}"),
+        source,
+    })
+}
+
 /// Fills the fresh `/dev` tmpfs. The directory is re-resolved so the nodes
 /// land in the tmpfs, not in the image's `/dev` underneath it.
-fn populate_dev(sys: &dyn Syscall, root: &mut Root) -> Result<(), RootfsError> {
+fn populate_dev(sys: &dyn Syscall, root: &mut Root, rootless: bool) -> Result<(), RootfsError> {
     let dev = ensure(root, "/dev", Kind::Dir)?;
     let dev_path = proc_fd_path(&dev);
     let path_err = |name: &str, source: std::io::Error| RootfsError::Path {
@@ -200,6 +232,12 @@ fn populate_dev(sys: &dyn Syscall, root: &mut Root) -> Result<(), RootfsError> {
         source,
     };
     for (name, major, minor) in DEVICES {
+        if rootless {
+            // A user namespace may not make device nodes: the host's are
+            // bound onto empty files, as rootless runc does.
+            bind_host_device(sys, &dev, name)?;
+            continue;
+        }
         sys.mknod(
             &dev_path.join(name),
             SFlag::S_IFCHR,

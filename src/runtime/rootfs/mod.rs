@@ -83,6 +83,10 @@ pub struct Setup<'a> {
     pub privileged: bool,
     /// Host devices to make in `/dev`.
     pub devices: &'a [crate::Device],
+    /// In a user namespace (rootless kiln): the overlay with `userxattr`,
+    /// `/dev`'s nodes bound from the host's (a user namespace may not
+    /// make device nodes).
+    pub rootless: bool,
 }
 
 /// Mounts everything under `setup.rootfs`; returns the stubs created as
@@ -93,7 +97,7 @@ pub fn prepare(sys: &dyn Syscall, setup: &Setup<'_>) -> Result<Vec<String>, Root
         path: "/".into(),
         source,
     })?;
-    dev::mount_kernel_filesystems(sys, &mut root, setup.privileged, setup.devices)?;
+    dev::mount_kernel_filesystems(sys, &mut root, setup)?;
     for (target, source) in setup.etc_files {
         bind(sys, &mut root, source, target, false)?;
     }
@@ -158,6 +162,7 @@ fn mount_overlay(sys: &dyn Syscall, setup: &Setup<'_>) -> Result<(), RootfsError
         lowers: setup.lowers,
         upper: setup.upper,
         work: setup.work,
+        userxattr: setup.rootless,
     };
     let (data, chdir) = overlay::mount_data(&dirs).map_err(RootfsError::Overlay)?;
     if let Some(base) = &chdir {

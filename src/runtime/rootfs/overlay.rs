@@ -23,6 +23,10 @@ pub struct OverlayDirs<'a> {
     pub upper: &'a Path,
     /// overlayfs's scratch directory, on the same file system as `upper`.
     pub work: &'a Path,
+    /// Mount with `userxattr` (in a user namespace: overlayfs then keeps
+    /// its opaque and whiteout markers in `user.overlay.*` xattrs, which
+    /// an unprivileged mounter may set; kernel 5.11 and later).
+    pub userxattr: bool,
 }
 
 /// The mount data for `dirs`, and the directory to chdir into first when
@@ -60,8 +64,16 @@ fn data_with(dirs: &OverlayDirs<'_>, lowers: impl Iterator<Item = String>) -> St
     // the sandbox leaves an xattr pointing into a lower layer instead of a
     // copy, and the upper directory would no longer be a self-contained
     // layer (kernels enable them by default through config options).
+    // With `userxattr` the kernel refuses redirects it would follow, and
+    // `redirect_dir=off` means "follow existing ones" while the overlay
+    // module's `redirect_always_follow` is on (its default): `nofollow`
+    // is the same "make none" without following any.
+    let (redirect, userxattr) = match dirs.userxattr {
+        true => ("nofollow", ",userxattr"),
+        false => ("off", ""),
+    };
     format!(
-        "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+        "lowerdir={},upperdir={},workdir={},redirect_dir={redirect},metacopy=off,index=off{userxattr}",
         lowers.join(":"),
         escape(&dirs.upper.display().to_string()),
         escape(&dirs.work.display().to_string()),
@@ -91,6 +103,7 @@ mod tests {
     fn short_lists_are_absolute() {
         let lowers = [PathBuf::from("/s/b"), PathBuf::from("/s/a")];
         let (data, chdir) = mount_data(&OverlayDirs {
+            userxattr: false,
             lowers: &lowers,
             upper: Path::new("/r/upper"),
             work: Path::new("/r/work"),
@@ -110,6 +123,7 @@ mod tests {
             .map(|i| PathBuf::from(format!("{base}/{i:064}")))
             .collect();
         let (data, chdir) = mount_data(&OverlayDirs {
+            userxattr: false,
             lowers: &lowers,
             upper: Path::new("/r/upper"),
             work: Path::new("/r/work"),
@@ -126,6 +140,7 @@ mod tests {
             .map(|i| PathBuf::from(format!("/s/{i:064}")))
             .collect();
         let err = mount_data(&OverlayDirs {
+            userxattr: false,
             lowers: &lowers,
             upper: Path::new("/u"),
             work: Path::new("/w"),
@@ -135,9 +150,26 @@ mod tests {
     }
 
     #[test]
+    fn in_a_user_namespace_the_markers_are_user_xattrs() {
+        let lowers = [PathBuf::from("/s/a")];
+        let (data, _) = mount_data(&OverlayDirs {
+            userxattr: true,
+            lowers: &lowers,
+            upper: Path::new("/u"),
+            work: Path::new("/w"),
+        })
+        .unwrap();
+        assert!(
+            data.ends_with(",redirect_dir=nofollow,metacopy=off,index=off,userxattr"),
+            "{data}"
+        );
+    }
+
+    #[test]
     fn separators_in_paths_are_escaped() {
         let lowers = [PathBuf::from("/a:b,c")];
         let (data, _) = mount_data(&OverlayDirs {
+            userxattr: false,
             lowers: &lowers,
             upper: Path::new("/u"),
             work: Path::new("/w"),

@@ -9,6 +9,7 @@ struct Image {
     dir: tempfile::TempDir,
     host: tempfile::TempDir,
     devices: Vec<crate::Device>,
+    rootless: bool,
 }
 
 impl Image {
@@ -28,6 +29,7 @@ impl Image {
             dir,
             host,
             devices: Vec::new(),
+            rootless: false,
         }
     }
 
@@ -60,6 +62,7 @@ impl Image {
                 workdir: "/work/dir",
                 privileged: false,
                 devices: &self.devices,
+                rootless: self.rootless,
             },
         )?;
         Ok((sys.mounts(), stubs))
@@ -86,6 +89,30 @@ fn overlay_comes_first_with_the_layers_in_order() {
              redirect_dir=off,metacopy=off,index=off"
         )
     );
+}
+
+#[test]
+fn in_a_user_namespace_nodes_are_the_hosts_and_markers_user_xattrs() {
+    let mut image = Image::new();
+    image.rootless = true;
+    let (calls, _) = image.run(&[], false);
+    assert!(
+        calls[0]
+            .data
+            .as_deref()
+            .unwrap()
+            .ends_with(",redirect_dir=nofollow,metacopy=off,index=off,userxattr"),
+        "{:?}",
+        calls[0]
+    );
+    for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let target = format!("/dev/{node}");
+        assert!(find(&calls, "mknod", &target).is_empty(), "{node}");
+        let bound = find(&calls, "mount", &target);
+        assert_eq!(bound.len(), 1, "{node}: {calls:?}");
+        assert_eq!(bound[0].flags, MsFlags::MS_BIND);
+        assert_eq!(bound[0].source.as_deref(), Some(target.as_str()));
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! pulls and pushes there: files of other owners land on the host with the
 //! user's subordinate ids while kiln sees the image's own, and the image
 //! is the same as root's. Without a range kiln says what it cannot do and
-//! how to add one. Sandboxes (build, run) still need root, and say so.
+//! how to add one. (Building and running as the user: `tests/cli/rootless.rs`.)
 
 use super::fixture::Registry;
 use super::{TestContext, privileged, text};
@@ -112,15 +112,6 @@ fn an_ordinary_user_pulls_and_pushes_with_the_images_owners() {
     assert_eq!(
         registry.layers_of("test/again", "1"),
         registry.layers_of("test/owned", "1")
-    );
-
-    // Sandboxes need root still, and say so before anything runs.
-    let out = user.kiln(&["run", "--rm", &reference, "true"]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("sandboxes do not run without root yet"),
-        "{}",
-        text(&out.stderr)
     );
 }
 

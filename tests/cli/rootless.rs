@@ -1,0 +1,172 @@
+//! Issue 24: `kiln build` and `kiln run` as an ordinary user (made by the
+//! test; `useradd` gives it a subordinate id range). kiln runs in a user
+//! namespace of its own, its sandboxes inside it (overlays with
+//! `userxattr`, device nodes bound from the host, no cgroup without
+//! limits), and the image is the same as root's, owners, whiteouts and
+//! opaque directories included. The default RUN network needs
+//! `/dev/net/tun` open to the user, which this machine does not grant:
+//! these builds use `--network none`.
+//!
+//! The images are compared layer by layer, entries with their owners,
+//! modes, kinds and contents, and config by config, but without the files'
+//! mtimes: a RUN step's files are stamped when it runs, so two builds in
+//! different seconds differ there, as root's own would (capping them for
+//! bit-identical rebuilds is issue 29's).
+
+use super::support::{OrdinaryUser, TestContext, privileged, text};
+use std::collections::BTreeMap;
+use std::io::Read as _;
+
+/// The image `kiln save` wrote to `archive`: its config without the diff
+/// IDs, and each layer's entries (path, kind, owner, mode, size, content
+/// digest), mtimes left out.
+fn image_without_times(archive: &std::path::Path) -> (serde_json::Value, Vec<Vec<String>>) {
+    let mut members = BTreeMap::new();
+    let mut outer = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    for entry in outer.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        members.insert(name, bytes);
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
+    let config_path = manifest[0]["Config"].as_str().unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(&members[config_path]).unwrap();
+    config["rootfs"]["diff_ids"] = serde_json::Value::Null;
+    let layers = manifest[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|path| {
+            let mut layer = tar::Archive::new(&members[path.as_str().unwrap()][..]);
+            layer
+                .entries()
+                .unwrap()
+                .map(|entry| {
+                    let mut entry = entry.unwrap();
+                    let header = entry.header().clone();
+                    let mut content = Vec::new();
+                    entry.read_to_end(&mut content).unwrap();
+                    format!(
+                        "{} {:?} {}:{} {:o} {} {} {:?}",
+                        entry.path().unwrap().display(),
+                        header.entry_type(),
+                        header.uid().unwrap(),
+                        header.gid().unwrap(),
+                        header.mode().unwrap(),
+                        header.size().unwrap(),
+                        kiln_oci::Digest::of(&content),
+                        header.link_name().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    (config, layers)
+}
+
+const DOCKERFILE: &str = "FROM busybox:local AS base\n\
+     RUN mkdir -p /d/sub /data && echo a > /d/sub/a && echo b > /d/b && echo hi > /data/f && chown 1000:1000 /data/f\n\
+     RUN rm -rf /d && mkdir /d && echo c > /d/c && rm /bin/ls\n\
+     COPY app.txt /app/\n\
+     FROM busybox:local AS other\n\
+     RUN echo other > /o\n\
+     FROM base\n\
+     COPY --from=other /o /o\n\
+     RUN cat /app/app.txt /o > /seen && ls -n /data > /owners && find /d > /listing\n";
+
+#[test]
+fn an_ordinary_user_builds_the_same_image_as_roots() {
+    if !privileged(
+        "kiln rootless build test",
+        &["/usr/sbin/useradd", "/usr/bin/newuidmap", "/bin/busybox"],
+    ) {
+        return;
+    }
+    let Some(root) = TestContext::for_build(DOCKERFILE) else {
+        return;
+    };
+    let user = OrdinaryUser::create(true);
+    // The context and the base, where the user can read them.
+    let context = user.home.join("context");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("Dockerfile"), DOCKERFILE).unwrap();
+    std::fs::write(context.join("app.txt"), "app\n").unwrap();
+    let base = user.home.join("base.tar");
+    root.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
+    std::fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = user.kiln(&["load", "-i", base.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
+    let args = [
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "app",
+        context.to_str().unwrap(),
+    ];
+    let mut as_root = root.command(&args);
+    as_root.env("SOURCE_DATE_EPOCH", "1700000000");
+    let out = as_root.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = user.kiln_with_env(&epoch, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (root_save, user_save) = (user.home.join("root.tar"), user.home.join("user.tar"));
+    root.ok(&["save", "-o", root_save.to_str().unwrap(), "app"]);
+    let out = user.kiln(&["save", "-o", user_save.to_str().unwrap(), "app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (root_config, root_layers) = image_without_times(&root_save);
+    let (user_config, user_layers) = image_without_times(&user_save);
+    assert_eq!(user_config, root_config);
+    assert_eq!(user_layers.len(), root_layers.len());
+    for (user_layer, root_layer) in user_layers.iter().zip(&root_layers) {
+        assert_eq!(user_layer, root_layer, "a layer differs from root's");
+    }
+    // The whiteout and the opaque marker are in the user's layer too.
+    assert!(
+        user_layers
+            .iter()
+            .flatten()
+            .any(|e| e.starts_with("bin/.wh.ls "))
+    );
+    assert!(
+        user_layers
+            .iter()
+            .flatten()
+            .any(|e| e.starts_with("d/.wh..wh..opq "))
+    );
+
+    // The image runs as the user, with the image's owners inside.
+    let out = user.kiln(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "app",
+        "cat",
+        "/seen",
+        "/owners",
+        "/listing",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.starts_with("app\nother\n"), "{stdout}");
+    assert!(stdout.contains(" 1000 "), "{stdout}");
+    assert!(stdout.ends_with("/d\n/d/c\n"), "opaque /d: {stdout}");
+    // Its store is the user's; no file of it is root's on the host.
+    let store = user.home.join(".local/share/kiln");
+    let owners = std::process::Command::new("find")
+        .arg(&store)
+        .args(["-uid", "0", "-print", "-quit"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&owners.stdout),
+        "",
+        "root-owned files in the user's store"
+    );
+}
