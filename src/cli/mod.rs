@@ -178,7 +178,9 @@ pub(crate) fn needs_root(command: &str, needs: Needs, why: &str) -> anyhow::Resu
             report::warning(&rootless.without_ranges(command));
             Ok(())
         }
-        Err(e) => anyhow::bail!("{command}: kiln could not enter a user namespace: {e}"),
+        Err(e) => anyhow::bail!(
+            "{command}: kiln could not enter a user namespace: {e} (`kiln doctor --environment` lists what this machine allows)"
+        ),
     }
 }
 

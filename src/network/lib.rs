@@ -94,7 +94,7 @@ pub enum NetworkError {
 fn tun_hint(log: &str) -> &'static str {
     match log.contains("/dev/net/tun") && log.contains("Permission denied") {
         true => {
-            " (/dev/net/tun must be readable and writable by this user: as root, chmod 0666 /dev/net/tun, the mode udev gives it; or build with --network none)"
+            " (/dev/net/tun must be readable and writable by this user: as root, chmod 0666 /dev/net/tun, the mode udev gives it; or build with --network none; `kiln doctor --environment` lists what this machine allows)"
         }
         false => "",
     }

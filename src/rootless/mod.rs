@@ -15,6 +15,7 @@
 //! rest asks about it ([`state`]). Where the store lives and which
 //! commands need what are the CLI's.
 
+pub(crate) mod environment;
 mod subid;
 
 use std::sync::OnceLock;

@@ -435,7 +435,7 @@ fn sandbox_cgroup(name: &str, spec: &RunSpec) -> Result<Option<Cgroup>, RuntimeE
     match Cgroup::create(name, &limits) {
         Ok(cgroup) => Ok(Some(cgroup)),
         Err(e) if crate::userns::inside() => Err(RuntimeError::Rootless(format!(
-            "--memory, --cpus and --pids-limit need a cgroup v2 subtree delegated to this user (systemd: run kiln in a user session with Delegate=yes, e.g. systemd-run --user --scope -p Delegate=yes kiln ...): {e}"
+            "--memory, --cpus and --pids-limit need a cgroup v2 subtree delegated to this user (systemd: run kiln in a user session with Delegate=yes, e.g. systemd-run --user --scope -p Delegate=yes kiln ...; `kiln doctor --environment` lists what this machine allows): {e}"
         ))),
         Err(e) => Err(e.into()),
     }

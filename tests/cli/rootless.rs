@@ -74,7 +74,7 @@ const DOCKERFILE: &str = "FROM busybox:local AS base\n\
      RUN echo other > /o\n\
      FROM base\n\
      COPY --from=other /o /o\n\
-     RUN cat /app/app.txt /o > /seen && ls -n /data > /owners && find /d > /listing\n";
+     RUN cat /app/app.txt /o > /seen && stat -c %u:%g /data/f > /owners && find /d > /listing\n";
 
 #[test]
 fn an_ordinary_user_builds_the_same_image_as_roots() {
@@ -155,7 +155,7 @@ fn an_ordinary_user_builds_the_same_image_as_roots() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(stdout.starts_with("app\nother\n"), "{stdout}");
-    assert!(stdout.contains(" 1000 "), "{stdout}");
+    assert!(stdout.contains("\n1000:1000\n"), "{stdout}");
     assert!(stdout.ends_with("/d\n/d/c\n"), "opaque /d: {stdout}");
     // Its store is the user's; no file of it is root's on the host.
     let store = user.home.join(".local/share/kiln");
@@ -168,5 +168,79 @@ fn an_ordinary_user_builds_the_same_image_as_roots() {
         text(&owners.stdout),
         "",
         "root-owned files in the user's store"
+    );
+}
+
+/// `kiln doctor --environment` as root, as a user with a range and as one
+/// without: what it finds matches the machine, and each missing piece
+/// comes with its fix.
+#[test]
+fn doctor_environment_says_what_the_machine_allows_and_how_to_fix_the_rest() {
+    if !privileged(
+        "kiln doctor --environment test",
+        &["/usr/sbin/useradd", "/usr/bin/newuidmap"],
+    ) {
+        return;
+    }
+    let root = TestContext::new();
+    let out = root.kiln(&["doctor", "--environment"]);
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("info     user namespace: kiln runs as root"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ok       overlayfs: an overlay mounts as root"),
+        "{report}"
+    );
+
+    let user = OrdinaryUser::create(true);
+    let out = user.kiln(&["doctor", "--environment"]);
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("ok       user namespace: kiln runs in its own"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "ok       subordinate ids: /etc/subuid: {} has",
+            user.name
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("ok       overlayfs: an overlay mounts with userxattr"),
+        "{report}"
+    );
+    // The tun device: as this machine has it.
+    let tun_open = std::fs::metadata("/dev/net/tun")
+        .is_ok_and(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o006 == 0o006);
+    match tun_open {
+        true => assert!(report.contains("ok       /dev/net/tun"), "{report}"),
+        false => assert!(
+            report.contains("missing  /dev/net/tun")
+                && report.contains("fix: as root: chmod 0666 /dev/net/tun"),
+            "{report}"
+        ),
+    }
+    assert_eq!(
+        out.status.success(),
+        !report.contains("\nmissing"),
+        "{report}"
+    );
+
+    let bare = OrdinaryUser::create(false);
+    let out = bare.kiln(&["doctor", "--environment"]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(&format!(
+            "missing  subordinate ids: /etc/subuid: no range for {}",
+            bare.name
+        )) && report.contains(&format!(
+            "fix: as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {}",
+            bare.name
+        )),
+        "{report}"
     );
 }
