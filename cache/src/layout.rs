@@ -55,7 +55,9 @@ impl Store {
 
     /// Makes snapshots for overlays mounted with `userxattr` (rootless
     /// kiln, in a user namespace): opaque directories get
-    /// `user.overlay.opaque`, which an unprivileged process may set.
+    /// `user.overlay.opaque`, which an unprivileged process may set, and
+    /// device nodes become placeholders (`kiln_layer::DEVICE_XATTR`),
+    /// which the layer writer archives as the devices.
     pub fn use_user_xattrs(&mut self) {
         self.opaque = kiln_layer::OpaqueXattr::User;
     }

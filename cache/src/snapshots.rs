@@ -193,8 +193,12 @@ impl Store {
                 "cannot create a staging directory in",
                 self.root().join("snapshots"),
             )?;
+        // A rootless store (user xattrs) is written from a user
+        // namespace, which may not make device nodes: placeholders.
+        let rootless = self.opaque_xattr() == kiln_layer::OpaqueXattr::User;
         let options = kiln_layer::UnpackOptions {
             opaque_xattr: self.opaque_xattr(),
+            device_placeholders: rootless,
             ..kiln_layer::UnpackOptions::default()
         };
         let unpacked = kiln_layer::unpack_layer(input, staging.path(), &options).map_err(|e| {

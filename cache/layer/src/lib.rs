@@ -23,6 +23,7 @@
 //! xattrs, turn whiteout devices into files and check escapes racily.
 
 mod compression;
+mod device;
 mod format;
 mod hashing;
 mod holes;
@@ -34,6 +35,7 @@ mod write;
 mod xattr;
 
 pub use compression::{Compression, CompressionKind, ENCODING_VERSION, MAGIC_LEN, compress};
+pub use device::{DEVICE_XATTR, Device, is_kiln_xattr};
 
 /// Reading tar archives: the one reader kiln has, following Go's
 /// `archive/tar` (see its module docs), for layers and every other archive.

@@ -210,8 +210,30 @@ pub(super) fn unpack(
                     }
                     _ => (FileType::Fifo, 0),
                 };
-                rustix::fs::mknodat(&dir, leaf, file_type, Mode::from_raw_mode(info.mode), dev)
-                    .map_err(|e| err("mknod")(e.into()))?;
+                let device = match kind {
+                    Kind::Char { major, minor } => Some(kiln_layer::Device::Char(major, minor)),
+                    Kind::Block { major, minor } => Some(kiln_layer::Device::Block(major, minor)),
+                    _ => None,
+                };
+                match device {
+                    // A user namespace may not make devices: rootless kiln
+                    // keeps a placeholder the layer writer archives as the
+                    // device (`kiln_layer`'s `device`).
+                    Some(device) if kiln_runtime::userns::inside() => {
+                        let file = meta::create_new_at(dir.as_fd(), leaf).map_err(err("create"))?;
+                        Node::Fd(file.as_fd())
+                            .set(kiln_layer::DEVICE_XATTR.as_bytes(), &device.encode())
+                            .map_err(err("mark the device placeholder"))?;
+                    }
+                    _ => rustix::fs::mknodat(
+                        &dir,
+                        leaf,
+                        file_type,
+                        Mode::from_raw_mode(info.mode),
+                        dev,
+                    )
+                    .map_err(|e| err("mknod")(e.into()))?,
+                }
                 meta::apply_at(dir.as_fd(), leaf, &meta).map_err(err("set metadata of"))?;
                 stats.special += 1;
             }
@@ -221,7 +243,13 @@ pub(super) fn unpack(
             Some(file) => Node::Fd(file.as_fd()),
             None => Node::at(dir.as_fd(), leaf),
         };
+        // kiln's own xattrs (a device placeholder's) never come from an
+        // archive.
         for (key, value) in &member.entry.xattrs {
+            if kiln_layer::is_kiln_xattr(key) {
+                stats.xattrs_skipped += 1;
+                continue;
+            }
             if node.set(key, value).is_err() {
                 stats.xattrs_skipped += 1;
             }

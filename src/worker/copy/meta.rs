@@ -161,10 +161,24 @@ pub(super) fn chown_at(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) ->
         // already has; anything else is a real failure.
         let same = stat_at(dir, name)?.is_some_and(|s| s.uid == uid && s.gid == gid);
         if e != Errno::PERM || !same {
-            return Err(e.into());
+            return Err(chown_error(e, uid, gid));
         }
     }
     Ok(())
+}
+
+/// A failed chown, saying when the owner is one this user namespace does
+/// not map (EINVAL: rootless kiln maps only the user's subordinate range).
+fn chown_error(e: Errno, uid: u32, gid: u32) -> io::Error {
+    match e {
+        Errno::INVAL => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "owner {uid}:{gid} is not mapped in kiln's user namespace (rootless kiln maps ids up to the size of the user's subordinate range; a larger range maps more: usermod --add-subuids/--add-subgids)"
+            ),
+        ),
+        e => e.into(),
+    }
 }
 
 /// Sets owner, mode and times of `name` in `dir`, not following a symlink.
@@ -183,7 +197,7 @@ pub(super) fn apply_fd(fd: BorrowedFd<'_>, meta: &Meta) -> io::Result<()> {
     if let Err(e) = rustix::fs::fchown(fd, uid, gid) {
         let st = stat_fd(fd)?;
         if e != Errno::PERM || st.uid != meta.uid || st.gid != meta.gid {
-            return Err(e.into());
+            return Err(chown_error(e, meta.uid, meta.gid));
         }
     }
     if let Some(mode) = meta.mode {

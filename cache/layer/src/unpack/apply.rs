@@ -429,6 +429,20 @@ impl<'a> Applier<'a> {
     ) -> Result<(), UnpackError> {
         self.clear(dir.as_fd(), name, false, entry)?;
         let mode = Mode::from_raw_mode(entry.mode & 0o7777);
+        let device = match file_type {
+            FileType::CharacterDevice => Some(crate::device::Device::Char(
+                rustix::fs::major(dev),
+                rustix::fs::minor(dev),
+            )),
+            FileType::BlockDevice => Some(crate::device::Device::Block(
+                rustix::fs::major(dev),
+                rustix::fs::minor(dev),
+            )),
+            _ => None,
+        };
+        if let (true, Some(device)) = (self.options.device_placeholders, device) {
+            return self.placeholder(dir, name, mode, device, entry);
+        }
         rustix::fs::mknodat(dir.as_fd(), name, file_type, mode, dev)
             .map_err(failed("create", entry))?;
         self.owner_at(dir.as_fd(), name, entry)?;
@@ -490,11 +504,48 @@ impl<'a> Applier<'a> {
         .map_err(failed("chown", entry))
     }
 
+    /// A device as a placeholder (`crate::device`): an empty file, the
+    /// device's owner, mode and times, and the xattr naming it.
+    fn placeholder(
+        &mut self,
+        dir: &Rc<OwnedFd>,
+        name: &[u8],
+        mode: Mode,
+        device: crate::device::Device,
+        entry: &Entry,
+    ) -> Result<(), UnpackError> {
+        let file = rustix::fs::openat(
+            dir.as_fd(),
+            name,
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(failed("create", entry))?;
+        xattr::set(
+            Target::Fd(file.as_fd()),
+            crate::device::DEVICE_XATTR.as_bytes(),
+            &device.encode(),
+        )
+        .map_err(|e| UnpackError::Xattr {
+            xattr: crate::device::DEVICE_XATTR.to_string(),
+            entry: EntryName::new(entry.path.as_slice()),
+            source: e.into(),
+        })?;
+        drop(file);
+        self.owner_at(dir.as_fd(), name, entry)?;
+        // Just created by us as a regular file (O_EXCL, O_NOFOLLOW).
+        rustix::fs::chmodat(dir.as_fd(), name, mode, AtFlags::empty())
+            .map_err(failed("chmod", entry))?;
+        self.xattrs_and_times_at(dir.as_fd(), name, entry)
+    }
+
     fn xattrs(&mut self, target: Target<'_>, entry: &Entry) -> Result<(), UnpackError> {
         for (name, value) in &entry.xattrs {
             // Overlay's own xattrs are never restored from a layer: they
-            // would steer the overlay mount (see `whiteout::is_overlay_xattr`).
-            if whiteout::is_overlay_xattr(name) {
+            // would steer the overlay mount (see `whiteout::is_overlay_xattr`);
+            // nor kiln's, which would turn a file into a device
+            // (`crate::device`).
+            if whiteout::is_overlay_xattr(name) || crate::device::is_kiln_xattr(name) {
                 self.skipped_xattrs += 1;
                 continue;
             }

@@ -62,6 +62,10 @@ pub struct UnpackOptions {
     /// Apply the entries' uid/gid (needs `CAP_CHOWN`); off, everything
     /// belongs to the caller.
     pub ownership: bool,
+    /// Write character and block devices as placeholders (`crate::device`:
+    /// an empty file with the `user.kiln.device` xattr), for a user
+    /// namespace, which may not make them.
+    pub device_placeholders: bool,
 }
 
 impl Default for UnpackOptions {
@@ -69,6 +73,7 @@ impl Default for UnpackOptions {
         UnpackOptions {
             opaque_xattr: OpaqueXattr::Trusted,
             ownership: true,
+            device_placeholders: false,
         }
     }
 }

@@ -333,7 +333,21 @@ impl<'a, W: Write> Walker<'a, W> {
             .xattrs
             .read(Target::Fd(fd.as_fd()), |_| true)
             .map_err(|e| self.read_err("read xattrs of", &entry.path, e))?;
+        // A device kept as a placeholder (rootless: `crate::device`) is
+        // archived as the device.
+        let device = all
+            .iter()
+            .find(|(name, _)| name == crate::device::DEVICE_XATTR.as_bytes())
+            .and_then(|(_, value)| crate::device::Device::decode(value))
+            .filter(|_| fst.st_size == 0);
         entry.xattrs = self.keep_xattrs(all, &entry.path, false)?.0;
+        if let Some(device) = device {
+            entry.kind = match device {
+                crate::device::Device::Char(major, minor) => Kind::Char { major, minor },
+                crate::device::Device::Block(major, minor) => Kind::Block { major, minor },
+            };
+            return self.emit(&entry);
+        }
         let size = u64::try_from(fst.st_size).unwrap_or(0);
         entry.kind = Kind::Regular { size };
         self.emit(&entry)?;
@@ -407,9 +421,13 @@ impl<'a, W: Write> Walker<'a, W> {
                 }
             }
         }
+        // Overlay's and kiln's own xattrs describe this disk, not the
+        // file: never archived.
         let kept = all
             .into_iter()
-            .filter(|(name, _)| !whiteout::is_overlay_xattr(name))
+            .filter(|(name, _)| {
+                !whiteout::is_overlay_xattr(name) && !crate::device::is_kiln_xattr(name)
+            })
             .collect();
         Ok((kept, opaque))
     }

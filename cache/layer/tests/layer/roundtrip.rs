@@ -1,9 +1,9 @@
 //! Directory → layer → snapshot reproduces the directory.
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _, symlink};
 use std::path::Path;
 
-use kiln_layer::{Compression, CompressionKind, SourceKind};
+use kiln_layer::{Compression, CompressionKind, SourceKind, UnpackOptions};
 use rustix::fs::FileType;
 
 use crate::common::*;
@@ -278,4 +278,91 @@ fn errors_name_what_they_are_about() {
         message.contains("(entry \"f\")") && message.contains("offset"),
         "{message}"
     );
+}
+
+/// Rootless unpacking (`device_placeholders`): devices become empty files
+/// carrying `user.kiln.device`, with the device's owner and mode, and the
+/// writer archives them as the devices again — the same layer, byte for
+/// byte. A `user.kiln.*` xattr arriving in a layer is never restored.
+#[test]
+fn device_placeholders_archive_as_the_devices() {
+    if !root_or_skip("device_placeholders_archive_as_the_devices") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(src.join("dev")).unwrap();
+    mknod(
+        &src.join("dev/null"),
+        FileType::CharacterDevice,
+        0o666,
+        1,
+        3,
+    );
+    mknod(&src.join("dev/loop0"), FileType::BlockDevice, 0o660, 7, 0);
+    chown(&src.join("dev/loop0"), 0, 6);
+    set_all_mtimes(&src, 1_700_000_000);
+    let (layer, blob) = write(&src, Compression::None, SourceKind::Directory, None);
+
+    let dest = tmp.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let options = UnpackOptions {
+        device_placeholders: true,
+        ..UnpackOptions::default()
+    };
+    kiln_layer::unpack_layer(&blob[..], &dest, &options).unwrap();
+    let null = std::fs::symlink_metadata(dest.join("dev/null")).unwrap();
+    assert!(null.file_type().is_file() && null.len() == 0);
+    let source = std::fs::symlink_metadata(src.join("dev/null")).unwrap();
+    assert_eq!(
+        null.permissions().mode() & 0o7777,
+        source.permissions().mode() & 0o7777
+    );
+    assert_eq!(
+        xattrs(&dest.join("dev/null")),
+        [(
+            kiln_layer::DEVICE_XATTR.as_bytes().to_vec(),
+            b"c 1 3".to_vec()
+        )]
+    );
+    let loop0 = std::fs::symlink_metadata(dest.join("dev/loop0")).unwrap();
+    let source = std::fs::symlink_metadata(src.join("dev/loop0")).unwrap();
+    assert_eq!(
+        (loop0.gid(), loop0.permissions().mode() & 0o7777),
+        (6, source.permissions().mode() & 0o7777)
+    );
+    let (again, _) = write(&dest, Compression::None, SourceKind::Directory, None);
+    assert_eq!(
+        again.diff_id, layer.diff_id,
+        "the same layer as the devices'"
+    );
+
+    // A layer cannot plant a placeholder: its user.kiln.* xattr is dropped.
+    let planted = tmp.path().join("planted");
+    let mut tar = Vec::new();
+    {
+        let mut builder = tar::Builder::new(&mut tar);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_pax_extensions([("SCHILY.xattr.user.kiln.device", &b"c 1 3"[..])])
+            .unwrap();
+        builder
+            .append_data(&mut header, "planted", &b""[..])
+            .unwrap();
+        builder.finish().unwrap();
+    }
+    std::fs::create_dir(&planted).unwrap();
+    kiln_layer::unpack_layer(&tar[..], &planted, &options).unwrap();
+    assert!(xattrs(&planted.join("planted")).is_empty());
+    let (_, out) = write(&planted, Compression::None, SourceKind::Directory, None);
+    let mut archive = tar::Archive::new(&out[..]);
+    let kinds: Vec<_> = archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().header().entry_type())
+        .collect();
+    assert!(kinds.iter().all(|k| !k.is_character_special()), "{kinds:?}");
 }
