@@ -78,13 +78,23 @@ fn helper(
     if go.read_exact(&mut byte).is_err() {
         return 1;
     }
-    for (program, own, range) in [("newuidmap", uid, uids), ("newgidmap", gid, gids)] {
-        let out = std::process::Command::new(program)
-            .arg(parent.to_string())
-            .args(["0", &own.to_string(), "1"])
-            .args(["1", &range.start.to_string(), &range.count.to_string()])
-            .stdin(std::process::Stdio::null())
-            .output();
+    // Both at once: each is a setuid exec of its own (a few ms).
+    let spawned: Vec<_> = [("newuidmap", uid, uids), ("newgidmap", gid, gids)]
+        .into_iter()
+        .map(|(program, own, range)| {
+            let child = std::process::Command::new(program)
+                .arg(parent.to_string())
+                .args(["0", &own.to_string(), "1"])
+                .args(["1", &range.start.to_string(), &range.count.to_string()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn();
+            (program, child)
+        })
+        .collect();
+    for (program, child) in spawned {
+        let out = child.and_then(|c| c.wait_with_output());
         let failure = match out {
             Ok(out) if out.status.success() => continue,
             Ok(out) => format!(

@@ -76,6 +76,22 @@ const DOCKERFILE: &str = "FROM busybox:local AS base\n\
      COPY --from=other /o /o\n\
      RUN cat /app/app.txt /o > /seen && stat -c %u:%g /data/f > /owners && find /d > /listing\n";
 
+/// A new user with a subordinate range, `busybox:local` loaded from
+/// `root`'s store into its own, and a context holding `dockerfile` in its
+/// home; the user and the context.
+fn user_with_base(root: &TestContext, dockerfile: &str) -> (OrdinaryUser, std::path::PathBuf) {
+    let user = OrdinaryUser::create(true);
+    let context = user.home.join("context");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+    let base = user.home.join("base.tar");
+    root.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
+    std::fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = user.kiln(&["load", "-i", base.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (user, context)
+}
+
 #[test]
 fn an_ordinary_user_builds_the_same_image_as_roots() {
     if !privileged(
@@ -87,17 +103,8 @@ fn an_ordinary_user_builds_the_same_image_as_roots() {
     let Some(root) = TestContext::for_build(DOCKERFILE) else {
         return;
     };
-    let user = OrdinaryUser::create(true);
-    // The context and the base, where the user can read them.
-    let context = user.home.join("context");
-    std::fs::create_dir(&context).unwrap();
-    std::fs::write(context.join("Dockerfile"), DOCKERFILE).unwrap();
+    let (user, context) = user_with_base(&root, DOCKERFILE);
     std::fs::write(context.join("app.txt"), "app\n").unwrap();
-    let base = user.home.join("base.tar");
-    root.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
-    std::fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    let out = user.kiln(&["load", "-i", base.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
 
     let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
     let args = [
@@ -242,5 +249,67 @@ fn doctor_environment_says_what_the_machine_allows_and_how_to_fix_the_rest() {
             bare.name
         )),
         "{report}"
+    );
+}
+
+/// Point 7: a rootless RUN step sees only its own root — not the user's
+/// home, not the host's /sys to write — and a process it leaves in the
+/// background dies with the step; the kiln binary carries no set-id bit
+/// (the subordinate-id mapping, through the system's newuidmap, is the
+/// only privilege used).
+#[test]
+fn a_rootless_step_stays_in_its_root_and_leaves_nothing_running() {
+    if !privileged(
+        "kiln rootless isolation test",
+        &["/usr/sbin/useradd", "/usr/bin/newuidmap", "/bin/busybox"],
+    ) {
+        return;
+    }
+    let Some(root) = TestContext::for_build("FROM busybox:local\n") else {
+        return;
+    };
+    let (user, context) = user_with_base(&root, "FROM busybox:local\n");
+    let home = user.home.display().to_string();
+    let dockerfile = format!(
+        "FROM busybox:local\n\
+         RUN (sleep 7919 &) ; test -e {home} && echo seen > /home-seen; \
+             touch /sys/kiln-probe 2>/dev/null && echo wrote > /sys-written; \
+             ls / > /listing\n"
+    );
+    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+    let out = user.kiln(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "probe",
+        context.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = user.kiln(&["run", "--rm", "--network", "none", "probe", "ls", "/"]);
+    let listing = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !listing.contains("home-seen"),
+        "the step saw {home}: {listing}"
+    );
+    assert!(
+        !listing.contains("sys-written"),
+        "the step wrote to /sys: {listing}"
+    );
+    // No `sleep 7919` outlives the build.
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("sleep 7919"))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    let kiln = std::fs::metadata(env!("CARGO_BIN_EXE_kiln")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&kiln.permissions()) & 0o6000,
+        0
     );
 }
