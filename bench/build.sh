@@ -18,18 +18,7 @@ ONLY=${1:-small steps30 stages4 big}
 bench_setup build
 
 # The workloads.
-mk() { mkdir -p "$work/$1"; cat >"$work/$1/Dockerfile"; }
-write_small "$work/small"
-{ echo "FROM benchbase:local"; for i in $(seq 30); do echo "RUN echo $i > /step$i"; done; } | mk steps30
-{
-  for i in 1 2 3 4; do printf 'FROM benchbase:local AS s%s\nRUN sleep 1 && echo %s > /out%s\n' "$i" "$i" "$i"; done
-  echo "FROM benchbase:local"
-  for i in 1 2 3 4; do echo "COPY --from=s$i /out$i /out$i"; done
-} | mk stages4
-mk big <<'DF'
-FROM benchbase:local
-RUN head -c 1073741824 /dev/urandom > /random && yes 'the quick brown fox jumps over the lazy dog' | head -c 1073741824 > /text
-DF
+write_build_workloads "$work"
 
 best() { for _ in $(seq "$RUNS"); do seconds "$@"; done | sort -n | head -1; }
 

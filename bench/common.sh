@@ -74,6 +74,26 @@ RUN rm one.txt
 DF
 }
 
+# `write_build_workloads DIR`: build.sh's workloads, each a directory of
+# DIR with its Dockerfile: small (write_small), steps30 (30 RUN steps),
+# stages4 (4 independent stages of `sleep 1`, each copied into a last
+# one), big (one RUN writing 1 GiB random + 1 GiB text).
+write_build_workloads() {
+  local dir=$1
+  mk() { mkdir -p "$dir/$1"; cat >"$dir/$1/Dockerfile"; }
+  write_small "$dir/small"
+  { echo "FROM benchbase:local"; for i in $(seq 30); do echo "RUN echo $i > /step$i"; done; } | mk steps30
+  {
+    for i in 1 2 3 4; do printf 'FROM benchbase:local AS s%s\nRUN sleep 1 && echo %s > /out%s\n' "$i" "$i" "$i"; done
+    echo "FROM benchbase:local"
+    for i in 1 2 3 4; do echo "COPY --from=s$i /out$i /out$i"; done
+  } | mk stages4
+  mk big <<'DF'
+FROM benchbase:local
+RUN head -c 1073741824 /dev/urandom > /random && yes 'the quick brown fox jumps over the lazy dog' | head -c 1073741824 > /text
+DF
+}
+
 # `write_ctx DIR`: the 20,000-file (~200 MB) context — 200 dirs × 100 files
 # of 9-11 KB of random bytes (written by python: 20,000 `head` processes
 # take minutes).

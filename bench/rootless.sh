@@ -40,19 +40,8 @@ mkdir -p "$home/run" && chown "$user:" "$home/run" && chmod 700 "$home/run"
 
 # The workloads, in the user's home (root reads them there too).
 ctx=$home/ctx
-mk() { mkdir -p "$ctx/$1"; cat >"$ctx/$1/Dockerfile"; }
-write_small "$ctx/small"
+write_build_workloads "$ctx"
 cp -r "$ctx/small" "$ctx/noop"
-{ echo "FROM benchbase:local"; for i in $(seq 30); do echo "RUN echo $i > /step$i"; done; } | mk steps30
-{
-  for i in 1 2 3 4; do printf 'FROM benchbase:local AS s%s\nRUN sleep 1 && echo %s > /out%s\n' "$i" "$i" "$i"; done
-  echo "FROM benchbase:local"
-  for i in 1 2 3 4; do echo "COPY --from=s$i /out$i /out$i"; done
-} | mk stages4
-mk big <<'DF'
-FROM benchbase:local
-RUN head -c 1073741824 /dev/urandom > /random && yes 'the quick brown fox jumps over the lazy dog' | head -c 1073741824 > /text
-DF
 chown -R "$user:" "$ctx"
 
 # The base in each store: root's kiln has it (bench_setup); the user's
