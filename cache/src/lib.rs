@@ -33,6 +33,6 @@ pub use memo::MEMO_DIR;
 pub use prune::{CACHE_MOUNTS_DIR, PruneOptions, Pruned, Usage};
 pub use records::{CacheRecord, LOCKS_DIR, RECORDS_DIR, RecordLayer, StepLock, StoredRecord};
 pub use refs::{Tag, annotate_name};
-pub use remote::{Fetch, REMOTE_MEMO};
+pub use remote::{Fetch, REMOTE_DIR};
 pub use statcache::{FileStamp, STAT_DIR, StatCache};
 pub use trails::{TRAILS_DIR, Trail, TrailStep};

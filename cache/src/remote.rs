@@ -8,18 +8,38 @@
 //! registry that has them without its layers ever leaving it (issue 23,
 //! point 4; BuildKit's lazy blobs behave alike).
 //!
-//! The mark is a memo (`cache-v1/memo/remote-blobs/<hex>`: the
-//! descriptor as JSON). A lost mark only makes the blob unavailable,
-//! which every reader treats as a missing blob (a cache miss, an error
-//! naming it).
+//! The mark is a file of its own, `remote-v1/<hex>.json`: the descriptor
+//! and the registry repositories that hold the blob. It is not a memo,
+//! which `kiln prune --all` clears with the build cache: an image pulled
+//! lazily needs its marks as long as it is tagged. A lost mark only makes
+//! the blob unavailable, which every reader treats as a missing blob (a
+//! cache miss, an error naming it).
 
-use crate::error::StoreError;
+use crate::error::{IoContext as _, StoreError};
 use crate::layout::Store;
 use kiln_oci::{Descriptor, Digest};
 use std::path::Path;
 
-/// The memo kind of a remote blob's descriptor.
-pub const REMOTE_MEMO: &str = "remote-blobs";
+/// Where the marks live, below the store root.
+pub const REMOTE_DIR: &str = "remote-v1";
+
+/// A remote blob's mark.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Mark {
+    descriptor: Descriptor,
+    /// `REGISTRY/REPOSITORY` names that hold it, latest last.
+    sources: Vec<String>,
+}
+
+fn mark_path(root: &Path, digest: &Digest) -> std::path::PathBuf {
+    root.join(REMOTE_DIR)
+        .join(format!("{}.json", digest.encoded()))
+}
+
+fn read_mark(root: &Path, digest: &Digest) -> Option<Mark> {
+    let mark: Mark = serde_json::from_slice(&std::fs::read(mark_path(root, digest)).ok()?).ok()?;
+    (&mark.descriptor.digest == digest).then_some(mark)
+}
 
 /// Brings a remote blob into a store.
 pub trait Fetch: Send + Sync {
@@ -41,24 +61,40 @@ pub trait Fetch: Send + Sync {
 /// The descriptor blob `digest` was marked remote with in the store at
 /// `root`.
 pub(crate) fn descriptor(root: &Path, digest: &Digest) -> Option<Descriptor> {
-    let path = root
-        .join(crate::memo::MEMO_DIR)
-        .join(REMOTE_MEMO)
-        .join(digest.encoded());
-    let descriptor: Descriptor = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    (&descriptor.digest == digest).then_some(descriptor)
+    read_mark(root, digest).map(|m| m.descriptor)
 }
 
 impl Store {
-    /// Files `descriptor` as a blob a registry has and this store may
-    /// fetch when it is read.
-    pub fn mark_remote(&self, descriptor: &Descriptor) -> Result<(), StoreError> {
-        let json = serde_json::to_string(descriptor).map_err(|e| StoreError::Format {
-            what: "remote blob descriptor",
-            path: self.root().to_path_buf(),
+    /// Files `descriptor` as a blob that `source` (`REGISTRY/REPOSITORY`)
+    /// has and this store may fetch from there when it is read.
+    pub fn mark_remote(&self, descriptor: &Descriptor, source: &str) -> Result<(), StoreError> {
+        let path = mark_path(self.root(), &descriptor.digest);
+        let mut sources = read_mark(self.root(), &descriptor.digest)
+            .map(|m| m.sources)
+            .unwrap_or_default();
+        sources.retain(|s| s != source);
+        sources.push(source.to_string());
+        let mark = Mark {
+            descriptor: descriptor.clone(),
+            sources,
+        };
+        let json = serde_json::to_vec(&mark).map_err(|e| StoreError::Format {
+            what: "remote blob mark",
+            path: path.clone(),
             message: e.to_string(),
         })?;
-        self.put_memo(REMOTE_MEMO, &descriptor.digest, &json)
+        let dir = self.root().join(REMOTE_DIR);
+        std::fs::create_dir_all(&dir).at("cannot create", &dir)?;
+        crate::fsutil::write_atomic(&self.root().join("tmp"), &path, &json)
+            .at("cannot write", &path)
+    }
+
+    /// Where remote blob `digest` may be fetched from
+    /// (`REGISTRY/REPOSITORY`), latest last.
+    pub fn remote_sources(&self, digest: &Digest) -> Vec<String> {
+        read_mark(self.root(), digest)
+            .map(|m| m.sources)
+            .unwrap_or_default()
     }
 
     /// The descriptor of blob `digest` when it is remote (not held, but

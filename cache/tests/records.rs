@@ -175,7 +175,9 @@ fn a_record_is_a_hit_only_while_its_layers_exist() {
     std::fs::remove_file(store.blobs().path(&descriptor.digest)).unwrap();
     assert!(store.lookup_record(&key).is_none(), "blob gone");
     // A blob a registry has, marked remote: a hit again, fetched when read.
-    store.mark_remote(descriptor).unwrap();
+    store
+        .mark_remote(descriptor, "registry.example/repo")
+        .unwrap();
     assert_eq!(store.lookup_record(&key), Some(rec.clone()), "remote blob");
     let listed = store.records().unwrap();
     assert_eq!(listed.len(), 1);
@@ -426,9 +428,15 @@ fn a_remote_blob_is_fetched_when_read_and_only_then() {
         store.blobs().open(&descriptor.digest),
         Err(kiln_cache::StoreError::BlobNotFound(_))
     ));
-    store.mark_remote(&descriptor).unwrap();
+    store
+        .mark_remote(&descriptor, "registry.example/repo")
+        .unwrap();
     assert!(store.available(&descriptor.digest));
     assert_eq!(store.remote(&descriptor.digest), Some(descriptor.clone()));
+    assert_eq!(
+        store.remote_sources(&descriptor.digest),
+        ["registry.example/repo"]
+    );
     assert_eq!(fake.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
     assert_eq!(store.blobs().read(&descriptor.digest).unwrap(), bytes);
     assert_eq!(store.blobs().read(&descriptor.digest).unwrap(), bytes);

@@ -44,7 +44,10 @@ impl StoreArgs {
     pub fn open(&self) -> anyhow::Result<Store> {
         let root = self.root()?;
         let mut store = Store::open(&root)?;
-        if crate::rootless::state().is_some() {
+        // In any user namespace but the host's (rootless kiln's, or root
+        // in a container's), as the runtime judges it: overlays there use
+        // `userxattr` and devices cannot be made.
+        if kiln_runtime::userns::inside() {
             store.use_user_xattrs();
         }
         crate::registry::lazy::install(&mut store, &crate::registry::RegistryOptions::default());

@@ -11,9 +11,11 @@ use kiln_oci::{Descriptor, Digest};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Fetches remote blobs with `options` (TLS settings).
+/// Fetches remote blobs with `options` (TLS settings) into a store whose
+/// snapshots are for `userxattr` overlays when `user_xattrs` (rootless).
 struct RegistryFetch {
     options: RegistryOptions,
+    user_xattrs: bool,
 }
 
 impl RegistryFetch {
@@ -26,12 +28,29 @@ impl RegistryFetch {
         descriptor: &Descriptor,
         fetch: &dyn Fn(&Registry, &Store, &str) -> Result<bool, RegistryError>,
     ) -> Result<(), String> {
-        let store = Store::open(root).map_err(|e| e.to_string())?;
+        let mut store = Store::open(root).map_err(|e| e.to_string())?;
+        if self.user_xattrs {
+            store.use_user_xattrs();
+        }
         let mut failure = "no registry is known to hold it".to_string();
-        for (domain, repository) in super::push::known_repositories(&store, &descriptor.digest)
+        // The blob's own mark first, then the repositories pushes and
+        // pulls remembered; the latest of each first.
+        let mut sources: Vec<(String, String)> = store
+            .remote_sources(&descriptor.digest)
+            .iter()
+            .rev()
+            .filter_map(|s| s.split_once('/'))
+            .map(|(d, r)| (d.to_string(), r.to_string()))
+            .collect();
+        for known in super::push::known_repositories(&store, &descriptor.digest)
             .into_iter()
             .rev()
         {
+            if !sources.contains(&known) {
+                sources.push(known);
+            }
+        }
+        for (domain, repository) in sources {
             tracing::info!(digest = %descriptor.digest, %domain, %repository, "fetching a remote blob");
             let fetched = Registry::connect(&domain, &self.options)
                 .and_then(|registry| fetch(&registry, &store, &repository));
@@ -67,8 +86,10 @@ impl kiln_cache::Fetch for RegistryFetch {
 
 /// Lets `store` fetch its remote blobs from registries, with `options`.
 pub(crate) fn install(store: &mut Store, options: &RegistryOptions) {
+    let user_xattrs = store.opaque_xattr() == kiln_layer::OpaqueXattr::User;
     store.set_fetcher(Arc::new(RegistryFetch {
         options: options.clone(),
+        user_xattrs,
     }));
 }
 
@@ -81,5 +102,5 @@ pub(crate) fn mark_remote(
     descriptor: &Descriptor,
 ) -> Result<(), kiln_cache::StoreError> {
     super::push::remember_repository(store, registry, repository, &descriptor.digest);
-    store.mark_remote(descriptor)
+    store.mark_remote(descriptor, &format!("{}/{repository}", registry.domain))
 }

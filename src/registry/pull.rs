@@ -100,7 +100,7 @@ pub fn pull(
                 match store.blobs().contains(&layer.digest) {
                     true => progress(PullEvent::LayerExists(layer)),
                     false => {
-                        store.mark_remote(layer)?;
+                        super::lazy::mark_remote(store, registry, repository, layer)?;
                         progress(PullEvent::LayerRemote(layer));
                     }
                 }

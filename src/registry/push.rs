@@ -266,6 +266,11 @@ fn push_compressed(
     if let Some((digest, size)) = store.memo(&memo, diff_id).and_then(|v| parse_memo(&v)) {
         let mount = mount_source(store, registry, repository, &digest);
         let how = upload(registry, repository, &digest, mount.as_deref(), &|| {
+            // The plain blob is read only now: a remote one is fetched.
+            store
+                .blobs()
+                .ensure(&layer.digest)
+                .map_err(RegistryError::Store)?;
             Ok((source.clone(), size))
         })?;
         return Ok((digest, size, how));

@@ -89,14 +89,21 @@ pub(crate) fn enter() {
     let _ = STATE.set(Some(Rootless { user, uid, mapping }));
 }
 
-/// The highest gid kiln's namespace maps (the kernel refuses a
-/// `ping_group_range` past it): docker's 2147483647 as root.
+/// The highest gid this process's user namespace maps (the kernel
+/// refuses a `ping_group_range` past it): docker's 2147483647 on the
+/// host.
 pub(crate) fn highest_gid() -> u32 {
-    match state().map(|r| &r.mapping) {
-        None => 2_147_483_647,
-        Some(Ok(Mapping::Ranges { gids, .. })) => *gids,
-        Some(_) => 0,
-    }
+    let map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+    map.lines()
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            let inside: u64 = fields.next()?.parse().ok()?;
+            let _outside = fields.next()?;
+            let count: u64 = fields.next()?.parse().ok()?;
+            (inside + count).checked_sub(1)
+        })
+        .max()
+        .map_or(0, |top| u32::try_from(top.min(2_147_483_647)).unwrap_or(0))
 }
 
 impl Rootless {

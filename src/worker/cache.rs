@@ -438,28 +438,34 @@ impl Worker {
             .store
             .memo(MEMO, &memo_key)
             .and_then(|text| text.parse::<Digest>().ok());
-        let digest = match known {
-            Some(digest) => digest,
-            None => {
-                let digest = match self
-                    .cache
+        // An imported cache's word is taken only for a stage whose files
+        // are not here (an imported hit, not fetched), and not remembered:
+        // once the files are here, kiln reads them itself.
+        let remote = layers
+            .iter()
+            .any(|l| !l.empty && !self.store.snapshot_ready(&l.chain_id));
+        let imported = remote
+            .then(|| {
+                self.cache
                     .imported
                     .iter()
                     .find_map(|c| c.selection(&memo_key))
-                {
-                    Some(digest) => digest.clone(),
-                    None => {
-                        self.on_layers(layers, "the copy source", |root| {
-                            let source = CopySource {
-                                root,
-                                ignore: None,
-                                ownership: SourceOwnership::Preserve,
-                            };
-                            copy::select(&source, action, None, false)
-                        })??
-                        .digest
-                    }
-                };
+            })
+            .flatten();
+        let digest = match (known, imported) {
+            (Some(digest), _) => digest,
+            (None, Some(digest)) => digest.clone(),
+            (None, None) => {
+                let digest = self
+                    .on_layers(layers, "the copy source", |root| {
+                        let source = CopySource {
+                            root,
+                            ignore: None,
+                            ownership: SourceOwnership::Preserve,
+                        };
+                        copy::select(&source, action, None, false)
+                    })??
+                    .digest;
                 self.store.put_memo(MEMO, &memo_key, digest.as_str())?;
                 digest
             }

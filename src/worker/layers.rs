@@ -180,6 +180,8 @@ pub(crate) fn archive(
             compression: Compression::None,
             source,
             source_date_epoch: None,
+            // A rootless store keeps devices as placeholders.
+            device_placeholders: store.opaque_xattr() == kiln_layer::OpaqueXattr::User,
         },
         &mut writer,
     )

@@ -113,6 +113,7 @@ fn main() {
             compression,
             source: SourceKind::Directory,
             source_date_epoch: None,
+            device_placeholders: false,
         };
         let start = Instant::now();
         let out = std::fs::File::create(&blob_path).unwrap();

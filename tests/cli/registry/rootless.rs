@@ -105,6 +105,30 @@ fn an_ordinary_user_pulls_and_pushes_with_the_images_owners() {
         start + 999
     );
 
+    // A build reads a registry image's files lazily: fetched and unpacked
+    // for the user's store (user xattrs) when the COPY needs them.
+    push_image(&registry, &root, "test/lazy", &[("lazyfile", 1000)]);
+    let context = user.home.join("lazy");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY --from={}/test/lazy:1 /lazyfile /copied\n",
+            registry.addr()
+        ),
+    )
+    .unwrap();
+    let out = user.kiln(&[
+        "build",
+        "-q",
+        "--network",
+        "none",
+        "-t",
+        "lazy",
+        context.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
     // What the user's store holds pushes as it came.
     let again = format!("{}/test/again:1", registry.addr());
     let out = user.kiln(&["push", &reference, &again]);

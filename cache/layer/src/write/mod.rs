@@ -55,6 +55,11 @@ pub struct WriteOptions {
     /// Clamp every mtime later than this (seconds since the epoch) down to
     /// it, as `SOURCE_DATE_EPOCH` asks; earlier mtimes are kept.
     pub source_date_epoch: Option<i64>,
+    /// Archive device placeholders (`crate::device`) as the devices: only
+    /// for a store written in a user namespace, which keeps devices that
+    /// way. Off, such a file is an empty file (its xattr dropped), so no
+    /// step can forge a device into a root store's layer.
+    pub device_placeholders: bool,
 }
 
 /// The identity of a written layer: what a manifest's layer descriptor and

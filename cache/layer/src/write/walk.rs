@@ -339,7 +339,7 @@ impl<'a, W: Write> Walker<'a, W> {
             .iter()
             .find(|(name, _)| name == crate::device::DEVICE_XATTR.as_bytes())
             .and_then(|(_, value)| crate::device::Device::decode(value))
-            .filter(|_| fst.st_size == 0);
+            .filter(|_| self.options.device_placeholders && fst.st_size == 0);
         entry.xattrs = self.keep_xattrs(all, &entry.path, false)?.0;
         if let Some(device) = device {
             entry.kind = match device {

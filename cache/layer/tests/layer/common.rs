@@ -221,6 +221,7 @@ pub fn write(
         compression,
         source,
         source_date_epoch: epoch,
+        device_placeholders: true,
     };
     let layer = kiln_layer::write_layer(root, &options, &mut blob).unwrap();
     (layer, blob)

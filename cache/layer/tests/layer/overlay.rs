@@ -220,6 +220,7 @@ fn redirected_directories_are_refused() {
         compression: Compression::None,
         source: SourceKind::OverlayUpper,
         source_date_epoch: None,
+        device_placeholders: false,
     };
     let err = kiln_layer::write_layer(&upper, &options, std::io::sink()).unwrap_err();
     assert!(matches!(err, WriteError::OverlayFeature { .. }), "{err}");

@@ -336,6 +336,26 @@ fn device_placeholders_archive_as_the_devices() {
         again.diff_id, layer.diff_id,
         "the same layer as the devices'"
     );
+    // A store that keeps no placeholders (root's) archives such a file
+    // as the empty file it is: no step can forge a device that way.
+    let options_root = kiln_layer::WriteOptions {
+        compression: Compression::None,
+        device_placeholders: false,
+        ..kiln_layer::WriteOptions::default()
+    };
+    let mut plain = Vec::new();
+    kiln_layer::write_layer(&dest, &options_root, &mut plain).unwrap();
+    let mut archive = tar::Archive::new(&plain[..]);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let kind = entry.header().entry_type();
+        assert!(!kind.is_character_special() && !kind.is_block_special());
+        if let Some(extensions) = entry.pax_extensions().unwrap() {
+            for extension in extensions {
+                assert!(!extension.unwrap().key().unwrap().contains("kiln"));
+            }
+        }
+    }
 
     // A layer cannot plant a placeholder: its user.kiln.* xattr is dropped.
     let planted = tmp.path().join("planted");
