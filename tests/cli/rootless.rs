@@ -277,16 +277,7 @@ fn a_rootless_step_stays_in_its_root_and_leaves_nothing_running() {
              ls / > /listing\n"
     );
     std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
-    let out = user.kiln(&[
-        "build",
-        "-q",
-        "--network",
-        "none",
-        "-t",
-        "probe",
-        context.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    user.build_ok("probe", &context);
     let out = user.kiln(&["run", "--rm", "--network", "none", "probe", "ls", "/"]);
     let listing = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));

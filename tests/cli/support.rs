@@ -549,6 +549,15 @@ impl OrdinaryUser {
         self.kiln_with_env(&[], args)
     }
 
+    /// `kiln build -q --network none -t TAG CONTEXT` as this user, which
+    /// must succeed (`--network none`: the default network needs
+    /// `/dev/net/tun` open to the user, which CI machines may not grant).
+    pub fn build_ok(&self, tag: &str, context: &Path) {
+        let context = context.to_str().unwrap();
+        let out = self.kiln(&["build", "-q", "--network", "none", "-t", tag, context]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
     /// [`OrdinaryUser::kiln`] with `env` set as well.
     pub fn kiln_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = Command::new("runuser");

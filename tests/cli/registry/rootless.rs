@@ -118,16 +118,7 @@ fn an_ordinary_user_pulls_and_pushes_with_the_images_owners() {
         ),
     )
     .unwrap();
-    let out = user.kiln(&[
-        "build",
-        "-q",
-        "--network",
-        "none",
-        "-t",
-        "lazy",
-        context.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    user.build_ok("lazy", &context);
 
     // What the user's store holds pushes as it came.
     let again = format!("{}/test/again:1", registry.addr());
