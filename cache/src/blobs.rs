@@ -91,17 +91,12 @@ impl BlobStore {
     /// Brings remote blob `digest` in, through the fetcher; a blob that is
     /// not remote, or a store without a fetcher, is not found.
     fn fetch(&self, digest: &Digest) -> Result<(), StoreError> {
-        let (Some(fetcher), Some(descriptor)) =
-            (&self.fetcher, crate::remote::descriptor(&self.root, digest))
-        else {
-            return Err(StoreError::BlobNotFound(digest.clone()));
-        };
-        fetcher
-            .fetch(&self.root, &descriptor)
-            .map_err(|message| StoreError::BlobFetch {
-                digest: digest.clone(),
-                message,
-            })
+        match self.through_fetcher(digest, |fetcher, descriptor| {
+            fetcher.fetch(&self.root, descriptor)
+        })? {
+            true => Ok(()),
+            false => Err(StoreError::BlobNotFound(digest.clone())),
+        }
     }
 
     /// Fetches remote layer blob `digest`, unpacking it into snapshot
@@ -113,20 +108,32 @@ impl BlobStore {
         chain_id: &Digest,
         diff_id: &Digest,
     ) -> Result<bool, StoreError> {
-        let (Some(fetcher), Some(descriptor)) =
-            (&self.fetcher, crate::remote::descriptor(&self.root, digest))
-        else {
+        self.through_fetcher(digest, |fetcher, descriptor| {
+            fetcher.fetch_unpacking(&self.root, descriptor, chain_id, diff_id)
+        })
+    }
+
+    /// Runs `fetch` with the fetcher and the mark's descriptor when blob
+    /// `digest` is remote (not held, marked, a fetcher installed); whether
+    /// it did.
+    fn through_fetcher(
+        &self,
+        digest: &Digest,
+        fetch: impl FnOnce(&dyn Fetch, &kiln_oci::Descriptor) -> Result<(), String>,
+    ) -> Result<bool, StoreError> {
+        let Some(fetcher) = &self.fetcher else {
             return Ok(false);
         };
         if self.contains(digest) {
             return Ok(false);
         }
-        fetcher
-            .fetch_unpacking(&self.root, &descriptor, chain_id, diff_id)
-            .map_err(|message| StoreError::BlobFetch {
-                digest: digest.clone(),
-                message,
-            })?;
+        let Some(descriptor) = crate::remote::descriptor(&self.root, digest) else {
+            return Ok(false);
+        };
+        fetch(fetcher.as_ref(), &descriptor).map_err(|message| StoreError::BlobFetch {
+            digest: digest.clone(),
+            message,
+        })?;
         Ok(true)
     }
 

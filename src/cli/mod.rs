@@ -163,24 +163,24 @@ pub(crate) fn needs_root(command: &str, needs: Needs, why: &str) -> anyhow::Resu
     let Some(rootless) = crate::rootless::state() else {
         return Ok(());
     };
-    match &rootless.mapping {
-        Ok(crate::rootless::Mapping::Ranges { .. }) if needs == Needs::Sandboxes => Ok(()),
+    use crate::rootless::Mapping;
+    match (&rootless.mapping, needs) {
+        (Err(e), _) => anyhow::bail!(
+            "{command}: kiln could not enter a user namespace: {e} (`kiln doctor --environment` lists what this machine allows)"
+        ),
+        (Ok(Mapping::Ranges { .. }), _) => Ok(()),
         // A sandbox's root file system has files of every owner.
-        _ if needs == Needs::Sandboxes => anyhow::bail!(
-            "{command} needs root or a subordinate id range ({why}); this process runs as uid {} ({}), which has none in /etc/subuid and /etc/subgid: run it as root, e.g. with sudo, or add a range as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {}",
+        (Ok(Mapping::OwnIds), Needs::Sandboxes) => anyhow::bail!(
+            "{command} needs root or a subordinate id range ({why}); this process runs as uid {} ({}), which has none in /etc/subuid and /etc/subgid: run it as root, e.g. with sudo, or add a range as root: {}",
             rootless.uid,
             rootless.user,
-            rootless.user
+            crate::rootless::add_range_command(&rootless.user)
         ),
-        Ok(crate::rootless::Mapping::Ranges { .. }) => Ok(()),
         // It may still work (every file root's): said before, not refused.
-        Ok(crate::rootless::Mapping::OwnIds) => {
+        (Ok(Mapping::OwnIds), Needs::Owners) => {
             report::warning(&rootless.without_ranges(command));
             Ok(())
         }
-        Err(e) => anyhow::bail!(
-            "{command}: kiln could not enter a user namespace: {e} (`kiln doctor --environment` lists what this machine allows)"
-        ),
     }
 }
 

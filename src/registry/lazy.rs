@@ -1,8 +1,9 @@
 //! The registry side of remote blobs (`kiln_cache`'s `remote` module): a
 //! blob the store marked remote is fetched, when something reads it, from
-//! a repository it is known to be in (the memo of repositories that hold
-//! a digest, which pulls, pushes and an imported `--cache-from` cache
-//! write). Installed on every store the CLI opens.
+//! a repository it is known to be in — those its mark names (a lazy pull,
+//! an imported `--cache-from` cache), then those the memo of repositories
+//! that pushes and pulls write names. Installed on every store the CLI
+//! opens.
 
 use super::unpack::{Snapshot, fetch_and_unpack};
 use super::{Registry, RegistryError, RegistryOptions, fetch_blob};

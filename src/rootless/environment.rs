@@ -84,7 +84,7 @@ pub(crate) fn checks(rootless: Option<&Rootless>, scratch: &Path) -> Vec<Check> 
     checks.push(cgroup_delegation(rootless));
     checks.push(tun(rootless));
     checks.push(program(
-        "slirp4netns",
+        kiln_network::PROGRAM,
         "slirp4netns (RUN steps' network)",
         State::Missing,
         "apt-get install slirp4netns",
@@ -163,9 +163,7 @@ fn id_maps(rootless: Option<&Rootless>) -> Vec<Check> {
                 "subordinate ids",
                 format!("{file}: no range for {user}"),
             )
-            .fix(format!(
-                "as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}"
-            )),
+            .fix(format!("as root: {}", super::add_range_command(user))),
         };
         checks.push(check);
     }

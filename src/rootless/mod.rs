@@ -106,13 +106,19 @@ pub(crate) fn highest_gid() -> u32 {
         .map_or(0, |top| u32::try_from(top.min(2_147_483_647)).unwrap_or(0))
 }
 
+/// The command that gives `user` a subordinate id range (run as root).
+pub(crate) fn add_range_command(user: &str) -> String {
+    format!("usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}")
+}
+
 impl Rootless {
     /// What `command` cannot do with the user's own ids alone, and how to
     /// add a range.
     pub(crate) fn without_ranges(&self, command: &str) -> String {
         format!(
-            "{command}: user {user} has no subordinate id range in /etc/subuid and /etc/subgid, so kiln maps only {user}'s own id (as root) and cannot write files of other owners (a layer with such files fails to unpack); add a range as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}",
-            user = self.user
+            "{command}: user {user} has no subordinate id range in /etc/subuid and /etc/subgid, so kiln maps only {user}'s own id (as root) and cannot write files of other owners (a layer with such files fails to unpack); add a range as root: {add}",
+            user = self.user,
+            add = add_range_command(&self.user)
         )
     }
 }

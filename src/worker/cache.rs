@@ -434,16 +434,20 @@ impl Worker {
         // Remembered here, else given by an imported cache (so a stage
         // that came from it need not be fetched to key the copy), else
         // read from the stage's files.
-        let known = self
+        if let Some(digest) = self
             .store
             .memo(MEMO, &memo_key)
-            .and_then(|text| text.parse::<Digest>().ok());
+            .and_then(|text| text.parse::<Digest>().ok())
+        {
+            return self.note_selection(memo_key, digest);
+        }
         // An imported cache's word is taken only for a stage whose files
         // are not here (an imported hit, not fetched), and not remembered:
         // once the files are here, kiln reads them itself.
-        let remote = layers
-            .iter()
-            .any(|l| !l.empty && !self.store.snapshot_ready(&l.chain_id));
+        let remote = !self.cache.imported.is_empty()
+            && layers
+                .iter()
+                .any(|l| !l.empty && !self.store.snapshot_ready(&l.chain_id));
         let imported = remote
             .then(|| {
                 self.cache
@@ -452,10 +456,9 @@ impl Worker {
                     .find_map(|c| c.selection(&memo_key))
             })
             .flatten();
-        let digest = match (known, imported) {
-            (Some(digest), _) => digest,
-            (None, Some(digest)) => digest.clone(),
-            (None, None) => {
+        let digest = match imported {
+            Some(digest) => digest.clone(),
+            None => {
                 let digest = self
                     .on_layers(layers, "the copy source", |root| {
                         let source = CopySource {
@@ -470,6 +473,11 @@ impl Worker {
                 digest
             }
         };
+        self.note_selection(memo_key, digest)
+    }
+
+    /// Keeps selection `memo_key`'s digest for `--cache-to`; the digest.
+    fn note_selection(&self, memo_key: Digest, digest: Digest) -> Result<Digest, WorkerError> {
         if let Ok(mut selections) = self.cache.selections.lock() {
             selections.insert(memo_key, digest.clone());
         }
