@@ -41,8 +41,29 @@ struct Cli {
     /// default.
     #[arg(long, global = true, value_enum, value_name = "LEVEL")]
     log_level: Option<logging::Level>,
+    /// How RUN steps and `kiln run` are isolated: `namespaces` (kiln's
+    /// sandbox, the default) or `chroot` (no namespaces: for containers
+    /// that allow none, which kiln detects by itself; weaker, see
+    /// docs/differences.md).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "KIND",
+        env = "KILN_ISOLATION"
+    )]
+    isolation: Option<IsolationArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--isolation`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum IsolationArg {
+    /// kiln's namespaced sandbox.
+    Namespaces,
+    /// A chroot into a copy of the image, no namespaces.
+    Chroot,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,9 +126,16 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     // First, while the process has one thread: an ordinary user's kiln
     // works in a user namespace of its own.
-    crate::rootless::enter();
+    crate::rootless::enter(cli.isolation == Some(IsolationArg::Chroot));
     if let Err(error) = logging::init(cli.log_level) {
         report::warning(&error.to_string());
+    }
+    if let (Some(why), Command::Build(_) | Command::Run(_)) =
+        (crate::rootless::chroot_reason(), &cli.command)
+    {
+        report::warning(&format!(
+            "no namespace can be made here ({why}): RUN steps and containers run with chroot isolation, which is weaker and copies each step's root (docs/differences.md, \"Chroot isolation\"; `kiln doctor --environment`)"
+        ));
     }
     let result = match cli.command {
         Command::Check(args) => check::run(args),

@@ -45,9 +45,10 @@ impl StoreArgs {
         let root = self.root()?;
         let mut store = Store::open(&root)?;
         // In any user namespace but the host's (rootless kiln's, or root
-        // in a container's), as the runtime judges it: overlays there use
-        // `userxattr` and devices cannot be made.
-        if kiln_runtime::userns::inside() {
+        // in a container's), or under chroot isolation, as the runtime
+        // judges it: overlays there use `userxattr`, no trusted xattr can
+        // be set and devices cannot be made.
+        if kiln_runtime::isolation::unprivileged_store() {
             store.use_user_xattrs();
         }
         crate::registry::lazy::install(&mut store, &crate::registry::RegistryOptions::default());

@@ -79,7 +79,7 @@ pub(crate) fn checks(rootless: Option<&Rootless>, scratch: &Path) -> Vec<Check> 
         "fuse-overlayfs",
         "fuse-overlayfs",
         State::Info,
-        "not used by kiln yet (apt-get install fuse-overlayfs)",
+        "not used by kiln yet (apt-get install fuse-overlayfs); without overlayfs kiln's chroot isolation copies each root",
     ));
     checks.push(cgroup_delegation(rootless));
     checks.push(tun(rootless));
@@ -90,7 +90,27 @@ pub(crate) fn checks(rootless: Option<&Rootless>, scratch: &Path) -> Vec<Check> 
         "apt-get install slirp4netns",
     ));
     checks.push(seccomp());
+    checks.push(isolation());
     checks
+}
+
+/// How sandboxes are isolated here: kiln's namespaces, or chroot
+/// isolation where none can be made.
+fn isolation() -> Check {
+    match (kiln_runtime::isolation::current(), super::chroot_reason()) {
+        (kiln_runtime::Isolation::Namespaces, _) => {
+            Check::new(State::Ok, "sandbox isolation", "namespaces")
+        }
+        (kiln_runtime::Isolation::Chroot, None) => {
+            Check::new(State::Info, "sandbox isolation", "chroot (--isolation chroot)")
+        }
+        (kiln_runtime::Isolation::Chroot, Some(why)) => Check::new(
+            State::Missing,
+            "sandbox isolation",
+            format!("chroot: {why}"),
+        )
+        .fix("run kiln's container with a seccomp profile that allows user namespaces (podman's default does; docker: --security-opt seccomp=unconfined), or with CAP_SYS_ADMIN"),
+    }
 }
 
 fn user_namespaces(rootless: Option<&Rootless>) -> Check {

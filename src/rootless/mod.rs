@@ -54,13 +54,42 @@ pub(crate) fn state() -> Option<&'static Rootless> {
     STATE.get().and_then(Option::as_ref)
 }
 
-/// Enters kiln's user namespace when an ordinary user runs kiln. Must be
-/// called while the process has one thread; a failure is recorded (the
+/// Why this kiln runs its sandboxes with chroot isolation, when it does.
+static CHROOT: OnceLock<String> = OnceLock::new();
+
+/// Why sandboxes are chroot-isolated when kiln chose it by itself (a
+/// container that allows no namespace; not `--isolation chroot`).
+pub(crate) fn chroot_reason() -> Option<&'static str> {
+    CHROOT.get().map(String::as_str)
+}
+
+/// Enters kiln's user namespace when an ordinary user runs kiln, or root
+/// in a container without `CAP_SYS_ADMIN` (where a user namespace of its
+/// own gives kiln what its sandboxes need; when even that is refused,
+/// sandboxes are chroot-isolated). `chroot` is `--isolation chroot`. Must
+/// be called while the process has one thread; a failure is recorded (the
 /// commands that need the namespace report it), never fatal here.
-pub(crate) fn enter() {
+pub(crate) fn enter(chroot: bool) {
+    use kiln_runtime::isolation::{Isolation, choose};
+    if chroot {
+        choose(Isolation::Chroot);
+    }
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
     if rustix::process::geteuid().is_root() {
+        if !chroot && !has_sys_admin() {
+            let before = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+            if let Err(why) = kiln_runtime::userns::enter_same_ids() {
+                tracing::debug!(error = %why, "root without CAP_SYS_ADMIN and no user namespace");
+                let after = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+                if before == after {
+                    choose(Isolation::Chroot);
+                    let _ = CHROOT.set(format!(
+                        "kiln runs as root without CAP_SYS_ADMIN (a container's) and {why}"
+                    ));
+                }
+            }
+        }
         let _ = STATE.set(None);
         return;
     }
@@ -87,6 +116,16 @@ pub(crate) fn enter() {
         tracing::debug!(error = %e, "no user namespace");
     }
     let _ = STATE.set(Some(Rootless { user, uid, mapping }));
+}
+
+/// Whether this process holds CAP_SYS_ADMIN (bit 21 of `CapEff`).
+fn has_sys_admin() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 21) != 0)
 }
 
 /// The highest gid this process's user namespace maps (the kernel

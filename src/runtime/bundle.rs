@@ -10,6 +10,8 @@
 //! <dir>/upper         the overlay's upper directory: every change
 //! <dir>/work          overlayfs's work directory
 //! <dir>/empty         the only lower layer of an image with no layers
+//! <dir>/rootfs        under chroot isolation: the copy of the image the
+//!                     program is chrooted in (`crate::chroot`)
 //! ```
 //!
 //! The three mountpoints are shared by every sandbox: each mounts on them
@@ -36,6 +38,9 @@ pub(crate) struct InitConfig {
     pub etc_dir: PathBuf,
     /// The generated `/etc` files: container path and contents.
     pub etc_files: Vec<(String, String)>,
+    /// Chroot isolation: `rootfs` is a prepared copy to chroot into, and
+    /// nothing is mounted.
+    pub chroot: bool,
 }
 
 /// The sandbox directory's paths.
@@ -57,6 +62,9 @@ impl Bundle {
         let mut subs = vec!["upper", "work"];
         if spec.rootfs.layers.is_empty() {
             subs.push("empty");
+        }
+        if crate::isolation::current() == crate::Isolation::Chroot {
+            subs.push("rootfs");
         }
         for sub in subs {
             if let Err(e) = std::fs::create_dir(dir.join(sub)) {
@@ -97,9 +105,19 @@ impl Bundle {
         } else {
             spec.rootfs.layers.clone()
         };
+        let chroot = crate::isolation::current() == crate::Isolation::Chroot;
+        let mut spec = spec.clone();
+        // No filter may be installed without no_new_privs and
+        // CAP_SYS_ADMIN, which a chroot-isolated kiln lacks.
+        spec.no_new_privileges |= chroot;
+        let spec = &spec;
         InitConfig {
             spec: spec.clone(),
-            rootfs: self.shared().join(".rootfs"),
+            rootfs: match chroot {
+                true => self.dir.join("rootfs"),
+                false => self.shared().join(".rootfs"),
+            },
+            chroot,
             lowers,
             upper: self.upper(),
             work: self.dir.join("work"),

@@ -127,6 +127,9 @@ fn prepare(
     console: Option<OwnedFd>,
 ) -> Result<Prepared, String> {
     let spec = &config.spec;
+    if config.chroot {
+        return enter_chroot(config, status);
+    }
     if spec.network == Network::None {
         network::loopback_up()
             .map_err(|e| format!("cannot bring up the loopback interface: {e}"))?;
@@ -159,8 +162,16 @@ fn prepare(
     );
     rootfs::pivot(&Linux, &config.rootfs).map_err(|e| e.to_string())?;
     if !spec.hostname.is_empty() {
-        nix::unistd::sethostname(&spec.hostname)
-            .map_err(|e| format!("cannot set the host name {:?}: {e}", spec.hostname))?;
+        match nix::unistd::sethostname(&spec.hostname) {
+            // A container's seccomp profile (docker's, podman's) refuses
+            // sethostname to a container without CAP_SYS_ADMIN, whatever
+            // namespace kiln makes inside it: the UTS namespace keeps the
+            // container's name (docs/differences.md, "Rootless").
+            Err(nix::errno::Errno::EPERM) if crate::userns::inside() => {}
+            other => {
+                other.map_err(|e| format!("cannot set the host name {:?}: {e}", spec.hostname))?
+            }
+        }
     }
     let tty_path = match console {
         Some(socket) => Some(crate::tty::open_in_container(socket, spec.console_size)?),
@@ -173,6 +184,27 @@ fn prepare(
         Some(crate::seccomp::default_program(caps).map_err(|e| e.to_string())?)
     };
     Ok(Prepared { tty_path, seccomp })
+}
+
+/// Chroot isolation: nothing to mount or name; the caller prepared the
+/// root, refused what needs namespaces, and asked for no_new_privs.
+fn enter_chroot(config: &InitConfig, status: &mut File) -> Result<Prepared, String> {
+    status::send(
+        status,
+        &StatusLine {
+            stubs: Some(Vec::new()),
+            ..StatusLine::default()
+        },
+    );
+    nix::unistd::chroot(&config.rootfs)
+        .map_err(|e| format!("cannot chroot into {}: {e}", config.rootfs.display()))?;
+    nix::unistd::chdir("/").map_err(|e| format!("cannot enter the root: {e}"))?;
+    let caps = crate::caps::mask(&crate::caps::DOCKER_DEFAULT);
+    let seccomp = crate::seccomp::default_program(caps).map_err(|e| e.to_string())?;
+    Ok(Prepared {
+        tty_path: None,
+        seccomp: Some(seccomp),
+    })
 }
 
 /// Writes the spec's network sysctls through `/proc/sys/net`, which shows

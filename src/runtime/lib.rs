@@ -7,6 +7,7 @@
 //! PID 1.
 
 pub mod caps;
+mod chroot;
 pub mod device;
 pub mod rootfs;
 pub mod spec;
@@ -20,6 +21,7 @@ pub mod bundle;
 pub mod cgroups;
 mod fds;
 pub mod init;
+pub mod isolation;
 mod network;
 mod process;
 pub mod sandbox;
@@ -30,4 +32,5 @@ mod stubs;
 mod tty;
 pub mod view;
 
+pub use isolation::Isolation;
 pub use sandbox::{Exit, RuntimeError, Sandbox, Stdio, Stubs, remove_stale};

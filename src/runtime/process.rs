@@ -73,6 +73,14 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
     }
     let keep = if spec.privileged {
         caps::all().map_err(|e| (e.to_string(), 125))?
+    } else if config.chroot {
+        // A container kiln runs in may have fewer than docker's set; no
+        // capability can be raised past what the process holds.
+        let held = caps::all().map_err(|e| (e.to_string(), 125))?;
+        caps::DOCKER_DEFAULT
+            .into_iter()
+            .filter(|c| held.contains(c))
+            .collect()
     } else {
         caps::DOCKER_DEFAULT.to_vec()
     };

@@ -35,6 +35,9 @@ pub enum RuntimeError {
     /// What a sandbox in a user namespace (rootless kiln) cannot have.
     #[error("rootless: {0}")]
     Rootless(String),
+    /// What chroot isolation cannot give.
+    #[error("{0}")]
+    Chroot(String),
     /// A system call in kiln failed.
     #[error("cannot {what}: {source}")]
     Sys {
@@ -88,6 +91,9 @@ pub struct Sandbox {
     /// The read-only layers, topmost first (for the stub clean-up).
     layers: Vec<PathBuf>,
     status: Option<i32>,
+    /// Under chroot isolation, what the copied root held before the
+    /// program ran.
+    baseline: Option<crate::chroot::Baseline>,
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -153,6 +159,16 @@ impl Sandbox {
         )
         .map_err(bundle_err)?;
         let bundle = Bundle::create(&dir, spec).map_err(bundle_err)?;
+        let baseline = match crate::isolation::current() {
+            crate::Isolation::Namespaces => None,
+            crate::Isolation::Chroot => match chroot_root(&bundle, spec) {
+                Ok(baseline) => Some(baseline),
+                Err(e) => {
+                    let _ = bundle.remove();
+                    return Err(e);
+                }
+            },
+        };
         tracing::debug!(
             sandbox = %name,
             layers = spec.rootfs.layers.len(),
@@ -178,6 +194,7 @@ impl Sandbox {
             stubs: Vec::new(),
             layers: spec.rootfs.layers.clone(),
             status: None,
+            baseline,
         };
         if let Err(e) = sandbox.launch(spec, stdio) {
             // Nothing of a sandbox that never started is worth keeping.
@@ -253,6 +270,7 @@ impl Sandbox {
         };
         let mut pre = PreExec::new(exe_source, exe_target, procs, fds, status_w.as_raw_fd());
         pre.netns = netns.as_ref().map_or(-1, |f| f.as_raw_fd());
+        pre.chroot = self.baseline.is_some();
         self.init =
             spawn::clone_init(&pre, clone_flags(spec)).map_err(sys("clone the sandbox's init"))?;
         // The child has its copies; ours must go so EOF can be seen.
@@ -340,6 +358,9 @@ impl Sandbox {
             Err(e) => return Err(sys("wait for the sandbox")(e)),
         };
         self.status = Some(code);
+        // At once: a leftover holding the output pipe would keep the
+        // caller reading.
+        self.kill_leftovers();
         Ok(Some(code))
     }
 
@@ -354,6 +375,19 @@ impl Sandbox {
     /// [`Sandbox::finish`], choosing which stubs go.
     pub fn finish_with(mut self, stubs: Stubs) -> Result<(Exit, Bundle), RuntimeError> {
         let exit = self.end();
+        if let Some(baseline) = &self.baseline {
+            crate::chroot::collect(
+                &self.bundle.dir().join("rootfs"),
+                baseline,
+                &self.bundle.upper(),
+                crate::isolation::unprivileged_store(),
+            )
+            .map_err(|source| RuntimeError::Bundle {
+                dir: self.bundle.dir().to_path_buf(),
+                source,
+            })?;
+            return Ok((exit?, self.bundle.clone()));
+        }
         let keep: &[&str] = match stubs {
             Stubs::RemoveAll => &[],
             Stubs::KeepKernelMountpoints => KERNEL_MOUNTPOINTS,
@@ -399,10 +433,59 @@ impl Drop for Sandbox {
             let _ = nix::sys::signal::kill(self.init, Signal::SIGKILL);
             let _ = self.wait();
         }
+        self.kill_leftovers();
         if let Some(cgroup) = self.cgroup.take() {
             let _ = cgroup.remove();
         }
     }
+}
+
+impl Sandbox {
+    /// Under chroot isolation, what the program left running (a PID
+    /// namespace's end does this for the namespaced sandbox).
+    fn kill_leftovers(&self) {
+        if self.baseline.is_some() && self.init.as_raw() > 0 {
+            crate::chroot::kill_leftovers(&self.bundle.dir().join("rootfs"), self.init.as_raw());
+        }
+    }
+}
+
+/// Prepares a chroot-isolated sandbox's root: refuses what needs
+/// namespaces, copies the layers, writes the `/etc` files and records the
+/// baseline the layer is found against.
+fn chroot_root(bundle: &Bundle, spec: &RunSpec) -> Result<crate::chroot::Baseline, RuntimeError> {
+    let limited = spec.resources.memory_bytes.is_some()
+        || spec.resources.cpus.is_some()
+        || spec.resources.pids_max.is_some();
+    let refused = [
+        (!spec.mounts.is_empty(), "mounts (RUN --mount, -v, --tmpfs)"),
+        (
+            spec.network != Network::Host,
+            "a network other than the host's (--network none)",
+        ),
+        (!spec.devices.is_empty(), "devices (--device)"),
+        (spec.tty, "a terminal (-t)"),
+        (limited, "resource limits (--memory, --cpus, --pids-limit)"),
+        (spec.readonly_rootfs, "a read-only root (--read-only)"),
+        (!spec.sysctls.is_empty(), "sysctls"),
+        (spec.privileged, "--privileged and RUN --security=insecure"),
+    ];
+    if let Some((_, what)) = refused.iter().find(|(refused, _)| *refused) {
+        return Err(RuntimeError::Chroot(format!(
+            "chroot isolation (no namespaces allowed here) cannot give {what}; `kiln doctor --environment` says what this machine allows"
+        )));
+    }
+    let root = bundle.dir().join("rootfs");
+    let io = |source| RuntimeError::Bundle {
+        dir: root.clone(),
+        source,
+    };
+    crate::chroot::merge(&spec.rootfs.layers, &root).map_err(io)?;
+    let config = bundle.init_config(spec);
+    crate::chroot::write_etc_files(&root, &config.etc_files[..2]).map_err(io)?;
+    let baseline = crate::chroot::Baseline::record(&root, true).map_err(io)?;
+    crate::chroot::kernel_dirs(&root).map_err(io)?;
+    Ok(baseline)
 }
 
 /// The namespaces the init is cloned into. The cgroup namespace is not
@@ -410,6 +493,9 @@ impl Drop for Sandbox {
 /// (see [`crate::spawn`]), so that its root is the sandbox's cgroup. A
 /// prepared network namespace is joined there too.
 fn clone_flags(spec: &RunSpec) -> CloneFlags {
+    if crate::isolation::current() == crate::Isolation::Chroot {
+        return CloneFlags::empty();
+    }
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
@@ -429,7 +515,9 @@ fn sandbox_cgroup(name: &str, spec: &RunSpec) -> Result<Option<Cgroup>, RuntimeE
     let limits = limits(spec);
     let limited =
         limits.memory_bytes.is_some() || limits.cpu_quota.is_some() || limits.pids_max.is_some();
-    if crate::userns::inside() && !limited {
+    if (crate::userns::inside() || crate::isolation::current() == crate::Isolation::Chroot)
+        && !limited
+    {
         return Ok(None);
     }
     match Cgroup::create(name, &limits) {

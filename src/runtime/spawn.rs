@@ -64,6 +64,10 @@ pub(crate) struct PreExec {
     pub status_fd: RawFd,
     /// A network namespace to join, or -1.
     pub netns: RawFd,
+    /// Chroot isolation: no mount, no cgroup; kiln's binary is executed
+    /// from its own path (the program, chrooted, has no `/proc` to reach
+    /// it through).
+    pub chroot: bool,
     /// The init's argv, NUL-terminated C strings kept alive by `_args`.
     pub argv: Vec<*const c_char>,
     pub _args: Vec<CString>,
@@ -87,6 +91,7 @@ impl PreExec {
             fds,
             status_fd,
             netns: -1,
+            chroot: false,
             argv,
             _args: args,
         }
@@ -158,6 +163,9 @@ fn child(pre: &PreExec) -> isize {
         if pre.netns >= 0 && libc::setns(pre.netns, libc::CLONE_NEWNET) != 0 {
             fail(pre.status_fd, b"join the network namespace");
         }
+        if pre.chroot {
+            renumber_and_exec(pre, pre.exe_source.as_ptr())
+        }
         let root = c"/";
         if libc::mount(
             std::ptr::null(),
@@ -199,6 +207,16 @@ fn child(pre: &PreExec) -> isize {
         if libc::unshare(libc::CLONE_NEWCGROUP) != 0 {
             fail(pre.status_fd, b"create the cgroup namespace");
         }
+        renumber_and_exec(pre, pre.exe_target.as_ptr())
+    }
+}
+
+/// The child's last steps: descriptors renumbered to the plan, the rest
+/// closed, and the init executed from `exe`.
+fn renumber_and_exec(pre: &PreExec, exe: *const c_char) -> ! {
+    // SAFETY (whole function): as in `child`, raw system calls on data
+    // prepared before the clone.
+    unsafe {
         // Renumber in two passes so a source is never clobbered by an
         // earlier destination: first above every destination, then down.
         let mut moved = [-1; 8];
@@ -219,7 +237,7 @@ fn child(pre: &PreExec) -> isize {
             fail(STATUS_FD, b"close inherited descriptors");
         }
         let envp: [*const c_char; 1] = [std::ptr::null()];
-        libc::execve(pre.exe_target.as_ptr(), pre.argv.as_ptr(), envp.as_ptr());
+        libc::execve(exe, pre.argv.as_ptr(), envp.as_ptr());
         fail(STATUS_FD, b"execute the init")
     }
 }

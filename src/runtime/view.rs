@@ -44,6 +44,14 @@ pub fn with_views<T: Send>(
     views: &[(View, PathBuf)],
     f: impl FnOnce() -> T + Send,
 ) -> io::Result<T> {
+    // Nothing to mount: no namespace either (chroot isolation may make
+    // none).
+    if views.is_empty() {
+        return Ok(f());
+    }
+    if crate::isolation::current() == crate::Isolation::Chroot {
+        return copied_views(views, f);
+    }
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -67,6 +75,34 @@ pub fn with_views<T: Send>(
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("a view thread panicked")))
     })
+}
+
+/// Chroot isolation's views, where nothing can be mounted: each is a copy
+/// of its layers (`crate::chroot`), and a writable one's changes are found
+/// by comparing the tree afterwards and moved to its upper directory.
+/// The copies stay in the mountpoints for the caller's clean-up.
+fn copied_views<T>(views: &[(View, PathBuf)], f: impl FnOnce() -> T) -> io::Result<T> {
+    let mut writable = Vec::new();
+    for (view, target) in views {
+        match view {
+            View::ReadOnly { lowers } => crate::chroot::merge(lowers, target)?,
+            View::Writable { lowers, upper, .. } => {
+                crate::chroot::merge(lowers, target)?;
+                let baseline = crate::chroot::Baseline::record(target, false)?;
+                writable.push((target, upper, baseline));
+            }
+        }
+    }
+    let out = f();
+    for (target, upper, baseline) in writable {
+        crate::chroot::collect(
+            target,
+            &baseline,
+            upper,
+            crate::isolation::unprivileged_store(),
+        )?;
+    }
+    Ok(out)
 }
 
 fn mount_view(view: &View, target: &Path) -> io::Result<()> {

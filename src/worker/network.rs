@@ -49,9 +49,13 @@ impl Networks {
             NetworkMode::Host => BuildNetwork::Host,
             NetworkMode::Default => self.default,
         };
+        let chroot = kiln_runtime::isolation::current() == kiln_runtime::Isolation::Chroot;
         Ok(match choice {
             BuildNetwork::None => Network::None,
             BuildNetwork::Host => Network::Host,
+            // Chroot isolation has no network namespace to give a step:
+            // it shares the network kiln has (docs/differences.md).
+            BuildNetwork::Private if chroot => Network::Host,
             BuildNetwork::Private => {
                 let mut private = self.private.lock().unwrap_or_else(|e| e.into_inner());
                 let network = match &mut *private {

@@ -17,6 +17,7 @@ mod help;
 mod http;
 mod insecure;
 mod interop;
+mod isolation;
 mod network;
 mod parse;
 mod progress;

@@ -20,7 +20,9 @@ use std::io::Read as _;
 /// The image `kiln save` wrote to `archive`: its config without the diff
 /// IDs, and each layer's entries (path, kind, owner, mode, size, content
 /// digest), mtimes left out.
-fn image_without_times(archive: &std::path::Path) -> (serde_json::Value, Vec<Vec<String>>) {
+pub(super) fn image_without_times(
+    archive: &std::path::Path,
+) -> (serde_json::Value, Vec<Vec<String>>) {
     let mut members = BTreeMap::new();
     let mut outer = tar::Archive::new(std::fs::File::open(archive).unwrap());
     for entry in outer.entries().unwrap() {
@@ -66,7 +68,7 @@ fn image_without_times(archive: &std::path::Path) -> (serde_json::Value, Vec<Vec
     (config, layers)
 }
 
-const DOCKERFILE: &str = "FROM busybox:local AS base\n\
+pub(super) const DOCKERFILE: &str = "FROM busybox:local AS base\n\
      RUN mkdir -p /d/sub /data && echo a > /d/sub/a && echo b > /d/b && echo hi > /data/f && chown 1000:1000 /data/f\n\
      RUN rm -rf /d && mkdir /d && echo c > /d/c && rm /bin/ls\n\
      COPY app.txt /app/\n\

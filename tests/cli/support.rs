@@ -560,11 +560,26 @@ impl OrdinaryUser {
 
     /// [`OrdinaryUser::kiln`] with `env` set as well.
     pub fn kiln_with_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.command(env!("CARGO_BIN_EXE_kiln"), env);
+        cmd.args(args).output().unwrap()
+    }
+
+    /// `program` to be run as this user (runuser), in its home, with
+    /// `env` and its own default store, docker config and runtime
+    /// directory (`~/run`); the caller adds the arguments.
+    pub fn command(&self, program: &str, env: &[(&str, &str)]) -> Command {
+        let run = self.home.join("run");
+        if !run.exists() {
+            std::fs::create_dir(&run).unwrap();
+            std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .unwrap();
+            nix::unistd::chown(&run, Some(nix::unistd::Uid::from_raw(self.uid)), None).unwrap();
+        }
         let mut cmd = Command::new("runuser");
         cmd.args(["-u", &self.name, "--", "/usr/bin/env"])
             .args(env.iter().map(|(k, v)| format!("{k}={v}")))
-            .arg(env!("CARGO_BIN_EXE_kiln"))
-            .args(args)
+            .arg(format!("XDG_RUNTIME_DIR={}", run.display()))
+            .arg(program)
             .current_dir(&self.home)
             .env("HOME", &self.home)
             .env("NO_COLOR", "1")
@@ -574,13 +589,18 @@ impl OrdinaryUser {
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
         no_proxy(&mut cmd);
-        cmd.output().unwrap()
+        cmd
     }
 }
 
 impl Drop for OrdinaryUser {
     fn drop(&mut self) {
         let _turn = USERS.lock().unwrap_or_else(|e| e.into_inner());
+        // userdel refuses a user with processes (podman's pause process).
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", &self.name])
+            .output();
+        std::thread::sleep(std::time::Duration::from_millis(200));
         let _ = Command::new("userdel").arg(&self.name).output();
     }
 }

@@ -27,7 +27,7 @@ const NODEV: MsFlags = MsFlags::MS_NODEV;
 const NOEXEC: MsFlags = MsFlags::MS_NOEXEC;
 
 /// The device nodes docker creates (OCI runtime spec, "Default Devices").
-const DEVICES: [(&str, u64, u64); 6] = [
+pub(crate) const DEVICES: [(&str, u64, u64); 6] = [
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),
@@ -172,18 +172,46 @@ fn make_device(
 
 fn mount_special(sys: &dyn Syscall, root: &mut Root, m: &Special) -> Result<(), RootfsError> {
     let fd = ensure(root, m.target, Kind::Dir)?;
-    sys.mount(
+    let target = proc_fd_path(&fd);
+    let data = (!m.data.is_empty()).then_some(m.data);
+    let mounted = sys.mount(
         Some(Path::new(m.fstype)),
-        &proc_fd_path(&fd),
+        &target,
         Some(m.fstype),
         m.flags,
-        if m.data.is_empty() {
-            None
-        } else {
-            Some(m.data)
-        },
-    )
-    .map_err(|source| RootfsError::Mount {
+        data,
+    );
+    let mounted = match mounted {
+        // In a user namespace nested in a container whose /proc or /sys
+        // has paths masked by other mounts, the kernel refuses a fresh
+        // instance (EPERM: it would reveal what they hide); runc and crun
+        // then bind the container's own, as here. Its masks stay, and
+        // ours go on top; `ps` there lists the container's processes.
+        Err(e)
+            if e == nix::errno::Errno::EPERM
+                && matches!(m.fstype, "proc" | "sysfs")
+                && crate::userns::inside() =>
+        {
+            // The bind keeps the flags of the container's mount (its
+            // nosuid, nodev, noexec and a read-only /sys are locked to it).
+            let host = Path::new(m.target);
+            let bound = sys.mount(
+                Some(host),
+                &target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            );
+            bound.map_err(|source| RootfsError::Mount {
+                what: format!("{} (refused: EPERM), nor bind the container's", m.fstype),
+                target: m.target.to_string(),
+                source,
+            })?;
+            Ok(())
+        }
+        other => other,
+    };
+    mounted.map_err(|source| RootfsError::Mount {
         what: m.fstype.to_string(),
         target: m.target.to_string(),
         source,

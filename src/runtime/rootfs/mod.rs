@@ -11,7 +11,7 @@
 //! (see [`resolve`]); missing mountpoints are created and reported back as
 //! stubs so they can be removed from the upper directory afterwards.
 
-mod dev;
+pub(crate) mod dev;
 pub mod overlay;
 mod paths;
 pub mod resolve;

@@ -219,7 +219,7 @@ pub(super) fn unpack(
                     // A user namespace may not make devices: rootless kiln
                     // keeps a placeholder the layer writer archives as the
                     // device (`kiln_layer`'s `device`).
-                    Some(device) if kiln_runtime::userns::inside() => {
+                    Some(device) if kiln_runtime::isolation::unprivileged_store() => {
                         let file = meta::create_new_at(dir.as_fd(), leaf).map_err(err("create"))?;
                         Node::Fd(file.as_fd())
                             .set(kiln_layer::DEVICE_XATTR.as_bytes(), &device.encode())

@@ -1,0 +1,613 @@
+//! Chroot isolation (issue 24, point 5): what a sandbox is where kiln may
+//! make no namespace at all — inside a CI container without
+//! `CAP_SYS_ADMIN` whose seccomp profile refuses user namespaces (docker's
+//! default, and `kiln run`'s). Buildah offers the same as
+//! `--isolation chroot`; this is weaker than the namespaced sandbox and
+//! documented so (`docs/differences.md`).
+//!
+//! No overlay can be mounted, so the root is a copy: the snapshots are
+//! applied bottom to top into the sandbox's `rootfs/` ([`merge`]: a
+//! whiteout removes what the layers below put there, an opaque directory
+//! replaces theirs), the generated `/etc` files are written into it, and
+//! every entry's identity is recorded ([`Baseline`]: inode and change
+//! time, which no process can set back). After the program, the layer is
+//! found by comparing the tree with that record ([`collect`]): a changed
+//! or new entry is moved into `upper/`, a deleted one becomes a whiteout
+//! (a 0:0 character device), a directory made again in place of another
+//! becomes opaque — the same overlay-form upper directory the namespaced
+//! sandbox leaves, so the layer writer and the snapshot store see no
+//! difference. `/proc`, `/dev` and `/sys` are the kernel's mountpoints in
+//! the namespaced sandbox: here they are made when missing (and so stay in
+//! the layer, as there), `/dev` gets the usual nodes where the caller may
+//! make them, and nothing below them enters a layer.
+//!
+//! There is no PID namespace to end the program's background processes:
+//! [`kill_leftovers`] kills every process whose root is the sandbox's
+//! (`/proc/PID/root`) and the program's session.
+
+use rustix::fs::{AtFlags, FileType, Mode, Timestamps};
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Directories that are kernel mountpoints in the namespaced sandbox:
+/// never looked into.
+const KERNEL_DIRS: [&str; 3] = ["proc", "dev", "sys"];
+
+/// Whether `rel/name` is `/proc`, `/dev` or `/sys`.
+fn is_kernel_dir(rel: &Path, name: &OsStr) -> bool {
+    rel.as_os_str().is_empty() && KERNEL_DIRS.iter().any(|k| name == *k)
+}
+
+fn is_overlay_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.")
+}
+
+fn is_whiteout(meta: &std::fs::Metadata) -> bool {
+    FileType::from_raw_mode(meta.mode()) == FileType::CharacterDevice && meta.rdev() == 0
+}
+
+fn is_opaque(path: &Path) -> bool {
+    ["trusted.overlay.opaque", "user.overlay.opaque"]
+        .iter()
+        .any(|name| {
+            let mut value = [0u8; 4];
+            matches!(rustix::fs::lgetxattr(path, *name, &mut value), Ok(1) if value[0] == b'y')
+        })
+}
+
+/// Applies the snapshot directories `lowers` (topmost first, overlay
+/// form) into the empty directory `dest`, as an overlay mount of them
+/// would show them.
+pub(crate) fn merge(lowers: &[PathBuf], dest: &Path) -> io::Result<()> {
+    for lower in lowers.iter().rev() {
+        let mut links = HashMap::new();
+        apply_dir(lower, dest, &mut links)?;
+        copy_meta(lower, dest)?;
+    }
+    Ok(())
+}
+
+/// One snapshot directory onto its counterpart in the root; `links` maps
+/// the snapshot's multiply-linked inodes to their first copy.
+fn apply_dir(src: &Path, dst: &Path, links: &mut HashMap<u64, PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(src)? {
+        let entry = entry?;
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        let meta = std::fs::symlink_metadata(&from)?;
+        if is_whiteout(&meta) {
+            remove_any(&to)?;
+            continue;
+        }
+        if meta.is_dir() {
+            let keep =
+                !is_opaque(&from) && std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir());
+            if !keep {
+                remove_any(&to)?;
+                std::fs::create_dir(&to)?;
+            }
+            apply_dir(&from, &to, links)?;
+            copy_meta(&from, &to)?;
+            continue;
+        }
+        remove_any(&to)?;
+        if meta.nlink() > 1
+            && !meta.is_symlink()
+            && let Some(first) = links.get(&meta.ino())
+        {
+            std::fs::hard_link(first, &to)?;
+            continue;
+        }
+        copy_node(&from, &to, &meta)?;
+        copy_meta(&from, &to)?;
+        if meta.nlink() > 1 && !meta.is_symlink() {
+            links.insert(meta.ino(), to);
+        }
+    }
+    Ok(())
+}
+
+/// Makes `to` an entry of `from`'s type and content (not its metadata).
+fn copy_node(from: &Path, to: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
+    let kind = FileType::from_raw_mode(meta.mode());
+    match kind {
+        FileType::RegularFile => std::fs::copy(from, to).map(|_| ()),
+        FileType::Symlink => std::os::unix::fs::symlink(std::fs::read_link(from)?, to),
+        _ => Ok(rustix::fs::mknodat(
+            rustix::fs::CWD,
+            to,
+            kind,
+            Mode::from_raw_mode(meta.mode() & 0o7777),
+            meta.rdev(),
+        )?),
+    }
+}
+
+/// Gives `to` the owner, mode, xattrs (not overlay's) and times of `from`.
+fn copy_meta(from: &Path, to: &Path) -> io::Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))?;
+    if !meta.is_symlink() {
+        // After the chown, which clears setuid and setgid.
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    }
+    let mut names = vec![0u8; 4096];
+    let len = rustix::fs::llistxattr(from, &mut names).unwrap_or(0);
+    for name in names[..len].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        if is_overlay_xattr(name) {
+            continue;
+        }
+        let name = std::os::unix::ffi::OsStrExt::from_bytes(name);
+        let name: &OsStr = name;
+        let mut value = vec![0u8; 65536];
+        if let Ok(n) = rustix::fs::lgetxattr(from, name, &mut value) {
+            rustix::fs::lsetxattr(to, name, &value[..n], rustix::fs::XattrFlags::empty())?;
+        }
+    }
+    set_times(to, &meta)
+}
+
+fn set_times(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
+    let at = |sec: i64, nsec: i64| rustix::fs::Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec as _,
+    };
+    let times = Timestamps {
+        last_access: at(meta.atime(), meta.atime_nsec()),
+        last_modification: at(meta.mtime(), meta.mtime_nsec()),
+    };
+    Ok(rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &times,
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
+}
+
+fn remove_any(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the generated `/etc` files (`(container path, contents)`) into
+/// the root, resolving `/etc` inside it.
+pub(crate) fn write_etc_files(root: &Path, files: &[(String, String)]) -> io::Result<()> {
+    let tree = kiln_rootpath::Root::open(root)?;
+    let mut mkdir = |dir: std::os::fd::BorrowedFd<'_>, name: &OsStr, _: &Path, _: bool| {
+        Ok(rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o755))?)
+    };
+    let etc = tree.make_in_root(
+        Path::new("etc"),
+        rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        &mut mkdir,
+    )?;
+    for (target, contents) in files {
+        let Some(name) = target.strip_prefix("/etc/") else {
+            continue;
+        };
+        let fd = rustix::fs::openat(
+            &etc,
+            name,
+            rustix::fs::OFlags::WRONLY
+                | rustix::fs::OFlags::CREATE
+                | rustix::fs::OFlags::TRUNC
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )?;
+        io::Write::write_all(&mut std::fs::File::from(fd), contents.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// What the root held before the program ran: each entry's inode and
+/// change time (a process can restore an mtime, never a ctime), and each
+/// directory's names.
+#[derive(Debug, Default)]
+pub(crate) struct Baseline {
+    entries: HashMap<PathBuf, Identity>,
+    children: HashMap<PathBuf, Vec<OsString>>,
+    /// A sandbox's root: `/proc`, `/dev` and `/sys` are mountpoints,
+    /// never looked into.
+    sandbox: bool,
+}
+
+/// An entry's identity: a file system may give a new entry the inode
+/// number of one just deleted, never its birth time as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    ino: u64,
+    born: Option<std::time::SystemTime>,
+    ctime: (i64, i64),
+    dir: bool,
+}
+
+fn identity(meta: &std::fs::Metadata) -> Identity {
+    Identity {
+        ino: meta.ino(),
+        born: meta.created().ok(),
+        ctime: (meta.ctime(), meta.ctime_nsec()),
+        dir: meta.is_dir(),
+    }
+}
+
+impl Baseline {
+    /// Records the tree under `root`, a sandbox's root when `sandbox`.
+    pub(crate) fn record(root: &Path, sandbox: bool) -> io::Result<Baseline> {
+        let mut baseline = Baseline {
+            sandbox,
+            ..Baseline::default()
+        };
+        baseline.walk(root, PathBuf::new())?;
+        Ok(baseline)
+    }
+
+    fn walk(&mut self, root: &Path, rel: PathBuf) -> io::Result<()> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(root.join(&rel))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let child = rel.join(&name);
+            let meta = entry.metadata()?;
+            self.entries.insert(child.clone(), identity(&meta));
+            if meta.is_dir() && !(self.sandbox && is_kernel_dir(&rel, &name)) {
+                self.walk(root, child)?;
+            }
+            names.push(name);
+        }
+        self.children.insert(rel, names);
+        Ok(())
+    }
+}
+
+/// Makes `/proc`, `/dev` and `/sys` when missing and the usual nodes in
+/// `/dev` where the caller may (`CAP_MKNOD`); after [`Baseline::record`],
+/// so that new mountpoint directories stay in the layer as in the
+/// namespaced sandbox.
+pub(crate) fn kernel_dirs(root: &Path) -> io::Result<()> {
+    for dir in KERNEL_DIRS {
+        let path = root.join(dir);
+        if std::fs::symlink_metadata(&path).is_err() {
+            std::fs::create_dir(&path)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    let dev = root.join("dev");
+    if std::fs::symlink_metadata(&dev).is_ok_and(|m| m.is_dir()) {
+        // The nodes the namespaced sandbox's `/dev` has.
+        for (name, major, minor) in crate::rootfs::dev::DEVICES {
+            let node = dev.join(name);
+            if std::fs::symlink_metadata(&node).is_ok() {
+                continue;
+            }
+            // EPERM without CAP_MKNOD: the step then has no such node.
+            let _ = rustix::fs::mknodat(
+                rustix::fs::CWD,
+                &node,
+                FileType::CharacterDevice,
+                Mode::from_raw_mode(0o666),
+                rustix::fs::makedev(major as u32, minor as u32),
+            );
+            let _ = std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o666));
+        }
+    }
+    Ok(())
+}
+
+/// Moves what changed under `root` since `baseline` into the empty
+/// directory `upper`, in overlay form; `user_xattrs` marks opaque
+/// directories with `user.overlay.opaque` instead of the trusted xattr.
+/// `root` is left with what did not change.
+pub(crate) fn collect(
+    root: &Path,
+    baseline: &Baseline,
+    upper: &Path,
+    user_xattrs: bool,
+) -> io::Result<()> {
+    let mut diff = Diff {
+        root,
+        upper,
+        baseline,
+        opaque: if user_xattrs {
+            "user.overlay.opaque"
+        } else {
+            "trusted.overlay.opaque"
+        },
+        made: HashSet::new(),
+        dirs: Vec::new(),
+    };
+    diff.walk(PathBuf::new(), false)?;
+    // Directory times last, deepest first: adding entries changed them.
+    for rel in diff.dirs.iter().rev() {
+        let meta = std::fs::symlink_metadata(root.join(rel))?;
+        set_times(&upper.join(rel), &meta)?;
+    }
+    Ok(())
+}
+
+struct Diff<'a> {
+    root: &'a Path,
+    upper: &'a Path,
+    baseline: &'a Baseline,
+    opaque: &'static str,
+    /// Directories made in `upper` already.
+    made: HashSet<PathBuf>,
+    /// The same, in the order made.
+    dirs: Vec<PathBuf>,
+}
+
+impl Diff<'_> {
+    /// `rel` is a directory of the root; `opaque` when it replaced what
+    /// was there (nothing below it needs a whiteout).
+    fn walk(&mut self, rel: PathBuf, opaque: bool) -> io::Result<()> {
+        let mut present = HashSet::new();
+        let entries: Vec<_> = std::fs::read_dir(self.root.join(&rel))?.collect::<Result<_, _>>()?;
+        for entry in entries {
+            let name = entry.file_name();
+            present.insert(name.clone());
+            let child = rel.join(&name);
+            let meta = std::fs::symlink_metadata(entry.path())?;
+            let before = self.baseline.entries.get(&child).copied();
+            let unchanged = before == Some(identity(&meta));
+            if self.baseline.sandbox && is_kernel_dir(&rel, &name) {
+                // A mountpoint: in the layer only when the step made it.
+                if before.is_none() && meta.is_dir() {
+                    self.upper_dir(&child)?;
+                }
+                continue;
+            }
+            if meta.is_dir() {
+                if unchanged {
+                    self.walk(child, false)?;
+                    continue;
+                }
+                self.upper_dir(&child)?;
+                let now = identity(&meta);
+                let replaced =
+                    before.is_some_and(|b| !b.dir || b.ino != now.ino || b.born != now.born);
+                if replaced {
+                    rustix::fs::lsetxattr(
+                        self.upper.join(&child),
+                        self.opaque,
+                        b"y",
+                        rustix::fs::XattrFlags::empty(),
+                    )?;
+                }
+                self.walk(child, replaced)?;
+                continue;
+            }
+            if unchanged {
+                continue;
+            }
+            self.upper_dir(&rel)?;
+            std::fs::rename(self.root.join(&child), self.upper.join(&child))?;
+        }
+        if opaque {
+            return Ok(());
+        }
+        let gone: Vec<&OsString> = self
+            .baseline
+            .children
+            .get(&rel)
+            .map(|names| names.iter().filter(|n| !present.contains(*n)).collect())
+            .unwrap_or_default();
+        for name in gone {
+            self.upper_dir(&rel)?;
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                self.upper.join(rel.join(name)),
+                FileType::CharacterDevice,
+                Mode::empty(),
+                0,
+            )
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot record the deletion of /{} (a 0:0 whiteout device needs CAP_MKNOD, and a store not on overlayfs): {e}",
+                        rel.join(name).display()
+                    ),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Makes `rel` (and its parents) in `upper` with the root's metadata.
+    fn upper_dir(&mut self, rel: &Path) -> io::Result<()> {
+        if rel.as_os_str().is_empty() || self.made.contains(rel) {
+            return Ok(());
+        }
+        if let Some(parent) = rel.parent() {
+            self.upper_dir(parent)?;
+        }
+        let to = self.upper.join(rel);
+        std::fs::create_dir(&to)?;
+        copy_meta(&self.root.join(rel), &to)?;
+        self.made.insert(rel.to_path_buf());
+        self.dirs.push(rel.to_path_buf());
+        Ok(())
+    }
+}
+
+/// Kills every process chrooted into `root` and every process of the
+/// session `session` (the program's), until none is left; a process that
+/// left both (a new session and another root) is not found — the
+/// documented weakness of chroot isolation.
+pub(crate) fn kill_leftovers(root: &Path, session: i32) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    for _ in 0..50 {
+        let _ = kill(Pid::from_raw(-session), Signal::SIGKILL);
+        let mut found = false;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Some((state, sid)) = std::fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .and_then(|stat| state_and_session(&stat))
+            else {
+                continue;
+            };
+            // A zombie is dead already; its parent reaps it.
+            if state == 'Z' {
+                continue;
+            }
+            let chrooted = std::fs::read_link(entry.path().join("root")).is_ok_and(|r| r == root);
+            if chrooted || sid == session {
+                found = true;
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        if !found {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The state and session fields of a `/proc/PID/stat` line (proc(5): the
+/// command name in parentheses may hold anything, so fields are counted
+/// after its last `)`).
+fn state_and_session(stat: &str) -> Option<(char, i32)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state, ppid, pgrp, session.
+    Some((
+        fields.first()?.chars().next()?,
+        fields.get(3)?.parse().ok()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(dir: &Path, files: &[(&str, &str)]) {
+        for (path, contents) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, contents).unwrap();
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+            let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let meta = e.metadata().unwrap();
+                let rel = e.path().strip_prefix(base).unwrap().display().to_string();
+                if meta.is_dir() {
+                    let opaque = if is_opaque(&e.path()) { " opaque" } else { "" };
+                    out.push(format!("{rel}/{opaque}"));
+                    walk(base, &e.path(), out);
+                } else if is_whiteout(&meta) {
+                    out.push(format!("{rel} whiteout"));
+                } else {
+                    out.push(format!(
+                        "{rel}={}",
+                        std::fs::read_to_string(e.path()).unwrap()
+                    ));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_session_is_read_past_any_command_name() {
+        let stat = "42 (a) b) (c) S 1 42 40 0 -1 4194560";
+        assert_eq!(state_and_session(stat), Some(('S', 40)));
+    }
+
+    #[test]
+    fn a_merge_shows_what_an_overlay_of_the_snapshots_shows() {
+        let t = tempfile::tempdir().unwrap();
+        let (low, high, dest) = (t.path().join("l"), t.path().join("h"), t.path().join("d"));
+        tree(
+            &low,
+            &[("a/x", "1"), ("a/y", "2"), ("b/z", "3"), ("c", "4")],
+        );
+        tree(&high, &[("a/x", "new"), ("b/w", "5")]);
+        std::fs::create_dir(&dest).unwrap();
+        // b is opaque in the upper snapshot: low's b/z is hidden.
+        rustix::fs::setxattr(
+            high.join("b"),
+            "user.overlay.opaque",
+            b"y",
+            rustix::fs::XattrFlags::empty(),
+        )
+        .unwrap();
+        merge(&[high, low], &dest).unwrap();
+        assert_eq!(
+            listing(&dest),
+            ["a/", "a/x=new", "a/y=2", "b/", "b/w=5", "c=4"]
+        );
+    }
+
+    #[test]
+    fn the_changes_since_the_baseline_become_an_overlay_upper_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let (root, upper) = (t.path().join("root"), t.path().join("upper"));
+        tree(
+            &root,
+            &[
+                ("keep/same", "1"),
+                ("keep/edit", "1"),
+                ("gone", "x"),
+                ("redo/old", "o"),
+            ],
+        );
+        std::fs::create_dir(&upper).unwrap();
+        let baseline = Baseline::record(&root, true).unwrap();
+        std::fs::write(root.join("keep/edit"), "2").unwrap();
+        std::fs::write(root.join("keep/new"), "3").unwrap();
+        std::fs::remove_file(root.join("gone")).unwrap();
+        std::fs::remove_dir_all(root.join("redo")).unwrap();
+        tree(&root, &[("redo/fresh", "f")]);
+        std::fs::create_dir(root.join("proc")).unwrap();
+        std::fs::write(root.join("proc/ignored"), "").unwrap();
+        let whiteouts_allowed = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            t.path().join("probe"),
+            FileType::CharacterDevice,
+            Mode::empty(),
+            0,
+        )
+        .is_ok();
+        let collected = collect(&root, &baseline, &upper, true);
+        if !whiteouts_allowed {
+            // No CAP_MKNOD here: the deletion cannot be recorded, and says so.
+            assert!(collected.unwrap_err().to_string().contains("/gone"));
+            return;
+        }
+        collected.unwrap();
+        assert_eq!(
+            listing(&upper),
+            [
+                "gone whiteout",
+                "keep/",
+                "keep/edit=2",
+                "keep/new=3",
+                "proc/",
+                "redo/ opaque",
+                "redo/fresh=f"
+            ]
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! Issue 24, point 5: kiln where no namespace may be made. With
+//! `--isolation chroot` (chosen by kiln itself in a container that allows
+//! no namespace, as `kiln run`'s and docker's seccomp profiles do) RUN
+//! steps run chrooted in a copy of their root and the layer is found by
+//! comparing the tree: the image is the one kiln's sandbox makes. And
+//! kiln runs inside containers started with no extra privileges: in
+//! `kiln run`'s (no user namespace: chroot isolation) and in rootless
+//! `podman run`'s (user namespaces allowed: kiln's sandbox in a user
+//! namespace of its own, nested in the container's), building a
+//! multi-stage Dockerfile with RUN steps.
+//!
+//! Images are compared as the rootless tests compare them (entries with
+//! owners, modes, kinds and contents; configs), mtimes left out.
+
+use super::rootless::{DOCKERFILE, image_without_times};
+use super::support::{OrdinaryUser, TestContext, privileged, text};
+use std::path::Path;
+use std::process::Command;
+
+/// `kiln ARGS` on the store `root` (not the context's).
+fn kiln_at(cx: &TestContext, root: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = cx.environment(env!("CARGO_BIN_EXE_kiln"));
+    cmd.arg("--root").arg(root).args(args).output().unwrap()
+}
+
+/// `image` of the store `root` as `image_without_times` sees it.
+fn saved(cx: &TestContext, root: &Path, image: &str) -> (serde_json::Value, Vec<Vec<String>>) {
+    let archive = cx
+        .dir()
+        .join(format!("saved-{}.tar", image.replace(':', "-")));
+    let out = kiln_at(cx, root, &["save", "-o", archive.to_str().unwrap(), image]);
+    assert!(out.status.success(), "save: {}", text(&out.stderr));
+    let image = image_without_times(&archive);
+    std::fs::remove_file(&archive).unwrap();
+    image
+}
+
+/// Every build's `created` (config and history).
+const EPOCH: &str = "1700000000";
+
+/// The reference: `DOCKERFILE` built by root with kiln's sandbox.
+fn reference(cx: &TestContext) -> (serde_json::Value, Vec<Vec<String>>) {
+    let context = cx.dir().join("context");
+    let mut build = cx.command(&["build", "-q", "--network", "none", "-t", "app"]);
+    let out = build
+        .arg(&context)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    saved(cx, &cx.dir().join("store"), "app")
+}
+
+/// A directory `dir` to hand a container: the base image as a docker
+/// archive and a context with `DOCKERFILE`.
+fn volume(cx: &TestContext, dir: &Path) {
+    std::fs::create_dir_all(dir.join("ctx")).unwrap();
+    let base = dir.join("base.tar");
+    cx.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
+    std::fs::write(dir.join("ctx/Dockerfile"), DOCKERFILE).unwrap();
+    std::fs::write(dir.join("ctx/app.txt"), "app\n").unwrap();
+}
+
+/// What runs in the container: kiln loads the base and builds `app` in a
+/// store on the volume; its stderr is kept there.
+const IN_CONTAINER: &str = "export KILN_ROOT=/w/store SOURCE_DATE_EPOCH=1700000000; kiln load -i /w/base.tar >/dev/null && kiln build -q $NET -t app /w/ctx >/w/id 2>/w/stderr";
+
+/// An image `tag` holding kiln's binary and the libraries it loads, on
+/// busybox: kiln in a container.
+fn kiln_image(cx: &TestContext, tag: &str) {
+    let context = cx.dir().join("kiln-image");
+    let bin = context.join("root/usr/local/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_kiln"), bin.join("kiln")).unwrap();
+    let ldd = Command::new("ldd")
+        .arg(env!("CARGO_BIN_EXE_kiln"))
+        .output()
+        .unwrap();
+    for library in text(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let target = context.join("root").join(library.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(library, &target).unwrap();
+    }
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM busybox:local\nCOPY root/ /\n",
+    )
+    .unwrap();
+    let out = cx.kiln(&["build", "-q", "-t", tag, context.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+fn assert_same(
+    (config, layers): (serde_json::Value, Vec<Vec<String>>),
+    (want_config, want_layers): &(serde_json::Value, Vec<Vec<String>>),
+) {
+    assert_eq!(&config, want_config);
+    assert_eq!(layers.len(), want_layers.len());
+    for (layer, want) in layers.iter().zip(want_layers) {
+        assert_eq!(layer, want, "a layer differs from the sandbox's");
+    }
+}
+
+#[test]
+fn chroot_isolation_builds_the_same_image_as_the_sandbox() {
+    let Some(cx) = TestContext::for_build(DOCKERFILE) else {
+        return;
+    };
+    cx.file("app.txt", "app\n");
+    let want = reference(&cx);
+    // A store of its own: chroot isolation's snapshots mark opaque
+    // directories with user xattrs, as a rootless store's.
+    let store = cx.dir().join("chroot-store");
+    let base = cx.dir().join("base.tar");
+    cx.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
+    let out = kiln_at(&cx, &store, &["load", "-i", base.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let context = cx.dir().join("context");
+    let chroot = |args: &[&str]| {
+        let mut build = cx.environment(env!("CARGO_BIN_EXE_kiln"));
+        build.arg("--root").arg(&store);
+        build
+            .args(["--isolation", "chroot", "build", "-q"])
+            .args(args);
+        let out = build.arg(&context).env("SOURCE_DATE_EPOCH", EPOCH).output();
+        out.unwrap()
+    };
+    let out = chroot(&["-t", "app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_same(saved(&cx, &store, "app"), &want);
+
+    // What needs namespaces is refused, saying so.
+    cx.dockerfile("FROM busybox:local\nRUN --network=none true\n");
+    let out = chroot(&[]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("chroot isolation") && stderr.contains("--network none"),
+        "{stderr}"
+    );
+    // A process a step leaves behind ends with it (the step does not
+    // wait for it), and the step sees only its own root.
+    cx.dockerfile(
+        "FROM busybox:local\nRUN (sleep 300 &) ; test ! -e /rootfs.tar && test ! -e /store && echo ok > /ok\n",
+    );
+    let started = std::time::Instant::now();
+    let out = chroot(&["-t", "bg"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let sleeping = Command::new("pgrep")
+        .args(["-f", "^sleep 300$"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&sleeping.stdout), "", "a step's process outlived it");
+}
+
+#[test]
+fn kiln_builds_inside_a_kiln_run_container_without_privileges() {
+    let Some(cx) = TestContext::for_build(DOCKERFILE) else {
+        return;
+    };
+    cx.file("app.txt", "app\n");
+    let want = reference(&cx);
+    kiln_image(&cx, "kiln-in:test");
+    let vol = cx.dir().join("vol");
+    volume(&cx, &vol);
+    let mount = format!("{}:/w", vol.display());
+    // docker's capabilities and seccomp profile: no namespace, no mount.
+    let script = IN_CONTAINER.replace("$NET", "");
+    let out = cx.kiln(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-v",
+        &mount,
+        "kiln-in:test",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    built_in_container(&cx, &out, &vol, true, &want);
+}
+
+/// Checks what `IN_CONTAINER` left in `vol`: the build succeeded (`out`
+/// is the container's), kiln said it used chroot isolation exactly when
+/// `chroot`, and the image is `want`.
+fn built_in_container(
+    cx: &TestContext,
+    out: &std::process::Output,
+    vol: &Path,
+    chroot: bool,
+    want: &(serde_json::Value, Vec<Vec<String>>),
+) {
+    let stderr = std::fs::read_to_string(vol.join("stderr")).unwrap_or_default();
+    assert!(out.status.success(), "{}{stderr}", text(&out.stderr));
+    assert_eq!(
+        stderr.contains("chroot isolation"),
+        chroot,
+        "how kiln isolates: {stderr}"
+    );
+    assert_same(saved(cx, &vol.join("store"), "app"), want);
+}
+
+#[test]
+fn kiln_builds_inside_a_rootless_podman_container() {
+    if !privileged(
+        "kiln in podman test",
+        &["/usr/bin/podman", "/usr/sbin/useradd", "/usr/bin/newuidmap"],
+    ) {
+        return;
+    }
+    let Some(cx) = TestContext::for_build(DOCKERFILE) else {
+        return;
+    };
+    cx.file("app.txt", "app\n");
+    let want = reference(&cx);
+    kiln_image(&cx, "kiln-in:test");
+    let user = OrdinaryUser::create(true);
+    let archive = user.home.join("kiln-in.tar");
+    cx.ok(&["save", "-o", archive.to_str().unwrap(), "kiln-in:test"]);
+    let vol = user.home.join("vol");
+    volume(&cx, &vol);
+    chown_tree(&user.home, user.uid);
+    let podman = |args: &[&str]| user.command("podman", &[]).args(args).output().unwrap();
+    let out = podman(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mount = format!("{}:/w", vol.display());
+    // podman's default security: its capabilities and seccomp profile,
+    // which allow user namespaces. --network none: slirp4netns needs
+    // /dev/net/tun, closed to users here (and so kiln's own default
+    // network inside).
+    let script = IN_CONTAINER.replace("$NET", "--network none");
+    let out = podman(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &mount,
+        "docker.io/library/kiln-in:test",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    // User namespaces are allowed there: no chroot isolation.
+    built_in_container(&cx, &out, &vol, false, &want);
+}
+
+/// Gives `dir` and everything under it to `uid`.
+fn chown_tree(dir: &Path, uid: u32) {
+    let out = Command::new("chown")
+        .arg("-R")
+        .arg(uid.to_string())
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
