@@ -146,7 +146,7 @@ impl Store {
                     what: "snapshots",
                     path: marker,
                     message: format!(
-                        "made for {} mounts, and this kiln mounts {kind} (a store filled by root cannot be used by rootless kiln, or the other way round: use another --root)",
+                        "made for {} mounts, and this kiln mounts {kind} (a store filled by root cannot be used by rootless kiln or under chroot isolation, or the other way round: use another --root)",
                         found.trim()
                     ),
                 });

@@ -42,9 +42,9 @@ struct Cli {
     #[arg(long, global = true, value_enum, value_name = "LEVEL")]
     log_level: Option<logging::Level>,
     /// How RUN steps and `kiln run` are isolated: `namespaces` (kiln's
-    /// sandbox, the default) or `chroot` (no namespaces: for containers
-    /// that allow none, which kiln detects by itself; weaker, see
-    /// docs/differences.md).
+    /// sandbox; fail rather than fall back) or `chroot` (no namespaces,
+    /// weaker, see docs/differences.md). Unset: namespaces, or chroot
+    /// where the container kiln runs in allows none.
     #[arg(
         long,
         global = true,
@@ -126,16 +126,17 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     // First, while the process has one thread: an ordinary user's kiln
     // works in a user namespace of its own.
-    crate::rootless::enter(cli.isolation == Some(IsolationArg::Chroot));
+    crate::rootless::enter(cli.isolation.map(|asked| match asked {
+        IsolationArg::Namespaces => kiln_runtime::Isolation::Namespaces,
+        IsolationArg::Chroot => kiln_runtime::Isolation::Chroot,
+    }));
     if let Err(error) = logging::init(cli.log_level) {
         report::warning(&error.to_string());
     }
-    if let (Some(why), Command::Build(_) | Command::Run(_)) =
-        (crate::rootless::chroot_reason(), &cli.command)
-    {
-        report::warning(&format!(
-            "no namespace can be made here ({why}): RUN steps and containers run with chroot isolation, which is weaker and copies each step's root (docs/differences.md, \"Chroot isolation\"; `kiln doctor --environment`)"
-        ));
+    if let Command::Build(_) | Command::Run(_) = &cli.command {
+        for notice in crate::rootless::notices() {
+            report::warning(&notice);
+        }
     }
     let result = match cli.command {
         Command::Check(args) => check::run(args),

@@ -57,36 +57,66 @@ pub(crate) fn state() -> Option<&'static Rootless> {
 /// Why this kiln runs its sandboxes with chroot isolation, when it does.
 static CHROOT: OnceLock<String> = OnceLock::new();
 
+/// What root in a container could not do when it made its user namespace.
+static PARTIAL: OnceLock<String> = OnceLock::new();
+
 /// Why sandboxes are chroot-isolated when kiln chose it by itself (a
 /// container that allows no namespace; not `--isolation chroot`).
 pub(crate) fn chroot_reason() -> Option<&'static str> {
     CHROOT.get().map(String::as_str)
 }
 
+/// What `build` and `run` warn about before they start: the isolation
+/// kiln fell back to, or a user namespace it made with its own ids only.
+pub(crate) fn notices() -> Vec<String> {
+    let chroot = chroot_reason().map(|why| format!(
+        "no namespace can be made here ({why}): RUN steps and containers run with chroot isolation, which is weaker and copies each step's root (docs/differences.md, \"Containers and chroot isolation\"; `kiln doctor --environment`)"
+    ));
+    let partial = PARTIAL.get().map(|why| format!(
+        "kiln's user namespace in this container maps only its own ids ({why}): files of other owners cannot be written"
+    ));
+    chroot.into_iter().chain(partial).collect()
+}
+
+/// The user namespace this process is in (`/proc/self/ns/user`'s link).
+fn user_namespace() -> Option<std::path::PathBuf> {
+    std::fs::read_link("/proc/self/ns/user").ok()
+}
+
 /// Enters kiln's user namespace when an ordinary user runs kiln, or root
 /// in a container without `CAP_SYS_ADMIN` (where a user namespace of its
-/// own gives kiln what its sandboxes need; when even that is refused,
-/// sandboxes are chroot-isolated). `chroot` is `--isolation chroot`. Must
-/// be called while the process has one thread; a failure is recorded (the
-/// commands that need the namespace report it), never fatal here.
-pub(crate) fn enter(chroot: bool) {
+/// own gives kiln what its sandboxes need; when even that is refused and
+/// `asked` is not `Namespaces`, sandboxes are chroot-isolated). `asked`
+/// is `--isolation`. Must be called while the process has one thread; a
+/// failure is recorded (the commands that need the namespace report it),
+/// never fatal here.
+pub(crate) fn enter(asked: Option<kiln_runtime::Isolation>) {
     use kiln_runtime::isolation::{Isolation, choose};
-    if chroot {
+    let chroot = |why: Option<String>| {
         choose(Isolation::Chroot);
+        if let Some(why) = why {
+            let _ = CHROOT.set(why);
+        }
+        // A chroot-isolated step shares kiln's PID namespace and uid: it
+        // must not read kiln's memory or descriptors through /proc.
+        let _ = nix::sys::prctl::set_dumpable(false);
+    };
+    if asked == Some(Isolation::Chroot) {
+        chroot(None);
     }
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
     if rustix::process::geteuid().is_root() {
-        if !chroot && !has_sys_admin() {
-            let before = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        if asked != Some(Isolation::Chroot) && !has_sys_admin() {
+            let before = user_namespace();
             if let Err(why) = kiln_runtime::userns::enter_same_ids() {
-                tracing::debug!(error = %why, "root without CAP_SYS_ADMIN and no user namespace");
-                let after = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-                if before == after {
-                    choose(Isolation::Chroot);
-                    let _ = CHROOT.set(format!(
+                tracing::debug!(error = %why, "root without CAP_SYS_ADMIN");
+                if user_namespace() != before {
+                    let _ = PARTIAL.set(why);
+                } else if asked.is_none() {
+                    chroot(Some(format!(
                         "kiln runs as root without CAP_SYS_ADMIN (a container's) and {why}"
-                    ));
+                    )));
                 }
             }
         }

@@ -41,21 +41,16 @@ fn is_kernel_dir(rel: &Path, name: &OsStr) -> bool {
     rel.as_os_str().is_empty() && KERNEL_DIRS.iter().any(|k| name == *k)
 }
 
-fn is_overlay_xattr(name: &[u8]) -> bool {
-    name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.")
-}
-
 fn is_whiteout(meta: &std::fs::Metadata) -> bool {
     FileType::from_raw_mode(meta.mode()) == FileType::CharacterDevice && meta.rdev() == 0
 }
 
 fn is_opaque(path: &Path) -> bool {
-    ["trusted.overlay.opaque", "user.overlay.opaque"]
-        .iter()
-        .any(|name| {
-            let mut value = [0u8; 4];
-            matches!(rustix::fs::lgetxattr(path, *name, &mut value), Ok(1) if value[0] == b'y')
-        })
+    use kiln_layer::OpaqueXattr;
+    [OpaqueXattr::Trusted, OpaqueXattr::User].iter().any(|kind| {
+        let mut value = [0u8; 4];
+        matches!(rustix::fs::lgetxattr(path, kind.name(), &mut value), Ok(1) if value[0] == b'y')
+    })
 }
 
 /// Applies the snapshot directories `lowers` (topmost first, overlay
@@ -125,7 +120,8 @@ fn copy_node(from: &Path, to: &Path, meta: &std::fs::Metadata) -> io::Result<()>
     }
 }
 
-/// Gives `to` the owner, mode, xattrs (not overlay's) and times of `from`.
+/// Gives `to` the owner, mode, xattrs (not overlay's: `to` keeps none
+/// `from` lacks) and times of `from`.
 fn copy_meta(from: &Path, to: &Path) -> io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))?;
@@ -133,17 +129,25 @@ fn copy_meta(from: &Path, to: &Path) -> io::Result<()> {
         // After the chown, which clears setuid and setgid.
         std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
     }
-    let mut names = vec![0u8; 4096];
-    let len = rustix::fs::llistxattr(from, &mut names).unwrap_or(0);
-    for name in names[..len].split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        if is_overlay_xattr(name) {
-            continue;
+    let named = |e: io::Error, what: &str, path: &Path| {
+        io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
+    };
+    let wanted =
+        kiln_layer::content_xattrs(from).map_err(|e| named(e, "read the xattrs of", from))?;
+    for (name, _) in
+        kiln_layer::content_xattrs(to).map_err(|e| named(e, "read the xattrs of", to))?
+    {
+        if !wanted.iter().any(|(n, _)| *n == name) {
+            rustix::fs::lremovexattr(to, name.as_slice())
+                .map_err(|e| named(e.into(), "remove an xattr of", to))?;
         }
-        let name = std::os::unix::ffi::OsStrExt::from_bytes(name);
-        let name: &OsStr = name;
-        let mut value = vec![0u8; 65536];
-        if let Ok(n) = rustix::fs::lgetxattr(from, name, &mut value) {
-            rustix::fs::lsetxattr(to, name, &value[..n], rustix::fs::XattrFlags::empty())?;
+    }
+    for (name, value) in &wanted {
+        match rustix::fs::lsetxattr(to, name.as_slice(), value, rustix::fs::XattrFlags::empty()) {
+            // An LSM's label (SELinux's, Smack's) is the host's business.
+            Err(_)
+                if name.starts_with(b"security.") && name.as_slice() != b"security.capability" => {}
+            other => other.map_err(|e| named(e.into(), "set an xattr of", to))?,
         }
     }
     set_times(to, &meta)
@@ -166,13 +170,18 @@ fn set_times(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
     )?)
 }
 
+/// Removes `path`, a whole tree if it is a directory; missing is fine
+/// (`kiln_rootpath`'s removal, from the parent's descriptor).
 fn remove_any(path: &Path) -> io::Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
-        Ok(_) => std::fs::remove_file(path),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::ErrorKind::InvalidInput.into());
+    };
+    let dir = rustix::fs::open(
+        parent,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    kiln_rootpath::remove_any(std::os::fd::AsFd::as_fd(&dir), name)
 }
 
 /// Writes the generated `/etc` files (`(container path, contents)`) into
@@ -245,6 +254,18 @@ impl Baseline {
             ..Baseline::default()
         };
         baseline.walk(root, PathBuf::new())?;
+        // A change time comes from the kernel's coarse clock (one tick,
+        // up to 10 ms, before 6.13's fine-grained stamps): a change made
+        // within the tick of the copy would keep the copy's stamp. Let
+        // that tick pass before the program runs.
+        let newest = baseline.entries.values().map(|i| i.ctime).max();
+        if let Some((sec, nsec)) = newest {
+            let newest = std::time::UNIX_EPOCH + std::time::Duration::new(sec as u64, nsec as u32);
+            let until = newest + std::time::Duration::from_millis(10);
+            if let Ok(wait) = until.duration_since(std::time::SystemTime::now()) {
+                std::thread::sleep(wait.min(std::time::Duration::from_millis(20)));
+            }
+        }
         Ok(baseline)
     }
 
@@ -310,23 +331,23 @@ pub(crate) fn collect(
     upper: &Path,
     user_xattrs: bool,
 ) -> io::Result<()> {
+    let kind = match user_xattrs {
+        true => kiln_layer::OpaqueXattr::User,
+        false => kiln_layer::OpaqueXattr::Trusted,
+    };
     let mut diff = Diff {
         root,
         upper,
         baseline,
-        opaque: if user_xattrs {
-            "user.overlay.opaque"
-        } else {
-            "trusted.overlay.opaque"
-        },
+        opaque: kind.name(),
         made: HashSet::new(),
         dirs: Vec::new(),
     };
     diff.walk(PathBuf::new(), false)?;
-    // Directory times last, deepest first: adding entries changed them.
-    for rel in diff.dirs.iter().rev() {
-        let meta = std::fs::symlink_metadata(root.join(rel))?;
-        set_times(&upper.join(rel), &meta)?;
+    // Directory times last, deepest first (adding entries changed them),
+    // as they were before kiln moved anything out of them.
+    for (rel, meta) in diff.dirs.iter().rev() {
+        set_times(&upper.join(rel), meta)?;
     }
     Ok(())
 }
@@ -338,13 +359,16 @@ struct Diff<'a> {
     opaque: &'static str,
     /// Directories made in `upper` already.
     made: HashSet<PathBuf>,
-    /// The same, in the order made.
-    dirs: Vec<PathBuf>,
+    /// The same, in the order made, with the root's metadata of each
+    /// before any entry was moved out of it.
+    dirs: Vec<(PathBuf, std::fs::Metadata)>,
 }
 
 impl Diff<'_> {
-    /// `rel` is a directory of the root; `opaque` when it replaced what
-    /// was there (nothing below it needs a whiteout).
+    /// `rel` is a directory of the root; `opaque` when it or a directory
+    /// above it replaced what was there: then everything below is new
+    /// (what the layers below had there is hidden, whatever the baseline
+    /// recorded at the same paths) and needs no whiteout.
     fn walk(&mut self, rel: PathBuf, opaque: bool) -> io::Result<()> {
         let mut present = HashSet::new();
         let entries: Vec<_> = std::fs::read_dir(self.root.join(&rel))?.collect::<Result<_, _>>()?;
@@ -354,7 +378,7 @@ impl Diff<'_> {
             let child = rel.join(&name);
             let meta = std::fs::symlink_metadata(entry.path())?;
             let before = self.baseline.entries.get(&child).copied();
-            let unchanged = before == Some(identity(&meta));
+            let unchanged = !opaque && before == Some(identity(&meta));
             if self.baseline.sandbox && is_kernel_dir(&rel, &name) {
                 // A mountpoint: in the layer only when the step made it.
                 if before.is_none() && meta.is_dir() {
@@ -379,14 +403,21 @@ impl Diff<'_> {
                         rustix::fs::XattrFlags::empty(),
                     )?;
                 }
-                self.walk(child, replaced)?;
+                self.walk(child, opaque || replaced)?;
                 continue;
             }
             if unchanged {
                 continue;
             }
             self.upper_dir(&rel)?;
-            std::fs::rename(self.root.join(&child), self.upper.join(&child))?;
+            let to = self.upper.join(&child);
+            std::fs::rename(self.root.join(&child), &to)?;
+            // overlayfs's own xattrs are refused to a process in the
+            // namespaced sandbox; one a chrooted step set must not reach a
+            // snapshot, where an overlay would obey it.
+            for name in overlay_xattrs(&to)? {
+                rustix::fs::lremovexattr(&to, name.as_slice())?;
+            }
         }
         if opaque {
             return Ok(());
@@ -427,24 +458,41 @@ impl Diff<'_> {
         if let Some(parent) = rel.parent() {
             self.upper_dir(parent)?;
         }
-        let to = self.upper.join(rel);
+        let (from, to) = (self.root.join(rel), self.upper.join(rel));
         std::fs::create_dir(&to)?;
-        copy_meta(&self.root.join(rel), &to)?;
+        copy_meta(&from, &to)?;
         self.made.insert(rel.to_path_buf());
-        self.dirs.push(rel.to_path_buf());
+        self.dirs
+            .push((rel.to_path_buf(), std::fs::symlink_metadata(&from)?));
         Ok(())
     }
 }
 
-/// Kills every process chrooted into `root` and every process of the
-/// session `session` (the program's), until none is left; a process that
-/// left both (a new session and another root) is not found — the
-/// documented weakness of chroot isolation.
-pub(crate) fn kill_leftovers(root: &Path, session: i32) {
+/// The overlay xattrs of `path` (not followed).
+fn overlay_xattrs(path: &Path) -> io::Result<Vec<Vec<u8>>> {
+    let mut names = vec![0u8; 64 * 1024];
+    let len = match rustix::fs::llistxattr(path, &mut names) {
+        Ok(len) => len,
+        Err(rustix::io::Errno::NOTSUP) => 0,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(names[..len]
+        .split(|b| *b == 0)
+        .filter(|n| kiln_layer::is_overlay_xattr(n))
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// Kills every process whose root is `root` or below it and every
+/// process of the session `session` (the program's), until none is left;
+/// whether none is. A process that left both is not found (it would need
+/// `CAP_SYS_CHROOT`, which a chroot-isolated step lacks, to change its
+/// root).
+pub(crate) fn kill_leftovers(root: &Path, session: i32) -> bool {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    for _ in 0..50 {
+    for _ in 0..100 {
         let _ = kill(Pid::from_raw(-session), Signal::SIGKILL);
         let mut found = false;
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -465,17 +513,19 @@ pub(crate) fn kill_leftovers(root: &Path, session: i32) {
             if state == 'Z' {
                 continue;
             }
-            let chrooted = std::fs::read_link(entry.path().join("root")).is_ok_and(|r| r == root);
+            let chrooted =
+                std::fs::read_link(entry.path().join("root")).is_ok_and(|r| r.starts_with(&root));
             if chrooted || sid == session {
                 found = true;
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }
         if !found {
-            return;
+            return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    false
 }
 
 /// The state and session fields of a `/proc/PID/stat` line (proc(5): the
@@ -571,6 +621,7 @@ mod tests {
                 ("keep/edit", "1"),
                 ("gone", "x"),
                 ("redo/old", "o"),
+                ("redo/moved/inner", "i"),
             ],
         );
         std::fs::create_dir(&upper).unwrap();
@@ -578,8 +629,10 @@ mod tests {
         std::fs::write(root.join("keep/edit"), "2").unwrap();
         std::fs::write(root.join("keep/new"), "3").unwrap();
         std::fs::remove_file(root.join("gone")).unwrap();
+        std::fs::rename(root.join("redo/moved"), root.join("moved")).unwrap();
         std::fs::remove_dir_all(root.join("redo")).unwrap();
         tree(&root, &[("redo/fresh", "f")]);
+        std::fs::rename(root.join("moved"), root.join("redo/moved")).unwrap();
         std::fs::create_dir(root.join("proc")).unwrap();
         std::fs::write(root.join("proc/ignored"), "").unwrap();
         let whiteouts_allowed = rustix::fs::mknodat(
@@ -590,6 +643,9 @@ mod tests {
             0,
         )
         .is_ok();
+        let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+        let keep_time = mtime(&root.join("keep"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
         let collected = collect(&root, &baseline, &upper, true);
         if !whiteouts_allowed {
             // No CAP_MKNOD here: the deletion cannot be recorded, and says so.
@@ -597,6 +653,11 @@ mod tests {
             return;
         }
         collected.unwrap();
+        // A directory keeps the time it had, not the one kiln's moves
+        // gave it.
+        assert_eq!(mtime(&upper.join("keep")), keep_time);
+        // A directory made again in place holds only what is there now:
+        // everything in it, however old, is in the layer.
         assert_eq!(
             listing(&upper),
             [
@@ -606,7 +667,9 @@ mod tests {
                 "keep/new=3",
                 "proc/",
                 "redo/ opaque",
-                "redo/fresh=f"
+                "redo/fresh=f",
+                "redo/moved/",
+                "redo/moved/inner=i"
             ]
         );
     }

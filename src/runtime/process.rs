@@ -75,11 +75,13 @@ fn run(config: &InitConfig, prepared: Prepared, status: &File) -> Result<Infalli
         caps::all().map_err(|e| (e.to_string(), 125))?
     } else if config.chroot {
         // A container kiln runs in may have fewer than docker's set; no
-        // capability can be raised past what the process holds.
+        // capability can be raised past what the process holds. And no
+        // CAP_SYS_CHROOT: with it, a second chroot and `..` lead out of
+        // the step's root.
         let held = caps::all().map_err(|e| (e.to_string(), 125))?;
         caps::DOCKER_DEFAULT
             .into_iter()
-            .filter(|c| held.contains(c))
+            .filter(|c| held.contains(c) && *c != ::caps::Capability::CAP_SYS_CHROOT)
             .collect()
     } else {
         caps::DOCKER_DEFAULT.to_vec()

@@ -94,6 +94,9 @@ pub struct Sandbox {
     /// Under chroot isolation, what the copied root held before the
     /// program ran.
     baseline: Option<crate::chroot::Baseline>,
+    /// Under chroot isolation, whether every process the program left
+    /// was killed when it ended (else its root is not collected).
+    leftovers_killed: bool,
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -195,6 +198,7 @@ impl Sandbox {
             layers: spec.rootfs.layers.clone(),
             status: None,
             baseline,
+            leftovers_killed: true,
         };
         if let Err(e) = sandbox.launch(spec, stdio) {
             // Nothing of a sandbox that never started is worth keeping.
@@ -360,7 +364,7 @@ impl Sandbox {
         self.status = Some(code);
         // At once: a leftover holding the output pipe would keep the
         // caller reading.
-        self.kill_leftovers();
+        self.leftovers_killed = self.kill_leftovers();
         Ok(Some(code))
     }
 
@@ -376,15 +380,24 @@ impl Sandbox {
     pub fn finish_with(mut self, stubs: Stubs) -> Result<(Exit, Bundle), RuntimeError> {
         let exit = self.end();
         if let Some(baseline) = &self.baseline {
+            let root = self.bundle.dir().join("rootfs");
+            if !self.leftovers_killed {
+                return Err(RuntimeError::Chroot(format!(
+                    "a process the program left in {} could not be killed; its changes are not collected",
+                    root.display()
+                )));
+            }
             crate::chroot::collect(
-                &self.bundle.dir().join("rootfs"),
+                &root,
                 baseline,
                 &self.bundle.upper(),
                 crate::isolation::unprivileged_store(),
             )
-            .map_err(|source| RuntimeError::Bundle {
-                dir: self.bundle.dir().to_path_buf(),
-                source,
+            .map_err(|e| {
+                RuntimeError::Chroot(format!(
+                    "cannot collect the changes in {}: {e}",
+                    root.display()
+                ))
             })?;
             return Ok((exit?, self.bundle.clone()));
         }
@@ -429,11 +442,12 @@ impl Drop for Sandbox {
     /// killed and its cgroup removed; its directory is left for the caller
     /// or the next start's stale sweep.
     fn drop(&mut self) {
+        // Once reaped, the leftovers went with it (`reap`); the session id
+        // may belong to another sandbox by now.
         if self.status.is_none() && self.init.as_raw() > 0 {
             let _ = nix::sys::signal::kill(self.init, Signal::SIGKILL);
             let _ = self.wait();
         }
-        self.kill_leftovers();
         if let Some(cgroup) = self.cgroup.take() {
             let _ = cgroup.remove();
         }
@@ -441,12 +455,14 @@ impl Drop for Sandbox {
 }
 
 impl Sandbox {
-    /// Under chroot isolation, what the program left running (a PID
-    /// namespace's end does this for the namespaced sandbox).
-    fn kill_leftovers(&self) {
-        if self.baseline.is_some() && self.init.as_raw() > 0 {
-            crate::chroot::kill_leftovers(&self.bundle.dir().join("rootfs"), self.init.as_raw());
+    /// Under chroot isolation, kills what the program left running (a
+    /// PID namespace's end does this for the namespaced sandbox);
+    /// whether nothing is left.
+    fn kill_leftovers(&self) -> bool {
+        if self.baseline.is_none() || self.init.as_raw() <= 0 {
+            return true;
         }
+        crate::chroot::kill_leftovers(&self.bundle.dir().join("rootfs"), self.init.as_raw())
     }
 }
 
@@ -472,7 +488,7 @@ fn chroot_root(bundle: &Bundle, spec: &RunSpec) -> Result<crate::chroot::Baselin
     ];
     if let Some((_, what)) = refused.iter().find(|(refused, _)| *refused) {
         return Err(RuntimeError::Chroot(format!(
-            "chroot isolation (no namespaces allowed here) cannot give {what}; `kiln doctor --environment` says what this machine allows"
+            "chroot isolation (a sandbox without namespaces) cannot give {what}; `kiln doctor --environment` says what this machine allows"
         )));
     }
     let root = bundle.dir().join("rootfs");
@@ -481,8 +497,11 @@ fn chroot_root(bundle: &Bundle, spec: &RunSpec) -> Result<crate::chroot::Baselin
         source,
     };
     crate::chroot::merge(&spec.rootfs.layers, &root).map_err(io)?;
-    let config = bundle.init_config(spec);
-    crate::chroot::write_etc_files(&root, &config.etc_files[..2]).map_err(io)?;
+    // The files the namespaced sandbox binds over the image's (its
+    // /etc/hostname names a host name a shared UTS namespace lacks).
+    let mut etc = bundle.init_config(spec).etc_files;
+    etc.retain(|(path, _)| path == "/etc/hosts" || path == "/etc/resolv.conf");
+    crate::chroot::write_etc_files(&root, &etc).map_err(io)?;
     let baseline = crate::chroot::Baseline::record(&root, true).map_err(io)?;
     crate::chroot::kernel_dirs(&root).map_err(io)?;
     Ok(baseline)

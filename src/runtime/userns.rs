@@ -94,7 +94,7 @@ fn enter(
         ForkResult::Parent { child } => {
             drop(go_read);
             drop(why_write);
-            let unshared = unshare(CloneFlags::CLONE_NEWUSER);
+            let unshared = unshare_user();
             if unshared.is_ok() {
                 // The helper reads one byte; a closed pipe tells it to
                 // give up.
@@ -112,7 +112,10 @@ fn enter(
                     // once); the rest is the process's own id.
                     let [uid, gid] = own;
                     map_own_ids(uid, gid);
-                    Err(why.trim().to_string())
+                    Err(format!(
+                        "{}; kiln continues in a user namespace mapping its own ids only",
+                        why.trim()
+                    ))
                 }
             }
         }
@@ -201,20 +204,33 @@ fn map_own_ids(uid: u32, gid: u32) -> Vec<String> {
 /// Unshares a user namespace mapping root to `uid`/`gid` alone; why not.
 /// The process must have one thread.
 pub fn enter_own_ids(uid: u32, gid: u32) -> Result<(), String> {
-    unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| format!("cannot make a user namespace: {e}"))?;
+    unshare_user().map_err(|e| format!("cannot make a user namespace: {e}"))?;
     match map_own_ids(uid, gid).into_iter().next() {
         Some(failure) => Err(failure),
         None => Ok(()),
     }
 }
 
+/// Set once this process has unshared a user namespace of its own.
+static UNSHARED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn unshare_user() -> nix::Result<()> {
+    unshare(CloneFlags::CLONE_NEWUSER)?;
+    UNSHARED.store(true, std::sync::atomic::Ordering::Release);
+    Ok(())
+}
+
 /// Whether this process runs in a user namespace that is not the host's
-/// (rootless kiln's, or a container's): its uid map is not the identity
-/// over every id. There the sandbox mounts overlays with `userxattr`,
-/// binds device nodes instead of making them, and makes no cgroup unless
-/// limits ask for one.
+/// (rootless kiln's, a container's, or one kiln made — even where its map
+/// is the identity, as in a container that shares the host's ids): its
+/// uid map is not the identity over every id, or kiln unshared one. There
+/// the sandbox mounts overlays with `userxattr`, binds device nodes
+/// instead of making them, and makes no cgroup unless limits ask for one.
 pub fn inside() -> bool {
     static INSIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if UNSHARED.load(std::sync::atomic::Ordering::Acquire) {
+        return true;
+    }
     *INSIDE.get_or_init(|| {
         std::fs::read_to_string("/proc/self/uid_map")
             .map(|map| !is_identity(&map))

@@ -59,11 +59,18 @@ fn volume(cx: &TestContext, dir: &Path) {
     cx.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
     std::fs::write(dir.join("ctx/Dockerfile"), DOCKERFILE).unwrap();
     std::fs::write(dir.join("ctx/app.txt"), "app\n").unwrap();
+    std::fs::create_dir_all(dir.join("probe")).unwrap();
+    std::fs::write(dir.join("probe/Dockerfile"), PROBE).unwrap();
 }
 
 /// What runs in the container: kiln loads the base and builds `app` in a
-/// store on the volume; its stderr is kept there.
-const IN_CONTAINER: &str = "export KILN_ROOT=/w/store SOURCE_DATE_EPOCH=1700000000; kiln load -i /w/base.tar >/dev/null && kiln build -q $NET -t app /w/ctx >/w/id 2>/w/stderr";
+/// store on the volume, then `PROBE`; its stderr is kept there.
+const IN_CONTAINER: &str = "export KILN_ROOT=/w/store SOURCE_DATE_EPOCH=1700000000; kiln load -i /w/base.tar >/dev/null && kiln build -q $NET -t app /w/ctx >/w/id 2>/w/stderr && kiln build -q $NET /w/probe >>/w/id 2>>/w/stderr";
+
+/// A step that looks for a way out through any process it can see (the
+/// container's, where its /proc is bound): a root showing the volume, or
+/// kiln's environment.
+const PROBE: &str = "FROM busybox:local\nRUN for p in /proc/[0-9]*; do if ls $p/root/w/ctx >/dev/null 2>&1 || grep -q KILN_ROOT= $p/environ 2>/dev/null; then echo \"reached $p\"; exit 1; fi; done\n";
 
 /// An image `tag` holding kiln's binary and the libraries it loads, on
 /// busybox: kiln in a container.
@@ -142,9 +149,10 @@ fn chroot_isolation_builds_the_same_image_as_the_sandbox() {
         "{stderr}"
     );
     // A process a step leaves behind ends with it (the step does not
-    // wait for it), and the step sees only its own root.
+    // wait for it), and the step sees only its own root, which it cannot
+    // leave (no CAP_SYS_CHROOT for a second chroot).
     cx.dockerfile(
-        "FROM busybox:local\nRUN (sleep 300 &) ; test ! -e /rootfs.tar && test ! -e /store && echo ok > /ok\n",
+        "FROM busybox:local\nRUN (sleep 300 &) ; test ! -e /rootfs.tar && test ! -e /store && ! chroot / true && echo ok > /ok\n",
     );
     let started = std::time::Instant::now();
     let out = chroot(&["-t", "bg"]);

@@ -31,7 +31,7 @@ pub(crate) const USER_OPAQUE: &str = "user.overlay.opaque";
 /// would be dangerous as well as wrong: crafted `redirect` + `metacopy`
 /// xattrs let an upper file expose another lower file's data (kernel
 /// overlayfs docs, "Metadata only copy up").
-pub(crate) fn is_overlay_xattr(name: &[u8]) -> bool {
+pub fn is_overlay_xattr(name: &[u8]) -> bool {
     name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.")
 }
 

@@ -11,7 +11,7 @@
 //! `PATH_MAX` limit on deep trees.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use rustix::fs::XattrFlags;
 use rustix::io::Errno;
@@ -22,7 +22,7 @@ use rustix::io::Errno;
 const INITIAL_BUF: usize = 64 * 1024;
 
 /// Sorted `(name, value)` pairs.
-pub(crate) type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Which object's xattrs.
 #[derive(Clone, Copy)]
@@ -112,6 +112,23 @@ fn with_growing(
             other => return other,
         }
     }
+}
+
+/// The xattrs of the entry `path` (a final symlink not followed) that are
+/// content — every one but overlayfs's own
+/// ([`crate::whiteout::is_overlay_xattr`]) — sorted by name: what a copy of
+/// the entry must carry (the chroot sandbox's copies, kiln-runtime).
+pub fn content_xattrs(path: &std::path::Path) -> io::Result<Xattrs> {
+    let parent = path.parent().unwrap_or(std::path::Path::new("/"));
+    let name = path.file_name().map_or(&b"."[..], |n| n.as_encoded_bytes());
+    let dir = rustix::fs::open(
+        parent,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    XattrReader::new().read(Target::At(dir.as_fd(), name), |n| {
+        !crate::whiteout::is_overlay_xattr(n)
+    })
 }
 
 /// Sets one xattr on `target`.

@@ -28,15 +28,15 @@ use std::rc::Rc;
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
+use super::UnpackOptions;
 use super::error::UnpackError;
 use super::path::{components, join};
 use super::remove::{Previous, clear};
 use super::resolve::Resolver;
-use super::{OpaqueXattr, UnpackOptions};
 use crate::format::reader::{Member, ReadError, TarReader};
 use crate::format::{Entry, Kind};
 use crate::name::EntryName;
-use crate::whiteout::{self, Marker, TRUSTED_OPAQUE, USER_OPAQUE};
+use crate::whiteout::{self, Marker};
 use crate::xattr::{self, Target};
 
 /// Write size for file contents.
@@ -117,10 +117,7 @@ impl<'a> Applier<'a> {
     }
 
     fn opaque_xattr(&self) -> &'static str {
-        match self.options.opaque_xattr {
-            OpaqueXattr::Trusted => TRUSTED_OPAQUE,
-            OpaqueXattr::User => USER_OPAQUE,
-        }
+        self.options.opaque_xattr.name()
     }
 
     /// Applies one member, reading its data from `reader`.

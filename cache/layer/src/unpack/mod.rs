@@ -54,6 +54,16 @@ pub enum OpaqueXattr {
     User,
 }
 
+impl OpaqueXattr {
+    /// The xattr's name (its value is `y`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpaqueXattr::Trusted => crate::whiteout::TRUSTED_OPAQUE,
+            OpaqueXattr::User => crate::whiteout::USER_OPAQUE,
+        }
+    }
+}
+
 /// How to unpack a layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnpackOptions {
