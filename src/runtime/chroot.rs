@@ -25,10 +25,12 @@
 //! [`kill_leftovers`] kills every process whose root is the sandbox's
 //! (`/proc/PID/root`) and the program's session.
 
+use crate::rootfs::resolve::Root as Resolver;
 use rustix::fs::{AtFlags, FileType, Mode, Timestamps};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -55,19 +57,19 @@ fn is_opaque(path: &Path) -> bool {
 
 /// Applies the snapshot directories `lowers` (topmost first, overlay
 /// form) into the empty directory `dest`, as an overlay mount of them
-/// would show them.
+/// would show them to a writer: files linked to each other in a layer are
+/// copied apart, since writing one through an overlay copies that one up
+/// and leaves the others as they were.
 pub(crate) fn merge(lowers: &[PathBuf], dest: &Path) -> io::Result<()> {
     for lower in lowers.iter().rev() {
-        let mut links = HashMap::new();
-        apply_dir(lower, dest, &mut links)?;
+        apply_dir(lower, dest)?;
         copy_meta(lower, dest)?;
     }
     Ok(())
 }
 
-/// One snapshot directory onto its counterpart in the root; `links` maps
-/// the snapshot's multiply-linked inodes to their first copy.
-fn apply_dir(src: &Path, dst: &Path, links: &mut HashMap<u64, PathBuf>) -> io::Result<()> {
+/// One snapshot directory onto its counterpart in the root.
+fn apply_dir(src: &Path, dst: &Path) -> io::Result<()> {
     for entry in std::fs::read_dir(src)? {
         let entry = entry?;
         let (from, to) = (entry.path(), dst.join(entry.file_name()));
@@ -83,23 +85,13 @@ fn apply_dir(src: &Path, dst: &Path, links: &mut HashMap<u64, PathBuf>) -> io::R
                 remove_any(&to)?;
                 std::fs::create_dir(&to)?;
             }
-            apply_dir(&from, &to, links)?;
+            apply_dir(&from, &to)?;
             copy_meta(&from, &to)?;
             continue;
         }
         remove_any(&to)?;
-        if meta.nlink() > 1
-            && !meta.is_symlink()
-            && let Some(first) = links.get(&meta.ino())
-        {
-            std::fs::hard_link(first, &to)?;
-            continue;
-        }
         copy_node(&from, &to, &meta)?;
         copy_meta(&from, &to)?;
-        if meta.nlink() > 1 && !meta.is_symlink() {
-            links.insert(meta.ino(), to);
-        }
     }
     Ok(())
 }
@@ -184,35 +176,128 @@ fn remove_any(path: &Path) -> io::Result<()> {
     kiln_rootpath::remove_any(std::os::fd::AsFd::as_fd(&dir), name)
 }
 
-/// Writes the generated `/etc` files (`(container path, contents)`) into
-/// the root, resolving `/etc` inside it.
-pub(crate) fn write_etc_files(root: &Path, files: &[(String, String)]) -> io::Result<()> {
-    let tree = kiln_rootpath::Root::open(root)?;
-    let mut mkdir = |dir: std::os::fd::BorrowedFd<'_>, name: &OsStr, _: &Path, _: bool| {
-        Ok(rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o755))?)
+/// Makes `target` inside the root when missing, as the namespaced
+/// sandbox makes its mountpoints (`rootfs::resolve`, symlinks followed
+/// inside the root): a directory when `dir`, else a file. Its path
+/// relative to the root, as resolved.
+fn make_target(root: &mut Resolver, target: &str, dir: bool) -> io::Result<PathBuf> {
+    let kind = match dir {
+        true => crate::rootfs::resolve::Kind::Dir,
+        false => crate::rootfs::resolve::Kind::File,
     };
-    let etc = tree.make_in_root(
-        Path::new("etc"),
-        rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        &mut mkdir,
-    )?;
+    let fd = root.ensure(target, kind)?;
+    let here = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    let top = std::fs::canonicalize(root.path())?;
+    let rel = here
+        .strip_prefix(&top)
+        .map_err(|_| io::Error::other(format!("{target} resolves outside the root")))?;
+    Ok(rel.to_path_buf())
+}
+
+/// Writes the generated `/etc` files (`(container path, contents)`) into
+/// the root, resolving them inside it (a dangling `/etc/resolv.conf`
+/// link gets its target made, as the namespaced sandbox's stub is).
+pub(crate) fn write_etc_files(root: &Path, files: &[(String, String)]) -> io::Result<()> {
+    let mut tree = Resolver::open(root)?;
     for (target, contents) in files {
-        let Some(name) = target.strip_prefix("/etc/") else {
-            continue;
-        };
-        let fd = rustix::fs::openat(
-            &etc,
-            name,
-            rustix::fs::OFlags::WRONLY
-                | rustix::fs::OFlags::CREATE
-                | rustix::fs::OFlags::TRUNC
-                | rustix::fs::OFlags::NOFOLLOW
-                | rustix::fs::OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o644),
-        )?;
-        io::Write::write_all(&mut std::fs::File::from(fd), contents.as_bytes())?;
+        let rel = make_target(&mut tree, target, false)?;
+        let path = root.join(&rel);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            std::fs::write(&path, contents)?;
+        }
     }
     Ok(())
+}
+
+/// The caller's mounts, without a mount: each target is made inside the
+/// root as the namespaced sandbox makes its stubs, a bind's source copied
+/// onto it (a socket, which cannot be copied, linked), a tmpfs's emptied.
+/// Returns the targets' resolved paths, which [`Baseline::record`] and
+/// [`collect`] leave alone (mounted, they never reach a layer).
+pub(crate) fn place_mounts(root: &Path, mounts: &[crate::Mount]) -> io::Result<Vec<PathBuf>> {
+    let mut tree = Resolver::open(root)?;
+    let mut sorted: Vec<&crate::Mount> = mounts.iter().collect();
+    // Parents first, as the namespaced sandbox mounts them.
+    sorted.sort_by_key(|m| m.target().split('/').filter(|c| !c.is_empty()).count());
+    let mut placed = Vec::new();
+    for mount in sorted {
+        let (source, dir) = match mount {
+            crate::Mount::Bind { source, .. } => {
+                (Some(source), std::fs::metadata(source)?.is_dir())
+            }
+            crate::Mount::Tmpfs { .. } => (None, true),
+        };
+        let rel = make_target(&mut tree, mount.target(), dir)?;
+        let at = root.join(&rel);
+        // What the image has there is hidden by the mount.
+        remove_any(&at)?;
+        match (mount, source) {
+            (_, Some(source)) if dir => {
+                std::fs::create_dir(&at)?;
+                merge(std::slice::from_ref(source), &at)?;
+            }
+            (_, Some(source)) => {
+                let meta = std::fs::metadata(source)?;
+                if meta.is_file() {
+                    copy_node(source, &at, &meta)?;
+                    copy_meta(source, &at)?;
+                } else {
+                    std::fs::hard_link(source, &at)?;
+                }
+            }
+            (crate::Mount::Tmpfs { options, .. }, None) => {
+                std::fs::create_dir(&at)?;
+                // tmpfs(5)'s root: mode 1777 unless `mode=` says otherwise.
+                let mode = options
+                    .split(',')
+                    .find_map(|o| o.strip_prefix("mode="))
+                    .and_then(|m| u32::from_str_radix(m, 8).ok())
+                    .unwrap_or(0o1777);
+                std::fs::set_permissions(&at, std::fs::Permissions::from_mode(mode))?;
+            }
+            _ => {}
+        }
+        placed.push(rel);
+    }
+    Ok(placed)
+}
+
+/// After the program: the writable binds' changes back to their sources
+/// (cache mounts keep what a step put in them).
+pub(crate) fn return_mounts(
+    root: &Path,
+    mounts: &[crate::Mount],
+    placed: &[PathBuf],
+) -> io::Result<()> {
+    let mut sorted: Vec<&crate::Mount> = mounts.iter().collect();
+    sorted.sort_by_key(|m| m.target().split('/').filter(|c| !c.is_empty()).count());
+    for (mount, rel) in sorted.into_iter().zip(placed) {
+        let crate::Mount::Bind {
+            source,
+            readonly: false,
+            ..
+        } = mount
+        else {
+            continue;
+        };
+        let at = root.join(rel);
+        let meta = std::fs::symlink_metadata(&at)?;
+        if meta.is_dir() && std::fs::metadata(source)?.is_dir() {
+            for entry in std::fs::read_dir(source)? {
+                remove_any(&entry?.path())?;
+            }
+            apply_dir(&at, source)?;
+        } else if meta.is_file() && std::fs::metadata(source)?.is_file() {
+            std::fs::copy(&at, source)?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the working directory `workdir` inside the root when missing
+/// (after the baseline: a real change, as in the namespaced sandbox).
+pub(crate) fn make_workdir(root: &Path, workdir: &str) -> io::Result<()> {
+    make_target(&mut Resolver::open(root)?, workdir, true).map(|_| ())
 }
 
 /// What the root held before the program ran: each entry's inode and
@@ -225,6 +310,8 @@ pub(crate) struct Baseline {
     /// A sandbox's root: `/proc`, `/dev` and `/sys` are mountpoints,
     /// never looked into.
     sandbox: bool,
+    /// Mount targets: never looked into, never in a layer.
+    skip: HashSet<PathBuf>,
 }
 
 /// An entry's identity: a file system may give a new entry the inode
@@ -247,10 +334,12 @@ fn identity(meta: &std::fs::Metadata) -> Identity {
 }
 
 impl Baseline {
-    /// Records the tree under `root`, a sandbox's root when `sandbox`.
-    pub(crate) fn record(root: &Path, sandbox: bool) -> io::Result<Baseline> {
+    /// Records the tree under `root`, a sandbox's root when `sandbox`,
+    /// but for the mount targets `skip`.
+    pub(crate) fn record(root: &Path, sandbox: bool, skip: Vec<PathBuf>) -> io::Result<Baseline> {
         let mut baseline = Baseline {
             sandbox,
+            skip: skip.into_iter().collect(),
             ..Baseline::default()
         };
         baseline.walk(root, PathBuf::new())?;
@@ -276,6 +365,10 @@ impl Baseline {
             let name = entry.file_name();
             let child = rel.join(&name);
             let meta = entry.metadata()?;
+            if self.skip.contains(&child) {
+                names.push(name);
+                continue;
+            }
             self.entries.insert(child.clone(), identity(&meta));
             if meta.is_dir() && !(self.sandbox && is_kernel_dir(&rel, &name)) {
                 self.walk(root, child)?;
@@ -376,6 +469,9 @@ impl Diff<'_> {
             let name = entry.file_name();
             present.insert(name.clone());
             let child = rel.join(&name);
+            if self.baseline.skip.contains(&child) {
+                continue;
+            }
             let meta = std::fs::symlink_metadata(entry.path())?;
             let before = self.baseline.entries.get(&child).copied();
             let unchanged = !opaque && before == Some(identity(&meta));
@@ -625,7 +721,7 @@ mod tests {
             ],
         );
         std::fs::create_dir(&upper).unwrap();
-        let baseline = Baseline::record(&root, true).unwrap();
+        let baseline = Baseline::record(&root, true, Vec::new()).unwrap();
         std::fs::write(root.join("keep/edit"), "2").unwrap();
         std::fs::write(root.join("keep/new"), "3").unwrap();
         std::fs::remove_file(root.join("gone")).unwrap();

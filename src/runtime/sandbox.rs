@@ -92,8 +92,10 @@ pub struct Sandbox {
     layers: Vec<PathBuf>,
     status: Option<i32>,
     /// Under chroot isolation, what the copied root held before the
-    /// program ran.
-    baseline: Option<crate::chroot::Baseline>,
+    /// program ran, and where the mounts were placed in it.
+    baseline: Option<(crate::chroot::Baseline, Vec<PathBuf>)>,
+    /// The mounts (under chroot isolation, their changes go back).
+    mounts: Vec<crate::Mount>,
     /// Under chroot isolation, whether every process the program left
     /// was killed when it ended (else its root is not collected).
     leftovers_killed: bool,
@@ -198,6 +200,7 @@ impl Sandbox {
             layers: spec.rootfs.layers.clone(),
             status: None,
             baseline,
+            mounts: spec.mounts.clone(),
             leftovers_killed: true,
         };
         if let Err(e) = sandbox.launch(spec, stdio) {
@@ -379,7 +382,7 @@ impl Sandbox {
     /// [`Sandbox::finish`], choosing which stubs go.
     pub fn finish_with(mut self, stubs: Stubs) -> Result<(Exit, Bundle), RuntimeError> {
         let exit = self.end();
-        if let Some(baseline) = &self.baseline {
+        if let Some((baseline, placed)) = &self.baseline {
             let root = self.bundle.dir().join("rootfs");
             if !self.leftovers_killed {
                 return Err(RuntimeError::Chroot(format!(
@@ -387,18 +390,21 @@ impl Sandbox {
                     root.display()
                 )));
             }
-            crate::chroot::collect(
-                &root,
-                baseline,
-                &self.bundle.upper(),
-                crate::isolation::unprivileged_store(),
-            )
-            .map_err(|e| {
-                RuntimeError::Chroot(format!(
-                    "cannot collect the changes in {}: {e}",
-                    root.display()
-                ))
-            })?;
+            crate::chroot::return_mounts(&root, &self.mounts, placed)
+                .and_then(|()| {
+                    crate::chroot::collect(
+                        &root,
+                        baseline,
+                        &self.bundle.upper(),
+                        crate::isolation::unprivileged_store(),
+                    )
+                })
+                .map_err(|e| {
+                    RuntimeError::Chroot(format!(
+                        "cannot collect the changes in {}: {e}",
+                        root.display()
+                    ))
+                })?;
             return Ok((exit?, self.bundle.clone()));
         }
         let keep: &[&str] = match stubs {
@@ -413,6 +419,23 @@ impl Sandbox {
     /// changes included (`kiln run`).
     pub fn discard(mut self) -> Result<Exit, RuntimeError> {
         let exit = self.end();
+        if let Some((_, placed)) = &self.baseline {
+            let root = self.bundle.dir().join("rootfs");
+            // A volume keeps what the program wrote in it.
+            let returned = match self.leftovers_killed {
+                true => crate::chroot::return_mounts(&root, &self.mounts, placed),
+                false => Err(std::io::Error::other(
+                    "a process it left could not be killed",
+                )),
+            };
+            if let Err(e) = returned {
+                let _ = self.bundle.clone().remove();
+                return Err(RuntimeError::Chroot(format!(
+                    "cannot write back the volumes of {}: {e}",
+                    root.display()
+                )));
+            }
+        }
         let removed = self.bundle.clone().remove();
         let exit = exit?;
         removed?;
@@ -469,12 +492,14 @@ impl Sandbox {
 /// Prepares a chroot-isolated sandbox's root: refuses what needs
 /// namespaces, copies the layers, writes the `/etc` files and records the
 /// baseline the layer is found against.
-fn chroot_root(bundle: &Bundle, spec: &RunSpec) -> Result<crate::chroot::Baseline, RuntimeError> {
+fn chroot_root(
+    bundle: &Bundle,
+    spec: &RunSpec,
+) -> Result<(crate::chroot::Baseline, Vec<PathBuf>), RuntimeError> {
     let limited = spec.resources.memory_bytes.is_some()
         || spec.resources.cpus.is_some()
         || spec.resources.pids_max.is_some();
     let refused = [
-        (!spec.mounts.is_empty(), "mounts (RUN --mount, -v, --tmpfs)"),
         (
             spec.network != Network::Host,
             "a network other than the host's (--network none)",
@@ -502,9 +527,11 @@ fn chroot_root(bundle: &Bundle, spec: &RunSpec) -> Result<crate::chroot::Baselin
     let mut etc = bundle.init_config(spec).etc_files;
     etc.retain(|(path, _)| path == "/etc/hosts" || path == "/etc/resolv.conf");
     crate::chroot::write_etc_files(&root, &etc).map_err(io)?;
-    let baseline = crate::chroot::Baseline::record(&root, true).map_err(io)?;
+    let placed = crate::chroot::place_mounts(&root, &spec.mounts).map_err(io)?;
+    let baseline = crate::chroot::Baseline::record(&root, true, placed.clone()).map_err(io)?;
     crate::chroot::kernel_dirs(&root).map_err(io)?;
-    Ok(baseline)
+    crate::chroot::make_workdir(&root, spec.workdir()).map_err(io)?;
+    Ok((baseline, placed))
 }
 
 /// The namespaces the init is cloned into. The cgroup namespace is not

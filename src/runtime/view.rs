@@ -88,7 +88,7 @@ fn copied_views<T>(views: &[(View, PathBuf)], f: impl FnOnce() -> T) -> io::Resu
             View::ReadOnly { lowers } => crate::chroot::merge(lowers, target)?,
             View::Writable { lowers, upper, .. } => {
                 crate::chroot::merge(lowers, target)?;
-                let baseline = crate::chroot::Baseline::record(target, false)?;
+                let baseline = crate::chroot::Baseline::record(target, false, Vec::new())?;
                 writable.push((target, upper, baseline));
             }
         }

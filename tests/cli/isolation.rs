@@ -158,6 +158,33 @@ fn chroot_isolation_builds_the_same_image_as_the_sandbox() {
     let out = chroot(&["-t", "bg"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    // `kiln run` too: a volume keeps what the program wrote in it.
+    let volume = cx.dir().join("volume");
+    std::fs::create_dir(&volume).unwrap();
+    let mount = format!("{}:/v", volume.display());
+    let out = kiln_at(
+        &cx,
+        &store,
+        &[
+            "--isolation",
+            "chroot",
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "-v",
+            &mount,
+            "busybox:local",
+            "sh",
+            "-c",
+            "echo kept > /v/out",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(volume.join("out")).unwrap(),
+        "kept\n"
+    );
     let sleeping = Command::new("pgrep")
         .args(["-f", "^sleep 300$"])
         .output()
