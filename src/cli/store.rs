@@ -51,9 +51,59 @@ impl StoreArgs {
         if kiln_runtime::isolation::unprivileged_store() {
             store.use_user_xattrs();
         }
+        kiln_runtime::isolation::choose_snapshotter(snapshotter(&root)?);
         crate::registry::lazy::install(&mut store, &crate::registry::RegistryOptions::default());
         Ok(store)
     }
+}
+
+/// The file a store records its snapshotter in.
+const SNAPSHOTTER_FILE: &str = "snapshotter";
+
+/// How sandboxes on the store at `root` get their root file system:
+/// `KILN_SNAPSHOTTER` (`overlay` or `copy`) when set, else what the
+/// store recorded, else what a probe finds (an overlay mounted as a
+/// sandbox's would be; a copy where it does not), then recorded.
+fn snapshotter(root: &std::path::Path) -> anyhow::Result<kiln_runtime::isolation::Snapshotter> {
+    use kiln_runtime::isolation::{Isolation, Snapshotter, current, probe_overlay};
+    let parse = |text: &str| match text.trim() {
+        "overlay" => Some(Snapshotter::Overlay),
+        "copy" => Some(Snapshotter::Copy),
+        _ => None,
+    };
+    if let Some(asked) = std::env::var_os("KILN_SNAPSHOTTER").filter(|v| !v.is_empty()) {
+        let asked = asked.to_string_lossy();
+        return parse(&asked)
+            .with_context(|| format!("KILN_SNAPSHOTTER={asked}: expected overlay or copy"));
+    }
+    if current() == Isolation::Chroot {
+        return Ok(Snapshotter::Copy);
+    }
+    let file = root.join(SNAPSHOTTER_FILE);
+    if let Some(recorded) = std::fs::read_to_string(&file).ok().and_then(|t| parse(&t)) {
+        return Ok(recorded);
+    }
+    let tmp = root.join("tmp");
+    let chosen = match probe_overlay(&tmp) {
+        Ok(()) => Snapshotter::Overlay,
+        Err(e) => {
+            tracing::info!(error = %e, "overlayfs does not mount here: sandboxes copy their root");
+            Snapshotter::Copy
+        }
+    };
+    let name = match chosen {
+        Snapshotter::Overlay => "overlay",
+        Snapshotter::Copy => "copy",
+    };
+    // Recorded for the next command; a store it cannot be written to
+    // probes again.
+    let record = || -> std::io::Result<()> {
+        let mut staged = tempfile::NamedTempFile::new_in(&tmp)?;
+        std::io::Write::write_all(&mut staged, name.as_bytes())?;
+        staged.persist(&file).map(|_| ()).map_err(|e| e.error)
+    };
+    let _ = record();
+    Ok(chosen)
 }
 
 /// Whether this process runs with effective uid 0.

@@ -228,28 +228,10 @@ fn overlay(rootless: Option<&Rootless>, scratch: &Path) -> Check {
         Some(_) => "with userxattr (kernel 5.11 or later)",
         None => "as root",
     };
-    let probe = || -> std::io::Result<()> {
-        let dir = tempfile::Builder::new()
-            .prefix("overlay-probe-")
-            .tempdir_in(scratch)?;
-        let (a, b, point) = (
-            dir.path().join("a"),
-            dir.path().join("b"),
-            dir.path().join("m"),
-        );
-        for d in [&a, &b, &point] {
-            std::fs::create_dir(d)?;
-        }
-        let views = [(
-            kiln_runtime::view::View::ReadOnly { lowers: vec![a, b] },
-            point,
-        )];
-        kiln_runtime::view::with_views(&views, || ())
-    };
-    match probe() {
+    match kiln_runtime::isolation::probe_overlay(scratch) {
         Ok(()) => Check::new(State::Ok, what, format!("an overlay mounts {kind}")),
         Err(e) => Check::new(State::Missing, what, format!("an overlay does not mount {kind}: {e}"))
-            .fix("a kernel with overlayfs (5.11 or later for rootless use), and the store on a file system overlayfs accepts as upper (ext4, xfs, btrfs; not overlayfs itself)"),
+            .fix("a kernel with overlayfs (5.11 or later for rootless use), and the store on a file system overlayfs accepts as upper (ext4, xfs, btrfs; not overlayfs itself); until then kiln copies each sandbox's root (slower; KILN_SNAPSHOTTER=copy asks for it)"),
     }
 }
 

@@ -10,8 +10,9 @@
 //! <dir>/upper         the overlay's upper directory: every change
 //! <dir>/work          overlayfs's work directory
 //! <dir>/empty         the only lower layer of an image with no layers
-//! <dir>/rootfs        under chroot isolation: the copy of the image the
-//!                     program is chrooted in (`crate::chroot`)
+//! <dir>/rootfs        with the copying snapshotter (chroot isolation's
+//!                     too): the copy of the image the program's root is
+//!                     (`crate::chroot`), bound on itself or chrooted into
 //! ```
 //!
 //! The three mountpoints are shared by every sandbox: each mounts on them
@@ -41,6 +42,9 @@ pub(crate) struct InitConfig {
     /// Chroot isolation: `rootfs` is a prepared copy to chroot into, and
     /// nothing is mounted.
     pub chroot: bool,
+    /// `rootfs` is a prepared copy (the copying snapshotter, or chroot
+    /// isolation), not an overlay mountpoint.
+    pub copied: bool,
 }
 
 /// The sandbox directory's paths.
@@ -63,7 +67,7 @@ impl Bundle {
         if spec.rootfs.layers.is_empty() {
             subs.push("empty");
         }
-        if crate::isolation::current() == crate::Isolation::Chroot {
+        if crate::isolation::snapshotter() == crate::isolation::Snapshotter::Copy {
             subs.push("rootfs");
         }
         for sub in subs {
@@ -106,6 +110,7 @@ impl Bundle {
             spec.rootfs.layers.clone()
         };
         let chroot = crate::isolation::current() == crate::Isolation::Chroot;
+        let copied = crate::isolation::snapshotter() == crate::isolation::Snapshotter::Copy;
         let mut spec = spec.clone();
         // No filter may be installed without no_new_privs and
         // CAP_SYS_ADMIN, which a chroot-isolated kiln lacks.
@@ -113,11 +118,12 @@ impl Bundle {
         let spec = &spec;
         InitConfig {
             spec: spec.clone(),
-            rootfs: match chroot {
+            rootfs: match copied {
                 true => self.dir.join("rootfs"),
                 false => self.shared().join(".rootfs"),
             },
             chroot,
+            copied,
             lowers,
             upper: self.upper(),
             work: self.dir.join("work"),

@@ -149,6 +149,7 @@ fn prepare(
             workdir: spec.workdir(),
             privileged: spec.privileged,
             devices: &spec.devices,
+            copied: config.copied,
             rootless: crate::userns::inside(),
         },
     )

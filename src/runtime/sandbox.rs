@@ -91,9 +91,12 @@ pub struct Sandbox {
     /// The read-only layers, topmost first (for the stub clean-up).
     layers: Vec<PathBuf>,
     status: Option<i32>,
-    /// Under chroot isolation, what the copied root held before the
-    /// program ran, and where the mounts were placed in it.
+    /// With a copied root (the copying snapshotter, chroot isolation),
+    /// what it held before the program ran, and where chroot isolation
+    /// placed the mounts in it.
     baseline: Option<(crate::chroot::Baseline, Vec<PathBuf>)>,
+    /// Chroot isolation.
+    chroot: bool,
     /// The mounts (under chroot isolation, their changes go back).
     mounts: Vec<crate::Mount>,
     /// Under chroot isolation, whether every process the program left
@@ -164,15 +167,19 @@ impl Sandbox {
         )
         .map_err(bundle_err)?;
         let bundle = Bundle::create(&dir, spec).map_err(bundle_err)?;
-        let baseline = match crate::isolation::current() {
-            crate::Isolation::Namespaces => None,
-            crate::Isolation::Chroot => match chroot_root(&bundle, spec) {
-                Ok(baseline) => Some(baseline),
-                Err(e) => {
-                    let _ = bundle.remove();
-                    return Err(e);
-                }
-            },
+        let chroot = crate::isolation::current() == crate::Isolation::Chroot;
+        let copied = crate::isolation::snapshotter() == crate::isolation::Snapshotter::Copy;
+        let prepared = match (chroot, copied) {
+            (true, _) => chroot_root(&bundle, spec).map(Some),
+            (false, true) => copied_root(&bundle, spec).map(Some),
+            (false, false) => Ok(None),
+        };
+        let baseline = match prepared {
+            Ok(baseline) => baseline,
+            Err(e) => {
+                let _ = bundle.remove();
+                return Err(e);
+            }
         };
         tracing::debug!(
             sandbox = %name,
@@ -200,6 +207,7 @@ impl Sandbox {
             layers: spec.rootfs.layers.clone(),
             status: None,
             baseline,
+            chroot,
             mounts: spec.mounts.clone(),
             leftovers_killed: true,
         };
@@ -277,7 +285,7 @@ impl Sandbox {
         };
         let mut pre = PreExec::new(exe_source, exe_target, procs, fds, status_w.as_raw_fd());
         pre.netns = netns.as_ref().map_or(-1, |f| f.as_raw_fd());
-        pre.chroot = self.baseline.is_some();
+        pre.chroot = self.chroot;
         self.init =
             spawn::clone_init(&pre, clone_flags(spec)).map_err(sys("clone the sandbox's init"))?;
         // The child has its copies; ours must go so EOF can be seen.
@@ -383,6 +391,9 @@ impl Sandbox {
     pub fn finish_with(mut self, stubs: Stubs) -> Result<(Exit, Bundle), RuntimeError> {
         let exit = self.end();
         if let Some((baseline, placed)) = &self.baseline {
+            // A copied root: its changes become the upper directory, as
+            // an overlay's would be (chroot isolation's mounts were
+            // copies: writable ones go back first).
             let root = self.bundle.dir().join("rootfs");
             if !self.leftovers_killed {
                 return Err(RuntimeError::Chroot(format!(
@@ -390,14 +401,14 @@ impl Sandbox {
                     root.display()
                 )));
             }
-            crate::chroot::return_mounts(&root, &self.mounts, placed)
+            let returned = match self.chroot {
+                true => crate::chroot::return_mounts(&root, &self.mounts, placed),
+                false => Ok(()),
+            };
+            returned
                 .and_then(|()| {
-                    crate::chroot::collect(
-                        &root,
-                        baseline,
-                        &self.bundle.upper(),
-                        crate::isolation::unprivileged_store(),
-                    )
+                    let user_xattrs = crate::isolation::unprivileged_store();
+                    crate::chroot::collect(&root, baseline, &self.bundle.upper(), user_xattrs)
                 })
                 .map_err(|e| {
                     RuntimeError::Chroot(format!(
@@ -405,7 +416,11 @@ impl Sandbox {
                         root.display()
                     ))
                 })?;
-            return Ok((exit?, self.bundle.clone()));
+            // Chroot isolation made no stubs; the namespaced sandbox's go
+            // as over an overlay.
+            if self.chroot {
+                return Ok((exit?, self.bundle.clone()));
+            }
         }
         let keep: &[&str] = match stubs {
             Stubs::RemoveAll => &[],
@@ -419,7 +434,7 @@ impl Sandbox {
     /// changes included (`kiln run`).
     pub fn discard(mut self) -> Result<Exit, RuntimeError> {
         let exit = self.end();
-        if let Some((_, placed)) = &self.baseline {
+        if let Some((_, placed)) = self.baseline.as_ref().filter(|_| self.chroot) {
             let root = self.bundle.dir().join("rootfs");
             // A volume keeps what the program wrote in it.
             let returned = match self.leftovers_killed {
@@ -482,7 +497,7 @@ impl Sandbox {
     /// PID namespace's end does this for the namespaced sandbox);
     /// whether nothing is left.
     fn kill_leftovers(&self) -> bool {
-        if self.baseline.is_none() || self.init.as_raw() <= 0 {
+        if !self.chroot || self.init.as_raw() <= 0 {
             return true;
         }
         crate::chroot::kill_leftovers(&self.bundle.dir().join("rootfs"), self.init.as_raw())
@@ -532,6 +547,24 @@ fn chroot_root(
     crate::chroot::kernel_dirs(&root).map_err(io)?;
     crate::chroot::make_workdir(&root, spec.workdir()).map_err(io)?;
     Ok((baseline, placed))
+}
+
+/// Prepares a copied root for the namespaced sandbox (the copying
+/// snapshotter): the layers copied, and the baseline the changes are found
+/// against. Its mounts, `/etc` files and kernel file systems are the
+/// init's, as over an overlay.
+fn copied_root(
+    bundle: &Bundle,
+    spec: &RunSpec,
+) -> Result<(crate::chroot::Baseline, Vec<PathBuf>), RuntimeError> {
+    let root = bundle.dir().join("rootfs");
+    let io = |source| RuntimeError::Bundle {
+        dir: root.clone(),
+        source,
+    };
+    crate::chroot::merge(&spec.rootfs.layers, &root).map_err(io)?;
+    let baseline = crate::chroot::Baseline::record(&root, true, Vec::new()).map_err(io)?;
+    Ok((baseline, Vec::new()))
 }
 
 /// The namespaces the init is cloned into. The cgroup namespace is not

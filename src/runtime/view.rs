@@ -52,6 +52,14 @@ pub fn with_views<T: Send>(
     if crate::isolation::current() == crate::Isolation::Chroot {
         return copied_views(views, f);
     }
+    mount_views(views, f)
+}
+
+/// [`with_views`] by mounts, whatever the isolation.
+pub(crate) fn mount_views<T: Send>(
+    views: &[(View, PathBuf)],
+    f: impl FnOnce() -> T + Send,
+) -> io::Result<T> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {

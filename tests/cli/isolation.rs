@@ -295,3 +295,62 @@ fn chown_tree(dir: &Path, uid: u32) {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// Point 3: the copying snapshotter (what kiln uses where overlayfs does
+/// not mount; `KILN_SNAPSHOTTER=copy` asks for it) gives the overlay's
+/// image, as root and as an ordinary user; the probe that chooses records
+/// its answer in the store.
+#[test]
+fn the_copying_snapshotter_builds_the_overlays_image() {
+    let Some(cx) = TestContext::for_build(DOCKERFILE) else {
+        return;
+    };
+    cx.file("app.txt", "app\n");
+    let want = reference(&cx);
+    let recorded = std::fs::read_to_string(cx.dir().join("store/snapshotter")).unwrap();
+    assert_eq!(recorded, "overlay", "this machine mounts overlays");
+
+    let store = cx.dir().join("copy-store");
+    let base = cx.dir().join("base.tar");
+    cx.ok(&["save", "-o", base.to_str().unwrap(), "busybox:local"]);
+    let out = kiln_at(&cx, &store, &["load", "-i", base.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut build = cx.environment(env!("CARGO_BIN_EXE_kiln"));
+    build.arg("--root").arg(&store);
+    build.args(["build", "-q", "--network", "none", "-t", "app"]);
+    let out = build
+        .arg(cx.dir().join("context"))
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("KILN_SNAPSHOTTER", "copy")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_same(saved(&cx, &store, "app"), &want);
+
+    if !privileged(
+        "copying snapshotter, rootless",
+        &["/usr/sbin/useradd", "/usr/bin/newuidmap"],
+    ) {
+        return;
+    }
+    let user = OrdinaryUser::create(true);
+    let context = user.home.join("context");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("Dockerfile"), DOCKERFILE).unwrap();
+    std::fs::write(context.join("app.txt"), "app\n").unwrap();
+    let shared = user.home.join("base.tar");
+    std::fs::copy(&base, &shared).unwrap();
+    chown_tree(&user.home, user.uid);
+    let out = user.kiln(&["load", "-i", shared.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let env = [("SOURCE_DATE_EPOCH", EPOCH), ("KILN_SNAPSHOTTER", "copy")];
+    let args = ["build", "-q", "--network", "none", "-t", "app"];
+    let mut args = args.to_vec();
+    args.push(context.to_str().unwrap());
+    let out = user.kiln_with_env(&env, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let archive = user.home.join("app.tar");
+    let out = user.kiln(&["save", "-o", archive.to_str().unwrap(), "app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_same(image_without_times(&archive), &want);
+}

@@ -83,6 +83,9 @@ pub struct Setup<'a> {
     pub privileged: bool,
     /// Host devices to make in `/dev`.
     pub devices: &'a [crate::Device],
+    /// `rootfs` is a prepared copy of the layers (the copying
+    /// snapshotter): bound on itself instead of an overlay.
+    pub copied: bool,
     /// In a user namespace (rootless kiln): the overlay with `userxattr`,
     /// `/dev`'s nodes bound from the host's (a user namespace may not
     /// make device nodes).
@@ -92,7 +95,23 @@ pub struct Setup<'a> {
 /// Mounts everything under `setup.rootfs`; returns the stubs created as
 /// mountpoints (paths relative to the root).
 pub fn prepare(sys: &dyn Syscall, setup: &Setup<'_>) -> Result<Vec<String>, RootfsError> {
-    mount_overlay(sys, setup)?;
+    if setup.copied {
+        // pivot_root wants a mountpoint.
+        sys.mount(
+            Some(setup.rootfs),
+            setup.rootfs,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(|source| RootfsError::Mount {
+            what: "the copied root".into(),
+            target: "/".into(),
+            source,
+        })?;
+    } else {
+        mount_overlay(sys, setup)?;
+    }
     let mut root = Root::open(setup.rootfs).map_err(|source| RootfsError::Path {
         path: "/".into(),
         source,

@@ -62,6 +62,7 @@ impl Image {
                 workdir: "/work/dir",
                 privileged: false,
                 devices: &self.devices,
+                copied: false,
                 rootless: self.rootless,
             },
         )?;
