@@ -30,6 +30,9 @@ pub struct Device {
     pub uid: u32,
     /// The node's group.
     pub gid: u32,
+    /// The node on the host (rootless kiln, which may not make device
+    /// nodes, binds it).
+    pub host: std::path::PathBuf,
 }
 
 /// Why a host device cannot be given to a sandbox.
@@ -105,6 +108,7 @@ impl Device {
             mode: meta.mode() & 0o7777,
             uid: meta.uid(),
             gid: meta.gid(),
+            host: host.to_path_buf(),
         })
     }
 

@@ -306,3 +306,54 @@ fn a_rootless_step_stays_in_its_root_and_leaves_nothing_running() {
         0
     );
 }
+
+/// Point 4: `--network host` and `--device` in a rootless sandbox. Its
+/// user namespace owns no network namespace, so a fresh sysfs is refused
+/// and the host's is bound (the host's interfaces show); it may not make
+/// device nodes, so the host's node is bound.
+#[test]
+fn a_rootless_sandbox_gets_the_hosts_network_and_devices() {
+    if !privileged(
+        "kiln rootless host network and device test",
+        &["/usr/sbin/useradd", "/usr/bin/newuidmap", "/bin/busybox"],
+    ) {
+        return;
+    }
+    let Some(root) = TestContext::for_build("FROM busybox:local\n") else {
+        return;
+    };
+    let (user, _) = user_with_base(&root, "FROM busybox:local\n");
+    let out = user.kiln(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox:local",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut host: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    host.sort();
+    let mut seen: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    seen.sort();
+    assert_eq!(seen, host, "the host's interfaces");
+    let out = user.kiln(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--device",
+        "/dev/null:/dev/kiln-null",
+        "busybox:local",
+        "sh",
+        "-c",
+        "test -c /dev/kiln-null && echo through > /dev/kiln-null && echo ok",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ok\n");
+}

@@ -294,6 +294,7 @@ mod tests {
             mode: 0o600,
             uid: 0,
             gid: 0,
+            host: "/dev/fuse".into(),
         }
     }
 

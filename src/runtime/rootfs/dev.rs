@@ -112,7 +112,7 @@ pub(super) fn mount_kernel_filesystems(
         mount_special(sys, root, special)?;
     }
     for device in devices {
-        make_device(sys, root, device)?;
+        make_device(sys, root, device, setup.rootless)?;
     }
     Ok(())
 }
@@ -125,6 +125,7 @@ fn make_device(
     sys: &dyn Syscall,
     root: &mut Root,
     device: &crate::Device,
+    rootless: bool,
 ) -> Result<(), RootfsError> {
     use rustix::fs::{AtFlags, Mode as RMode, OFlags};
     let path_err = |source: std::io::Error| RootfsError::Path {
@@ -152,6 +153,31 @@ fn make_device(
         Err(e) => return Err(path_err(e.into())),
     }
     let node = proc_fd_path(&dir).join(leaf);
+    if rootless {
+        // A user namespace may not make device nodes: the host's is bound
+        // on an empty file (its owner and mode, and the user's own access
+        // to it, apply; there is no device cgroup rule).
+        let file = rustix::fs::openat(
+            &dir,
+            leaf,
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            RMode::from_raw_mode(0o666),
+        )
+        .map_err(|e| path_err(e.into()))?;
+        return sys
+            .mount(
+                Some(&device.host),
+                &proc_fd_path(&file),
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
+            .map_err(|source| RootfsError::Mount {
+                what: format!("the host's {}", device.host.display()),
+                target: device.path.clone(),
+                source,
+            });
+    }
     let kind = if device.block {
         SFlag::S_IFBLK
     } else {

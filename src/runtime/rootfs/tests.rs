@@ -308,6 +308,7 @@ fn device(path: &str) -> crate::Device {
         mode: 0o640,
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
+        host: "/dev/fuse".into(),
     }
 }
 
