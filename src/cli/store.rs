@@ -62,8 +62,9 @@ const SNAPSHOTTER_FILE: &str = "snapshotter";
 
 /// How sandboxes on the store at `root` get their root file system:
 /// `KILN_SNAPSHOTTER` (`overlay` or `copy`) when set, else what the
-/// store recorded, else what a probe finds (an overlay mounted as a
-/// sandbox's would be; a copy where it does not), then recorded.
+/// store recorded, else what a probe finds: an overlay mounted as a
+/// sandbox's would be (recorded), a copy where it does not (probed again
+/// by the next command).
 fn snapshotter(root: &std::path::Path) -> anyhow::Result<kiln_runtime::isolation::Snapshotter> {
     use kiln_runtime::isolation::{Isolation, Snapshotter, current, probe_overlay};
     let parse = |text: &str| match text.trim() {
@@ -84,26 +85,21 @@ fn snapshotter(root: &std::path::Path) -> anyhow::Result<kiln_runtime::isolation
         return Ok(recorded);
     }
     let tmp = root.join("tmp");
-    let chosen = match probe_overlay(&tmp) {
-        Ok(()) => Snapshotter::Overlay,
-        Err(e) => {
-            tracing::info!(error = %e, "overlayfs does not mount here: sandboxes copy their root");
-            Snapshotter::Copy
-        }
-    };
-    let name = match chosen {
-        Snapshotter::Overlay => "overlay",
-        Snapshotter::Copy => "copy",
-    };
+    if let Err(e) = probe_overlay(&tmp) {
+        // Not recorded: a failure may pass (a full disk, a namespace that
+        // could not be entered), and the next command probes again.
+        tracing::info!(error = %e, "overlayfs does not mount here: sandboxes copy their root");
+        return Ok(Snapshotter::Copy);
+    }
     // Recorded for the next command; a store it cannot be written to
     // probes again.
     let record = || -> std::io::Result<()> {
         let mut staged = tempfile::NamedTempFile::new_in(&tmp)?;
-        std::io::Write::write_all(&mut staged, name.as_bytes())?;
+        std::io::Write::write_all(&mut staged, b"overlay")?;
         staged.persist(&file).map(|_| ()).map_err(|e| e.error)
     };
     let _ = record();
-    Ok(chosen)
+    Ok(Snapshotter::Overlay)
 }
 
 /// Whether this process runs with effective uid 0.

@@ -99,7 +99,13 @@ pub(crate) fn checks(rootless: Option<&Rootless>, scratch: &Path) -> Vec<Check> 
 fn isolation() -> Check {
     match (kiln_runtime::isolation::current(), super::chroot_reason()) {
         (kiln_runtime::Isolation::Namespaces, _) => {
-            Check::new(State::Ok, "sandbox isolation", "namespaces")
+            let root = match kiln_runtime::isolation::snapshotter() {
+                kiln_runtime::isolation::Snapshotter::Overlay => "over an overlay",
+                kiln_runtime::isolation::Snapshotter::Copy => {
+                    "over a copy of the layers (overlayfs does not mount here, or KILN_SNAPSHOTTER=copy)"
+                }
+            };
+            Check::new(State::Ok, "sandbox isolation", format!("namespaces, {root}"))
         }
         (kiln_runtime::Isolation::Chroot, None) => {
             Check::new(State::Info, "sandbox isolation", "chroot (--isolation chroot)")

@@ -30,7 +30,6 @@ use rustix::fs::{AtFlags, FileType, Mode, Timestamps};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -186,7 +185,7 @@ fn make_target(root: &mut Resolver, target: &str, dir: bool) -> io::Result<PathB
         false => crate::rootfs::resolve::Kind::File,
     };
     let fd = root.ensure(target, kind)?;
-    let here = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    let here = std::fs::read_link(crate::rootfs::resolve::proc_fd_path(&fd))?;
     let top = std::fs::canonicalize(root.path())?;
     let rel = here
         .strip_prefix(&top)
@@ -197,29 +196,55 @@ fn make_target(root: &mut Resolver, target: &str, dir: bool) -> io::Result<PathB
 /// Writes the generated `/etc` files (`(container path, contents)`) into
 /// the root, resolving them inside it (a dangling `/etc/resolv.conf`
 /// link gets its target made, as the namespaced sandbox's stub is).
-pub(crate) fn write_etc_files(root: &Path, files: &[(String, String)]) -> io::Result<()> {
+pub(crate) fn write_etc_files(root: &Path, files: &[(String, String)]) -> io::Result<Vec<PathBuf>> {
     let mut tree = Resolver::open(root)?;
+    let mut written = Vec::new();
     for (target, contents) in files {
         let rel = make_target(&mut tree, target, false)?;
         let path = root.join(&rel);
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             std::fs::write(&path, contents)?;
+            written.push(rel);
         }
     }
-    Ok(())
+    Ok(written)
+}
+
+/// A mount chroot isolation placed in the root.
+#[derive(Debug)]
+pub(crate) struct Placed {
+    /// Its target as resolved, relative to the root: [`Baseline::record`]
+    /// and [`collect`] leave it alone (mounted, it would never reach a
+    /// layer).
+    pub rel: PathBuf,
+    /// A writable bind: where its changes go back, and what it held when
+    /// placed.
+    writable: Option<Writable>,
+}
+
+#[derive(Debug)]
+struct Writable {
+    source: PathBuf,
+    /// The target directory's identity, checked before anything is read
+    /// back: a step that replaced it (with a link out of the root, say)
+    /// gets nothing returned.
+    dev: u64,
+    ino: u64,
+    /// A file's change time when placed (a directory has a baseline).
+    ctime: (i64, i64),
+    baseline: Baseline,
 }
 
 /// The caller's mounts, without a mount: each target is made inside the
 /// root as the namespaced sandbox makes its stubs, a bind's source copied
-/// onto it (a socket, which cannot be copied, linked), a tmpfs's emptied.
-/// Returns the targets' resolved paths, which [`Baseline::record`] and
-/// [`collect`] leave alone (mounted, they never reach a layer).
-pub(crate) fn place_mounts(root: &Path, mounts: &[crate::Mount]) -> io::Result<Vec<PathBuf>> {
+/// onto it with owners and modes (a socket, which cannot be copied,
+/// linked), a tmpfs's an empty directory.
+pub(crate) fn place_mounts(root: &Path, mounts: &[crate::Mount]) -> io::Result<Vec<Placed>> {
     let mut tree = Resolver::open(root)?;
     let mut sorted: Vec<&crate::Mount> = mounts.iter().collect();
     // Parents first, as the namespaced sandbox mounts them.
-    sorted.sort_by_key(|m| m.target().split('/').filter(|c| !c.is_empty()).count());
-    let mut placed = Vec::new();
+    sorted.sort_by_key(|m| crate::rootfs::depth(m.target()));
+    let mut placed: Vec<Placed> = Vec::new();
     for mount in sorted {
         let (source, dir) = match mount {
             crate::Mount::Bind { source, .. } => {
@@ -228,6 +253,12 @@ pub(crate) fn place_mounts(root: &Path, mounts: &[crate::Mount]) -> io::Result<V
             crate::Mount::Tmpfs { .. } => (None, true),
         };
         let rel = make_target(&mut tree, mount.target(), dir)?;
+        if rel.as_os_str().is_empty() {
+            return Err(io::Error::other(format!(
+                "the mount target {} is the root itself",
+                mount.target()
+            )));
+        }
         let at = root.join(&rel);
         // What the image has there is hidden by the mount.
         remove_any(&at)?;
@@ -242,7 +273,15 @@ pub(crate) fn place_mounts(root: &Path, mounts: &[crate::Mount]) -> io::Result<V
                     copy_node(source, &at, &meta)?;
                     copy_meta(source, &at)?;
                 } else {
-                    std::fs::hard_link(source, &at)?;
+                    std::fs::hard_link(source, &at).map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!(
+                                "chroot isolation gives {} (not a file or directory) by a link, which {e}",
+                                source.display()
+                            ),
+                        )
+                    })?;
                 }
             }
             (crate::Mount::Tmpfs { options, .. }, None) => {
@@ -257,39 +296,85 @@ pub(crate) fn place_mounts(root: &Path, mounts: &[crate::Mount]) -> io::Result<V
             }
             _ => {}
         }
-        placed.push(rel);
+        let writable = match (mount, source) {
+            (
+                crate::Mount::Bind {
+                    readonly: false, ..
+                },
+                Some(source),
+            ) if dir || std::fs::metadata(source)?.is_file() => {
+                Some((source.clone(), std::fs::symlink_metadata(&at)?))
+            }
+            _ => None,
+        };
+        placed.push(Placed {
+            rel,
+            writable: writable.map(|(source, meta)| Writable {
+                source,
+                dev: meta.dev(),
+                ino: meta.ino(),
+                ctime: (meta.ctime(), meta.ctime_nsec()),
+                baseline: Baseline::default(),
+            }),
+        });
+    }
+    // Each writable target's baseline, without the mounts placed inside
+    // it (their contents never go back into it).
+    for i in 0..placed.len() {
+        if !std::fs::symlink_metadata(root.join(&placed[i].rel)).is_ok_and(|m| m.is_dir())
+            || placed[i].writable.is_none()
+        {
+            continue;
+        }
+        let rel = placed[i].rel.clone();
+        let inside: Vec<PathBuf> = placed
+            .iter()
+            .filter_map(|p| p.rel.strip_prefix(&rel).ok())
+            .filter(|r| !r.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .collect();
+        let baseline = Baseline::record(&root.join(&rel), false, inside)?;
+        if let Some(w) = placed[i].writable.as_mut() {
+            w.baseline = baseline;
+        }
     }
     Ok(placed)
 }
 
-/// After the program: the writable binds' changes back to their sources
-/// (cache mounts keep what a step put in them).
-pub(crate) fn return_mounts(
-    root: &Path,
-    mounts: &[crate::Mount],
-    placed: &[PathBuf],
-) -> io::Result<()> {
-    let mut sorted: Vec<&crate::Mount> = mounts.iter().collect();
-    sorted.sort_by_key(|m| m.target().split('/').filter(|c| !c.is_empty()).count());
-    for (mount, rel) in sorted.into_iter().zip(placed) {
-        let crate::Mount::Bind {
-            source,
-            readonly: false,
-            ..
-        } = mount
-        else {
+/// After the program: what the step changed in each writable bind (a
+/// cache mount, `kiln run -v`) goes back to its source — changed and new
+/// entries copied, deleted ones removed; nothing else is touched. The
+/// target is opened without following links and must be the directory
+/// placed. `scratch` is an empty directory on the root's file system.
+pub(crate) fn return_mounts(root: &Path, placed: &[Placed], scratch: &Path) -> io::Result<()> {
+    let tree = kiln_rootpath::Root::open(root)?;
+    for (i, p) in placed.iter().enumerate() {
+        let Some(w) = &p.writable else { continue };
+        let flags =
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC;
+        let Ok(fd) = tree.open_beneath(&p.rel, flags) else {
             continue;
         };
-        let at = root.join(rel);
-        let meta = std::fs::symlink_metadata(&at)?;
-        if meta.is_dir() && std::fs::metadata(source)?.is_dir() {
-            for entry in std::fs::read_dir(source)? {
-                remove_any(&entry?.path())?;
-            }
-            apply_dir(&at, source)?;
-        } else if meta.is_file() && std::fs::metadata(source)?.is_file() {
-            std::fs::copy(&at, source)?;
+        let st = rustix::fs::fstat(&fd)?;
+        if st.st_dev != w.dev || st.st_ino != w.ino {
+            continue;
         }
+        if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile {
+            if (st.st_ctime, st.st_ctime_nsec as i64) != w.ctime {
+                let mut from = std::fs::File::from(fd);
+                let mut to = std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(&w.source)?;
+                io::copy(&mut from, &mut to)?;
+            }
+            continue;
+        }
+        let changes = scratch.join(format!("mount-{i}"));
+        std::fs::create_dir(&changes)?;
+        let target = crate::rootfs::resolve::proc_fd_path(&fd);
+        collect(&target, &w.baseline, &changes, true)?;
+        apply_dir(&changes, &w.source)?;
     }
     Ok(())
 }
@@ -522,7 +607,13 @@ impl Diff<'_> {
             .baseline
             .children
             .get(&rel)
-            .map(|names| names.iter().filter(|n| !present.contains(*n)).collect())
+            .map(|names| {
+                names
+                    .iter()
+                    .filter(|n| !present.contains(*n))
+                    .filter(|n| !self.baseline.skip.contains(&rel.join(n)))
+                    .collect()
+            })
             .unwrap_or_default();
         for name in gone {
             self.upper_dir(&rel)?;

@@ -108,7 +108,9 @@ impl Device {
             mode: meta.mode() & 0o7777,
             uid: meta.uid(),
             gid: meta.gid(),
-            host: host.to_path_buf(),
+            // Resolved now, as stat(2) above resolved it: the init binds
+            // exactly this node.
+            host: std::fs::canonicalize(host).unwrap_or_else(|_| host.to_path_buf()),
         })
     }
 

@@ -94,11 +94,9 @@ pub struct Sandbox {
     /// With a copied root (the copying snapshotter, chroot isolation),
     /// what it held before the program ran, and where chroot isolation
     /// placed the mounts in it.
-    baseline: Option<(crate::chroot::Baseline, Vec<PathBuf>)>,
+    baseline: Option<(crate::chroot::Baseline, Vec<crate::chroot::Placed>)>,
     /// Chroot isolation.
     chroot: bool,
-    /// The mounts (under chroot isolation, their changes go back).
-    mounts: Vec<crate::Mount>,
     /// Under chroot isolation, whether every process the program left
     /// was killed when it ended (else its root is not collected).
     leftovers_killed: bool,
@@ -208,7 +206,6 @@ impl Sandbox {
             status: None,
             baseline,
             chroot,
-            mounts: spec.mounts.clone(),
             leftovers_killed: true,
         };
         if let Err(e) = sandbox.launch(spec, stdio) {
@@ -402,7 +399,7 @@ impl Sandbox {
                 )));
             }
             let returned = match self.chroot {
-                true => crate::chroot::return_mounts(&root, &self.mounts, placed),
+                true => self.return_mounts(&root, placed),
                 false => Ok(()),
             };
             returned
@@ -438,7 +435,7 @@ impl Sandbox {
             let root = self.bundle.dir().join("rootfs");
             // A volume keeps what the program wrote in it.
             let returned = match self.leftovers_killed {
-                true => crate::chroot::return_mounts(&root, &self.mounts, placed),
+                true => self.return_mounts(&root, placed),
                 false => Err(std::io::Error::other(
                     "a process it left could not be killed",
                 )),
@@ -493,6 +490,14 @@ impl Drop for Sandbox {
 }
 
 impl Sandbox {
+    /// Under chroot isolation, the writable mounts' changes back to their
+    /// sources, through a scratch directory of the bundle.
+    fn return_mounts(&self, root: &Path, placed: &[crate::chroot::Placed]) -> std::io::Result<()> {
+        let scratch = self.bundle.dir().join("returned");
+        std::fs::create_dir_all(&scratch)?;
+        crate::chroot::return_mounts(root, placed, &scratch)
+    }
+
     /// Under chroot isolation, kills what the program left running (a
     /// PID namespace's end does this for the namespaced sandbox);
     /// whether nothing is left.
@@ -510,7 +515,7 @@ impl Sandbox {
 fn chroot_root(
     bundle: &Bundle,
     spec: &RunSpec,
-) -> Result<(crate::chroot::Baseline, Vec<PathBuf>), RuntimeError> {
+) -> Result<(crate::chroot::Baseline, Vec<crate::chroot::Placed>), RuntimeError> {
     let limited = spec.resources.memory_bytes.is_some()
         || spec.resources.cpus.is_some()
         || spec.resources.pids_max.is_some();
@@ -541,9 +546,12 @@ fn chroot_root(
     // /etc/hostname names a host name a shared UTS namespace lacks).
     let mut etc = bundle.init_config(spec).etc_files;
     etc.retain(|(path, _)| path == "/etc/hosts" || path == "/etc/resolv.conf");
-    crate::chroot::write_etc_files(&root, &etc).map_err(io)?;
+    // Bound files in the namespaced sandbox: a step's edits to them never
+    // reach a layer.
+    let mut skip = crate::chroot::write_etc_files(&root, &etc).map_err(io)?;
     let placed = crate::chroot::place_mounts(&root, &spec.mounts).map_err(io)?;
-    let baseline = crate::chroot::Baseline::record(&root, true, placed.clone()).map_err(io)?;
+    skip.extend(placed.iter().map(|p| p.rel.clone()));
+    let baseline = crate::chroot::Baseline::record(&root, true, skip).map_err(io)?;
     crate::chroot::kernel_dirs(&root).map_err(io)?;
     crate::chroot::make_workdir(&root, spec.workdir()).map_err(io)?;
     Ok((baseline, placed))
@@ -556,7 +564,7 @@ fn chroot_root(
 fn copied_root(
     bundle: &Bundle,
     spec: &RunSpec,
-) -> Result<(crate::chroot::Baseline, Vec<PathBuf>), RuntimeError> {
+) -> Result<(crate::chroot::Baseline, Vec<crate::chroot::Placed>), RuntimeError> {
     let root = bundle.dir().join("rootfs");
     let io = |source| RuntimeError::Bundle {
         dir: root.clone(),

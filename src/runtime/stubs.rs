@@ -96,9 +96,14 @@ fn is_empty_dir(dir: &OwnedFd) -> bool {
 /// overlayfs marks a directory that replaces the one below (rather than
 /// merging with it) with `trusted.overlay.opaque=y`.
 fn is_opaque(dir: &OwnedFd) -> bool {
-    let mut value = [0u8; 4];
-    rustix::fs::fgetxattr(dir, "trusted.overlay.opaque", &mut value)
-        .is_ok_and(|n| value[..n] == *b"y")
+    use kiln_layer::OpaqueXattr;
+    // Either kind: a rootless overlay marks with the user xattr.
+    [OpaqueXattr::Trusted, OpaqueXattr::User]
+        .iter()
+        .any(|kind| {
+            let mut value = [0u8; 4];
+            rustix::fs::fgetxattr(dir, kind.name(), &mut value).is_ok_and(|n| value[..n] == *b"y")
+        })
 }
 
 /// Whether the topmost layer holding `rel` has the same directory there.

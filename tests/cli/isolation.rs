@@ -158,14 +158,15 @@ fn chroot_isolation_builds_the_same_image_as_the_sandbox() {
     let out = chroot(&["-t", "bg"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
-    // `kiln run` too: a volume keeps what the program wrote in it.
+    // `kiln run` too: a volume gets back what the program changed in it,
+    // and only that.
     let volume = cx.dir().join("volume");
     std::fs::create_dir(&volume).unwrap();
+    std::fs::write(volume.join("keep"), "untouched\n").unwrap();
+    std::fs::write(volume.join("gone"), "deleted\n").unwrap();
     let mount = format!("{}:/v", volume.display());
-    let out = kiln_at(
-        &cx,
-        &store,
-        &[
+    let run = |script: &str| {
+        let args = [
             "--isolation",
             "chroot",
             "run",
@@ -173,18 +174,22 @@ fn chroot_isolation_builds_the_same_image_as_the_sandbox() {
             "--network",
             "host",
             "-v",
-            &mount,
-            "busybox:local",
-            "sh",
-            "-c",
-            "echo kept > /v/out",
-        ],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(
-        std::fs::read_to_string(volume.join("out")).unwrap(),
-        "kept\n"
-    );
+        ];
+        let mut args = args.to_vec();
+        args.extend([mount.as_str(), "busybox:local", "sh", "-c", script]);
+        let out = kiln_at(&cx, &store, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    run("echo kept > /v/out && rm /v/gone");
+    let read = |name: &str| std::fs::read_to_string(volume.join(name)).ok();
+    assert_eq!(read("out").as_deref(), Some("kept\n"));
+    assert_eq!(read("keep").as_deref(), Some("untouched\n"));
+    assert_eq!(read("gone"), None);
+    // A volume replaced by a link out of the root returns nothing (the
+    // host's /etc is not copied into it).
+    run("rm -rf /v && ln -s /etc /v");
+    assert_eq!(read("keep").as_deref(), Some("untouched\n"));
+    assert!(!volume.join("passwd").exists());
     let sleeping = Command::new("pgrep")
         .args(["-f", "^sleep 300$"])
         .output()

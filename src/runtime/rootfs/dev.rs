@@ -148,11 +148,16 @@ fn make_device(
         )
         .map_err(|e| path_err(e.into()))?;
     }
+    let node = proc_fd_path(&dir).join(leaf);
+    if rootless {
+        // A node already bound there (`/dev/null` of the standard set)
+        // goes first.
+        let _ = sys.umount_detach(&node);
+    }
     match rustix::fs::unlinkat(&dir, leaf, AtFlags::empty()) {
         Ok(()) | Err(rustix::io::Errno::NOENT) => {}
         Err(e) => return Err(path_err(e.into())),
     }
-    let node = proc_fd_path(&dir).join(leaf);
     if rootless {
         // A user namespace may not make device nodes: the host's is bound
         // on an empty file (its owner and mode, and the user's own access
@@ -218,22 +223,10 @@ fn mount_special(sys: &dyn Syscall, root: &mut Root, m: &Special) -> Result<(), 
                 && matches!(m.fstype, "proc" | "sysfs")
                 && crate::userns::inside() =>
         {
-            // The bind keeps the flags of the container's mount (its
-            // nosuid, nodev, noexec and a read-only /sys are locked to it).
-            let host = Path::new(m.target);
-            let bound = sys.mount(
-                Some(host),
-                &target,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            );
-            bound.map_err(|source| RootfsError::Mount {
-                what: format!("{} (refused: EPERM), nor bind the container's", m.fstype),
-                target: m.target.to_string(),
-                source,
-            })?;
-            Ok(())
+            // The container's own, read-only where the fresh one would
+            // be (/sys unless privileged), as runc's fallback binds it.
+            let readonly = m.flags.contains(MsFlags::MS_RDONLY);
+            return super::bind(sys, root, Path::new(m.target), m.target, readonly);
         }
         other => other,
     };

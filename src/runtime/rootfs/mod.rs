@@ -212,7 +212,7 @@ fn mount_overlay(sys: &dyn Syscall, setup: &Setup<'_>) -> Result<(), RootfsError
     Ok(())
 }
 
-fn depth(target: &str) -> usize {
+pub(crate) fn depth(target: &str) -> usize {
     target.split('/').filter(|p| !p.is_empty()).count()
 }
 
