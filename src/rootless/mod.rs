@@ -107,7 +107,7 @@ pub(crate) fn enter(asked: Option<kiln_runtime::Isolation>) {
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
     if rustix::process::geteuid().is_root() {
-        if asked != Some(Isolation::Chroot) && !has_sys_admin() {
+        if asked != Some(Isolation::Chroot) && !kiln_runtime::caps::has_sys_admin() {
             let before = user_namespace();
             if let Err(why) = kiln_runtime::userns::enter_same_ids() {
                 tracing::debug!(error = %why, "root without CAP_SYS_ADMIN");
@@ -146,16 +146,6 @@ pub(crate) fn enter(asked: Option<kiln_runtime::Isolation>) {
         tracing::debug!(error = %e, "no user namespace");
     }
     let _ = STATE.set(Some(Rootless { user, uid, mapping }));
-}
-
-/// Whether this process holds CAP_SYS_ADMIN (bit 21 of `CapEff`).
-fn has_sys_admin() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 21) != 0)
 }
 
 /// The highest gid this process's user namespace maps (the kernel

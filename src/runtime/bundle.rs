@@ -98,12 +98,6 @@ impl Bundle {
     }
 
     pub(crate) fn init_config(&self, spec: &RunSpec) -> InitConfig {
-        // A new UTS namespace starts with the host's name: never keep it.
-        let mut spec = spec.clone();
-        if spec.hostname.is_empty() {
-            spec.hostname = DEFAULT_HOSTNAME.to_string();
-        }
-        let spec = &spec;
         let lowers = if spec.rootfs.layers.is_empty() {
             vec![self.dir.join("empty")]
         } else {
@@ -111,13 +105,13 @@ impl Bundle {
         };
         let chroot = crate::isolation::current() == crate::Isolation::Chroot;
         let copied = crate::isolation::snapshotter() == crate::isolation::Snapshotter::Copy;
-        let mut spec = spec.clone();
+        let etc_files = etc_files(spec);
+        let mut spec = with_hostname(spec);
         // No filter may be installed without no_new_privs and
         // CAP_SYS_ADMIN, which a chroot-isolated kiln lacks.
         spec.no_new_privileges |= chroot;
-        let spec = &spec;
         InitConfig {
-            spec: spec.clone(),
+            spec,
             rootfs: match copied {
                 true => self.dir.join("rootfs"),
                 false => self.shared().join(".rootfs"),
@@ -128,16 +122,33 @@ impl Bundle {
             upper: self.upper(),
             work: self.dir.join("work"),
             etc_dir: self.shared().join(".etc"),
-            etc_files: vec![
-                (
-                    "/etc/hosts".into(),
-                    spec.hosts_file.clone().unwrap_or_else(|| hosts_file(spec)),
-                ),
-                ("/etc/resolv.conf".into(), resolv_conf(&spec.network)),
-                ("/etc/hostname".into(), format!("{}\n", spec.hostname)),
-            ],
+            etc_files,
         }
     }
+}
+
+/// `spec` with [`DEFAULT_HOSTNAME`] when it gives none: a new UTS
+/// namespace starts with the host's name, which is never kept.
+fn with_hostname(spec: &RunSpec) -> RunSpec {
+    let mut spec = spec.clone();
+    if spec.hostname.is_empty() {
+        spec.hostname = DEFAULT_HOSTNAME.to_string();
+    }
+    spec
+}
+
+/// The generated `/etc` files of a sandbox (container path, contents):
+/// what the init binds over the image's, or chroot isolation writes.
+pub(crate) fn etc_files(spec: &RunSpec) -> Vec<(String, String)> {
+    let spec = &with_hostname(spec);
+    vec![
+        (
+            "/etc/hosts".into(),
+            spec.hosts_file.clone().unwrap_or_else(|| hosts_file(spec)),
+        ),
+        ("/etc/resolv.conf".into(), resolv_conf(&spec.network)),
+        ("/etc/hostname".into(), format!("{}\n", spec.hostname)),
+    ]
 }
 
 /// The host name of a sandbox whose spec gives none.

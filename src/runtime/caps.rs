@@ -41,6 +41,12 @@ pub fn all() -> Result<Vec<Capability>, CapsError> {
         })
 }
 
+/// Whether this thread's effective set holds `CAP_SYS_ADMIN` (in its user
+/// namespace): what mounting, and so kiln's own sandbox, needs.
+pub fn has_sys_admin() -> bool {
+    caps::has_cap(None, CapSet::Effective, Capability::CAP_SYS_ADMIN).unwrap_or(false)
+}
+
 /// A capability set could not be changed.
 #[derive(Debug, Error)]
 #[error("cannot set the {set} capability set: {source}")]

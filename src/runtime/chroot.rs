@@ -47,8 +47,7 @@ fn is_whiteout(meta: &std::fs::Metadata) -> bool {
 }
 
 fn is_opaque(path: &Path) -> bool {
-    use kiln_layer::OpaqueXattr;
-    [OpaqueXattr::Trusted, OpaqueXattr::User].iter().any(|kind| {
+    kiln_layer::OpaqueXattr::ALL.iter().any(|kind| {
         let mut value = [0u8; 4];
         matches!(rustix::fs::lgetxattr(path, kind.name(), &mut value), Ok(1) if value[0] == b'y')
     })
@@ -125,9 +124,13 @@ fn copy_meta(from: &Path, to: &Path) -> io::Result<()> {
     };
     let wanted =
         kiln_layer::content_xattrs(from).map_err(|e| named(e, "read the xattrs of", from))?;
-    for (name, _) in
-        kiln_layer::content_xattrs(to).map_err(|e| named(e, "read the xattrs of", to))?
-    {
+    // Only a directory can have been there before (a layer below's, kept
+    // under this one's); anything else was made just now.
+    let had = match meta.is_dir() {
+        true => kiln_layer::content_xattrs(to).map_err(|e| named(e, "read the xattrs of", to))?,
+        false => Vec::new(),
+    };
+    for (name, _) in had {
         if !wanted.iter().any(|(n, _)| *n == name) {
             rustix::fs::lremovexattr(to, name.as_slice())
                 .map_err(|e| named(e.into(), "remove an xattr of", to))?;
@@ -164,6 +167,10 @@ fn set_times(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
 /// Removes `path`, a whole tree if it is a directory; missing is fine
 /// (`kiln_rootpath`'s removal, from the parent's descriptor).
 fn remove_any(path: &Path) -> io::Result<()> {
+    // Most calls find nothing there (a fresh copy): one lstat says so.
+    if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+        return Ok(());
+    }
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::ErrorKind::InvalidInput.into());
     };
@@ -596,7 +603,7 @@ impl Diff<'_> {
             // overlayfs's own xattrs are refused to a process in the
             // namespaced sandbox; one a chrooted step set must not reach a
             // snapshot, where an overlay would obey it.
-            for name in overlay_xattrs(&to)? {
+            for (name, _) in kiln_layer::read_xattrs(&to, kiln_layer::is_overlay_xattr)? {
                 rustix::fs::lremovexattr(&to, name.as_slice())?;
             }
         }
@@ -653,21 +660,6 @@ impl Diff<'_> {
             .push((rel.to_path_buf(), std::fs::symlink_metadata(&from)?));
         Ok(())
     }
-}
-
-/// The overlay xattrs of `path` (not followed).
-fn overlay_xattrs(path: &Path) -> io::Result<Vec<Vec<u8>>> {
-    let mut names = vec![0u8; 64 * 1024];
-    let len = match rustix::fs::llistxattr(path, &mut names) {
-        Ok(len) => len,
-        Err(rustix::io::Errno::NOTSUP) => 0,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(names[..len]
-        .split(|b| *b == 0)
-        .filter(|n| kiln_layer::is_overlay_xattr(n))
-        .map(<[u8]>::to_vec)
-        .collect())
 }
 
 /// Kills every process whose root is `root` or below it and every

@@ -544,7 +544,7 @@ fn chroot_root(
     crate::chroot::merge(&spec.rootfs.layers, &root).map_err(io)?;
     // The files the namespaced sandbox binds over the image's (its
     // /etc/hostname names a host name a shared UTS namespace lacks).
-    let mut etc = bundle.init_config(spec).etc_files;
+    let mut etc = crate::bundle::etc_files(spec);
     etc.retain(|(path, _)| path == "/etc/hosts" || path == "/etc/resolv.conf");
     // Bound files in the namespaced sandbox: a step's edits to them never
     // reach a layer.

@@ -37,7 +37,7 @@ mod xattr;
 pub use compression::{Compression, CompressionKind, ENCODING_VERSION, MAGIC_LEN, compress};
 pub use device::{DEVICE_XATTR, Device, is_kiln_xattr};
 pub use whiteout::is_overlay_xattr;
-pub use xattr::{Xattrs, content_xattrs};
+pub use xattr::{Xattrs, content_xattrs, read_xattrs};
 
 /// Reading tar archives: the one reader kiln has, following Go's
 /// `archive/tar` (see its module docs), for layers and every other archive.

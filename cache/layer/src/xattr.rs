@@ -114,11 +114,13 @@ fn with_growing(
     }
 }
 
-/// The xattrs of the entry `path` (a final symlink not followed) that are
-/// content — every one but overlayfs's own
-/// ([`crate::whiteout::is_overlay_xattr`]) — sorted by name: what a copy of
-/// the entry must carry (the chroot sandbox's copies, kiln-runtime).
-pub fn content_xattrs(path: &std::path::Path) -> io::Result<Xattrs> {
+/// The xattrs of the entry `path` (a final symlink not followed) whose
+/// names `keep` takes, sorted by name. One reader per thread serves every
+/// call: a copy of a tree asks once per entry.
+pub fn read_xattrs(path: &std::path::Path, keep: impl Fn(&[u8]) -> bool) -> io::Result<Xattrs> {
+    thread_local! {
+        static READER: std::cell::RefCell<XattrReader> = std::cell::RefCell::new(XattrReader::new());
+    }
     let parent = path.parent().unwrap_or(std::path::Path::new("/"));
     let name = path.file_name().map_or(&b"."[..], |n| n.as_encoded_bytes());
     let dir = rustix::fs::open(
@@ -126,9 +128,14 @@ pub fn content_xattrs(path: &std::path::Path) -> io::Result<Xattrs> {
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )?;
-    XattrReader::new().read(Target::At(dir.as_fd(), name), |n| {
-        !crate::whiteout::is_overlay_xattr(n)
-    })
+    READER.with_borrow_mut(|reader| reader.read(Target::At(dir.as_fd(), name), keep))
+}
+
+/// The xattrs of `path` that are content — every one but overlayfs's own
+/// ([`crate::whiteout::is_overlay_xattr`]): what a copy of the entry must
+/// carry (the chroot sandbox's copies, kiln-runtime).
+pub fn content_xattrs(path: &std::path::Path) -> io::Result<Xattrs> {
+    read_xattrs(path, |n| !crate::whiteout::is_overlay_xattr(n))
 }
 
 /// Sets one xattr on `target`.

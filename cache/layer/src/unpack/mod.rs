@@ -55,6 +55,9 @@ pub enum OpaqueXattr {
 }
 
 impl OpaqueXattr {
+    /// Both kinds, for a reader that must recognise either.
+    pub const ALL: [OpaqueXattr; 2] = [OpaqueXattr::Trusted, OpaqueXattr::User];
+
     /// The xattr's name (its value is `y`).
     pub fn name(self) -> &'static str {
         match self {
