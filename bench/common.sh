@@ -34,18 +34,7 @@ bench_setup() {
     for _ in $(seq 30); do docker info >/dev/null 2>&1 && break; sleep 1; done
   fi
 
-  # The base: busybox, its applet links, root.
-  local r=$work/base a
-  mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/root"
-  cp /bin/busybox "$r/bin/busybox"
-  for a in $(/bin/busybox --list-full); do
-    [ "$a" = bin/busybox ] && continue
-    mkdir -p "$r/$(dirname "$a")"; ln -sf /bin/busybox "$r/$a"
-  done
-  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$r/etc/passwd"
-  printf 'root:x:0:\n' >"$r/etc/group"
-  chmod 1777 "$r/tmp"
-  tar --numeric-owner --owner=0 --group=0 -C "$r" -cf "$work/base.tar" .
+  base_tar /bin/busybox "$work/base" "$work/base.tar"
   docker import "$work/base.tar" benchbase:local >/dev/null
   docker save benchbase:local -o "$work/base-docker.tar"
   "$kiln" load -i "$work/base-docker.tar" >/dev/null
@@ -55,6 +44,23 @@ bench_setup() {
 }
 
 docker() { /usr/bin/docker "$@"; }
+
+# `base_tar BUSYBOX DIR OUT`: the base root file system in DIR — BUSYBOX
+# (any architecture) as /bin/busybox, the host busybox's applet links,
+# root — tarred to OUT.
+base_tar() {
+  local r=$2 a
+  mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/root"
+  cp "$1" "$r/bin/busybox"
+  for a in $(/bin/busybox --list-full); do
+    [ "$a" = bin/busybox ] && continue
+    mkdir -p "$r/$(dirname "$a")"; ln -sf /bin/busybox "$r/$a"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$r/etc/passwd"
+  printf 'root:x:0:\n' >"$r/etc/group"
+  chmod 1777 "$r/tmp"
+  tar --numeric-owner --owner=0 --group=0 -C "$r" -cf "$3" .
+}
 
 # `seconds CMD...`: wall time of one run, output discarded.
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }

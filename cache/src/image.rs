@@ -112,28 +112,46 @@ impl Store {
     }
 
     /// Reads the image `target` names; an index resolves to the manifest
-    /// for this machine's platform.
+    /// for this machine's platform or, when it has none (a build for other
+    /// platforms only), its first manifest.
     pub fn image(&self, target: &Descriptor) -> Result<Image, StoreError> {
+        self.image_choosing(target, None)
+    }
+
+    /// [`Store::image`], where with `platform` an index resolves to that
+    /// platform's manifest (an error when it has none); a single manifest
+    /// is returned whatever its platform (the caller judges it).
+    fn image_choosing(
+        &self,
+        target: &Descriptor,
+        platform: Option<&Platform>,
+    ) -> Result<Image, StoreError> {
         let format = |what: &'static str, digest: &Digest, message: String| StoreError::Format {
             what,
             path: self.blobs().path(digest),
             message,
         };
         let bytes = self.blobs().read(&target.digest)?;
-        let manifest_descriptor =
-            if media_type::is_index(&target.media_type) {
-                let index = Index::from_json(&bytes)
-                    .map_err(|e| format("image index", &target.digest, e.to_string()))?;
-                let host = Platform::host();
-                index.manifests_for(&host).next().cloned().ok_or_else(|| {
-                    StoreError::NoPlatform {
-                        digest: target.digest.clone(),
-                        platform: host.to_string(),
-                    }
-                })?
-            } else {
-                target.clone()
+        let manifest_descriptor = if media_type::is_index(&target.media_type) {
+            let index = Index::from_json(&bytes)
+                .map_err(|e| format("image index", &target.digest, e.to_string()))?;
+            let wanted = platform.cloned().unwrap_or_else(Platform::host);
+            let found = index.manifests_for(&wanted).next().cloned();
+            let first = || match platform {
+                None => index
+                    .manifests
+                    .iter()
+                    .find(|d| d.platform.as_ref().is_some_and(|p| p.os != "unknown"))
+                    .cloned(),
+                Some(_) => None,
             };
+            found.or_else(first).ok_or_else(|| StoreError::NoPlatform {
+                digest: target.digest.clone(),
+                platform: wanted.to_string(),
+            })?
+        } else {
+            target.clone()
+        };
         let manifest_bytes = if manifest_descriptor.digest == target.digest {
             bytes
         } else {
@@ -154,6 +172,51 @@ impl Store {
             config,
             tags: Vec::new(),
         })
+    }
+
+    /// Each platform's image of the index `target`, in its order; every
+    /// manifest it lists must be stored (a partial index is an error).
+    pub fn platform_images(
+        &self,
+        target: &Descriptor,
+    ) -> Result<Vec<(Platform, Image)>, StoreError> {
+        let index = Index::from_json(&self.blobs().read(&target.digest)?).map_err(|e| {
+            StoreError::Format {
+                what: "image index",
+                path: self.blobs().path(&target.digest),
+                message: e.to_string(),
+            }
+        })?;
+        index
+            .manifests
+            .iter()
+            .map(|manifest| {
+                let platform = manifest.platform.clone().unwrap_or_default();
+                Ok((platform, self.image(manifest)?))
+            })
+            .collect()
+    }
+
+    /// The platforms `image` is for: each platform of its index, or its
+    /// config's platform (normalized, `linux/arm64`).
+    pub fn platforms_of(&self, image: &Image) -> Vec<Platform> {
+        let listed = media_type::is_index(&image.target.media_type)
+            .then(|| self.blobs().read(&image.target.digest).ok())
+            .flatten()
+            .and_then(|bytes| Index::from_json(&bytes).ok())
+            .map(|index| {
+                index
+                    .manifests
+                    .iter()
+                    .filter_map(|m| m.platform.as_ref().map(Platform::normalize))
+                    .filter(|p| p.os != "unknown")
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        match listed.is_empty() {
+            true => vec![image.config.platform().normalize()],
+            false => listed,
+        }
     }
 
     /// Every image in the store (tagged or not), each once, with its tags.
@@ -190,18 +253,28 @@ impl Store {
     /// image ID or a unique prefix of one (at least 4 hex digits, with or
     /// without `sha256:`). An index digest finds this machine's image.
     pub fn find_image(&self, query: &str) -> Result<Image, StoreError> {
-        self.find_image_for(query, &Platform::host())
+        self.find_image_choosing(query, None)
     }
 
-    /// [`Store::find_image`], where an index digest finds the image for
-    /// `platform`.
+    /// [`Store::find_image`], where an index (tagged, or by digest) finds
+    /// the image for `platform`.
     pub fn find_image_for(&self, query: &str, platform: &Platform) -> Result<Image, StoreError> {
+        self.find_image_choosing(query, Some(platform))
+    }
+
+    fn find_image_choosing(
+        &self,
+        query: &str,
+        chosen: Option<&Platform>,
+    ) -> Result<Image, StoreError> {
+        let host = Platform::host();
+        let platform = chosen.unwrap_or(&host);
         let not_found = || StoreError::ImageNotFound(query.to_string());
         if let Ok(reference) = Reference::parse(query)
             && reference.digest().is_none()
             && let Some(target) = self.resolve_tag(&reference)?
         {
-            let mut image = self.image(&target)?;
+            let mut image = self.image_choosing(&target, chosen)?;
             image.tags = self.tags_of(&target.digest)?;
             return Ok(image);
         }

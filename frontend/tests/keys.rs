@@ -87,6 +87,7 @@ fn options(case: &Path) -> LowerOptions {
         target: read("target").map(|t| t.trim().to_string()),
         platform: Platform::new("linux", "amd64"),
         build_platform: Platform::new("linux", "amd64"),
+        platform_in_names: false,
         labels: BTreeMap::new(),
         ignore_patterns,
         created: "2020-01-01T00:00:00Z".into(),

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 
 /// The first bytes of every key encoding; bumped whenever what goes into
 /// a key, or how, changes, so an old key can never match a new meaning.
-pub const VERSION: &str = "kiln-cachekey-v2";
+pub const VERSION: &str = "kiln-cachekey-v3";
 
 /// What one input of a vertex contributes to its key.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,7 +24,7 @@ use kiln_oci::Digest;
 /// op changes (a field added, a tag renumbered, an order changed): digests
 /// from different versions must never be equal, or a new kiln would reuse a
 /// result an old one computed with different semantics.
-pub const VERSION: &str = "kiln-vertex-v3";
+pub const VERSION: &str = "kiln-vertex-v4";
 
 /// The digest of a vertex running `op` on inputs with digests `inputs`
 /// (in the vertex's input order: swapping two inputs is a different
@@ -147,6 +147,7 @@ fn encode_exec(e: &mut Encoder, exec: &Exec) {
         // goes, not what a step makes (BuildKit keeps them out too).
         proxy_env: _,
         devices,
+        platform,
     } = exec;
     e.strs(args);
     e.strs(env);
@@ -163,6 +164,7 @@ fn encode_exec(e: &mut Encoder, exec: &Exec) {
         e.str(&device.path);
         e.bool(device.required);
     });
+    e.str(platform);
 }
 
 fn encode_mount(e: &mut Encoder, mount: &ExecMount) {

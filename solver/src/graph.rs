@@ -45,6 +45,23 @@ impl Graph {
         id
     }
 
+    /// Adds `other`'s vertices after this graph's, their inputs shifted,
+    /// and returns the shift: `other`'s `VertexId(i)` is `VertexId(shift +
+    /// i)` here. Vertices equal to ones already here stay separate; the
+    /// scheduler folds equal digests (a multi-platform build appends each
+    /// platform's graph, and what the platforms share is solved once).
+    pub fn append(&mut self, other: Graph) -> usize {
+        let shift = self.vertices.len();
+        self.vertices
+            .extend(other.vertices.into_iter().map(|mut vertex| {
+                for input in &mut vertex.inputs {
+                    input.0 += shift;
+                }
+                vertex
+            }));
+        shift
+    }
+
     /// The vertex `id`.
     pub fn vertex(&self, id: VertexId) -> &Vertex {
         &self.vertices[id.0]

@@ -124,6 +124,11 @@ pub struct Exec {
     /// `RUN --device`: host devices the step gets. The build must allow
     /// it.
     pub devices: Vec<ExecDevice>,
+    /// The platform the process runs as (`linux/arm64`, the stage's,
+    /// normalized): a step for another CPU than the worker's runs under an
+    /// emulator, and the same command for two platforms is two steps even
+    /// on an empty root (LLB's `Op.platform`).
+    pub platform: String,
 }
 
 /// A `RUN --device`: a host device node, at the same path in the step.

@@ -20,6 +20,7 @@ pub fn import(
     input: impl Read,
     source: &str,
     name: &Reference,
+    platform: &Platform,
 ) -> anyhow::Result<Digest> {
     let _lease = store.lease()?;
     let (_, decompressed) =
@@ -63,7 +64,7 @@ pub fn import(
     let (diff_id, size) = tee.out.commit(None, None)?;
 
     let created = kiln_oci::now_rfc3339_nano();
-    let mut config = ImageConfig::new(&Platform::host());
+    let mut config = ImageConfig::new(platform);
     config.created = Some(created.clone());
     config.rootfs.diff_ids = vec![diff_id.clone()];
     config.history = vec![History {

@@ -45,15 +45,35 @@ pub fn save(
     let mut docker_entries = Vec::new();
     for request in requests {
         let image = &request.image;
-        // The manifest for this platform: a multi-platform index's other
-        // platforms are not saved, so the archive names this manifest.
-        let manifest = &image.manifest_descriptor;
-        for descriptor in std::iter::once(manifest)
-            .chain(std::iter::once(&image.manifest.config))
-            .chain(&image.manifest.layers)
-        {
-            if written.insert(descriptor.digest.clone()) {
-                append_blob(&mut tar, store, descriptor)?;
+        // A multi-platform image is saved whole when the store has every
+        // platform's image (a build's index): the index and each image;
+        // docker's manifest.json, which knows one image per entry, lists
+        // the platform `image` resolved to. Otherwise the archive names
+        // that platform's manifest alone.
+        let platforms = match media_type::is_index(&image.target.media_type) {
+            true => store.platform_images(&image.target).unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let built_index = !platforms.is_empty();
+        let manifest = match built_index {
+            true => &image.target,
+            false => &image.manifest_descriptor,
+        };
+        if built_index && written.insert(manifest.digest.clone()) {
+            append_blob(&mut tar, store, manifest)?;
+        }
+        let images: Vec<&Image> = match built_index {
+            true => platforms.iter().map(|(_, i)| i).collect(),
+            false => vec![image],
+        };
+        for one in images {
+            for descriptor in std::iter::once(&one.manifest_descriptor)
+                .chain(std::iter::once(&one.manifest.config))
+                .chain(&one.manifest.layers)
+            {
+                if written.insert(descriptor.digest.clone()) {
+                    append_blob(&mut tar, store, descriptor)?;
+                }
             }
         }
         let entry = Descriptor::new(&manifest.media_type, manifest.digest.clone(), manifest.size);

@@ -20,6 +20,7 @@
 //! platform's vertices. See docs/architecture.md.
 
 mod explain;
+mod platforms;
 mod resolver;
 
 pub use crate::worker::BuildNetwork;
@@ -34,9 +35,10 @@ use crate::worker::{
 use kiln_cache::{Lease, Store, StoreError};
 use kiln_frontend::ast::Dockerfile;
 use kiln_frontend::diagnostic::Diagnostic;
-use kiln_frontend::lower::{LowerOptions, Lowered, lower};
-use kiln_oci::Reference;
+use kiln_frontend::lower::LowerOptions;
+use kiln_oci::{Platform, Reference};
 use kiln_solver::{CancelToken, Graph, Reporter, SolveError, SolveOptions, VertexId, solve};
+use platforms::{Planned, Target};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -51,6 +53,9 @@ pub(crate) struct Options {
     /// Build arguments, target, platforms, labels, `.dockerignore`
     /// patterns, the creation time, entitlements.
     pub lower: LowerOptions,
+    /// `--platform`: the platforms to build for (none: `lower.platform`
+    /// alone). Several give an image index.
+    pub platforms: Vec<Platform>,
     /// The names the image gets (none: it is stored untagged, or not
     /// kept at all without `keep_untagged`).
     pub tags: Vec<Reference>,
@@ -99,7 +104,7 @@ pub(crate) enum BuildError {
 
 /// A build ready to run: its graph and the backend that runs it.
 pub(crate) struct Prepared {
-    lowered: Lowered,
+    planned: Planned,
     worker: Worker,
     options: Rest,
     /// Held for the whole build: `kiln prune` waits for it.
@@ -121,9 +126,21 @@ struct Rest {
 /// A finished build (its image is in the store, tagged with every
 /// requested name).
 pub(crate) struct Built {
-    /// The image: its manifest and ID.
+    /// The image: its manifest and ID, or for several platforms the
+    /// index (whose digest is then the ID shown).
     pub image: crate::export::Built,
-    /// The target's layers, base first (what the exporters take).
+    /// Each platform's image and layers, base first (what the exporters
+    /// take), in the order asked.
+    pub platforms: Vec<PlatformImage>,
+}
+
+/// One platform's image of a build.
+pub(crate) struct PlatformImage {
+    /// The platform.
+    pub platform: Platform,
+    /// Its manifest and config.
+    pub image: crate::export::Built,
+    /// Its layers, base first.
     pub layers: Vec<Layer>,
 }
 
@@ -163,8 +180,13 @@ pub(crate) fn prepare(
         pull: options.pull,
         puller,
     };
-    let lowered = lower(&options.dockerfile, &options.lower, &resolver)
-        .map_err(|d| BuildError::Lower(Box::new(d)))?;
+    let planned = platforms::lower_all(
+        &options.dockerfile,
+        &options.lower,
+        &options.platforms,
+        &resolver,
+    )
+    .map_err(|d| BuildError::Lower(Box::new(d)))?;
     let trail_name = trail_name(&options);
     let stat_cache = Mutex::new(store.stat_cache(&options.context));
     // A cache that cannot be read is a note and a colder build.
@@ -186,7 +208,7 @@ pub(crate) fn prepare(
             policy: CachePolicy {
                 disabled: options.no_cache,
                 no_cache_stages: options.no_cache_filter.iter().cloned().collect(),
-                stage_of: lowered.stage_of.clone(),
+                stage_of: planned.stage_of.clone(),
             },
             stat_cache,
             trail: Mutex::default(),
@@ -200,7 +222,7 @@ pub(crate) fn prepare(
         .explain
         .then(|| bypass(options.no_cache, &options.no_cache_filter));
     Ok(Prepared {
-        lowered,
+        planned,
         worker,
         options: Rest {
             tags: options.tags,
@@ -247,12 +269,12 @@ fn bypass(no_cache: bool, no_cache_filter: &[String]) -> String {
 impl Prepared {
     /// The graph to be solved (for progress).
     pub(crate) fn graph(&self) -> &Graph {
-        &self.lowered.graph
+        &self.planned.graph
     }
 
     /// Lowering's warnings (unused build args, …).
     pub(crate) fn warnings(&self) -> &[Diagnostic] {
-        &self.lowered.warnings
+        &self.planned.warnings
     }
 
     /// Things to tell the user before the build runs (a leftover of a
@@ -276,7 +298,7 @@ impl Prepared {
         cancel: CancelToken,
     ) -> (Result<Built, BuildError>, Report) {
         let Prepared {
-            lowered,
+            planned,
             worker,
             options,
             ..
@@ -285,62 +307,62 @@ impl Prepared {
             cancel,
             ..SolveOptions::default()
         };
-        let result = solve(
-            &lowered.graph,
-            &[lowered.target],
-            worker,
-            reporter,
-            &solve_options,
-        );
+        let targets: Vec<VertexId> = planned.targets.iter().map(|t| t.vertex).collect();
+        let result = solve(&planned.graph, &targets, worker, reporter, &solve_options);
         let mut report = Report::default();
         // Before `after_solve`, which hands the trail over to the store.
         let inline = match result.is_ok() {
-            true => export_cache(worker, lowered, options, &mut report),
+            true => export_cache(worker, planned, options, &mut report),
             false => None,
         };
-        after_solve(worker, &lowered.graph, options, result.is_ok(), &mut report);
+        after_solve(worker, &planned.graph, options, result.is_ok(), &mut report);
         let built = result
             .map_err(|e| BuildError::Solve(Box::new(e)))
-            .and_then(|outputs| match outputs.into_iter().next() {
-                Some(VertexOutput::Layers(layers)) => Ok(layers.to_vec()),
-                _ => Err(BuildError::NoFileSystem),
+            .and_then(|outputs| {
+                outputs
+                    .into_iter()
+                    .map(|output| match output {
+                        VertexOutput::Layers(layers) => Ok(layers.to_vec()),
+                        _ => Err(BuildError::NoFileSystem),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
             })
-            .and_then(|layers| export(&worker.store, lowered, options, layers, inline));
+            .and_then(|layers| export(&worker.store, &planned.targets, options, layers, inline));
         (built, report)
     }
 }
 
-/// Writes the image of `layers` and tags it; with `inline` (`--cache-to
-/// type=inline`), the records of its layers go into its config.
+/// Writes each platform's image, and for several an index of them, and
+/// tags the result.
 fn export(
     store: &Store,
-    lowered: &Lowered,
+    targets: &[Target],
     options: &Rest,
-    layers: Vec<Layer>,
+    layers: Vec<Vec<Layer>>,
     inline: Option<Vec<(kiln_oci::Digest, kiln_cache::CacheRecord)>>,
 ) -> Result<Built, BuildError> {
-    let mut config = lowered.config.clone();
-    // A base image's inline cache is not this image's.
-    config.extra.remove(crate::remotecache::format::INLINE_KEY);
-    if let Some(records) = inline {
-        let diff_ids: Vec<_> = layers
-            .iter()
-            .filter(|l| !l.empty)
-            .map(|l| l.diff_id.clone())
-            .collect();
-        let cache = crate::remotecache::format::inline_config(records, &diff_ids);
-        if let Ok(value) = serde_json::to_value(&cache) {
-            config
-                .extra
-                .insert(crate::remotecache::format::INLINE_KEY.to_string(), value);
-        }
+    let mut platforms = Vec::new();
+    for (target, layers) in targets.iter().zip(layers) {
+        let image = write_platform_image(store, target, options, &layers, inline.as_deref())?;
+        platforms.push(PlatformImage {
+            platform: target.platform.clone(),
+            image,
+            layers,
+        });
     }
-    // SOURCE_DATE_EPOCH fixes every date; otherwise steps are dated as
-    // their layers were first made.
-    let redate = std::env::var_os("SOURCE_DATE_EPOCH")
-        .is_none()
-        .then_some(options.created.as_str());
-    let image = crate::export::write_image(store, config, &layers, redate)?;
+    let image = match &platforms[..] {
+        [one] => crate::export::Built {
+            manifest: one.image.manifest.clone(),
+            id: one.image.id.clone(),
+        },
+        several => {
+            let manifests: Vec<_> = several
+                .iter()
+                .map(|p| (p.platform.clone(), p.image.manifest.clone()))
+                .collect();
+            crate::export::write_index(store, &manifests)?
+        }
+    };
     if options.tags.is_empty() {
         // Not kept: its blobs stay while the build holds its lease (the
         // exporters read them), then are a prune's to free.
@@ -355,7 +377,41 @@ fn export(
             .collect();
         store.set_tags(&pairs)?;
     }
-    Ok(Built { image, layers })
+    Ok(Built { image, platforms })
+}
+
+/// Writes the image of one platform's `layers` (untagged); with `inline`
+/// (`--cache-to type=inline`), the records of its layers go into its
+/// config.
+fn write_platform_image(
+    store: &Store,
+    target: &Target,
+    options: &Rest,
+    layers: &[Layer],
+    inline: Option<&[(kiln_oci::Digest, kiln_cache::CacheRecord)]>,
+) -> Result<crate::export::Built, BuildError> {
+    let mut config = target.config.clone();
+    // A base image's inline cache is not this image's.
+    config.extra.remove(crate::remotecache::format::INLINE_KEY);
+    if let Some(records) = inline {
+        let diff_ids: Vec<_> = layers
+            .iter()
+            .filter(|l| !l.empty)
+            .map(|l| l.diff_id.clone())
+            .collect();
+        let cache = crate::remotecache::format::inline_config(records.to_vec(), &diff_ids);
+        if let Ok(value) = serde_json::to_value(&cache) {
+            config
+                .extra
+                .insert(crate::remotecache::format::INLINE_KEY.to_string(), value);
+        }
+    }
+    // SOURCE_DATE_EPOCH fixes every date; otherwise steps are dated as
+    // their layers were first made.
+    let redate = std::env::var_os("SOURCE_DATE_EPOCH")
+        .is_none()
+        .then_some(options.created.as_str());
+    Ok(crate::export::write_image(store, config, layers, redate)?)
 }
 
 /// `--cache-to`: writes the records of this build's steps (`mode=max`:
@@ -365,7 +421,7 @@ fn export(
 /// to carry come back.
 fn export_cache(
     worker: &Worker,
-    lowered: &Lowered,
+    planned: &Planned,
     options: &Rest,
     report: &mut Report,
 ) -> Option<Vec<(kiln_oci::Digest, kiln_cache::CacheRecord)>> {
@@ -376,10 +432,14 @@ fn export_cache(
         return None;
     };
     let mut inline = None;
-    let lineage = lineage(&lowered.graph, lowered.target);
+    let lineage: std::collections::BTreeSet<usize> = planned
+        .targets
+        .iter()
+        .flat_map(|t| lineage(&planned.graph, t.vertex))
+        .collect();
     // Archived once, for every destination that asks for them.
     let archived = match options.cache_to.iter().any(|t| t.mounts().export) {
-        true => archive_cache_mounts(worker, &lowered.graph),
+        true => archive_cache_mounts(worker, &planned.graph),
         false => Vec::new(),
     };
     for target in &options.cache_to {

@@ -9,7 +9,8 @@ use std::io::Write;
 pub(crate) struct ImagesArgs {
     /// Output format, as `docker images --format` takes it: `table` (the
     /// default), `json` (one object a line), or a template such as
-    /// `{{.Repository}}:{{.Tag}}` (`table ` in front adds a header row).
+    /// `{{.Repository}}:{{.Tag}}` (`table ` in front adds a header row;
+    /// kiln adds the field `{{.Platforms}}`).
     #[arg(long, default_value = "table", value_name = "FORMAT")]
     format: String,
     /// Print only the image IDs (short, one per row, as `docker images
@@ -28,6 +29,8 @@ struct Row {
     created_at: String,
     created_since: String,
     size: String,
+    /// kiln's own field: the platforms, comma-separated.
+    platforms: String,
 }
 
 impl Row {
@@ -41,6 +44,7 @@ impl Row {
             "CreatedAt" => &self.created_at,
             "CreatedSince" => &self.created_since,
             "Size" | "VirtualSize" => &self.size,
+            "Platforms" => &self.platforms,
             "Containers" | "SharedSize" | "UniqueSize" => "N/A",
             _ => return None,
         })
@@ -87,7 +91,14 @@ pub(crate) fn run(args: ImagesArgs, store: &StoreArgs) -> anyhow::Result<Outcome
             .created
             .as_deref()
             .and_then(kiln_oci::parse_rfc3339);
+        let platforms = store
+            .platforms_of(image)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let row = |repository: String, tag: String| Row {
+            platforms: platforms.clone(),
             repository,
             tag,
             id: image.short_id().to_string(),
@@ -161,9 +172,11 @@ fn parse_template(template: &str) -> anyhow::Result<(bool, Vec<Piece<'_>>)> {
         match action {
             "json ." => pieces.push(Piece::Json),
             _ => match action.strip_prefix('.') {
-                Some(name) if FIELDS.contains(&name) => pieces.push(Piece::Field(name)),
+                Some(name) if FIELDS.contains(&name) || name == "Platforms" => {
+                    pieces.push(Piece::Field(name))
+                }
                 _ => anyhow::bail!(
-                    "template {template:?}: cannot show {{{{{action}}}}}: the fields are {}, or {{{{json .}}}}",
+                    "template {template:?}: cannot show {{{{{action}}}}}: the fields are {}, .Platforms, or {{{{json .}}}}",
                     FIELDS.map(|f| format!(".{f}")).join(", ")
                 ),
             },
@@ -252,6 +265,7 @@ fn header(field: &str) -> &'static str {
         "SharedSize" => "SHARED SIZE",
         "UniqueSize" => "UNIQUE SIZE",
         "Containers" => "CONTAINERS",
+        "Platforms" => "PLATFORMS",
         _ => "",
     }
 }
@@ -365,6 +379,7 @@ mod tests {
             created_at: created_at(1_700_000_000),
             created_since: "5 minutes ago".into(),
             size: "2.13MB".into(),
+            platforms: "linux/amd64,linux/arm64".into(),
         };
         let show = |template: &str| {
             let mut out = Vec::new();
@@ -372,6 +387,10 @@ mod tests {
                 .map(|()| String::from_utf8(out).unwrap())
         };
         assert_eq!(show("{{.Repository}}:{{.Tag}}").unwrap(), "busybox:local\n");
+        assert_eq!(
+            show("table {{.Platforms}}").unwrap(),
+            "PLATFORMS\nlinux/amd64,linux/arm64\n"
+        );
         assert_eq!(
             show("table {{.ID}}\\t{{ .Size }}").unwrap(),
             "IMAGE ID       SIZE\n6d196706b02b   2.13MB\n"

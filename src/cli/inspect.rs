@@ -2,7 +2,8 @@
 //! shape of `docker image inspect`: its keys (`RootFS` as `{Type, Layers}`,
 //! `Size` the unpacked size, empty strings where docker has nothing to
 //! say), then what an OCI store adds (`Digest`, `MediaType`, `Layers`,
-//! `History`).
+//! `History`, the `Platforms` of a multi-platform image and the `Target`
+//! its name points at: the index, or the manifest).
 
 use super::Outcome;
 use super::store::StoreArgs;
@@ -60,6 +61,11 @@ pub(crate) fn run(args: InspectArgs, store: &StoreArgs) -> anyhow::Result<Outcom
             "Digest": image.manifest_descriptor.digest.as_str(),
             "MediaType": image.manifest_descriptor.media_type,
             "History": config.get("history"),
+            "Platforms": store.platforms_of(&image).iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "Target": {
+                "Digest": image.target.digest.as_str(),
+                "MediaType": image.target.media_type,
+            },
             "Layers": image.manifest.layers.iter().map(|l| serde_json::json!({
                 "Digest": l.digest.as_str(),
                 "MediaType": l.media_type,

@@ -107,29 +107,34 @@ pub(crate) fn push_image(
         format,
         compression,
     };
-    let pushed = crate::registry::push(
-        &registry,
-        store,
-        image,
-        destination,
-        push_options,
-        &|event| {
-            let PushEvent::Blob {
-                digest,
-                size: bytes,
-                how,
-            } = event;
-            let what = match how {
-                Uploaded::Existed => "already in the repository",
-                Uploaded::Mounted => "mounted from another repository",
-                Uploaded::Sent => "pushed",
-            };
-            say(
-                quiet,
-                &format!("{}: {what} ({})", short(digest), human_size(bytes)),
-            );
-        },
-    )?;
+    let show = |event: PushEvent<'_>| {
+        let PushEvent::Blob {
+            digest,
+            size: bytes,
+            how,
+        } = event;
+        let what = match how {
+            Uploaded::Existed => "already in the repository",
+            Uploaded::Mounted => "mounted from another repository",
+            Uploaded::Sent => "pushed",
+        };
+        say(
+            quiet,
+            &format!("{}: {what} ({})", short(digest), human_size(bytes)),
+        );
+    };
+    // A multi-platform image: every platform's image, then the index.
+    let pushed = match kiln_oci::media_type::is_index(&image.target.media_type) {
+        true => crate::registry::push_index(
+            &registry,
+            store,
+            &store.platform_images(&image.target)?,
+            destination,
+            push_options,
+            &show,
+        )?,
+        false => crate::registry::push(&registry, store, image, destination, push_options, &show)?,
+    };
     say(
         quiet,
         &format!(

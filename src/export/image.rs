@@ -63,6 +63,29 @@ pub(crate) fn write_image(
     })
 }
 
+/// Writes an image index (image-spec `image-index.md`) of `manifests`,
+/// each descriptor carrying its platform, in the order given: what a
+/// multi-platform build's tag names. Its digest is the ID shown.
+pub(crate) fn write_index(
+    store: &Store,
+    manifests: &[(kiln_oci::Platform, Descriptor)],
+) -> Result<Built, kiln_cache::StoreError> {
+    let descriptors = manifests
+        .iter()
+        .map(|(platform, manifest)| {
+            let mut descriptor = manifest.clone();
+            descriptor.platform = Some(platform.normalize());
+            descriptor
+        })
+        .collect();
+    let index = kiln_oci::Index::new(media_type::OCI_INDEX, descriptors);
+    let (digest, size) = store.blobs().put(&index.to_canonical_json(), None)?;
+    Ok(Built {
+        manifest: Descriptor::new(media_type::OCI_INDEX, digest.clone(), size),
+        id: digest,
+    })
+}
+
 /// Dates this build's history entries (those dated `build_time`) as
 /// BuildKit does: a step's entry gets the time its layer was first made
 /// (a cached step keeps its first build's time), an entry without a layer

@@ -7,6 +7,6 @@ mod image;
 mod layer;
 mod local;
 
-pub(crate) use image::{Built, write_image};
+pub(crate) use image::{Built, write_image, write_index};
 pub(crate) use layer::{Layer, lowers};
 pub(crate) use local::write_local;

@@ -43,6 +43,6 @@ pub use options::RegistryOptions;
 pub(crate) use pull::fetch_manifest;
 pub use pull::{PullEvent, pull};
 pub(crate) use push::{Artifact, push_artifact};
-pub use push::{Format, PushEvent, PushOptions, push};
+pub use push::{Format, PushEvent, PushOptions, push, push_index};
 pub(crate) use retry::describe as describe_http_error;
 pub use upload::Uploaded;

@@ -67,6 +67,64 @@ pub fn push(
     options: PushOptions,
     progress: &(dyn Fn(PushEvent<'_>) + Sync),
 ) -> Result<Descriptor, RegistryError> {
+    push_image_manifest(
+        registry,
+        store,
+        image,
+        destination,
+        false,
+        options,
+        progress,
+    )
+}
+
+/// Pushes a multi-platform image to `destination` (image-spec
+/// `image-index.md`): each platform's image under its digest (layers,
+/// config, manifest, as [`push`] sends them), then an index of the pushed
+/// manifests under the tag, last — so the tag never names a manifest that
+/// is not all there. `--format docker` pushes a docker manifest list.
+/// Returns the pushed index.
+pub fn push_index(
+    registry: &Registry,
+    store: &Store,
+    images: &[(kiln_oci::Platform, Image)],
+    destination: &Reference,
+    options: PushOptions,
+    progress: &(dyn Fn(PushEvent<'_>) + Sync),
+) -> Result<Descriptor, RegistryError> {
+    let mut manifests = Vec::new();
+    for (platform, image) in images {
+        let mut pushed =
+            push_image_manifest(registry, store, image, destination, true, options, progress)?;
+        pushed.platform = Some(platform.clone());
+        manifests.push(pushed);
+    }
+    let media = match options.format {
+        Format::Oci => media_type::OCI_INDEX,
+        Format::Docker => media_type::DOCKER_MANIFEST_LIST,
+    };
+    let bytes = kiln_oci::Index::new(media, manifests).to_canonical_json();
+    let descriptor = Descriptor::for_bytes(media, &bytes);
+    put_manifest(
+        registry,
+        destination.path(),
+        Some(destination),
+        &descriptor,
+        bytes,
+    )?;
+    Ok(descriptor)
+}
+
+/// [`push`], the manifest put under its digest alone when `untagged`.
+fn push_image_manifest(
+    registry: &Registry,
+    store: &Store,
+    image: &Image,
+    destination: &Reference,
+    untagged: bool,
+    options: PushOptions,
+    progress: &(dyn Fn(PushEvent<'_>) + Sync),
+) -> Result<Descriptor, RegistryError> {
     let layers: Vec<(&Descriptor, &Digest)> = image
         .manifest
         .layers
@@ -85,7 +143,16 @@ pub fn push(
         artifact_type: "",
         annotations: image.manifest.annotations.clone(),
     };
-    push_artifact(registry, store, &artifact, destination, options, progress)
+    let tag = (!untagged).then_some(destination);
+    push_artifact_to(
+        registry,
+        store,
+        &artifact,
+        destination.path(),
+        tag,
+        options,
+        progress,
+    )
 }
 
 /// A manifest to push: its layers (stored descriptors and diff IDs), its
@@ -115,7 +182,28 @@ pub(crate) fn push_artifact(
     options: PushOptions,
     progress: &(dyn Fn(PushEvent<'_>) + Sync),
 ) -> Result<Descriptor, RegistryError> {
-    let repository = destination.path();
+    push_artifact_to(
+        registry,
+        store,
+        artifact,
+        destination.path(),
+        Some(destination),
+        options,
+        progress,
+    )
+}
+
+/// [`push_artifact`] to `repository`, the manifest put under
+/// `destination`'s tag or digest, or under its own digest without one.
+fn push_artifact_to(
+    registry: &Registry,
+    store: &Store,
+    artifact: &Artifact<'_>,
+    repository: &str,
+    destination: Option<&Reference>,
+    options: PushOptions,
+    progress: &(dyn Fn(PushEvent<'_>) + Sync),
+) -> Result<Descriptor, RegistryError> {
     let layers = push_layers(
         registry,
         store,
@@ -420,24 +508,31 @@ pub(crate) fn remember_repository(
     let _ = store.put_memo(REPOSITORIES_MEMO, digest, &known[start..].join("\n"));
 }
 
-/// `PUT /v2/<name>/manifests/<tag or digest>`.
+/// `PUT /v2/<name>/manifests/<tag or digest>`: `destination`'s digest or
+/// tag, or without one the manifest's own digest.
 fn put_manifest(
     registry: &Registry,
     repository: &str,
-    destination: &Reference,
+    destination: Option<&Reference>,
     descriptor: &Descriptor,
     bytes: Vec<u8>,
 ) -> Result<(), RegistryError> {
     let target = destination
-        .digest()
-        .map(ToString::to_string)
-        .or_else(|| destination.tag().map(str::to_string))
+        .and_then(|d| {
+            d.digest()
+                .map(ToString::to_string)
+                .or_else(|| d.tag().map(str::to_string))
+        })
         .unwrap_or_else(|| descriptor.digest.to_string());
-    if let Some(pinned) = destination.digest()
+    let shown = match destination {
+        Some(d) => d.familiar(),
+        None => format!("{repository}@{}", descriptor.digest),
+    };
+    if let Some(pinned) = destination.and_then(Reference::digest)
         && pinned != &descriptor.digest
     {
         return Err(RegistryError::DigestMismatch {
-            what: format!("manifest for {}", destination.familiar()),
+            what: format!("manifest for {shown}"),
             host: registry.host().to_string(),
             expected: pinned.clone(),
             actual: descriptor.digest.clone(),
@@ -445,7 +540,7 @@ fn put_manifest(
     }
     let url = registry.url(&format!("{repository}/manifests/{target}"));
     let scopes = [super::client::scope(repository, "pull,push")];
-    let what = format!("manifest {}", destination.familiar());
+    let what = format!("manifest {shown}");
     let bytes = Arc::new(bytes);
     let answer = registry.send(&format!("putting {what}"), &scopes, &|http| {
         http.put(&url)

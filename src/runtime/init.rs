@@ -128,6 +128,14 @@ fn prepare(
 ) -> Result<Prepared, String> {
     let spec = &config.spec;
     if config.chroot {
+        if spec.emulator.is_some() {
+            return Err(
+                "chroot isolation cannot register an emulator (it needs a user \
+                        namespace); use handlers registered on the host (Debian: \
+                        qemu-user-binfmt) or namespace isolation"
+                    .to_string(),
+            );
+        }
         return enter_chroot(config, status);
     }
     if spec.network == Network::None {
@@ -135,6 +143,11 @@ fn prepare(
             .map_err(|e| format!("cannot bring up the loopback interface: {e}"))?;
     }
     write_sysctls(spec)?;
+    // Opened while host paths resolve; registered after the pivot.
+    let interpreter = match &spec.emulator {
+        Some(emulator) => Some(crate::emulate::open_interpreter(emulator)?),
+        None => None,
+    };
     let etc = write_etc_files(config)?;
     let stubs = rootfs::prepare(
         &Linux,
@@ -173,6 +186,11 @@ fn prepare(
                 other.map_err(|e| format!("cannot set the host name {:?}: {e}", spec.hostname))?
             }
         }
+    }
+    // Last of what needs the sandbox's first user namespace (the host
+    // name above): the emulator's namespace has no say over the others.
+    if let (Some(emulator), Some(interpreter)) = (&spec.emulator, interpreter) {
+        crate::emulate::register(emulator, interpreter)?;
     }
     let tty_path = match console {
         Some(socket) => Some(crate::tty::open_in_container(socket, spec.console_size)?),

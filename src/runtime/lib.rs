@@ -9,6 +9,7 @@
 pub mod caps;
 mod chroot;
 pub mod device;
+pub mod emulate;
 pub mod rootfs;
 pub mod spec;
 pub mod syscall;
@@ -16,6 +17,7 @@ pub mod user;
 pub mod userns;
 
 pub use device::Device;
+pub use emulate::Emulator;
 pub use spec::{Mount, Network, Resources, Rootfs, RunSpec, env_key};
 pub mod bundle;
 pub mod cgroups;

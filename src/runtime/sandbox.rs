@@ -715,6 +715,7 @@ mod tests {
             init: false,
             devices: Vec::new(),
             sysctls: Vec::new(),
+            emulator: None,
         }
     }
 

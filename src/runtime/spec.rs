@@ -72,6 +72,11 @@ pub struct RunSpec {
     /// names, docker's `--sysctl`), written before the program starts.
     /// Refused with [`Network::Host`], where they would change the host's.
     pub sysctls: Vec<(String, String)>,
+    /// Run the program under this emulator (a step for another CPU), as
+    /// [`crate::emulate`] sets it up; `None`: natively, or under a handler
+    /// the host registered.
+    #[serde(default)]
+    pub emulator: Option<crate::emulate::Emulator>,
 }
 
 /// The layers of the root file system, mounted as one overlay.

@@ -35,7 +35,9 @@ pub fn enter_with_ranges(uid: u32, gid: u32, uids: Range, gids: Range) -> Result
 /// Unshares a user namespace that maps every id of this one to itself:
 /// for root in a container (uid 0 without `CAP_SYS_ADMIN`, but with
 /// `CAP_SETUID`/`CAP_SETGID`, which let it write any map of its own ids),
-/// where kiln then has the capabilities its sandboxes need. Why not.
+/// where kiln then has the capabilities its sandboxes need; and for the
+/// init of an emulated step, whose binfmt_misc is its namespace's own
+/// (`crate::emulate`). Why not.
 pub fn enter_same_ids() -> Result<(), String> {
     let read =
         |file: &str| std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"));

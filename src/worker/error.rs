@@ -51,6 +51,9 @@ pub(crate) enum WorkerError {
     /// `RUN --device` of a device this host cannot give.
     #[error("RUN --device: {0}")]
     Device(#[from] kiln_runtime::device::DeviceError),
+    /// A step for another CPU that this machine cannot emulate.
+    #[error("{0}")]
+    Emulation(String),
     /// `RUN --mount=type=secret,required` without that `--secret`.
     #[error("secret {id} is required but was not given (use --secret id={id},src=FILE)")]
     SecretMissing {

@@ -102,6 +102,8 @@ impl Worker {
             devices: host_devices(job, exec)?,
             // BuildKit's RUN steps get the kernel's defaults.
             sysctls: Vec::new(),
+            emulator: kiln_runtime::emulate::plan(&exec.platform)
+                .map_err(WorkerError::Emulation)?,
         };
         let (code, tail, upper) = kiln_runtime::view::with_views(&views, || {
             // Bind sources are resolved here, where the views are

@@ -79,11 +79,18 @@ pub fn golden(path: &Path, actual: &str) {
 /// busybox-static: /bin/busybox, its applet links, and passwd/group files
 /// with root, an `app` user (1000) in two extra groups, and `nobody`.
 pub fn busybox_rootfs(dir: &Path) -> PathBuf {
+    busybox_rootfs_with(dir, Path::new("/bin/busybox"))
+}
+
+/// [`busybox_rootfs`] with `busybox` as `/bin/busybox` (a build for
+/// another CPU: the applet links are the host busybox's list, the same
+/// Debian version).
+pub fn busybox_rootfs_with(dir: &Path, busybox: &Path) -> PathBuf {
     let root = dir.join("rootfs");
     for d in ["bin", "etc", "tmp", "root"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
     let list = Command::new("/bin/busybox")
         .arg("--list-full")
         .output()
@@ -112,20 +119,63 @@ pub fn busybox_rootfs(dir: &Path) -> PathBuf {
 /// A store under `dir` holding the busybox root file system as image
 /// `name` (imported with `kiln import`); returns the store's root.
 pub fn busybox_store(dir: &Path, name: &str) -> PathBuf {
-    let rootfs = busybox_rootfs(dir);
+    let root = dir.join("store");
+    import_busybox(dir, &root, Path::new("/bin/busybox"), None, name);
+    root
+}
+
+/// Imports a busybox root file system made in `dir` from the binary
+/// `busybox` into the store `root` as image `name`, for `platform` (`None`:
+/// this machine's).
+pub fn import_busybox(dir: &Path, root: &Path, busybox: &Path, platform: Option<&str>, name: &str) {
+    let tarball = busybox_tarball(dir, busybox);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.args(["--root", root.to_str().unwrap(), "import"]);
+    if let Some(platform) = platform {
+        cmd.args(["--platform", platform]);
+    }
+    let out = cmd
+        .args([tarball.to_str().unwrap(), name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "import: {}", text(&out.stderr));
+}
+
+/// A busybox root file system made in `dir` from the binary `busybox`,
+/// as the tarball `dir/rootfs.tar` (what `kiln import` takes).
+pub fn busybox_tarball(dir: &Path, busybox: &Path) -> PathBuf {
+    let rootfs = busybox_rootfs_with(dir, busybox);
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
     tar.append_dir_all(".", &rootfs).unwrap();
     let tarball = dir.join("rootfs.tar");
     std::fs::write(&tarball, tar.into_inner().unwrap()).unwrap();
-    let root = dir.join("store");
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["--root", root.to_str().unwrap(), "import"])
-        .args([tarball.to_str().unwrap(), name])
+    std::fs::remove_dir_all(&rootfs).unwrap();
+    tarball
+}
+
+/// Foreign busybox builds and QEMU's emulators for the multi-platform
+/// tests, unpacked (not installed) by `testdata/platforms/fetch.sh` into
+/// `/var/cache/kiln-platforms`: `busybox-arm64/bin/busybox`,
+/// `busybox-armhf/bin/busybox`, `qemu/usr/bin/`. `None` after a loud skip
+/// where it cannot be had (not root).
+pub fn platforms_kit(what: &str) -> Option<PathBuf> {
+    if !privileged(what, &["/bin/busybox", "/usr/bin/dpkg-deb"]) {
+        return None;
+    }
+    let dir = PathBuf::from("/var/cache/kiln-platforms");
+    let out = Command::new("bash")
+        .arg(root().join("testdata/platforms/fetch.sh"))
+        .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "import: {}", text(&out.stderr));
-    root
+    assert!(
+        out.status.success(),
+        "testdata/platforms/fetch.sh: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    Some(dir)
 }
 
 /// Compiles the C program `source` into the static executable `out`
@@ -235,6 +285,7 @@ pub struct TestContext {
     certs_d: PathBuf,
     path: Option<OsString>,
     stall_timeout: Option<u64>,
+    env: Vec<(String, OsString)>,
 }
 
 impl TestContext {
@@ -279,6 +330,7 @@ impl TestContext {
             certs_d,
             path: None,
             stall_timeout: None,
+            env: Vec::new(),
         }
     }
 
@@ -301,6 +353,11 @@ impl TestContext {
     /// Uses `certs_d` as the certs.d base from now on.
     pub fn trust(&mut self, certs_d: PathBuf) {
         self.certs_d = certs_d;
+    }
+
+    /// Sets `name` to `value` in kiln's environment.
+    pub fn set_env(&mut self, name: &str, value: impl Into<OsString>) {
+        self.env.push((name.to_string(), value.into()));
     }
 
     /// Puts `dir` first on kiln's `PATH` (for credential helpers).
@@ -326,6 +383,9 @@ impl TestContext {
         }
         if let Some(seconds) = self.stall_timeout {
             cmd.env("KILN_REGISTRY_STALL_TIMEOUT", seconds.to_string());
+        }
+        for (name, value) in &self.env {
+            cmd.env(name, value);
         }
         no_proxy(&mut cmd);
         cmd

@@ -22,6 +22,7 @@ pub(crate) const DEFAULT_PATH: &str =
 #[derive(Clone)]
 pub(crate) struct StageResult {
     pub vertex: VertexId,
+    pub platform: Platform,
     pub config: ImageConfig,
     pub run_env: Vec<String>,
     /// The ARGs declared in the stage and in the stages it is built on.
@@ -36,6 +37,9 @@ pub(crate) struct Stage {
     pub vertex: VertexId,
     /// The image config so far.
     pub config: ImageConfig,
+    /// The platform its steps run as: `FROM --platform`'s, a base
+    /// stage's, or the build's target.
+    pub platform: Platform,
     /// The variables steps see: ENV and ARG values in the order they were
     /// set, the later winning (BuildKit keeps both in its LLB state's env,
     /// so an ARG after an ENV of the same name wins for RUN and expansion,
@@ -280,8 +284,15 @@ impl<'a> Builder<'a> {
             }
             None => self.options.platform.clone(),
         };
-        let label = (self.stages.defs.len() > 1)
+        let stage_name = (self.stages.defs.len() > 1)
             .then(|| def.name.clone().unwrap_or_else(|| format!("stage-{index}")));
+        let platform_in_names = self.options.platform_in_names;
+        let label_for = |platform: &Platform| match (platform_in_names, &stage_name) {
+            (true, Some(name)) => Some(format!("{} {name}", platform.normalize())),
+            (true, None) => Some(platform.normalize().to_string()),
+            (false, name) => name.clone(),
+        };
+        let label = label_for(&platform);
         let total = 1 + def
             .commands
             .iter()
@@ -296,50 +307,58 @@ impl<'a> Builder<'a> {
             Some(l) => format!("[{l} 1/{total}] FROM {image}"),
             None => format!("[1/{total}] FROM {image}"),
         };
-        let (vertex, mut config, run_env, inherited_args) = if image.eq_ignore_ascii_case("scratch")
-        {
-            let vertex = self.graph.add(Vertex {
-                op: Op::Scratch,
-                inputs: Vec::new(),
-                name: from_name(&label),
-                line: Some(from_instruction.span.line),
-            });
-            let mut config = ImageConfig::new(&platform);
-            // BuildKit's empty image: a PATH, and `/` as the working
-            // directory.
-            config.config.env = vec![DEFAULT_PATH.to_string()];
-            config.config.working_dir = "/".to_string();
-            let run_env = config.config.env.clone();
-            (vertex, config, run_env, Vec::new())
-        } else if let Some(base) = self.stages.find(&image, index) {
-            let Some(result) = self.lowered[base].clone() else {
-                unreachable!("a needed stage's bases are lowered before it")
+        let (vertex, mut config, run_env, inherited_args, platform) =
+            if image.eq_ignore_ascii_case("scratch") {
+                let vertex = self.graph.add(Vertex {
+                    op: Op::Scratch,
+                    inputs: Vec::new(),
+                    name: from_name(&label),
+                    line: Some(from_instruction.span.line),
+                });
+                let mut config = ImageConfig::new(&platform);
+                // BuildKit's empty image: a PATH, and `/` as the working
+                // directory.
+                config.config.env = vec![DEFAULT_PATH.to_string()];
+                config.config.working_dir = "/".to_string();
+                let run_env = config.config.env.clone();
+                (vertex, config, run_env, Vec::new(), platform)
+            } else if let Some(base) = self.stages.find(&image, index) {
+                let Some(result) = self.lowered[base].clone() else {
+                    unreachable!("a needed stage's bases are lowered before it")
+                };
+                // A stage built on another runs as that one unless its own
+                // FROM names a platform.
+                let platform = match def.from.platform {
+                    Some(_) => platform,
+                    None => result.platform,
+                };
+                (
+                    result.vertex,
+                    result.config,
+                    result.run_env,
+                    result.args_in_scope,
+                    platform,
+                )
+            } else {
+                let (vertex, mut config) = self.image(
+                    &image,
+                    &platform,
+                    def.from.image.span,
+                    Some(from_name(&label)),
+                )?;
+                self.check_base_platform(&image, &platform, &config, from_instruction.span);
+                if !has_env(&config.config.env, "PATH") {
+                    config.config.env.insert(0, DEFAULT_PATH.to_string());
+                }
+                let run_env = config.config.env.clone();
+                (vertex, config, run_env, Vec::new(), platform)
             };
-            (
-                result.vertex,
-                result.config,
-                result.run_env,
-                result.args_in_scope,
-            )
-        } else {
-            let (vertex, mut config) = self.image(
-                &image,
-                &platform,
-                def.from.image.span,
-                Some(from_name(&label)),
-            )?;
-            self.check_base_platform(&image, &platform, &config, from_instruction.span);
-            if !has_env(&config.config.env, "PATH") {
-                config.config.env.insert(0, DEFAULT_PATH.to_string());
-            }
-            let run_env = config.config.env.clone();
-            (vertex, config, run_env, Vec::new())
-        };
         config.created = Some(self.options.created.clone());
         let mut stage = Stage {
-            label,
+            label: label_for(&platform),
             vertex,
             config,
+            platform,
             run_env,
             args: Args::default(),
             declared_args: Vec::new(),
@@ -363,6 +382,7 @@ impl<'a> Builder<'a> {
         args_in_scope.extend(stage.declared_args);
         Ok(StageResult {
             vertex: stage.vertex,
+            platform: stage.platform,
             config: stage.config,
             run_env: stage.run_env,
             args_in_scope,

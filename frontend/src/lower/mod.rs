@@ -41,6 +41,9 @@ pub struct LowerOptions {
     pub platform: Platform,
     /// The platform the build runs on.
     pub build_platform: Platform,
+    /// Name each step with its stage's platform (`[linux/arm64 build
+    /// 2/5]`), as BuildKit does when a build has several platforms.
+    pub platform_in_names: bool,
     /// `--label NAME=value`, added to the final image.
     pub labels: BTreeMap<String, String>,
     /// The context's `.dockerignore` patterns: context files they exclude

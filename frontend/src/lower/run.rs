@@ -135,6 +135,7 @@ impl Builder<'_> {
                 mounts,
                 proxy_env,
                 devices,
+                platform: stage.platform.normalize().to_string(),
             }),
             inputs,
             name,

@@ -25,7 +25,8 @@ pub enum KeyPart {
     Image,
     /// `image digest`: the manifest digest a base image resolved to.
     ImageDigest,
-    /// `platform`: the platform a base image was resolved for.
+    /// `platform`: the platform a base image was resolved for, or a RUN
+    /// runs as.
     Platform,
     /// `local`: which local directory.
     Local,
@@ -226,8 +227,10 @@ pub(crate) fn parts_of_op(op: &Op) -> BTreeMap<KeyPart, String> {
             // Not part of the key (see `Exec::proxy_env`).
             proxy_env: _,
             devices,
+            platform,
         }) => {
             put(KeyPart::Command, format!("{args:?}"));
+            put(KeyPart::Platform, platform.clone());
             for entry in env {
                 let (name, value) = entry.split_once('=').unwrap_or((entry, ""));
                 put(KeyPart::Env(name.to_string()), value.to_string());

@@ -14,6 +14,7 @@ fn exec() -> Op {
         mounts: vec![],
         proxy_env: vec!["HTTP_PROXY=http://a".into()],
         devices: vec![],
+        platform: "linux/amd64".into(),
     })
 }
 

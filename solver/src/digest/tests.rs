@@ -134,6 +134,7 @@ fn exec() -> Exec {
         mounts: vec![bind(), cache(), tmpfs(), secret(), ssh()],
         proxy_env: strings(&["HTTP_PROXY=http://proxy:3128"]),
         devices: vec![],
+        platform: "linux/amd64".into(),
     }
 }
 
@@ -222,6 +223,7 @@ fn each_op_kind_differs() {
                 mounts: vec![],
                 proxy_env: vec![],
                 devices: vec![],
+                platform: "linux/amd64".into(),
             }),
         ),
         (
@@ -350,6 +352,7 @@ fn every_exec_field_counts() {
         mounts: _,
         proxy_env: _,
         devices: _,
+        platform: _,
     } = &base;
     let op = |change: fn(&mut Exec)| Op::Exec(with(&base, change));
     assert_all_distinct(
@@ -390,6 +393,7 @@ fn every_exec_field_counts() {
                     })
                 }),
             ),
+            ("platform", op(|x| x.platform = "linux/arm64".into())),
         ],
     );
 }
@@ -1149,12 +1153,13 @@ fn golden_digest() {
         }],
         proxy_env: vec![],
         devices: vec![],
+        platform: "linux/amd64".into(),
     });
     let base = Digest::of(b"base");
-    assert_eq!(VERSION, "kiln-vertex-v3");
+    assert_eq!(VERSION, "kiln-vertex-v4");
     assert_eq!(
         vertex_digest(&op, &[base]).as_str(),
-        "sha256:0cc1f7e190807a33e9aca6b0ddb44e14d7678ac71698a82c0eb0a3f8584370fd"
+        "sha256:23023d2a48361dc39df9145f4244763d0a1df10d19524caf67bdcb5c3c6bbd85"
     );
 }
 
@@ -1182,9 +1187,9 @@ fn golden_digests_of_typed_fields() {
     assert_eq!(
         found,
         [
-            "sha256:cfa060aac82a478d8453e8a293d81fe3aa26430a4abba7c088ed26a312ce71cf",
-            "sha256:91cf05636942321c4582959821a40dc1e4ac51dab6eddbcb071561f60e9abf4e",
-            "sha256:66dc3dd04e4d1033b9bce6be24d750adb3be019a43f007642152431330ccf9a3"
+            "sha256:8e83a629bd094ae2f5b618af93f758617f0be79b0df5b70b08b0df586829fe89",
+            "sha256:94f2f524f76b01c9996f461983af157632fca8e8cb97d9d785fcb9e12409ab73",
+            "sha256:057d6d968889b207f62a9bc596c2a262f5ef2f152993ab80c5b55831c3c93b3c"
         ]
     );
     // And `--explain`'s parts read as they did (trails of earlier builds

@@ -102,6 +102,7 @@ mod tests {
             mounts: vec![],
             proxy_env: vec![],
             devices: vec![],
+            platform: "linux/amd64".into(),
         })
     }
 

@@ -233,6 +233,7 @@ fn add_named(
             mounts: vec![],
             proxy_env: vec![],
             devices: vec![],
+            platform: "linux/amd64".into(),
         }),
         inputs: inputs.to_vec(),
         name: name.into(),
@@ -407,6 +408,40 @@ fn equal_vertices_are_solved_once() {
     assert_eq!(events.of(x2), [STARTED, CACHED]);
     assert_eq!(events.of(y2), [STARTED, CACHED]);
     assert_eq!(events.shapes(x1), [STARTED, log("x()"), COMPLETED]);
+}
+
+/// A multi-platform build appends one graph per platform: what the
+/// platforms share (equal ops on equal inputs) runs once, what differs by
+/// platform runs once per platform, and the platforms' jobs run at once.
+#[test]
+fn appended_graphs_share_equal_vertices_and_run_side_by_side() {
+    let platform_graph = |platform: &str| {
+        let mut g = Graph::new();
+        let tools = add_named(&mut g, &["echo", "tools"], &[], "[tools 2/2]", Some(2));
+        let target = add(&mut g, &["meet", "2", platform], &[]);
+        let last = add(&mut g, &["echo", "copy"], &[target, tools]);
+        (g, last)
+    };
+    let mut g = Graph::new();
+    let mut targets = Vec::new();
+    for platform in ["amd64", "arm64"] {
+        let (graph, last) = platform_graph(platform);
+        let shift = g.append(graph);
+        targets.push(VertexId(last.0 + shift));
+    }
+    assert_eq!(g.len(), 6);
+    // Inputs were shifted with their vertices.
+    assert_eq!(g.vertex(VertexId(5)).inputs, [VertexId(4), VertexId(3)]);
+    let (result, toy, events) = run(&g, &targets, &options(4));
+    assert_eq!(
+        result.unwrap(),
+        ["copy(amd64(),tools())", "copy(arm64(),tools())"]
+    );
+    // The shared stage ran once (the second copy is a cache hit); the two
+    // `meet` jobs met, so they ran at the same time.
+    assert_eq!(toy.calls().iter().filter(|v| v.0 % 3 == 0).count(), 1);
+    assert_eq!(events.of(VertexId(3)), [STARTED, CACHED]);
+    assert_eq!(toy.calls().len(), 5);
 }
 
 #[test]

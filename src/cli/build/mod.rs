@@ -35,6 +35,11 @@ pub(crate) struct BuildArgs {
     /// Build this stage and only what it needs.
     #[arg(long, value_name = "STAGE")]
     target: Option<String>,
+    /// The platforms to build for (`os/arch[/variant]`, comma-separated or
+    /// repeated; default: this machine's). Several give an image index;
+    /// steps for another CPU run under an emulator (see the README).
+    #[arg(long = "platform", value_name = "PLATFORM", value_delimiter = ',')]
+    platforms: Vec<String>,
     /// A secret for `RUN --mount=type=secret`: `id=ID[,src=FILE|env=VAR]`.
     #[arg(long = "secret", value_name = "SPEC")]
     secrets: Vec<String>,
@@ -211,12 +216,18 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         })
         .unwrap_or_default();
     let platform = Platform::host();
+    let platforms = args
+        .platforms
+        .iter()
+        .map(|p| Platform::parse(p.trim()).map_err(|e| anyhow::anyhow!("--platform {p:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
     let entitlements = entitlements(&args.allow)?;
     let lower = LowerOptions {
         build_args,
         target: args.target.clone(),
         platform: platform.clone(),
         build_platform: platform,
+        platform_in_names: false,
         labels: pairs("--label", &args.labels)?,
         ignore_patterns,
         created: crate::build::creation_time(),
@@ -262,6 +273,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         dockerfile: parsed.clone(),
         dockerfile_name: input.name.clone(),
         lower,
+        platforms,
         tags: tags.clone(),
         secrets,
         ssh,
@@ -389,26 +401,18 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
             }
         }
         output::Output::Local(dest, preserve) => {
-            let dropped =
-                crate::export::write_local(store, &built.layers, Path::new(&dest), preserve)?;
-            let list = |paths: &[String]| {
-                let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
-                match paths.len() > 5 {
-                    true => format!("{}, … ({} in all)", shown.join(", "), paths.len()),
-                    false => shown.join(", "),
-                }
-            };
-            if !dropped.devices.is_empty() {
-                report::warning(&format!(
-                    "device nodes of the image were not written to {dest} (preserve=true writes them): {}",
-                    list(&dropped.devices)
-                ));
-            }
-            if !dropped.setid.is_empty() {
-                report::warning(&format!(
-                    "set-user-ID and set-group-ID bits were cleared in {dest} (preserve=true keeps them): {}",
-                    list(&dropped.setid)
-                ));
+            // Several platforms: one folder each, named as buildx names
+            // them (`linux_arm64`, `linux_arm_v7`).
+            let several = built.platforms.len() > 1;
+            for image in &built.platforms {
+                let dest = match several {
+                    true => Path::new(&dest)
+                        .join(image.platform.to_string().replace('/', "_"))
+                        .display()
+                        .to_string(),
+                    false => dest.clone(),
+                };
+                write_local(store, &image.layers, &dest, preserve)?;
             }
         }
     }
@@ -416,6 +420,37 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         let _ = writeln!(std::io::stdout().lock(), "{}", built.image.id);
     }
     Ok(Outcome::Success)
+}
+
+/// `-o type=local,dest=DEST`: one image's files, with a warning for what
+/// was dropped.
+fn write_local(
+    store: &kiln_cache::Store,
+    layers: &[crate::export::Layer],
+    dest: &str,
+    preserve: bool,
+) -> anyhow::Result<()> {
+    let dropped = crate::export::write_local(store, layers, Path::new(dest), preserve)?;
+    let list = |paths: &[String]| {
+        let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
+        match paths.len() > 5 {
+            true => format!("{}, … ({} in all)", shown.join(", "), paths.len()),
+            false => shown.join(", "),
+        }
+    };
+    if !dropped.devices.is_empty() {
+        report::warning(&format!(
+            "device nodes of the image were not written to {dest} (preserve=true writes them): {}",
+            list(&dropped.devices)
+        ));
+    }
+    if !dropped.setid.is_empty() {
+        report::warning(&format!(
+            "set-user-ID and set-group-ID bits were cleared in {dest} (preserve=true keeps them): {}",
+            list(&dropped.setid)
+        ));
+    }
+    Ok(())
 }
 
 /// Pulls for the build, showing what it does on stderr (unless `-q`).

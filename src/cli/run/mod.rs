@@ -35,6 +35,11 @@ pub(crate) struct RunArgs {
     /// when the program ends.
     #[arg(long)]
     rm: bool,
+    /// Run the image of this platform (`os/arch[/variant]`) of a
+    /// multi-platform image; a program for another CPU runs under an
+    /// emulator (see the README).
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Option<String>,
     /// Set an environment variable (`NAME=VALUE`, or `NAME` to pass kiln's own).
     #[arg(short = 'e', long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
@@ -151,7 +156,26 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         super::report::warning(&format!("cannot clean up stale sandboxes: {e}"));
     }
 
-    let image = store.find_image(&args.image)?;
+    let image = match &args.platform {
+        Some(text) => {
+            let wanted = kiln_oci::Platform::parse(text)
+                .map_err(|e| anyhow::anyhow!("--platform {text:?}: {e}"))?;
+            let image = store.find_image_for(&args.image, &wanted)?;
+            let found = image.config.platform();
+            if !found.architecture.is_empty() && !wanted.matches(&found) {
+                anyhow::bail!(
+                    "image {} is for {}, not {} (build or pull it for that platform)",
+                    args.image,
+                    found.normalize(),
+                    wanted.normalize()
+                );
+            }
+            image
+        }
+        None => store.find_image(&args.image)?,
+    };
+    let emulator = kiln_runtime::emulate::plan(&image.config.platform().normalize().to_string())
+        .map_err(anyhow::Error::msg)?;
     let mut layers = store.ensure_snapshots(&image)?;
     layers.reverse();
     let config = &image.config.config;
@@ -219,6 +243,7 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         privileged: args.privileged,
         init: args.init,
         devices,
+        emulator,
         // docker (20.10+) lets every group open ICMP echo sockets in a
         // container's own network, so `ping` works without privileges.
         sysctls: match args.network {

@@ -82,6 +82,7 @@ fn spec(image: &Path, script: &str, mounts: Vec<Mount>) -> RunSpec {
         init: false,
         devices: Vec::new(),
         sysctls: Vec::new(),
+        emulator: None,
     }
 }
 

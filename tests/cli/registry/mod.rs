@@ -25,6 +25,7 @@ mod faults;
 mod fixture;
 mod fixtures;
 mod interop;
+mod multi_platform;
 mod pki;
 mod platforms;
 mod push_pull;

@@ -320,8 +320,10 @@ impl<'a> Lint<'a> {
     }
 
     /// InvalidDefaultArgInFrom: FROM's image, expanded with the global
-    /// ARGs' defaults and the automatic platform ARGs (unset ones empty),
-    /// is no image reference. The platform is linux/amd64 here, as in
+    /// ARGs' defaults and the automatic platform ARGs, is no image
+    /// reference. An ARG without a default keeps what the name had (an
+    /// automatic platform ARG's value), as BuildKit's `buildMetaArgs`
+    /// leaves a valueless ARG out of the environment. The platform is linux/amd64 here, as in
     /// `check::lowering`: only whether the result parses matters.
     fn invalid_default_arg(&mut self, instruction: &Instruction, image: &str) {
         if !image.contains('$') {
@@ -343,7 +345,7 @@ impl<'a> Lint<'a> {
                     Ok(expansion) => expansion.value,
                     Err(_) => return,
                 },
-                None => String::new(),
+                None => continue,
             };
             env.insert((*name).to_string(), value);
         }
