@@ -58,6 +58,13 @@ pub(crate) enum Children {
     None,
 }
 
+/// Whether `image` is for `platform` (an image whose config names no
+/// platform fits any).
+pub fn fits(image: &Image, platform: &Platform) -> bool {
+    let found = image.config.platform();
+    found.os.is_empty() || found.architecture.is_empty() || platform.matches(&found)
+}
+
 /// Manifests and indexes are small; anything larger is not one.
 const MAX_DOCUMENT: u64 = 8 << 20;
 
@@ -275,6 +282,14 @@ impl Store {
             && let Some(target) = self.resolve_tag(&reference)?
         {
             let mut image = self.image_choosing(&target, chosen)?;
+            // A tag pulled for another platform: that platform's image,
+            // when the index it came from lists one the store holds.
+            if let Some(wanted) = chosen
+                && !fits(&image, wanted)
+                && let Some(sibling) = self.pulled_sibling(&image, wanted)?
+            {
+                return Ok(sibling);
+            }
             image.tags = self.tags_of(&target.digest)?;
             return Ok(image);
         }
@@ -309,12 +324,44 @@ impl Store {
                 None => Err(not_found()),
             };
         };
+        // An index asked for by its digest, for a platform: that
+        // platform's image (`images` resolved it for the host).
+        if let Some(wanted) = chosen
+            && media_type::is_index(&first.target.media_type)
+            && match &digest {
+                Some(d) => d == &first.target.digest,
+                None => first.target.digest.encoded().starts_with(&hex),
+            }
+        {
+            let mut image = self.image_choosing(&first.target, Some(wanted))?;
+            image.tags = first.tags.clone();
+            return Ok(image);
+        }
         // Two entries with one config (say, the same image with gzip and
         // with plain layers) are one image ID: not ambiguous.
         if matches.iter().any(|i| i.id != first.id) {
             return Err(StoreError::AmbiguousImage(query.to_string()));
         }
         Ok(first.clone())
+    }
+
+    /// The image for `platform` of the index `image` was pulled from
+    /// (`PULLED_FROM_INDEX_MEMO`), when the store holds it.
+    fn pulled_sibling(
+        &self,
+        image: &Image,
+        platform: &Platform,
+    ) -> Result<Option<Image>, StoreError> {
+        let Some(index) = self
+            .memo(
+                crate::PULLED_FROM_INDEX_MEMO,
+                &image.manifest_descriptor.digest,
+            )
+            .and_then(|text| text.trim().parse::<Digest>().ok())
+        else {
+            return Ok(None);
+        };
+        self.pulled_from_index(&index, platform)
     }
 
     /// The image for `platform` in the index `digest`, when the index

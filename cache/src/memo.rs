@@ -13,6 +13,10 @@ use std::path::PathBuf;
 /// Where memos live, below the store root.
 pub const MEMO_DIR: &str = "cache-v1/memo";
 
+/// Memo kind: the index a pulled manifest was chosen from (its digest),
+/// keyed by the manifest's digest.
+pub const PULLED_FROM_INDEX_MEMO: &str = "pulled-from-index";
+
 impl Store {
     fn memo_path(&self, kind: &str, key: &Digest) -> PathBuf {
         self.root().join(MEMO_DIR).join(kind).join(key.encoded())

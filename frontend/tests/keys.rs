@@ -88,6 +88,7 @@ fn options(case: &Path) -> LowerOptions {
         platform: Platform::new("linux", "amd64"),
         build_platform: Platform::new("linux", "amd64"),
         platform_in_names: false,
+        explicit_platform: false,
         labels: BTreeMap::new(),
         ignore_patterns,
         created: "2020-01-01T00:00:00Z".into(),

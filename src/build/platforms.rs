@@ -75,7 +75,12 @@ pub(crate) fn lower_all(
             platform_in_names: several,
             ..options.clone()
         };
-        let lowered = lower(dockerfile, &options, resolver)?;
+        let lowered = lower(dockerfile, &options, resolver).map_err(|mut d| {
+            if several {
+                d.message = format!("{} (for {platform})", d.message);
+            }
+            d
+        })?;
         let shift = planned.graph.append(lowered.graph);
         planned.stage_of.extend(lowered.stage_of);
         for warning in lowered.warnings {

@@ -2,6 +2,7 @@
 //! registry when the `--pull` policy says so. How a pull is made and shown
 //! is the caller's ([`Puller`]).
 
+use kiln_cache::fits;
 use kiln_cache::{Store, StoreError};
 use kiln_frontend::lower::{ImageResolver, ResolvedImage};
 use kiln_oci::{Descriptor, Platform, Reference};
@@ -47,7 +48,9 @@ impl ImageResolver for StoreResolver<'_> {
             PullPolicy::Missing | PullPolicy::Never => {
                 match self.store.find_image_for(reference, platform) {
                     Ok(image) => Some(image),
-                    Err(StoreError::ImageNotFound(_)) => None,
+                    // Not stored, or a stored index without this
+                    // platform: pull (or, under `never`, say so below).
+                    Err(StoreError::ImageNotFound(_) | StoreError::NoPlatform { .. }) => None,
                     Err(other) => return Err(format!("cannot read image {normalized}: {other}")),
                 }
             }
@@ -98,11 +101,4 @@ impl ImageResolver for StoreResolver<'_> {
             config: image.config,
         })
     }
-}
-
-/// Whether `image` is for `platform` (an image whose config names no
-/// platform fits any).
-fn fits(image: &kiln_cache::Image, platform: &Platform) -> bool {
-    let found = image.config.platform();
-    found.os.is_empty() || found.architecture.is_empty() || platform.matches(&found)
 }

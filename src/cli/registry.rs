@@ -123,17 +123,35 @@ pub(crate) fn push_image(
             &format!("{}: {what} ({})", short(digest), human_size(bytes)),
         );
     };
-    // A multi-platform image: every platform's image, then the index.
-    let pushed = match kiln_oci::media_type::is_index(&image.target.media_type) {
-        true => crate::registry::push_index(
+    // A multi-platform image: every platform's image, then the index;
+    // an index of which the store lacks a platform (a partial archive
+    // loaded): the platform's image it resolves to, as `kiln save` does.
+    let platforms = match kiln_oci::media_type::is_index(&image.target.media_type) {
+        true => match store.platform_images(&image.target) {
+            Ok(platforms) => Some(platforms),
+            Err(e) => {
+                say(
+                    quiet,
+                    &format!(
+                        "pushing {} alone: the whole index cannot be ({e})",
+                        image.config.platform().normalize()
+                    ),
+                );
+                None
+            }
+        },
+        false => None,
+    };
+    let pushed = match platforms {
+        Some(platforms) => crate::registry::push_index(
             &registry,
             store,
-            &store.platform_images(&image.target)?,
+            &platforms,
             destination,
             push_options,
             &show,
         )?,
-        false => crate::registry::push(&registry, store, image, destination, push_options, &show)?,
+        None => crate::registry::push(&registry, store, image, destination, push_options, &show)?,
     };
     say(
         quiet,

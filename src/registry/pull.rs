@@ -107,9 +107,22 @@ pub fn pull(
             }
         }
     }
-    if let Some((digest, bytes)) = index {
-        store.blobs().put(&bytes, Some(&digest))?;
-    }
+    let siblings = match &index {
+        Some((digest, bytes)) => {
+            store.blobs().put(bytes, Some(digest))?;
+            // Which index the manifest was chosen from: another platform
+            // of the same tag is found through it (`Store::find_image_for`).
+            store.put_memo(
+                kiln_cache::PULLED_FROM_INDEX_MEMO,
+                &manifest_descriptor.digest,
+                digest.as_str(),
+            )?;
+            Index::from_json(bytes)
+                .map(|i| i.manifests)
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
     store
         .blobs()
         .put(&manifest_bytes, Some(&manifest_descriptor.digest))?;
@@ -121,7 +134,29 @@ pub fn pull(
                 host: registry.host().to_string(),
                 message: e.to_string(),
             })?;
-        store.set_tag(&name, &manifest_descriptor)?;
+        // A tag names one manifest. When it names another platform's of
+        // the same index, both stay: the one for this machine keeps the
+        // tag (so a build for several platforms leaves `kiln run NAME` as
+        // it was), the other is kept untagged (as docker leaves it) and
+        // found through the index (`Store::find_image_for`).
+        let sibling = store.resolve_tag(&name)?.and_then(|previous| {
+            let listed = siblings.iter().find(|m| m.digest == previous.digest)?;
+            (previous.digest != manifest_descriptor.digest)
+                .then(|| (previous, listed.platform.clone()))
+        });
+        let host = Platform::host();
+        match sibling {
+            Some((_, Some(was))) if host.matches(&was) && !host.matches(platform) => {
+                store.add_untagged(&manifest_descriptor)?;
+            }
+            Some((previous, _)) => {
+                store.set_tag(&name, &manifest_descriptor)?;
+                store.add_untagged(&previous)?;
+            }
+            None => {
+                store.set_tag(&name, &manifest_descriptor)?;
+            }
+        }
     } else {
         store.add_untagged(&manifest_descriptor)?;
     }

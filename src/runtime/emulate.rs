@@ -13,8 +13,10 @@
 //! `tonistiigi/binfmt`, to register handlers on the host).
 //!
 //! The handler is registered with flags `F` (the kernel opens the
-//! interpreter at registration: it is passed as `/proc/self/fd/N`, opened
-//! on the host before the pivot, so the image needs no copy of it), `C`
+//! interpreter at registration: it is passed as `/proc/self/fd/N`, a
+//! sealed in-memory copy of the host's file made before the pivot, so the
+//! image needs no copy of it and no step can reach the host's; see
+//! [`open_interpreter`]), `C`
 //! (credentials and setuid bits come from the program, not the
 //! interpreter; implies `O`) and `P` (argv[0] is preserved: busybox-style
 //! programs choose their applet by it) — the flags docker's binfmt image
@@ -125,53 +127,35 @@ impl Machine {
     }
 }
 
-/// Whether this machine runs programs of `architecture` itself: only its
-/// own. An amd64 CPU runs 386 programs, but the sandbox's seccomp filter
-/// knows the native system-call ABI alone (docs/differences.md), so they
-/// are emulated too.
-pub fn runs_natively(architecture: &str) -> bool {
-    architecture == host_architecture()
-}
-
-/// This machine's CPU as a Go architecture name.
-pub fn host_architecture() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "x86" => "386",
-        "aarch64" => "arm64",
-        "arm" => "arm",
-        "riscv64" => "riscv64",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "mips64" => "mips64le",
-        "loongarch64" => "loong64",
-        other => other,
-    }
-}
-
-/// How a step of `architecture` runs here: natively or under a host
-/// handler (`None`), or under the emulator returned; why not, naming the
-/// platform and the two ways to fix it.
+/// How a step for `platform` (`linux/arm64`) runs on a machine whose CPU
+/// is `host` (a Go architecture name, as `kiln_oci::Platform::host`
+/// gives it): natively (`None`), under handlers the host registered
+/// (`None`), or under the emulator returned; why not, naming the platform
+/// and the two ways to fix it.
 ///
-/// The interpreter is `qemu-ARCH-static` or `qemu-ARCH` in
-/// `$KILN_QEMU_DIR` when it is set (and only there), otherwise on `$PATH`
-/// or in `/usr/bin` (Debian's `qemu-user-static` installs
-/// `/usr/bin/qemu-aarch64-static`).
-pub fn plan(platform: &str) -> Result<Option<Emulator>, String> {
+/// Only the host's own architecture runs natively: an amd64 CPU runs 386
+/// programs, but the sandbox's seccomp filter knows the native system-call
+/// ABI alone (docs/differences.md), so they are emulated too. kiln
+/// registers its own emulator where it can (Linux 6.7 or later, namespace
+/// isolation) and one is installed: `qemu-ARCH-static`, or a statically
+/// linked `qemu-ARCH`, in `$KILN_QEMU_DIR` when it is set (and only
+/// there), otherwise on `$PATH` or in `/usr/bin` (Debian's
+/// `qemu-user-static` installs `/usr/bin/qemu-aarch64-static`). Otherwise
+/// an enabled host handler (`/proc/sys/fs/binfmt_misc/qemu-ARCH`, as
+/// Debian and docker's binfmt image name them) is left to do it.
+pub fn plan(platform: &str, host: &str) -> Result<Option<Emulator>, String> {
     let architecture = platform.split('/').nth(1).unwrap_or("");
-    if architecture.is_empty() || runs_natively(architecture) {
+    if architecture.is_empty() || architecture == host {
         return Ok(None);
     }
     let Some(machine) = machine(architecture) else {
         return Err(format!(
-            "cannot run {platform} steps on this {} machine: kiln knows no emulator for {architecture:?}",
-            host_architecture()
+            "cannot run {platform} steps on this {host} machine: kiln knows no emulator for {architecture:?}"
         ));
     };
-    let host_handler = host_handler(machine.qemu);
-    if kernel_has_private_binfmt()
-        && let Some(interpreter) = find_interpreter(machine.qemu)
-    {
+    let can_register =
+        kernel_has_private_binfmt() && crate::isolation::current() != crate::Isolation::Chroot;
+    if can_register && let Some(interpreter) = find_interpreter(machine.qemu) {
         let (magic, mask) = machine.pattern();
         return Ok(Some(Emulator {
             name: format!("kiln-{}", machine.qemu),
@@ -180,19 +164,21 @@ pub fn plan(platform: &str) -> Result<Option<Emulator>, String> {
             mask,
         }));
     }
-    if host_handler {
+    if host_handler(machine.qemu) {
         return Ok(None);
     }
+    let why = match (kernel_has_private_binfmt(), can_register) {
+        (false, _) => format!("Linux 6.7 or later; this kernel is {}", kernel_release()),
+        (true, false) => "not under chroot isolation".to_string(),
+        (true, true) => "Linux 6.7 or later".to_string(),
+    };
     Err(format!(
-        "cannot run {platform} steps on this {} machine: no emulator for {}. Either install \
-         QEMU's user-mode emulators (Debian: apt-get install qemu-user-static, or set \
-         KILN_QEMU_DIR to a folder with qemu-{}-static) so that kiln registers one for its \
-         sandboxes (Linux 6.7 or later; this kernel is {}), or register binfmt_misc handlers \
-         on the host (Debian: apt-get install qemu-user-binfmt)",
-        host_architecture(),
-        platform,
+        "cannot run {platform} steps on this {host} machine: no emulator for {platform}. Either \
+         install QEMU's user-mode emulators (Debian: apt-get install --no-install-recommends \
+         qemu-user-static, or set KILN_QEMU_DIR to a folder with qemu-{}-static) so that kiln \
+         registers one for its sandboxes ({why}), or register binfmt_misc handlers on the host \
+         (Debian: apt-get install qemu-user-binfmt)",
         machine.qemu,
-        kernel_release(),
     ))
 }
 
@@ -250,21 +236,41 @@ pub(crate) fn register(
     .map_err(|e| format!("cannot make binfmt_misc read-only: {e}"))
 }
 
-/// Opens the interpreter of `emulator` (before the pivot, where host
-/// paths resolve), without following a symlink at the last component
-/// being a concern: it is the host's file the caller chose.
+/// A sealed in-memory copy of the interpreter of `emulator`, made before
+/// the pivot (where host paths resolve): what the handler is registered
+/// with. Registered with `F`, the file is what every emulated process's
+/// `/proc/PID/exe` names; were it the host's file, a process of the step
+/// could open it there and pass the descriptor on (through a shared cache
+/// mount's socket, say) to a process that reopens it for writing once
+/// the step ends and the kernel's write-deny with it: the host's QEMU
+/// overwritten (CVE-2019-5736's pattern, closed by runc with a sealed
+/// memfd copy of itself too). A sealed memfd can be neither written nor
+/// resized by anyone.
 pub(crate) fn open_interpreter(emulator: &Emulator) -> Result<std::os::fd::OwnedFd, String> {
-    std::fs::File::open(&emulator.interpreter)
-        .map(std::os::fd::OwnedFd::from)
-        .map_err(|e| {
-            format!(
-                "cannot open the emulator {}: {e}",
-                emulator.interpreter.display()
-            )
-        })
+    use rustix::fs::{MemfdFlags, SealFlags};
+    let shown = emulator.interpreter.display();
+    let mut source = std::fs::File::open(&emulator.interpreter)
+        .map_err(|e| format!("cannot open the emulator {shown}: {e}"))?;
+    let memfd = rustix::fs::memfd_create(
+        "kiln-emulator",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )
+    .map_err(|e| format!("cannot copy the emulator {shown}: memfd_create: {e}"))?;
+    let mut copy = std::fs::File::from(memfd);
+    std::io::copy(&mut source, &mut copy)
+        .map_err(|e| format!("cannot copy the emulator {shown}: {e}"))?;
+    rustix::fs::fcntl_add_seals(
+        &copy,
+        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+    )
+    .map_err(|e| format!("cannot seal the copy of the emulator {shown}: {e}"))?;
+    Ok(copy.into())
 }
 
-/// The interpreter for QEMU's `qemu` target, if installed.
+/// The interpreter for QEMU's `qemu` target, if installed: it must be
+/// statically linked, since it starts inside the step's root, where the
+/// host's dynamic loader and libraries are not (Debian's `qemu-user`
+/// installs dynamic `qemu-ARCH` programs).
 fn find_interpreter(qemu: &str) -> Option<PathBuf> {
     let names = [format!("qemu-{qemu}-static"), format!("qemu-{qemu}")];
     let dirs: Vec<PathBuf> = match std::env::var_os("KILN_QEMU_DIR") {
@@ -278,12 +284,67 @@ fn find_interpreter(qemu: &str) -> Option<PathBuf> {
     };
     dirs.iter()
         .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
-        .find(|candidate| is_executable(candidate))
+        .find(|candidate| is_executable(candidate) && is_static(candidate))
 }
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether the ELF file at `path` names no program interpreter (no
+/// `PT_INTERP` segment: statically linked). ELF gABI: the program header
+/// table's offset, entry size and count sit at fixed places of the file
+/// header, which differ between 32- and 64-bit files.
+fn is_static(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    const PT_INTERP: u32 = 3;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut header = [0u8; 64];
+    if file.read_exact(&mut header).is_err() || &header[..4] != b"\x7fELF" {
+        return false;
+    }
+    let big = header[5] == 2;
+    let u16_at = |b: &[u8]| match big {
+        true => u16::from_be_bytes([b[0], b[1]]),
+        false => u16::from_le_bytes([b[0], b[1]]),
+    };
+    let u32_at = |b: &[u8]| match big {
+        true => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        false => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+    };
+    let u64_at = |b: &[u8]| {
+        let bytes: [u8; 8] = b[..8].try_into().unwrap_or_default();
+        match big {
+            true => u64::from_be_bytes(bytes),
+            false => u64::from_le_bytes(bytes),
+        }
+    };
+    let (offset, size, count) = match header[4] {
+        2 => (
+            u64_at(&header[32..]),
+            u16_at(&header[54..]),
+            u16_at(&header[56..]),
+        ),
+        1 => (
+            u64::from(u32_at(&header[28..])),
+            u16_at(&header[42..]),
+            u16_at(&header[44..]),
+        ),
+        _ => return false,
+    };
+    if size < 4 || count > 4096 || file.seek(SeekFrom::Start(offset)).is_err() {
+        return false;
+    }
+    let mut table = vec![0u8; usize::from(size) * usize::from(count)];
+    if file.read_exact(&mut table).is_err() {
+        return false;
+    }
+    table
+        .chunks(usize::from(size))
+        .all(|entry| u32_at(entry) != PT_INTERP)
 }
 
 /// Whether the host's binfmt_misc has an enabled handler for QEMU's
@@ -352,12 +413,27 @@ mod tests {
 
     #[test]
     fn the_host_needs_no_emulator() {
-        let host = format!("linux/{}", host_architecture());
-        assert_eq!(plan(&host), Ok(None));
+        assert_eq!(plan("linux/arm64", "arm64"), Ok(None));
+        assert_eq!(plan("linux/amd64", "amd64"), Ok(None));
         assert!(
-            plan("linux/sparc-nonsense")
+            plan("linux/sparc-nonsense", "amd64")
                 .unwrap_err()
                 .contains("no emulator")
         );
+    }
+
+    /// A dynamically linked program names its loader (`PT_INTERP`); the
+    /// emulator must not.
+    #[test]
+    fn only_static_programs_can_be_the_interpreter() {
+        assert!(!is_static(Path::new("/bin/sh")), "/bin/sh is dynamic");
+        if Path::new("/bin/busybox").exists() {
+            assert!(
+                is_static(Path::new("/bin/busybox")),
+                "busybox-static is static"
+            );
+        }
+        assert!(!is_static(Path::new("/etc/passwd")));
+        assert!(!is_static(Path::new("/nonexistent")));
     }
 }

@@ -102,8 +102,11 @@ impl Worker {
             devices: host_devices(job, exec)?,
             // BuildKit's RUN steps get the kernel's defaults.
             sysctls: Vec::new(),
-            emulator: kiln_runtime::emulate::plan(&exec.platform)
-                .map_err(WorkerError::Emulation)?,
+            emulator: kiln_runtime::emulate::plan(
+                &exec.platform,
+                &kiln_oci::Platform::host().architecture,
+            )
+            .map_err(WorkerError::Emulation)?,
         };
         let (code, tail, upper) = kiln_runtime::view::with_views(&views, || {
             // Bind sources are resolved here, where the views are

@@ -218,6 +218,24 @@ impl<'a> Builder<'a> {
             unreachable!("the target stage is always needed")
         };
         let mut config = result.config;
+        if self.options.explicit_platform {
+            // BuildKit (dockerfile2llb `Dockerfile2LLB`): os and
+            // architecture always; variant and OS version when the target
+            // has one or the os/architecture changed.
+            let target = &self.options.platform;
+            let same = config.os == target.os && config.architecture == target.architecture;
+            config.os = target.os.clone();
+            config.architecture = target.architecture.clone();
+            if !target.variant.is_empty() || !same {
+                config.variant = target.variant.clone();
+            }
+            if !target.os_version.is_empty() || !same {
+                config.os_version = target.os_version.clone();
+            }
+            if !target.os_features.is_empty() {
+                config.os_features = target.os_features.clone();
+            }
+        }
         for (key, value) in &self.options.labels {
             config.config.labels.insert(key.clone(), value.clone());
         }

@@ -44,6 +44,10 @@ pub struct LowerOptions {
     /// Name each step with its stage's platform (`[linux/arm64 build
     /// 2/5]`), as BuildKit does when a build has several platforms.
     pub platform_in_names: bool,
+    /// `platform` was asked for (`--platform`), not implied by the host:
+    /// the image's config then says `platform` whatever its last stage's
+    /// base said (BuildKit's `platformOpt.implicitTarget` false).
+    pub explicit_platform: bool,
     /// `--label NAME=value`, added to the final image.
     pub labels: BTreeMap<String, String>,
     /// The context's `.dockerignore` patterns: context files they exclude

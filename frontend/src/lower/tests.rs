@@ -585,3 +585,39 @@ fn the_lowering_rules_fire_on_their_bad_files_only() {
     }
     assert_golden("lowering.golden", &golden);
 }
+
+/// BuildKit: with an explicit `--platform`, the image's config says the
+/// target platform even when the last stage ran on the build platform;
+/// RUN steps carry their stage's platform, and names carry it when asked.
+#[test]
+fn an_explicit_platform_sets_the_config_and_each_run_carries_its_stage_platform() {
+    let text = "FROM --platform=$BUILDPLATFORM base AS tools\nRUN make\nFROM tools\nRUN pack\n";
+    let arm = LowerOptions {
+        platform: Platform::new("linux", "arm64"),
+        platform_in_names: true,
+        explicit_platform: true,
+        ..options()
+    };
+    let (l, _) = lowered(text, &arm);
+    assert_eq!(
+        (l.config.os.as_str(), l.config.architecture.as_str()),
+        ("linux", "arm64")
+    );
+    let Op::Exec(exec) = &l.graph.vertex(l.target).op else {
+        panic!("not an exec")
+    };
+    // `FROM tools` runs as tools does: on the build platform.
+    assert_eq!(exec.platform, "linux/amd64");
+    assert_eq!(
+        l.graph.vertex(l.target).name,
+        "[linux/amd64 stage-1 2/2] RUN pack"
+    );
+    // Without --platform the config keeps the base's platform.
+    let implicit = LowerOptions {
+        platform: Platform::new("linux", "arm64"),
+        ..options()
+    };
+    let (l, _) = lowered(text, &implicit);
+    assert_eq!(l.config.architecture, "amd64");
+    assert_eq!(l.graph.vertex(l.target).name, "[stage-1 2/2] RUN pack");
+}

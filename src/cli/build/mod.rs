@@ -228,6 +228,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         platform: platform.clone(),
         build_platform: platform,
         platform_in_names: false,
+        explicit_platform: !platforms.is_empty(),
         labels: pairs("--label", &args.labels)?,
         ignore_patterns,
         created: crate::build::creation_time(),

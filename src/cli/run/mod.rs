@@ -174,8 +174,11 @@ fn run_sandbox(args: RunArgs, store: &StoreArgs) -> anyhow::Result<Outcome> {
         }
         None => store.find_image(&args.image)?,
     };
-    let emulator = kiln_runtime::emulate::plan(&image.config.platform().normalize().to_string())
-        .map_err(anyhow::Error::msg)?;
+    let emulator = kiln_runtime::emulate::plan(
+        &image.config.platform().normalize().to_string(),
+        &kiln_oci::Platform::host().architecture,
+    )
+    .map_err(anyhow::Error::msg)?;
     let mut layers = store.ensure_snapshots(&image)?;
     layers.reverse();
     let config = &image.config.config;

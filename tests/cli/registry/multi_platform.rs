@@ -198,6 +198,42 @@ fn a_build_for_three_platforms_emulates_foreign_steps_and_pushes_one_index() {
         text(&refused.stderr)
     );
 
+    // A multi-platform build on the pushed index pulls each platform's
+    // base; a rebuild that may not pull finds both in the store.
+    let mut builder = TestContext::new();
+    builder.set_env("KILN_QEMU_DIR", kit.join("qemu/usr/bin"));
+    builder.dockerfile(&format!(
+        "FROM {reference}\nUSER root\nRUN uname -m > /again\n"
+    ));
+    for pull in ["--pull=missing", "--pull=never"] {
+        builder.build_ok(&[
+            pull,
+            "--no-cache",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-t",
+            "again",
+        ]);
+        for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+            let shown = builder.ok(&[
+                "run",
+                "--platform",
+                platform,
+                "again",
+                "cat",
+                "/arch",
+                "/again",
+            ]);
+            assert_eq!(
+                shown,
+                format!("{machine}\n{machine}\n"),
+                "{pull} {platform}"
+            );
+        }
+    }
+    // The base's tag still names this machine's image.
+    assert_eq!(builder.ok(&["run", &reference, "uname", "-m"]), "x86_64\n");
+
     // `kiln save` writes the whole index.
     let archive = ctx.root.parent().unwrap().join("multi.tar");
     ctx.ok(&["save", "-o", archive.to_str().unwrap(), "multi"]);
