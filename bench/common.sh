@@ -62,8 +62,15 @@ base_tar() {
   tar --numeric-owner --owner=0 --group=0 -C "$r" -cf "$3" .
 }
 
-# `seconds CMD...`: wall time of one run, output discarded.
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; return 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }
+# `seconds CMD...`: wall time of one run, output discarded (its last lines
+# shown when it fails).
+seconds() {
+  local s e log=${work:-/tmp}/seconds.log
+  s=$(date +%s.%N)
+  "$@" >"$log" 2>&1 || { echo "FAILED: $*" >&2; tail -5 "$log" >&2; return 1; }
+  e=$(date +%s.%N)
+  echo "$e - $s" | bc
+}
 
 # The small workload both scripts use: busybox, 8 instructions, 3 RUN.
 write_small() {

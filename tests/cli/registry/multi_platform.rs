@@ -233,6 +233,29 @@ fn a_build_for_three_platforms_emulates_foreign_steps_and_pushes_one_index() {
     }
     // The base's tag still names this machine's image.
     assert_eq!(builder.ok(&["run", &reference, "uname", "-m"]), "x86_64\n");
+    // `build --push --format docker`: a docker manifest list of docker
+    // manifests.
+    let pushed = format!("{}/test/again:docker", registry.addr());
+    builder.build_ok(&[
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "-t",
+        &pushed,
+        "--push",
+        "--format",
+        "docker",
+    ]);
+    let list = super::raw_manifest(&pushed);
+    assert_eq!(
+        list["mediaType"], "application/vnd.docker.distribution.manifest.list.v2+json",
+        "{list}"
+    );
+    for entry in list["manifests"].as_array().unwrap() {
+        assert_eq!(
+            entry["mediaType"], "application/vnd.docker.distribution.manifest.v2+json",
+            "{list}"
+        );
+    }
 
     // `kiln save` writes the whole index.
     let archive = ctx.root.parent().unwrap().join("multi.tar");
