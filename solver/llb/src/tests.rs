@@ -1,0 +1,219 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use kiln_solver::{Exec, ExecDevice, ImageSource, LocalSource, Vertex};
+
+fn exec(args: &[&str], mounts: Vec<ExecMount>) -> Op {
+    Op::Exec(Exec {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: vec!["PATH=/bin".into()],
+        cwd: "/".into(),
+        user: String::new(),
+        network: NetworkMode::Default,
+        insecure: false,
+        mounts,
+        proxy_env: vec!["HTTP_PROXY=http://proxy:3128".into()],
+        devices: vec![],
+        platform: "linux/arm64".into(),
+    })
+}
+
+fn add(graph: &mut Graph, op: Op, inputs: &[VertexId], name: &str) -> VertexId {
+    graph.add(Vertex {
+        op,
+        inputs: inputs.to_vec(),
+        name: name.into(),
+        line: Some(1),
+    })
+}
+
+fn decode(bytes: &[u8]) -> pb::Op {
+    pb::Op::decode(bytes).unwrap()
+}
+
+/// A base image, a RUN with a bind of the context and a cache mount, a
+/// COPY of two sources onto scratch, merged: every op once, inputs by
+/// digest, scratch as -1, the file actions chained, the terminal op last.
+#[test]
+fn a_small_graph_lowers_to_a_linked_definition() {
+    let mut g = Graph::new();
+    let image = add(
+        &mut g,
+        Op::Image(ImageSource {
+            reference: "docker.io/library/busybox:latest".into(),
+            digest: kiln_oci::Digest::of(b"busybox"),
+            platform: "linux/arm64".into(),
+        }),
+        &[],
+        "[1/3] FROM busybox",
+    );
+    let context = add(
+        &mut g,
+        Op::Local(LocalSource {
+            name: "context".into(),
+            include: vec![],
+            exclude: vec!["*.md".into()],
+        }),
+        &[],
+        "context",
+    );
+    let run = add(
+        &mut g,
+        exec(
+            &["sh", "-c", "make"],
+            vec![
+                ExecMount::Bind {
+                    input: 1,
+                    source: "/src".into(),
+                    target: "/src".into(),
+                    readonly: true,
+                },
+                ExecMount::Cache {
+                    id: "go".into(),
+                    target: "/root/.cache".into(),
+                    sharing: CacheSharing::Locked,
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o755,
+                    readonly: false,
+                    from: None,
+                },
+            ],
+        ),
+        &[image, context],
+        "[2/3] RUN make",
+    );
+    let scratch = add(&mut g, Op::Scratch, &[], "scratch");
+    let mut copy = Copy::one_path(1, "/a", "/out/");
+    copy.sources.push("/b".into());
+    let file = add(
+        &mut g,
+        Op::File(FileOp {
+            actions: vec![FileAction::Copy(copy)],
+        }),
+        &[scratch, context],
+        "[3/3] COPY a b /out/",
+    );
+    let merged = add(&mut g, Op::Merge, &[run, file], "merge");
+    // Not needed by the target: left out.
+    add(&mut g, exec(&["true"], vec![]), &[image], "unused");
+
+    let lowered = lower(
+        &g,
+        merged,
+        &Options {
+            session: "s1".into(),
+        },
+    )
+    .unwrap();
+    let def = &lowered.definition.def;
+    assert_eq!(def.len(), 6, "5 ops and the terminal one");
+    let ops: Vec<pb::Op> = def.iter().map(|b| decode(b)).collect();
+    let digest_of = |id: VertexId| lowered.digests[id.0].clone().unwrap();
+    assert!(lowered.digests[scratch.0].is_none());
+    // Each op is named by the digest of its bytes.
+    for (bytes, id) in def.iter().zip([image, context, run, file, merged]) {
+        assert_eq!(kiln_oci::Digest::of(bytes).to_string(), digest_of(id));
+        assert_eq!(
+            lowered.definition.metadata[&digest_of(id)].description[CUSTOM_NAME],
+            g.vertex(id).name
+        );
+    }
+    let Some(pb::op::Op::Source(source)) = &ops[0].op else {
+        panic!("{:?}", ops[0])
+    };
+    assert_eq!(
+        source.identifier,
+        format!(
+            "docker-image://docker.io/library/busybox:latest@{}",
+            kiln_oci::Digest::of(b"busybox")
+        )
+    );
+    assert_eq!(ops[0].platform.as_ref().unwrap().architecture, "arm64");
+    let Some(pb::op::Op::Source(local)) = &ops[1].op else {
+        panic!()
+    };
+    assert_eq!(local.identifier, "local://context");
+    assert_eq!(local.attrs["local.excludepatterns"], r#"["*.md"]"#);
+    assert_eq!(local.attrs["local.session"], "s1");
+
+    let Some(pb::op::Op::Exec(run_op)) = &ops[2].op else {
+        panic!()
+    };
+    assert_eq!(
+        ops[2]
+            .inputs
+            .iter()
+            .map(|i| i.digest.clone())
+            .collect::<Vec<_>>(),
+        [digest_of(image), digest_of(context)]
+    );
+    assert_eq!(
+        (
+            run_op.mounts[0].input,
+            run_op.mounts[0].dest.as_str(),
+            run_op.mounts[0].output
+        ),
+        (0, "/", 0)
+    );
+    assert_eq!(
+        (
+            run_op.mounts[1].input,
+            run_op.mounts[1].selector.as_str(),
+            run_op.mounts[1].output
+        ),
+        (1, "/src", -1)
+    );
+    assert!(run_op.mounts[1].readonly);
+    assert_eq!(run_op.mounts[2].mount_type, pb::MountType::Cache as i32);
+    assert_eq!(
+        run_op.mounts[2].cache_opt.as_ref().unwrap().sharing,
+        pb::CacheSharingOpt::Locked as i32
+    );
+    let meta = run_op.meta.as_ref().unwrap();
+    assert_eq!(
+        meta.proxy_env.as_ref().unwrap().http_proxy,
+        "http://proxy:3128"
+    );
+    assert!(!meta.env.iter().any(|e| e.contains("PROXY")));
+
+    let Some(pb::op::Op::File(file_op)) = &ops[3].op else {
+        panic!()
+    };
+    // Scratch is no input: only the context is one.
+    assert_eq!(ops[3].inputs.len(), 1);
+    let chain: Vec<(i64, i64, i64)> = file_op
+        .actions
+        .iter()
+        .map(|a| (a.input, a.secondary_input, a.output))
+        .collect();
+    assert_eq!(chain, [(-1, 0, -1), (1, 0, 0)]);
+
+    let Some(pb::op::Op::Merge(merge)) = &ops[4].op else {
+        panic!()
+    };
+    assert_eq!(
+        merge.inputs.iter().map(|i| i.input).collect::<Vec<_>>(),
+        [0, 1]
+    );
+    // The terminal op: only the target's edge.
+    assert!(ops[5].op.is_none());
+    assert_eq!(ops[5].inputs[0].digest, digest_of(merged));
+}
+
+#[test]
+fn host_devices_have_no_llb_form() {
+    let mut g = Graph::new();
+    let scratch = add(&mut g, Op::Scratch, &[], "scratch");
+    let Op::Exec(mut with_device) = exec(&["true"], vec![]) else {
+        unreachable!()
+    };
+    with_device.devices.push(ExecDevice {
+        path: "/dev/fuse".into(),
+        required: true,
+    });
+    let run = add(&mut g, Op::Exec(with_device), &[scratch], "[1/1] RUN true");
+    let err = lower(&g, run, &Options::default()).unwrap_err();
+    assert!(err.to_string().contains("RUN --device"), "{err}");
+    assert!(err.to_string().contains("[1/1] RUN true (line 1)"), "{err}");
+}
