@@ -110,6 +110,17 @@ pub fn lower(graph: &Graph, target: VertexId, options: &Options) -> Result<Lower
         }
         digests[id.0] = Some(digest);
     }
+    // An empty result (a scratch target) is an empty definition, as
+    // BuildKit's `State.Marshal` makes it: a terminal op without an edge
+    // is refused.
+    if digests[target.0].is_none() {
+        definition.def.clear();
+        definition.metadata.clear();
+        return Ok(Lowered {
+            definition,
+            digests,
+        });
+    }
     // BuildKit's terminal op: nothing but the result's edge.
     let terminal = pb::Op {
         inputs: digests[target.0]
@@ -177,8 +188,11 @@ fn lower_vertex(
             platform = kiln_oci::Platform::parse(&image.platform)
                 .ok()
                 .map(|p| to_platform(&p));
+            // Normalized as BuildKit writes it (`docker.io/library/…`).
+            let reference = kiln_oci::Reference::parse(&image.reference)
+                .map_or_else(|_| image.reference.clone(), |r| r.to_string());
             source(
-                format!("docker-image://{}@{}", image.reference, image.digest),
+                format!("docker-image://{reference}@{}", image.digest),
                 BTreeMap::new(),
             )
         }
@@ -245,7 +259,8 @@ fn lower_vertex(
     Ok(pb::Op {
         inputs,
         platform,
-        constraints: None,
+        // BuildKit's `MarshalConstraints` writes an empty one on every op.
+        constraints: Some(pb::WorkerConstraints::default()),
         op: Some(op),
     })
 }
@@ -299,7 +314,12 @@ fn exec_op(exec: &kiln_solver::Exec, map: &dyn Fn(usize) -> i64) -> Result<pb::E
                 readonly,
             } => mounts.push(pb::Mount {
                 input: map(*input),
-                selector: source.clone(),
+                // The whole input: no selector (one would make BuildKit
+                // hash the input's content for the key).
+                selector: match source.as_str() {
+                    "/" => String::new(),
+                    path => path.to_string(),
+                },
                 dest: target.clone(),
                 output: -1,
                 readonly: *readonly,
@@ -326,7 +346,9 @@ fn exec_op(exec: &kiln_solver::Exec, map: &dyn Fn(usize) -> i64) -> Result<pb::E
                     readonly: *readonly,
                     mount_type: pb::MountType::Cache as i32,
                     cache_opt: Some(pb::CacheOpt {
-                        id: id.clone(),
+                        // dockerfile2llb: the build's cache namespace
+                        // (empty) and `/` before the id.
+                        id: format!("/{id}"),
                         sharing: match sharing {
                             CacheSharing::Shared => pb::CacheSharingOpt::Shared,
                             CacheSharing::Private => pb::CacheSharingOpt::Private,
@@ -402,6 +424,17 @@ fn exec_op(exec: &kiln_solver::Exec, map: &dyn Fn(usize) -> i64) -> Result<pb::E
             }),
         }
     }
+    // BuildKit's `ExecOp.Marshal`: mounts sorted by target (stable), then
+    // the secrets, then the ssh sockets.
+    let rank = |m: &pb::Mount| match m.mount_type {
+        t if t == pb::MountType::Secret as i32 => 1,
+        t if t == pb::MountType::Ssh as i32 => 2,
+        _ => 0,
+    };
+    mounts.sort_by_key(|m| match rank(m) {
+        0 => (0, m.dest.clone()),
+        other => (other, String::new()),
+    });
     Ok(pb::ExecOp {
         meta: Some(pb::Meta {
             args: exec.args.clone(),
@@ -409,6 +442,9 @@ fn exec_op(exec: &kiln_solver::Exec, map: &dyn Fn(usize) -> i64) -> Result<pb::E
             cwd: exec.cwd.clone(),
             user: exec.user.clone(),
             proxy_env: (proxy != pb::ProxyEnv::default()).then_some(proxy),
+            // Parent directories made as mount stubs go too (BuildKit
+            // always asks; older BuildKits ignore the field).
+            remove_mount_stubs_recursive: true,
             ..pb::Meta::default()
         }),
         mounts,
@@ -439,7 +475,11 @@ fn file_op(file: &FileOp, map: &dyn Fn(usize) -> i64, inputs: usize) -> Result<p
                     );
                 }
                 for source in &copy.sources {
-                    actions.push(pb::file_action::Action::Copy(copy_action(copy, source)));
+                    actions.push(pb::file_action::Action::Copy(copy_action(
+                        copy,
+                        source,
+                        map(0),
+                    )));
                     secondary.push(map(copy.input));
                 }
             }
@@ -453,7 +493,7 @@ fn file_op(file: &FileOp, map: &dyn Fn(usize) -> i64, inputs: usize) -> Result<p
                     path: path.clone(),
                     mode: *mode as i32,
                     data: data.clone(),
-                    owner: owner.as_ref().map(chown),
+                    owner: owner.as_ref().map(|o| chown(o, map(0))),
                     timestamp: -1,
                 }));
                 secondary.push(-1);
@@ -468,7 +508,7 @@ fn file_op(file: &FileOp, map: &dyn Fn(usize) -> i64, inputs: usize) -> Result<p
                     path: path.clone(),
                     mode: *mode as i32,
                     make_parents: *parents,
-                    owner: owner.as_ref().map(chown),
+                    owner: owner.as_ref().map(|o| chown(o, map(0))),
                     timestamp: -1,
                 }));
                 secondary.push(-1);
@@ -496,7 +536,7 @@ fn file_op(file: &FileOp, map: &dyn Fn(usize) -> i64, inputs: usize) -> Result<p
     Ok(pb::FileOp { actions })
 }
 
-fn copy_action(copy: &Copy, source: &str) -> pb::FileActionCopy {
+fn copy_action(copy: &Copy, source: &str, base: i64) -> pb::FileActionCopy {
     let (mode, mode_str) = match &copy.mode {
         None => (-1, String::new()),
         Some(Mode::Octal(bits)) => (*bits as i32, String::new()),
@@ -505,7 +545,7 @@ fn copy_action(copy: &Copy, source: &str) -> pb::FileActionCopy {
     pb::FileActionCopy {
         src: source.to_string(),
         dest: copy.dest.clone(),
-        owner: copy.owner.as_ref().map(chown),
+        owner: copy.owner.as_ref().map(|o| chown(o, base)),
         mode,
         follow_symlink: copy.follow_symlinks,
         dir_copy_contents: copy.dir_contents_only,
@@ -522,15 +562,16 @@ fn copy_action(copy: &Copy, source: &str) -> pb::FileActionCopy {
     }
 }
 
-/// `--chown`: names are resolved in the destination (input `-1` of a
-/// named user: the action's own input, as BuildKit's `WithUser`).
-fn chown(owner: &Owner) -> pb::ChownOpt {
+/// `--chown`: names are resolved in the destination, the op's base input
+/// `base` (BuildKit's `UserOpt.marshal(base)`, for every action of the
+/// chain).
+fn chown(owner: &Owner, base: i64) -> pb::ChownOpt {
     let user = |who: &IdOrName| pb::UserOpt {
         user: Some(match who {
             IdOrName::Id(id) => pb::user_opt::User::ById(*id),
             IdOrName::Name(name) => pb::user_opt::User::ByName(pb::NamedUserOpt {
                 name: name.clone(),
-                input: -1,
+                input: base,
             }),
         }),
     };

@@ -156,18 +156,20 @@ fn a_small_graph_lowers_to_a_linked_definition() {
         ),
         (0, "/", 0)
     );
+    // Sorted by target: the cache (/root/.cache) before the bind (/src).
     assert_eq!(
         (
-            run_op.mounts[1].input,
-            run_op.mounts[1].selector.as_str(),
-            run_op.mounts[1].output
+            run_op.mounts[2].input,
+            run_op.mounts[2].selector.as_str(),
+            run_op.mounts[2].output
         ),
         (1, "/src", -1)
     );
-    assert!(run_op.mounts[1].readonly);
-    assert_eq!(run_op.mounts[2].mount_type, pb::MountType::Cache as i32);
+    assert!(run_op.mounts[2].readonly);
+    assert_eq!(run_op.mounts[1].mount_type, pb::MountType::Cache as i32);
+    assert_eq!(run_op.mounts[1].cache_opt.as_ref().unwrap().id, "/go");
     assert_eq!(
-        run_op.mounts[2].cache_opt.as_ref().unwrap().sharing,
+        run_op.mounts[1].cache_opt.as_ref().unwrap().sharing,
         pb::CacheSharingOpt::Locked as i32
     );
     let meta = run_op.meta.as_ref().unwrap();
@@ -216,4 +218,88 @@ fn host_devices_have_no_llb_form() {
     let err = lower(&g, run, &Options::default()).unwrap_err();
     assert!(err.to_string().contains("RUN --device"), "{err}");
     assert!(err.to_string().contains("[1/1] RUN true (line 1)"), "{err}");
+}
+
+/// What BuildKit's `client/llb` does and the solver checks: a named
+/// owner is resolved in the op's base input (never -1), mounts are sorted
+/// by target with secrets and ssh sockets last, and an empty result is an
+/// empty definition.
+#[test]
+fn owners_mount_order_and_an_empty_result_follow_buildkit() {
+    let mut g = Graph::new();
+    let base = add(
+        &mut g,
+        Op::Local(LocalSource {
+            name: "context".into(),
+            include: vec![],
+            exclude: vec![],
+        }),
+        &[],
+        "context",
+    );
+    let mut copy = Copy::one_path(0, "/a", "/a");
+    copy.owner = Some(Owner {
+        user: IdOrName::Name("app".into()),
+        group: None,
+    });
+    let file = add(
+        &mut g,
+        Op::File(FileOp {
+            actions: vec![
+                FileAction::Mkdir {
+                    path: "/w".into(),
+                    mode: 0o755,
+                    parents: true,
+                    owner: None,
+                },
+                FileAction::Copy(copy),
+            ],
+        }),
+        &[base],
+        "COPY",
+    );
+    let secret = ExecMount::Secret {
+        id: "s".into(),
+        target: Some("/run/secrets/s".into()),
+        env: None,
+        required: false,
+        uid: 0,
+        gid: 0,
+        mode: 0o400,
+    };
+    let tmpfs = |t: &str| ExecMount::Tmpfs {
+        target: t.into(),
+        size: None,
+    };
+    let run = add(
+        &mut g,
+        exec(&["true"], vec![secret, tmpfs("/b"), tmpfs("/a")]),
+        &[file],
+        "RUN",
+    );
+    let lowered = lower(&g, run, &Options::default()).unwrap();
+    let ops: Vec<pb::Op> = lowered.definition.def.iter().map(|b| decode(b)).collect();
+    let Some(pb::op::Op::File(file_op)) = &ops[1].op else {
+        panic!()
+    };
+    let Some(pb::file_action::Action::Copy(copied)) = &file_op.actions[1].action else {
+        panic!()
+    };
+    let Some(pb::user_opt::User::ByName(named)) =
+        &copied.owner.as_ref().unwrap().user.as_ref().unwrap().user
+    else {
+        panic!()
+    };
+    assert_eq!((named.name.as_str(), named.input), ("app", 0));
+    let Some(pb::op::Op::Exec(exec_op)) = &ops[2].op else {
+        panic!()
+    };
+    let order: Vec<&str> = exec_op.mounts.iter().map(|m| m.dest.as_str()).collect();
+    assert_eq!(order, ["/", "/a", "/b", "/run/secrets/s"]);
+    assert!(exec_op.meta.as_ref().unwrap().remove_mount_stubs_recursive);
+
+    let mut g = Graph::new();
+    let scratch = add(&mut g, Op::Scratch, &[], "scratch");
+    let lowered = lower(&g, scratch, &Options::default()).unwrap();
+    assert!(lowered.definition.def.is_empty());
 }
