@@ -1,8 +1,9 @@
 //! The LLB (BuildKit's `pb.Definition`, `kiln-llb`) that every fidelity
 //! case lowers to, against fixed base images, compared with
 //! `testdata/llb/fidelity.txt`: one line per op in definition order, its
-//! digest and its protobuf message, so a change in what kiln would send
-//! a BuildKit shows as a diff (`KILN_BLESS=1` rewrites it, on purpose).
+//! digest and its protobuf message, after the BuildKit capabilities it
+//! needs, so a change in what kiln would send a BuildKit shows as a diff
+//! (`KILN_BLESS=1` rewrites it, on purpose).
 //! A case that LLB cannot carry says why in its line.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
@@ -25,7 +26,11 @@ fn describe(case: &Path) -> String {
         Ok(llb) => llb,
         Err(e) => return format!("  no LLB: {e}\n"),
     };
-    let mut out = String::new();
+    let needs: Vec<&str> = kiln_llb::caps::needed(&llb.definition)
+        .iter()
+        .map(|n| n.cap)
+        .collect();
+    let mut out = format!("  needs {}\n", needs.join(" "));
     for bytes in &llb.definition.def {
         let digest = kiln_oci::Digest::of(bytes);
         let op = bollard_buildkit_proto::pb::Op::decode(bytes.as_slice()).unwrap();

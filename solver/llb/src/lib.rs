@@ -12,9 +12,12 @@
 //!
 //! - `Scratch` is no op: an input or mount on it is input `-1` (empty).
 //! - `Image` → a source `docker-image://REF@DIGEST` with the platform it
-//!   was resolved for; `Local` → `local://NAME` with `local.*` attributes
-//!   (include and exclude patterns as JSON lists, the session, a shared
-//!   key hint); `Http` → the URL with `http.filename` (and
+//!   was resolved for; `Local` → `local://NAME` with `local.*` attributes:
+//!   one source per directory for the whole build, as the Dockerfile
+//!   frontend makes it (the paths any step reads as `local.followpaths`,
+//!   the exclude patterns, the session, a shared key hint), whatever the
+//!   step's own selection: kiln keys a step by the files it selects, and
+//!   BuildKit by the copy's own source path; `Http` → the URL with `http.filename` (and
 //!   `http.checksum`); `Git` → `git://HOST/PATH#REF[:SUBDIR]` with
 //!   `git.fullurl` (and `git.keepgitdir`).
 //! - `Exec` → an `ExecOp`: the root mount is input 0 at `/` with output 0;
@@ -37,6 +40,8 @@
 //!
 //! What LLB cannot express is an [`Error::Unsupported`] naming the
 //! feature, before anything is sent.
+
+pub mod caps;
 
 use bollard_buildkit_proto::pb;
 use kiln_solver::{
@@ -86,6 +91,7 @@ pub struct Lowered {
 /// Lowers what `target` needs of `graph`.
 pub fn lower(graph: &Graph, target: VertexId, options: &Options) -> Result<Lowered, Error> {
     let needed = needed(graph, target);
+    let follow = follow_paths(graph, &needed);
     let mut digests: Vec<Option<String>> = vec![None; graph.len()];
     let mut definition = pb::Definition::default();
     let mut seen: HashMap<String, ()> = HashMap::new();
@@ -93,7 +99,7 @@ pub fn lower(graph: &Graph, target: VertexId, options: &Options) -> Result<Lower
         if !needed[id.0] || matches!(vertex.op, Op::Scratch) {
             continue;
         }
-        let op = lower_vertex(graph, id, &digests, options)?;
+        let op = lower_vertex(graph, id, &digests, &follow, options)?;
         let bytes = op.encode_to_vec();
         let digest = kiln_oci::Digest::of(&bytes).to_string();
         if seen.insert(digest.clone(), ()).is_none() {
@@ -152,12 +158,51 @@ fn needed(graph: &Graph, target: VertexId) -> Vec<bool> {
     needed
 }
 
+/// The paths each local directory (by name) is read at, as BuildKit's
+/// `local.followpaths`: one source per directory for the whole build,
+/// sending what any step reads (`normalizeContextPaths`: the paths
+/// relative, sorted, none when a step reads all of it).
+fn follow_paths(graph: &Graph, needed: &[bool]) -> BTreeMap<String, Option<Vec<String>>> {
+    let mut follow: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
+    for (id, vertex) in graph.iter() {
+        let Op::Local(local) = &vertex.op else {
+            continue;
+        };
+        if !needed[id.0] {
+            continue;
+        }
+        let entry = follow
+            .entry(local.name.clone())
+            .or_insert_with(|| Some(Vec::new()));
+        let whole = local.include.is_empty()
+            || local
+                .include
+                .iter()
+                .any(|p| matches!(p.trim_matches('/'), "" | "."));
+        match (whole, entry.as_mut()) {
+            (true, _) => *entry = None,
+            (false, Some(paths)) => paths.extend(local.include.iter().map(|p| {
+                p.trim_start_matches("./")
+                    .trim_start_matches('/')
+                    .to_string()
+            })),
+            (false, None) => {}
+        }
+    }
+    for paths in follow.values_mut().flatten() {
+        paths.sort();
+        paths.dedup();
+    }
+    follow
+}
+
 /// One vertex's op: its non-scratch inputs as edges, kiln's input indexes
 /// mapped to LLB's (`-1` for scratch).
 fn lower_vertex(
     graph: &Graph,
     id: VertexId,
     digests: &[Option<String>],
+    follow: &BTreeMap<String, Option<Vec<String>>>,
     options: &Options,
 ) -> Result<pb::Op, Error> {
     let vertex = graph.vertex(id);
@@ -199,8 +244,8 @@ fn lower_vertex(
         Op::Local(local) => {
             let mut attrs = BTreeMap::new();
             let json = |list: &[String]| serde_json::to_string(list).unwrap_or_default();
-            if !local.include.is_empty() {
-                attrs.insert("local.includepattern".into(), json(&local.include));
+            if let Some(Some(paths)) = follow.get(&local.name) {
+                attrs.insert("local.followpaths".into(), json(paths));
             }
             if !local.exclude.is_empty() {
                 attrs.insert("local.excludepatterns".into(), json(&local.exclude));

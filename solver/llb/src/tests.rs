@@ -303,3 +303,72 @@ fn owners_mount_order_and_an_empty_result_follow_buildkit() {
     let lowered = lower(&g, scratch, &Options::default()).unwrap();
     assert!(lowered.definition.def.is_empty());
 }
+
+/// A definition names what it needs; a builder without one of them is
+/// refused by feature and release (BuildKit 0.8, docker 20.10's, has no
+/// merge op and no secrets as environment variables).
+#[test]
+fn the_capabilities_a_definition_needs_name_feature_and_release() {
+    let mut g = Graph::new();
+    let context = add(
+        &mut g,
+        Op::Local(LocalSource {
+            name: "context".into(),
+            include: vec!["a".into()],
+            exclude: vec![],
+        }),
+        &[],
+        "context",
+    );
+    let secret = ExecMount::Secret {
+        id: "t".into(),
+        target: None,
+        env: Some("TOKEN".into()),
+        required: true,
+        uid: 0,
+        gid: 0,
+        mode: 0o400,
+    };
+    let run = add(
+        &mut g,
+        exec(
+            &["true"],
+            vec![
+                secret,
+                ExecMount::Tmpfs {
+                    target: "/t".into(),
+                    size: Some(1 << 20),
+                },
+            ],
+        ),
+        &[context],
+        "RUN",
+    );
+    let merged = add(&mut g, Op::Merge, &[run, context], "COPY --link");
+    let lowered = lower(&g, merged, &Options::default()).unwrap();
+    let needed = caps::needed(&lowered.definition);
+    let ids: Vec<&str> = needed.iter().map(|n| n.cap).collect();
+    for cap in [
+        "source.local",
+        "source.local.followpaths",
+        "exec.meta.base",
+        "exec.secretenv",
+        "exec.mount.tmpfs.size",
+        "mergeop",
+        "platform",
+        "meta.description",
+    ] {
+        assert!(ids.contains(&cap), "{cap} missing from {ids:?}");
+    }
+    assert!(!ids.contains(&"exec.mount.cache"));
+    // A builder announcing all but the merge op.
+    let all_but_merge: Vec<String> = ids
+        .iter()
+        .filter(|c| **c != "mergeop")
+        .map(|c| c.to_string())
+        .collect();
+    let lacking = caps::missing(&needed, &all_but_merge).unwrap();
+    assert_eq!((lacking.feature, lacking.since), ("COPY --link", "v0.10.0"));
+    let everything: Vec<String> = ids.iter().map(|c| c.to_string()).collect();
+    assert!(caps::missing(&needed, &everything).is_none());
+}
