@@ -21,6 +21,7 @@ fn describe(case: &Path) -> String {
     };
     let options = kiln_llb::Options {
         session: "kiln-test-session".into(),
+        ..kiln_llb::Options::default()
     };
     let llb = match kiln_llb::lower(&lowered.graph, lowered.target, &options) {
         Ok(llb) => llb,

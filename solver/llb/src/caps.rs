@@ -40,6 +40,9 @@ const HTTP: Need = need("source.http", "ADD from a URL", "v0.5");
 const HTTP_CHECKSUM: Need = need("source.http.checksum", "ADD --checksum", "v0.5");
 const GIT: Need = need("source.git", "ADD from git", "v0.5");
 const GIT_FULL_URL: Need = need("source.git.fullurl", "ADD from git", "v0.5");
+const GIT_HTTP_AUTH: Need = need("source.git.httpauth", "ADD from git", "v0.8.0");
+const GIT_SSH_SOCK: Need = need("source.git.mountsshsock", "ADD from git over ssh", "v0.8.0");
+const IGNORE_CACHE: Need = need("meta.ignorecache", "--no-cache", "v0.5");
 const GIT_KEEP_DIR: Need = need("source.git.keepgitdir", "ADD --keep-git-dir", "v0.5");
 const GIT_SUBDIR: Need = need("source.git.subdir", "ADD from a git subdirectory", "v0.9.0");
 const GIT_CHECKSUM: Need = need(
@@ -100,6 +103,9 @@ pub fn needed(definition: &pb::Definition) -> Vec<Need> {
     if !definition.metadata.is_empty() {
         add(DESCRIPTION);
     }
+    if definition.metadata.values().any(|m| m.ignore_cache) {
+        add(IGNORE_CACHE);
+    }
     for bytes in &definition.def {
         let Ok(op) = pb::Op::decode(bytes.as_slice()) else {
             continue;
@@ -159,6 +165,9 @@ fn source_needs(source: &pb::SourceOp, add: &mut dyn FnMut(Need)) {
             ("git.fullurl", GIT_FULL_URL),
             ("git.keepgitdir", GIT_KEEP_DIR),
             ("git.checksum", GIT_CHECKSUM),
+            ("git.authtokensecret", GIT_HTTP_AUTH),
+            ("git.authheadersecret", GIT_HTTP_AUTH),
+            ("git.mountsshsock", GIT_SSH_SOCK),
         ] {
             if has(attr) {
                 add(cap);

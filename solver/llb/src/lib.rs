@@ -57,6 +57,9 @@ pub struct Options {
     /// The session the builder reads local directories through
     /// (`local.session`).
     pub session: String,
+    /// Vertices (by index) whose cached results must not be used
+    /// (`--no-cache`, `--no-cache-filter`): BuildKit's `ignore_cache`.
+    pub ignore_cache: std::collections::BTreeSet<usize>,
 }
 
 /// Why a graph has no LLB form.
@@ -99,21 +102,13 @@ pub fn lower(graph: &Graph, target: VertexId, options: &Options) -> Result<Lower
         if !needed[id.0] || matches!(vertex.op, Op::Scratch) {
             continue;
         }
-        let op = lower_vertex(graph, id, &digests, &follow, options)?;
-        let bytes = op.encode_to_vec();
-        let digest = kiln_oci::Digest::of(&bytes).to_string();
-        if seen.insert(digest.clone(), ()).is_none() {
-            definition.def.push(bytes);
-            let mut description = BTreeMap::new();
-            description.insert(CUSTOM_NAME.to_string(), vertex.name.clone());
-            definition.metadata.insert(
-                digest.clone(),
-                pb::OpMetadata {
-                    description,
-                    ..pb::OpMetadata::default()
-                },
-            );
+        let mut helpers = Vec::new();
+        let op = lower_vertex(graph, id, &digests, &follow, options, &mut helpers)?;
+        let ignore_cache = options.ignore_cache.contains(&id.0);
+        for (helper, name) in helpers {
+            add_op(&mut definition, &mut seen, &helper, name, ignore_cache);
         }
+        let digest = add_op(&mut definition, &mut seen, &op, &vertex.name, ignore_cache);
         digests[id.0] = Some(digest);
     }
     // An empty result (a scratch target) is an empty definition, as
@@ -143,6 +138,32 @@ pub fn lower(graph: &Graph, target: VertexId, options: &Options) -> Result<Lower
         definition,
         digests,
     })
+}
+
+/// Adds `op` (once) with its name; its digest.
+fn add_op(
+    definition: &mut pb::Definition,
+    seen: &mut HashMap<String, ()>,
+    op: &pb::Op,
+    name: &str,
+    ignore_cache: bool,
+) -> String {
+    let bytes = op.encode_to_vec();
+    let digest = kiln_oci::Digest::of(&bytes).to_string();
+    if seen.insert(digest.clone(), ()).is_none() {
+        definition.def.push(bytes);
+        let mut description = BTreeMap::new();
+        description.insert(CUSTOM_NAME.to_string(), name.to_string());
+        definition.metadata.insert(
+            digest.clone(),
+            pb::OpMetadata {
+                description,
+                ignore_cache,
+                ..pb::OpMetadata::default()
+            },
+        );
+    }
+    digest
 }
 
 /// Which vertices `target` needs: it and its inputs, transitively.
@@ -204,6 +225,7 @@ fn lower_vertex(
     digests: &[Option<String>],
     follow: &BTreeMap<String, Option<Vec<String>>>,
     options: &Options,
+    helpers: &mut Vec<(pb::Op, &'static str)>,
 ) -> Result<pb::Op, Error> {
     let vertex = graph.vertex(id);
     let mut inputs = Vec::new();
@@ -271,11 +293,16 @@ fn lower_vertex(
             if let Some(checksum) = &git.checksum {
                 attrs.insert("git.checksum".into(), checksum.clone());
             }
-            let bare = git
-                .remote
-                .split_once("://")
-                .map_or(git.remote.as_str(), |(_, rest)| rest);
-            let mut identifier = format!("git://{bare}");
+            // What BuildKit's `llb.Git` always asks for: the token and
+            // header secrets it authenticates HTTP remotes with (when the
+            // session has them), and the default ssh agent for ssh ones.
+            attrs.insert("git.authtokensecret".into(), "GIT_AUTH_TOKEN".into());
+            attrs.insert("git.authheadersecret".into(), "GIT_AUTH_HEADER".into());
+            let (host, path, ssh) = git_remote(&git.remote);
+            if ssh {
+                attrs.insert("git.mountsshsock".into(), "default".into());
+            }
+            let mut identifier = format!("git://{host}{path}");
             if !git.reference.is_empty() || !git.subdir.is_empty() {
                 identifier.push('#');
                 identifier.push_str(&git.reference);
@@ -290,7 +317,7 @@ fn lower_vertex(
             platform = kiln_oci::Platform::parse(&exec.platform)
                 .ok()
                 .map(|p| to_platform(&p));
-            pb::op::Op::Exec(exec_op(exec, &map).map_err(unsupported)?)
+            pb::op::Op::Exec(exec_op(exec, &map, &mut inputs, helpers).map_err(unsupported)?)
         }
         Op::File(file) => pb::op::Op::File(file_op(file, &map, inputs.len()).map_err(unsupported)?),
         Op::Merge => pb::op::Op::Merge(pb::MergeOp {
@@ -310,6 +337,35 @@ fn lower_vertex(
     })
 }
 
+/// A git remote's host, its path (absolute, cleaned) and whether it is
+/// reached over ssh: `https://user:pw@host/a/b.git`, `ssh://git@host/a`,
+/// `git@host:a/b.git` (scp style). The identifier BuildKit's `llb.Git`
+/// makes keeps neither scheme nor credentials.
+fn git_remote(remote: &str) -> (String, String, bool) {
+    let (scheme, rest) = match remote.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, remote),
+    };
+    let (host_part, path) = match scheme {
+        Some(_) => rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p)),
+        // scp style: user@host:path
+        None => rest.split_once(':').map_or((rest, ""), |(h, p)| (h, p)),
+    };
+    let host = host_part.rsplit_once('@').map_or(host_part, |(_, h)| h);
+    let mut clean = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    let ssh = scheme.is_none_or(|s| s == "ssh" || s == "git+ssh");
+    (host.to_string(), format!("/{}", clean.join("/")), ssh)
+}
+
 fn source(identifier: String, attrs: BTreeMap<String, String>) -> pb::op::Op {
     pb::op::Op::Source(pb::SourceOp { identifier, attrs })
 }
@@ -324,7 +380,12 @@ fn to_platform(platform: &kiln_oci::Platform) -> pb::Platform {
     }
 }
 
-fn exec_op(exec: &kiln_solver::Exec, map: &dyn Fn(usize) -> i64) -> Result<pb::ExecOp, String> {
+fn exec_op(
+    exec: &kiln_solver::Exec,
+    map: &dyn Fn(usize) -> i64,
+    inputs: &mut Vec<pb::Input>,
+    helpers: &mut Vec<(pb::Op, &'static str)>,
+) -> Result<pb::ExecOp, String> {
     if !exec.devices.is_empty() {
         return Err(
             "RUN --device names host devices, and BuildKit takes CDI device names".to_string(),
@@ -377,12 +438,29 @@ fn exec_op(exec: &kiln_solver::Exec, map: &dyn Fn(usize) -> i64) -> Result<pb::E
                 sharing,
                 readonly,
                 from,
-                ..
+                uid,
+                gid,
+                mode,
             } => {
-                let (input, selector) = match from {
+                let (mut input, mut selector) = match from {
                     Some((input, path)) => (map(*input), path.clone()),
                     None => (-1, String::new()),
                 };
+                // dockerfile2llb's `setCacheUIDGID`: a cache directory
+                // of another owner or mode than root's 0755 is made by a
+                // file op first (on the `from` input, or on nothing), and
+                // the mount reads its `/cache`.
+                if (*uid, *gid, *mode) != (0, 0, 0o755) && matches!(selector.as_str(), "" | "/") {
+                    let base = usize::try_from(input)
+                        .ok()
+                        .and_then(|i| inputs.get(i).cloned());
+                    let helper = cache_permissions(base, *uid, *gid, *mode);
+                    let digest = kiln_oci::Digest::of(&helper.encode_to_vec()).to_string();
+                    helpers.push((helper, "[internal] setting cache mount permissions"));
+                    inputs.push(pb::Input { digest, index: 0 });
+                    input = (inputs.len() - 1) as i64;
+                    selector = "/cache".to_string();
+                }
                 mounts.push(pb::Mount {
                     input,
                     selector,
@@ -505,6 +583,37 @@ fn exec_op(exec: &kiln_solver::Exec, map: &dyn Fn(usize) -> i64) -> Result<pb::E
         secretenv,
         cdi_devices: Vec::new(),
     })
+}
+
+/// The file op that makes a cache mount's directory `/cache` with its
+/// owner and mode, on `base` (or on nothing).
+fn cache_permissions(base: Option<pb::Input>, uid: u32, gid: u32, mode: u32) -> pb::Op {
+    let id = |id: u32| pb::UserOpt {
+        user: Some(pb::user_opt::User::ById(id)),
+    };
+    let action = pb::FileAction {
+        input: if base.is_some() { 0 } else { -1 },
+        secondary_input: -1,
+        output: 0,
+        action: Some(pb::file_action::Action::Mkdir(pb::FileActionMkDir {
+            path: "/cache".into(),
+            mode: mode as i32,
+            make_parents: false,
+            owner: Some(pb::ChownOpt {
+                user: Some(id(uid)),
+                group: Some(id(gid)),
+            }),
+            timestamp: -1,
+        })),
+    };
+    pb::Op {
+        inputs: base.into_iter().collect(),
+        platform: None,
+        constraints: Some(pb::WorkerConstraints::default()),
+        op: Some(pb::op::Op::File(pb::FileOp {
+            actions: vec![action],
+        })),
+    }
 }
 
 /// The file op: its actions chained, one copy action per source.

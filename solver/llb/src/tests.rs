@@ -103,11 +103,18 @@ fn a_small_graph_lowers_to_a_linked_definition() {
         merged,
         &Options {
             session: "s1".into(),
+            // The RUN: its cached result must not be used.
+            ignore_cache: [run.0].into(),
         },
     )
     .unwrap();
     let def = &lowered.definition.def;
     assert_eq!(def.len(), 6, "5 ops and the terminal one");
+    let ignored: Vec<bool> = [image, run]
+        .iter()
+        .map(|id| lowered.definition.metadata[&lowered.digests[id.0].clone().unwrap()].ignore_cache)
+        .collect();
+    assert_eq!(ignored, [false, true]);
     let ops: Vec<pb::Op> = def.iter().map(|b| decode(b)).collect();
     let digest_of = |id: VertexId| lowered.digests[id.0].clone().unwrap();
     assert!(lowered.digests[scratch.0].is_none());
@@ -371,4 +378,67 @@ fn the_capabilities_a_definition_needs_name_feature_and_release() {
     assert_eq!((lacking.feature, lacking.since), ("COPY --link", "v0.10.0"));
     let everything: Vec<String> = ids.iter().map(|c| c.to_string()).collect();
     assert!(caps::missing(&needed, &everything).is_none());
+}
+
+/// Git remotes lose scheme and credentials in the identifier, as
+/// BuildKit's `llb.Git` makes it; ssh remotes ask for the ssh agent.
+#[test]
+fn git_identifiers_keep_host_and_path_only() {
+    assert_eq!(
+        git_remote("https://user:pw@example.com/a/./b.git"),
+        ("example.com".into(), "/a/b.git".into(), false)
+    );
+    assert_eq!(
+        git_remote("git@example.com:team/app.git"),
+        ("example.com".into(), "/team/app.git".into(), true)
+    );
+    assert_eq!(
+        git_remote("ssh://git@example.com:2222/x"),
+        ("example.com:2222".into(), "/x".into(), true)
+    );
+    assert_eq!(
+        git_remote("git://example.com/x"),
+        ("example.com".into(), "/x".into(), false)
+    );
+}
+
+/// A cache mount owned by another user than root, or with another mode
+/// than 0755, gets its directory made first, as dockerfile2llb does.
+#[test]
+fn a_cache_mount_of_another_owner_gets_its_directory_made_first() {
+    let mut g = Graph::new();
+    let scratch = add(&mut g, Op::Scratch, &[], "scratch");
+    let cache = ExecMount::Cache {
+        id: "/c".into(),
+        target: "/c".into(),
+        sharing: CacheSharing::Shared,
+        uid: 1000,
+        gid: 1000,
+        mode: 0o700,
+        readonly: false,
+        from: None,
+    };
+    let run = add(&mut g, exec(&["true"], vec![cache]), &[scratch], "RUN");
+    let lowered = lower(&g, run, &Options::default()).unwrap();
+    let ops: Vec<pb::Op> = lowered.definition.def.iter().map(|b| decode(b)).collect();
+    assert_eq!(ops.len(), 3, "the helper, the RUN, the terminal op");
+    let helper_digest = kiln_oci::Digest::of(&lowered.definition.def[0]).to_string();
+    assert_eq!(
+        lowered.definition.metadata[&helper_digest].description[CUSTOM_NAME],
+        "[internal] setting cache mount permissions"
+    );
+    let Some(pb::op::Op::File(file_op)) = &ops[0].op else {
+        panic!("{:?}", ops[0])
+    };
+    let Some(pb::file_action::Action::Mkdir(mkdir)) = &file_op.actions[0].action else {
+        panic!()
+    };
+    assert_eq!((mkdir.path.as_str(), mkdir.mode), ("/cache", 0o700));
+    let Some(pb::op::Op::Exec(exec_op)) = &ops[1].op else {
+        panic!()
+    };
+    assert_eq!(ops[1].inputs[0].digest, helper_digest);
+    let mount = &exec_op.mounts[1];
+    assert_eq!((mount.input, mount.selector.as_str()), (0, "/cache"));
+    assert_eq!(mount.cache_opt.as_ref().unwrap().id, "//c");
 }
