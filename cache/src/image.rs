@@ -138,10 +138,8 @@ impl Store {
             path: self.blobs().path(digest),
             message,
         };
-        let bytes = self.blobs().read(&target.digest)?;
         let manifest_descriptor = if media_type::is_index(&target.media_type) {
-            let index = Index::from_json(&bytes)
-                .map_err(|e| format("image index", &target.digest, e.to_string()))?;
+            let index = self.read_index(&target.digest)?;
             let wanted = platform.cloned().unwrap_or_else(Platform::host);
             let found = index.manifests_for(&wanted).next().cloned();
             let first = || match platform {
@@ -159,11 +157,7 @@ impl Store {
         } else {
             target.clone()
         };
-        let manifest_bytes = if manifest_descriptor.digest == target.digest {
-            bytes
-        } else {
-            self.blobs().read(&manifest_descriptor.digest)?
-        };
+        let manifest_bytes = self.blobs().read(&manifest_descriptor.digest)?;
         let manifest = Manifest::from_json(&manifest_bytes)
             .map_err(|e| format("manifest", &manifest_descriptor.digest, e.to_string()))?;
         let id = manifest.config.digest.clone();
@@ -181,20 +175,22 @@ impl Store {
         })
     }
 
+    /// The image index stored as `digest`.
+    fn read_index(&self, digest: &Digest) -> Result<Index, StoreError> {
+        Index::from_json(&self.blobs().read(digest)?).map_err(|e| StoreError::Format {
+            what: "image index",
+            path: self.blobs().path(digest),
+            message: e.to_string(),
+        })
+    }
+
     /// Each platform's image of the index `target`, in its order; every
     /// manifest it lists must be stored (a partial index is an error).
     pub fn platform_images(
         &self,
         target: &Descriptor,
     ) -> Result<Vec<(Platform, Image)>, StoreError> {
-        let index = Index::from_json(&self.blobs().read(&target.digest)?).map_err(|e| {
-            StoreError::Format {
-                what: "image index",
-                path: self.blobs().path(&target.digest),
-                message: e.to_string(),
-            }
-        })?;
-        index
+        self.read_index(&target.digest)?
             .manifests
             .iter()
             .map(|manifest| {
@@ -208,9 +204,8 @@ impl Store {
     /// config's platform (normalized, `linux/arm64`).
     pub fn platforms_of(&self, image: &Image) -> Vec<Platform> {
         let listed = media_type::is_index(&image.target.media_type)
-            .then(|| self.blobs().read(&image.target.digest).ok())
+            .then(|| self.read_index(&image.target.digest).ok())
             .flatten()
-            .and_then(|bytes| Index::from_json(&bytes).ok())
             .map(|index| {
                 index
                     .manifests

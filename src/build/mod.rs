@@ -351,10 +351,7 @@ fn export(
         });
     }
     let image = match &platforms[..] {
-        [one] => crate::export::Built {
-            manifest: one.image.manifest.clone(),
-            id: one.image.id.clone(),
-        },
+        [one] => one.image.clone(),
         several => {
             let manifests: Vec<_> = several
                 .iter()

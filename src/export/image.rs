@@ -7,6 +7,7 @@ use kiln_cache::Store;
 use kiln_oci::{Descriptor, Digest, ImageConfig, Manifest, media_type};
 
 /// A written image.
+#[derive(Clone)]
 pub(crate) struct Built {
     /// The manifest, as a tag points at it.
     pub manifest: Descriptor,

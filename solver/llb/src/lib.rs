@@ -49,7 +49,7 @@ use kiln_solver::{
     Owner, VertexId,
 };
 use prost::Message as _;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 
 /// What the definition depends on besides the graph.
 #[derive(Clone, Debug, Default)]
@@ -97,7 +97,7 @@ pub fn lower(graph: &Graph, target: VertexId, options: &Options) -> Result<Lower
     let follow = follow_paths(graph, &needed);
     let mut digests: Vec<Option<String>> = vec![None; graph.len()];
     let mut definition = pb::Definition::default();
-    let mut seen: HashMap<String, ()> = HashMap::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for (id, vertex) in graph.iter() {
         if !needed[id.0] || matches!(vertex.op, Op::Scratch) {
             continue;
@@ -111,12 +111,10 @@ pub fn lower(graph: &Graph, target: VertexId, options: &Options) -> Result<Lower
         let digest = add_op(&mut definition, &mut seen, &op, &vertex.name, ignore_cache);
         digests[id.0] = Some(digest);
     }
-    // An empty result (a scratch target) is an empty definition, as
-    // BuildKit's `State.Marshal` makes it: a terminal op without an edge
-    // is refused.
+    // An empty result (a scratch target: nothing was added) is an empty
+    // definition, as BuildKit's `State.Marshal` makes it: a terminal op
+    // without an edge is refused.
     if digests[target.0].is_none() {
-        definition.def.clear();
-        definition.metadata.clear();
         return Ok(Lowered {
             definition,
             digests,
@@ -143,14 +141,14 @@ pub fn lower(graph: &Graph, target: VertexId, options: &Options) -> Result<Lower
 /// Adds `op` (once) with its name; its digest.
 fn add_op(
     definition: &mut pb::Definition,
-    seen: &mut HashMap<String, ()>,
+    seen: &mut HashSet<String>,
     op: &pb::Op,
     name: &str,
     ignore_cache: bool,
 ) -> String {
     let bytes = op.encode_to_vec();
     let digest = kiln_oci::Digest::of(&bytes).to_string();
-    if seen.insert(digest.clone(), ()).is_none() {
+    if seen.insert(digest.clone()) {
         definition.def.push(bytes);
         let mut description = BTreeMap::new();
         description.insert(CUSTOM_NAME.to_string(), name.to_string());
@@ -252,9 +250,7 @@ fn lower_vertex(
     let op = match &vertex.op {
         Op::Scratch => unreachable!("scratch vertices are skipped"),
         Op::Image(image) => {
-            platform = kiln_oci::Platform::parse(&image.platform)
-                .ok()
-                .map(|p| to_platform(&p));
+            platform = to_platform(&image.platform);
             // Normalized as BuildKit writes it (`docker.io/library/…`).
             let reference = kiln_oci::Reference::parse(&image.reference)
                 .map_or_else(|_| image.reference.clone(), |r| r.to_string());
@@ -314,9 +310,7 @@ fn lower_vertex(
             source(identifier, attrs)
         }
         Op::Exec(exec) => {
-            platform = kiln_oci::Platform::parse(&exec.platform)
-                .ok()
-                .map(|p| to_platform(&p));
+            platform = to_platform(&exec.platform);
             pb::op::Op::Exec(exec_op(exec, &map, &mut inputs, helpers).map_err(unsupported)?)
         }
         Op::File(file) => pb::op::Op::File(file_op(file, &map, inputs.len()).map_err(unsupported)?),
@@ -370,14 +364,16 @@ fn source(identifier: String, attrs: BTreeMap<String, String>) -> pb::op::Op {
     pb::op::Op::Source(pb::SourceOp { identifier, attrs })
 }
 
-fn to_platform(platform: &kiln_oci::Platform) -> pb::Platform {
-    pb::Platform {
-        architecture: platform.architecture.clone(),
-        os: platform.os.clone(),
-        variant: platform.variant.clone(),
-        os_version: platform.os_version.clone(),
-        os_features: platform.os_features.clone(),
-    }
+/// A platform as the graph writes it (`linux/arm64`), in LLB's form.
+fn to_platform(text: &str) -> Option<pb::Platform> {
+    let platform = kiln_oci::Platform::parse(text).ok()?;
+    Some(pb::Platform {
+        architecture: platform.architecture,
+        os: platform.os,
+        variant: platform.variant,
+        os_version: platform.os_version,
+        os_features: platform.os_features,
+    })
 }
 
 fn exec_op(
@@ -482,14 +478,10 @@ fn exec_op(
                 });
             }
             ExecMount::Tmpfs { target, size } => mounts.push(pb::Mount {
-                input: -1,
-                dest: target.clone(),
-                output: -1,
-                mount_type: pb::MountType::Tmpfs as i32,
                 tmpfs_opt: Some(pb::TmpfsOpt {
                     size: size.map_or(0, |s| i64::try_from(s).unwrap_or(i64::MAX)),
                 }),
-                ..pb::Mount::default()
+                ..mount_of_nothing(target, pb::MountType::Tmpfs)
             }),
             ExecMount::Secret {
                 id,
@@ -509,10 +501,6 @@ fn exec_op(
                 }
                 if let Some(target) = target {
                     mounts.push(pb::Mount {
-                        input: -1,
-                        dest: target.clone(),
-                        output: -1,
-                        mount_type: pb::MountType::Secret as i32,
                         secret_opt: Some(pb::SecretOpt {
                             id: id.clone(),
                             uid: *uid,
@@ -520,7 +508,7 @@ fn exec_op(
                             mode: *mode,
                             optional: !required,
                         }),
-                        ..pb::Mount::default()
+                        ..mount_of_nothing(target, pb::MountType::Secret)
                     });
                 }
             }
@@ -532,10 +520,6 @@ fn exec_op(
                 gid,
                 mode,
             } => mounts.push(pb::Mount {
-                input: -1,
-                dest: target.clone(),
-                output: -1,
-                mount_type: pb::MountType::Ssh as i32,
                 ssh_opt: Some(pb::SshOpt {
                     id: id.clone(),
                     uid: *uid,
@@ -543,7 +527,7 @@ fn exec_op(
                     mode: *mode,
                     optional: !required,
                 }),
-                ..pb::Mount::default()
+                ..mount_of_nothing(target, pb::MountType::Ssh)
             }),
         }
     }
@@ -583,6 +567,18 @@ fn exec_op(
         secretenv,
         cdi_devices: Vec::new(),
     })
+}
+
+/// A mount of no input that makes no output (tmpfs, secret, ssh) at
+/// `dest`; the caller adds its options.
+fn mount_of_nothing(dest: &str, kind: pb::MountType) -> pb::Mount {
+    pb::Mount {
+        input: -1,
+        dest: dest.to_string(),
+        output: -1,
+        mount_type: kind as i32,
+        ..pb::Mount::default()
+    }
 }
 
 /// The file op that makes a cache mount's directory `/cache` with its
