@@ -142,9 +142,10 @@ pub struct ExecDevice {
 }
 
 /// `RUN --network`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum NetworkMode {
     /// The build's default (what `kiln build --network` chose).
+    #[default]
     Default,
     /// No network: only loopback.
     None,

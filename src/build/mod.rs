@@ -21,6 +21,7 @@
 
 mod explain;
 mod platforms;
+pub(crate) mod remote;
 mod resolver;
 
 pub use crate::worker::BuildNetwork;
@@ -100,6 +101,9 @@ pub(crate) enum BuildError {
     /// The store could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The BuildKit a build was sent to (`--builder`) could not run it.
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// A build ready to run: its graph and the backend that runs it.
@@ -236,6 +240,75 @@ pub(crate) fn prepare(
         _lease: lease,
         notes,
     })
+}
+
+/// A build ready to run on its backend: this machine's worker, or a
+/// BuildKit (`--builder`).
+pub(crate) enum Ready {
+    /// The local worker.
+    Local(Prepared),
+    /// A BuildKit.
+    Remote(remote::RemotePrepared),
+}
+
+/// Prepares the build for the local worker, or for the BuildKit at
+/// `builder`.
+pub(crate) fn prepare_on(
+    store: Store,
+    options: Options,
+    puller: &dyn Puller,
+    builder: Option<&kiln_buildkit::Address>,
+) -> Result<Ready, BuildError> {
+    Ok(match builder {
+        None => Ready::Local(prepare(store, options, puller)?),
+        Some(address) => Ready::Remote(remote::prepare(store, options, address)?),
+    })
+}
+
+impl Ready {
+    /// The graph to be solved (for progress).
+    pub(crate) fn graph(&self) -> &Graph {
+        match self {
+            Ready::Local(p) => p.graph(),
+            Ready::Remote(p) => p.graph(),
+        }
+    }
+
+    /// Lowering's warnings.
+    pub(crate) fn warnings(&self) -> &[Diagnostic] {
+        match self {
+            Ready::Local(p) => p.warnings(),
+            Ready::Remote(p) => p.warnings(),
+        }
+    }
+
+    /// Things to tell the user before the build runs.
+    pub(crate) fn notes(&self) -> &[String] {
+        match self {
+            Ready::Local(p) => p.notes(),
+            Ready::Remote(_) => &[],
+        }
+    }
+
+    /// The store the image lands in.
+    pub(crate) fn store(&self) -> &Store {
+        match self {
+            Ready::Local(p) => p.store(),
+            Ready::Remote(p) => p.store(),
+        }
+    }
+
+    /// Runs the build (see [`Prepared::run`]).
+    pub(crate) fn run(
+        &self,
+        reporter: &dyn Reporter,
+        cancel: CancelToken,
+    ) -> (Result<Built, BuildError>, Report) {
+        match self {
+            Ready::Local(p) => p.run(reporter, cancel),
+            Ready::Remote(p) => (p.run(reporter, cancel), Report::default()),
+        }
+    }
 }
 
 /// The trail's name: the tags (or the Dockerfile) and the target, so that

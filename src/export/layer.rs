@@ -44,3 +44,26 @@ pub(crate) fn lowers(
     }
     Ok(lowers)
 }
+
+/// The layers of a stored image, not unpacked yet (unpacked, fetched if
+/// remote, when a step or an exporter needs the files: [`lowers`]).
+pub(crate) fn layers_of(
+    store: &kiln_cache::Store,
+    image: &kiln_cache::Image,
+) -> Result<Vec<Layer>, kiln_cache::StoreError> {
+    let diff_ids = &image.config.rootfs.diff_ids;
+    Ok(store
+        .chain_ids_of(image)?
+        .into_iter()
+        .zip(diff_ids)
+        .zip(&image.manifest.layers)
+        .map(|((chain_id, diff_id), descriptor)| Layer {
+            empty: false,
+            snapshot: store.snapshot_path(&chain_id),
+            chain_id,
+            diff_id: diff_id.clone(),
+            descriptor: descriptor.clone(),
+            created: None,
+        })
+        .collect())
+}

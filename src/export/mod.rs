@@ -8,5 +8,5 @@ mod layer;
 mod local;
 
 pub(crate) use image::{Built, write_image, write_index};
-pub(crate) use layer::{Layer, lowers};
+pub(crate) use layer::{Layer, layers_of, lowers};
 pub(crate) use local::write_local;

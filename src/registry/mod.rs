@@ -21,7 +21,7 @@ mod auth;
 mod certs;
 mod challenge;
 mod client;
-mod credentials;
+pub(crate) mod credentials;
 mod download;
 mod endpoint;
 mod error;

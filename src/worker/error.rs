@@ -54,6 +54,14 @@ pub(crate) enum WorkerError {
     /// A step for another CPU that this machine cannot emulate.
     #[error("{0}")]
     Emulation(String),
+    /// A step failed on the BuildKit the build was sent to.
+    #[error("{message}")]
+    Remote {
+        /// The builder's error.
+        message: String,
+        /// The end of the step's output.
+        output: Vec<u8>,
+    },
     /// `RUN --mount=type=secret,required` without that `--secret`.
     #[error("secret {id} is required but was not given (use --secret id={id},src=FILE)")]
     SecretMissing {

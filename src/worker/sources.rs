@@ -4,7 +4,6 @@
 use super::error::{GraphError, WorkerError};
 use super::layers::{ContextDir, Output};
 use super::vertex::Worker;
-use crate::export::Layer;
 use kiln_dockerignore::Matcher;
 use kiln_oci::{Descriptor, media_type};
 use kiln_solver::{ImageSource, LocalSource};
@@ -21,22 +20,7 @@ impl Worker {
             .image(&Descriptor::new(media_type::OCI_MANIFEST, digest, size))?;
         // Unpacked (fetched, if the pull left them remote) only when a
         // step needs the files (`export::lowers`).
-        let diff_ids = &found.config.rootfs.diff_ids;
-        let layers = self
-            .store
-            .chain_ids_of(&found)?
-            .into_iter()
-            .zip(diff_ids)
-            .zip(&found.manifest.layers)
-            .map(|((chain_id, diff_id), descriptor)| Layer {
-                empty: false,
-                snapshot: self.store.snapshot_path(&chain_id),
-                chain_id,
-                diff_id: diff_id.clone(),
-                descriptor: descriptor.clone(),
-                created: None,
-            })
-            .collect();
+        let layers = crate::export::layers_of(&self.store, &found)?;
         Ok(Output::Layers(Arc::new(layers)))
     }
 

@@ -7,6 +7,7 @@ mod add_git;
 mod add_url;
 mod build;
 mod build_checks;
+mod builder;
 mod cache;
 mod check;
 mod copy_reuse;

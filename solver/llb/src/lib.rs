@@ -60,6 +60,16 @@ pub struct Options {
     /// Vertices (by index) whose cached results must not be used
     /// (`--no-cache`, `--no-cache-filter`): BuildKit's `ignore_cache`.
     pub ignore_cache: std::collections::BTreeSet<usize>,
+    /// Images the builder resolved from its own store, which has no
+    /// manifest digest for them (dockerd's images made by `docker load` or
+    /// `docker import`): their sources name the reference alone, as the
+    /// Dockerfile frontend names an image dockerd resolved locally. Keyed
+    /// by the digest the graph holds for them.
+    pub unpinned: std::collections::BTreeSet<String>,
+    /// The network of RUN steps that choose none: the build's `--network`
+    /// (the Dockerfile frontend's `force-network-mode`); `Default` leaves
+    /// them in the builder's sandbox network.
+    pub default_network: NetworkMode,
 }
 
 /// Why a graph has no LLB form.
@@ -254,10 +264,11 @@ fn lower_vertex(
             // Normalized as BuildKit writes it (`docker.io/library/…`).
             let reference = kiln_oci::Reference::parse(&image.reference)
                 .map_or_else(|_| image.reference.clone(), |r| r.to_string());
-            source(
-                format!("docker-image://{reference}@{}", image.digest),
-                BTreeMap::new(),
-            )
+            let identifier = match options.unpinned.contains(&image.digest.to_string()) {
+                true => format!("docker-image://{reference}"),
+                false => format!("docker-image://{reference}@{}", image.digest),
+            };
+            source(identifier, BTreeMap::new())
         }
         Op::Local(local) => {
             let mut attrs = BTreeMap::new();
@@ -311,7 +322,10 @@ fn lower_vertex(
         }
         Op::Exec(exec) => {
             platform = to_platform(&exec.platform);
-            pb::op::Op::Exec(exec_op(exec, &map, &mut inputs, helpers).map_err(unsupported)?)
+            pb::op::Op::Exec(
+                exec_op(exec, options.default_network, &map, &mut inputs, helpers)
+                    .map_err(unsupported)?,
+            )
         }
         Op::File(file) => pb::op::Op::File(file_op(file, &map, inputs.len()).map_err(unsupported)?),
         Op::Merge => pb::op::Op::Merge(pb::MergeOp {
@@ -378,6 +392,7 @@ fn to_platform(text: &str) -> Option<pb::Platform> {
 
 fn exec_op(
     exec: &kiln_solver::Exec,
+    default_network: NetworkMode,
     map: &dyn Fn(usize) -> i64,
     inputs: &mut Vec<pb::Input>,
     helpers: &mut Vec<(pb::Op, &'static str)>,
@@ -556,7 +571,11 @@ fn exec_op(
         }),
         mounts,
         network: match exec.network {
-            NetworkMode::Default => pb::NetMode::Unset,
+            NetworkMode::Default => match default_network {
+                NetworkMode::Host => pb::NetMode::Host,
+                NetworkMode::None => pb::NetMode::None,
+                NetworkMode::Default => pb::NetMode::Unset,
+            },
             NetworkMode::Host => pb::NetMode::Host,
             NetworkMode::None => pb::NetMode::None,
         } as i32,

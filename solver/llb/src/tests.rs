@@ -105,6 +105,8 @@ fn a_small_graph_lowers_to_a_linked_definition() {
             session: "s1".into(),
             // The RUN: its cached result must not be used.
             ignore_cache: [run.0].into(),
+            unpinned: Default::default(),
+            default_network: NetworkMode::Default,
         },
     )
     .unwrap();
@@ -441,4 +443,80 @@ fn a_cache_mount_of_another_owner_gets_its_directory_made_first() {
     let mount = &exec_op.mounts[1];
     assert_eq!((mount.input, mount.selector.as_str()), (0, "/cache"));
     assert_eq!(mount.cache_opt.as_ref().unwrap().id, "//c");
+}
+
+/// An image the builder resolved from its own store is named without a
+/// digest; any other keeps its digest.
+#[test]
+fn unpinned_images_have_no_digest() {
+    let mut g = Graph::new();
+    let digest = kiln_oci::Digest::of(b"config");
+    let image = add(
+        &mut g,
+        Op::Image(ImageSource {
+            reference: "busybox:local".into(),
+            digest: digest.clone(),
+            platform: "linux/amd64".into(),
+        }),
+        &[],
+        "[1/1] FROM busybox:local",
+    );
+    let identifier = |options: &Options| {
+        let lowered = lower(&g, image, options).unwrap();
+        match decode(&lowered.definition.def[0]).op {
+            Some(pb::op::Op::Source(source)) => source.identifier,
+            other => panic!("not a source: {other:?}"),
+        }
+    };
+    assert_eq!(
+        identifier(&Options::default()),
+        format!("docker-image://docker.io/library/busybox:local@{digest}")
+    );
+    let options = Options {
+        unpinned: [digest.to_string()].into(),
+        ..Options::default()
+    };
+    assert_eq!(
+        identifier(&options),
+        "docker-image://docker.io/library/busybox:local"
+    );
+}
+
+/// The build's `--network` is the network of the RUN steps that choose
+/// none; a step's own choice stays.
+#[test]
+fn the_build_network_applies_to_steps_that_choose_none() {
+    let net = |step: NetworkMode, build: NetworkMode| {
+        let mut g = Graph::new();
+        let mut op = exec(&["true"], vec![]);
+        if let Op::Exec(e) = &mut op {
+            e.network = step;
+        }
+        let run = add(&mut g, op, &[], "[1/1] RUN true");
+        let options = Options {
+            default_network: build,
+            ..Options::default()
+        };
+        let lowered = lower(&g, run, &options).unwrap();
+        match decode(&lowered.definition.def[0]).op {
+            Some(pb::op::Op::Exec(e)) => e.network,
+            other => panic!("not an exec: {other:?}"),
+        }
+    };
+    assert_eq!(
+        net(NetworkMode::Default, NetworkMode::Default),
+        pb::NetMode::Unset as i32
+    );
+    assert_eq!(
+        net(NetworkMode::Default, NetworkMode::Host),
+        pb::NetMode::Host as i32
+    );
+    assert_eq!(
+        net(NetworkMode::Default, NetworkMode::None),
+        pb::NetMode::None as i32
+    );
+    assert_eq!(
+        net(NetworkMode::None, NetworkMode::Host),
+        pb::NetMode::None as i32
+    );
 }

@@ -123,9 +123,55 @@ pub(crate) struct BuildArgs {
     push_format: super::push::PushFormatArgs,
     #[command(flatten)]
     registry: super::registry::RegistryArgs,
+    #[command(flatten)]
+    builder: BuilderArgs,
     /// The build context directory (`-`: read the Dockerfile from stdin,
     /// with an empty context).
     context: PathBuf,
+}
+
+/// `--builder`: where the build runs.
+#[derive(Debug, clap::Args)]
+struct BuilderArgs {
+    /// Run the build on a BuildKit instead of this machine: `docker` (the
+    /// BuildKit inside dockerd, at `$DOCKER_HOST` or
+    /// /var/run/docker.sock), `docker+unix:///PATH`,
+    /// `unix:///run/buildkit/buildkitd.sock` or `tcp://HOST:PORT` (a
+    /// buildkitd). See the README, "Scaling out".
+    #[arg(long, env = "KILN_BUILDER", value_name = "URL")]
+    builder: Option<String>,
+    /// A tcp:// builder's CA certificate (PEM).
+    #[arg(long = "builder-tls-ca", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// The client certificate for a tcp:// builder (PEM).
+    #[arg(long = "builder-tls-cert", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long = "builder-tls-key", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// The name the builder's certificate carries, when it is not the host
+    /// of the URL.
+    #[arg(long = "builder-tls-server-name", value_name = "NAME")]
+    tls_server_name: Option<String>,
+}
+
+impl BuilderArgs {
+    /// The builder named, if any (empty: the local worker).
+    fn address(&self) -> anyhow::Result<Option<kiln_buildkit::Address>> {
+        let Some(url) = self.builder.as_deref().filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        let tls = kiln_buildkit::TlsFiles {
+            ca: self.tls_ca.clone(),
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+            server_name: self.tls_server_name.clone(),
+        };
+        let docker_host = std::env::var("DOCKER_HOST").ok();
+        kiln_buildkit::Address::parse(url, tls, docker_host.as_deref())
+            .map(Some)
+            .map_err(anyhow::Error::msg)
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -154,7 +200,8 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
     if let Some(tag) = tags.iter().find(|t| t.digest().is_some()) {
         anyhow::bail!("invalid tag {tag}: a tag cannot hold a digest");
     }
-    if !args.check {
+    let builder = args.builder.address()?;
+    if !args.check && builder.is_none() {
         super::needs_root(
             "kiln build",
             super::Needs::Sandboxes,
@@ -294,7 +341,13 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         registry: &registry_options,
         quiet: args.quiet,
     };
-    let prepared = match build::prepare(store_args.open()?, options, &puller) {
+    let builder = builder.filter(|_| !args.check);
+    if let Some(address) = &builder
+        && let Some(flag) = remote_refusals(&args)
+    {
+        anyhow::bail!("--builder {address}: {flag} is not supported with a BuildKit builder yet");
+    }
+    let prepared = match build::prepare_on(store_args.open()?, options, &puller, builder.as_ref()) {
         Ok(prepared) => prepared,
         Err(BuildError::Lower(diagnostic)) => {
             report::diagnostics(&input.name, &parsed.source, &[*diagnostic]);
@@ -363,17 +416,36 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
         }
         Err(other) => return Err(other.into()),
     };
-    let store = prepared.store();
+    deliver(
+        &args,
+        prepared.store(),
+        &built,
+        &tags,
+        output,
+        &registry_options,
+    )
+}
+
+/// What happens to a built image: `--push`, `--iidfile`, `-o`, and its ID
+/// on stdout (unless the archive went there).
+fn deliver(
+    args: &BuildArgs,
+    store: &kiln_cache::Store,
+    built: &build::Built,
+    tags: &[Reference],
+    output: output::Output,
+    registry_options: &crate::registry::RegistryOptions,
+) -> anyhow::Result<Outcome> {
     if args.push {
         let image = store.image(&built.image.manifest)?;
-        for tag in &tags {
+        for tag in tags {
             super::registry::push_image(
                 store,
                 &image,
                 tag,
                 args.push_format.format.into(),
                 args.push_format.compression(),
-                &registry_options,
+                registry_options,
                 args.quiet,
             )?;
         }
@@ -390,7 +462,7 @@ pub(crate) fn run(args: BuildArgs, store_args: &StoreArgs) -> anyhow::Result<Out
             let image = store.image(&built.image.manifest)?;
             let requests = [crate::archive::SaveRequest {
                 image,
-                names: tags.clone(),
+                names: tags.to_vec(),
             }];
             if dest == "-" {
                 to_stdout = false;
@@ -625,6 +697,21 @@ fn entitlements(allow: &[String]) -> anyhow::Result<Entitlements> {
         }
     }
     Ok(granted)
+}
+
+/// The flags a build on a BuildKit does not honour yet (named, so that
+/// none is silently ignored).
+fn remote_refusals(args: &BuildArgs) -> Option<&'static str> {
+    if !args.cache_to.is_empty() {
+        return Some("--cache-to");
+    }
+    if !args.cache_from.is_empty() {
+        return Some("--cache-from");
+    }
+    if args.explain {
+        return Some("--explain");
+    }
+    None
 }
 
 /// Lists the build's warnings when dropped: after the build, however it

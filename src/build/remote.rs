@@ -1,0 +1,570 @@
+//! A build on a BuildKit (`--builder`): kiln's frontend lowers the
+//! Dockerfile here — base images resolved through the builder, which
+//! pulls them or, for dockerd, finds them in its own image store — the
+//! graph goes to the builder as LLB (`kiln-llb`), its progress comes back
+//! as kiln's events under the same step names, and the image it made is
+//! loaded into kiln's store (dockerd: the `moby` exporter's image, read
+//! back with `docker save`; buildkitd: the `docker` exporter's tar stream
+//! over the session), where `-o` and `--push` find it as after a local
+//! build. What the builder lacks (its LLB capabilities, read before
+//! anything runs) is an error naming the feature and the BuildKit release
+//! that added it.
+//!
+//! Boundary: the seam between kiln's build and `kiln-buildkit`'s client;
+//! no flags, no terminal.
+
+use super::{BuildError, PullPolicy};
+use super::{Built, Options, PlatformImage};
+use crate::worker::{Secrets, SshAgents, WorkerError};
+use kiln_buildkit::proto::pb;
+use kiln_buildkit::{Address, Build, Builder, Exporter};
+use kiln_cache::{Lease, Store};
+use kiln_frontend::diagnostic::Diagnostic;
+use kiln_frontend::lower::{ImageResolver, ResolvedImage};
+use kiln_oci::{Digest, ImageConfig, Platform, Reference};
+use kiln_solver::{CancelToken, Event, EventKind, Graph, Reporter, SolveError, VertexId};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// A build lowered and open on the builder, waiting to run.
+pub(crate) struct RemotePrepared {
+    planned: super::platforms::Planned,
+    /// Taken by `run`.
+    build: Mutex<Option<Build>>,
+    builder: Builder,
+    definition: Mutex<Option<pb::Definition>>,
+    /// Each op digest's vertices (for progress).
+    vertices: HashMap<String, Vec<VertexId>>,
+    updates: Mutex<Option<mpsc::Receiver<kiln_buildkit::StatusUpdate>>>,
+    store: Store,
+    tags: Vec<Reference>,
+    keep_untagged: bool,
+    /// The name the image has in dockerd's store until it is loaded.
+    temporary: Option<String>,
+    output: Option<tempfile::NamedTempFile>,
+    _lease: Lease,
+}
+
+/// Connects to `address`, opens the build and lowers it there.
+pub(crate) fn prepare(
+    store: Store,
+    options: Options,
+    address: &Address,
+) -> Result<RemotePrepared, BuildError> {
+    let remote = |e: kiln_buildkit::Error| BuildError::Remote(e.to_string());
+    let lease = store.lease()?;
+    if options.platforms.len() > 1 {
+        return Err(BuildError::Remote(format!(
+            "--builder {address}: a build for several platforms is not supported on a BuildKit yet (build each --platform on its own)"
+        )));
+    }
+    let builder = Builder::connect(address).map_err(remote)?;
+    let dockerd = matches!(address, Address::Docker { .. });
+    let id = kiln_buildkit::session::new_id();
+    let temporary = dockerd.then(|| format!("kiln-build/{id}:latest"));
+    let output = match dockerd {
+        true => None,
+        false => Some(
+            tempfile::NamedTempFile::new_in(store.root())
+                .map_err(|e| BuildError::Remote(format!("cannot make a temporary file: {e}")))?,
+        ),
+    };
+    let session = kiln_buildkit::Session {
+        id: id.clone(),
+        dirs: [("context".to_string(), options.context.clone())].into(),
+        provider: Arc::new(Provide {
+            secrets: options.secrets,
+            ssh: options.ssh,
+        }),
+        output: output.as_ref().map(|f| f.path().to_path_buf()),
+        ssh: true,
+    };
+    let exporter = match &temporary {
+        Some(name) => Exporter::Moby {
+            names: vec![name.clone()],
+        },
+        None => Exporter::DockerArchive { names: Vec::new() },
+    };
+    let (tx, rx) = mpsc::channel();
+    let request = kiln_buildkit::Request {
+        session,
+        exporter,
+        cache_imports: Vec::new(),
+        cache_exports: Vec::new(),
+        entitlements: entitlements(&options.lower),
+    };
+    let build = builder
+        .start(
+            request,
+            Box::new(move |update| {
+                let _ = tx.send(update);
+            }),
+        )
+        .map_err(remote)?;
+    let resolver = RemoteResolver {
+        build: &build,
+        pull: options.pull,
+        unpinned: Mutex::default(),
+    };
+    let planned = super::platforms::lower_all(
+        &options.dockerfile,
+        &options.lower,
+        &options.platforms,
+        &resolver,
+    )
+    .map_err(|d| BuildError::Lower(Box::new(d)))?;
+    let unpinned = resolver.unpinned.into_inner().unwrap_or_default();
+    let target = planned.targets[0].vertex;
+    let ignore_cache = ignored(&planned, options.no_cache, &options.no_cache_filter);
+    let lowered = kiln_llb::lower(
+        &planned.graph,
+        target,
+        &kiln_llb::Options {
+            session: id,
+            ignore_cache,
+            unpinned,
+            default_network: match options.network {
+                super::BuildNetwork::Host => kiln_solver::NetworkMode::Host,
+                super::BuildNetwork::None => kiln_solver::NetworkMode::None,
+                super::BuildNetwork::Private => kiln_solver::NetworkMode::Default,
+            },
+        },
+    )
+    .map_err(|e| {
+        build.give_up(&e.to_string());
+        BuildError::Remote(e.to_string())
+    })?;
+    let needs = kiln_llb::caps::needed(&lowered.definition);
+    if let Some(need) = kiln_llb::caps::missing(&needs, build.llb_caps()) {
+        let message = format!(
+            "builder {address} cannot run this build: {} needs BuildKit {} or later (capability {} is missing)",
+            need.feature, need.since, need.cap
+        );
+        build.give_up(&message);
+        return Err(BuildError::Remote(message));
+    }
+    let mut vertices: HashMap<String, Vec<VertexId>> = HashMap::new();
+    for (i, digest) in lowered.digests.iter().enumerate() {
+        if let Some(digest) = digest {
+            vertices
+                .entry(digest.clone())
+                .or_default()
+                .push(VertexId(i));
+        }
+    }
+    Ok(RemotePrepared {
+        planned,
+        build: Mutex::new(Some(build)),
+        builder,
+        definition: Mutex::new(Some(lowered.definition)),
+        vertices,
+        updates: Mutex::new(Some(rx)),
+        store,
+        tags: options.tags,
+        keep_untagged: options.keep_untagged,
+        temporary,
+        output,
+        _lease: lease,
+    })
+}
+
+/// The entitlements the build grants, by BuildKit's names.
+fn entitlements(lower: &kiln_frontend::lower::LowerOptions) -> Vec<String> {
+    let mut granted = Vec::new();
+    if lower.allow_network_host {
+        granted.push("network.host".to_string());
+    }
+    if lower.allow_insecure {
+        granted.push("security.insecure".to_string());
+    }
+    granted
+}
+
+/// The vertices whose cached results must not be used.
+fn ignored(
+    planned: &super::platforms::Planned,
+    no_cache: bool,
+    filter: &[String],
+) -> BTreeSet<usize> {
+    (0..planned.graph.len())
+        .filter(|&i| {
+            no_cache
+                || planned.stage_of[i]
+                    .as_ref()
+                    .is_some_and(|stage| filter.contains(stage))
+        })
+        .collect()
+}
+
+impl RemotePrepared {
+    /// The graph (for progress).
+    pub(crate) fn graph(&self) -> &Graph {
+        &self.planned.graph
+    }
+
+    /// Lowering's warnings.
+    pub(crate) fn warnings(&self) -> &[Diagnostic] {
+        &self.planned.warnings
+    }
+
+    /// The store the image lands in.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs the build on the builder, reporting its progress to
+    /// `reporter`; a canceled `cancel` cancels it there. The image is
+    /// loaded into the store and tagged.
+    pub(crate) fn run(
+        &self,
+        reporter: &dyn Reporter,
+        cancel: CancelToken,
+    ) -> Result<Built, BuildError> {
+        let build = take(&self.build);
+        let definition = take(&self.definition);
+        let (Some(build), Some(definition)) = (build, definition) else {
+            return Err(BuildError::Remote("the build has already run".into()));
+        };
+        let target = self.planned.targets[0].clone();
+        let mut config = target.config.clone();
+        config.rootfs = Default::default();
+        let config_json = config.to_canonical_json();
+        let metadata: BTreeMap<String, Vec<u8>> =
+            [("containerimage.config".to_string(), config_json)].into();
+        let updates = self.updates.lock().ok().and_then(|mut u| u.take());
+        let canceler = build.canceler();
+        let done = CancelToken::new();
+        let translator = Mutex::new(Translator::new(&self.vertices, &self.planned.graph));
+        let solved = std::thread::scope(|scope| {
+            if let Some(updates) = updates {
+                let translator = &translator;
+                scope.spawn(move || {
+                    for update in updates {
+                        if let Ok(mut t) = translator.lock() {
+                            t.update(update, reporter);
+                        }
+                    }
+                });
+            }
+            let done_ref = &done;
+            let cancel_ref = &cancel;
+            scope.spawn(move || {
+                while !done_ref.wait_timeout(Duration::from_millis(100)) {
+                    if cancel_ref.is_canceled() {
+                        if let Some(canceler) = &canceler {
+                            canceler.abort();
+                        }
+                        return;
+                    }
+                }
+            });
+            let solved = build.solve(definition, metadata);
+            done.cancel();
+            solved
+        });
+        let translator = translator.into_inner().unwrap_or_else(|e| e.into_inner());
+        let exported = match solved {
+            Ok(exported) => exported,
+            Err(kiln_buildkit::Error::Canceled) => {
+                return Err(BuildError::Solve(Box::new(SolveError::Canceled)));
+            }
+            Err(e) => return Err(translator.failure(&self.planned.graph, e.to_string())),
+        };
+        // dockerd: the image under its temporary name, saved by ID when
+        // the exporter said it (no name in the archive), the name removed
+        // from dockerd either way. buildkitd: the exporter's stream.
+        let saved;
+        let archive = match (&self.temporary, &self.output) {
+            (Some(name), _) => {
+                let image = exported
+                    .response
+                    .get("containerimage.digest")
+                    .cloned()
+                    .unwrap_or_else(|| name.clone());
+                saved = tempfile::NamedTempFile::new_in(self.store.root()).map_err(|e| {
+                    BuildError::Remote(format!("cannot make a temporary file: {e}"))
+                })?;
+                let result = self.builder.docker_save(&image, saved.path());
+                if let Err(e) = self.builder.docker_untag(name) {
+                    tracing::warn!(error = %e, "cannot remove the build's temporary name from dockerd");
+                }
+                result.map_err(|e| BuildError::Remote(e.to_string()))?;
+                saved.path()
+            }
+            (None, Some(stream)) => stream.path(),
+            (None, None) => return Err(BuildError::Remote("the builder sent no image".into())),
+        };
+        load(
+            &self.store,
+            archive,
+            &target,
+            &self.tags,
+            self.keep_untagged,
+        )
+    }
+}
+
+/// What a mutex holds, taken out.
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().ok().and_then(|mut v| v.take())
+}
+
+/// Loads the builder's image archive into the store and tags it.
+fn load(
+    store: &Store,
+    archive: &std::path::Path,
+    target: &super::platforms::Target,
+    tags: &[Reference],
+    keep_untagged: bool,
+) -> Result<Built, BuildError> {
+    let file = std::fs::File::open(archive)
+        .map_err(|e| BuildError::Remote(format!("{}: {e}", archive.display())))?;
+    let loaded = crate::archive::load(store, std::io::BufReader::new(file))
+        .map_err(|e| BuildError::Remote(format!("cannot load the builder's image: {e:#}")))?;
+    let [one] = &loaded[..] else {
+        return Err(BuildError::Remote(format!(
+            "the builder sent {} images, not one",
+            loaded.len()
+        )));
+    };
+    // Names the archive carried are not the build's.
+    for name in &one.names {
+        store.remove_tag(name)?;
+    }
+    if tags.is_empty() {
+        if keep_untagged {
+            store.add_untagged(&one.target)?;
+        }
+    } else {
+        let pairs: Vec<_> = tags
+            .iter()
+            .map(|t| (t.clone(), one.target.clone()))
+            .collect();
+        store.set_tags(&pairs)?;
+    }
+    let image = store.image(&one.target)?;
+    let layers = crate::export::layers_of(store, &image)?;
+    let built = crate::export::Built {
+        manifest: one.target.clone(),
+        id: image.manifest.config.digest.clone(),
+    };
+    Ok(Built {
+        image: built.clone(),
+        platforms: vec![PlatformImage {
+            platform: target.platform.clone(),
+            image: built,
+            layers,
+        }],
+    })
+}
+
+/// BuildKit's progress as kiln's events: each op digest is the vertices
+/// lowered to it; BuildKit's own vertices (the exporter, the helpers of
+/// cache mounts) are not shown.
+struct Translator<'a> {
+    vertices: &'a HashMap<String, Vec<VertexId>>,
+    started: HashSet<VertexId>,
+    ended: HashSet<VertexId>,
+    /// The first vertex that failed, with its error.
+    failed: Option<(VertexId, String)>,
+    /// The last output of each vertex (for a failed step's report).
+    output: HashMap<VertexId, Vec<u8>>,
+}
+
+/// How much of a step's output is kept for its error report.
+const OUTPUT_KEPT: usize = 64 * 1024;
+
+impl<'a> Translator<'a> {
+    fn new(vertices: &'a HashMap<String, Vec<VertexId>>, _graph: &Graph) -> Translator<'a> {
+        Translator {
+            vertices,
+            started: HashSet::new(),
+            ended: HashSet::new(),
+            failed: None,
+            output: HashMap::new(),
+        }
+    }
+
+    fn update(&mut self, update: kiln_buildkit::StatusUpdate, reporter: &dyn Reporter) {
+        for vertex in update.vertexes {
+            let Some(ids) = self.vertices.get(&vertex.digest) else {
+                continue;
+            };
+            let elapsed = match (&vertex.started, &vertex.completed) {
+                (Some(start), Some(end)) => {
+                    let nanos = (end.seconds - start.seconds) * 1_000_000_000
+                        + i64::from(end.nanos - start.nanos);
+                    Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+                }
+                _ => Duration::ZERO,
+            };
+            for &id in ids {
+                if (vertex.started.is_some() || vertex.completed.is_some())
+                    && self.started.insert(id)
+                {
+                    reporter.event(Event {
+                        vertex: id,
+                        kind: EventKind::Started,
+                    });
+                }
+                if vertex.completed.is_none() || !self.ended.insert(id) {
+                    continue;
+                }
+                let kind = if vertex.cached {
+                    EventKind::Cached
+                } else if vertex.error.is_empty() {
+                    EventKind::Completed { elapsed }
+                } else if vertex.error.contains("context canceled") {
+                    EventKind::Canceled
+                } else {
+                    if self.failed.is_none() {
+                        self.failed = Some((id, vertex.error.clone()));
+                    }
+                    EventKind::Failed {
+                        message: vertex.error.clone(),
+                        elapsed,
+                    }
+                };
+                reporter.event(Event { vertex: id, kind });
+            }
+        }
+        for log in update.logs {
+            let Some(ids) = self.vertices.get(&log.vertex) else {
+                continue;
+            };
+            let stream = match log.stream {
+                2 => kiln_solver::Stream::Stderr,
+                _ => kiln_solver::Stream::Stdout,
+            };
+            for &id in ids {
+                let kept = self.output.entry(id).or_default();
+                kept.extend_from_slice(&log.msg);
+                if kept.len() > OUTPUT_KEPT {
+                    kept.drain(..kept.len() - OUTPUT_KEPT);
+                }
+                reporter.event(Event {
+                    vertex: id,
+                    kind: EventKind::Log {
+                        stream,
+                        data: log.msg.clone(),
+                    },
+                });
+            }
+        }
+    }
+
+    /// The build's error: the step that failed (with its line and
+    /// output), or the builder's message alone.
+    fn failure(&self, graph: &Graph, message: String) -> BuildError {
+        let Some((id, error)) = &self.failed else {
+            return BuildError::Remote(message);
+        };
+        let vertex = graph.vertex(*id);
+        BuildError::Solve(Box::new(SolveError::Failed {
+            vertex: *id,
+            name: vertex.name.clone(),
+            line: vertex.line,
+            source: WorkerError::Remote {
+                message: error.clone(),
+                output: self.output.get(id).cloned().unwrap_or_default(),
+            },
+        }))
+    }
+}
+
+/// Base images through the builder: `ResolveImageConfig` (dockerd looks
+/// in its own store first, as its Dockerfile frontend does).
+struct RemoteResolver<'a> {
+    build: &'a Build,
+    pull: PullPolicy,
+    /// The digests given to images the builder found in its store
+    /// without a manifest digest.
+    unpinned: Mutex<BTreeSet<String>>,
+}
+
+impl ImageResolver for RemoteResolver<'_> {
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedImage, String> {
+        let parsed = Reference::parse(reference)
+            .map_err(|e| format!("invalid image reference {reference:?}: {e}"))?;
+        let normalized = parsed.to_string();
+        let mode = match self.pull {
+            PullPolicy::Always => "pull",
+            PullPolicy::Missing => "default",
+            PullPolicy::Never => "local",
+        };
+        let wire = pb::Platform {
+            architecture: platform.architecture.clone(),
+            os: platform.os.clone(),
+            variant: platform.variant.clone(),
+            ..pb::Platform::default()
+        };
+        let (digest, config) = self
+            .build
+            .resolve_image_config(&normalized, Some(wire), mode)
+            .map_err(|e| format!("cannot resolve {normalized}: {e}"))?;
+        let parsed_config = ImageConfig::from_json(&config)
+            .map_err(|e| format!("image {normalized}: its config: {e}"))?;
+        let digest = match digest.is_empty() {
+            // Found in dockerd's store, which keeps no manifest for it:
+            // named by its config, sent without a digest.
+            true => {
+                let digest = Digest::of(&config);
+                if let Ok(mut unpinned) = self.unpinned.lock() {
+                    unpinned.insert(digest.to_string());
+                }
+                digest
+            }
+            false => digest
+                .parse::<Digest>()
+                .map_err(|e| format!("image {normalized}: digest {digest:?}: {e}"))?,
+        };
+        Ok(ResolvedImage {
+            reference: normalized,
+            digest,
+            config: parsed_config,
+        })
+    }
+}
+
+/// The session's secrets, ssh agents and registry credentials.
+struct Provide {
+    secrets: Secrets,
+    ssh: SshAgents,
+}
+
+impl kiln_buildkit::Provider for Provide {
+    fn secret(&self, id: &str) -> Result<Option<Vec<u8>>, String> {
+        match self.secrets.get(id) {
+            None => Ok(None),
+            Some(secret) => secret.read().map(Some).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn ssh_agent(&self, id: &str) -> Option<std::path::PathBuf> {
+        self.ssh.get(id).map(std::path::Path::to_path_buf)
+    }
+
+    fn credentials(&self, host: &str) -> Option<(String, String)> {
+        // Docker Hub's credentials are kept under its index's URL.
+        let key = match host {
+            "registry-1.docker.io" | "docker.io" | "index.docker.io" => {
+                "https://index.docker.io/v1/"
+            }
+            other => other,
+        };
+        match crate::registry::credentials::lookup(key) {
+            Ok(Some(crate::registry::credentials::Credential::Basic { username, password })) => {
+                Some((username, password))
+            }
+            Ok(Some(crate::registry::credentials::Credential::IdentityToken(token))) => {
+                Some((String::new(), token))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(host, error = %e, "no credentials for the builder");
+                None
+            }
+        }
+    }
+}
