@@ -66,7 +66,7 @@ pub(crate) fn prepare(
     let output = match dockerd {
         true => None,
         false => Some(
-            tempfile::NamedTempFile::new_in(store.root())
+            tempfile::NamedTempFile::new_in(store.root().join("tmp"))
                 .map_err(|e| BuildError::Remote(format!("cannot make a temporary file: {e}")))?,
         ),
     };
@@ -79,6 +79,7 @@ pub(crate) fn prepare(
         }),
         output: output.as_ref().map(|f| f.path().to_path_buf()),
         ssh: true,
+        node: node_id(&store)?,
     };
     let exporter = match &temporary {
         Some(name) => Exporter::Moby {
@@ -86,12 +87,19 @@ pub(crate) fn prepare(
         },
         None => Exporter::DockerArchive { names: Vec::new() },
     };
+    let cache_exports = options
+        .cache_to
+        .iter()
+        .map(|to| cache_export(to, dockerd))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BuildError::Remote(format!("--builder {address}: {e}")))?;
+    let cache_imports = options.cache_from.iter().map(cache_import).collect();
     let (tx, rx) = mpsc::channel();
     let request = kiln_buildkit::Request {
         session,
         exporter,
-        cache_imports: Vec::new(),
-        cache_exports: Vec::new(),
+        cache_imports,
+        cache_exports,
         entitlements: entitlements(&options.lower),
     };
     let build = builder
@@ -169,6 +177,76 @@ pub(crate) fn prepare(
     })
 }
 
+/// A `--cache-to` as BuildKit's cache exporters take it (buildx's
+/// attributes: `dest`, `ref`, `mode`, `ignore-error`, `compression`).
+fn cache_export(
+    to: &crate::remotecache::CacheTo,
+    dockerd: bool,
+) -> Result<kiln_buildkit::CacheEntry, String> {
+    use crate::remotecache::{CacheTo, Mode};
+    let mode = |mode: &Mode| match mode {
+        Mode::Min => "min",
+        Mode::Max => "max",
+    };
+    let mut attrs = BTreeMap::new();
+    let kind = match to {
+        CacheTo::Inline => "inline",
+        _ if dockerd => {
+            return Err(format!(
+                "--cache-to {to}: dockerd's BuildKit exports only type=inline caches (as with buildx's docker driver); use a buildkitd for type=registry or type=local"
+            ));
+        }
+        CacheTo::Local { mounts, .. } | CacheTo::Registry { mounts, .. } if mounts.export => {
+            return Err(format!(
+                "--cache-to {to}: mounts=true is kiln's own; BuildKit never exports cache mounts"
+            ));
+        }
+        CacheTo::Local {
+            dest,
+            mode: m,
+            ignore_error,
+            ..
+        } => {
+            attrs.insert("dest".into(), dest.display().to_string());
+            attrs.insert("mode".into(), mode(m).into());
+            attrs.insert("ignore-error".into(), ignore_error.to_string());
+            "local"
+        }
+        CacheTo::Registry {
+            reference,
+            mode: m,
+            ignore_error,
+            compression,
+            ..
+        } => {
+            attrs.insert("ref".into(), reference.to_string());
+            attrs.insert("mode".into(), mode(m).into());
+            attrs.insert("ignore-error".into(), ignore_error.to_string());
+            if matches!(compression, kiln_layer::Compression::Zstd { .. }) {
+                attrs.insert("compression".into(), "zstd".into());
+            }
+            "registry"
+        }
+    };
+    Ok(kiln_buildkit::CacheEntry {
+        kind: kind.into(),
+        attrs,
+    })
+}
+
+/// A `--cache-from` as BuildKit's cache importers take it.
+fn cache_import(from: &crate::remotecache::CacheFrom) -> kiln_buildkit::CacheEntry {
+    use crate::remotecache::CacheFrom;
+    let (kind, key, value) = match from {
+        CacheFrom::Local { src } => ("local", "src", src.display().to_string()),
+        CacheFrom::Registry { reference } => ("registry", "ref", reference.to_string()),
+    };
+    kiln_buildkit::CacheEntry {
+        kind: kind.into(),
+        attrs: [(key.to_string(), value)].into(),
+    }
+}
+
 /// The entitlements the build grants, by BuildKit's names.
 fn entitlements(lower: &kiln_frontend::lower::LowerOptions) -> Vec<String> {
     let mut granted = Vec::new();
@@ -235,7 +313,7 @@ impl RemotePrepared {
         let updates = self.updates.lock().ok().and_then(|mut u| u.take());
         let canceler = build.canceler();
         let done = CancelToken::new();
-        let translator = Mutex::new(Translator::new(&self.vertices, &self.planned.graph));
+        let translator = Mutex::new(Translator::new(&self.vertices));
         let solved = std::thread::scope(|scope| {
             if let Some(updates) = updates {
                 let translator = &translator;
@@ -263,7 +341,8 @@ impl RemotePrepared {
             done.cancel();
             solved
         });
-        let translator = translator.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut translator = translator.into_inner().unwrap_or_else(|e| e.into_inner());
+        translator.finish(reporter);
         let exported = match solved {
             Ok(exported) => exported,
             Err(kiln_buildkit::Error::Canceled) => {
@@ -282,14 +361,18 @@ impl RemotePrepared {
                     .get("containerimage.digest")
                     .cloned()
                     .unwrap_or_else(|| name.clone());
-                saved = tempfile::NamedTempFile::new_in(self.store.root()).map_err(|e| {
-                    BuildError::Remote(format!("cannot make a temporary file: {e}"))
-                })?;
-                let result = self.builder.docker_save(&image, saved.path());
+                let result = tempfile::NamedTempFile::new_in(self.store.root().join("tmp"))
+                    .map_err(|e| format!("cannot make a temporary file: {e}"))
+                    .and_then(|file| {
+                        self.builder
+                            .docker_save(&image, file.path())
+                            .map(|()| file)
+                            .map_err(|e| e.to_string())
+                    });
                 if let Err(e) = self.builder.docker_untag(name) {
                     tracing::warn!(error = %e, "cannot remove the build's temporary name from dockerd");
                 }
-                result.map_err(|e| BuildError::Remote(e.to_string()))?;
+                saved = result.map_err(BuildError::Remote)?;
                 saved.path()
             }
             (None, Some(stream)) => stream.path(),
@@ -303,6 +386,37 @@ impl RemotePrepared {
             self.keep_untagged,
         )
     }
+}
+
+/// This client's random identity for builders (the shared key of its
+/// uploads), kept in the store as `buildkit-node-id`.
+fn node_id(store: &Store) -> Result<String, BuildError> {
+    let path = store.root().join("buildkit-node-id");
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_string());
+    }
+    let id = kiln_buildkit::session::new_id();
+    // Written whole or not at all: a rename of a complete file.
+    let tmp = tempfile::NamedTempFile::new_in(store.root().join("tmp"))
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, id.as_bytes())?;
+            Ok(f)
+        })
+        .map_err(|e| BuildError::Remote(format!("cannot write {}: {e}", path.display())))?;
+    if let Err(e) = tmp.persist_noclobber(&path) {
+        // Another kiln wrote it first: its id is the one.
+        if let Ok(id) = std::fs::read_to_string(&path) {
+            return Ok(id.trim().to_string());
+        }
+        return Err(BuildError::Remote(format!(
+            "cannot write {}: {}",
+            path.display(),
+            e.error
+        )));
+    }
+    Ok(id)
 }
 
 /// What a mutex holds, taken out.
@@ -359,13 +473,22 @@ fn load(
     })
 }
 
-/// BuildKit's progress as kiln's events: each op digest is the vertices
+/// BuildKit's progress as kiln's events. Each op digest is the vertices
 /// lowered to it; BuildKit's own vertices (the exporter, the helpers of
-/// cache mounts) are not shown.
+/// cache mounts) are not shown. BuildKit starts and completes a vertex
+/// more than once (a source's cache key, then its transfer; a cache
+/// lookup, then the run), and kiln's reporters take one terminal event
+/// per vertex: a completion is held until a vertex that reads it starts
+/// or the build ends (a cache hit and an error are final at once).
 struct Translator<'a> {
     vertices: &'a HashMap<String, Vec<VertexId>>,
     started: HashSet<VertexId>,
     ended: HashSet<VertexId>,
+    /// Completed, not reported yet: digest → elapsed.
+    held: HashMap<String, Duration>,
+    /// When each digest first started, in nanoseconds (for its elapsed
+    /// time).
+    first_start: HashMap<String, i64>,
     /// The first vertex that failed, with its error.
     failed: Option<(VertexId, String)>,
     /// The last output of each vertex (for a failed step's report).
@@ -375,14 +498,45 @@ struct Translator<'a> {
 /// How much of a step's output is kept for its error report.
 const OUTPUT_KEPT: usize = 64 * 1024;
 
+/// A protobuf timestamp in nanoseconds.
+fn nanos(t: &kiln_buildkit::proto::google::protobuf::Timestamp) -> i64 {
+    t.seconds.saturating_mul(1_000_000_000) + i64::from(t.nanos)
+}
+
 impl<'a> Translator<'a> {
-    fn new(vertices: &'a HashMap<String, Vec<VertexId>>, _graph: &Graph) -> Translator<'a> {
+    fn new(vertices: &'a HashMap<String, Vec<VertexId>>) -> Translator<'a> {
         Translator {
             vertices,
             started: HashSet::new(),
             ended: HashSet::new(),
+            held: HashMap::new(),
+            first_start: HashMap::new(),
             failed: None,
             output: HashMap::new(),
+        }
+    }
+
+    /// Reports `kind` for every vertex of `digest` not ended yet (started
+    /// first when it was not).
+    fn end(&mut self, digest: &str, kind: &EventKind, reporter: &dyn Reporter) {
+        self.held.remove(digest);
+        let Some(ids) = self.vertices.get(digest) else {
+            return;
+        };
+        for &id in ids {
+            if !self.ended.insert(id) {
+                continue;
+            }
+            if self.started.insert(id) {
+                reporter.event(Event {
+                    vertex: id,
+                    kind: EventKind::Started,
+                });
+            }
+            reporter.event(Event {
+                vertex: id,
+                kind: kind.clone(),
+            });
         }
     }
 
@@ -391,42 +545,51 @@ impl<'a> Translator<'a> {
             let Some(ids) = self.vertices.get(&vertex.digest) else {
                 continue;
             };
-            let elapsed = match (&vertex.started, &vertex.completed) {
-                (Some(start), Some(end)) => {
-                    let nanos = (end.seconds - start.seconds) * 1_000_000_000
-                        + i64::from(end.nanos - start.nanos);
-                    Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+            if let Some(start) = &vertex.started {
+                // What it reads is done.
+                for input in &vertex.inputs {
+                    if let Some(elapsed) = self.held.get(input).copied() {
+                        self.end(input, &EventKind::Completed { elapsed }, reporter);
+                    }
                 }
-                _ => Duration::ZERO,
+                self.first_start
+                    .entry(vertex.digest.clone())
+                    .or_insert_with(|| nanos(start));
+                for &id in ids {
+                    if !self.ended.contains(&id) && self.started.insert(id) {
+                        reporter.event(Event {
+                            vertex: id,
+                            kind: EventKind::Started,
+                        });
+                    }
+                }
+            }
+            let Some(end) = &vertex.completed else {
+                continue;
             };
-            for &id in ids {
-                if (vertex.started.is_some() || vertex.completed.is_some())
-                    && self.started.insert(id)
+            let began = self
+                .first_start
+                .get(&vertex.digest)
+                .copied()
+                .unwrap_or_else(|| nanos(end));
+            let elapsed = Duration::from_nanos(u64::try_from(nanos(end) - began).unwrap_or(0));
+            if vertex.cached {
+                self.end(&vertex.digest, &EventKind::Cached, reporter);
+            } else if vertex.error.contains("context canceled") {
+                self.end(&vertex.digest, &EventKind::Canceled, reporter);
+            } else if !vertex.error.is_empty() {
+                if self.failed.is_none()
+                    && let Some(&id) = ids.first()
                 {
-                    reporter.event(Event {
-                        vertex: id,
-                        kind: EventKind::Started,
-                    });
+                    self.failed = Some((id, vertex.error.clone()));
                 }
-                if vertex.completed.is_none() || !self.ended.insert(id) {
-                    continue;
-                }
-                let kind = if vertex.cached {
-                    EventKind::Cached
-                } else if vertex.error.is_empty() {
-                    EventKind::Completed { elapsed }
-                } else if vertex.error.contains("context canceled") {
-                    EventKind::Canceled
-                } else {
-                    if self.failed.is_none() {
-                        self.failed = Some((id, vertex.error.clone()));
-                    }
-                    EventKind::Failed {
-                        message: vertex.error.clone(),
-                        elapsed,
-                    }
+                let kind = EventKind::Failed {
+                    message: vertex.error.clone(),
+                    elapsed,
                 };
-                reporter.event(Event { vertex: id, kind });
+                self.end(&vertex.digest, &kind, reporter);
+            } else {
+                self.held.insert(vertex.digest.clone(), elapsed);
             }
         }
         for log in update.logs {
@@ -451,6 +614,23 @@ impl<'a> Translator<'a> {
                     },
                 });
             }
+        }
+    }
+
+    /// The build ended: what completed is reported so, what started and
+    /// did not end is canceled.
+    fn finish(&mut self, reporter: &dyn Reporter) {
+        let held: Vec<(String, Duration)> = self.held.drain().collect();
+        for (digest, elapsed) in held {
+            self.end(&digest, &EventKind::Completed { elapsed }, reporter);
+        }
+        let open: Vec<VertexId> = self.started.difference(&self.ended).copied().collect();
+        for id in open {
+            self.ended.insert(id);
+            reporter.event(Event {
+                vertex: id,
+                kind: EventKind::Canceled,
+            });
         }
     }
 

@@ -137,7 +137,12 @@ where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let incoming = tokio_stream::once(Ok::<_, std::io::Error>(conn));
+    // A large connection window: h2 lets a peer's small DATA frames (the
+    // builder's file requests, one per file) wait unread up to half of it
+    // before it drops the peer, and a loaded machine may read them late.
     if let Err(e) = tonic::transport::Server::builder()
+        .initial_connection_window_size(Some(64 << 20))
+        .initial_stream_window_size(Some(16 << 20))
         .add_routes(router)
         .serve_with_incoming(incoming)
         .await

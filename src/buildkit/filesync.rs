@@ -410,9 +410,14 @@ fn walk(
     out: &mut Vec<Entry>,
 ) -> std::io::Result<()> {
     let dir = root.join(rel);
-    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&dir)?
+    let named = |e: std::io::Error, path: &Path| {
+        std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    };
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(&dir)
+        .map_err(|e| named(e, &dir))?
         .map(|e| e.map(|e| e.file_name()))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+        .map_err(|e| named(e, &dir))?;
     names.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
     for name in names {
         let Some(name) = name.to_str() else {
@@ -424,7 +429,12 @@ fn walk(
             rel => format!("{rel}/{name}"),
         };
         let real = root.join(&path);
-        let meta = std::fs::symlink_metadata(&real)?;
+        // Gone since the directory was read: not sent, as fsutil skips it.
+        let meta = match std::fs::symlink_metadata(&real) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(named(e, &real)),
+        };
         let is_dir = meta.is_dir();
         // Selected whole (a pattern matched it or a parent), on the way
         // to a selected path, or not at all.
@@ -456,8 +466,14 @@ fn walk(
         };
         let mut source = None;
         let kind = meta.file_type();
+        stat.xattrs = xattrs(&real).map_err(|e| named(e, &real))?;
         if kind.is_symlink() {
-            stat.linkname = std::fs::read_link(&real)?.to_string_lossy().into_owned();
+            stat.linkname = std::fs::read_link(&real)
+                .map_err(|e| named(e, &real))?
+                .to_string_lossy()
+                .into_owned();
+            // Its size is the target's length (lstat's), as fsutil sends.
+            stat.size = meta.len() as i64;
         } else if kind.is_block_device() || kind.is_char_device() {
             let rdev = meta.rdev();
             stat.devmajor = ((rdev >> 8) & 0xfff) as i64;
@@ -485,6 +501,43 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// A path's extended attributes, not following a symlink (fsutil sends
+/// them all; BuildKit's content hash keeps `security.capability` and the
+/// user ones).
+fn xattrs(path: &Path) -> std::io::Result<HashMap<String, Vec<u8>>> {
+    let mut out = HashMap::new();
+    let mut names = vec![0u8; 1024];
+    let len = loop {
+        match rustix::fs::llistxattr(path, &mut names) {
+            Ok(len) => break len,
+            Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 4, 0),
+            // A file system without them has none.
+            Err(rustix::io::Errno::NOTSUP) => return Ok(out),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    for name in names[..len].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let Ok(text) = std::str::from_utf8(name) else {
+            continue;
+        };
+        let mut value = vec![0u8; 256];
+        let size = loop {
+            match rustix::fs::lgetxattr(path, name, &mut value) {
+                Ok(size) => break Some(size),
+                Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
+                // Removed meanwhile.
+                Err(rustix::io::Errno::NODATA) => break None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Some(size) = size {
+            value.truncate(size);
+            out.insert(text.to_string(), value);
+        }
+    }
+    Ok(out)
 }
 
 /// fsutil's `FollowLinks`: each follow path with every symlink on it

@@ -66,6 +66,10 @@ pub struct Session {
     pub output: Option<PathBuf>,
     /// Whether an ssh agent is offered at all.
     pub ssh: bool,
+    /// This client's identity, random and kept (docker's
+    /// `.buildNodeID`): part of the shared key, so that what a builder
+    /// keeps of an upload is reused by this client only.
+    pub node: String,
 }
 
 /// Serves a health check as the Go session does (any status will do:
@@ -311,10 +315,14 @@ impl Session {
         }
         if let Some(output) = &self.output {
             methods.push("/moby.filesync.v1.FileSend/DiffCopy");
-            routes = routes.add_service(FileSendServer::new(FileSendService {
-                output: output.clone(),
-                metadata: exported,
-            }));
+            // Older buildkitds send the stream in writes of any size.
+            routes = routes.add_service(
+                FileSendServer::new(FileSendService {
+                    output: output.clone(),
+                    metadata: exported,
+                })
+                .max_decoding_message_size(256 << 20),
+            );
         }
         Services {
             router: routes,
@@ -329,7 +337,10 @@ impl Session {
         let mut headers = vec![
             ("X-Docker-Expose-Session-Uuid", self.id.clone()),
             ("X-Docker-Expose-Session-Name", "kiln".to_string()),
-            ("X-Docker-Expose-Session-Sharedkey", shared_key(&self.dirs)),
+            (
+                "X-Docker-Expose-Session-Sharedkey",
+                shared_key(&self.node, &self.dirs),
+            ),
         ];
         for method in methods {
             headers.push(("X-Docker-Expose-Session-Grpc-Method", (*method).to_string()));
@@ -340,11 +351,15 @@ impl Session {
 
 /// The shared key BuildKit uses to let builds of the same directories
 /// share what it has already received (a later build sends only what
-/// changed): a hash of the served directories' names and paths, as buildx
-/// hashes the context path into its key.
-fn shared_key(dirs: &BTreeMap<String, PathBuf>) -> String {
+/// changed, judged by size and modification time): a hash of this
+/// client's identity and the served directories' names and paths, as the
+/// docker client hashes its node ID and the context path. Two machines
+/// never share one.
+fn shared_key(node: &str, dirs: &BTreeMap<String, PathBuf>) -> String {
     use sha2::Digest as _;
     let mut hasher = sha2::Sha256::new();
+    hasher.update(node.as_bytes());
+    hasher.update([0]);
     for (name, dir) in dirs {
         hasher.update(name.as_bytes());
         hasher.update([0]);

@@ -112,6 +112,9 @@ pub struct Build {
     session: Option<JoinHandle<()>>,
     llb_caps: Vec<String>,
     exported: Arc<Mutex<BTreeMap<String, String>>>,
+    /// `--cache-from`, which the gateway's solve takes (`CacheImports`:
+    /// a build through the gateway reads no other).
+    cache_imports: Vec<gateway::CacheOptionsEntry>,
 }
 
 /// What the exporter answered.
@@ -129,6 +132,20 @@ impl Builder {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("kiln-buildkit")
+            // The client's threads never take the process's SIGINT,
+            // SIGTERM or SIGHUP: the caller decides what they mean (kiln's
+            // CLI cancels the build).
+            .on_thread_start(|| {
+                let mut set = nix::sys::signal::SigSet::empty();
+                for signal in [
+                    nix::sys::signal::Signal::SIGINT,
+                    nix::sys::signal::Signal::SIGTERM,
+                    nix::sys::signal::Signal::SIGHUP,
+                ] {
+                    set.add(signal);
+                }
+                let _ = set.thread_block();
+            })
             .enable_all()
             .build()
             .map_err(|e| Error::Config(format!("cannot start the client's runtime: {e}")))?;
@@ -219,6 +236,18 @@ impl Builder {
             session: Some(session),
             llb_caps: Vec::new(),
             exported,
+            cache_imports: request
+                .cache_imports
+                .iter()
+                .map(|entry| gateway::CacheOptionsEntry {
+                    r#type: entry.kind.clone(),
+                    attrs: entry
+                        .attrs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                })
+                .collect(),
         };
         let pong = build.wait(build.bridge().ping(build.tagged(gateway::PingRequest {})))?;
         build.llb_caps = pong
@@ -342,6 +371,7 @@ impl Build {
             definition: Some(definition),
             allow_result_return: true,
             allow_result_array_ref: true,
+            cache_imports: self.cache_imports.clone(),
             ..gateway::SolveRequest::default()
         });
         let solved = self.wait(self.bridge().solve(request));
@@ -366,7 +396,11 @@ impl Build {
             Err(error) => {
                 // The build's own error, when the solve has ended with it,
                 // says more than the gateway's.
-                self.give_up(&error.to_string());
+                let message = match &error {
+                    Error::Builder { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                self.give_up(&message);
                 return Err(self.outcome().err().unwrap_or(error));
             }
         };
@@ -397,12 +431,16 @@ impl Build {
             });
         };
         let answer = self.builder.runtime.block_on(solve);
-        if let Some(status) = self.status.take() {
+        if let Some(mut status) = self.status.take() {
             // The stream ends with the build; a builder that keeps it open
-            // is not waited for long.
-            let _ = self.builder.runtime.block_on(async {
-                tokio::time::timeout(std::time::Duration::from_secs(5), status).await
+            // is not waited for long, and its stream is dropped (with the
+            // caller's callback).
+            let ended = self.builder.runtime.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(5), &mut status).await
             });
+            if ended.is_err() {
+                status.abort();
+            }
         }
         let response = match answer {
             Ok(Ok(response)) => response,

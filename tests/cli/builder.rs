@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The base image the tests' Dockerfiles name, in dockerd's store.
-const BASE: &str = "kiln-builder-busybox:local";
+pub(crate) const BASE: &str = "kiln-builder-busybox:local";
 
 /// dockerd running with [`BASE`] in it; `false` after a loud skip.
-fn dockerd_with_base() -> bool {
+pub(crate) fn dockerd_with_base() -> bool {
     if !super::support::privileged(
         "builder test (apt-get install docker.io busybox-static)",
         &["/usr/bin/docker", "/usr/sbin/dockerd", "/bin/busybox"],
@@ -52,14 +52,14 @@ fn dockerd_with_base() -> bool {
 
 /// A context whose Dockerfile is `dockerfile` (an empty store: the base
 /// is resolved by the builder).
-fn context(dockerfile: &str) -> TestContext {
+pub(crate) fn context(dockerfile: &str) -> TestContext {
     let cx = TestContext::new();
     cx.dockerfile(dockerfile);
     cx
 }
 
 /// `kiln build --builder docker --network host ARGS CONTEXT`.
-fn build(cx: &TestContext, args: &[&str]) -> std::process::Output {
+pub(crate) fn build(cx: &TestContext, args: &[&str]) -> std::process::Output {
     let mut all = vec!["build", "--builder", "docker", "--network", "host"];
     all.extend_from_slice(args);
     let context = cx.context.to_str().unwrap().to_string();
@@ -371,4 +371,61 @@ fn a_context_of_many_small_files_is_sent_whole() {
         "20000"
     );
     assert_eq!(std::fs::read_to_string(dest.join("last")).unwrap(), "19999");
+}
+
+#[test]
+fn ctrl_c_cancels_the_build_on_dockerd_and_kiln_exits_cleanly() {
+    if !dockerd_with_base() {
+        return;
+    }
+    let marker = format!("kiln-interrupt-{}", std::process::id());
+    let cx = context(&format!("FROM {BASE}\nRUN sleep 600 && echo {marker}\n"));
+    let context_dir = cx.context.to_str().unwrap().to_string();
+    let child = cx
+        .command(&[
+            "build",
+            "--builder",
+            "docker",
+            "--network",
+            "host",
+            "--progress",
+            "plain",
+            "-t",
+            "interrupted:1",
+            &context_dir,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !running(&marker) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the step never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    // An error exit, not death by the signal: the build was canceled.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("canceled"), "{stderr}");
+    let stopped = Instant::now();
+    while running(&marker) {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "the step still runs on dockerd"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Nothing tagged, nothing left in the store's tmp/.
+    assert!(!text(&cx.kiln(&["images"]).stdout).contains("interrupted"));
+    let tmp: Vec<_> = std::fs::read_dir(cx.root.join("tmp")).unwrap().collect();
+    assert!(tmp.is_empty(), "left in tmp/: {tmp:?}");
 }

@@ -702,12 +702,6 @@ fn entitlements(allow: &[String]) -> anyhow::Result<Entitlements> {
 /// The flags a build on a BuildKit does not honour yet (named, so that
 /// none is silently ignored).
 fn remote_refusals(args: &BuildArgs) -> Option<&'static str> {
-    if !args.cache_to.is_empty() {
-        return Some("--cache-to");
-    }
-    if !args.cache_from.is_empty() {
-        return Some("--cache-from");
-    }
     if args.explain {
         return Some("--explain");
     }

@@ -18,6 +18,7 @@
 
 mod auth;
 mod base64;
+mod builder_cache;
 mod cache;
 mod ci_recipe;
 mod fault_proxy;
