@@ -246,9 +246,9 @@ pub(crate) fn prepare(
 /// BuildKit (`--builder`).
 pub(crate) enum Ready {
     /// The local worker.
-    Local(Prepared),
+    Local(Box<Prepared>),
     /// A BuildKit.
-    Remote(remote::RemotePrepared),
+    Remote(Box<remote::RemotePrepared>),
 }
 
 /// Prepares the build for the local worker, or for the BuildKit at
@@ -260,8 +260,8 @@ pub(crate) fn prepare_on(
     builder: Option<&kiln_buildkit::Address>,
 ) -> Result<Ready, BuildError> {
     Ok(match builder {
-        None => Ready::Local(prepare(store, options, puller)?),
-        Some(address) => Ready::Remote(remote::prepare(store, options, address)?),
+        None => Ready::Local(Box::new(prepare(store, options, puller)?)),
+        Some(address) => Ready::Remote(Box::new(remote::prepare(store, options, address)?)),
     })
 }
 
@@ -423,6 +423,24 @@ fn export(
             layers,
         });
     }
+    Ok(tagged(
+        store,
+        platforms,
+        &options.tags,
+        options.keep_untagged,
+    )?)
+}
+
+/// The build of `platforms` (for several, an index of them is written),
+/// named `tags`; without any, it is kept untagged when asked, else its
+/// blobs stay while the build holds its lease (the exporters read them),
+/// then are a prune's to free.
+fn tagged(
+    store: &Store,
+    platforms: Vec<PlatformImage>,
+    tags: &[Reference],
+    keep_untagged: bool,
+) -> Result<Built, kiln_cache::StoreError> {
     let image = match &platforms[..] {
         [one] => one.image.clone(),
         several => {
@@ -433,15 +451,12 @@ fn export(
             crate::export::write_index(store, &manifests)?
         }
     };
-    if options.tags.is_empty() {
-        // Not kept: its blobs stay while the build holds its lease (the
-        // exporters read them), then are a prune's to free.
-        if options.keep_untagged {
+    if tags.is_empty() {
+        if keep_untagged {
             store.add_untagged(&image.manifest)?;
         }
     } else {
-        let pairs: Vec<_> = options
-            .tags
+        let pairs: Vec<_> = tags
             .iter()
             .map(|t| (t.clone(), image.manifest.clone()))
             .collect();

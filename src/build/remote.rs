@@ -27,26 +27,38 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-/// A build lowered and open on the builder, waiting to run.
+/// A build lowered and open on the builder, waiting to run: one build
+/// there per platform (dockerd's exporter takes one image, and BuildKit
+/// shares the work the platforms have in common), their images made an
+/// index in kiln's store as a local build's are.
 pub(crate) struct RemotePrepared {
     planned: super::platforms::Planned,
     /// Taken by `run`.
-    build: Mutex<Option<Build>>,
+    parts: Mutex<Option<Vec<Part>>>,
     builder: Builder,
-    definition: Mutex<Option<pb::Definition>>,
-    /// Each op digest's vertices (for progress).
+    /// Each op digest's vertices (for progress), of every part.
     vertices: HashMap<String, Vec<VertexId>>,
     updates: Mutex<Option<mpsc::Receiver<kiln_buildkit::StatusUpdate>>>,
     store: Store,
     tags: Vec<Reference>,
     keep_untagged: bool,
-    /// The name the image has in dockerd's store until it is loaded.
-    temporary: Option<String>,
-    output: Option<tempfile::NamedTempFile>,
     _lease: Lease,
 }
 
-/// Connects to `address`, opens the build and lowers it there.
+/// One platform's build, open on the builder.
+struct Part {
+    build: Build,
+    /// Its definition, once lowered.
+    definition: Option<pb::Definition>,
+    /// dockerd: the name the image has in dockerd's store until it is
+    /// loaded.
+    temporary: Option<String>,
+    /// buildkitd: where the exporter's stream lands.
+    output: Option<tempfile::NamedTempFile>,
+}
+
+/// Connects to `address`, opens the build (one per platform) and lowers
+/// it there.
 pub(crate) fn prepare(
     store: Store,
     options: Options,
@@ -54,64 +66,88 @@ pub(crate) fn prepare(
 ) -> Result<RemotePrepared, BuildError> {
     let remote = |e: kiln_buildkit::Error| BuildError::Remote(e.to_string());
     let lease = store.lease()?;
-    if options.platforms.len() > 1 {
+    let count = options.platforms.len().max(1);
+    if count > 1
+        && let Some(to) = options
+            .cache_to
+            .iter()
+            .find(|to| !matches!(to, crate::remotecache::CacheTo::Inline))
+    {
         return Err(BuildError::Remote(format!(
-            "--builder {address}: a build for several platforms is not supported on a BuildKit yet (build each --platform on its own)"
+            "--builder {address}: --cache-to {to} with several platforms: each platform is a build of its own there, whose caches would replace each other; use type=inline, or one --platform per build"
         )));
     }
     let builder = Builder::connect(address).map_err(remote)?;
     let dockerd = matches!(address, Address::Docker { .. });
-    let id = kiln_buildkit::session::new_id();
-    let temporary = dockerd.then(|| format!("kiln-build/{id}:latest"));
-    let output = match dockerd {
-        true => None,
-        false => Some(
-            tempfile::NamedTempFile::new_in(store.root().join("tmp"))
-                .map_err(|e| BuildError::Remote(format!("cannot make a temporary file: {e}")))?,
-        ),
-    };
-    let session = kiln_buildkit::Session {
-        id: id.clone(),
-        dirs: [("context".to_string(), options.context.clone())].into(),
-        provider: Arc::new(Provide {
-            secrets: options.secrets,
-            ssh: options.ssh,
-        }),
-        output: output.as_ref().map(|f| f.path().to_path_buf()),
-        ssh: true,
-        node: node_id(&store)?,
-    };
-    let exporter = match &temporary {
-        Some(name) => Exporter::Moby {
-            names: vec![name.clone()],
-        },
-        None => Exporter::DockerArchive { names: Vec::new() },
-    };
     let cache_exports = options
         .cache_to
         .iter()
         .map(|to| cache_export(to, dockerd))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| BuildError::Remote(format!("--builder {address}: {e}")))?;
-    let cache_imports = options.cache_from.iter().map(cache_import).collect();
+    let node = node_id(&store)?;
+    let provider = Arc::new(Provide {
+        secrets: options.secrets,
+        ssh: options.ssh,
+    });
     let (tx, rx) = mpsc::channel();
-    let request = kiln_buildkit::Request {
-        session,
-        exporter,
-        cache_imports,
-        cache_exports,
-        entitlements: entitlements(&options.lower),
+    let mut parts = Vec::with_capacity(count);
+    for _ in 0..count {
+        let id = kiln_buildkit::session::new_id();
+        let temporary = dockerd.then(|| format!("kiln-build/{id}:latest"));
+        let output = match dockerd {
+            true => None,
+            false => Some(
+                tempfile::NamedTempFile::new_in(store.root().join("tmp")).map_err(|e| {
+                    BuildError::Remote(format!("cannot make a temporary file: {e}"))
+                })?,
+            ),
+        };
+        let session = kiln_buildkit::Session {
+            id,
+            dirs: [("context".to_string(), options.context.clone())].into(),
+            provider: provider.clone(),
+            output: output.as_ref().map(|f| f.path().to_path_buf()),
+            ssh: true,
+            node: node.clone(),
+        };
+        let exporter = match &temporary {
+            Some(name) => Exporter::Moby {
+                names: vec![name.clone()],
+            },
+            None => Exporter::DockerArchive { names: Vec::new() },
+        };
+        let request = kiln_buildkit::Request {
+            session,
+            exporter,
+            cache_imports: options.cache_from.iter().map(cache_import).collect(),
+            cache_exports: cache_exports.clone(),
+            entitlements: entitlements(&options.lower),
+        };
+        let tx = tx.clone();
+        let build = builder
+            .start(
+                request,
+                Box::new(move |update| {
+                    let _ = tx.send(update);
+                }),
+            )
+            .map_err(remote)?;
+        parts.push(Part {
+            build,
+            definition: None,
+            temporary,
+            output,
+        });
+    }
+    let give_up = |parts: &[Part], message: String| {
+        for part in parts {
+            part.build.give_up(&message);
+        }
+        BuildError::Remote(message)
     };
-    let build = builder
-        .start(
-            request,
-            Box::new(move |update| {
-                let _ = tx.send(update);
-            }),
-        )
-        .map_err(remote)?;
     let resolver = RemoteResolver {
-        build: &build,
+        build: &parts[0].build,
         pull: options.pull,
         unpinned: Mutex::default(),
     };
@@ -123,56 +159,62 @@ pub(crate) fn prepare(
     )
     .map_err(|d| BuildError::Lower(Box::new(d)))?;
     let unpinned = resolver.unpinned.into_inner().unwrap_or_default();
-    let target = planned.targets[0].vertex;
-    let ignore_cache = ignored(&planned, options.no_cache, &options.no_cache_filter);
-    let lowered = kiln_llb::lower(
-        &planned.graph,
-        target,
-        &kiln_llb::Options {
-            session: id,
-            ignore_cache,
-            unpinned,
-            default_network: match options.network {
-                super::BuildNetwork::Host => kiln_solver::NetworkMode::Host,
-                super::BuildNetwork::None => kiln_solver::NetworkMode::None,
-                super::BuildNetwork::Private => kiln_solver::NetworkMode::Default,
-            },
-        },
-    )
-    .map_err(|e| {
-        build.give_up(&e.to_string());
-        BuildError::Remote(e.to_string())
-    })?;
-    let needs = kiln_llb::caps::needed(&lowered.definition);
-    if let Some(need) = kiln_llb::caps::missing(&needs, build.llb_caps()) {
+    if planned.targets.len() != parts.len() {
         let message = format!(
-            "builder {address} cannot run this build: {} needs BuildKit {} or later (capability {} is missing)",
-            need.feature, need.since, need.cap
+            "{} platforms lowered for {} builds",
+            planned.targets.len(),
+            parts.len()
         );
-        build.give_up(&message);
-        return Err(BuildError::Remote(message));
+        return Err(give_up(&parts, message));
     }
+    let ignore_cache = ignored(&planned, options.no_cache, &options.no_cache_filter);
     let mut vertices: HashMap<String, Vec<VertexId>> = HashMap::new();
-    for (i, digest) in lowered.digests.iter().enumerate() {
-        if let Some(digest) = digest {
-            vertices
-                .entry(digest.clone())
-                .or_default()
-                .push(VertexId(i));
+    for i in 0..parts.len() {
+        let lowered = kiln_llb::lower(
+            &planned.graph,
+            planned.targets[i].vertex,
+            &kiln_llb::Options {
+                session: parts[i].build.session_id().to_string(),
+                ignore_cache: ignore_cache.clone(),
+                unpinned: unpinned.clone(),
+                default_network: match options.network {
+                    super::BuildNetwork::Host => kiln_solver::NetworkMode::Host,
+                    super::BuildNetwork::None => kiln_solver::NetworkMode::None,
+                    super::BuildNetwork::Private => kiln_solver::NetworkMode::Default,
+                },
+            },
+        );
+        let lowered = match lowered {
+            Ok(lowered) => lowered,
+            Err(e) => return Err(give_up(&parts, e.to_string())),
+        };
+        let needs = kiln_llb::caps::needed(&lowered.definition);
+        if let Some(need) = kiln_llb::caps::missing(&needs, parts[i].build.llb_caps()) {
+            let message = format!(
+                "builder {address} cannot run this build: {} needs BuildKit {} or later (capability {} is missing)",
+                need.feature, need.since, need.cap
+            );
+            return Err(give_up(&parts, message));
         }
+        for (vertex, digest) in lowered.digests.iter().enumerate() {
+            if let Some(digest) = digest {
+                let ids = vertices.entry(digest.clone()).or_default();
+                if !ids.contains(&VertexId(vertex)) {
+                    ids.push(VertexId(vertex));
+                }
+            }
+        }
+        parts[i].definition = Some(lowered.definition);
     }
     Ok(RemotePrepared {
         planned,
-        build: Mutex::new(Some(build)),
+        parts: Mutex::new(Some(parts)),
         builder,
-        definition: Mutex::new(Some(lowered.definition)),
         vertices,
         updates: Mutex::new(Some(rx)),
         store,
         tags: options.tags,
         keep_untagged: options.keep_untagged,
-        temporary,
-        output,
         _lease: lease,
     })
 }
@@ -292,69 +334,140 @@ impl RemotePrepared {
     }
 
     /// Runs the build on the builder, reporting its progress to
-    /// `reporter`; a canceled `cancel` cancels it there. The image is
-    /// loaded into the store and tagged.
+    /// `reporter`; a canceled `cancel` cancels it there, as does the
+    /// failure of one platform's build the others. The images are loaded
+    /// into the store (several platforms: with an index of them) and
+    /// tagged.
     pub(crate) fn run(
         &self,
         reporter: &dyn Reporter,
         cancel: CancelToken,
     ) -> Result<Built, BuildError> {
-        let build = take(&self.build);
-        let definition = take(&self.definition);
-        let (Some(build), Some(definition)) = (build, definition) else {
+        let Some(parts) = take(&self.parts) else {
             return Err(BuildError::Remote("the build has already run".into()));
         };
-        let target = self.planned.targets[0].clone();
-        let mut config = target.config.clone();
-        config.rootfs = Default::default();
-        let config_json = config.to_canonical_json();
-        let metadata: BTreeMap<String, Vec<u8>> =
-            [("containerimage.config".to_string(), config_json)].into();
         let updates = self.updates.lock().ok().and_then(|mut u| u.take());
-        let canceler = build.canceler();
-        let done = CancelToken::new();
+        let cancelers: Vec<_> = parts.iter().filter_map(|p| p.build.canceler()).collect();
+        let mut solves = Vec::new();
+        let mut rest = Vec::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            let mut config = self.planned.targets[i].config.clone();
+            config.rootfs = Default::default();
+            let metadata: BTreeMap<String, Vec<u8>> = [(
+                "containerimage.config".to_string(),
+                config.to_canonical_json(),
+            )]
+            .into();
+            let definition = part.definition.unwrap_or_default();
+            solves.push((part.build, definition, metadata));
+            rest.push((part.temporary, part.output));
+        }
+        // Ends the watcher: the solves are over, or one failed.
+        let stop = CancelToken::new();
         let translator = Mutex::new(Translator::new(&self.vertices));
-        let solved = std::thread::scope(|scope| {
-            if let Some(updates) = updates {
-                let translator = &translator;
-                scope.spawn(move || {
-                    for update in updates {
-                        if let Ok(mut t) = translator.lock() {
-                            t.update(update, reporter);
+        let solved: Vec<Result<kiln_buildkit::Exported, kiln_buildkit::Error>> =
+            std::thread::scope(|scope| {
+                if let Some(updates) = updates {
+                    let translator = &translator;
+                    scope.spawn(move || {
+                        for update in updates {
+                            if let Ok(mut t) = translator.lock() {
+                                t.update(update, reporter);
+                            }
                         }
+                    });
+                }
+                let (stop_ref, cancel_ref, cancelers) = (&stop, &cancel, &cancelers);
+                let watcher = scope.spawn(move || {
+                    while !stop_ref.wait_timeout(Duration::from_millis(100)) {
+                        if cancel_ref.is_canceled() {
+                            break;
+                        }
+                    }
+                    for canceler in cancelers {
+                        canceler.abort();
                     }
                 });
-            }
-            let done_ref = &done;
-            let cancel_ref = &cancel;
-            scope.spawn(move || {
-                while !done_ref.wait_timeout(Duration::from_millis(100)) {
-                    if cancel_ref.is_canceled() {
-                        if let Some(canceler) = &canceler {
-                            canceler.abort();
-                        }
-                        return;
-                    }
-                }
+                let handles: Vec<_> = solves
+                    .into_iter()
+                    .map(|(build, definition, metadata)| {
+                        scope.spawn(move || {
+                            let solved = build.solve(definition, metadata);
+                            if solved.is_err() {
+                                stop_ref.cancel();
+                            }
+                            solved
+                        })
+                    })
+                    .collect();
+                let solved = handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(kiln_buildkit::Error::Config(
+                                "the thread of a solve panicked".into(),
+                            ))
+                        })
+                    })
+                    .collect();
+                stop.cancel();
+                let _ = watcher.join();
+                solved
             });
-            let solved = build.solve(definition, metadata);
-            done.cancel();
-            solved
-        });
         let mut translator = translator.into_inner().unwrap_or_else(|e| e.into_inner());
         translator.finish(reporter);
-        let exported = match solved {
-            Ok(exported) => exported,
-            Err(kiln_buildkit::Error::Canceled) => {
-                return Err(BuildError::Solve(Box::new(SolveError::Canceled)));
+        // Every image the builder made is fetched (and dockerd's names
+        // removed) before an error is reported.
+        let mut archives = Vec::new();
+        let mut errors = Vec::new();
+        for (result, (temporary, output)) in solved.into_iter().zip(&rest) {
+            match result {
+                Ok(exported) => match self.archive(&exported, temporary, output) {
+                    Ok(archive) => archives.push(archive),
+                    Err(e) => errors.push(e),
+                },
+                Err(kiln_buildkit::Error::Canceled) => {
+                    errors.push(BuildError::Solve(Box::new(SolveError::Canceled)));
+                }
+                Err(e) => errors.push(translator.failure(&self.planned.graph, e.to_string())),
             }
-            Err(e) => return Err(translator.failure(&self.planned.graph, e.to_string())),
-        };
-        // dockerd: the image under its temporary name, saved by ID when
-        // the exporter said it (no name in the archive), the name removed
-        // from dockerd either way. buildkitd: the exporter's stream.
-        let saved;
-        let archive = match (&self.temporary, &self.output) {
+        }
+        // The failure, not the cancellation of the others it caused.
+        if let Some(i) = errors
+            .iter()
+            .position(|e| !matches!(e, BuildError::Solve(s) if matches!(**s, SolveError::Canceled)))
+            .or((!errors.is_empty()).then_some(0))
+        {
+            return Err(errors.swap_remove(i));
+        }
+        let mut platforms = Vec::new();
+        for (target, archive) in self.planned.targets.iter().zip(&archives) {
+            let (image, layers) = load(&self.store, archive.path())?;
+            platforms.push(PlatformImage {
+                platform: target.platform.clone(),
+                image,
+                layers,
+            });
+        }
+        Ok(super::tagged(
+            &self.store,
+            platforms,
+            &self.tags,
+            self.keep_untagged,
+        )?)
+    }
+
+    /// The image archive of one part: dockerd's image under its temporary
+    /// name, saved by ID when the exporter said it (no name in the
+    /// archive), the name removed from dockerd either way; buildkitd's
+    /// exporter stream.
+    fn archive<'a>(
+        &self,
+        exported: &kiln_buildkit::Exported,
+        temporary: &Option<String>,
+        output: &'a Option<tempfile::NamedTempFile>,
+    ) -> Result<Archive<'a>, BuildError> {
+        match (temporary, output) {
             (Some(name), _) => {
                 let image = exported
                     .response
@@ -372,19 +485,28 @@ impl RemotePrepared {
                 if let Err(e) = self.builder.docker_untag(name) {
                     tracing::warn!(error = %e, "cannot remove the build's temporary name from dockerd");
                 }
-                saved = result.map_err(BuildError::Remote)?;
-                saved.path()
+                result.map(Archive::Saved).map_err(BuildError::Remote)
             }
-            (None, Some(stream)) => stream.path(),
-            (None, None) => return Err(BuildError::Remote("the builder sent no image".into())),
-        };
-        load(
-            &self.store,
-            archive,
-            &target,
-            &self.tags,
-            self.keep_untagged,
-        )
+            (None, Some(stream)) => Ok(Archive::Stream(stream)),
+            (None, None) => Err(BuildError::Remote("the builder sent no image".into())),
+        }
+    }
+}
+
+/// Where one platform's image archive is.
+enum Archive<'a> {
+    /// Saved from dockerd.
+    Saved(tempfile::NamedTempFile),
+    /// An exporter's stream.
+    Stream(&'a tempfile::NamedTempFile),
+}
+
+impl Archive<'_> {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Archive::Saved(file) => file.path(),
+            Archive::Stream(file) => file.path(),
+        }
     }
 }
 
@@ -424,14 +546,12 @@ fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
     slot.lock().ok().and_then(|mut v| v.take())
 }
 
-/// Loads the builder's image archive into the store and tags it.
+/// Loads one image archive of the builder's into the store (untagged:
+/// the build's lease keeps it until it is tagged).
 fn load(
     store: &Store,
     archive: &std::path::Path,
-    target: &super::platforms::Target,
-    tags: &[Reference],
-    keep_untagged: bool,
-) -> Result<Built, BuildError> {
+) -> Result<(crate::export::Built, Vec<crate::export::Layer>), BuildError> {
     let file = std::fs::File::open(archive)
         .map_err(|e| BuildError::Remote(format!("{}: {e}", archive.display())))?;
     let loaded = crate::archive::load(store, std::io::BufReader::new(file))
@@ -446,31 +566,13 @@ fn load(
     for name in &one.names {
         store.remove_tag(name)?;
     }
-    if tags.is_empty() {
-        if keep_untagged {
-            store.add_untagged(&one.target)?;
-        }
-    } else {
-        let pairs: Vec<_> = tags
-            .iter()
-            .map(|t| (t.clone(), one.target.clone()))
-            .collect();
-        store.set_tags(&pairs)?;
-    }
     let image = store.image(&one.target)?;
     let layers = crate::export::layers_of(store, &image)?;
     let built = crate::export::Built {
         manifest: one.target.clone(),
         id: image.manifest.config.digest.clone(),
     };
-    Ok(Built {
-        image: built.clone(),
-        platforms: vec![PlatformImage {
-            platform: target.platform.clone(),
-            image: built,
-            layers,
-        }],
-    })
+    Ok((built, layers))
 }
 
 /// BuildKit's progress as kiln's events. Each op digest is the vertices

@@ -107,6 +107,8 @@ pub struct Builder {
 pub struct Build {
     builder: Builder,
     id: String,
+    /// The session's id (what `local.session` names).
+    session_id: String,
     solve: Option<JoinHandle<Result<control::SolveResponse, tonic::Status>>>,
     status: Option<JoinHandle<()>>,
     session: Option<JoinHandle<()>>,
@@ -205,7 +207,7 @@ impl Builder {
         let (exporter, exporter_attrs) = request.exporter.wire();
         let solve_request = control::SolveRequest {
             r#ref: id.clone(),
-            session: session_id,
+            session: session_id.clone(),
             exporter_deprecated: exporter,
             exporter_attrs_deprecated: exporter_attrs,
             cache: Some(control::CacheOptions {
@@ -231,6 +233,7 @@ impl Builder {
         let mut build = Build {
             builder: self.clone(),
             id,
+            session_id,
             solve: Some(solve),
             status: Some(status),
             session: Some(session),
@@ -249,7 +252,13 @@ impl Builder {
                 })
                 .collect(),
         };
-        let pong = build.wait(build.bridge().ping(build.tagged(gateway::PingRequest {})))?;
+        let pong = match build.wait(build.bridge().ping(build.tagged(gateway::PingRequest {}))) {
+            Ok(pong) => pong,
+            // A build the builder refused at once (an exporter or cache
+            // exporter it does not have) is gone before the gateway knows
+            // it: its own error says why.
+            Err(ping) => return Err(build.outcome().err().unwrap_or(ping)),
+        };
         build.llb_caps = pong
             .llb_caps
             .into_iter()
@@ -295,6 +304,11 @@ impl Build {
     /// dropped, which cancels the solve on the builder.
     pub fn canceler(&self) -> Option<tokio::task::AbortHandle> {
         self.solve.as_ref().map(JoinHandle::abort_handle)
+    }
+
+    /// The id of the session the build reads its context from.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
     }
 
     /// The LLB capabilities the builder has (`LLBBridge.Ping`).

@@ -429,3 +429,236 @@ fn ctrl_c_cancels_the_build_on_dockerd_and_kiln_exits_cleanly() {
     let tmp: Vec<_> = std::fs::read_dir(cx.root.join("tmp")).unwrap().collect();
     assert!(tmp.is_empty(), "left in tmp/: {tmp:?}");
 }
+
+#[test]
+fn an_ssh_agent_is_served_to_the_builder() {
+    if !dockerd_with_base() {
+        return;
+    }
+    let cx = context(&format!(
+        "FROM {BASE}\nCOPY client /client\nRUN --mount=type=ssh /client > /out\n"
+    ));
+    crate::ssh::compile_client(&cx.context);
+    let sockets = tempfile::tempdir().unwrap();
+    let socket = sockets.path().join("agent.sock");
+    crate::ssh::agent(&socket);
+    let dest = cx.dir().join("files");
+    let out = build(
+        &cx,
+        &[
+            "-q",
+            "--ssh",
+            &format!("default={}", socket.display()),
+            "-o",
+            &format!("type=local,dest={}", dest.display()),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The step's request went to this machine's agent and back.
+    assert_eq!(
+        std::fs::read_to_string(dest.join("out")).unwrap(),
+        "agent saw ping"
+    );
+}
+
+/// A Dockerfile for two platforms whose target stages need no emulator
+/// (dockerd's BuildKit runs foreign steps only with the host's
+/// binfmt_misc, which the tests never touch): the steps that run are the
+/// `$BUILDPLATFORM` stage's.
+const TWO_PLATFORMS: &str = r#"ARG TARGETARCH
+FROM --platform=$BUILDPLATFORM kiln-builder-base-amd64 AS tools
+RUN uname -m > /built-on && cat /proc/sys/kernel/random/uuid > /made
+FROM kiln-builder-base-${TARGETARCH}
+ARG TARGETPLATFORM BUILDPLATFORM
+ENV BUILT_FOR=$TARGETPLATFORM BUILT_ON=$BUILDPLATFORM
+COPY a.txt /
+COPY --from=tools /built-on /made /
+"#;
+
+/// Every file under `dir` with its content (directories and links by
+/// name), sorted.
+fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                out.push((format!("{name}/"), Vec::new()));
+                walk(root, &path, out);
+            } else if meta.is_file() {
+                out.push((name, std::fs::read(&path).unwrap()));
+            } else {
+                out.push((name, Vec::new()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The config of `platform`'s image in the index `name`, read from the
+/// store's blobs (its architecture, config and history, but the dates).
+fn platform_config(cx: &TestContext, name: &str, platform: &str) -> serde_json::Value {
+    let blob = |digest: &str| -> serde_json::Value {
+        let path = cx
+            .root
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let shown: serde_json::Value = serde_json::from_str(&cx.ok(&["inspect", name])).unwrap();
+    let index = blob(shown[0]["Target"]["Digest"].as_str().unwrap());
+    let (os, arch) = platform.split_once('/').unwrap();
+    let manifest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["os"] == os && m["platform"]["architecture"] == arch)
+        .unwrap_or_else(|| panic!("no {platform} in {index}"));
+    let manifest = blob(manifest["digest"].as_str().unwrap());
+    let mut config = blob(manifest["config"]["digest"].as_str().unwrap());
+    for entry in config["history"].as_array_mut().unwrap() {
+        entry.as_object_mut().unwrap().remove("created");
+    }
+    serde_json::json!({
+        "architecture": config["architecture"],
+        "os": config["os"],
+        "config": config["config"],
+        "history": config["history"],
+    })
+}
+
+#[test]
+fn a_build_for_two_platforms_on_dockerd_is_one_index_as_a_local_build_makes() {
+    if !dockerd_with_base() {
+        return;
+    }
+    let Some(kit) = super::support::platforms_kit("builder multi-platform test") else {
+        return;
+    };
+    let cx = context(TWO_PLATFORMS);
+    cx.file("a.txt", "from the context\n");
+    // Each platform's base, in kiln's store (for the local build) and in
+    // dockerd's (for the builder), under the same names.
+    {
+        let _lock = super::support::docker_images_lock();
+        let dir = tempfile::tempdir().unwrap();
+        let arm64 = kit.join("busybox-arm64/bin/busybox");
+        for (busybox, platform, name) in [
+            (
+                std::path::Path::new("/bin/busybox"),
+                "linux/amd64",
+                "kiln-builder-base-amd64",
+            ),
+            (arm64.as_path(), "linux/arm64", "kiln-builder-base-arm64"),
+        ] {
+            super::support::import_busybox(dir.path(), &cx.root, busybox, Some(platform), name);
+            let archive = dir
+                .path()
+                .join(format!("{}.tar", platform.replace('/', "_")));
+            cx.ok(&["save", "-o", archive.to_str().unwrap(), name]);
+            let out = Command::new(DOCKER)
+                .arg("load")
+                .arg("-i")
+                .arg(&archive)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "docker load: {}", text(&out.stderr));
+        }
+    }
+    let remote_files = cx.dir().join("remote");
+    let out = build(
+        &cx,
+        &[
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-t",
+            "remote:multi",
+            "-o",
+            &format!("type=local,dest={}", remote_files.display()),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // One index of both platforms under the tag.
+    let listed = cx.ok(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.Platforms}}",
+    ]);
+    assert!(
+        listed.contains("remote:multi linux/amd64,linux/arm64"),
+        "{listed}"
+    );
+    // The $BUILDPLATFORM stage ran once for both.
+    let made = |platform: &str| std::fs::read(remote_files.join(platform).join("made")).unwrap();
+    assert_eq!(made("linux_amd64"), made("linux_arm64"));
+    // The same images as a local build's: each platform's config (but its
+    // dates) and file system.
+    let local_files = cx.dir().join("local");
+    let context_dir = cx.context.to_str().unwrap().to_string();
+    let out = cx.kiln(&[
+        "build",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "-t",
+        "local:multi",
+        "-o",
+        &format!("type=local,dest={}", local_files.display()),
+        &context_dir,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let (remote, local) = (
+            platform_config(&cx, "remote:multi", platform),
+            platform_config(&cx, "local:multi", platform),
+        );
+        assert_eq!(remote, local, "{platform}");
+        let dir = platform.replace('/', "_");
+        let (mut remote, mut local) = (
+            tree(&remote_files.join(&dir)),
+            tree(&local_files.join(&dir)),
+        );
+        // /made is a new uuid in each build.
+        for files in [&mut remote, &mut local] {
+            files.retain(|(name, _)| name != "made");
+        }
+        assert_eq!(remote, local, "{platform}");
+    }
+    assert!(temporary_names().trim().is_empty(), "{}", temporary_names());
+
+    // A step of one platform that cannot run (no emulator on the host:
+    // the tests never register one) fails the build, named with its
+    // platform; the other platform's build is canceled or done, nothing
+    // is tagged and dockerd keeps no name of it.
+    let emulated = std::fs::read_dir("/proc/sys/fs/binfmt_misc")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().contains("aarch64"))
+        })
+        .unwrap_or(false);
+    if !emulated {
+        cx.dockerfile("ARG TARGETARCH\nFROM kiln-builder-base-${TARGETARCH}\nRUN echo ran\n");
+        let out = build(
+            &cx,
+            &[
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "-t",
+                "remote:fails",
+            ],
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("[linux/arm64 2/2] RUN echo ran"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("exec format error"), "{stderr}");
+        assert!(!cx.kiln(&["inspect", "remote:fails"]).status.success());
+        assert!(temporary_names().trim().is_empty(), "{}", temporary_names());
+    }
+}

@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// Compiles the client into `dir/client`: it connects to
 /// `$SSH_AUTH_SOCK`, sends "ping" and prints the answer.
-fn compile_client(dir: &Path) {
+pub(crate) fn compile_client(dir: &Path) {
     let source = dir.join("client.c");
     std::fs::write(
         &source,
@@ -45,7 +45,7 @@ int main(void) {
 }
 
 /// An "agent" answering every connection with what it was sent.
-fn agent(path: &Path) {
+pub(crate) fn agent(path: &Path) {
     let listener = UnixListener::bind(path).unwrap();
     std::thread::spawn(move || {
         for mut conn in listener.incoming().flatten() {

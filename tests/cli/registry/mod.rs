@@ -19,6 +19,7 @@
 mod auth;
 mod base64;
 mod builder_cache;
+mod builder_relay;
 mod cache;
 mod ci_recipe;
 mod fault_proxy;
