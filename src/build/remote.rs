@@ -85,6 +85,12 @@ pub(crate) fn prepare(
         .map(|to| cache_export(to, dockerd))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| BuildError::Remote(format!("--builder {address}: {e}")))?;
+    let cache_imports = options
+        .cache_from
+        .iter()
+        .map(cache_import)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BuildError::Remote(format!("--builder {address}: {e}")))?;
     let node = node_id(&store)?;
     let provider = Arc::new(Provide {
         secrets: options.secrets,
@@ -120,7 +126,7 @@ pub(crate) fn prepare(
         let request = kiln_buildkit::Request {
             session,
             exporter,
-            cache_imports: options.cache_from.iter().map(cache_import).collect(),
+            cache_imports: cache_imports.clone(),
             cache_exports: cache_exports.clone(),
             entitlements: entitlements(&options.lower),
         };
@@ -220,7 +226,7 @@ pub(crate) fn prepare(
 }
 
 /// A `--cache-to` as BuildKit's cache exporters take it (buildx's
-/// attributes: `dest`, `ref`, `mode`, `ignore-error`, `compression`).
+/// attributes: `ref`, `mode`, `ignore-error`, `compression`).
 fn cache_export(
     to: &crate::remotecache::CacheTo,
     dockerd: bool,
@@ -233,26 +239,16 @@ fn cache_export(
     let mut attrs = BTreeMap::new();
     let kind = match to {
         CacheTo::Inline => "inline",
+        CacheTo::Local { .. } => return Err(format!("--cache-to {to}: {LOCAL_CACHE}")),
         _ if dockerd => {
             return Err(format!(
-                "--cache-to {to}: dockerd's BuildKit exports only type=inline caches (as with buildx's docker driver); use a buildkitd for type=registry or type=local"
+                "--cache-to {to}: dockerd's BuildKit exports only type=inline caches (as with buildx's docker driver); use a buildkitd for type=registry"
             ));
         }
-        CacheTo::Local { mounts, .. } | CacheTo::Registry { mounts, .. } if mounts.export => {
+        CacheTo::Registry { mounts, .. } if mounts.export => {
             return Err(format!(
                 "--cache-to {to}: mounts=true is kiln's own; BuildKit never exports cache mounts"
             ));
-        }
-        CacheTo::Local {
-            dest,
-            mode: m,
-            ignore_error,
-            ..
-        } => {
-            attrs.insert("dest".into(), dest.display().to_string());
-            attrs.insert("mode".into(), mode(m).into());
-            attrs.insert("ignore-error".into(), ignore_error.to_string());
-            "local"
         }
         CacheTo::Registry {
             reference,
@@ -276,16 +272,24 @@ fn cache_export(
     })
 }
 
+/// Why a local cache directory cannot be used with a builder: BuildKit
+/// reads and writes one through the client's content store (containerd's
+/// content API over the session), which kiln's session does not serve —
+/// and BuildKit 0.11 skips it without an error, so it is refused here.
+const LOCAL_CACHE: &str = "a BuildKit reads and writes a local cache directory through the client's content store, which kiln does not serve to builders yet; use type=registry (or type=inline)";
+
 /// A `--cache-from` as BuildKit's cache importers take it.
-fn cache_import(from: &crate::remotecache::CacheFrom) -> kiln_buildkit::CacheEntry {
+fn cache_import(from: &crate::remotecache::CacheFrom) -> Result<kiln_buildkit::CacheEntry, String> {
     use crate::remotecache::CacheFrom;
-    let (kind, key, value) = match from {
-        CacheFrom::Local { src } => ("local", "src", src.display().to_string()),
-        CacheFrom::Registry { reference } => ("registry", "ref", reference.to_string()),
-    };
-    kiln_buildkit::CacheEntry {
-        kind: kind.into(),
-        attrs: [(key.to_string(), value)].into(),
+    match from {
+        CacheFrom::Local { src } => Err(format!(
+            "--cache-from type=local,src={}: {LOCAL_CACHE}",
+            src.display()
+        )),
+        CacheFrom::Registry { reference } => Ok(kiln_buildkit::CacheEntry {
+            kind: "registry".into(),
+            attrs: [("ref".to_string(), reference.to_string())].into(),
+        }),
     }
 }
 
@@ -334,8 +338,7 @@ impl RemotePrepared {
     }
 
     /// Runs the build on the builder, reporting its progress to
-    /// `reporter`; a canceled `cancel` cancels it there, as does the
-    /// failure of one platform's build the others. The images are loaded
+    /// `reporter`; a canceled `cancel` cancels it there. The images are loaded
     /// into the store (several platforms: with an index of them) and
     /// tagged.
     pub(crate) fn run(
@@ -362,7 +365,10 @@ impl RemotePrepared {
             solves.push((part.build, definition, metadata));
             rest.push((part.temporary, part.output));
         }
-        // Ends the watcher: the solves are over, or one failed.
+        // Ends the watcher: the solves are over. A failed platform does
+        // not cancel the others: what they export is then removed from
+        // dockerd as after a success, never left behind by a cancel in the
+        // middle of an export.
         let stop = CancelToken::new();
         let translator = Mutex::new(Translator::new(&self.vertices));
         let solved: Vec<Result<kiln_buildkit::Exported, kiln_buildkit::Error>> =
@@ -391,13 +397,7 @@ impl RemotePrepared {
                 let handles: Vec<_> = solves
                     .into_iter()
                     .map(|(build, definition, metadata)| {
-                        scope.spawn(move || {
-                            let solved = build.solve(definition, metadata);
-                            if solved.is_err() {
-                                stop_ref.cancel();
-                            }
-                            solved
-                        })
+                        scope.spawn(move || build.solve(definition, metadata))
                     })
                     .collect();
                 let solved = handles
@@ -426,10 +426,19 @@ impl RemotePrepared {
                     Ok(archive) => archives.push(archive),
                     Err(e) => errors.push(e),
                 },
-                Err(kiln_buildkit::Error::Canceled) => {
-                    errors.push(BuildError::Solve(Box::new(SolveError::Canceled)));
+                Err(e) => {
+                    // Canceled while exporting, dockerd may have named
+                    // the image already.
+                    if let Some(name) = temporary {
+                        let _ = self.builder.docker_untag(name);
+                    }
+                    errors.push(match e {
+                        kiln_buildkit::Error::Canceled => {
+                            BuildError::Solve(Box::new(SolveError::Canceled))
+                        }
+                        e => translator.failure(&self.planned.graph, e.to_string()),
+                    });
                 }
-                Err(e) => errors.push(translator.failure(&self.planned.graph, e.to_string())),
             }
         }
         // The failure, not the cancellation of the others it caused.

@@ -58,8 +58,14 @@ pub(crate) fn context(dockerfile: &str) -> TestContext {
     cx
 }
 
+/// Held for reading by every build on dockerd, for writing by a look at
+/// dockerd's temporary names: no other test's build is then in flight
+/// (their names come and go).
+static BUILDS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// `kiln build --builder docker --network host ARGS CONTEXT`.
 pub(crate) fn build(cx: &TestContext, args: &[&str]) -> std::process::Output {
+    let _building = BUILDS.read().unwrap_or_else(|e| e.into_inner());
     let mut all = vec!["build", "--builder", "docker", "--network", "host"];
     all.extend_from_slice(args);
     let context = cx.context.to_str().unwrap().to_string();
@@ -69,6 +75,7 @@ pub(crate) fn build(cx: &TestContext, args: &[&str]) -> std::process::Output {
 
 /// The names dockerd holds under the build's temporary repository.
 fn temporary_names() -> String {
+    let _alone = BUILDS.write().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(DOCKER)
         .args([
             "images",
@@ -660,5 +667,27 @@ fn a_build_for_two_platforms_on_dockerd_is_one_index_as_a_local_build_makes() {
         assert!(stderr.contains("exec format error"), "{stderr}");
         assert!(!cx.kiln(&["inspect", "remote:fails"]).status.success());
         assert!(temporary_names().trim().is_empty(), "{}", temporary_names());
+    }
+}
+
+#[test]
+fn a_local_cache_directory_is_refused_on_a_builder_by_name() {
+    if !dockerd_with_base() {
+        return;
+    }
+    let cx = context(&format!("FROM {BASE}\nRUN true\n"));
+    let dir = cx.dir().join("cache");
+    for flag in [
+        format!("--cache-to=type=local,dest={}", dir.display()),
+        format!("--cache-from=type=local,src={}", dir.display()),
+    ] {
+        let out = build(&cx, &[&flag]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("local cache directory through the client's content store"),
+            "{flag}: {stderr}"
+        );
+        assert!(!dir.exists(), "{flag}");
     }
 }
