@@ -66,17 +66,6 @@ pub(crate) fn prepare(
 ) -> Result<RemotePrepared, BuildError> {
     let remote = |e: kiln_buildkit::Error| BuildError::Remote(e.to_string());
     let lease = store.lease()?;
-    let count = options.platforms.len().max(1);
-    if count > 1
-        && let Some(to) = options
-            .cache_to
-            .iter()
-            .find(|to| !matches!(to, crate::remotecache::CacheTo::Inline))
-    {
-        return Err(BuildError::Remote(format!(
-            "--builder {address}: --cache-to {to} with several platforms: each platform is a build of its own there, whose caches would replace each other; use type=inline, or one --platform per build"
-        )));
-    }
     let builder = Builder::connect(address).map_err(remote)?;
     let dockerd = matches!(address, Address::Docker { .. });
     let cache_exports = options
@@ -92,13 +81,14 @@ pub(crate) fn prepare(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| BuildError::Remote(format!("--builder {address}: {e}")))?;
     let node = node_id(&store)?;
-    let provider = Arc::new(Provide {
+    let provider: Arc<dyn kiln_buildkit::Provider> = Arc::new(Provide {
         secrets: options.secrets,
         ssh: options.ssh,
     });
     let (tx, rx) = mpsc::channel();
-    let mut parts = Vec::with_capacity(count);
-    for _ in 0..count {
+    let entitled = entitlements(&options.lower);
+    // One platform's build, opened on the builder.
+    let open = || -> Result<Part, BuildError> {
         let id = kiln_buildkit::session::new_id();
         let temporary = dockerd.then(|| format!("kiln-build/{id}:latest"));
         let output = match dockerd {
@@ -128,7 +118,7 @@ pub(crate) fn prepare(
             exporter,
             cache_imports: cache_imports.clone(),
             cache_exports: cache_exports.clone(),
-            entitlements: entitlements(&options.lower),
+            entitlements: entitled.clone(),
         };
         let tx = tx.clone();
         let build = builder
@@ -139,19 +129,23 @@ pub(crate) fn prepare(
                 }),
             )
             .map_err(remote)?;
-        parts.push(Part {
+        Ok(Part {
             build,
             definition: None,
             temporary,
             output,
-        });
-    }
+        })
+    };
     let give_up = |parts: &[Part], message: String| {
         for part in parts {
             part.build.give_up(&message);
         }
         BuildError::Remote(message)
     };
+    // The first build resolves the base images of every platform; the
+    // others are opened once lowering says how many platforms there are
+    // (repeated or equivalent ones are one).
+    let mut parts = vec![open()?];
     let resolver = RemoteResolver {
         build: &parts[0].build,
         pull: options.pull,
@@ -165,13 +159,25 @@ pub(crate) fn prepare(
     )
     .map_err(|d| BuildError::Lower(Box::new(d)))?;
     let unpinned = resolver.unpinned.into_inner().unwrap_or_default();
-    if planned.targets.len() != parts.len() {
+    if planned.targets.len() > 1
+        && let Some(to) = options
+            .cache_to
+            .iter()
+            .find(|to| !matches!(to, crate::remotecache::CacheTo::Inline))
+    {
         let message = format!(
-            "{} platforms lowered for {} builds",
-            planned.targets.len(),
-            parts.len()
+            "--builder {address}: --cache-to {to} with several platforms: each platform is a build of its own there, whose caches would replace each other; use type=inline, or one --platform per build"
         );
         return Err(give_up(&parts, message));
+    }
+    while parts.len() < planned.targets.len() {
+        match open() {
+            Ok(part) => parts.push(part),
+            Err(e) => {
+                give_up(&parts, e.to_string());
+                return Err(e);
+            }
+        }
     }
     let ignore_cache = ignored(&planned, options.no_cache, &options.no_cache_filter);
     let mut vertices: HashMap<String, Vec<VertexId>> = HashMap::new();
@@ -441,7 +447,8 @@ impl RemotePrepared {
                 }
             }
         }
-        // The failure, not the cancellation of the others it caused.
+        // A failure before a cancellation (several parts end canceled
+        // when Ctrl-C cancels them all).
         if let Some(i) = errors
             .iter()
             .position(|e| !matches!(e, BuildError::Solve(s) if matches!(**s, SolveError::Canceled)))

@@ -92,6 +92,10 @@ pub struct Request {
     pub entitlements: Vec<String>,
 }
 
+/// How long a build whose gateway did not answer is given to end with
+/// the builder's own refusal.
+const REFUSAL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One message of the builder's progress.
 pub type StatusUpdate = control::StatusResponse;
 
@@ -257,7 +261,7 @@ impl Builder {
             // A build the builder refused at once (an exporter or cache
             // exporter it does not have) is gone before the gateway knows
             // it: its own error says why.
-            Err(ping) => return Err(build.outcome().err().unwrap_or(ping)),
+            Err(ping) => return Err(build.refusal_within(REFUSAL_WAIT).unwrap_or(ping)),
         };
         build.llb_caps = pong
             .llb_caps
@@ -437,6 +441,26 @@ impl Build {
 
     /// Waits for `Control.Solve`'s answer (the export) and the end of the
     /// status stream.
+    /// The build's own error when its `Control.Solve` has ended within
+    /// `limit` (a build the builder refused at once); None when it still
+    /// waits (dropping the build then cancels it).
+    fn refusal_within(&mut self, limit: std::time::Duration) -> Option<Error> {
+        let solve = self.solve.as_ref()?;
+        let ended = self.builder.runtime.block_on(async {
+            tokio::time::timeout(limit, async {
+                while !solve.is_finished() {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            })
+            .await
+            .is_ok()
+        });
+        match ended {
+            true => self.outcome().err(),
+            false => None,
+        }
+    }
+
     fn outcome(&mut self) -> Result<Exported, Error> {
         let Some(solve) = self.solve.take() else {
             return Err(Error::Builder {

@@ -61,13 +61,18 @@ def serve(conn, docker_socket):
 
 def main():
     docker_socket, mode = sys.argv[1], sys.argv[2]
+    # The path the test waits for appears only once the socket listens.
     if mode == "unix":
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(sys.argv[3])
+        tmp = sys.argv[3] + ".tmp"
+        listener.bind(tmp)
+        listener.listen(16)
+        os.rename(tmp, sys.argv[3])
         wrap = None
     else:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(sys.argv[4], sys.argv[5])
         context.set_alpn_protocols(["h2"])
@@ -76,7 +81,6 @@ def main():
         with open(tmp, "w") as f:
             f.write(str(listener.getsockname()[1]))
         os.rename(tmp, sys.argv[3])
-    listener.listen(16)
     while True:
         conn, _ = listener.accept()
         if wrap is not None:

@@ -474,7 +474,9 @@ fn an_ssh_agent_is_served_to_the_builder() {
 /// `$BUILDPLATFORM` stage's.
 const TWO_PLATFORMS: &str = r#"ARG TARGETARCH
 FROM --platform=$BUILDPLATFORM kiln-builder-base-amd64 AS tools
-RUN uname -m > /built-on && cat /proc/sys/kernel/random/uuid > /made
+# NONCE: a step dockerd has not cached from an earlier run of the test.
+ARG NONCE
+RUN echo $NONCE && uname -m > /built-on && cat /proc/sys/kernel/random/uuid > /made
 FROM kiln-builder-base-${TARGETARCH}
 ARG TARGETPLATFORM BUILDPLATFORM
 ENV BUILT_FOR=$TARGETPLATFORM BUILT_ON=$BUILDPLATFORM
@@ -577,9 +579,19 @@ fn a_build_for_two_platforms_on_dockerd_is_one_index_as_a_local_build_makes() {
         }
     }
     let remote_files = cx.dir().join("remote");
+    let nonce = format!(
+        "NONCE={}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
     let out = build(
         &cx,
         &[
+            "--build-arg",
+            &nonce,
             "--platform",
             "linux/amd64,linux/arm64",
             "-t",
@@ -609,6 +621,8 @@ fn a_build_for_two_platforms_on_dockerd_is_one_index_as_a_local_build_makes() {
     let context_dir = cx.context.to_str().unwrap().to_string();
     let out = cx.kiln(&[
         "build",
+        "--build-arg",
+        &nonce,
         "--platform",
         "linux/amd64,linux/arm64",
         "-t",
