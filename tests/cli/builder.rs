@@ -261,31 +261,31 @@ fn running(marker: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[test]
-fn a_killed_kiln_cancels_the_build_on_dockerd() {
-    if !dockerd_with_base() {
-        return;
-    }
-    let marker = format!("kiln-cancel-{}", std::process::id());
+/// A build on dockerd of a step that sleeps for ten minutes under
+/// `marker`, started with `args` and kiln's output piped, returned once the
+/// step runs there.
+fn start_sleeping_build(marker: &str, args: &[&str]) -> (TestContext, std::process::Child) {
     let cx = context(&format!("FROM {BASE}\nRUN sleep 600 && echo {marker}\n"));
     let context_dir = cx.context.to_str().unwrap().to_string();
+    let mut all = vec![
+        "build",
+        "--builder",
+        "docker",
+        "--network",
+        "host",
+        "--progress",
+        "plain",
+    ];
+    all.extend_from_slice(args);
+    all.push(&context_dir);
     let mut child = cx
-        .command(&[
-            "build",
-            "--builder",
-            "docker",
-            "--network",
-            "host",
-            "--progress",
-            "plain",
-            &context_dir,
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .command(&all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while !running(&marker) {
+    while !running(marker) {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the step never started"
@@ -296,16 +296,31 @@ fn a_killed_kiln_cancels_the_build_on_dockerd() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let killed = Instant::now();
-    while running(&marker) {
+    (cx, child)
+}
+
+/// Waits up to 30 s for the step running under `marker` to end on dockerd.
+fn wait_until_stopped(marker: &str, after: &str) {
+    let since = Instant::now();
+    while running(marker) {
         assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "the step still runs on dockerd 30 s after kiln was killed"
+            since.elapsed() < Duration::from_secs(30),
+            "the step still runs on dockerd 30 s after {after}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_killed_kiln_cancels_the_build_on_dockerd() {
+    if !dockerd_with_base() {
+        return;
+    }
+    let marker = format!("kiln-cancel-{}", std::process::id());
+    let (_cx, mut child) = start_sleeping_build(&marker, &[]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until_stopped(&marker, "kiln was killed");
 }
 
 #[test]
@@ -386,33 +401,7 @@ fn ctrl_c_cancels_the_build_on_dockerd_and_kiln_exits_cleanly() {
         return;
     }
     let marker = format!("kiln-interrupt-{}", std::process::id());
-    let cx = context(&format!("FROM {BASE}\nRUN sleep 600 && echo {marker}\n"));
-    let context_dir = cx.context.to_str().unwrap().to_string();
-    let child = cx
-        .command(&[
-            "build",
-            "--builder",
-            "docker",
-            "--network",
-            "host",
-            "--progress",
-            "plain",
-            "-t",
-            "interrupted:1",
-            &context_dir,
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !running(&marker) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the step never started"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (cx, child) = start_sleeping_build(&marker, &["-t", "interrupted:1"]);
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -423,14 +412,7 @@ fn ctrl_c_cancels_the_build_on_dockerd_and_kiln_exits_cleanly() {
     // An error exit, not death by the signal: the build was canceled.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("canceled"), "{stderr}");
-    let stopped = Instant::now();
-    while running(&marker) {
-        assert!(
-            stopped.elapsed() < Duration::from_secs(30),
-            "the step still runs on dockerd"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_stopped(&marker, "Ctrl-C");
     // Nothing tagged, nothing left in the store's tmp/.
     assert!(!text(&cx.kiln(&["images"]).stdout).contains("interrupted"));
     let tmp: Vec<_> = std::fs::read_dir(cx.root.join("tmp")).unwrap().collect();
